@@ -1,0 +1,47 @@
+// Every schema of the beyondmse operator library, in one place.
+//
+// Kernels register per device in csrc/<op>/<op>_{cpu.cpp,cuda.cu} with TORCH_LIBRARY_IMPL; fake
+// (meta) kernels, autograd and autocast are registered from Python in pyext/_registration.py.
+#include <Python.h>
+#include <torch/library.h>
+
+#define BEYONDMSE_STR(x) BEYONDMSE_STR2(x)
+#define BEYONDMSE_STR2(x) #x
+
+extern "C" {
+// Importing the extension module loads this shared library and so runs the registrations below;
+// the module holds no functions (the ops are reached through torch.ops.beyondmse), only the torch
+// version it was built against, which pyext compares with the running one.
+PyObject* PyInit__C(void) {
+  static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, nullptr};
+  PyObject* m = PyModule_Create(&module);
+  if (m != nullptr && PyModule_AddStringConstant(m, "torch_version", BEYONDMSE_STR(BEYONDMSE_TORCH_VERSION)) < 0) {
+    Py_DECREF(m);
+    return nullptr;
+  }
+  return m;
+}
+}
+
+TORCH_LIBRARY(beyondmse, m) {
+  // Gradient difference loss (Mathieu et al. 2016, eq. 5) of (..., H, W) inputs: per-image sums of
+  // the terms, shaped (...), in float32 (float64 for float64 inputs).
+  m.def("gdl_loss(Tensor pred, Tensor target, float alpha) -> Tensor");
+  // Both input gradients in one pass; grad has the shape of gdl_loss's output.
+  m.def("gdl_loss_backward(Tensor grad, Tensor pred, Tensor target, float alpha) -> (Tensor, Tensor)");
+
+  // cv2.pyrDown per image: (..., H, W) -> (..., (H + 1) // 2, (W + 1) // 2).
+  m.def("pyr_down(Tensor x) -> Tensor");
+  // Adjoint of pyr_down: grad (..., (H + 1) // 2, (W + 1) // 2) -> (..., height, width).
+  m.def("pyr_down_backward(Tensor grad, SymInt height, SymInt width) -> Tensor");
+  // cv2.pyrUp per image: (..., H, W) -> (..., height, width), height in {2H - 1, 2H}, same for width.
+  m.def("pyr_up(Tensor x, SymInt height, SymInt width) -> Tensor");
+  // Adjoint of pyr_up: grad (..., h, w) -> (..., height, width) with height = (h + 1) // 2.
+  m.def("pyr_up_backward(Tensor grad, SymInt height, SymInt width) -> Tensor");
+
+  // d[i, j] = mean_f (x[i, f] - x[j, f])^2 of x shaped (N, D), by differences: (N, N), in float32
+  // (float64 for float64 inputs).
+  m.def("pairwise_sqdist(Tensor x) -> Tensor");
+  // Gradient of pairwise_sqdist with respect to x: (N, D), dtype of x.
+  m.def("pairwise_sqdist_backward(Tensor grad, Tensor x) -> Tensor");
+}

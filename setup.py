@@ -1,0 +1,60 @@
+"""Builds pyext._C, the native BeyondMSE ops (torch.utils.cpp_extension).
+
+CPU sources are always built; the CUDA sources whenever nvcc is found, even on a machine without a
+GPU. Environment switches:
+    BEYONDMSE_CPU_ONLY=1       build the CPU kernels only (no nvcc needed, builds in seconds)
+    TORCH_CUDA_ARCH_LIST       CUDA architectures; without a visible GPU the default is
+                               "8.0;9.0+PTX" (A100, H100/H200, PTX for newer GPUs)
+    CUDA_HOME                  defaults to /usr/local/cuda when unset and present
+"""
+import glob
+import os
+import shutil
+
+from setuptools import setup
+
+# cpp_extension reads CUDA_HOME when imported; without it torch guesses from the nvcc on PATH, which
+# may be a wrapper outside the toolkit (then -lcudart is not found).
+if "CUDA_HOME" not in os.environ and "CUDA_PATH" not in os.environ and os.path.isdir("/usr/local/cuda"):
+    os.environ["CUDA_HOME"] = "/usr/local/cuda"
+
+import torch  # noqa: E402
+from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension  # noqa: E402
+
+DEFAULT_ARCH_LIST = "8.0;9.0+PTX"
+
+
+def _nvcc_available() -> bool:
+    if os.environ.get("BEYONDMSE_CPU_ONLY", "0") not in ("", "0"):
+        return False
+    return CUDA_HOME is not None and os.path.exists(os.path.join(CUDA_HOME, "bin", "nvcc"))
+
+
+def _extension():
+    root = os.path.dirname(os.path.abspath(__file__))
+    sources = ["csrc/ops.cpp"] + sorted(glob.glob("csrc/*/*_cpu.cpp", root_dir=root))
+    # at::parallel_for runs on OpenMP, but only in code compiled with -fopenmp.
+    cxx = ["-O3", "-fopenmp"]
+    # Recorded in the module, so pyext can tell a build for another torch from a broken one.
+    macros = [("BEYONDMSE_TORCH_VERSION", torch.__version__)]
+    if not _nvcc_available():
+        return CppExtension("pyext._C", sources, define_macros=macros, extra_compile_args={"cxx": cxx})
+    if not torch.cuda.is_available() and not os.environ.get("TORCH_CUDA_ARCH_LIST"):
+        os.environ["TORCH_CUDA_ARCH_LIST"] = DEFAULT_ARCH_LIST
+    return CUDAExtension(
+        "pyext._C",
+        sources + sorted(glob.glob("csrc/*/*_cuda.cu", root_dir=root)),
+        define_macros=macros,
+        extra_compile_args={"cxx": cxx, "nvcc": ["-O3", "-lineinfo"]},
+    )
+
+
+setup(
+    name="beyondmse",
+    version="0.1.0",
+    description="Multi-scale adversarial video prediction beyond mean square error, with fused native ops",
+    packages=["pyext"],
+    python_requires=">=3.10",
+    ext_modules=[_extension()],
+    cmdclass={"build_ext": BuildExtension.with_options(use_ninja=shutil.which("ninja") is not None)},
+)

@@ -1,0 +1,68 @@
+"""How pyext behaves when the native extension is missing, broken or built for another torch."""
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import pyext
+
+PACKAGE = Path(pyext.__file__).parent
+
+
+def _run(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k != "BEYONDMSE_REQUIRE_NATIVE"} | env
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def package_copy(tmp_path):
+    """A copy of the pyext sources without the compiled extension."""
+    shutil.copytree(PACKAGE, tmp_path / "pyext", ignore=shutil.ignore_patterns("_C*", "__pycache__"))
+    return tmp_path
+
+
+def test_missing_extension_falls_back_to_the_reference_with_one_warning(package_copy):
+    result = _run("""
+        import warnings, torch, pyext
+        assert not pyext.native_available()
+        print(pyext.native_error())
+        p, t = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            first = pyext.gdl_loss(p, t)
+            pyext.pyr_down(p)
+        assert len(caught) == 1 and "reference" in str(caught[0].message), caught
+        assert torch.equal(first, pyext.reference.gdl_loss(p, t))
+        print("ok")
+    """, package_copy)
+    assert result.returncode == 0, result.stderr
+    assert "not built" in result.stdout and "make build" in result.stdout
+    assert result.stdout.strip().endswith("ok")
+
+
+def test_require_native_turns_a_missing_extension_into_an_import_error(package_copy):
+    result = _run("import pyext", package_copy, BEYONDMSE_REQUIRE_NATIVE="1")
+    assert result.returncode != 0
+    assert "ImportError: BEYONDMSE_REQUIRE_NATIVE is set but the native extension is not built" in result.stderr
+
+
+def test_a_broken_extension_is_reported(package_copy):
+    native = next(PACKAGE.glob("_C*.so"))
+    (package_copy / "pyext" / native.name).write_bytes(b"not a shared library")
+    result = _run("import pyext; print(pyext.native_error())", package_copy)
+    assert result.returncode == 0, result.stderr
+    assert "failed to load" in result.stdout
+
+
+def test_an_extension_built_for_another_torch_is_refused(package_copy):
+    native = next(PACKAGE.glob("_C*.so"))
+    shutil.copy(native, package_copy / "pyext" / native.name)
+    result = _run("import torch; torch.__version__ = '0.0.1'; import pyext; print(pyext.native_error())",
+                  package_copy)
+    assert result.returncode == 0, result.stderr
+    assert "built for torch" in result.stdout and "torch 0.0.1 is running" in result.stdout
