@@ -33,24 +33,28 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def median_time(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    times = []
+def median_times(fns: dict[str, Callable[[], object]], device: torch.device, repeats: int,
+                 warmup: int = 2) -> dict[str, float]:
+    """Median seconds of each function, timed round-robin so that all see the same machine load."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            _sync(device)
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def copy_bandwidth(device: torch.device, nbytes: int, repeats: int) -> float:
     """Bytes per second of a device-to-device copy (read + write) of ``nbytes``."""
     src = torch.empty(nbytes // 4, device=device)
     dst = torch.empty_like(src)
-    return 2 * nbytes / median_time(lambda: dst.copy_(src), device, repeats)
+    return 2 * nbytes / median_times({"copy": lambda: dst.copy_(src)}, device, repeats)["copy"]
 
 
 class Case:
@@ -168,11 +172,8 @@ def main() -> None:
         impls = {"native": pyext, "eager": reference}
         if not args.no_compile:
             impls["compiled"] = Compiled()
-        # Slow implementations get fewer repeats; every one still reports a median.
-        times = {}
-        for name, impl in impls.items():
-            repeats = args.repeats if name != "eager" else max(3, args.repeats // 2)
-            times[name] = median_time(lambda impl=impl: case.step(impl, *inputs), device, repeats)
+        times = median_times({name: (lambda impl=impl: case.step(impl, *inputs)) for name, impl in impls.items()},
+                             device, args.repeats)
         row = f"| {case.name} | {times['native'] * 1e3:.2f} | {times['eager'] * 1e3:.2f} | "
         row += f"{times['compiled'] * 1e3:.2f} | " if "compiled" in times else "- | "
         row += f"{times['eager'] / times['native']:.2f}x | "

@@ -12,10 +12,10 @@
 #define BMSE_HD inline
 #endif
 
-// Hot CPU loops are compiled for AVX2+FMA as well as for the baseline, and the loader picks the
+// Hot CPU loops are compiled for x86-64-v3 (AVX2, FMA) as well as for the baseline, and the loader picks the
 // best clone for the machine (GCC function multi-versioning), so one build is fast everywhere.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
-#define BMSE_CPU_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define BMSE_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define BMSE_CPU_CLONES
 #endif
