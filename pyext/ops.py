@@ -69,7 +69,7 @@ def native_error() -> str | None:
     return _NATIVE_ERROR
 
 
-def _use_native(*tensors: torch.Tensor) -> bool:
+def _use_native() -> bool:
     global _warned
     if _NATIVE_ERROR is None:
         return True
@@ -140,11 +140,11 @@ def gdl_loss(
         raise ValueError(f"alpha must be a number >= 1, got {alpha!r}")
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    if _use_native(pred, target):
+    if _use_native():
         per_image = torch.ops.beyondmse.gdl_loss(pred, target, float(alpha))
     else:
         per_image = reference.gdl_loss(pred, target, float(alpha), "none")
-    return reference._reduce(per_image, pred.numel(), reduction).to(out_dtype)
+    return reference.reduce_per_image(per_image, pred.numel(), reduction).to(out_dtype)
 
 
 def pyr_down(x: torch.Tensor) -> torch.Tensor:
@@ -161,7 +161,7 @@ def pyr_down(x: torch.Tensor) -> torch.Tensor:
         torch.Size([2, 3, 3, 4])
     """
     (x,), out_dtype = _prepare({"x": x}, 2)
-    out = torch.ops.beyondmse.pyr_down(x) if _use_native(x) else reference.pyr_down(x)
+    out = torch.ops.beyondmse.pyr_down(x) if _use_native() else reference.pyr_down(x)
     return out.to(out_dtype)
 
 
@@ -195,7 +195,7 @@ def pyr_up(x: torch.Tensor, size: Sequence[int] | None = None) -> torch.Tensor:
     """
     (x,), out_dtype = _prepare({"x": x}, 2)
     h, w = _up_size(x, size)
-    out = torch.ops.beyondmse.pyr_up(x, h, w) if _use_native(x) else reference.pyr_up(x, (h, w))
+    out = torch.ops.beyondmse.pyr_up(x, h, w) if _use_native() else reference.pyr_up(x, (h, w))
     return out.to(out_dtype)
 
 
@@ -218,6 +218,7 @@ def gaussian_pyramid(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
         >>> [g.shape[-1] for g in gaussian_pyramid(torch.rand(1, 3, 32, 32), 4)]
         [32, 16, 8, 4]
     """
+    _check_tensor(x, "x", 2)
     _check_levels(levels)
     pyramid = [x]
     for _ in range(levels - 1):
@@ -296,7 +297,7 @@ def structure_loss(x: torch.Tensor, z: torch.Tensor, eps: float = 1e-12) -> torc
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
         raise ValueError(f"eps must be a positive number, got {eps!r}")
     x, z = x.reshape(x.shape[0], -1), z.reshape(z.shape[0], -1)
-    if _use_native(x, z):
+    if _use_native():
         dx, dz = torch.ops.beyondmse.pairwise_sqdist(x), torch.ops.beyondmse.pairwise_sqdist(z)
     else:
         dx, dz = reference.pairwise_sqdist(x), reference.pairwise_sqdist(z)

@@ -30,7 +30,8 @@ __all__ = [
 _BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
 
 
-def _reduce(per_image: torch.Tensor, numel: int, reduction: str) -> torch.Tensor:
+def reduce_per_image(per_image: torch.Tensor, numel: int, reduction: str) -> torch.Tensor:
+    """Applies a loss reduction to per-image sums: ``"none"``, ``"sum"``, or ``"mean"`` (sum / numel)."""
     if reduction == "none":
         return per_image
     if reduction == "sum":
@@ -57,7 +58,7 @@ def gdl_loss(
     dx_p = (pred[..., :, 1:] - pred[..., :, :-1]).abs()
     vertical = (dy_t - dy_p).abs().pow(alpha).sum(dim=(-2, -1))
     horizontal = (dx_t - dx_p).abs().pow(alpha).sum(dim=(-2, -1))
-    return _reduce(vertical + horizontal, pred.numel(), reduction)
+    return reduce_per_image(vertical + horizontal, pred.numel(), reduction)
 
 
 def reflect101(index: int, length: int) -> int:
