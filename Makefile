@@ -1,4 +1,4 @@
-# The README's commands. `make demo` runs the demo; `make test` runs the test suite.
+# The README's commands. `make demo` runs the demo pipeline (dvc repro); `make test` runs the test suite.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -27,9 +27,7 @@ build-cpu: $(VENV)/.deps
 
 demo: $(VENV)/.deps
 	$(MAKE) $(if $(HAS_GPU),build,build-cpu)
-	@echo "The demo pipeline (dvc repro: videos to patches, training, evaluation) is not built yet;"
-	@echo "until it is, this target builds the ops and runs the quick kernel benchmark."
-	$(PY) -m bench.kernels --quick
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" dvc repro
 
 # BEYONDMSE_REQUIRE_NATIVE: a missing or broken extension fails the run instead of silently
 # comparing the reference with itself.

@@ -13,9 +13,15 @@ import pyext
 PACKAGE = Path(pyext.__file__).parent
 
 
+# An editable install (pip install -e .) adds an import hook that would find the real pyext._C
+# for the copy too; the subprocesses drop it so that they see only the copy.
+_DROP_EDITABLE_HOOKS = "import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
+
+
 def _run(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k != "BEYONDMSE_REQUIRE_NATIVE"} | env
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=environment,
+    code = _DROP_EDITABLE_HOOKS + textwrap.dedent(code)
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=environment,
                           capture_output=True, text=True, timeout=300)
 
 

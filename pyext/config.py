@@ -1,0 +1,416 @@
+"""The one typed loader of ``params.yaml``: every pipeline stage reads its numbers through
+:func:`load_params`, so a typo, a wrong type or an inconsistent combination stops the run before any
+work, with one line naming the file and the key at fault (:class:`ParamsError`).
+
+Every key is required: the YAML file is the single source of the values, none has a default here.
+
+Each section is a frozen dataclass whose fields declare their rule (``_key(_int(1))``); one generic
+validator (:func:`_parse_section`) checks a section against its dataclass, and :func:`_cross_checks`
+holds the rules that span keys. A new section (model, loss, ...) is a dataclass of ``_key`` fields
+plus a field of :class:`Params`; the validator does not change.
+
+Example:
+    >>> params = parse_params({
+    ...     "clip": {"input_frames": 4, "output_frames": 1, "patch": 32, "test_steps": 2},
+    ...     "data": {"source": "demo", "root": "data/demo", "split": 1},
+    ...     "demo": {"classes": 6, "groups": 7, "test_groups": 2, "clips_per_group": 2, "frames": 40,
+    ...              "seed": 0},
+    ...     "extract": {"workers": 2, "frame_size": [240, 320], "clip_stride": 4, "crops_per_clip": 4,
+    ...                 "max_clips_per_video": 0, "test_clips_per_video": 1, "seed": 0},
+    ...     "filter": {"min_motion": 8, "val_fraction": 0.1, "max_per_video": 0, "seed": 0}})
+    >>> params.clip.train_frames, params.extract.frame_size, params.filter.min_motion
+    (5, (240, 320), 8.0)
+"""
+from __future__ import annotations
+
+import math
+import os
+import reprlib
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+__all__ = [
+    "DEMO_MAX_CLASSES",
+    "DATA_SOURCES",
+    "ParamsError",
+    "ClipParams",
+    "DataParams",
+    "DemoParams",
+    "ExtractParams",
+    "FilterParams",
+    "Params",
+    "load_params",
+    "parse_params",
+]
+
+# The demo generator knows six motion kinds, one per class.
+DEMO_MAX_CLASSES = 6
+DATA_SOURCES = ("demo", "ucf101", "sports1m", "folder")
+
+
+class ParamsError(ValueError):
+    """A params file that cannot be used, as one line ``<file>: <dotted key>: <problem>``.
+
+    Example:
+        >>> raise ParamsError("params.yaml", "extract.workers", "expected an int >= 1, got 'two'")
+        Traceback (most recent call last):
+        ...
+        pyext.config.ParamsError: params.yaml: extract.workers: expected an int >= 1, got 'two'
+    """
+
+    def __init__(self, source: str, key: str | None, problem: str):
+        self.source, self.key, self.problem = source, key, problem
+        super().__init__(f"{source}: {key}: {problem}" if key else f"{source}: {problem}")
+
+    def __reduce__(self):
+        # Keeps the error picklable (it may cross from a worker process) despite the 3-argument init.
+        return type(self), (self.source, self.key, self.problem)
+
+
+# ------------------------------------------------------------------------------------------ rules
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """What one key accepts. ``expected`` completes "expected ..." in errors, ``accepts`` tests the
+    YAML value, ``convert`` turns an accepted value into the field's type."""
+
+    expected: str
+    accepts: Callable[[Any], bool]
+    convert: Callable[[Any], Any] = lambda value: value
+
+
+def _is_int(value: Any) -> bool:
+    # YAML's true/false load as bool, a subclass of int: `workers: yes` must not read as 1.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _as_float(value: Any) -> float | None:
+    """The value as a finite float, or None (bools, strings, nan, inf, ints beyond float range)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _int(low: int, high: int | None = None) -> _Rule:
+    expected = f"an int >= {low}" if high is None else f"an int in {low}..{high}"
+    return _Rule(expected, lambda v: _is_int(v) and v >= low and (high is None or v <= high))
+
+
+def _float(low: float, below: float | None = None) -> _Rule:
+    """A number (an int is accepted and converted) in [low, below)."""
+    expected = f"a number >= {low:g}" if below is None else f"a number in [{low:g}, {below:g})"
+    return _Rule(expected,
+                 lambda v: (x := _as_float(v)) is not None and x >= low and (below is None or x < below),
+                 float)
+
+
+def _choice(*names: str) -> _Rule:
+    return _Rule(f"one of {', '.join(names)}", lambda v: isinstance(v, str) and v in names)
+
+
+def _path() -> _Rule:
+    # Relative paths are resolved later, against the params file's folder (see parse_params).
+    return _Rule("a path (a non-empty string)", lambda v: isinstance(v, str) and v.strip() != "",
+                 lambda v: Path(v).expanduser())
+
+
+def _int_pair(low: int) -> _Rule:
+    def accepts(v: Any) -> bool:
+        return isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_int(x) and x >= low for x in v)
+    return _Rule(f"a list of two ints [height, width], each >= {low}", accepts, tuple)
+
+
+def _key(rule: _Rule) -> Any:
+    """A dataclass field checked by ``rule``; no default, since every key must be in the file."""
+    return field(metadata={"rule": rule})
+
+
+_COUNT = _int(1)
+_CAP = _int(0)  # 0 means no cap
+_SEED = _int(0)
+
+
+# --------------------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class ClipParams:
+    """Clip geometry shared by every stage (data, model, evaluation).
+
+    Attributes:
+        input_frames: frames the predictor sees.
+        output_frames: frames predicted jointly in one step (the paper's 8 -> 8 sets both to 8).
+        patch: side of the square training patches, in pixels.
+        test_steps: recursive prediction steps stored per full-frame test clip.
+    """
+
+    input_frames: int = _key(_COUNT)
+    output_frames: int = _key(_COUNT)
+    patch: int = _key(_int(4))
+    test_steps: int = _key(_COUNT)
+
+    @property
+    def train_frames(self) -> int:
+        """Frames of a training clip: the inputs and one step of outputs.
+
+        >>> ClipParams(input_frames=4, output_frames=1, patch=32, test_steps=2).train_frames
+        5
+        """
+        return self.input_frames + self.output_frames
+
+    @property
+    def test_frames(self) -> int:
+        """Frames of a test clip: the inputs and ``test_steps`` recursive steps of outputs.
+
+        >>> ClipParams(input_frames=4, output_frames=1, patch=32, test_steps=2).test_frames
+        6
+        """
+        return self.input_frames + self.test_steps * self.output_frames
+
+
+@dataclass(frozen=True)
+class DataParams:
+    """Where the videos come from.
+
+    Attributes:
+        source: ``demo`` (generated), ``ucf101``, ``sports1m`` or ``folder`` (any videos).
+        root: the user's videos, absolute (resolved against the params file's folder); unused by
+            ``demo``, which generates into ``data/demo/``.
+        split: UCF101 official train/test split, 1..3 (the demo has split 1 only).
+    """
+
+    source: str = _key(_choice(*DATA_SOURCES))
+    root: Path = _key(_path())
+    split: int = _key(_int(1, 3))
+
+
+@dataclass(frozen=True)
+class DemoParams:
+    """The generated demo set (``data.source: demo``), laid out like UCF101.
+
+    Attributes:
+        classes: motion kinds, one class each (at most ``DEMO_MAX_CLASSES``).
+        groups: groups ``g01..gNN`` per class.
+        test_groups: groups ``1..test_groups`` are test videos, never seen in training.
+        clips_per_group: videos per group.
+        frames: frames per video.
+        seed: random seed of the generator.
+    """
+
+    classes: int = _key(_int(1, DEMO_MAX_CLASSES))
+    groups: int = _key(_COUNT)
+    test_groups: int = _key(_COUNT)
+    clips_per_group: int = _key(_COUNT)
+    frames: int = _key(_COUNT)
+    seed: int = _key(_SEED)
+
+
+@dataclass(frozen=True)
+class ExtractParams:
+    """Decoding videos into training clips, patch crops and full-frame test clips.
+
+    Attributes:
+        workers: decoding processes.
+        frame_size: working ``(height, width)`` in pixels; larger frames are downscaled to fit
+            (aspect kept). Each side is at least ``clip.patch``.
+        clip_stride: frames between the starts of consecutive training clips of a video.
+        crops_per_clip: random patch crops per training clip.
+        max_clips_per_video: cap on the training clips per video; 0: every clip.
+        test_clips_per_video: full-frame test clips per test video.
+        seed: random seed of the crops and clip choices.
+    """
+
+    workers: int = _key(_COUNT)
+    frame_size: tuple[int, int] = _key(_int_pair(1))
+    clip_stride: int = _key(_COUNT)
+    crops_per_clip: int = _key(_COUNT)
+    max_clips_per_video: int = _key(_CAP)
+    test_clips_per_video: int = _key(_COUNT)
+    seed: int = _key(_SEED)
+
+
+@dataclass(frozen=True)
+class FilterParams:
+    """Motion filtering of the patches and the validation hold-out.
+
+    Attributes:
+        min_motion: keep patches whose motion score (RMS frame difference on the 0..255 scale) is
+            at least this.
+        val_fraction: fraction of whole training videos held out as the validation set, in [0, 1).
+        max_per_video: cap on the patches kept per video; 0: no cap.
+        seed: random seed of the validation split and the per-video cap.
+    """
+
+    min_motion: float = _key(_float(0))
+    val_fraction: float = _key(_float(0, 1))
+    max_per_video: int = _key(_CAP)
+    seed: int = _key(_SEED)
+
+
+@dataclass(frozen=True)
+class Params:
+    """All of ``params.yaml``, one field per section. Build it with :func:`load_params` or
+    :func:`parse_params`, which validate; the constructor does not."""
+
+    clip: ClipParams
+    data: DataParams
+    demo: DemoParams
+    extract: ExtractParams
+    filter: FilterParams
+
+    def section(self, name: str) -> dict[str, Any]:
+        """The validated values of one section as plain YAML/JSON types (tuples as lists, paths as
+        absolute strings, floats as floats), to record the params used in an output file."""
+        if name not in _SECTIONS:
+            raise ValueError(f"unknown params section {name!r} (known: {', '.join(_SECTIONS)})")
+        values = getattr(self, name)
+        return {f.name: _plain(getattr(values, f.name)) for f in fields(values)}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+# Section name -> its dataclass, in file order. get_type_hints, since annotations are strings here.
+_SECTIONS: dict[str, type] = get_type_hints(Params)
+
+
+# ------------------------------------------------------------------------------------- validation
+
+
+def _show(value: Any) -> str:
+    """A value for an error message: its repr (so 'two' shows as a string), short and on one line."""
+    return "nothing (an empty value)" if value is None else reprlib.repr(value)
+
+
+def _parse_section(cls: type, name: str, raw: Any, source: str) -> Any:
+    """Checks one section against the rules of its dataclass's fields and builds it."""
+    if not isinstance(raw, Mapping):
+        raise ParamsError(source, name, f"expected a mapping of keys, got {_show(raw)}")
+    rules = {f.name: f.metadata["rule"] for f in fields(cls)}
+    # Unknown keys first: a misspelt key is also a missing one, and this message lists the known ones.
+    for key in raw:
+        if key not in rules:
+            raise ParamsError(source, f"{name}.{key}", f"unknown key (known: {', '.join(sorted(rules))})")
+    values = {}
+    for key, rule in rules.items():
+        if key not in raw:
+            raise ParamsError(source, f"{name}.{key}", "missing key")
+        if not rule.accepts(raw[key]):
+            raise ParamsError(source, f"{name}.{key}", f"expected {rule.expected}, got {_show(raw[key])}")
+        values[key] = rule.convert(raw[key])
+    return cls(**values)
+
+
+def _cross_checks(p: Params) -> Iterator[tuple[str, bool, str, Any]]:
+    """The rules that span keys, as (key at fault, holds, expected, found); each expected names the
+    other keys. Lazy, so a rule only runs once the ones before it hold."""
+    clip, demo, data = p.clip, p.demo, p.data
+    yield ("demo.test_groups", demo.test_groups < demo.groups,
+           f"< demo.groups ({demo.groups}), so that training keeps at least one group", demo.test_groups)
+    # test_frames >= train_frames since test_steps >= 1: this also covers the training clips.
+    yield ("demo.frames", demo.frames >= clip.test_frames,
+           f">= clip.input_frames + clip.test_steps * clip.output_frames ({clip.test_frames})", demo.frames)
+    yield ("data.split", data.source != "demo" or data.split == 1,
+           "1 with data.source: demo (the demo has split 1 only)", data.split)
+    yield ("extract.frame_size", min(p.extract.frame_size) >= clip.patch,
+           f"[height, width] each >= clip.patch ({clip.patch})", list(p.extract.frame_size))
+
+
+def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
+    """Validates parsed YAML (a dict of sections) and builds :class:`Params`.
+
+    Args:
+        raw: the parsed file, ``{section: {key: value}}``; every section and key is required.
+        source: the file it came from: named in errors, and relative ``data.root`` paths are resolved
+            against its folder (``params.yaml``: the working directory).
+    Raises:
+        ParamsError: the first problem found: an unknown or missing section or key, a wrong type, a
+            value out of range, an inconsistent combination of keys, or a missing ``data.root``.
+    """
+    source = str(source)
+    if not isinstance(raw, Mapping):
+        raise ParamsError(source, None, f"expected a mapping of sections, got {_show(raw)}")
+    for name in raw:
+        if name not in _SECTIONS:
+            raise ParamsError(source, str(name), f"unknown section (known: {', '.join(_SECTIONS)})")
+    sections = {}
+    for name, cls in _SECTIONS.items():
+        if name not in raw:
+            raise ParamsError(source, name, "missing section")
+        sections[name] = _parse_section(cls, name, raw[name], source)
+    params = Params(**sections)
+
+    # Relative to the params file, not the working directory: a stage run from elsewhere reads the
+    # same videos. An absolute root stays as it is (Path's / keeps the right side).
+    root = (Path(source).parent / params.data.root).resolve()
+    params = replace(params, data=replace(params.data, root=root))
+
+    for key, holds, expected, found in _cross_checks(params):
+        if not holds:
+            raise ParamsError(source, key, f"expected {expected}, got {_show(found)}")
+    if params.data.source != "demo" and not root.is_dir():
+        problem = "not a directory" if root.exists() else "path does not exist"
+        raise ParamsError(source, "data.root",
+                          f"{problem}: {root} (data.source: {params.data.source} reads its videos there)")
+    return params
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys: plain YAML keeps the last one silently, so a second
+    ``min_motion:`` further down would override the first unnoticed."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, Hashable):  # an unhashable key is SafeLoader's error to report
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}",
+                                                        key_node.start_mark)
+            seen.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_params(path: str | os.PathLike = "params.yaml") -> Params:
+    """Reads and validates a params file (:func:`parse_params`); relative paths in it are relative
+    to its folder.
+
+    Args:
+        path: the YAML file; the default is relative to the working directory (the repository root
+            when run by ``dvc repro``).
+    Raises:
+        ParamsError: the file is missing, unreadable or not YAML, or its contents are invalid.
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(source, None, f"no such file: {Path(path).resolve()}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParamsError(source, None, f"cannot read the file: {exc}") from None
+    try:
+        raw = yaml.load(text, Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ParamsError(source, None, " ".join(f"not valid YAML: {problem}{where}".split())) from None
+    return parse_params(raw, source)

@@ -1,0 +1,196 @@
+"""Manifests: which videos a run uses, with their split and labels, for every data source.
+
+A manifest is a JSON file (``data/manifest.json``)::
+
+    {"source": "ucf101", "root": "/data/ucf101", "split": 1, "classes": ["ApplyEyeMakeup", ...],
+     "videos": [{"path": "UCF-101/ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi", "split": "train",
+                 "label": 0, "class_name": "ApplyEyeMakeup", "labels": [0]}, ...],
+     "missing": [{"path": ..., "reason": ...}, ...]}
+
+``path`` is relative to ``root``; ``label`` is a 0-based class index; ``labels`` keeps every label of
+a video (Sports-1M videos may have several; ``label`` is the first). Listed videos that are not on
+disk go to ``missing`` (counted, never fatal).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from .files import write_json
+
+VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv", ".3gp"})
+
+
+class ManifestError(ValueError):
+    """A dataset folder or list file that cannot be read; the message names the file."""
+
+
+@dataclass(frozen=True)
+class VideoEntry:
+    path: str  # relative to the manifest's root, with / separators
+    split: str  # "train" or "test"
+    label: int
+    class_name: str
+    labels: tuple[int, ...]
+
+
+@dataclass
+class Manifest:
+    source: str
+    root: str
+    split: int
+    classes: list[str]
+    videos: list[VideoEntry] = field(default_factory=list)
+    missing: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["videos"] = [{**v, "labels": list(v["labels"])} for v in data["videos"]]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> Manifest:
+        videos = [VideoEntry(**{**v, "labels": tuple(v["labels"])}) for v in data["videos"]]
+        return cls(data["source"], data["root"], data["split"], list(data["classes"]), videos, list(data["missing"]))
+
+
+def write_manifest(path: str | os.PathLike, manifest: Manifest) -> None:
+    write_json(path, manifest.to_json())
+
+
+def read_manifest(path: str | os.PathLike) -> Manifest:
+    try:
+        return Manifest.from_json(json.loads(Path(path).read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ManifestError(f"{path}: not a readable manifest ({exc}); rerun the prepare stage") from exc
+
+
+def _lines(path: Path) -> list[str]:
+    """Non-empty stripped lines of a list file (Windows line endings included)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def ucf101_manifest(root: Path, split: int) -> Manifest:
+    """UCF101 at ``root``: ``UCF-101/<Class>/*.avi`` and ``ucfTrainTestlist/`` with ``classInd.txt``,
+    ``trainlist0<split>.txt`` (``Class/v_Class_gNN_cNN.avi <1-based label>``) and ``testlist0<split>.txt``.
+    Labels are 0-based indices in ``classInd.txt`` order."""
+    lists = root / "ucfTrainTestlist"
+    classes: list[str] = []
+    for number, line in enumerate(_lines(lists / "classInd.txt"), start=1):
+        index, _, name = line.partition(" ")
+        if index != str(number) or not name:
+            raise ManifestError(f"{lists / 'classInd.txt'}: line {number} should be '{number} <ClassName>', got {line!r}")
+        classes.append(name.strip())
+    # The official lists differ from folder names in case (HandstandPushups/v_HandStandPushups_...).
+    by_name = {name.lower(): i for i, name in enumerate(classes)}
+    manifest = Manifest("ucf101", str(root), split, classes)
+    for split_name, list_file in (("train", f"trainlist0{split}.txt"), ("test", f"testlist0{split}.txt")):
+        for line in _lines(lists / list_file):
+            rel = line.split()[0]
+            class_dir = rel.split("/")[0]
+            if class_dir.lower() not in by_name:
+                raise ManifestError(f"{lists / list_file}: {rel}: class {class_dir!r} is not in classInd.txt")
+            label = by_name[class_dir.lower()]
+            _add(manifest, root, f"UCF-101/{rel}", split_name, [label])
+    return manifest
+
+
+def _youtube_id(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.query:
+        ids = parse_qs(parsed.query).get("v")
+        if ids:
+            return ids[0]
+    return parsed.path.rstrip("/").split("/")[-1]
+
+
+def sports1m_manifest(root: Path) -> Manifest:
+    """Sports-1M at ``root``: videos downloaded by the user, named by YouTube id (any suffix, any
+    sub-folder), and the partition files ``train_partition.txt`` / ``test_partition.txt`` with lines
+    ``URL label[,label...]``. Class names come from ``labels.txt`` (one per line) when present."""
+    names_file = root / "labels.txt"
+    classes = _lines(names_file) if names_file.exists() else []
+    on_disk = {p.stem: p.relative_to(root).as_posix() for p in _videos_under(root)}
+    manifest = Manifest("sports1m", str(root), 0, classes)
+    max_label = -1
+    for split_name in ("train", "test"):
+        list_file = root / f"{split_name}_partition.txt"
+        for number, line in enumerate(_lines(list_file), start=1):
+            url, _, label_text = line.partition(" ")
+            try:
+                labels = [int(x) for x in label_text.replace(" ", "").split(",") if x]
+            except ValueError:
+                labels = []
+            if not labels:
+                raise ManifestError(f"{list_file}: line {number} should be 'URL label[,label]', got {line!r}")
+            max_label = max(max_label, *labels)
+            video_id = _youtube_id(url)
+            if video_id not in on_disk:
+                manifest.missing.append({"path": video_id, "reason": f"not downloaded ({list_file.name})"})
+                continue
+            _add(manifest, root, on_disk[video_id], split_name, labels)
+    if not classes:
+        manifest.classes = [str(i) for i in range(max_label + 1)]
+    return manifest
+
+
+def _videos_under(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+
+
+def folder_manifest(root: Path, test_fraction: float = 0.1) -> Manifest:
+    """Every video under ``root``. The class is the first sub-folder (one class when videos lie
+    directly in ``root``); the split is decided by a stable hash of the relative path, so adding
+    videos never moves existing ones between train and test."""
+    videos = [p.relative_to(root).as_posix() for p in _videos_under(root)]
+    class_of = {rel: (rel.split("/")[0] if "/" in rel else root.name) for rel in videos}
+    classes = sorted(set(class_of.values()))
+    index = {name: i for i, name in enumerate(classes)}
+    manifest = Manifest("folder", str(root), 0, classes)
+    for rel in videos:
+        digest = int.from_bytes(hashlib.sha256(rel.encode()).digest()[:8], "big")
+        split_name = "test" if digest / 2**64 < test_fraction else "train"
+        _add(manifest, root, rel, split_name, [index[class_of[rel]]])
+    return manifest
+
+
+def _add(manifest: Manifest, root: Path, rel: str, split_name: str, labels: list[int]) -> None:
+    if not (root / rel).is_file():
+        manifest.missing.append({"path": rel, "reason": "listed but not on disk"})
+        return
+    names = manifest.classes
+    name = names[labels[0]] if labels[0] < len(names) else str(labels[0])
+    manifest.videos.append(VideoEntry(rel, split_name, labels[0], name, tuple(labels)))
+
+
+def build_manifest(params, demo_root: Path) -> Manifest:
+    """The manifest of ``params.data.source``; for ``demo``, first generates the demo set under
+    ``demo_root`` (laid out like UCF101) and reads it through the UCF101 code path.
+
+    Args:
+        params: :class:`pyext.config.Params` (its ``data`` and ``demo`` sections).
+        demo_root: where the demo set is generated.
+    """
+    data = params.data
+    if data.source == "demo":
+        from .demo import generate_demo
+
+        d = params.demo
+        generate_demo(demo_root, classes=d.classes, groups=d.groups, test_groups=d.test_groups,
+                      clips_per_group=d.clips_per_group, frames=d.frames, seed=d.seed)
+        manifest = ucf101_manifest(demo_root, 1)
+        manifest.source = "demo"
+        return manifest
+    if data.source == "ucf101":
+        return ucf101_manifest(data.root, data.split)
+    if data.source == "sports1m":
+        return sports1m_manifest(data.root)
+    return folder_manifest(data.root)

@@ -1,0 +1,343 @@
+"""pyext.config: the shipped params.yaml loads; every kind of invalid file, key, type, range or
+combination is a one-line ParamsError naming the file, the dotted key and what was expected."""
+import copy
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pyext.config import (
+    DEMO_MAX_CLASSES,
+    ClipParams,
+    DataParams,
+    DemoParams,
+    ExtractParams,
+    FilterParams,
+    Params,
+    ParamsError,
+    load_params,
+    parse_params,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "params.yaml"
+SOURCE = "params.yaml"  # the name parse_params puts in messages unless told another
+
+
+def _raw() -> dict:
+    return yaml.safe_load(SHIPPED.read_text())
+
+
+def _set(dotted: str, value):
+    def mutate(raw):
+        section, key = dotted.split(".")
+        raw[section][key] = value
+    return mutate
+
+
+def _delete(dotted: str):
+    def mutate(raw):
+        section, _, key = dotted.partition(".")
+        if key:
+            del raw[section][key]
+        else:
+            del raw[section]
+    return mutate
+
+
+def _both(*mutations):
+    def mutate(raw):
+        for m in mutations:
+            m(raw)
+    return mutate
+
+
+def _parse_error(raw, source=SOURCE) -> str:
+    with pytest.raises(ParamsError) as info:
+        parse_params(raw, source)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+# ------------------------------------------------------------------------------------ shipped file
+
+
+def test_shipped_params_load():
+    p = load_params(SHIPPED)
+    assert isinstance(p, Params)
+    assert p.clip == ClipParams(input_frames=4, output_frames=1, patch=32, test_steps=2)
+    assert p.data == DataParams(source="demo", root=REPO / "data" / "demo", split=1)
+    assert p.demo == DemoParams(classes=6, groups=7, test_groups=2, clips_per_group=2, frames=40, seed=0)
+    assert p.extract == ExtractParams(workers=2, frame_size=(240, 320), clip_stride=4, crops_per_clip=4,
+                                      max_clips_per_video=0, test_clips_per_video=1, seed=0)
+    assert p.filter == FilterParams(min_motion=8.0, val_fraction=0.1, max_per_video=0, seed=0)
+    assert type(p.filter.min_motion) is float and type(p.extract.frame_size) is tuple
+
+
+def test_default_path_is_the_working_directory(monkeypatch):
+    monkeypatch.chdir(REPO)
+    assert load_params() == load_params(SHIPPED)
+
+
+def test_params_are_frozen():
+    p = load_params(SHIPPED)
+    with pytest.raises(AttributeError):
+        p.clip.patch = 64
+
+
+def test_clip_frame_counts():
+    clip = load_params(SHIPPED).clip
+    assert (clip.train_frames, clip.test_frames) == (5, 6)
+    paper = ClipParams(input_frames=8, output_frames=8, patch=32, test_steps=2)
+    assert (paper.train_frames, paper.test_frames) == (16, 24)
+
+
+def test_section_gives_plain_validated_values():
+    p = load_params(SHIPPED)
+    raw = _raw()
+    assert p.section("filter") == raw["filter"]
+    assert p.section("extract") == raw["extract"]  # frame_size back as a list
+    assert p.section("data") == {"source": "demo", "root": str(REPO / "data" / "demo"), "split": 1}
+    everything = {name: p.section(name) for name in raw}
+    assert json.loads(json.dumps(everything)) == everything
+    p.section("clip")["patch"] = 64  # a copy: the params are untouched
+    assert p.clip.patch == 32
+    with pytest.raises(ValueError, match="unknown params section 'model'"):
+        p.section("model")
+
+
+def test_float_keys_accept_ints():
+    raw = _raw()
+    raw["filter"].update(min_motion=8, val_fraction=0)
+    f = parse_params(raw).filter
+    assert (f.min_motion, f.val_fraction) == (8.0, 0.0)
+    assert type(f.min_motion) is float and type(f.val_fraction) is float
+
+
+@pytest.mark.parametrize("mutate", [
+    _set("extract.max_clips_per_video", 0), _set("filter.max_per_video", 0), _set("demo.seed", 0),
+    _set("filter.min_motion", 0.0), _set("demo.classes", DEMO_MAX_CLASSES), _set("demo.test_groups", 6),
+    _set("demo.frames", 6), _set("extract.frame_size", [32, 32]), _set("clip.patch", 4),
+    _set("data.root", "/no/such/folder"),  # demo ignores the root
+    _both(_set("data.source", "ucf101"), _set("data.split", 3), _set("data.root", str(REPO))),
+], ids=["max-clips-0", "max-per-video-0", "seed-0", "min-motion-0", "max-classes", "test-groups-1-less",
+        "frames-exact", "frame-size-patch", "patch-4", "demo-ignores-root", "ucf101-split-3"])
+def test_boundary_values_are_accepted(mutate):
+    raw = _raw()
+    mutate(raw)
+    parse_params(raw)
+
+
+# ----------------------------------------------------------------------------------------- errors
+
+# (id, mutation of the shipped file, dotted key at fault, the message after "params.yaml: <key>: ")
+ERRORS = [
+    # sections and keys
+    ("missing-section", _delete("clip"), "clip", "missing section"),
+    ("missing-key", _delete("filter.seed"), "filter.seed", "missing key"),
+    ("unknown-key", _set("filter.min_motoin", 8.0), "filter.min_motoin",
+     "unknown key (known: max_per_video, min_motion, seed, val_fraction)"),
+    ("section-not-mapping", lambda raw: raw.update(clip=[4, 1]), "clip", "expected a mapping of keys, got [4, 1]"),
+    ("section-empty", lambda raw: raw.update(demo=None), "demo",
+     "expected a mapping of keys, got nothing (an empty value)"),
+    # int types
+    ("int-string", _set("extract.workers", "two"), "extract.workers", "expected an int >= 1, got 'two'"),
+    ("int-bool", _set("extract.workers", True), "extract.workers", "expected an int >= 1, got True"),
+    ("int-float", _set("clip.patch", 32.0), "clip.patch", "expected an int >= 4, got 32.0"),
+    ("int-none", _set("clip.test_steps", None), "clip.test_steps",
+     "expected an int >= 1, got nothing (an empty value)"),
+    ("int-numeric-string", _set("demo.frames", "40"), "demo.frames", "expected an int >= 1, got '40'"),
+    # int ranges
+    ("count-0", _set("clip.input_frames", 0), "clip.input_frames", "expected an int >= 1, got 0"),
+    ("output-frames-0", _set("clip.output_frames", 0), "clip.output_frames", "expected an int >= 1, got 0"),
+    ("patch-3", _set("clip.patch", 3), "clip.patch", "expected an int >= 4, got 3"),
+    ("test-steps-0", _set("clip.test_steps", 0), "clip.test_steps", "expected an int >= 1, got 0"),
+    ("crops-0", _set("extract.crops_per_clip", 0), "extract.crops_per_clip", "expected an int >= 1, got 0"),
+    ("cap-negative", _set("extract.max_clips_per_video", -1), "extract.max_clips_per_video",
+     "expected an int >= 0, got -1"),
+    ("per-video-negative", _set("filter.max_per_video", -1), "filter.max_per_video", "expected an int >= 0, got -1"),
+    ("seed-negative", _set("extract.seed", -1), "extract.seed", "expected an int >= 0, got -1"),
+    ("demo-classes", _set("demo.classes", DEMO_MAX_CLASSES + 1), "demo.classes",
+     f"expected an int in 1..{DEMO_MAX_CLASSES}, got {DEMO_MAX_CLASSES + 1}"),
+    ("split-4", _set("data.split", 4), "data.split", "expected an int in 1..3, got 4"),
+    ("split-0", _set("data.split", 0), "data.split", "expected an int in 1..3, got 0"),
+    # floats
+    ("float-string", _set("filter.min_motion", "8.0"), "filter.min_motion", "expected a number >= 0, got '8.0'"),
+    ("float-bool", _set("filter.min_motion", False), "filter.min_motion", "expected a number >= 0, got False"),
+    ("float-negative", _set("filter.min_motion", -0.5), "filter.min_motion", "expected a number >= 0, got -0.5"),
+    ("float-nan", _set("filter.min_motion", float("nan")), "filter.min_motion", "expected a number >= 0, got nan"),
+    ("float-inf", _set("filter.min_motion", float("inf")), "filter.min_motion", "expected a number >= 0, got inf"),
+    ("val-fraction-1", _set("filter.val_fraction", 1.0), "filter.val_fraction",
+     "expected a number in [0, 1), got 1.0"),
+    ("val-fraction-negative", _set("filter.val_fraction", -0.1), "filter.val_fraction",
+     "expected a number in [0, 1), got -0.1"),
+    # strings, paths, pairs
+    ("source", _set("data.source", "kinetics"), "data.source",
+     "expected one of demo, ucf101, sports1m, folder, got 'kinetics'"),
+    ("root-not-string", _set("data.root", 123), "data.root", "expected a path (a non-empty string), got 123"),
+    ("root-empty", _set("data.root", " "), "data.root", "expected a path (a non-empty string), got ' '"),
+    ("frame-size-one", _set("extract.frame_size", [240]), "extract.frame_size",
+     "expected a list of two ints [height, width], each >= 1, got [240]"),
+    ("frame-size-three", _set("extract.frame_size", [240, 320, 3]), "extract.frame_size",
+     "expected a list of two ints [height, width], each >= 1, got [240, 320, 3]"),
+    ("frame-size-float", _set("extract.frame_size", [240.0, 320]), "extract.frame_size",
+     "expected a list of two ints [height, width], each >= 1, got [240.0, 320]"),
+    ("frame-size-string", _set("extract.frame_size", "240x320"), "extract.frame_size",
+     "expected a list of two ints [height, width], each >= 1, got '240x320'"),
+    # combinations: the message names the other key
+    ("frame-size-below-patch", _set("extract.frame_size", [16, 320]), "extract.frame_size",
+     "expected [height, width] each >= clip.patch (32), got [16, 320]"),
+    ("patch-above-frame-size", _set("clip.patch", 300), "extract.frame_size",
+     "expected [height, width] each >= clip.patch (300), got [240, 320]"),
+    ("test-groups-equal", _set("demo.test_groups", 7), "demo.test_groups",
+     "expected < demo.groups (7), so that training keeps at least one group, got 7"),
+    ("groups-below-test-groups", _set("demo.groups", 1), "demo.test_groups",
+     "expected < demo.groups (1), so that training keeps at least one group, got 2"),
+    ("demo-frames-short", _set("demo.frames", 5), "demo.frames",
+     "expected >= clip.input_frames + clip.test_steps * clip.output_frames (6), got 5"),
+    ("paper-clip-needs-frames", _both(_set("clip.input_frames", 8), _set("clip.output_frames", 8),
+                                      _set("clip.test_steps", 5)), "demo.frames",
+     "expected >= clip.input_frames + clip.test_steps * clip.output_frames (48), got 40"),
+    ("demo-split", _set("data.split", 2), "data.split",
+     "expected 1 with data.source: demo (the demo has split 1 only), got 2"),
+]
+
+
+@pytest.mark.parametrize("mutate,key,problem", [pytest.param(*case[1:], id=case[0]) for case in ERRORS])
+def test_invalid_params_name_file_key_and_expectation(mutate, key, problem):
+    raw = _raw()
+    mutate(raw)
+    assert _parse_error(raw) == f"{SOURCE}: {key}: {problem}"
+
+
+def test_unknown_section():
+    raw = _raw()
+    raw["model"] = {"scales": 4}
+    assert _parse_error(raw) == f"{SOURCE}: model: unknown section (known: clip, data, demo, extract, filter)"
+
+
+@pytest.mark.parametrize("raw,found", [([1, 2], "[1, 2]"), (None, "nothing (an empty value)"), ("clip", "'clip'")])
+def test_file_must_be_a_mapping(raw, found):
+    assert _parse_error(raw) == f"{SOURCE}: expected a mapping of sections, got {found}"
+
+
+def test_the_named_source_is_in_messages():
+    raw = _raw()
+    raw["extract"]["workers"] = 0
+    assert _parse_error(raw, "conf/other.yaml") == "conf/other.yaml: extract.workers: expected an int >= 1, got 0"
+
+
+def test_source_other_than_demo_needs_an_existing_root(tmp_path):
+    raw = _raw()
+    raw["data"].update(source="ucf101", root=str(tmp_path / "x" / "y"))
+    assert _parse_error(raw) == (f"{SOURCE}: data.root: path does not exist: {tmp_path / 'x' / 'y'} "
+                                 f"(data.source: ucf101 reads its videos there)")
+    (tmp_path / "file").write_text("")
+    raw["data"].update(source="folder", root=str(tmp_path / "file"))
+    assert _parse_error(raw) == (f"{SOURCE}: data.root: not a directory: {tmp_path / 'file'} "
+                                 f"(data.source: folder reads its videos there)")
+
+
+def test_error_is_a_picklable_value_error():
+    error = ParamsError("params.yaml", "clip.patch", "expected an int >= 4, got 3")
+    assert isinstance(error, ValueError)
+    again = pickle.loads(pickle.dumps(error))
+    assert str(again) == str(error) and again.key == "clip.patch"
+
+
+def test_parse_does_not_modify_its_input():
+    raw = _raw()
+    before = copy.deepcopy(raw)
+    parse_params(raw)
+    assert raw == before
+
+
+# ------------------------------------------------------------------------------ files and root paths
+
+
+def _write(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "params.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_relative_root_is_resolved_against_the_params_folder(tmp_path, monkeypatch):
+    (tmp_path / "conf" / "videos").mkdir(parents=True)
+    text = SHIPPED.read_text().replace("source: demo", "source: folder").replace("root: data/demo", "root: videos")
+    path = _write(tmp_path / "conf", text)
+    monkeypatch.chdir(REPO)  # not the params folder: the root must not depend on the working directory
+    root = load_params(path).data.root
+    assert root == (tmp_path / "conf" / "videos").resolve() and root.is_absolute()
+
+
+def test_absolute_root_is_kept(tmp_path):
+    raw = _raw()
+    raw["data"].update(source="sports1m", root=str(tmp_path))
+    assert parse_params(raw, "elsewhere/params.yaml").data.root == tmp_path.resolve()
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(ParamsError) as info:
+        load_params(path)
+    assert str(info.value) == f"{path}: no such file: {path}"
+
+
+def test_directory_is_not_a_file(tmp_path):
+    with pytest.raises(ParamsError, match=rf"^{tmp_path}: cannot read the file: "):
+        load_params(tmp_path)
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("clip: [1, 2\n", "not valid YAML: expected ',' or ']', but got '<stream end>' (line 2, column 1)"),
+    ("clip:\n  patch: 32\n  patch: 64\n", "not valid YAML: duplicate key 'patch' (line 3, column 3)"),
+    ("clip:\n\tpatch: 32\n", "not valid YAML: found character '\\t' that cannot start any token (line 2, column 1)"),
+], ids=["unclosed", "duplicate-key", "tab"])
+def test_unparsable_file(tmp_path, text, problem):
+    path = _write(tmp_path, text)
+    with pytest.raises(ParamsError) as info:
+        load_params(path)
+    assert str(info.value) == f"{path}: {problem}"
+
+
+def test_empty_file(tmp_path):
+    path = _write(tmp_path, "# nothing yet\n")
+    with pytest.raises(ParamsError) as info:
+        load_params(path)
+    assert str(info.value) == f"{path}: expected a mapping of sections, got nothing (an empty value)"
+
+
+def test_file_errors_come_from_the_contents(tmp_path):
+    path = _write(tmp_path, SHIPPED.read_text().replace("workers: 2", "workers: two"))
+    with pytest.raises(ParamsError) as info:
+        load_params(path)
+    assert str(info.value) == f"{path}: extract.workers: expected an int >= 1, got 'two'"
+
+
+# --------------------------------------------------------------------------------------- fuzzing
+
+_KEYS = [f"{section}.{key}" for section, keys in _raw().items() for key in keys]
+_VALUES = (st.none() | st.booleans() | st.integers(-3, 300) | st.integers(10**300, 10**400) | st.floats()
+           | st.text(max_size=4) | st.lists(st.integers(-3, 400), max_size=3)
+           | st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.sampled_from(_KEYS), value=_VALUES)
+def test_any_single_value_loads_or_names_its_key(key, value):
+    # Whatever one key holds, the loader accepts it or says so naming that key: never another exception
+    # type, never a message that leaves the user guessing which key to fix.
+    raw = _raw()
+    _set(key, value)(raw)
+    try:
+        parse_params(raw, SHIPPED)
+    except ParamsError as error:
+        assert "\n" not in str(error)
+        assert str(error).startswith(f"{SHIPPED}: ")
+        assert key in str(error), str(error)

@@ -1,0 +1,94 @@
+"""Manifests of the UCF101, Sports-1M and folder sources, on small fixtures of real encoded video."""
+import numpy as np
+import pytest
+
+from pyext.data.manifest import ManifestError, folder_manifest, read_manifest, sports1m_manifest, ucf101_manifest, write_manifest
+from pyext.data.video import write_video
+
+
+def _video(path, frames=6, seed=0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_video(path, np.random.default_rng(seed).integers(0, 255, (frames, 16, 16, 3), dtype=np.uint8))
+
+
+@pytest.fixture
+def ucf101(tmp_path):
+    """Two classes (folder case differing from the list, as UCF101's HandstandPushups), CRLF lists."""
+    root = tmp_path / "ucf"
+    for rel in ["ApplyLipstick/v_ApplyLipstick_g01_c01.avi", "ApplyLipstick/v_ApplyLipstick_g08_c01.avi",
+                "HandstandPushups/v_HandStandPushups_g01_c01.avi", "HandstandPushups/v_HandStandPushups_g09_c02.avi"]:
+        _video(root / "UCF-101" / rel)
+    lists = root / "ucfTrainTestlist"
+    lists.mkdir()
+    (lists / "classInd.txt").write_bytes(b"1 ApplyLipstick\r\n2 HandstandPushups\r\n")
+    (lists / "trainlist01.txt").write_bytes(
+        b"ApplyLipstick/v_ApplyLipstick_g08_c01.avi 1\r\nHandstandPushups/v_HandStandPushups_g09_c02.avi 2\r\n"
+        b"HandstandPushups/v_HandStandPushups_g10_c01.avi 2\r\n")
+    (lists / "testlist01.txt").write_bytes(
+        b"ApplyLipstick/v_ApplyLipstick_g01_c01.avi\r\nHandstandPushups/v_HandStandPushups_g01_c01.avi\r\n")
+    return root
+
+
+def test_ucf101_split_lists_and_labels(ucf101):
+    m = ucf101_manifest(ucf101, 1)
+    assert m.classes == ["ApplyLipstick", "HandstandPushups"]
+    got = {(v.path, v.split, v.label, v.class_name) for v in m.videos}
+    assert got == {
+        ("UCF-101/ApplyLipstick/v_ApplyLipstick_g08_c01.avi", "train", 0, "ApplyLipstick"),
+        ("UCF-101/HandstandPushups/v_HandStandPushups_g09_c02.avi", "train", 1, "HandstandPushups"),
+        ("UCF-101/ApplyLipstick/v_ApplyLipstick_g01_c01.avi", "test", 0, "ApplyLipstick"),
+        ("UCF-101/HandstandPushups/v_HandStandPushups_g01_c01.avi", "test", 1, "HandstandPushups"),
+    }
+    assert m.missing == [{"path": "UCF-101/HandstandPushups/v_HandStandPushups_g10_c01.avi",
+                          "reason": "listed but not on disk"}]
+
+
+def test_ucf101_errors_name_the_file(ucf101):
+    with pytest.raises(ManifestError, match="trainlist02.txt"):
+        ucf101_manifest(ucf101, 2)
+    (ucf101 / "ucfTrainTestlist" / "classInd.txt").write_text("1 ApplyLipstick\n3 HandstandPushups\n")
+    with pytest.raises(ManifestError, match=r"classInd.txt: line 2 should be '2 <ClassName>'"):
+        ucf101_manifest(ucf101, 1)
+
+
+def test_sports1m_partitions_missing_videos_and_multiple_labels(tmp_path):
+    root = tmp_path / "s1m"
+    _video(root / "oHg5SJYRHA0.mp4")
+    _video(root / "sub" / "abcdefghijk.avi")
+    (root / "train_partition.txt").write_text(
+        "https://www.youtube.com/watch?v=oHg5SJYRHA0 3,1\nhttps://www.youtube.com/watch?v=notthere000 2\n")
+    (root / "test_partition.txt").write_text("https://www.youtube.com/watch?v=abcdefghijk 0\n")
+    m = sports1m_manifest(root)
+    assert [(v.path, v.split, v.label, v.labels) for v in m.videos] == [
+        ("oHg5SJYRHA0.mp4", "train", 3, (3, 1)), ("sub/abcdefghijk.avi", "test", 0, (0,))]
+    assert m.missing == [{"path": "notthere000", "reason": "not downloaded (train_partition.txt)"}]
+    assert m.classes == ["0", "1", "2", "3"]
+    (root / "test_partition.txt").write_text("https://www.youtube.com/watch?v=abcdefghijk sports\n")
+    with pytest.raises(ManifestError, match="test_partition.txt: line 1"):
+        sports1m_manifest(root)
+
+
+def test_folder_split_is_a_stable_hash_and_classes_are_subfolders(tmp_path):
+    root = tmp_path / "mine"
+    names = [f"{c}/clip{i:02d}.mp4" for c in ("cats", "dogs") for i in range(20)]
+    for i, rel in enumerate(names):
+        _video(root / rel, seed=i)
+    (root / "notes.txt").write_text("not a video")
+    m = folder_manifest(root)
+    assert sorted(v.path for v in m.videos) == sorted(names)
+    assert m.classes == ["cats", "dogs"]
+    assert all(v.class_name == v.path.split("/")[0] for v in m.videos)
+    splits = {v.path: v.split for v in m.videos}
+    assert set(splits.values()) == {"train", "test"}
+    _video(root / "cats" / "new.mp4")  # adding a video moves no other
+    again = {v.path: v.split for v in folder_manifest(root).videos}
+    assert all(again[p] == s for p, s in splits.items())
+
+
+def test_manifest_round_trip(ucf101, tmp_path):
+    m = ucf101_manifest(ucf101, 1)
+    write_manifest(tmp_path / "manifest.json", m)
+    assert read_manifest(tmp_path / "manifest.json") == m
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ManifestError, match="bad.json"):
+        read_manifest(tmp_path / "bad.json")
