@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import pytest
 import yaml
 
@@ -42,19 +43,34 @@ def workdir(tmp_path_factory):
     return work
 
 
-def test_repro_runs_prepare_then_does_nothing(workdir):
+def test_repro_builds_the_training_set_then_does_nothing(workdir):
     _run([sys.executable, "-m", "dvc", "repro"], workdir)
     manifest = (workdir / "data" / "manifest.json").read_text()
     assert '"source": "demo"' in manifest and "v_Translate_g01_c01.avi" in manifest
     assert len(list((workdir / "data" / "demo" / "UCF-101").rglob("*.avi"))) == 2 * 3
+    with h5py.File(workdir / "data" / "train.h5") as f:
+        assert len(f["clips"]) > 0
     again = _run([sys.executable, "-m", "dvc", "repro"], workdir)
-    assert "didn't change" in again.stdout and "Running stage" not in again.stdout
+    assert "Running stage" not in again.stdout
 
 
-def test_editing_demo_params_reruns_prepare(workdir):
+def test_editing_filter_params_reruns_filter_only(workdir):
+    _set(workdir, filter__min_motion=1.0)
+    result = _run([sys.executable, "-m", "dvc", "repro"], workdir)
+    assert "Running stage 'filter'" in result.stdout
+    assert "Running stage 'extract'" not in result.stdout and "Running stage 'prepare'" not in result.stdout
+
+
+def test_editing_extract_params_does_not_regenerate_the_demo(workdir):
+    _set(workdir, extract__crops_per_clip=2)
+    result = _run([sys.executable, "-m", "dvc", "repro"], workdir)
+    assert "Running stage 'extract'" in result.stdout and "Running stage 'prepare'" not in result.stdout
+
+
+def test_editing_demo_params_reruns_everything(workdir):
     _set(workdir, demo__seed=1)
     result = _run([sys.executable, "-m", "dvc", "repro"], workdir)
-    assert "Running stage 'prepare'" in result.stdout
+    assert all(f"Running stage '{s}'" in result.stdout for s in ("prepare", "extract", "filter"))
 
 
 def test_bad_params_stop_the_stage_with_one_line(workdir):

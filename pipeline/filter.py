@@ -1,0 +1,23 @@
+"""filter: patches that move enough (data/train.h5), those of held-out videos (data/val.h5),
+and a report (data/filter_report.json)."""
+from pathlib import Path
+
+from pipeline.stage import run
+from pyext.config import load_params
+from pyext.data.files import write_json
+from pyext.data.filter import filter_patches
+
+DATA = Path("data")
+
+
+def main() -> None:
+    params = load_params()
+    record = {"clip": params.section("clip"), "filter": params.section("filter")}
+    report = filter_patches(DATA / "patches.h5", DATA / "train.h5", DATA / "val.h5", params.filter, record)
+    write_json(DATA / "filter_report.json", report)
+    print(f"filter: {report['train']} training and {report['val']} validation patches of {report['candidates']} "
+          f"({report['bytes_per_patch']} bytes each on disk)")
+
+
+if __name__ == "__main__":
+    run("filter", main)

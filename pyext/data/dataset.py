@@ -1,0 +1,54 @@
+"""The torch Dataset over clip stores, and the one conversion between stored frames and model
+tensors."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from .store import open_store
+
+
+def to_model(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Stored uint8 frames ``(..., H, W, 3)`` -> float32 ``(..., 3, H, W)`` in [-1, 1] (x / 127.5 - 1).
+
+    Example:
+        >>> to_model(np.full((2, 4, 4, 3), 255, np.uint8)).shape, float(to_model(np.zeros((1, 1, 3), np.uint8)).min())
+        (torch.Size([2, 3, 4, 4]), -1.0)
+    """
+    x = torch.as_tensor(frames)
+    return x.movedim(-1, -3).float().div(127.5).sub(1.0)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """Model tensors ``(..., 3, H, W)`` in [-1, 1] -> uint8 frames ``(..., H, W, 3)``, clamped and
+    rounded as a viewer sees them; the inverse of :func:`to_model` on stored frames."""
+    return x.detach().float().add(1.0).mul(127.5).clamp(0, 255).round().to(torch.uint8).movedim(-3, -1).cpu().numpy()
+
+
+class ClipDataset(torch.utils.data.Dataset):
+    """Clips of a store (``train.h5``, ``val.h5``, ``test.h5``) as float tensors ``(T, 3, H, W)`` in
+    [-1, 1]. The file is opened lazily in each process, so the dataset can be handed to a
+    DataLoader with several workers (an h5py handle must not cross a fork).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        with open_store(self.path) as f:
+            self._len = len(f["clips"])
+        self._file: h5py.File | None = None
+        self._pid: int | None = None
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        if self._pid != os.getpid():
+            self._file, self._pid = open_store(self.path), os.getpid()
+        return to_model(self._file["clips"][index])
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_file": None, "_pid": None}

@@ -1,0 +1,199 @@
+"""Patch extraction: decoded training videos -> candidate patches with motion scores
+(``patches.h5``); test videos -> full-frame clips (``test.h5``); a report of what was skipped.
+
+Every random choice is seeded per video (from ``extract.seed`` and the video's path), so the
+output is the same whatever the number of workers. A video contributes all of its clips or none:
+any decoding problem skips it whole and lists it in the report.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..config import ClipParams, ExtractParams
+from .files import write_json
+from .manifest import Manifest, VideoEntry
+from .store import ClipWriter
+from .video import VideoError, read_video
+
+
+def motion_score(clips: np.ndarray) -> np.ndarray:
+    """RMS of consecutive-frame differences on the 0..255 scale, over all frames, pixels and
+    channels: ``sqrt(mean((x[t+1] - x[t])^2))``.
+
+    Args:
+        clips: uint8 ``(N, T, H, W, 3)``, T >= 2.
+    Returns:
+        float32 ``(N,)``.
+
+    Example:
+        >>> clip = np.zeros((1, 2, 4, 4, 3), np.uint8); clip[0, 1] = 10
+        >>> motion_score(clip)
+        array([10.], dtype=float32)
+    """
+    diff = np.diff(clips.astype(np.float32), axis=1)
+    return np.sqrt((diff * diff).mean(axis=(1, 2, 3, 4))).astype(np.float32)
+
+
+@dataclass
+class VideoClips:
+    """What one video yields: clips and their per-clip fields, or the error that skipped it."""
+
+    index: int
+    split: str
+    frames: int = 0
+    clips: np.ndarray | None = None
+    start: np.ndarray | None = None
+    yx: np.ndarray | None = None
+    error: str | None = None
+
+
+def video_rng(seed: int, path: str) -> np.random.Generator:
+    """The random generator of one video: the same in any worker, different for every video."""
+    return np.random.default_rng([seed, zlib.crc32(path.encode())])
+
+
+def _clip_starts(frames: int, length: int, stride: int, cap: int, rng: np.random.Generator) -> np.ndarray:
+    starts = np.arange(0, frames - length + 1, stride)
+    if 0 < cap < len(starts):
+        starts = np.sort(rng.choice(starts, cap, replace=False))
+    return starts
+
+
+def _training_clips(frames: np.ndarray, clip: ClipParams, params: ExtractParams, rng: np.random.Generator):
+    t, h, w, _ = frames.shape
+    p = clip.patch
+    starts = _clip_starts(t, clip.train_frames, params.clip_stride, params.max_clips_per_video, rng)
+    starts = np.repeat(starts, params.crops_per_clip)
+    yx = np.stack([rng.integers(0, h - p + 1, len(starts)), rng.integers(0, w - p + 1, len(starts))], axis=1)
+    clips = np.stack([frames[s:s + clip.train_frames, y:y + p, x:x + p] for s, (y, x) in zip(starts, yx)])
+    return clips, starts, yx
+
+
+def _test_clips(frames: np.ndarray, clip: ClipParams, params: ExtractParams):
+    # Evenly spread over the video, first and last clip included.
+    last = frames.shape[0] - clip.test_frames
+    starts = np.unique(np.linspace(0, last, params.test_clips_per_video).round().astype(int))
+    clips = np.stack([frames[s:s + clip.test_frames] for s in starts])
+    return clips, starts, np.zeros((len(starts), 2), int)
+
+
+def process_video(task: tuple[int, VideoEntry, Path, ClipParams, ExtractParams, int | None]) -> VideoClips:
+    """Decodes one video and cuts its clips (training patches or full-frame test clips)."""
+    index, entry, root, clip, params, threads = task
+    result = VideoClips(index, entry.split)
+    length = clip.train_frames if entry.split == "train" else clip.test_frames
+    try:
+        frames = read_video(root / entry.path, max_size=params.frame_size, threads=threads)
+    except VideoError as exc:
+        result.error = exc.problem
+        return result
+    result.frames = len(frames)
+    h, w = frames.shape[1:3]
+    if len(frames) < length:
+        result.error = f"too short: {len(frames)} frames, a clip needs {length}"
+    elif entry.split == "train" and min(h, w) < clip.patch:
+        result.error = f"frames of {h}x{w} are smaller than a {clip.patch}x{clip.patch} patch"
+    elif entry.split == "train":
+        result.clips, result.start, result.yx = _training_clips(frames, clip, params, video_rng(params.seed, entry.path))
+    else:
+        result.clips, result.start, result.yx = _test_clips(frames, clip, params)
+    return result
+
+
+def extract(manifest: Manifest, clip: ClipParams, params: ExtractParams, out_dir: Path,
+            record: dict, progress: bool = True) -> dict:
+    """Writes ``out_dir/patches.h5``, ``out_dir/test.h5`` and ``out_dir/extract_report.json``.
+
+    Args:
+        manifest: the videos (:func:`pyext.data.manifest.read_manifest`).
+        clip, params: the ``clip`` and ``extract`` params sections.
+        out_dir: output folder.
+        record: params recorded in the files' ``params`` attribute.
+    Returns:
+        The report (also written as JSON).
+    """
+    root = Path(manifest.root)
+    videos = [v.path for v in manifest.videos]
+    threads = None if params.workers == 1 else 1  # one decoder thread per worker process
+    tasks = [(i, v, root, clip, params, threads) for i, v in enumerate(manifest.videos)]
+    report = {"videos": len(tasks), "videos_read": 0, "videos_skipped": 0, "frames_decoded": 0,
+              "train_clips": 0, "patches": 0, "test_clips": 0, "skipped": []}
+    began = time.perf_counter()
+    test_shape = None
+    with ClipWriter(out_dir / "patches.h5", (clip.train_frames, clip.patch, clip.patch, 3), videos,
+                    {"params": record}) as patches, _LazyWriter(out_dir / "test.h5", videos, record) as tests, \
+            _pool(params.workers) as pool:
+        results = pool.imap(process_video, tasks) if pool else map(process_video, tasks)
+        for result in tqdm(results, total=len(tasks), desc="extract", unit="video", disable=not progress):
+            entry = manifest.videos[result.index]
+            if result.error is None and result.split == "test":
+                test_shape = test_shape or result.clips.shape[1:]
+                if result.clips.shape[1:] != test_shape:
+                    result.error = (f"frames of {result.clips.shape[2]}x{result.clips.shape[3]} differ from the other "
+                                    f"test videos' {test_shape[1]}x{test_shape[2]}")
+            if result.error is not None:
+                report["videos_skipped"] += 1
+                report["skipped"].append({"path": entry.path, "error": result.error})
+                continue
+            n = len(result.clips)
+            rows = {"motion": motion_score(result.clips), "video": np.full(n, result.index),
+                    "start": result.start, "yx": result.yx, "label": np.full(n, entry.label)}
+            (patches if result.split == "train" else tests).append(result.clips, **rows)
+            report["videos_read"] += 1
+            report["frames_decoded"] += result.frames
+            if result.split == "train":
+                report["train_clips"] += n // params.crops_per_clip
+                report["patches"] += n
+            else:
+                report["test_clips"] += n
+        report["seconds"] = round(time.perf_counter() - began, 2)
+        patches.attrs["counts"] = tests.attrs["counts"] = {k: v for k, v in report.items() if k != "skipped"}
+    write_json(out_dir / "extract_report.json", report)
+    return report
+
+
+class _LazyWriter:
+    """A ClipWriter for the test clips, created at the first clip (their frame size is the videos')."""
+
+    def __init__(self, path: Path, videos: list[str], record: dict):
+        self.path, self.videos, self.attrs = path, videos, {"params": record}
+        self.writer: ClipWriter | None = None
+
+    def __enter__(self) -> _LazyWriter:
+        return self
+
+    def append(self, clips: np.ndarray, **rows: np.ndarray) -> None:
+        if self.writer is None:
+            self.writer = ClipWriter(self.path, clips.shape[1:], self.videos, self.attrs).__enter__()
+        self.writer.append(clips, **rows)
+
+    def __exit__(self, *exc) -> None:
+        if self.writer is None:  # no test video: an empty store with full-size frames of no clip
+            self.writer = ClipWriter(self.path, (1, 1, 1, 3), self.videos, self.attrs).__enter__()
+        self.writer.attrs = self.attrs
+        self.writer.__exit__(*exc)
+
+
+class _pool:
+    """A process pool of ``workers`` (None for one worker: decode in this process)."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.pool = None
+
+    def __enter__(self):
+        if self.workers > 1:
+            self.pool = multiprocessing.get_context("spawn").Pool(self.workers)
+        return self.pool
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()

@@ -1,0 +1,117 @@
+"""HDF5 stores of clips: the candidate patches, the training/validation sets and the test clips.
+
+Schema (version 1), one row per clip:
+
+=========  ======================  ===================================================
+``clips``  uint8 (N, T, H, W, 3)   RGB frames; chunked (a few clips a chunk), gzip
+``motion`` float32 (N)             RMS of consecutive-frame differences, 0..255 scale
+``video``  int32 (N)               index into ``videos``
+``start``  int32 (N)               first frame of the clip in the decoded video
+``yx``     int16 (N, 2)            crop origin (0, 0 for full frames)
+``label``  int16 (N)               0-based class of the video
+``videos`` UTF-8 strings (V)       video paths relative to the data root
+=========  ======================  ===================================================
+
+File attributes: ``schema_version``, ``params`` (JSON of the params used), ``counts`` (JSON).
+Files are written under a temporary name and renamed when complete.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .files import temporary_sibling
+
+SCHEMA_VERSION = 1
+ROW_FIELDS = {"motion": np.float32, "video": np.int32, "start": np.int32, "yx": np.int16, "label": np.int16}
+# Small chunks keep random access cheap (a Dataset reads one clip at a time); full frames get one
+# clip a chunk.
+_CHUNK_BYTES = 64 * 1024
+
+
+class StoreError(ValueError):
+    """An HDF5 store that cannot be used; the message names the file."""
+
+
+class ClipWriter:
+    """Appends clips and their metadata to a new store; use as a context manager. The file appears
+    under ``path`` only when the block completes; on an exception nothing is left behind.
+
+    Args:
+        path: the store to create.
+        clip_shape: ``(T, H, W, 3)`` of every clip.
+        videos: video paths (relative to the data root) that ``video`` indexes.
+        attrs: JSON-serialisable file attributes (e.g. ``{"params": {...}}``).
+    """
+
+    def __init__(self, path: str | os.PathLike, clip_shape: tuple[int, ...], videos: list[str], attrs: dict):
+        self.path = Path(path)
+        self.clip_shape = tuple(clip_shape)
+        self.videos, self.attrs = videos, attrs
+        self.count = 0
+
+    def __enter__(self) -> ClipWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = temporary_sibling(self.path)
+        self._file = h5py.File(self._tmp, "w")
+        per_chunk = max(1, _CHUNK_BYTES // int(np.prod(self.clip_shape)))
+        self._file.create_dataset("clips", shape=(0, *self.clip_shape), maxshape=(None, *self.clip_shape),
+                                  dtype=np.uint8, chunks=(per_chunk, *self.clip_shape), compression="gzip",
+                                  compression_opts=1)
+        for name, dtype in ROW_FIELDS.items():
+            shape = (0, 2) if name == "yx" else (0,)
+            self._file.create_dataset(name, shape=shape, maxshape=(None, *shape[1:]), dtype=dtype,
+                                      chunks=(4096, *shape[1:]))
+        self._file.create_dataset("videos", data=self.videos, dtype=h5py.string_dtype())
+        return self
+
+    def append(self, clips: np.ndarray, **rows: np.ndarray) -> None:
+        """Adds ``clips`` (n, T, H, W, 3) uint8 with one value per clip of every field of
+        :data:`ROW_FIELDS` (``yx`` shaped (n, 2))."""
+        n = len(clips)
+        if clips.shape[1:] != self.clip_shape or clips.dtype != np.uint8:
+            raise ValueError(f"{self.path}: clips must be uint8 (n, {self.clip_shape}), got {clips.dtype} {clips.shape}")
+        if set(rows) != set(ROW_FIELDS):
+            raise ValueError(f"{self.path}: append needs {sorted(ROW_FIELDS)}, got {sorted(rows)}")
+        for name, data in {"clips": clips, **rows}.items():
+            dataset = self._file[name]
+            dataset.resize(self.count + n, axis=0)
+            dataset[self.count:] = np.asarray(data, dtype=dataset.dtype)
+        self.count += n
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self._file.attrs["schema_version"] = SCHEMA_VERSION
+                for key, value in self.attrs.items():
+                    self._file.attrs[key] = json.dumps(value)
+            self._file.close()
+            if exc_type is None:
+                os.replace(self._tmp, self.path)
+        finally:
+            if self._tmp.exists():
+                self._tmp.unlink()
+
+
+def open_store(path: str | os.PathLike) -> h5py.File:
+    """Opens a store for reading, checking its schema version."""
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot open as HDF5 ({exc})") from exc
+    if f.attrs.get("schema_version") != SCHEMA_VERSION:
+        f.close()
+        raise StoreError(f"{path}: schema version {f.attrs.get('schema_version')!r}, expected {SCHEMA_VERSION}")
+    return f
+
+
+def read_rows(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Every per-clip field of a store except the clips themselves, plus ``videos``."""
+    with open_store(path) as f:
+        rows = {name: f[name][:] for name in ROW_FIELDS}
+        rows["videos"] = np.array([v.decode() if isinstance(v, bytes) else v for v in f["videos"][:]], dtype=object)
+        return rows

@@ -1,0 +1,144 @@
+"""Extraction and filtering on a tiny generated set with broken files mixed in: patch pixels
+against the decoded source frames, motion scores, worker-count independence, the skip report,
+atomic outputs, the filter's selection and the Dataset."""
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pyext.config import load_params
+from pyext.data.dataset import ClipDataset, to_model, to_uint8
+from pyext.data.demo import generate_demo
+from pyext.data.extract import extract, motion_score
+from pyext.data.filter import filter_patches, select
+from pyext.data.manifest import VideoEntry, ucf101_manifest
+from pyext.data.store import open_store, read_rows
+from pyext.data.video import read_video
+
+REPO = Path(__file__).resolve().parents[1]
+BROKEN = {"empty.avi": b"", "random.avi": bytes(range(256)) * 40, "text.avi": b"not a video\n"}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """A 2-class demo set (12 frames a video) plus broken files listed as training videos."""
+    root = tmp_path_factory.mktemp("videos")
+    generate_demo(root, classes=2, groups=3, test_groups=1, clips_per_group=2, frames=12, seed=3, progress=False)
+    manifest = ucf101_manifest(root, 1)
+    for name, data in BROKEN.items():
+        (root / name).write_bytes(data)
+        manifest.videos.append(VideoEntry(name, "train", 0, "Translate", (0,)))
+    params = load_params(REPO / "params.yaml")
+    return manifest, params.clip, replace(params.extract, workers=1, max_clips_per_video=2, crops_per_clip=3)
+
+
+def _extract(dataset, out: Path, **changes):
+    manifest, clip, params = dataset
+    return extract(manifest, clip, replace(params, **changes), out, {"test": True}, progress=False)
+
+
+@pytest.fixture(scope="module")
+def extracted(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("extract")
+    return out, _extract(dataset, out)
+
+
+def test_motion_score_by_hand():
+    clips = np.zeros((2, 3, 2, 2, 3), np.uint8)
+    clips[1, 1] = 6  # differences 6 then -6 everywhere: RMS 6
+    np.testing.assert_allclose(motion_score(clips), [0.0, 6.0])
+
+
+def test_report_counts_and_skips_broken_files(dataset, extracted):
+    out, report = extracted
+    manifest, clip, params = dataset
+    assert sorted(s["path"] for s in report["skipped"]) == sorted(BROKEN)
+    assert all(s["error"] and "\n" not in s["error"] for s in report["skipped"])
+    n_train = sum(v.split == "train" for v in manifest.videos) - len(BROKEN)
+    assert report["videos_read"] == len(manifest.videos) - len(BROKEN)
+    assert report["patches"] == n_train * 2 * 3 == report["train_clips"] * 3
+    assert report["test_clips"] == sum(v.split == "test" for v in manifest.videos)
+    assert (out / "extract_report.json").exists()
+
+
+def test_patches_are_the_source_pixels_and_motion_is_recomputed(dataset, extracted):
+    out, _ = extracted
+    manifest, clip, _ = dataset
+    rows = read_rows(out / "patches.h5")
+    with open_store(out / "patches.h5") as f:
+        clips = f["clips"][:]
+        assert f.attrs["schema_version"] == 1 and '"test": true' in f.attrs["params"]
+    p = clip.patch
+    for i in range(0, len(clips), 5):
+        video = read_video(Path(manifest.root) / rows["videos"][rows["video"][i]])
+        s, (y, x) = rows["start"][i], rows["yx"][i]
+        np.testing.assert_array_equal(clips[i], video[s:s + clip.train_frames, y:y + p, x:x + p])
+        diff = np.diff(clips[i].astype(np.float64), axis=0)
+        assert rows["motion"][i] == pytest.approx(np.sqrt((diff**2).mean()), rel=1e-5)
+        assert rows["label"][i] == manifest.videos[rows["video"][i]].label
+
+
+def test_test_clips_are_full_frames(dataset, extracted):
+    out, _ = extracted
+    manifest, clip, _ = dataset
+    with open_store(out / "test.h5") as f:
+        assert f["clips"].shape[1:] == (clip.test_frames, 240, 320, 3)
+        first, video = f["clips"][0], f["video"][0]
+    np.testing.assert_array_equal(first, read_video(Path(manifest.root) / manifest.videos[video].path)[:clip.test_frames])
+
+
+def test_output_does_not_depend_on_the_number_of_workers(dataset, extracted, tmp_path):
+    out, _ = extracted
+    _extract(dataset, tmp_path, workers=2)
+    for name in ("patches.h5", "test.h5"):
+        with open_store(out / name) as a, open_store(tmp_path / name) as b:
+            for key in ("clips", "motion", "video", "start", "yx", "label"):
+                np.testing.assert_array_equal(a[key][:], b[key][:])
+
+
+def test_an_interrupted_run_leaves_no_output(dataset, tmp_path, monkeypatch):
+    import pyext.data.extract as module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "motion_score", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _extract(dataset, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_filter_keeps_moving_patches_and_holds_out_whole_videos(extracted, tmp_path):
+    out, _ = extracted
+    params = replace(load_params(REPO / "params.yaml").filter, min_motion=2.0, val_fraction=0.25, max_per_video=4)
+    rows = read_rows(out / "patches.h5")
+    train, val = select(rows, params)
+    assert np.all(rows["motion"][np.concatenate([train, val])] >= 2.0)
+    assert not set(rows["video"][train]) & set(rows["video"][val])
+    assert max(np.bincount(rows["video"][np.concatenate([train, val])])) <= 4
+    report = filter_patches(out / "patches.h5", tmp_path / "train.h5", tmp_path / "val.h5", params, {})
+    assert (report["train"], report["val"]) == (len(train), len(val)) and report["bytes_per_patch"] > 0
+    with open_store(out / "patches.h5") as src, open_store(tmp_path / "train.h5") as dst:
+        np.testing.assert_array_equal(dst["clips"][:], src["clips"][train])
+        np.testing.assert_array_equal(dst["motion"][:], src["motion"][train])
+
+
+def test_dataset_feeds_a_dataloader_with_workers(extracted):
+    out, _ = extracted
+    data = ClipDataset(out / "patches.h5")
+    loader = torch.utils.data.DataLoader(data, batch_size=4, num_workers=2)
+    batches = list(loader)
+    assert sum(len(b) for b in batches) == len(data)
+    assert batches[0].shape == (4, 5, 3, 32, 32) and batches[0].dtype == torch.float32
+    assert batches[0].min() >= -1 and batches[0].max() <= 1
+    with open_store(out / "patches.h5") as f:
+        np.testing.assert_array_equal(to_uint8(batches[0]), f["clips"][:4])
+
+
+def test_model_conversion_round_trip():
+    frames = np.random.default_rng(0).integers(0, 256, (2, 3, 5, 4, 3), dtype=np.uint8)
+    x = to_model(frames)
+    assert x.shape == (2, 3, 3, 5, 4)
+    np.testing.assert_array_equal(to_uint8(x), frames)
