@@ -1,20 +1,46 @@
 """extract: candidate training patches with motion scores (data/patches.h5), full-frame test
-clips (data/test.h5) and what was skipped (data/extract_report.json)."""
+clips (data/test.h5) and what was skipped (data/extract_report.json).
+
+    python -m pipeline.extract                          # the whole manifest (the DVC stage)
+    python -m pipeline.extract --shard I --num-shards N # one disjoint part -> data/shards/I-of-N/
+    python -m pipeline.extract --merge --num-shards N   # join the N parts into data/
+"""
+import argparse
 from pathlib import Path
 
 from pipeline.stage import run
 from pyext.config import load_params
-from pyext.data.extract import extract
+from pyext.data.extract import extract, merge_shards
 from pyext.data.manifest import read_manifest
 
 DATA = Path("data")
 
 
+def shard_dir(index: int, count: int) -> Path:
+    return DATA / "shards" / f"{index}-of-{count}"
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--shard", type=int, default=None, help="which part to extract (0-based)")
+    parser.add_argument("--num-shards", type=int, default=1, help="how many parts the videos are split into")
+    parser.add_argument("--merge", action="store_true", help="join the parts' outputs into data/")
+    args = parser.parse_args()
+    if args.num_shards < 1 or (args.shard is not None and not 0 <= args.shard < args.num_shards):
+        parser.error(f"--shard must be in 0..{args.num_shards - 1} and --num-shards >= 1")
     params = load_params()
-    manifest = read_manifest(DATA / "manifest.json")
     record = {"clip": params.section("clip"), "extract": params.section("extract")}
-    report = extract(manifest, params.clip, params.extract, DATA, record)
+    if args.merge:
+        parts = [shard_dir(i, args.num_shards) for i in range(args.num_shards)]
+        missing = [str(p) for p in parts if not (p / "extract_report.json").exists()]
+        if missing:
+            parser.error(f"unfinished shards: {', '.join(missing)}")
+        report = merge_shards(parts, DATA, record)
+    else:
+        manifest = read_manifest(DATA / "manifest.json")
+        shard = (args.shard or 0, args.num_shards) if args.shard is not None else (0, 1)
+        out = shard_dir(*shard) if args.shard is not None else DATA
+        report = extract(manifest, params.clip, params.extract, out, record, shard=shard)
     print(f"extract: {report['videos_read']} videos read, {report['videos_skipped']} skipped, "
           f"{report['patches']} patches, {report['test_clips']} test clips in {report['seconds']} s")
 

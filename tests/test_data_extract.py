@@ -142,3 +142,20 @@ def test_model_conversion_round_trip():
     x = to_model(frames)
     assert x.shape == (2, 3, 3, 5, 4)
     np.testing.assert_array_equal(to_uint8(x), frames)
+
+
+def test_shards_merge_into_the_unsharded_output(dataset, extracted, tmp_path):
+    from pyext.data.extract import merge_shards
+
+    out, report = extracted
+    parts = [tmp_path / f"{i}-of-3" for i in range(3)]
+    manifest, clip, params = dataset
+    for i, part in enumerate(parts):
+        extract(manifest, clip, params, part, {"test": True}, shard=(i, 3), progress=False)
+    merged = merge_shards(parts, tmp_path / "merged", {"test": True})
+    assert {k: v for k, v in merged.items() if k != "seconds"} == {k: v for k, v in report.items()
+                                                                    if k not in ("seconds", "shard")}
+    for name in ("patches.h5", "test.h5"):
+        with open_store(out / name) as a, open_store(tmp_path / "merged" / name) as b:
+            for key in ("clips", "motion", "video", "start", "yx", "label"):
+                np.testing.assert_array_equal(a[key][:], b[key][:])

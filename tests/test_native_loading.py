@@ -52,7 +52,7 @@ def test_missing_extension_falls_back_to_the_reference_with_one_warning(package_
 
 
 def test_require_native_turns_a_missing_extension_into_an_import_error(package_copy):
-    result = _run("import pyext", package_copy, BEYONDMSE_REQUIRE_NATIVE="1")
+    result = _run("from pyext import gdl_loss", package_copy, BEYONDMSE_REQUIRE_NATIVE="1")
     assert result.returncode != 0
     assert "ImportError: BEYONDMSE_REQUIRE_NATIVE is set but the native extension is not built" in result.stderr
 

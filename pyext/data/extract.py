@@ -7,6 +7,7 @@ any decoding problem skips it whole and lists it in the report.
 """
 from __future__ import annotations
 
+import json
 import multiprocessing
 import time
 import zlib
@@ -19,7 +20,7 @@ from tqdm import tqdm
 from ..config import ClipParams, ExtractParams
 from .files import write_json
 from .manifest import Manifest, VideoEntry
-from .store import ClipWriter
+from .store import ClipWriter, merge_stores, open_store
 from .video import VideoError, read_video
 
 
@@ -107,8 +108,13 @@ def process_video(task: tuple[int, VideoEntry, Path, ClipParams, ExtractParams, 
     return result
 
 
+OUTPUTS = ("patches.h5", "test.h5")
+REPORT = "extract_report.json"
+_COUNTS = ("videos", "videos_read", "videos_skipped", "frames_decoded", "train_clips", "patches", "test_clips")
+
+
 def extract(manifest: Manifest, clip: ClipParams, params: ExtractParams, out_dir: Path,
-            record: dict, progress: bool = True) -> dict:
+            record: dict, shard: tuple[int, int] = (0, 1), progress: bool = True) -> dict:
     """Writes ``out_dir/patches.h5``, ``out_dir/test.h5`` and ``out_dir/extract_report.json``.
 
     Args:
@@ -116,19 +122,23 @@ def extract(manifest: Manifest, clip: ClipParams, params: ExtractParams, out_dir
         clip, params: the ``clip`` and ``extract`` params sections.
         out_dir: output folder.
         record: params recorded in the files' ``params`` attribute.
+        shard: ``(i, n)``: process only the videos whose manifest index is ``i`` modulo ``n``
+            (join the shards with :func:`merge_shards`).
     Returns:
         The report (also written as JSON).
     """
+    index, count = shard
+    if not 0 <= index < count:
+        raise ValueError(f"shard must be 0 <= i < n, got i={index}, n={count}")
     root = Path(manifest.root)
     videos = [v.path for v in manifest.videos]
     threads = None if params.workers == 1 else 1  # one decoder thread per worker process
-    tasks = [(i, v, root, clip, params, threads) for i, v in enumerate(manifest.videos)]
-    report = {"videos": len(tasks), "videos_read": 0, "videos_skipped": 0, "frames_decoded": 0,
-              "train_clips": 0, "patches": 0, "test_clips": 0, "skipped": []}
+    tasks = [(i, v, root, clip, params, threads) for i, v in enumerate(manifest.videos) if i % count == index]
+    report = {name: 0 for name in _COUNTS} | {"videos": len(tasks), "skipped": [], "shard": [index, count]}
     began = time.perf_counter()
     test_shape = None
-    with ClipWriter(out_dir / "patches.h5", (clip.train_frames, clip.patch, clip.patch, 3), videos,
-                    {"params": record}) as patches, _LazyWriter(out_dir / "test.h5", videos, record) as tests, \
+    with ClipWriter(out_dir / OUTPUTS[0], (clip.train_frames, clip.patch, clip.patch, 3), videos,
+                    {"params": record}) as patches, _LazyWriter(out_dir / OUTPUTS[1], videos, record) as tests, \
             _pool(params.workers) as pool:
         results = pool.imap(process_video, tasks) if pool else map(process_video, tasks)
         for result in tqdm(results, total=len(tasks), desc="extract", unit="video", disable=not progress):
@@ -155,7 +165,23 @@ def extract(manifest: Manifest, clip: ClipParams, params: ExtractParams, out_dir
                 report["test_clips"] += n
         report["seconds"] = round(time.perf_counter() - began, 2)
         patches.attrs["counts"] = tests.attrs["counts"] = {k: v for k, v in report.items() if k != "skipped"}
-    write_json(out_dir / "extract_report.json", report)
+    write_json(out_dir / REPORT, report)
+    return report
+
+
+def merge_shards(shard_dirs: list[Path], out_dir: Path, record: dict) -> dict:
+    """Joins the outputs of ``extract`` shards (one folder each) into ``out_dir``: the same files,
+    rows and report as one unsharded run (``seconds`` is the sum of the shards')."""
+    reports = [json.loads((d / REPORT).read_text()) for d in shard_dirs]
+    report = {name: sum(r[name] for r in reports) for name in _COUNTS}
+    with open_store(shard_dirs[0] / OUTPUTS[0]) as f:  # every shard lists all videos, in manifest order
+        order = {(v.decode() if isinstance(v, bytes) else v): i for i, v in enumerate(f["videos"][:])}
+    report["skipped"] = sorted((s for r in reports for s in r["skipped"]), key=lambda s: order[s["path"]])
+    report["seconds"] = round(sum(r["seconds"] for r in reports), 2)
+    attrs = {"params": record, "counts": {k: v for k, v in report.items() if k != "skipped"}}
+    for name in OUTPUTS:
+        merge_stores([d / name for d in shard_dirs], out_dir / name, attrs)
+    write_json(out_dir / REPORT, report)
     return report
 
 

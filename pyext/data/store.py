@@ -115,3 +115,34 @@ def read_rows(path: str | os.PathLike) -> dict[str, np.ndarray]:
         rows = {name: f[name][:] for name in ROW_FIELDS}
         rows["videos"] = np.array([v.decode() if isinstance(v, bytes) else v for v in f["videos"][:]], dtype=object)
         return rows
+
+
+def merge_stores(sources: list[Path], dst: Path, attrs: dict) -> int:
+    """Joins stores written by disjoint shards of one extraction into one self-contained store,
+    with rows in the order an unsharded run writes them (by video, each video's rows in order).
+
+    Every video lies in exactly one shard, so a stable sort on the video index restores the order.
+    Returns the number of clips.
+    """
+    files = [open_store(path) for path in sources]
+    try:
+        filled = [f for f in files if len(f["clips"])]
+        shapes = {f["clips"].shape[1:] for f in filled} or {files[0]["clips"].shape[1:]}
+        if len(shapes) > 1:
+            raise StoreError(f"{dst}: the shards hold clips of different shapes {sorted(shapes)}: "
+                             f"{', '.join(str(p) for p in sources)}")
+        videos = [v.decode() if isinstance(v, bytes) else v for v in files[0]["videos"][:]]
+        video = np.concatenate([f["video"][:] for f in filled]) if filled else np.zeros(0, np.int32)
+        shard = np.concatenate([np.full(len(f["clips"]), i) for i, f in enumerate(filled)]) if filled else video
+        row = np.concatenate([np.arange(len(f["clips"])) for f in filled]) if filled else video
+        order = np.argsort(video, kind="stable")
+        with ClipWriter(dst, shapes.pop(), videos, attrs) as out:
+            # Runs of consecutive rows of one shard are copied as one slice.
+            breaks = np.flatnonzero((np.diff(shard[order]) != 0) | (np.diff(row[order]) != 1)) + 1
+            for run in np.split(order, breaks) if len(order) else []:
+                f, lo, hi = filled[shard[run[0]]], row[run[0]], row[run[-1]] + 1
+                out.append(f["clips"][lo:hi], **{name: f[name][lo:hi] for name in ROW_FIELDS})
+            return out.count
+    finally:
+        for f in files:
+            f.close()
