@@ -18,7 +18,12 @@ from pyext.data.store import open_store, read_rows
 from pyext.data.video import read_video
 
 REPO = Path(__file__).resolve().parents[1]
-BROKEN = {"empty.avi": b"", "random.avi": bytes(range(256)) * 40, "text.avi": b"not a video\n"}
+BROKEN = ("empty.avi", "random.avi", "text.avi", "truncated.avi")
+
+
+def _broken_corpus(video: bytes) -> dict[str, bytes]:
+    """Nothing, noise, text, and the first half of a real video."""
+    return dict(zip(BROKEN, (b"", bytes(range(256)) * 40, b"not a video\n", video[: len(video) // 2])))
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +32,7 @@ def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("videos")
     generate_demo(root, classes=2, groups=3, test_groups=1, clips_per_group=2, frames=12, seed=3, progress=False)
     manifest = ucf101_manifest(root, 1)
-    for name, data in BROKEN.items():
+    for name, data in _broken_corpus((root / manifest.videos[0].path).read_bytes()).items():
         (root / name).write_bytes(data)
         manifest.videos.append(VideoEntry(name, "train", 0, "Translate", (0,)))
     params = load_params(REPO / "params.yaml")
@@ -99,12 +104,12 @@ def test_output_does_not_depend_on_the_number_of_workers(dataset, extracted, tmp
 
 
 def test_an_interrupted_run_leaves_no_output(dataset, tmp_path, monkeypatch):
-    import pyext.data.extract as module
+    from pyext.data.store import ClipWriter
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(module, "motion_score", interrupted)
+    monkeypatch.setattr(ClipWriter, "append_compressed", interrupted)
     with pytest.raises(KeyboardInterrupt):
         _extract(dataset, tmp_path)
     assert list(tmp_path.iterdir()) == []

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from ..config import ClipParams, ExtractParams
 from .files import write_json
 from .manifest import Manifest, VideoEntry
-from .store import ClipWriter, merge_stores, open_store
+from .store import ClipWriter, compress_clips, merge_stores, open_store
 from .video import VideoError, read_video
 
 
@@ -44,14 +44,16 @@ def motion_score(clips: np.ndarray) -> np.ndarray:
 
 @dataclass
 class VideoClips:
-    """What one video yields: clips and their per-clip fields, or the error that skipped it."""
+    """What one video yields, ready to write: its clips compressed as store chunks, with their
+    per-clip fields; or the error that skipped it. Decoding, cutting, scoring and compressing all
+    happen in the worker, so the writing process only writes."""
 
     index: int
     split: str
     frames: int = 0
-    clips: np.ndarray | None = None
-    start: np.ndarray | None = None
-    yx: np.ndarray | None = None
+    shape: tuple[int, ...] = ()  # (T, H, W, 3) of every clip
+    chunks: list[bytes] | None = None
+    rows: dict[str, np.ndarray] | None = None
     error: str | None = None
 
 
@@ -101,10 +103,15 @@ def process_video(task: tuple[int, VideoEntry, Path, ClipParams, ExtractParams, 
         result.error = f"too short: {len(frames)} frames, a clip needs {length}"
     elif entry.split == "train" and min(h, w) < clip.patch:
         result.error = f"frames of {h}x{w} are smaller than a {clip.patch}x{clip.patch} patch"
-    elif entry.split == "train":
-        result.clips, result.start, result.yx = _training_clips(frames, clip, params, video_rng(params.seed, entry.path))
     else:
-        result.clips, result.start, result.yx = _test_clips(frames, clip, params)
+        if entry.split == "train":
+            clips, start, yx = _training_clips(frames, clip, params, video_rng(params.seed, entry.path))
+        else:
+            clips, start, yx = _test_clips(frames, clip, params)
+        n = len(clips)
+        result.shape, result.chunks = clips.shape[1:], compress_clips(clips)
+        result.rows = {"motion": motion_score(clips), "video": np.full(n, index), "start": start, "yx": yx,
+                       "label": np.full(n, entry.label)}
     return result
 
 
@@ -132,7 +139,8 @@ def extract(manifest: Manifest, clip: ClipParams, params: ExtractParams, out_dir
         raise ValueError(f"shard must be 0 <= i < n, got i={index}, n={count}")
     root = Path(manifest.root)
     videos = [v.path for v in manifest.videos]
-    threads = None if params.workers == 1 else 1  # one decoder thread per worker process
+    # One worker decodes with FFmpeg's threads, as raw decoding would; several get one thread each.
+    threads = None if params.workers == 1 else 1
     tasks = [(i, v, root, clip, params, threads) for i, v in enumerate(manifest.videos) if i % count == index]
     report = {name: 0 for name in _COUNTS} | {"videos": len(tasks), "skipped": [], "shard": [index, count]}
     began = time.perf_counter()
@@ -140,22 +148,22 @@ def extract(manifest: Manifest, clip: ClipParams, params: ExtractParams, out_dir
     with ClipWriter(out_dir / OUTPUTS[0], (clip.train_frames, clip.patch, clip.patch, 3), videos,
                     {"params": record}) as patches, _LazyWriter(out_dir / OUTPUTS[1], videos, record) as tests, \
             _pool(params.workers) as pool:
-        results = pool.imap(process_video, tasks) if pool else map(process_video, tasks)
+        # The pool works ahead while this process writes, even with one worker.
+        results = pool.imap(process_video, tasks)
         for result in tqdm(results, total=len(tasks), desc="extract", unit="video", disable=not progress):
             entry = manifest.videos[result.index]
             if result.error is None and result.split == "test":
-                test_shape = test_shape or result.clips.shape[1:]
-                if result.clips.shape[1:] != test_shape:
-                    result.error = (f"frames of {result.clips.shape[2]}x{result.clips.shape[3]} differ from the other "
+                test_shape = test_shape or result.shape
+                if result.shape != test_shape:
+                    result.error = (f"frames of {result.shape[1]}x{result.shape[2]} differ from the other "
                                     f"test videos' {test_shape[1]}x{test_shape[2]}")
             if result.error is not None:
                 report["videos_skipped"] += 1
                 report["skipped"].append({"path": entry.path, "error": result.error})
                 continue
-            n = len(result.clips)
-            rows = {"motion": motion_score(result.clips), "video": np.full(n, result.index),
-                    "start": result.start, "yx": result.yx, "label": np.full(n, entry.label)}
-            (patches if result.split == "train" else tests).append(result.clips, **rows)
+            n = len(result.chunks)
+            (patches if result.split == "train" else tests).append_compressed(result.shape, result.chunks,
+                                                                             **result.rows)
             report["videos_read"] += 1
             report["frames_decoded"] += result.frames
             if result.split == "train":
@@ -195,10 +203,10 @@ class _LazyWriter:
     def __enter__(self) -> _LazyWriter:
         return self
 
-    def append(self, clips: np.ndarray, **rows: np.ndarray) -> None:
+    def append_compressed(self, shape: tuple[int, ...], chunks: list[bytes], **rows: np.ndarray) -> None:
         if self.writer is None:
-            self.writer = ClipWriter(self.path, clips.shape[1:], self.videos, self.attrs).__enter__()
-        self.writer.append(clips, **rows)
+            self.writer = ClipWriter(self.path, shape, self.videos, self.attrs).__enter__()
+        self.writer.append_compressed(shape, chunks, **rows)
 
     def __exit__(self, *exc) -> None:
         if self.writer is None:  # no test video: an empty store with full-size frames of no clip
@@ -208,18 +216,15 @@ class _LazyWriter:
 
 
 class _pool:
-    """A process pool of ``workers`` (None for one worker: decode in this process)."""
+    """A pool of ``workers`` processes, started fresh (spawn: nothing of this process's threads or
+    open files is inherited) and stopped on leaving, also after an error."""
 
     def __init__(self, workers: int):
-        self.workers = workers
-        self.pool = None
+        self.pool = multiprocessing.get_context("spawn").Pool(workers)
 
     def __enter__(self):
-        if self.workers > 1:
-            self.pool = multiprocessing.get_context("spawn").Pool(self.workers)
         return self.pool
 
     def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
+        self.pool.terminate()
+        self.pool.join()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from pathlib import Path
 
 import h5py
@@ -28,9 +29,15 @@ from .files import temporary_sibling
 
 SCHEMA_VERSION = 1
 ROW_FIELDS = {"motion": np.float32, "video": np.int32, "start": np.int32, "yx": np.int16, "label": np.int16}
-# Small chunks keep random access cheap (a Dataset reads one clip at a time); full frames get one
-# clip a chunk.
-_CHUNK_BYTES = 64 * 1024
+# One clip a chunk: a Dataset reads one clip at a time, and workers can compress clips into
+# finished chunks (compress_clips) that the writer stores as they are.
+_GZIP_LEVEL = 1
+
+
+def compress_clips(clips: np.ndarray) -> list[bytes]:
+    """Each clip of ``clips`` (n, T, H, W, 3) uint8 as a finished chunk of the ``clips`` dataset
+    (HDF5's gzip filter stores zlib streams), for :meth:`ClipWriter.append_compressed`."""
+    return [zlib.compress(np.ascontiguousarray(clip, dtype=np.uint8).tobytes(), _GZIP_LEVEL) for clip in clips]
 
 
 class StoreError(ValueError):
@@ -58,10 +65,9 @@ class ClipWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = temporary_sibling(self.path)
         self._file = h5py.File(self._tmp, "w")
-        per_chunk = max(1, _CHUNK_BYTES // int(np.prod(self.clip_shape)))
         self._file.create_dataset("clips", shape=(0, *self.clip_shape), maxshape=(None, *self.clip_shape),
-                                  dtype=np.uint8, chunks=(per_chunk, *self.clip_shape), compression="gzip",
-                                  compression_opts=1)
+                                  dtype=np.uint8, chunks=(1, *self.clip_shape), compression="gzip",
+                                  compression_opts=_GZIP_LEVEL)
         for name, dtype in ROW_FIELDS.items():
             shape = (0, 2) if name == "yx" else (0,)
             self._file.create_dataset(name, shape=shape, maxshape=(None, *shape[1:]), dtype=dtype,
@@ -75,13 +81,32 @@ class ClipWriter:
         n = len(clips)
         if clips.shape[1:] != self.clip_shape or clips.dtype != np.uint8:
             raise ValueError(f"{self.path}: clips must be uint8 (n, {self.clip_shape}), got {clips.dtype} {clips.shape}")
+        self._append_rows(n, rows)
+        dataset = self._file["clips"]
+        dataset.resize(self.count + n, axis=0)
+        dataset[self.count:] = clips
+        self.count += n
+
+    def append_compressed(self, clip_shape: tuple[int, ...], chunks: list[bytes], **rows: np.ndarray) -> None:
+        """Adds clips already compressed by :func:`compress_clips` (of clips shaped ``clip_shape``),
+        with their fields as in :meth:`append`, writing the chunks as they are."""
+        if tuple(clip_shape) != self.clip_shape:
+            raise ValueError(f"{self.path}: clips must be {self.clip_shape}, got {tuple(clip_shape)}")
+        n = len(chunks)
+        self._append_rows(n, rows)
+        clips = self._file["clips"]
+        clips.resize(self.count + n, axis=0)
+        for k, chunk in enumerate(chunks):
+            clips.id.write_direct_chunk((self.count + k, *(0,) * len(self.clip_shape)), chunk)
+        self.count += n
+
+    def _append_rows(self, n: int, rows: dict[str, np.ndarray]) -> None:
         if set(rows) != set(ROW_FIELDS):
             raise ValueError(f"{self.path}: append needs {sorted(ROW_FIELDS)}, got {sorted(rows)}")
-        for name, data in {"clips": clips, **rows}.items():
+        for name, data in rows.items():
             dataset = self._file[name]
             dataset.resize(self.count + n, axis=0)
             dataset[self.count:] = np.asarray(data, dtype=dataset.dtype)
-        self.count += n
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
