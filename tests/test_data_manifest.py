@@ -1,14 +1,36 @@
-"""Manifests of the UCF101, Sports-1M and folder sources, on small fixtures of real encoded video."""
+"""Manifests of the UCF101, Sports-1M and folder sources, and extraction from them, on small
+fixtures of real encoded video."""
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+from pyext.config import load_params
+from pyext.data.extract import extract
+from pyext.data.store import read_rows
 
 from pyext.data.manifest import ManifestError, folder_manifest, read_manifest, sports1m_manifest, ucf101_manifest, write_manifest
 from pyext.data.video import write_video
 
+REPO = Path(__file__).resolve().parents[1]
 
-def _video(path, frames=6, seed=0):
+
+def _video(path, frames=8, seed=0):
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_video(path, np.random.default_rng(seed).integers(0, 255, (frames, 16, 16, 3), dtype=np.uint8))
+    write_video(path, np.random.default_rng(seed).integers(0, 255, (frames, 48, 64, 3), dtype=np.uint8))
+
+
+def _extract_and_check(manifest, tmp_path):
+    """Runs extraction on a manifest (real encoded video) and checks each split's rows and labels."""
+    params = load_params(REPO / "params.yaml")
+    report = extract(manifest, params.clip, replace(params.extract, workers=1), tmp_path / "out", {}, progress=False)
+    assert report["videos_read"] == len(manifest.videos) and not report["skipped"]
+    for name, split in (("patches.h5", "train"), ("test.h5", "test")):
+        rows = read_rows(tmp_path / "out" / name)
+        expected = {i: v.label for i, v in enumerate(manifest.videos) if v.split == split}
+        assert set(rows["video"]) == set(expected)
+        assert all(rows["label"][k] == expected[v] for k, v in enumerate(rows["video"]))
 
 
 @pytest.fixture
@@ -29,7 +51,7 @@ def ucf101(tmp_path):
     return root
 
 
-def test_ucf101_split_lists_and_labels(ucf101):
+def test_ucf101_split_lists_and_labels(ucf101, tmp_path):
     m = ucf101_manifest(ucf101, 1)
     assert m.classes == ["ApplyLipstick", "HandstandPushups"]
     got = {(v.path, v.split, v.label, v.class_name) for v in m.videos}
@@ -41,6 +63,7 @@ def test_ucf101_split_lists_and_labels(ucf101):
     }
     assert m.missing == [{"path": "UCF-101/HandstandPushups/v_HandStandPushups_g10_c01.avi",
                           "reason": "listed but not on disk"}]
+    _extract_and_check(m, tmp_path)
 
 
 def test_ucf101_errors_name_the_file(ucf101):
@@ -63,6 +86,7 @@ def test_sports1m_partitions_missing_videos_and_multiple_labels(tmp_path):
         ("oHg5SJYRHA0.mp4", "train", 3, (3, 1)), ("sub/abcdefghijk.avi", "test", 0, (0,))]
     assert m.missing == [{"path": "notthere000", "reason": "not downloaded (train_partition.txt)"}]
     assert m.classes == ["0", "1", "2", "3"]
+    _extract_and_check(m, tmp_path)
     (root / "test_partition.txt").write_text("https://www.youtube.com/watch?v=abcdefghijk sports\n")
     with pytest.raises(ManifestError, match="test_partition.txt: line 1"):
         sports1m_manifest(root)
@@ -80,6 +104,7 @@ def test_folder_split_is_a_stable_hash_and_classes_are_subfolders(tmp_path):
     assert all(v.class_name == v.path.split("/")[0] for v in m.videos)
     splits = {v.path: v.split for v in m.videos}
     assert set(splits.values()) == {"train", "test"}
+    _extract_and_check(m, tmp_path)
     _video(root / "cats" / "new.mp4")  # adding a video moves no other
     again = {v.path: v.split for v in folder_manifest(root).videos}
     assert all(again[p] == s for p, s in splits.items())
