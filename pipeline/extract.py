@@ -38,7 +38,7 @@ def main() -> None:
         report = merge_shards(parts, DATA, record)
     else:
         manifest = read_manifest(DATA / "manifest.json")
-        shard = (args.shard or 0, args.num_shards) if args.shard is not None else (0, 1)
+        shard = (args.shard, args.num_shards) if args.shard is not None else (0, 1)
         out = shard_dir(*shard) if args.shard is not None else DATA
         report = extract(manifest, params.clip, params.extract, out, record, shard=shard)
     print(f"extract: {report['videos_read']} videos read, {report['videos_skipped']} skipped, "

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from ..config import ClipParams, ExtractParams
 from .files import write_json
 from .manifest import Manifest, VideoEntry
-from .store import ClipWriter, compress_clips, merge_stores, open_store
+from .store import ClipWriter, compress_clips, merge_stores, open_store, store_videos
 from .video import VideoError, read_video
 
 
@@ -183,7 +183,7 @@ def merge_shards(shard_dirs: list[Path], out_dir: Path, record: dict) -> dict:
     reports = [json.loads((d / REPORT).read_text()) for d in shard_dirs]
     report = {name: sum(r[name] for r in reports) for name in _COUNTS}
     with open_store(shard_dirs[0] / OUTPUTS[0]) as f:  # every shard lists all videos, in manifest order
-        order = {(v.decode() if isinstance(v, bytes) else v): i for i, v in enumerate(f["videos"][:])}
+        order = {path: i for i, path in enumerate(store_videos(f))}
     report["skipped"] = sorted((s for r in reports for s in r["skipped"]), key=lambda s: order[s["path"]])
     report["seconds"] = round(sum(r["seconds"] for r in reports), 2)
     attrs = {"params": record, "counts": {k: v for k, v in report.items() if k != "skipped"}}

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import FilterParams
-from .store import ROW_FIELDS, ClipWriter, open_store, read_rows
+from .store import ROW_FIELDS, ClipWriter, open_store, read_rows, store_videos
 
 _COPY_BLOCK = 4096  # clips copied per read, to bound memory
 
@@ -38,7 +38,7 @@ def select(rows: dict[str, np.ndarray], params: FilterParams) -> tuple[np.ndarra
 def copy_rows(src: Path, dst: Path, indices: np.ndarray, attrs: dict) -> None:
     """Writes the clips ``indices`` (sorted) of store ``src`` into a new store ``dst``."""
     with open_store(src) as f:
-        videos = [v.decode() if isinstance(v, bytes) else v for v in f["videos"][:]]
+        videos = store_videos(f)
         with ClipWriter(dst, f["clips"].shape[1:], videos, attrs) as out:
             for block in range(0, len(indices), _COPY_BLOCK):
                 idx = indices[block:block + _COPY_BLOCK]

@@ -134,11 +134,16 @@ def open_store(path: str | os.PathLike) -> h5py.File:
     return f
 
 
+def store_videos(f: h5py.File) -> list[str]:
+    """The ``videos`` paths of an open store, as str (h5py returns UTF-8 strings as bytes)."""
+    return f["videos"].asstr()[:].tolist()
+
+
 def read_rows(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Every per-clip field of a store except the clips themselves, plus ``videos``."""
     with open_store(path) as f:
         rows = {name: f[name][:] for name in ROW_FIELDS}
-        rows["videos"] = np.array([v.decode() if isinstance(v, bytes) else v for v in f["videos"][:]], dtype=object)
+        rows["videos"] = np.array(store_videos(f), dtype=object)
         return rows
 
 
@@ -156,7 +161,7 @@ def merge_stores(sources: list[Path], dst: Path, attrs: dict) -> int:
         if len(shapes) > 1:
             raise StoreError(f"{dst}: the shards hold clips of different shapes {sorted(shapes)}: "
                              f"{', '.join(str(p) for p in sources)}")
-        videos = [v.decode() if isinstance(v, bytes) else v for v in files[0]["videos"][:]]
+        videos = store_videos(files[0])
         video = np.concatenate([f["video"][:] for f in filled]) if filled else np.zeros(0, np.int32)
         shard = np.concatenate([np.full(len(f["clips"]), i) for i, f in enumerate(filled)]) if filled else video
         row = np.concatenate([np.arange(len(f["clips"])) for f in filled]) if filled else video
