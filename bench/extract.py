@@ -17,10 +17,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import torch
-
 from pyext.config import load_params
-from pyext.data.dataset import ClipDataset
 from pyext.data.extract import extract
 from pyext.data.manifest import read_manifest
 from pyext.data.video import read_video
@@ -46,6 +43,11 @@ def raw_decode(paths: list[Path], max_size: tuple[int, int], workers: int) -> tu
 
 def loader_rate(path: Path, workers: int, batch_size: int = 8, batches: int = 200) -> float:
     """Samples per second a shuffled DataLoader over ``path`` delivers (after its first batch)."""
+    # Imported here: extraction's spawned workers re-import this module, and torch would add
+    # seconds to their start-up that the extract stage does not pay.
+    import torch
+
+    from pyext.data.dataset import ClipDataset
     loader = torch.utils.data.DataLoader(ClipDataset(path), batch_size=batch_size, shuffle=True,
                                          num_workers=workers, persistent_workers=workers > 0)
     done, start = 0, None

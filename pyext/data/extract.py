@@ -7,10 +7,13 @@ any decoding problem skips it whole and lists it in the report.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import time
 import zlib
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,8 +48,7 @@ def motion_score(clips: np.ndarray) -> np.ndarray:
 @dataclass
 class VideoClips:
     """What one video yields, ready to write: its clips compressed as store chunks, with their
-    per-clip fields; or the error that skipped it. Decoding, cutting, scoring and compressing all
-    happen in the worker, so the writing process only writes."""
+    per-clip fields; or the error that skipped it."""
 
     index: int
     split: str
@@ -87,16 +89,32 @@ def _test_clips(frames: np.ndarray, clip: ClipParams, params: ExtractParams):
     return clips, starts, np.zeros((len(starts), 2), int)
 
 
-def process_video(task: tuple[int, VideoEntry, Path, ClipParams, ExtractParams, int | None]) -> VideoClips:
-    """Decodes one video and cuts its clips (training patches or full-frame test clips)."""
+Task = tuple[int, VideoEntry, Path, ClipParams, ExtractParams, int | None]
+
+
+def process_video(task: Task) -> VideoClips:
+    """Decodes one video and cuts its clips (training patches or full-frame test clips),
+    compressed as store chunks."""
+    return cut_clips(task, decode_video(task))
+
+
+def decode_video(task: Task) -> np.ndarray | VideoError:
+    """The video's frames (:func:`pyext.data.video.read_video`), or why they could not be read."""
+    index, entry, root, clip, params, threads = task
+    try:
+        return read_video(root / entry.path, max_size=params.frame_size, threads=threads)
+    except VideoError as exc:
+        return exc
+
+
+def cut_clips(task: Task, frames: np.ndarray | VideoError) -> VideoClips:
+    """The clips of a decoded video, scored and compressed; or why it is skipped."""
     index, entry, root, clip, params, threads = task
     result = VideoClips(index, entry.split)
-    length = clip.train_frames if entry.split == "train" else clip.test_frames
-    try:
-        frames = read_video(root / entry.path, max_size=params.frame_size, threads=threads)
-    except VideoError as exc:
-        result.error = exc.problem
+    if isinstance(frames, VideoError):
+        result.error = frames.problem
         return result
+    length = clip.train_frames if entry.split == "train" else clip.test_frames
     result.frames = len(frames)
     h, w = frames.shape[1:3]
     if len(frames) < length:
@@ -141,15 +159,14 @@ def extract(manifest: Manifest, clip: ClipParams, params: ExtractParams, out_dir
     videos = [v.path for v in manifest.videos]
     # One worker decodes with FFmpeg's threads, as raw decoding would; several get one thread each.
     threads = None if params.workers == 1 else 1
-    tasks = [(i, v, root, clip, params, threads) for i, v in enumerate(manifest.videos) if i % count == index]
+    tasks = [(i, v, root, clip, params, threads) for i, v in enumerate(manifest.videos)
+             if i % count == index]
     report = {name: 0 for name in _COUNTS} | {"videos": len(tasks), "skipped": [], "shard": [index, count]}
     began = time.perf_counter()
     test_shape = None
     with ClipWriter(out_dir / OUTPUTS[0], (clip.train_frames, clip.patch, clip.patch, 3), videos,
                     {"params": record}) as patches, _LazyWriter(out_dir / OUTPUTS[1], videos, record) as tests, \
-            _pool(params.workers) as pool:
-        # The pool works ahead while this process writes, even with one worker.
-        results = pool.imap(process_video, tasks)
+            _processed(tasks, params.workers) as results:
         for result in tqdm(results, total=len(tasks), desc="extract", unit="video", disable=not progress):
             entry = manifest.videos[result.index]
             if result.error is None and result.split == "test":
@@ -215,16 +232,34 @@ class _LazyWriter:
         self.writer.__exit__(*exc)
 
 
-class _pool:
-    """A pool of ``workers`` processes, started fresh (spawn: nothing of this process's threads or
-    open files is inherited) and stopped on leaving, also after an error."""
+@contextlib.contextmanager
+def _processed(tasks: list[Task], workers: int) -> Iterator[Iterator[VideoClips]]:
+    """The results of :func:`process_video` over ``tasks``, in order.
 
-    def __init__(self, workers: int):
-        self.pool = multiprocessing.get_context("spawn").Pool(workers)
+    One worker decodes in this process while a thread cuts, scores and compresses the previous
+    video (PyAV, numpy and zlib release the GIL, so the two overlap without a worker process's
+    start-up). Several are a pool of processes, started fresh (spawn: nothing of this process's
+    threads or open files is inherited) and stopped on leaving, also after an error; they work
+    ahead while this process writes.
+    """
+    if workers == 1:
+        with ThreadPoolExecutor(1) as cutter:
+            yield _cut_behind(tasks, cutter)
+        return
+    pool = multiprocessing.get_context("spawn").Pool(workers)
+    try:
+        yield pool.imap(process_video, tasks)
+    finally:
+        pool.terminate()
+        pool.join()
 
-    def __enter__(self):
-        return self.pool
 
-    def __exit__(self, *exc) -> None:
-        self.pool.terminate()
-        self.pool.join()
+def _cut_behind(tasks: list[Task], cutter: ThreadPoolExecutor) -> Iterator[VideoClips]:
+    behind: Future | None = None
+    for task in tasks:
+        ahead = cutter.submit(cut_clips, task, decode_video(task))
+        if behind is not None:
+            yield behind.result()
+        behind = ahead
+    if behind is not None:
+        yield behind.result()
