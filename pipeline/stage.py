@@ -11,9 +11,11 @@ from pyext.data.manifest import ManifestError
 USER_ERRORS = (ParamsError, ManifestError)
 
 
-def run(stage: str, main: Callable[[], None]) -> None:
+def run(stage: str, main: Callable[[], None], errors: tuple[type[Exception], ...] = ()) -> None:
+    """Runs ``main``; bad params, a bad manifest or one of the stage's own ``errors`` end it with
+    one line and exit status 2."""
     try:
         main()
-    except USER_ERRORS as exc:
+    except (*USER_ERRORS, *errors) as exc:
         print(f"{stage}: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -17,7 +17,13 @@ Example:
     ...              "seed": 0},
     ...     "extract": {"workers": 2, "frame_size": [240, 320], "clip_stride": 4, "crops_per_clip": 4,
     ...                 "max_clips_per_video": 0, "test_clips_per_video": 1, "seed": 0},
-    ...     "filter": {"min_motion": 8, "val_fraction": 0.1, "max_per_video": 0, "seed": 0}})
+    ...     "filter": {"min_motion": 8, "val_fraction": 0.1, "max_per_video": 0, "seed": 0},
+    ...     "model": {"scales": 4, "width": 0.25},
+    ...     "loss": {"adversarial": "bce", "adv": 0.05, "lp": 1, "p": 2, "gdl": 1, "alpha": 1},
+    ...     "train": {"steps": 800, "batch_size": 8, "optimizer": "sgd", "lr_g": 0.04, "lr_g_final": 0.005,
+    ...               "lr_d": 0.02, "lr_d_final": 0.02, "seed": 0, "device": "auto", "compile": False,
+    ...               "workers": 2, "checkpoint_every": 100, "log_every": 10, "val_every": 100,
+    ...               "val_batches": 8, "image_every": 200}})
     >>> params.clip.train_frames, params.extract.frame_size, params.filter.min_motion
     (5, (240, 320), 8.0)
 """
@@ -115,6 +121,10 @@ def _float(low: float, below: float | None = None) -> _Rule:
 
 def _choice(*names: str) -> _Rule:
     return _Rule(f"one of {', '.join(names)}", lambda v: isinstance(v, str) and v in names)
+
+
+def _bool() -> _Rule:
+    return _Rule("true or false", lambda v: isinstance(v, bool))
 
 
 def _path() -> _Rule:
@@ -256,6 +266,86 @@ class FilterParams:
     seed: int = _key(_SEED)
 
 
+# Names of the adversarial objectives (pyext.losses.ADVERSARIAL holds them; a test keeps the two equal).
+ADVERSARIAL_OBJECTIVES = ("bce",)
+MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """The networks' size (their frame counts and patch come from ``clip``).
+
+    Attributes:
+        scales: pyramid levels of the generator and the discriminator, 1..4 (the paper: 4); with S
+            scales the model uses the S finest of Table 1, the coarsest at ``clip.patch / 2^(S-1)``.
+        width: multiplies every channel count of Table 1 (the paper: 1.0).
+    """
+
+    scales: int = _key(_int(1, MODEL_MAX_SCALES))
+    width: float = _key(_float(1e-3))
+
+
+@dataclass(frozen=True)
+class LossParams:
+    """The generator's loss ``adv * L_adv + lp * L_p + gdl * L_gdl``, each summed over scales.
+
+    Attributes:
+        adversarial: name of the adversarial objective (:data:`ADVERSARIAL_OBJECTIVES`).
+        adv: lambda_adv; 0 turns adversarial training off (no discriminator is trained).
+        lp: lambda_lp, weight of the mean ``|Y - T|^p``.
+        p: 1 or 2.
+        gdl: lambda_gdl, weight of the gradient difference loss.
+        alpha: the GDL exponent (>= 1).
+    """
+
+    adversarial: str = _key(_choice(*ADVERSARIAL_OBJECTIVES))
+    adv: float = _key(_float(0))
+    lp: float = _key(_float(0))
+    p: int = _key(_int(1, 2))
+    gdl: float = _key(_float(0))
+    alpha: float = _key(_float(1))
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """The training run.
+
+    Attributes:
+        steps: generator updates (each preceded by a discriminator update when ``loss.adv > 0``).
+        batch_size: clips per update, over all processes of a distributed run.
+        optimizer: ``sgd`` (the paper) or ``adam`` (betas 0.5, 0.999).
+        lr_g, lr_g_final: the generator's learning rate at the first step, decreasing linearly to
+            the second at the last.
+        lr_d, lr_d_final: the same for the discriminator.
+        seed: random seed of the weights and of the order of the training clips.
+        device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+        compile: run the networks through ``torch.compile``.
+        workers: DataLoader processes.
+        checkpoint_every: steps between checkpoints (``models/checkpoint.pt``).
+        log_every: steps between logged losses.
+        val_every: steps between validation PSNRs on ``data/val.h5``.
+        val_batches: batches of ``data/val.h5`` a validation uses (0: all).
+        image_every: steps between pictures of predicted vs true validation patches.
+    """
+
+    steps: int = _key(_COUNT)
+    batch_size: int = _key(_COUNT)
+    optimizer: str = _key(_choice("sgd", "adam"))
+    lr_g: float = _key(_float(0))
+    lr_g_final: float = _key(_float(0))
+    lr_d: float = _key(_float(0))
+    lr_d_final: float = _key(_float(0))
+    seed: int = _key(_SEED)
+    device: str = _key(_choice("auto", "cpu", "cuda"))
+    compile: bool = _key(_bool())
+    workers: int = _key(_int(0))
+    checkpoint_every: int = _key(_COUNT)
+    log_every: int = _key(_COUNT)
+    val_every: int = _key(_COUNT)
+    val_batches: int = _key(_CAP)
+    image_every: int = _key(_COUNT)
+
+
 @dataclass(frozen=True)
 class Params:
     """All of ``params.yaml``, one field per section. Build it with :func:`load_params` or
@@ -266,6 +356,9 @@ class Params:
     demo: DemoParams
     extract: ExtractParams
     filter: FilterParams
+    model: ModelParams
+    loss: LossParams
+    train: TrainParams
 
     def section(self, name: str) -> dict[str, Any]:
         """The validated values of one section as plain YAML/JSON types (tuples as lists, paths as
@@ -328,6 +421,9 @@ def _cross_checks(p: Params) -> Iterator[tuple[str, bool, str, Any]]:
            "1 with data.source: demo (the demo has split 1 only)", data.split)
     yield ("extract.frame_size", min(p.extract.frame_size) >= clip.patch,
            f"[height, width] each >= clip.patch ({clip.patch})", list(p.extract.frame_size))
+    step = 2 ** (p.model.scales - 1)
+    yield ("clip.patch", clip.patch % step == 0,
+           f"a multiple of 2^(model.scales - 1) = {step}, so that every scale halves it", clip.patch)
 
 
 def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:

@@ -8,10 +8,11 @@ float32 and return float32, as torch's own losses do.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 
@@ -57,6 +58,19 @@ _NATIVE_ERROR = _load_native()
 if _NATIVE_ERROR is not None and os.environ.get(REQUIRE_NATIVE_ENV, "0") not in ("", "0"):
     raise ImportError(f"{REQUIRE_NATIVE_ENV} is set but {_NATIVE_ERROR}")
 _warned = False
+_reference_only = False
+
+
+@contextlib.contextmanager
+def reference_only() -> Iterator[None]:
+    """Within the block every op runs :mod:`pyext.reference`, native kernels or not (to measure
+    what the kernels bring; not thread-safe). Graphs compiled inside keep that choice."""
+    global _reference_only
+    before, _reference_only = _reference_only, True
+    try:
+        yield
+    finally:
+        _reference_only = before
 
 
 def native_available() -> bool:
@@ -71,6 +85,8 @@ def native_error() -> str | None:
 
 def _use_native() -> bool:
     global _warned
+    if _reference_only:
+        return False
     if _NATIVE_ERROR is None:
         return True
     if not _warned:

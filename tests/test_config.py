@@ -107,8 +107,8 @@ def test_section_gives_plain_validated_values():
     assert json.loads(json.dumps(everything)) == everything
     p.section("clip")["patch"] = 64  # a copy: the params are untouched
     assert p.clip.patch == 32
-    with pytest.raises(ValueError, match="unknown params section 'model'"):
-        p.section("model")
+    with pytest.raises(ValueError, match="unknown params section 'optimizer'"):
+        p.section("optimizer")
 
 
 def test_float_keys_accept_ints():
@@ -122,7 +122,7 @@ def test_float_keys_accept_ints():
 @pytest.mark.parametrize("mutate", [
     _set("extract.max_clips_per_video", 0), _set("filter.max_per_video", 0), _set("demo.seed", 0),
     _set("filter.min_motion", 0.0), _set("demo.classes", DEMO_MAX_CLASSES), _set("demo.test_groups", 6),
-    _set("demo.frames", 6), _set("extract.frame_size", [32, 32]), _set("clip.patch", 4),
+    _set("demo.frames", 6), _set("extract.frame_size", [32, 32]), _both(_set("clip.patch", 4), _set("model.scales", 3)),
     _set("data.root", "/no/such/folder"),  # demo ignores the root
     _both(_set("data.source", "ucf101"), _set("data.split", 3), _set("data.root", str(REPO))),
 ], ids=["max-clips-0", "max-per-video-0", "seed-0", "min-motion-0", "max-classes", "test-groups-1-less",
@@ -205,6 +205,20 @@ ERRORS = [
      "expected >= clip.input_frames + clip.test_steps * clip.output_frames (48), got 40"),
     ("demo-split", _set("data.split", 2), "data.split",
      "expected 1 with data.source: demo (the demo has split 1 only), got 2"),
+    ("patch-not-halvable", _set("clip.patch", 36), "clip.patch",
+     "expected a multiple of 2^(model.scales - 1) = 8, so that every scale halves it, got 36"),
+    # model, loss, train
+    ("scales-5", _set("model.scales", 5), "model.scales", "expected an int in 1..4, got 5"),
+    ("width-0", _set("model.width", 0), "model.width", "expected a number >= 0.001, got 0"),
+    ("adversarial-name", _set("loss.adversarial", "wgan"), "loss.adversarial", "expected one of bce, got 'wgan'"),
+    ("p-3", _set("loss.p", 3), "loss.p", "expected an int in 1..2, got 3"),
+    ("alpha-below-1", _set("loss.alpha", 0.5), "loss.alpha", "expected a number >= 1, got 0.5"),
+    ("lambda-negative", _set("loss.gdl", -1), "loss.gdl", "expected a number >= 0, got -1"),
+    ("optimizer", _set("train.optimizer", "rmsprop"), "train.optimizer",
+     "expected one of sgd, adam, got 'rmsprop'"),
+    ("compile-string", _set("train.compile", "yes"), "train.compile", "expected true or false, got 'yes'"),
+    ("device", _set("train.device", "tpu"), "train.device", "expected one of auto, cpu, cuda, got 'tpu'"),
+    ("steps-0", _set("train.steps", 0), "train.steps", "expected an int >= 1, got 0"),
 ]
 
 
@@ -217,8 +231,9 @@ def test_invalid_params_name_file_key_and_expectation(mutate, key, problem):
 
 def test_unknown_section():
     raw = _raw()
-    raw["model"] = {"scales": 4}
-    assert _parse_error(raw) == f"{SOURCE}: model: unknown section (known: clip, data, demo, extract, filter)"
+    raw["optimizer"] = {"name": "sgd"}
+    assert _parse_error(raw) == (f"{SOURCE}: optimizer: unknown section "
+                                 f"(known: clip, data, demo, extract, filter, model, loss, train)")
 
 
 @pytest.mark.parametrize("raw,found", [([1, 2], "[1, 2]"), (None, "nothing (an empty value)"), ("clip", "'clip'")])

@@ -72,3 +72,22 @@ def test_an_extension_built_for_another_torch_is_refused(package_copy):
                   package_copy)
     assert result.returncode == 0, result.stderr
     assert "built for torch" in result.stdout and "torch 0.0.1 is running" in result.stdout
+
+
+@pytest.mark.skipif(not pyext.native_available(), reason="needs the built extension (make test requires it)")
+def test_reference_only_runs_the_reference_within_its_block(monkeypatch):
+    import torch
+
+    from pyext import ops, reference
+    calls = []
+    real = reference.gdl_loss
+    monkeypatch.setattr(reference, "gdl_loss", lambda *a, **k: calls.append(1) or real(*a, **k))
+    p, t = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    native = pyext.gdl_loss(p, t)
+    assert calls == []
+    with ops.reference_only():
+        referenced = pyext.gdl_loss(p, t)
+    assert calls == [1]
+    torch.testing.assert_close(referenced, native)
+    pyext.gdl_loss(p, t)
+    assert calls == [1]  # native again after the block

@@ -6,6 +6,7 @@ file that looks complete after an interrupted run.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -52,3 +53,12 @@ def write_json(path: str | os.PathLike, data: object) -> None:
     """Writes ``data`` as indented JSON, atomically."""
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def file_digest(path: str | os.PathLike, size: int = 16) -> str:
+    """A BLAKE2b digest of the file's bytes, ``size`` bytes as hex (reads at disk speed)."""
+    digest = hashlib.blake2b(digest_size=size)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()

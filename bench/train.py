@@ -1,0 +1,95 @@
+"""Training throughput: steps/s and samples/s of the default and the paper presets, native ops
+against the reference ops (pyext.ops.reference_only), in one process on the same batches; on a
+GPU also eager against torch.compile. And the data loader's rate on its own, to compare.
+
+One step is what `dvc repro train` runs per step (pyext.train.Trainer.step): a discriminator
+update on one batch, then a generator update on the next, losses summed over the scales.
+
+    python -m bench.train                  # presets: default (params.yaml), paper (model.width 1.0)
+    python -m bench.train --steps 5 --repeats 3
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+import pyext
+from bench.extract import loader_rate
+from pyext.config import load_params
+from pyext.data.dataset import ClipDataset
+from pyext.ops import reference_only
+from pyext.train import Trainer
+
+
+def presets(params):
+    """The presets the README documents: the default (``params.yaml``) and the paper's (Table 1 at
+    full width, batch 8, 32x32 patches)."""
+    return {"default": params,
+            "paper": replace(params, model=replace(params.model, width=1.0), train=replace(params.train, batch_size=8))}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_steps(trainer: Trainer, batches: list[torch.Tensor], steps: int) -> float:
+    """Seconds per step over ``steps`` steps (after one warm-up step)."""
+    trainer.step(0, batches)
+    _sync(trainer.device)
+    start = time.perf_counter()
+    for i in range(steps):
+        trainer.step(i, batches)
+    _sync(trainer.device)
+    return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", default="data/train.h5", help="store the batches come from")
+    parser.add_argument("--steps", type=int, default=5, help="steps per timing")
+    parser.add_argument("--repeats", type=int, default=3, help="timings per configuration (median)")
+    parser.add_argument("--presets", nargs="+", default=["default", "paper"])
+    args = parser.parse_args()
+    if not pyext.native_available():
+        raise SystemExit(f"the native ops are not built: {pyext.native_error()}")
+    params = load_params()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    data = ClipDataset(args.train)
+    print(f"device: {torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}, "
+          f"{torch.get_num_threads()} threads, torch {torch.__version__}")
+    print("| preset | configuration | ms/step | steps/s | samples/s | vs eager reference ops |")
+    print("|---|---|---|---|---|---|")
+    for name in args.presets:
+        p = presets(params)[name]
+        b = p.train.batch_size
+        batches = [torch.stack([data[i] for i in range(k * b, (k + 1) * b)]).to(device) for k in range(2)]
+        configs = [("eager, reference ops", False, True), ("eager, native ops", False, False)]
+        if device.type == "cuda":
+            configs += [("compiled, reference ops", True, True), ("compiled, native ops", True, False)]
+        trainers = {}
+        for label, compiled, reference in configs:
+            with reference_only() if reference else contextlib.nullcontext():
+                trainers[label] = (Trainer(p, device, compile=compiled), reference)
+        times = {label: [] for label, *_ in configs}
+        for _ in range(args.repeats):  # round-robin, so every configuration sees the same machine
+            for label, (trainer, reference) in trainers.items():
+                with reference_only() if reference else contextlib.nullcontext():
+                    times[label].append(time_steps(trainer, batches, args.steps))
+        base = statistics.median(times["eager, reference ops"])
+        for label in times:
+            t = statistics.median(times[label])
+            print(f"| {name} (width {p.model.width:g}, batch {b}) | {label} | {t * 1e3:.1f} | {1 / t:.2f} | "
+                  f"{2 * b / t:.0f} | {base / t:.2f}x |", flush=True)
+    print(f"\nData loader alone ({args.train}, batch 8, 2 workers): {loader_rate(Path(args.train), 2):.0f} samples/s; "
+          "one step consumes two batches.")
+
+
+if __name__ == "__main__":
+    main()

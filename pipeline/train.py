@@ -1,0 +1,31 @@
+"""train: the multi-scale adversarial predictor on data/train.h5 -> models/generator.pt, with
+checkpoints in models/checkpoint.pt and dvclive logs in dvclive/. Resumes from a checkpoint of
+the same params and data. Distributed: ``torchrun --nproc_per_node N -m pipeline.train``."""
+import argparse
+import json
+from pathlib import Path
+
+from pipeline.stage import run
+from pyext.config import load_params
+from pyext.data.store import StoreError
+from pyext.train import TrainingError, train
+
+DATA, MODELS, LIVE = Path("data"), Path("models"), Path("dvclive")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--until-step", type=int, default=None, metavar="N",
+                        help="stop after step N with a checkpoint (a time slice of the run); rerun to go on")
+    args = parser.parse_args()
+    params = load_params()
+    summary = train(params, DATA, MODELS, LIVE, until_step=args.until_step)
+    if summary["step"] < params.train.steps:
+        print(f"train: stopped after step {summary['step']} of {params.train.steps}; rerun to continue")
+    else:
+        print(f"train: {MODELS / 'generator.pt'} after {summary['step']} steps; " + json.dumps(
+            {k: summary[k] for k in ("val_psnr", "val_psnr_last_frame")}))
+
+
+if __name__ == "__main__":
+    run("train", main, errors=(TrainingError, StoreError))

@@ -1,0 +1,228 @@
+"""pyext.train and the train stage: a resumed run ends with the same weights as an uninterrupted
+one; a checkpoint of other params or data is not resumed; a diverging run stops with one line and
+keeps its last good checkpoint; a 2-process DistributedDataParallel run through torchrun matches a
+single process on the whole batch; the dvclive logs and pictures are written."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from pyext.config import load_params
+from pyext.data.store import ClipWriter
+from pyext.train import CHECKPOINT, GENERATOR, ClipBatches, TrainingError, train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _moving_squares(n: int, frames: int, seed: int) -> np.ndarray:
+    """uint8 clips (n, frames, 32, 32, 3): a textured square moving at a constant velocity over a
+    textured background."""
+    rng = np.random.default_rng(seed)
+    clips = np.empty((n, frames, 32, 32, 3), np.uint8)
+    for i in range(n):
+        background = rng.integers(0, 120, (32, 32, 3))
+        square = rng.integers(130, 256, (10, 10, 3))
+        y, x = rng.integers(9, 14, 2)  # the square stays inside over 5 frames
+        vy, vx = rng.integers(-2, 3, 2)
+        for t in range(frames):
+            frame = background.copy()
+            top, left = y + vy * t, x + vx * t
+            frame[top:top + 10, left:left + 10] = square
+            clips[i, t] = frame
+    return clips
+
+
+def _store(path: Path, clips: np.ndarray) -> None:
+    n = len(clips)
+    with ClipWriter(path, clips.shape[1:], ["synthetic"], {"params": {}}) as w:
+        w.append(clips, motion=np.ones(n, np.float32), video=np.zeros(n, np.int32), start=np.zeros(n, np.int32),
+                 yx=np.zeros((n, 2), np.int16), label=np.zeros(n, np.int16))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("data")
+    _store(folder / "train.h5", _moving_squares(24, 5, seed=1))
+    _store(folder / "val.h5", _moving_squares(6, 5, seed=2))
+    return folder
+
+
+def _params(**train):
+    p = load_params(REPO / "params.yaml")
+    settings = dict(steps=6, batch_size=4, optimizer="adam", lr_g=1e-3, lr_g_final=1e-4, lr_d=1e-3, lr_d_final=1e-3,
+                    seed=3, device="cpu", compile=False, workers=0, checkpoint_every=2, log_every=1, val_every=3,
+                    val_batches=1, image_every=3)
+    settings.update(train)
+    return replace(p, model=replace(p.model, scales=2, width=0.05), train=replace(p.train, **settings))
+
+
+def _weights(path: Path, key: str = "state_dict") -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)[key]
+
+
+def _assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+def test_batches_continue_from_a_position_and_split_across_processes():
+    whole = ClipBatches(10, 4, seed=0, position=0)
+    first = [b for b, _ in zip(whole, range(6))]
+    flat = [i for b in first for i in b]
+    assert sorted(flat[:10]) == list(range(10)) and sorted(flat[10:20]) == list(range(10))  # epochs
+    assert flat[:10] != flat[10:20]  # each epoch its own order
+    later = ClipBatches(10, 4, seed=0, position=8)
+    assert [b for b, _ in zip(later, range(4))] == first[2:6]
+    halves = [ClipBatches(10, 4, seed=0, position=0, rank=r, world=2) for r in (0, 1)]
+    for j, (a, b) in enumerate(zip(*halves)):
+        assert a + b == first[j]
+        if j == 5:
+            break
+
+
+def test_resumed_run_equals_uninterrupted(data_dir, tmp_path):
+    params = _params()
+    whole = train(params, data_dir, tmp_path / "a", progress=False)
+    assert whole["step"] == 6 and whole["resumed_from"] == 0
+
+    # Stopped after step 3 (a time slice: it checkpoints there), then rerun with loader workers.
+    interrupted = tmp_path / "b"
+    part = train(params, data_dir, interrupted, until_step=3, progress=False)
+    assert part["step"] == 3 and not (interrupted / GENERATOR).exists()
+    assert torch.load(interrupted / CHECKPOINT, weights_only=True)["step"] == 3
+    rest = train(replace(params, train=replace(params.train, workers=2)), data_dir, interrupted, progress=False)
+    assert rest["resumed_from"] == 3 and rest["step"] == 6
+
+    _assert_same(_weights(tmp_path / "a" / GENERATOR), _weights(interrupted / GENERATOR))
+    a, b = (torch.load(d / CHECKPOINT, weights_only=True) for d in (tmp_path / "a", interrupted))
+    _assert_same(a["discriminator"], b["discriminator"])
+    assert a["opt_g"]["state"].keys() == b["opt_g"]["state"].keys()
+    for k in a["opt_g"]["state"]:
+        assert torch.equal(a["opt_g"]["state"][k]["exp_avg"], b["opt_g"]["state"][k]["exp_avg"])
+    # A finished run is resumed at its end: nothing more to do, the same weights.
+    again = train(params, data_dir, tmp_path / "a", progress=False)
+    assert again["resumed_from"] == 6
+    _assert_same(_weights(tmp_path / "a" / GENERATOR), _weights(interrupted / GENERATOR))
+
+
+def test_checkpoint_of_other_params_or_data_is_not_resumed(data_dir, tmp_path, capsys):
+    params = _params(steps=2)
+    train(params, data_dir, tmp_path, progress=False)
+    no_gdl = replace(params, loss=replace(params.loss, gdl=0.0))
+    assert train(no_gdl, data_dir, tmp_path, progress=False)["resumed_from"] == 0
+    assert "was trained with other params; starting afresh" in capsys.readouterr().out
+    # Operational keys do not make a checkpoint stale.
+    watched = replace(no_gdl, train=replace(no_gdl.train, log_every=2, workers=1))
+    assert train(watched, data_dir, tmp_path, progress=False)["resumed_from"] == 2
+
+    other = tmp_path / "other"
+    other.mkdir()
+    _store(other / "train.h5", _moving_squares(24, 5, seed=9))
+    (other / "val.h5").symlink_to(data_dir / "val.h5")
+    assert train(no_gdl, other, tmp_path, progress=False)["resumed_from"] == 0
+    assert "was trained with other training data; starting afresh" in capsys.readouterr().out
+
+
+def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path):
+    # The first update multiplies the generator's weights up to overflow: the next forward gives inf - inf.
+    params = _params(optimizer="sgd", lr_g=1e30, lr_g_final=1e30, checkpoint_every=1,
+                     steps=20)
+    with pytest.raises(TrainingError, match=r"a loss became NaN or infinite between steps (\d+) and \1; "
+                                            r"training stopped and .* keeps step \d+") as error:
+        train(params, data_dir, tmp_path, progress=False)
+    kept = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    bad_step = int(str(error.value).split("between steps ")[1].split(" ")[0])
+    assert kept["step"] == bad_step - 1
+    assert f"keeps step {kept['step']}" in str(error.value)
+    assert all(torch.isfinite(v).all() for v in kept["generator"].values())
+    assert not (tmp_path / GENERATOR).exists()
+
+
+def test_adversarial_off_trains_no_discriminator(data_dir, tmp_path):
+    params = _params(steps=2)
+    params = replace(params, loss=replace(params.loss, adv=0.0))
+    train(params, data_dir, tmp_path, progress=False)
+    saved = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    assert saved["discriminator"] is None and saved["opt_d"] is None
+    assert saved["position"] == 2 * 4  # one batch a step: the generator's only
+
+
+def test_dvclive_logs_and_pictures(data_dir, tmp_path):
+    params = _params()
+    summary = train(params, data_dir, tmp_path / "models", tmp_path / "live", progress=False)
+    live = tmp_path / "live"
+    metrics = json.loads((live / "metrics.json").read_text())
+    assert metrics["step"] == 6
+    assert metrics["val"]["psnr"] == pytest.approx(summary["val_psnr"])
+    assert 0 < metrics["val"]["psnr_last_frame"] < 100
+    assert {"loss_g", "loss_d", "d_accuracy", "lr_g"} <= set(metrics["train"])
+    assert set(metrics["train"]["lp"]) == {"scale1", "scale2"}
+    rows = (live / "plots" / "metrics" / "train" / "loss_g.tsv").read_text().splitlines()
+    assert rows[0].split("\t") == ["step", "loss_g"] and [r.split("\t")[0] for r in rows[1:]] == list("123456")
+    from PIL import Image
+    pictures = sorted((live / "plots" / "images" / "predictions").iterdir())
+    assert [p.name for p in pictures] == ["step000003.png", "step000006.png"]
+    # 4 clips of the first validation batch, 4 inputs + truth + prediction, 32x32 zoomed 4x, 1-pixel borders
+    assert Image.open(pictures[0]).size == (6 * 130, 4 * 130)
+
+
+def _project(tmp_path: Path, data_dir: Path, **train_settings) -> Path:
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["model"].update(scales=2, width=0.05)
+    raw["train"].update(dict(steps=2, batch_size=4, optimizer="sgd", lr_g=0.04, lr_g_final=0.005, device="cpu",
+                             workers=0, checkpoint_every=1, log_every=1, val_every=1, val_batches=1, image_every=2,
+                             seed=5), **train_settings)
+    project = tmp_path / "project"
+    (project / "data").mkdir(parents=True)
+    (project / "params.yaml").write_text(yaml.safe_dump(raw))
+    for name in ("train.h5", "val.h5"):
+        (project / "data" / name).symlink_to(data_dir / name)
+    return project
+
+
+def _run(project: Path, *command: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path):
+    project = _project(tmp_path / "ddp", data_dir)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    done = _run(project, str(torchrun), "--nproc_per_node", "2", "--master_port", "29517", "-m", "pipeline.train")
+    assert done.returncode == 0, done.stderr[-3000:]
+    single = _project(tmp_path / "single", data_dir)
+    done = _run(single, sys.executable, "-m", "pipeline.train")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "train: models/generator.pt after 2 steps" in done.stdout
+    ddp, one = (_weights(p / "models" / GENERATOR) for p in (project, single))
+    assert ddp.keys() == one.keys()
+    for name in ddp:  # the same updates, gradients averaged over two half-batches instead of one batch
+        torch.testing.assert_close(ddp[name], one[name], rtol=1e-4, atol=1e-6)
+    # ...and they did change the weights: the comparison is not between two untouched models.
+    start = _project(tmp_path / "start", data_dir, steps=1, lr_g=0.0, lr_g_final=0.0)
+    _run(start, sys.executable, "-m", "pipeline.train")
+    untouched = _weights(start / "models" / GENERATOR)
+    assert any(not torch.allclose(untouched[n], one[n]) for n in one)
+
+
+def test_stage_errors_are_one_line(data_dir, tmp_path):
+    project = _project(tmp_path, data_dir, batch_size=3)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    done = _run(project, str(torchrun), "--nproc_per_node", "2", "--master_port", "29518", "-m", "pipeline.train")
+    assert done.returncode != 0
+    assert "train: params.yaml: train.batch_size: expected a multiple of the 2 processes, got 3" in done.stderr
+    (project / "data" / "train.h5").unlink()
+    done = _run(project, sys.executable, "-m", "pipeline.train")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("train: data/train.h5: cannot open as HDF5"), done.stderr
