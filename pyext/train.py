@@ -443,7 +443,7 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
                 bar.set_postfix({"G": f"{values['train/loss_g']:.4f}",
                                  **({"D": f"{values['train/loss_d']:.3f}",
                                      "acc": f"{values['train/d_accuracy']:.2f}"} if trainer.adversarial else {})})
-            if world.main and (step % tp.val_every == 0 or step == tp.steps):
+            if world.main and val_batches and (step % tp.val_every == 0 or step == tp.steps):
                 summary["val_psnr"] = validation_psnr(G, val_batches, world.device)
                 live.metrics(step, {"val/psnr": summary["val_psnr"], "val/psnr_last_frame": baseline})
             if world.main and val_batches and (step % tp.image_every == 0 or step == tp.steps):

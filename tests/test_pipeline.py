@@ -38,27 +38,44 @@ def workdir(tmp_path_factory):
         shutil.copy(REPO / name, work / name)
     for package in ("pyext", "pipeline"):
         shutil.copytree(REPO / package, work / package, ignore=shutil.ignore_patterns("__pycache__"))
-    _set(work, demo__classes=2, demo__groups=3, demo__test_groups=1, demo__clips_per_group=1, demo__frames=12)
+    _set(work, demo__classes=2, demo__groups=3, demo__test_groups=1, demo__clips_per_group=1, demo__frames=12,
+         filter__val_fraction=0.5, model__scales=2, model__width=0.05, train__steps=4, train__batch_size=4,
+         train__workers=0, train__checkpoint_every=2, train__log_every=1, train__val_every=2, train__image_every=4,
+         train__val_batches=1)
     _run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], work)
     return work
 
 
-def test_repro_builds_the_training_set_then_does_nothing(workdir):
+def test_repro_builds_the_training_set_and_trains_then_does_nothing(workdir):
     _run([sys.executable, "-m", "dvc", "repro"], workdir)
     manifest = (workdir / "data" / "manifest.json").read_text()
     assert '"source": "demo"' in manifest and "v_Translate_g01_c01.avi" in manifest
     assert len(list((workdir / "data" / "demo" / "UCF-101").rglob("*.avi"))) == 2 * 3
     with h5py.File(workdir / "data" / "train.h5") as f:
         assert len(f["clips"]) > 0
+    assert (workdir / "models" / "generator.pt").is_file() and (workdir / "models" / "checkpoint.pt").is_file()
+    metrics = _run([sys.executable, "-m", "dvc", "metrics", "show", "--json"], workdir).stdout
+    assert "psnr_last_frame" in metrics and "loss_g" in metrics and "bytes_per_patch" in metrics
+    plots = _run([sys.executable, "-m", "dvc", "plots", "show", "-o", "plots_html"], workdir)
+    html = (workdir / "plots_html" / "index.html").read_text()
+    assert "loss_g" in html and "step000004.png" in html, plots.stdout
     again = _run([sys.executable, "-m", "dvc", "repro"], workdir)
     assert "Running stage" not in again.stdout
 
 
-def test_editing_filter_params_reruns_filter_only(workdir):
+def test_editing_filter_params_reruns_filter_and_train_only(workdir):
     _set(workdir, filter__min_motion=1.0)
     result = _run([sys.executable, "-m", "dvc", "repro"], workdir)
-    assert "Running stage 'filter'" in result.stdout
+    assert "Running stage 'filter'" in result.stdout and "Running stage 'train'" in result.stdout
     assert "Running stage 'extract'" not in result.stdout and "Running stage 'prepare'" not in result.stdout
+    assert "was trained with other training data; starting afresh" in result.stdout + result.stderr
+
+
+def test_editing_loss_params_retrains_afresh(workdir):
+    _set(workdir, loss__gdl=0.0)
+    result = _run([sys.executable, "-m", "dvc", "repro"], workdir)
+    assert "Running stage 'train'" in result.stdout and "Running stage 'filter'" not in result.stdout
+    assert "was trained with other params; starting afresh" in result.stdout + result.stderr
 
 
 def test_editing_extract_params_does_not_regenerate_the_demo(workdir):
