@@ -1,29 +1,134 @@
-"""Image quality metrics on uint8 frames (the 0..255 scale a viewer sees)."""
+"""Image quality metrics of the paper (section 4), on uint8 frames: the 0..255 scale a viewer sees.
+
+Frames are ``(H, W, 3)`` RGB. Each metric can be restricted to a mask ``(H, W)`` (the moving
+regions: :func:`motion_mask`); it then averages over the masked pixels only, and is NaN when the
+mask is empty, so that such a clip can be left out of an average.
+"""
 from __future__ import annotations
 
+import cv2
 import numpy as np
+from skimage.metrics import structural_similarity
 
 PSNR_CAP = 100.0  # dB for identical frames (MSE 0), instead of infinity
+_SSIM_SIGMA, _SSIM_TRUNCATE = 1.5, 3.5  # scikit-image's Gaussian window: 11 x 11
 
 
-def psnr(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """PSNR per clip, ``10 log10(255^2 / MSE)`` over all its pixels and channels, capped at
-    :data:`PSNR_CAP`.
+def _masked_mean(values: np.ndarray, mask: np.ndarray | None) -> float:
+    """Mean of ``values`` ``(H, W)`` or ``(H, W, C)`` over the pixels of ``mask`` (all if None)."""
+    if mask is None:
+        return float(values.mean())
+    if not mask.any():
+        return float("nan")
+    return float(values[mask].mean())
 
-    Args:
-        pred, truth: uint8 ``(N, ...)`` of the same shape.
-    Returns:
-        float64 ``(N,)``.
+
+def _check(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None) -> None:
+    if pred.shape != truth.shape or pred.ndim != 3 or pred.shape[-1] != 3:
+        raise ValueError(f"pred and truth must be frames (H, W, 3) of one shape, got {pred.shape} and {truth.shape}")
+    if mask is not None and mask.shape != pred.shape[:2]:
+        raise ValueError(f"mask must be (H, W) = {pred.shape[:2]}, got {mask.shape}")
+
+
+def psnr(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """``10 log10(255^2 / MSE)`` over the RGB values (of the masked pixels), capped at
+    :data:`PSNR_CAP` for identical frames.
 
     Example:
-        >>> a = np.zeros((2, 4, 4, 3), np.uint8); b = a.copy(); b[1] += 10
-        >>> psnr(a, b).round(2)
-        array([100.  ,  28.13])
+        >>> a = np.zeros((4, 4, 3), np.uint8)
+        >>> psnr(a, a), round(psnr(a + 10, a), 2)
+        (100.0, 28.13)
     """
+    _check(pred, truth, mask)
+    diff = pred.astype(np.float64) - truth.astype(np.float64)
+    mse = _masked_mean(diff * diff, mask)
+    if np.isnan(mse):
+        return mse
+    return PSNR_CAP if mse == 0 else min(PSNR_CAP, float(10 * np.log10(255.0 ** 2 / mse)))
+
+
+def psnr_per_clip(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """:func:`psnr` of whole clips ``(N, ...)`` (every frame and pixel of a clip together): float64 ``(N,)``."""
     if pred.shape != truth.shape:
         raise ValueError(f"pred and truth must have the same shape, got {pred.shape} and {truth.shape}")
     diff = pred.astype(np.float64) - truth.astype(np.float64)
     mse = (diff * diff).reshape(len(diff), -1).mean(axis=1)
     with np.errstate(divide="ignore"):
-        value = 10 * np.log10(255.0 ** 2 / mse)
-    return np.minimum(value, PSNR_CAP)
+        return np.minimum(10 * np.log10(255.0 ** 2 / mse), PSNR_CAP)
+
+
+def luminance(frame: np.ndarray) -> np.ndarray:
+    """``Y = 0.299 R + 0.587 G + 0.114 B`` as float64 ``(H, W)``."""
+    return frame.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+def ssim(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """SSIM (Wang et al. 2004) of the luminance: Gaussian window sigma 1.5, K1 0.01, K2 0.03, data
+    range 255 — scikit-image's ``structural_similarity(..., gaussian_weights=True, sigma=1.5,
+    use_sample_covariance=False, data_range=255)``, whose mean leaves out a 5-pixel border where the
+    window does not fit; with a mask, the mean of its SSIM map over the masked pixels of that interior.
+    """
+    _check(pred, truth, mask)
+    _, full = structural_similarity(luminance(pred), luminance(truth), gaussian_weights=True, sigma=_SSIM_SIGMA,
+                                    use_sample_covariance=False, data_range=255, full=True)
+    pad = int(_SSIM_TRUNCATE * _SSIM_SIGMA + 0.5)
+    inner = np.zeros(full.shape, bool)
+    inner[pad:-pad, pad:-pad] = True
+    return _masked_mean(full, inner if mask is None else inner & mask)
+
+
+def _gradient_sum(frame: np.ndarray) -> np.ndarray:
+    """``|F[i,j] - F[i-1,j]| + |F[i,j] - F[i,j-1]|`` for i, j >= 1: float64 ``(H-1, W-1, 3)``."""
+    f = frame.astype(np.float64)
+    return np.abs(f[1:, 1:] - f[:-1, 1:]) + np.abs(f[1:, 1:] - f[1:, :-1])
+
+
+def sharpness_difference(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """The paper's sharpness difference, ``10 log10(255^2 / mean |(grad_i T + grad_j T) - (grad_i P +
+    grad_j P)|)`` over the RGB values of the interior pixels (i, j >= 1; of the mask), capped at
+    :data:`PSNR_CAP` when the gradients agree exactly.
+
+    Example:
+        >>> t = np.zeros((3, 3, 3), np.uint8); t[1:, 1:] = 10; p = np.zeros_like(t)
+        >>> round(sharpness_difference(p, t), 2)  # gradients 10 + 10, 10 + 0, 0 + 10, 0: mean 10
+        38.13
+    """
+    _check(pred, truth, mask)
+    diff = np.abs(_gradient_sum(truth) - _gradient_sum(pred))
+    mean = _masked_mean(diff, None if mask is None else mask[1:, 1:])
+    if np.isnan(mean):
+        return mean
+    return PSNR_CAP if mean == 0 else min(PSNR_CAP, float(10 * np.log10(255.0 ** 2 / mean)))
+
+
+def optical_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Farneback dense flow ``F`` from ``source`` to ``target`` (RGB frames): ``target(p + F(p)) ~
+    source(p)``, float32 ``(H, W, 2)`` as (dx, dy)."""
+    gray = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in (source, target)]
+    return cv2.calcOpticalFlowFarneback(gray[0], gray[1], None, pyr_scale=0.5, levels=3, winsize=15, iterations=3,
+                                        poly_n=5, poly_sigma=1.2, flags=0)
+
+
+def motion_mask(before: np.ndarray, target: np.ndarray, threshold: float) -> np.ndarray:
+    """The moving regions of ``target``: optical-flow magnitude from ``before`` (the true frame
+    preceding it) greater than ``threshold`` pixels. bool ``(H, W)``."""
+    flow = optical_flow(before, target)
+    return np.hypot(flow[..., 0], flow[..., 1]) > threshold
+
+
+def last_frame_baseline(inputs: np.ndarray) -> np.ndarray:
+    """The last input frame, as the prediction of the next: ``inputs`` ``(m, H, W, 3)`` -> ``(H, W, 3)``."""
+    return inputs[-1].copy()
+
+
+def optical_flow_baseline(inputs: np.ndarray) -> np.ndarray:
+    """One more step of the motion between the last two inputs: with ``F`` the flow from the last
+    frame to the previous one, ``pred(p) = last(p + F(p))`` (where the content at p came from one
+    step back, it moves one step further). ``inputs`` ``(m, H, W, 3)`` -> ``(H, W, 3)``.
+    """
+    last = np.ascontiguousarray(inputs[-1])
+    flow = optical_flow(last, inputs[-2])
+    h, w = flow.shape[:2]
+    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
+    where = grid + flow
+    return cv2.remap(last, where[..., 0], where[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

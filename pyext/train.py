@@ -32,7 +32,7 @@ from .config import ParamsError, Params
 from .data.dataset import ClipDataset, to_uint8
 from .data.files import atomic_output, file_digest
 from .losses import ADVERSARIAL, generator_loss
-from .metrics import psnr
+from .metrics import psnr_per_clip
 from .models import MultiScaleDiscriminator, MultiScaleGenerator, clip_pyramid, generator_file
 
 CHECKPOINT, GENERATOR = "checkpoint.pt", "generator.pt"
@@ -211,7 +211,7 @@ def validation_psnr(generator: MultiScaleGenerator, batches: list[torch.Tensor],
     for clips in batches:
         x, y = _split(clips.to(device), m)
         pred = x[:, -1:].expand_as(y) if last_frame else generator(x)
-        values.append(psnr(to_uint8(pred), to_uint8(y)))
+        values.append(psnr_per_clip(to_uint8(pred), to_uint8(y)))
     return float(np.concatenate(values).mean()) if values else float("nan")
 
 

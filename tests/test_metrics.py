@@ -1,0 +1,165 @@
+"""pyext.metrics: PSNR, SSIM and sharpness difference against scikit-image and hand-computed
+cases (identical frames, constant offsets, a known shift), on whole frames and on masks; motion
+masks on synthetic motion; the optical-flow baseline on a known translation."""
+import numpy as np
+import pytest
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from pyext.metrics import (
+    PSNR_CAP,
+    last_frame_baseline,
+    luminance,
+    motion_mask,
+    optical_flow_baseline,
+    psnr,
+    psnr_per_clip,
+    sharpness_difference,
+    ssim,
+)
+
+
+def _texture(h: int = 64, w: int = 80, seed: int = 0) -> np.ndarray:
+    """A smooth random RGB texture (optical flow needs structure at several scales)."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(0, 255, (h // 8 + 2, w // 8 + 2, 3))
+    import cv2
+    return cv2.resize(coarse, (w + 16, h + 16), interpolation=cv2.INTER_CUBIC)[8:8 + h, 8:8 + w].clip(0, 255).astype(
+        np.uint8)
+
+
+def _shifted(frame: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    return np.roll(frame, (dy, dx), axis=(0, 1))
+
+
+# ---------------------------------------------------------------------------------------- PSNR
+
+
+def test_psnr_identical_frames_is_the_cap():
+    a = _texture()
+    assert psnr(a, a) == PSNR_CAP
+    assert psnr(a, a, np.ones(a.shape[:2], bool)) == PSNR_CAP
+
+
+@pytest.mark.parametrize("offset", [1, 5, 40])
+def test_psnr_constant_offset(offset):
+    a = np.full((8, 8, 3), 100, np.uint8)
+    assert psnr(a + offset, a) == pytest.approx(10 * np.log10(255 ** 2 / offset ** 2))
+
+
+def test_psnr_matches_skimage_and_masks_average_masked_pixels_only():
+    a, b = _texture(seed=1), _texture(seed=2)
+    assert psnr(a, b) == pytest.approx(peak_signal_noise_ratio(b, a, data_range=255))
+    mask = np.zeros(a.shape[:2], bool)
+    mask[10:20, 5:40] = True
+    expected = peak_signal_noise_ratio(b[10:20, 5:40], a[10:20, 5:40], data_range=255)
+    assert psnr(a, b, mask) == pytest.approx(expected)
+    # Errors outside the mask do not count (the original script divided by all pixels).
+    c = a.copy()
+    c[~mask] = 0
+    assert psnr(c, a, mask) == PSNR_CAP
+    assert np.isnan(psnr(a, b, np.zeros_like(mask)))
+
+
+def test_psnr_per_clip():
+    a = np.zeros((2, 3, 4, 4, 3), np.uint8)
+    b = a.copy()
+    b[1, 0] = 30  # one frame of three off by 30: MSE 300
+    np.testing.assert_allclose(psnr_per_clip(a, b), [PSNR_CAP, 10 * np.log10(255 ** 2 / 300)])
+
+
+# ---------------------------------------------------------------------------------------- SSIM
+
+
+def test_luminance_weights():
+    frame = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255]]], np.uint8)
+    np.testing.assert_allclose(luminance(frame), [[0.299 * 255, 0.587 * 255, 0.114 * 255]])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ssim_equals_skimage_on_luminance(seed):
+    rng = np.random.default_rng(seed)
+    truth = _texture(seed=seed)
+    pred = np.clip(truth.astype(int) + rng.integers(-30, 31, truth.shape), 0, 255).astype(np.uint8)
+    expected = structural_similarity(luminance(pred), luminance(truth), gaussian_weights=True, sigma=1.5,
+                                     use_sample_covariance=False, data_range=255)
+    assert ssim(pred, truth) == pytest.approx(expected, abs=1e-3)
+    assert ssim(truth, truth) == pytest.approx(1.0)
+    assert ssim(pred, truth) < 0.99
+
+
+def test_ssim_on_a_mask_averages_the_map_there():
+    truth = _texture(seed=3)
+    pred = truth.copy()
+    pred[30:50, 40:70] = 255 - pred[30:50, 40:70]  # damage one region only
+    inside, outside = np.zeros(truth.shape[:2], bool), np.zeros(truth.shape[:2], bool)
+    inside[35:45, 45:65] = True
+    outside[:10, :20] = True
+    assert ssim(pred, truth, outside) == pytest.approx(1.0)
+    assert ssim(pred, truth, inside) < 0.5
+    assert np.isnan(ssim(pred, truth, np.zeros_like(inside)))
+
+
+# ----------------------------------------------------------------------------------- sharpness
+
+
+def test_sharpness_difference_by_hand():
+    truth = np.zeros((3, 4, 3), np.uint8)
+    truth[:, 2:] = 40  # a vertical edge: horizontal gradient 40 at column 2 of rows 1, 2
+    pred = np.zeros_like(truth)
+    # interior pixels (i, j >= 1): 2 x 3; gradient sums of truth 40 at (1, 2), (2, 2); pred 0
+    mean = 40 * 2 / 6
+    assert sharpness_difference(pred, truth) == pytest.approx(10 * np.log10(255 ** 2 / mean))
+    assert sharpness_difference(truth, truth) == PSNR_CAP
+    # A constant offset keeps every gradient: no sharpness difference.
+    assert sharpness_difference(truth + 7, truth) == PSNR_CAP
+    mask = np.zeros(truth.shape[:2], bool)
+    mask[1:, 2] = True  # only the edge pixels: mean 40
+    assert sharpness_difference(pred, truth, mask) == pytest.approx(10 * np.log10(255 ** 2 / 40))
+
+
+def test_blurring_lowers_sharpness_more_than_a_sharp_shift():
+    import cv2
+    truth = _texture(seed=4)
+    truth[20:40, 20:40] = 255  # a sharp square
+    blurred = cv2.GaussianBlur(truth, (9, 9), 3)
+    assert sharpness_difference(blurred, truth) < sharpness_difference(truth, truth) - 10
+
+
+# ------------------------------------------------------------------------------ masks, baselines
+
+
+def test_motion_mask_covers_what_moves():
+    background = np.full((64, 80, 3), 90, np.uint8)
+    square = _texture(16, 16, seed=5)
+    before, after = background.copy(), background.copy()
+    before[20:36, 20:36] = square
+    after[20:36, 23:39] = square  # 3 pixels to the right
+    mask = motion_mask(before, after, threshold=1.0)
+    assert mask[24:32, 26:35].mean() > 0.9  # the inside of the moved square
+    assert not mask[:8].any() and not mask[:, 60:].any()  # the still background far from it
+    assert not motion_mask(before, before, threshold=1.0).any()
+
+
+@pytest.mark.parametrize("dy,dx", [(0, 2), (2, 0), (1, -2)])
+def test_flow_baseline_extrapolates_a_known_translation(dy, dx):
+    frame = _texture(seed=6)
+    inputs = np.stack([_shifted(frame, k * dy, k * dx) for k in range(4)])  # moving by (dy, dx) a frame
+    truth = _shifted(frame, 4 * dy, 4 * dx)
+    pred = optical_flow_baseline(inputs)
+    inner = (slice(12, -12), slice(12, -12))  # away from the wrapped border
+    assert psnr(pred[inner], truth[inner]) > psnr(inputs[-1][inner], truth[inner]) + 10
+    # Warping with the flow the other way round would reproduce the previous frame instead.
+    assert psnr(pred[inner], inputs[-2][inner]) < psnr(pred[inner], truth[inner]) - 10
+
+
+def test_last_frame_baseline():
+    inputs = np.stack([np.full((4, 4, 3), k, np.uint8) for k in range(4)])
+    np.testing.assert_array_equal(last_frame_baseline(inputs), inputs[-1])
+
+
+def test_shape_errors_name_the_arguments():
+    a = np.zeros((4, 4, 3), np.uint8)
+    with pytest.raises(ValueError, match="pred and truth"):
+        psnr(a, np.zeros((4, 5, 3), np.uint8))
+    with pytest.raises(ValueError, match="mask must be"):
+        ssim(a, a, np.ones((3, 4), bool))
