@@ -23,7 +23,8 @@ Example:
     ...     "train": {"steps": 800, "batch_size": 8, "optimizer": "sgd", "lr_g": 0.04, "lr_g_final": 0.005,
     ...               "lr_d": 0.02, "lr_d_final": 0.02, "seed": 0, "device": "auto", "compile": False,
     ...               "workers": 2, "checkpoint_every": 100, "log_every": 10, "val_every": 100,
-    ...               "val_batches": 8, "image_every": 200}})
+    ...               "val_batches": 8, "image_every": 200},
+    ...     "evaluate": {"protocol": "all", "max_clips": 0, "flow_threshold": 1.0, "pictures": 4}})
     >>> params.clip.train_frames, params.extract.frame_size, params.filter.min_motion
     (5, (240, 320), 8.0)
 """
@@ -347,6 +348,26 @@ class TrainParams:
 
 
 @dataclass(frozen=True)
+class EvaluateParams:
+    """The evaluation on the full-frame test clips.
+
+    Attributes:
+        protocol: ``all`` (every test clip of ``data/test.h5``) or ``paper`` (the clips of every
+            10th test video in list order: with UCF101, 4 inputs and 2 recursive steps on 240x320
+            frames, the paper's Table 2 protocol).
+        max_clips: at most this many clips; 0: no cap.
+        flow_threshold: a target pixel moves when the optical-flow magnitude from the frame before
+            exceeds this many pixels.
+        pictures: test clips drawn as PNG grids and GIFs.
+    """
+
+    protocol: str = _key(_choice("all", "paper"))
+    max_clips: int = _key(_CAP)
+    flow_threshold: float = _key(_float(0))
+    pictures: int = _key(_int(0))
+
+
+@dataclass(frozen=True)
 class Params:
     """All of ``params.yaml``, one field per section. Build it with :func:`load_params` or
     :func:`parse_params`, which validate; the constructor does not."""
@@ -359,6 +380,7 @@ class Params:
     model: ModelParams
     loss: LossParams
     train: TrainParams
+    evaluate: EvaluateParams
 
     def section(self, name: str) -> dict[str, Any]:
         """The validated values of one section as plain YAML/JSON types (tuples as lists, paths as
@@ -422,6 +444,10 @@ def _cross_checks(p: Params) -> Iterator[tuple[str, bool, str, Any]]:
     yield ("extract.frame_size", min(p.extract.frame_size) >= clip.patch,
            f"[height, width] each >= clip.patch ({clip.patch})", list(p.extract.frame_size))
     step = 2 ** (p.model.scales - 1)
+    yield ("evaluate.protocol", p.evaluate.protocol != "paper" or (
+        clip.input_frames == 4 and clip.output_frames == 1 and clip.test_steps >= 2),
+        "all unless clip.input_frames is 4, clip.output_frames 1 and clip.test_steps >= 2 (the paper's protocol)",
+        p.evaluate.protocol)
     yield ("clip.patch", clip.patch % step == 0,
            f"a multiple of 2^(model.scales - 1) = {step}, so that every scale halves it", clip.patch)
 

@@ -69,12 +69,18 @@ def ssim(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) ->
     window does not fit; with a mask, the mean of its SSIM map over the masked pixels of that interior.
     """
     _check(pred, truth, mask)
+    full, inner = _ssim_map(pred, truth)
+    return _masked_mean(full, inner if mask is None else inner & mask)
+
+
+def _ssim_map(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The SSIM map ``(H, W)`` of the luminances and the interior where scikit-image averages it."""
     _, full = structural_similarity(luminance(pred), luminance(truth), gaussian_weights=True, sigma=_SSIM_SIGMA,
                                     use_sample_covariance=False, data_range=255, full=True)
     pad = int(_SSIM_TRUNCATE * _SSIM_SIGMA + 0.5)
     inner = np.zeros(full.shape, bool)
     inner[pad:-pad, pad:-pad] = True
-    return _masked_mean(full, inner if mask is None else inner & mask)
+    return full, inner
 
 
 def _gradient_sum(frame: np.ndarray) -> np.ndarray:
@@ -99,6 +105,20 @@ def sharpness_difference(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray |
     if np.isnan(mean):
         return mean
     return PSNR_CAP if mean == 0 else min(PSNR_CAP, float(10 * np.log10(255.0 ** 2 / mean)))
+
+
+SCORES = ("psnr", "ssim", "sharpness", "psnr_full", "ssim_full", "sharpness_full")
+
+
+def frame_scores(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """Every metric of a predicted frame, on the moving regions ``mask`` (``psnr``, ``ssim``,
+    ``sharpness``; NaN when the mask is empty) and on the whole frame (``*_full``); the SSIM map is
+    computed once for both."""
+    _check(pred, truth, mask)
+    full, inner = _ssim_map(pred, truth)
+    return {"psnr": psnr(pred, truth, mask), "ssim": _masked_mean(full, inner & mask),
+            "sharpness": sharpness_difference(pred, truth, mask), "psnr_full": psnr(pred, truth),
+            "ssim_full": _masked_mean(full, inner), "sharpness_full": sharpness_difference(pred, truth)}
 
 
 def optical_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:

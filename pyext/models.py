@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -260,6 +260,11 @@ def generator_file(generator: MultiScaleGenerator) -> dict:
     return {"format": GENERATOR_FORMAT, "config": generator.config(), "state_dict": state}
 
 
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
 def load_generator(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> MultiScaleGenerator:
     """A trained generator from ``path`` (``models/generator.pt``), its config restored, in eval mode.
 
@@ -267,37 +272,18 @@ def load_generator(path: str | os.PathLike, map_location: str | torch.device = "
         FileNotFoundError: no such file.
         ValueError: the file is not a BeyondMSE generator.
     """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such file")
     try:
         saved = torch.load(path, map_location=map_location, weights_only=True)
-    except FileNotFoundError:
-        raise
     except Exception as exc:  # a truncated or foreign file: say which, not a pickle traceback
-        raise ValueError(f"{path}: not a readable generator file ({type(exc).__name__}: {exc})") from None
+        raise ValueError(f"{path}: not a readable generator file ({type(exc).__name__}: {_first_line(exc)})") from None
     if not isinstance(saved, dict) or saved.get("format") != GENERATOR_FORMAT or "config" not in saved:
         raise ValueError(f"{path}: not a BeyondMSE generator file (format {GENERATOR_FORMAT})")
     try:
         generator = MultiScaleGenerator(**saved["config"])
         generator.load_state_dict(saved["state_dict"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # config and weights disagree, or are missing
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise ValueError(f"{path}: a damaged generator file ({type(exc).__name__}: {first_line})") from None
+        raise ValueError(f"{path}: a damaged generator file ({type(exc).__name__}: {_first_line(exc)})") from None
     return generator.eval()
 
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """The sizes both networks are built from (the ``clip`` and ``model`` params)."""
-
-    input_frames: int
-    output_frames: int
-    scales: int
-    width: float
-    patch: int
-
-    def generator(self) -> MultiScaleGenerator:
-        d = asdict(self)
-        d.pop("patch")
-        return MultiScaleGenerator(**d)
-
-    def discriminator(self) -> MultiScaleDiscriminator:
-        return MultiScaleDiscriminator(**asdict(self))

@@ -233,7 +233,7 @@ def test_unknown_section():
     raw = _raw()
     raw["optimizer"] = {"name": "sgd"}
     assert _parse_error(raw) == (f"{SOURCE}: optimizer: unknown section "
-                                 f"(known: clip, data, demo, extract, filter, model, loss, train)")
+                                 f"(known: clip, data, demo, extract, filter, model, loss, train, evaluate)")
 
 
 @pytest.mark.parametrize("raw,found", [([1, 2], "[1, 2]"), (None, "nothing (an empty value)"), ("clip", "'clip'")])

@@ -1,5 +1,6 @@
 """The DVC pipeline end to end on a tiny demo set: stages run, rerun only when their inputs change,
 and bad params stop a stage with one line naming the key."""
+import json
 import os
 import shutil
 import subprocess
@@ -41,7 +42,7 @@ def workdir(tmp_path_factory):
     _set(work, demo__classes=2, demo__groups=3, demo__test_groups=1, demo__clips_per_group=1, demo__frames=12,
          filter__val_fraction=0.5, model__scales=2, model__width=0.05, train__steps=4, train__batch_size=4,
          train__workers=0, train__checkpoint_every=2, train__log_every=1, train__val_every=2, train__image_every=4,
-         train__val_batches=1)
+         train__val_batches=1, evaluate__pictures=1)
     _run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], work)
     return work
 
@@ -54,11 +55,15 @@ def test_repro_builds_the_training_set_and_trains_then_does_nothing(workdir):
     with h5py.File(workdir / "data" / "train.h5") as f:
         assert len(f["clips"]) > 0
     assert (workdir / "models" / "generator.pt").is_file() and (workdir / "models" / "checkpoint.pt").is_file()
+    evaluation = json.loads((workdir / "eval" / "metrics.json").read_text())
+    assert {"model", "last_frame", "optical_flow"} <= set(evaluation) and evaluation["clips"] == 2
     metrics = _run([sys.executable, "-m", "dvc", "metrics", "show", "--json"], workdir).stdout
     assert "psnr_last_frame" in metrics and "loss_g" in metrics and "bytes_per_patch" in metrics
+    assert "optical_flow" in metrics and "sharpness_full" in metrics
     plots = _run([sys.executable, "-m", "dvc", "plots", "show", "-o", "plots_html"], workdir)
     html = (workdir / "plots_html" / "index.html").read_text()
     assert "loss_g" in html and "step000004.png" in html, plots.stdout
+    assert "moving-region PSNR per recursive step" in html and "clip00000.gif" in html
     again = _run([sys.executable, "-m", "dvc", "repro"], workdir)
     assert "Running stage" not in again.stdout
 

@@ -243,3 +243,24 @@ def write_video(
             container.mux(stream.encode(None))  # flush the encoder's delayed packets
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise VideoError(path, f"cannot write: {_ffmpeg_reason(exc)}") from exc
+
+
+def centre_crop(frames: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """The centred crop of frames ``(..., H, W, 3)`` whose height and width are the largest
+    multiples of ``multiple`` that fit (a view), and its origin (top, left); the extra rows and
+    columns go half above/left (rounded down), half below/right.
+
+    Raises:
+        ValueError: the frames are smaller than ``multiple``.
+
+    Example:
+        >>> crop, origin = centre_crop(np.zeros((2, 243, 322, 3), np.uint8), 8)
+        >>> crop.shape, origin
+        ((2, 240, 320, 3), (1, 1))
+    """
+    h, w = frames.shape[-3:-1]
+    ch, cw = h - h % multiple, w - w % multiple
+    if ch == 0 or cw == 0:
+        raise ValueError(f"frames of {w}x{h} are smaller than {multiple}x{multiple}")
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return frames[..., top:top + ch, left:left + cw, :], (top, left)

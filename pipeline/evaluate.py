@@ -1,0 +1,34 @@
+"""evaluate: the trained generator and two baselines (last frame, optical flow) on the full-frame
+test clips of data/test.h5 -> eval/metrics.json (PSNR, SSIM, sharpness on moving regions and whole
+frames, per recursive step), eval/predictions.h5, eval/plots/ (per step, per clip) and
+eval/pictures/ (PNG grids and GIFs)."""
+from pathlib import Path
+
+import torch
+
+from pipeline.stage import run
+from pyext.config import ParamsError, load_params
+from pyext.data.store import StoreError
+from pyext.evaluate import evaluate
+from pyext.models import load_generator
+
+DATA, MODELS, EVAL = Path("data"), Path("models"), Path("eval")
+
+
+def main() -> None:
+    params = load_params()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    generator = load_generator(MODELS / "generator.pt", map_location=device)
+    clip = params.clip
+    if (generator.input_frames, generator.output_frames) != (clip.input_frames, clip.output_frames):
+        raise ParamsError("params.yaml", "clip.input_frames",
+                          f"{generator.input_frames} -> {generator.output_frames} frames, as {MODELS / 'generator.pt'} "
+                          f"was trained, got {clip.input_frames} -> {clip.output_frames} (rerun train)")
+    metrics = evaluate(params, generator, DATA / "test.h5", EVAL, device)
+    step1 = {m: metrics[m]["step1"]["psnr"] for m in ("model", "last_frame", "optical_flow")}
+    print(f"evaluate: {metrics['clips']} clips; moving-region PSNR at step 1: "
+          + ", ".join(f"{m} {v}" for m, v in step1.items()) + f"; see {EVAL / 'metrics.json'}, {EVAL / 'pictures'}/")
+
+
+if __name__ == "__main__":
+    run("evaluate", main, errors=(StoreError, FileNotFoundError, ValueError))

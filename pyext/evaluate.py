@@ -1,0 +1,199 @@
+"""Evaluation of a trained generator on the full-frame test clips (the paper's section 4).
+
+For each clip of ``data/test.h5`` the first ``clip.input_frames`` frames are the inputs and the
+following ones the targets of recursive steps 1, 2, ...; the generator predicts every step fully
+convolutionally, feeding its predictions back, and so do the two baselines (copying the last
+frame; extrapolating the optical flow). Every prediction is rounded to uint8 frames before it is
+scored, on the moving regions of its target and on the whole frame (:func:`pyext.metrics.frame_scores`).
+With ``clip.output_frames`` n > 1, a step's numbers average its n frames.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from .config import Params
+from .data.dataset import to_model, to_uint8
+from .data.files import atomic_output, write_json
+from .data.store import open_store, store_videos
+from .data.video import centre_crop
+from .metrics import SCORES, frame_scores, last_frame_baseline, motion_mask, optical_flow_baseline
+from .models import MultiScaleGenerator
+
+METHODS = ("model", "last_frame", "optical_flow")
+_BASELINES = {"last_frame": last_frame_baseline, "optical_flow": optical_flow_baseline}
+PAPER_EVERY = 10  # the paper's protocol: every 10th video of the split's test list
+
+
+def select_clips(video: np.ndarray, protocol: str, max_clips: int) -> np.ndarray:
+    """Indices of the test clips to evaluate: all of them, or (``paper``) those of every 10th test
+    video in list order; then at most ``max_clips`` (0: no cap).
+
+    Args:
+        video: the ``video`` field of ``test.h5`` (N,): each clip's index in the manifest.
+    """
+    index = np.arange(len(video))
+    if protocol == "paper":
+        videos = np.unique(video)  # manifest order is the test list's order
+        index = index[np.isin(video, videos[::PAPER_EVERY])]
+    return index[:max_clips] if max_clips else index
+
+
+@dataclass
+class ClipResult:
+    """One clip's predictions and scores: ``scores[method][step][metric]`` (step 0-based)."""
+
+    predictions: np.ndarray  # uint8 (steps * n, H, W, 3): the model's
+    baselines: dict[str, np.ndarray]
+    masks: np.ndarray  # bool (steps * n, H, W)
+    scores: dict[str, list[dict[str, float]]]
+
+
+@torch.no_grad()
+def evaluate_clip(generator: MultiScaleGenerator, clip: np.ndarray, steps: int, threshold: float,
+                  device: torch.device) -> ClipResult:
+    """Predicts and scores one clip.
+
+    Args:
+        clip: uint8 ``(m + steps * n, H, W, 3)``, H and W multiples of ``2^(scales - 1)``.
+        steps: recursive steps.
+        threshold: optical-flow magnitude (pixels) above which a target pixel moves.
+    """
+    m, n = generator.input_frames, generator.output_frames
+    inputs, targets = clip[:m], clip[m:m + steps * n]
+    x = to_model(inputs)[None].to(device)
+    predictions = to_uint8(generator.predict(x, steps))[0]
+    baselines = {}
+    for name, baseline in _BASELINES.items():
+        window = list(inputs)
+        for _ in range(steps * n):  # fed back, like the model's predictions
+            window.append(baseline(np.stack(window[-m:])))
+        baselines[name] = np.stack(window[m:])
+    masks = np.stack([motion_mask(clip[m + j - 1], clip[m + j], threshold) for j in range(steps * n)])
+    outputs = {"model": predictions, **baselines}
+    scores = {}
+    for method, frames in outputs.items():
+        per_frame = [frame_scores(frames[j], targets[j], masks[j]) for j in range(steps * n)]
+        scores[method] = [{k: float(np.mean([f[k] for f in per_frame[s * n:(s + 1) * n]])) for k in SCORES}
+                          for s in range(steps)]
+    return ClipResult(predictions, baselines, masks, scores)
+
+
+def summarise(results: list[dict[str, list[dict[str, float]]]], steps: int) -> dict:
+    """Averages over clips: ``{method: {"step1": {metric: ..}, ...}}``; a clip whose moving region is
+    empty at a step is left out of that step's moving-region averages."""
+    summary = {}
+    for method in METHODS:
+        summary[method] = {}
+        for s in range(steps):
+            values = {}
+            for k in SCORES:
+                column = np.array([r[method][s][k] for r in results], np.float64)
+                column = column[~np.isnan(column)]
+                values[k] = round(float(column.mean()), 4) if len(column) else None
+            summary[method][f"step{s + 1}"] = values
+    return summary
+
+
+def _cell_grid(rows: list[list[np.ndarray | None]], label_rows: list[str]) -> np.ndarray:
+    """A picture of frames in rows (None: an empty cell), a label on the first cell of each row."""
+    import cv2
+    h, w = next(c for row in rows for c in row if c is not None).shape[:2]
+    gap = 4
+    out = np.full((len(rows) * (h + gap) - gap, len(rows[0]) * (w + gap) - gap, 3), 255, np.uint8)
+    for r, row in enumerate(rows):
+        for c, cell in enumerate(row):
+            if cell is not None:
+                out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = cell
+        cv2.putText(out, label_rows[r], (6, r * (h + gap) + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 2)
+        cv2.putText(out, label_rows[r], (6, r * (h + gap) + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1)
+    return out
+
+
+def clip_picture(clip: np.ndarray, result: ClipResult, m: int) -> np.ndarray:
+    """A PNG grid of one clip: the inputs then the true future frames; under the future frames the
+    model's and the baselines' predictions and the motion mask of each target."""
+    future = len(result.predictions)
+    blank: list[np.ndarray | None] = [None] * m
+    mask_frames = [np.repeat((mask[..., None] * 255).astype(np.uint8), 3, axis=2) for mask in result.masks]
+    rows = [list(clip[:m + future]), blank + list(result.predictions)]
+    rows += [blank + list(result.baselines[name]) for name in _BASELINES]
+    rows.append(blank + mask_frames)
+    return _cell_grid(rows, ["inputs | truth", "model", "last frame", "optical flow", "moving regions"])
+
+
+def clip_animation(clip: np.ndarray, result: ClipResult, m: int, path: Path) -> None:
+    """An animated GIF of the recursive prediction: truth (left) and model (right), the inputs first."""
+    future = len(result.predictions)
+    frames = [np.concatenate([clip[t], clip[t]], axis=1) for t in range(m)]
+    frames += [np.concatenate([clip[m + j], result.predictions[j]], axis=1) for j in range(future)]
+    images = [Image.fromarray(f) for f in frames]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=400, loop=0)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+
+
+def evaluate(params: Params, generator: MultiScaleGenerator, test_path: Path, out_dir: Path,
+             device: torch.device | None = None, progress: bool = True) -> dict:
+    """Writes ``out_dir/metrics.json``, ``predictions.h5``, ``plots/steps.csv``, ``plots/clips.csv``
+    and ``pictures/`` for the test clips of ``test_path``; returns the metrics."""
+    ev, steps = params.evaluate, params.clip.test_steps
+    device = device or next(generator.parameters()).device
+    m, n = generator.input_frames, generator.output_frames
+    out_dir = Path(out_dir)
+    with open_store(test_path) as f:
+        video = f["video"][:]
+        names = store_videos(f)
+        chosen = select_clips(video, ev.protocol, ev.max_clips)
+        first, origin = centre_crop(f["clips"][0][: m + steps * n], 2 ** (generator.scales - 1)) if len(chosen) else (
+            None, (0, 0))
+        results, per_clip = [], []
+        (out_dir / "pictures").mkdir(parents=True, exist_ok=True)
+        shape = (len(chosen), steps * n, *(first.shape[1:] if first is not None else (1, 1, 3)))
+        with atomic_output(out_dir / "predictions.h5") as tmp, h5py.File(tmp, "w") as out:
+            stored = out.create_dataset("predictions", shape=shape, dtype=np.uint8,
+                                        chunks=(1, 1, *shape[2:]), compression="gzip", compression_opts=1)
+            out.create_dataset("clip", data=chosen.astype(np.int32))
+            out.attrs.update({"crop_origin": origin, "input_frames": m, "output_frames": n, "steps": steps,
+                              "test_file": str(test_path)})
+            for i, index in enumerate(tqdm(chosen, desc="evaluate", unit="clip", disable=not progress)):
+                clip, _ = centre_crop(f["clips"][index][: m + steps * n], 2 ** (generator.scales - 1))
+                result = evaluate_clip(generator, clip, steps, ev.flow_threshold, device)
+                stored[i] = result.predictions
+                results.append(result.scores)
+                per_clip.append({"clip": int(index), "video": names[video[index]],
+                                 **{method: round(result.scores[method][0]["psnr_full"], 4) for method in METHODS}})
+                if i < ev.pictures:
+                    name = f"clip{int(index):05d}"
+                    picture = clip_picture(clip, result, m)
+                    with atomic_output(out_dir / "pictures" / f"{name}.png") as png:
+                        Image.fromarray(picture).save(png, format="PNG")
+                    clip_animation(clip, result, m, out_dir / "pictures" / f"{name}.gif")
+    summary = summarise(results, steps)
+    without = sum(any(math.isnan(r["model"][s]["psnr"]) for s in range(steps)) for r in results)
+    metrics = {**summary, "clips": len(results), "clips_without_motion": without}
+    write_json(out_dir / "metrics.json", metrics)
+    _write_csv(out_dir / "plots" / "steps.csv",
+               [{"step": s + 1, **{method: summary[method][f"step{s + 1}"]["psnr"] for method in METHODS}}
+                for s in range(steps)])
+    _write_csv(out_dir / "plots" / "clips.csv", per_clip, ["clip", "video", *METHODS])
+    return metrics
+
+
+def _write_csv(path: Path, rows: list[dict], fields: list[str] | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fields = fields or (list(rows[0]) if rows else ["step", *METHODS])
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)

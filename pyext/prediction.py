@@ -1,0 +1,235 @@
+"""A trained generator on any video: recursive predictions beside the truth.
+
+:func:`predict` runs a generator over the windows of a whole video and lays each true frame and its
+prediction side by side; :func:`write_side_by_side` saves the result as an MP4, AVI or GIF. The
+command line is ``python -m pipeline.predict VIDEO --out OUT.mp4``.
+
+Example (an untrained generator, so the right halves are noise)::
+
+    from pyext.data.video import read_video
+    from pyext.models import load_generator
+    from pyext.prediction import predict, write_side_by_side
+
+    G = load_generator("models/generator.pt")
+    frames = read_video("my_video.avi", max_size=(240, 320))      # uint8 (T, H, W, 3)
+    write_side_by_side(predict(G, frames, steps=2), "predicted.mp4", fps=25)
+
+The module itself is callable, ``pyext.predict(G, frames)`` being :func:`predict`, so that the
+package can offer the function under the module's name.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from .data.dataset import to_model, to_uint8
+from .data.files import atomic_output
+from .data.video import DEFAULT_BITRATE, centre_crop, write_video
+from .models import MultiScaleGenerator
+
+__all__ = ["predict", "window_starts", "crop_to_model", "write_side_by_side", "check_output_path",
+           "OUTPUT_SUFFIXES", "INPUT_GAP_COLOUR", "PREDICTION_GAP_COLOUR"]
+
+OUTPUT_SUFFIXES = (".mp4", ".avi", ".gif")
+# The band between the halves: grey while a window's input frames are shown (the same frame on both
+# sides), red while its predictions are (truth on the left, prediction on the right).
+INPUT_GAP_COLOUR = (128, 128, 128)
+PREDICTION_GAP_COLOUR = (220, 0, 0)
+
+
+def _positive_int(name: str, value: object, allow_zero: bool = False) -> int:
+    low = 0 if allow_zero else 1
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return int(value)
+
+
+def crop_to_model(frames: np.ndarray, scales: int) -> np.ndarray:
+    """The centre crop of frames ``(..., H, W, 3)`` whose height and width are the largest
+    multiples of ``max(2, 2^(scales-1))`` that fit: a generator of ``scales`` scales needs multiples
+    of ``2^(scales-1)``, and yuv420p video needs even sizes. The extra rows and columns go half
+    above/left (rounded down) and half below/right. A view, not a copy.
+
+    Raises:
+        ValueError: the frames are smaller than one such multiple.
+    """
+    q = max(2, 2 ** (scales - 1))
+    try:
+        return centre_crop(frames, q)[0]
+    except ValueError:
+        h, w = frames.shape[-3:-1]
+        raise ValueError(f"frames of {w}x{h} are too small for a generator of {scales} scales "
+                         f"(width and height must be at least {q})") from None
+
+
+def window_starts(length: int, input_frames: int, predicted: int, stride: int | None = None,
+                  from_end: bool = False) -> list[int]:
+    """The first frames of the windows :func:`predict` uses in a video of ``length`` frames.
+
+    Args:
+        length: T, the video's frame count.
+        input_frames: m, frames a window feeds the generator.
+        predicted: p, frames predicted from each window (``steps * n``).
+        stride: frames between window starts; None: ``p``, so that the predicted frames tile the
+            video from frame m on. Ignored with ``from_end``.
+        from_end: one window, the last m frames (its predictions lie past the video's end).
+    Returns:
+        ``[0, stride, 2 stride, ...]`` up to the last start ``s`` with ``s + m + p <= T`` (every
+        predicted frame has its true frame), or ``[T - m]`` with ``from_end``.
+    Raises:
+        ValueError: the video is too short for one window.
+
+    Example:
+        >>> window_starts(12, 4, 2), window_starts(12, 4, 2, stride=5), window_starts(12, 4, 2, from_end=True)
+        ([0, 2, 4, 6], [0, 5], [8])
+    """
+    need = input_frames if from_end else input_frames + predicted
+    if length < need:
+        what = (f"{input_frames} input frames" if from_end else
+                f"{input_frames} input frames and {predicted} true future frames to compare the predictions with")
+        raise ValueError(f"the video has {length} frame{'s' * (length != 1)}; a window needs {need} "
+                         f"({what})" + ("" if from_end else "; predicting from its end needs only "
+                                        f"{input_frames}"))
+    if from_end:
+        return [length - input_frames]
+    stride = predicted if stride is None else _positive_int("stride", stride)
+    return list(range(0, length - need + 1, stride))
+
+
+def _generator_device(generator: torch.nn.Module) -> tuple[torch.device, torch.dtype]:
+    parameter = next(generator.parameters(), None)
+    if parameter is None:
+        return torch.device("cpu"), torch.float32
+    return parameter.device, parameter.dtype
+
+
+def predict(generator: MultiScaleGenerator, frames: np.ndarray, steps: int = 2, stride: int | None = None,
+            from_end: bool = False, *, batch_size: int = 8, gap: int = 8, progress: bool = False) -> np.ndarray:
+    """Recursive predictions over a whole video, each beside the truth, as frames of a new video.
+
+    The frames are first centre-cropped (:func:`crop_to_model`) to multiples of
+    ``max(2, 2^(scales-1))`` in height and width. Each window of m = ``generator.input_frames``
+    consecutive frames starting at ``s`` (:func:`window_starts`: every ``stride`` frames, by default
+    ``steps * n`` so the predictions tile the video) predicts p = ``steps * n`` frames with
+    :meth:`MultiScaleGenerator.predict` (``steps`` rounds of n = ``generator.output_frames``
+    frames, each fed back as input). A window gives ``m + p`` output frames:
+
+    * its m input frames, the same on both sides (grey band, :data:`INPUT_GAP_COLOUR`);
+    * then for each predicted frame ``s + m + j``: left the true frame, right the prediction (red
+      band, :data:`PREDICTION_GAP_COLOUR`).
+
+    With ``from_end`` there is one window, the last m frames, and the predictions go past the
+    video's end: having no truth, the left side shows the last true frame dimmed to half
+    brightness, so the motion predicted on the right stands out against where the video stopped.
+
+    Windows run through the generator in batches on its device (and dtype), without gradients.
+
+    Args:
+        generator: a (trained) :class:`~pyext.models.MultiScaleGenerator`.
+        frames: uint8 ``(T, H, W, 3)`` RGB, the whole video (:func:`pyext.data.video.read_video`).
+        steps: recursive prediction rounds per window, >= 1.
+        stride: frames between window starts, >= 1; None: ``steps * n``. Ignored with ``from_end``.
+        from_end: predict past the end from the last m frames instead.
+        batch_size: windows per generator call.
+        gap: width of the band between the halves, in pixels (even keeps the width even for video).
+        progress: show a tqdm progress bar over the windows (on stderr).
+    Returns:
+        uint8 ``(K, H', 2 W' + gap, 3)``, ``K = windows * (m + steps * n)``, where ``H' x W'`` is the
+        cropped size; window ``i`` is frames ``i (m + p)`` to ``(i + 1)(m + p) - 1``.
+    Raises:
+        TypeError: ``frames`` is not a uint8 numpy array.
+        ValueError: ``frames`` is not ``(T, H, W, 3)``, the video has fewer than ``m + steps * n``
+            frames (``m`` with ``from_end``), its frames are too small for the generator, or an
+            invalid ``steps``, ``stride``, ``batch_size`` or ``gap``.
+    """
+    if not isinstance(frames, np.ndarray):
+        raise TypeError(f"frames must be a numpy array, got {type(frames).__name__}")
+    if frames.dtype != np.uint8:
+        raise TypeError(f"frames must be uint8, got {frames.dtype}")
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (T, H, W, 3), got shape {frames.shape}")
+    steps = _positive_int("steps", steps)
+    batch_size = _positive_int("batch_size", batch_size)
+    gap = _positive_int("gap", gap, allow_zero=True)
+    m, p = generator.input_frames, steps * generator.output_frames
+    starts = window_starts(len(frames), m, p, stride, from_end)
+    video = crop_to_model(frames, generator.scales)
+    _, h, w, _ = video.shape
+    device, dtype = _generator_device(generator)
+
+    out = np.empty((len(starts) * (m + p), h, 2 * w + gap, 3), np.uint8)
+    out[:, :, w:w + gap] = PREDICTION_GAP_COLOUR
+    dimmed = video[-1] // 2
+    with tqdm(total=len(starts), desc="predict", unit="window", disable=not progress) as bar:
+        for first in range(0, len(starts), batch_size):
+            batch = starts[first:first + batch_size]
+            x = to_model(np.stack([video[s:s + m] for s in batch])).to(device, dtype)
+            predicted = to_uint8(generator.predict(x, steps))  # (B, p, h, w, 3)
+            for i, s in enumerate(batch):
+                o = (first + i) * (m + p)
+                out[o:o + m, :, :w] = out[o:o + m, :, w + gap:] = video[s:s + m]
+                out[o:o + m, :, w:w + gap] = INPUT_GAP_COLOUR
+                out[o + m:o + m + p, :, :w] = dimmed if from_end else video[s + m:s + m + p]
+                out[o + m:o + m + p, :, w + gap:] = predicted[i]
+            bar.update(len(batch))
+    return out
+
+
+def check_output_path(path: str | os.PathLike) -> str:
+    """The format :func:`write_side_by_side` writes ``path`` in, by its suffix (any case):
+    ``"video"`` for ``.mp4``/``.avi``, ``"gif"`` for ``.gif``.
+
+    Raises:
+        ValueError: any other suffix, naming the file.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise ValueError(f"{path}: cannot write {suffix or 'a file without a suffix'!r} files; "
+                         f"use {', '.join(OUTPUT_SUFFIXES)}")
+    return "gif" if suffix == ".gif" else "video"
+
+
+def write_side_by_side(frames: np.ndarray, path: str | os.PathLike, fps: int = 25) -> None:
+    """Saves frames (those :func:`predict` returns) as a video or an animated GIF, atomically.
+
+    By the suffix of ``path``: ``.mp4`` and ``.avi`` are MPEG-4 Part 2 (FFmpeg's ``mpeg4``) yuv420p
+    through :func:`pyext.data.video.write_video`, at its bitrate scaled up with the frame area
+    beyond 320x240; ``.gif`` is written with Pillow, looping forever, each frame shown
+    ``1000 / fps`` ms (GIF counts in hundredths of a second, and Pillow merges consecutive identical
+    frames into one longer frame). The file appears only once complete.
+
+    Args:
+        frames: uint8 ``(T, H, W, 3)`` RGB, T >= 1 (H and W even for video).
+        path: the output file; missing folders are created.
+        fps: frames per second, a positive int.
+    Raises:
+        ValueError: an unknown suffix (naming the file), bad ``frames`` or ``fps``.
+        TypeError: ``frames`` is not a uint8 numpy array.
+        pyext.data.video.VideoError: FFmpeg failed, or odd H or W for video.
+        OSError: the GIF cannot be written.
+    """
+    path = Path(path)
+    kind = check_output_path(path)
+    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
+        raise TypeError(f"frames must be a uint8 numpy array, got "
+                        f"{frames.dtype if isinstance(frames, np.ndarray) else type(frames).__name__}")
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] == 0:
+        raise ValueError(f"frames must be (T, H, W, 3) with T >= 1, got shape {frames.shape}")
+    fps = _positive_int("fps", fps)
+    _, h, w, _ = frames.shape
+    if kind == "video":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        bitrate = max(DEFAULT_BITRATE, round(DEFAULT_BITRATE * h * w / (240 * 320)))
+        write_video(path, frames, fps=fps, bitrate=bitrate)
+        return
+    images = [Image.fromarray(f) for f in frames]
+    with atomic_output(path) as tmp:
+        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], loop=0,
+                       duration=max(1, round(1000 / fps)))
+

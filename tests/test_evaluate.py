@@ -1,0 +1,136 @@
+"""pyext.evaluate and the evaluate stage: clip selection (all, the paper's every 10th video, a cap);
+the baselines on a known translation; the outputs' schema; whole-frame PSNR and SSIM recomputed
+with scikit-image from test.h5 and predictions.h5; clips without motion left out and counted."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from pyext.config import load_params
+from pyext.data.store import ClipWriter
+from pyext.evaluate import METHODS, evaluate, evaluate_clip, select_clips
+from pyext.metrics import SCORES, luminance
+from pyext.models import MultiScaleGenerator, generator_file
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _texture(h: int, w: int, seed: int) -> np.ndarray:
+    import cv2
+    coarse = np.random.default_rng(seed).uniform(0, 255, (h // 8 + 2, w // 8 + 2, 3))
+    return cv2.resize(coarse, (w + 16, h + 16), interpolation=cv2.INTER_CUBIC)[8:8 + h, 8:8 + w].clip(0, 255).astype(
+        np.uint8)
+
+
+def _translating(frames: int, seed: int, dx: int = 2, h: int = 64, w: int = 80) -> np.ndarray:
+    """A textured square moving right by ``dx`` pixels a frame over a still textured background."""
+    background, square = _texture(h, w, seed), _texture(24, 24, seed + 100)
+    clip = np.repeat(background[None], frames, axis=0)
+    for t in range(frames):
+        clip[t, 20:44, 10 + dx * t:34 + dx * t] = square
+    return clip
+
+
+def _generator(tmp_path: Path) -> tuple[MultiScaleGenerator, Path]:
+    torch.manual_seed(0)
+    g = MultiScaleGenerator(4, 1, scales=3, width=0.05).eval()  # frames cropped to multiples of 4
+    path = tmp_path / "generator.pt"
+    torch.save(generator_file(g), path)
+    return g, path
+
+
+def test_select_clips():
+    video = np.repeat(np.arange(25), 2)  # 25 test videos, 2 clips each
+    assert list(select_clips(video, "all", 0)) == list(range(50))
+    assert list(select_clips(video, "all", 3)) == [0, 1, 2]
+    assert list(select_clips(video, "paper", 0)) == [0, 1, 20, 21, 40, 41]  # videos 0, 10, 20
+    assert list(select_clips(video[::-1].copy(), "paper", 0)) == [8, 9, 28, 29, 48, 49]  # by video, not row
+
+
+def test_baselines_on_a_known_translation():
+    g = MultiScaleGenerator(4, 1, scales=2, width=0.05).eval()
+    clip = _translating(6, seed=1)
+    result = evaluate_clip(g, clip, steps=2, threshold=1.0, device=torch.device("cpu"))
+    assert result.predictions.shape == (2, 64, 80, 3) and result.masks.shape == (2, 64, 80)
+    assert result.masks[0][24:40, 24:40].all() and not result.masks[0][:, 60:].any()
+    flow, last = result.scores["optical_flow"], result.scores["last_frame"]
+    for step in range(2):
+        assert flow[step]["psnr"] > last[step]["psnr"] + 2  # extrapolating the motion wins on what moves
+        assert set(flow[step]) == set(SCORES)
+    np.testing.assert_array_equal(result.baselines["last_frame"][1], clip[3])  # copies the last input
+
+
+def _test_store(path: Path, clips: list[np.ndarray]) -> None:
+    n = len(clips)
+    with ClipWriter(path, clips[0].shape, [f"v{i}.avi" for i in range(n)], {"params": {}}) as w:
+        w.append(np.stack(clips), motion=np.zeros(n, np.float32), video=np.arange(n, dtype=np.int32),
+                 start=np.zeros(n, np.int32), yx=np.zeros((n, 2), np.int16), label=np.zeros(n, np.int16))
+
+
+def test_evaluate_writes_the_schema_and_recomputes_with_skimage(tmp_path):
+    g, _ = _generator(tmp_path)
+    still = np.repeat(_texture(66, 81, 9)[None], 6, axis=0)  # no motion at all; odd sizes are cropped
+    clips = [np.ascontiguousarray(_translating(6, seed=s, h=66, w=81)) for s in (2, 3)] + [still]
+    _test_store(tmp_path / "test.h5", clips)
+    p = load_params(REPO / "params.yaml")
+    p = replace(p, evaluate=replace(p.evaluate, pictures=2))
+    metrics = evaluate(p, g, tmp_path / "test.h5", tmp_path / "eval", torch.device("cpu"), progress=False)
+
+    saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert saved == metrics and saved["clips"] == 3 and saved["clips_without_motion"] == 1
+    for method in METHODS:
+        assert set(saved[method]) == {"step1", "step2"}
+        for step in ("step1", "step2"):
+            assert set(saved[method][step]) == set(SCORES)
+            assert all(isinstance(v, float) and math.isfinite(v) for v in saved[method][step].values())
+
+    with h5py.File(tmp_path / "eval" / "predictions.h5") as f:
+        predictions, index = f["predictions"][:], f["clip"][:]
+        top, left = f.attrs["crop_origin"]
+    assert predictions.shape == (3, 2, 64, 80, 3) and list(index) == [0, 1, 2] and (top, left) == (1, 0)
+    with h5py.File(tmp_path / "test.h5") as f:
+        truth = f["clips"][:, 4:6, top:top + 64, left:left + 80]
+    for s, step in enumerate(("step1", "step2")):
+        psnrs = [peak_signal_noise_ratio(truth[c, s], predictions[c, s], data_range=255) for c in range(3)]
+        ssims = [structural_similarity(luminance(predictions[c, s]), luminance(truth[c, s]), gaussian_weights=True,
+                                       sigma=1.5, use_sample_covariance=False, data_range=255) for c in range(3)]
+        assert saved["model"][step]["psnr_full"] == pytest.approx(np.mean(psnrs), abs=1e-3)
+        assert saved["model"][step]["ssim_full"] == pytest.approx(np.mean(ssims), abs=1e-3)
+
+    pictures = sorted(p.name for p in (tmp_path / "eval" / "pictures").iterdir())
+    assert pictures == ["clip00000.gif", "clip00000.png", "clip00001.gif", "clip00001.png"]
+    from PIL import Image
+    gif = Image.open(tmp_path / "eval" / "pictures" / "clip00000.gif")
+    assert gif.n_frames == 6 and gif.size == (160, 64)
+    steps = (tmp_path / "eval" / "plots" / "steps.csv").read_text().splitlines()
+    assert steps[0] == "step,model,last_frame,optical_flow" and len(steps) == 3
+    per_clip = (tmp_path / "eval" / "plots" / "clips.csv").read_text().splitlines()
+    assert per_clip[0] == "clip,video,model,last_frame,optical_flow" and per_clip[3].startswith("2,v2.avi,")
+
+
+def test_stage_errors_are_one_line(tmp_path):
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "pipeline.evaluate"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == ["evaluate: models/generator.pt: no such file"]
