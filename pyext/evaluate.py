@@ -10,7 +10,6 @@ With ``clip.output_frames`` n > 1, a step's numbers average its n frames.
 from __future__ import annotations
 
 import csv
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from .data.store import open_store, store_videos
 from .data.video import centre_crop
 from .metrics import SCORES, frame_scores, last_frame_baseline, motion_mask, optical_flow_baseline
 from .models import MultiScaleGenerator
+from .prediction import write_side_by_side
 
 METHODS = ("model", "last_frame", "optical_flow")
 _BASELINES = {"last_frame": last_frame_baseline, "optical_flow": optical_flow_baseline}
@@ -136,11 +136,7 @@ def clip_animation(clip: np.ndarray, result: ClipResult, m: int, path: Path) -> 
     future = len(result.predictions)
     frames = [np.concatenate([clip[t], clip[t]], axis=1) for t in range(m)]
     frames += [np.concatenate([clip[m + j], result.predictions[j]], axis=1) for j in range(future)]
-    images = [Image.fromarray(f) for f in frames]
-    buffer = io.BytesIO()
-    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=400, loop=0)
-    with atomic_output(path) as tmp:
-        tmp.write_bytes(buffer.getvalue())
+    write_side_by_side(np.stack(frames), path, fps=3)
 
 
 def evaluate(params: Params, generator: MultiScaleGenerator, test_path: Path, out_dir: Path,

@@ -26,12 +26,7 @@ from pyext.models import MultiScaleGenerator, generator_file
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _texture(h: int, w: int, seed: int) -> np.ndarray:

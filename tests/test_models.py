@@ -23,14 +23,7 @@ from pyext.models import MultiScaleDiscriminator, MultiScaleGenerator, generator
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny convolutions: on a small, shared machine two intra-op threads are many times slower
-    # than one (they spin against other processes), so this module runs single-threaded.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _clip(b, t, h, w, seed=0, dtype=torch.float32):

@@ -26,12 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 T, H, W, GAP = 20, 64, 80, 8
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def moving_square(t: int, h: int, w: int) -> np.ndarray:
