@@ -24,14 +24,15 @@ from bench.extract import loader_rate
 from pyext.config import load_params
 from pyext.data.dataset import ClipDataset
 from pyext.ops import reference_only
-from pyext.train import Trainer
+from pyext.train import PAPER_SGD, Trainer
 
 
 def presets(params):
     """The presets the README documents: the default (``params.yaml``) and the paper's (Table 1 at
     full width, batch 8, 32x32 patches)."""
     return {"default": params,
-            "paper": replace(params, model=replace(params.model, width=1.0), train=replace(params.train, batch_size=8))}
+            "paper": replace(params, model=replace(params.model, width=1.0),
+                             train=replace(params.train, batch_size=8, **PAPER_SGD))}
 
 
 def _sync(device: torch.device) -> None:

@@ -162,6 +162,8 @@ def evaluate(params: Params, generator: MultiScaleGenerator, test_path: Path, ou
             out.create_dataset("clip", data=chosen.astype(np.int32))
             out.attrs.update({"crop_origin": origin, "input_frames": m, "output_frames": n, "steps": steps,
                               "test_file": str(test_path)})
+            # Pictures of clips spread over the selection (the test list is grouped by class).
+            drawn = set(np.linspace(0, len(chosen) - 1, min(ev.pictures, len(chosen))).round().astype(int).tolist())
             for i, index in enumerate(tqdm(chosen, desc="evaluate", unit="clip", disable=not progress)):
                 clip, _ = centre_crop(f["clips"][index][: m + steps * n], 2 ** (generator.scales - 1))
                 result = evaluate_clip(generator, clip, steps, ev.flow_threshold, device)
@@ -169,7 +171,7 @@ def evaluate(params: Params, generator: MultiScaleGenerator, test_path: Path, ou
                 results.append(result.scores)
                 per_clip.append({"clip": int(index), "video": names[video[index]],
                                  **{method: round(result.scores[method][0]["psnr_full"], 4) for method in METHODS}})
-                if i < ev.pictures:
+                if i in drawn:
                     name = f"clip{int(index):05d}"
                     picture = clip_picture(clip, result, m)
                     with atomic_output(out_dir / "pictures" / f"{name}.png") as png:

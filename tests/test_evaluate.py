@@ -112,7 +112,7 @@ def test_evaluate_writes_the_schema_and_recomputes_with_skimage(tmp_path):
         assert saved["model"][step]["ssim_full"] == pytest.approx(np.mean(ssims), abs=1e-3)
 
     pictures = sorted(p.name for p in (tmp_path / "eval" / "pictures").iterdir())
-    assert pictures == ["clip00000.gif", "clip00000.png", "clip00001.gif", "clip00001.png"]
+    assert pictures == ["clip00000.gif", "clip00000.png", "clip00002.gif", "clip00002.png"]  # spread out
     from PIL import Image
     gif = Image.open(tmp_path / "eval" / "pictures" / "clip00000.gif")
     assert gif.n_frames == 6 and gif.size == (160, 64)
