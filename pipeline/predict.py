@@ -62,11 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.model.is_file():
         raise FileNotFoundError(f"{args.model}: no such generator file (train one with `dvc repro`, "
                                 f"or pass --model)")
-    try:
-        generator = load_generator(args.model, map_location=device)
-    except ValueError as exc:  # torch's reason for a foreign file can span lines: keep the first
-        first = str(exc).splitlines()[0]
-        raise ValueError(first + ")" * (first.count("(") - first.count(")"))) from None
+    generator = load_generator(args.model, map_location=device)
     frames = read_video(args.video, max_size=tuple(args.max_size))
     try:
         out = predict(generator, frames, steps=args.steps, stride=args.stride, from_end=args.from_end,
