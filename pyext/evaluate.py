@@ -151,21 +151,23 @@ def evaluate(params: Params, generator: MultiScaleGenerator, test_path: Path, ou
         video = f["video"][:]
         names = store_videos(f)
         chosen = select_clips(video, ev.protocol, ev.max_clips)
-        first, origin = centre_crop(f["clips"][0][: m + steps * n], 2 ** (generator.scales - 1)) if len(chosen) else (
-            None, (0, 0))
+        length, (h, w), (top, left) = m + steps * n, f["clips"].shape[2:4], (0, 0)
+        if len(chosen):  # every test clip has the store's frame size: one crop serves them all
+            crop, (top, left) = centre_crop(np.broadcast_to(np.uint8(0), (h, w, 3)), 2 ** (generator.scales - 1))
+            h, w = crop.shape[:2]
         results, per_clip = [], []
         (out_dir / "pictures").mkdir(parents=True, exist_ok=True)
-        shape = (len(chosen), steps * n, *(first.shape[1:] if first is not None else (1, 1, 3)))
+        shape = (len(chosen), steps * n, h, w, 3)
         with atomic_output(out_dir / "predictions.h5") as tmp, h5py.File(tmp, "w") as out:
             stored = out.create_dataset("predictions", shape=shape, dtype=np.uint8,
                                         chunks=(1, 1, *shape[2:]), compression="gzip", compression_opts=1)
             out.create_dataset("clip", data=chosen.astype(np.int32))
-            out.attrs.update({"crop_origin": origin, "input_frames": m, "output_frames": n, "steps": steps,
+            out.attrs.update({"crop_origin": (top, left), "input_frames": m, "output_frames": n, "steps": steps,
                               "test_file": str(test_path)})
             # Pictures of clips spread over the selection (the test list is grouped by class).
             drawn = set(np.linspace(0, len(chosen) - 1, min(ev.pictures, len(chosen))).round().astype(int).tolist())
             for i, index in enumerate(tqdm(chosen, desc="evaluate", unit="clip", disable=not progress)):
-                clip, _ = centre_crop(f["clips"][index][: m + steps * n], 2 ** (generator.scales - 1))
+                clip = f["clips"][index, :length, top:top + h, left:left + w]
                 result = evaluate_clip(generator, clip, steps, ev.flow_threshold, device)
                 stored[i] = result.predictions
                 results.append(result.scores)

@@ -30,6 +30,13 @@ def _check(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None) -> None
         raise ValueError(f"mask must be (H, W) = {pred.shape[:2]}, got {mask.shape}")
 
 
+def _decibels(mean: np.ndarray | float) -> np.ndarray | float:
+    """``10 log10(255^2 / mean)`` capped at :data:`PSNR_CAP` (a mean of 0 gives the cap); NaN stays NaN."""
+    with np.errstate(divide="ignore"):
+        value = np.minimum(10 * np.log10(255.0 ** 2 / np.asarray(mean, np.float64)), PSNR_CAP)
+    return float(value) if np.ndim(value) == 0 else value
+
+
 def psnr(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float:
     """``10 log10(255^2 / MSE)`` over the RGB values (of the masked pixels), capped at
     :data:`PSNR_CAP` for identical frames.
@@ -41,10 +48,7 @@ def psnr(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) ->
     """
     _check(pred, truth, mask)
     diff = pred.astype(np.float64) - truth.astype(np.float64)
-    mse = _masked_mean(diff * diff, mask)
-    if np.isnan(mse):
-        return mse
-    return PSNR_CAP if mse == 0 else min(PSNR_CAP, float(10 * np.log10(255.0 ** 2 / mse)))
+    return _decibels(_masked_mean(diff * diff, mask))
 
 
 def psnr_per_clip(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -52,9 +56,7 @@ def psnr_per_clip(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     if pred.shape != truth.shape:
         raise ValueError(f"pred and truth must have the same shape, got {pred.shape} and {truth.shape}")
     diff = pred.astype(np.float64) - truth.astype(np.float64)
-    mse = (diff * diff).reshape(len(diff), -1).mean(axis=1)
-    with np.errstate(divide="ignore"):
-        return np.minimum(10 * np.log10(255.0 ** 2 / mse), PSNR_CAP)
+    return _decibels((diff * diff).reshape(len(diff), -1).mean(axis=1))
 
 
 def luminance(frame: np.ndarray) -> np.ndarray:
@@ -101,10 +103,7 @@ def sharpness_difference(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray |
     """
     _check(pred, truth, mask)
     diff = np.abs(_gradient_sum(truth) - _gradient_sum(pred))
-    mean = _masked_mean(diff, None if mask is None else mask[1:, 1:])
-    if np.isnan(mean):
-        return mean
-    return PSNR_CAP if mean == 0 else min(PSNR_CAP, float(10 * np.log10(255.0 ** 2 / mean)))
+    return _decibels(_masked_mean(diff, None if mask is None else mask[1:, 1:]))
 
 
 SCORES = ("psnr", "ssim", "sharpness", "psnr_full", "ssim_full", "sharpness_full")
