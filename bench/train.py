@@ -14,25 +14,26 @@ import argparse
 import contextlib
 import statistics
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
+import yaml
 
 import pyext
 from bench.extract import loader_rate
-from pyext.config import load_params
+from pyext.config import load_params, parse_params
 from pyext.data.dataset import ClipDataset
 from pyext.ops import reference_only
-from pyext.train import PAPER_SGD, Trainer
+from pyext.presets import apply_preset, read_preset
+from pyext.train import Trainer
 
 
-def presets(params):
-    """The presets the README documents: the default (``params.yaml``) and the paper's (Table 1 at
-    full width, batch 8, 32x32 patches)."""
-    return {"default": params,
-            "paper": replace(params, model=replace(params.model, width=1.0),
-                             train=replace(params.train, batch_size=8, **PAPER_SGD))}
+def presets(path: str = "params.yaml"):
+    """The presets the README documents: the default (``params.yaml``) and the paper's
+    (``configs/paper.yaml`` applied to it: Table 1 at full width, batch 8, 32x32 patches)."""
+    raw = yaml.safe_load(Path(path).read_text())
+    paper = parse_params(apply_preset(raw, read_preset("configs/paper.yaml", path)), path)
+    return {"default": load_params(path), "paper": paper}
 
 
 def _sync(device: torch.device) -> None:
@@ -60,7 +61,7 @@ def main() -> None:
     args = parser.parse_args()
     if not pyext.native_available():
         raise SystemExit(f"the native ops are not built: {pyext.native_error()}")
-    params = load_params()
+    configurations = presets()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     data = ClipDataset(args.train)
     print(f"device: {torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}, "
@@ -68,7 +69,7 @@ def main() -> None:
     print("| preset | configuration | ms/step | steps/s | samples/s | vs eager reference ops |")
     print("|---|---|---|---|---|---|")
     for name in args.presets:
-        p = presets(params)[name]
+        p = configurations[name]
         b = p.train.batch_size
         batches = [torch.stack([data[i] for i in range(k * b, (k + 1) * b)]).to(device) for k in range(2)]
         configs = [("eager, reference ops", False, True), ("eager, native ops", False, False)]

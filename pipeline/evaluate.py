@@ -28,6 +28,10 @@ def main() -> None:
     step1 = {m: metrics[m]["step1"]["psnr"] for m in ("model", "last_frame", "optical_flow")}
     print(f"evaluate: {metrics['clips']} clips; moving-region PSNR at step 1: "
           + ", ".join(f"{m} {v}" for m, v in step1.items()) + f"; see {EVAL / 'metrics.json'}, {EVAL / 'pictures'}/")
+    model, last = step1["model"], step1["last_frame"]
+    if model is not None and last is not None and model < last:
+        print(f"evaluate: the model is WORSE than copying the last frame on moving regions at step 1 "
+              f"({model - last:+.2f} dB)")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ def main() -> None:
     record = {"clip": params.section("clip"), "filter": params.section("filter")}
     report = filter_patches(DATA / "patches.h5", DATA / "train.h5", DATA / "val.h5", params.filter, record)
     write_json(DATA / "filter_report.json", report)
-    print(f"filter: {report['train']} training and {report['val']} validation patches of {report['candidates']} "
+    print(f"filter: {report['why']}: {report['train']} training and {report['val']} validation patches "
           f"({report['bytes_per_patch']} bytes each on disk)")
 
 

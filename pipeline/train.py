@@ -2,7 +2,6 @@
 checkpoints in models/checkpoint.pt and dvclive logs in dvclive/. Resumes from a checkpoint of
 the same params and data. Distributed: ``torchrun --nproc_per_node N -m pipeline.train``."""
 import argparse
-import json
 from pathlib import Path
 
 from pipeline.stage import run
@@ -23,8 +22,8 @@ def main() -> None:
     if summary["step"] < params.train.steps:
         print(f"train: stopped after step {summary['step']} of {params.train.steps}; rerun to continue")
     else:
-        print(f"train: {MODELS / 'generator.pt'} after {summary['step']} steps; " + json.dumps(
-            {k: summary[k] for k in ("val_psnr", "val_psnr_last_frame")}))
+        print(f"train: {MODELS / 'generator.pt'} after {summary['step']} steps holds the generator of step "
+              f"{summary['val_step']} (train.keep: {summary['kept']})")
 
 
 if __name__ == "__main__":

@@ -15,15 +15,18 @@ Example:
     ...     "data": {"source": "demo", "root": "data/demo", "split": 1},
     ...     "demo": {"classes": 6, "groups": 7, "test_groups": 2, "clips_per_group": 2, "frames": 40,
     ...              "seed": 0},
+    ...     "photos": {"classes": 4, "groups": 4, "test_groups": 1, "clips_per_group": 1, "frames": 40,
+    ...                "seed": 0},
     ...     "extract": {"workers": 2, "frame_size": [240, 320], "clip_stride": 4, "crops_per_clip": 4,
     ...                 "max_clips_per_video": 0, "test_clips_per_video": 1, "seed": 0},
-    ...     "filter": {"min_motion": 8, "val_fraction": 0.1, "max_per_video": 0, "seed": 0},
-    ...     "model": {"scales": 4, "width": 0.25},
+    ...     "filter": {"min_motion": 8, "min_kept": 1000, "val_fraction": 0.1, "max_per_video": 0, "seed": 0},
+    ...     "model": {"scales": 4, "width": 0.25, "skip": "last_frame"},
     ...     "loss": {"adversarial": "bce", "adv": 0.05, "lp": 1, "p": 2, "gdl": 1, "alpha": 1},
     ...     "train": {"steps": 800, "batch_size": 8, "optimizer": "sgd", "lr_g": 0.04, "lr_g_final": 0.005,
     ...               "lr_d": 0.02, "lr_d_final": 0.02, "seed": 0, "device": "auto", "compile": False,
     ...               "workers": 2, "checkpoint_every": 100, "log_every": 10, "val_every": 100,
-    ...               "val_batches": 8, "image_every": 200},
+    ...               "val_batches": 8, "image_every": 200, "augment": ["flip", "rotate"], "colour_jitter": 0.1,
+    ...               "keep": "best"},
     ...     "evaluate": {"protocol": "all", "max_clips": 0, "flow_threshold": 1.0, "pictures": 4}})
     >>> params.clip.train_frames, params.extract.frame_size, params.filter.min_motion
     (5, (240, 320), 8.0)
@@ -43,10 +46,13 @@ import yaml
 __all__ = [
     "DEMO_MAX_CLASSES",
     "DATA_SOURCES",
+    "GENERATED_SOURCES",
+    "PHOTOS_MAX_CLASSES",
     "ParamsError",
     "ClipParams",
     "DataParams",
     "DemoParams",
+    "PhotosParams",
     "ExtractParams",
     "FilterParams",
     "Params",
@@ -54,9 +60,12 @@ __all__ = [
     "parse_params",
 ]
 
-# The demo generator knows six motion kinds, one per class.
+# The demo generator knows six motion kinds, one per class; the photo set five.
 DEMO_MAX_CLASSES = 6
-DATA_SOURCES = ("demo", "ucf101", "sports1m", "folder")
+PHOTOS_MAX_CLASSES = 5
+# The generated sources come first: prepare renders them into data/<source>/.
+GENERATED_SOURCES = ("demo", "photos")
+DATA_SOURCES = (*GENERATED_SOURCES, "ucf101", "sports1m", "folder")
 
 
 class ParamsError(ValueError):
@@ -122,6 +131,13 @@ def _float(low: float, below: float | None = None) -> _Rule:
 
 def _choice(*names: str) -> _Rule:
     return _Rule(f"one of {', '.join(names)}", lambda v: isinstance(v, str) and v in names)
+
+
+def _subset(*names: str) -> _Rule:
+    """A list of distinct names out of ``names`` (empty allowed), converted to a tuple."""
+    def accepts(v: Any) -> bool:
+        return isinstance(v, list) and all(isinstance(x, str) and x in names for x in v) and len(set(v)) == len(v)
+    return _Rule(f"a list of distinct names out of {', '.join(names)} (or [])", accepts, tuple)
 
 
 def _bool() -> _Rule:
@@ -193,10 +209,10 @@ class DataParams:
     """Where the videos come from.
 
     Attributes:
-        source: ``demo`` (generated), ``ucf101``, ``sports1m`` or ``folder`` (any videos).
+        source: ``demo`` or ``photos`` (generated), ``ucf101``, ``sports1m`` or ``folder`` (any videos).
         root: the user's videos, absolute (resolved against the params file's folder); unused by
-            ``demo``, which generates into ``data/demo/``.
-        split: UCF101 official train/test split, 1..3 (the demo has split 1 only).
+            the generated sources, which write into ``data/<source>/``.
+        split: UCF101 official train/test split, 1..3 (the generated sets have split 1 only).
     """
 
     source: str = _key(_choice(*DATA_SOURCES))
@@ -223,6 +239,18 @@ class DemoParams:
     clips_per_group: int = _key(_COUNT)
     frames: int = _key(_COUNT)
     seed: int = _key(_SEED)
+
+
+@dataclass(frozen=True)
+class PhotosParams(DemoParams):
+    """The photo set (``data.source: photos``): videos rendered from real photographs under camera
+    and object motion (:mod:`pyext.data.photos`), laid out like UCF101; the keys of the demo's.
+
+    Attributes:
+        classes: motion kinds, one class each (at most ``PHOTOS_MAX_CLASSES``).
+    """
+
+    classes: int = _key(_int(1, PHOTOS_MAX_CLASSES))
 
 
 @dataclass(frozen=True)
@@ -255,18 +283,23 @@ class FilterParams:
 
     Attributes:
         min_motion: keep patches whose motion score (RMS frame difference on the 0..255 scale) is
-            at least this.
+            at least this...
+        min_kept: ...or, where that keeps fewer patches than this, the ``min_kept`` most moving ones
+            (:func:`pyext.data.filter.threshold`); 0: ``min_motion`` alone.
         val_fraction: fraction of whole training videos held out as the validation set, in [0, 1).
         max_per_video: cap on the patches kept per video; 0: no cap.
         seed: random seed of the validation split and the per-video cap.
     """
 
     min_motion: float = _key(_float(0))
+    min_kept: int = _key(_CAP)
     val_fraction: float = _key(_float(0, 1))
     max_per_video: int = _key(_CAP)
     seed: int = _key(_SEED)
 
 
+# Transformations of training clips (pyext.augment applies them).
+AUGMENTATIONS = ("flip", "rotate", "reverse", "colour")
 # Names of the adversarial objectives (pyext.losses.ADVERSARIAL holds them; a test keeps the two equal).
 ADVERSARIAL_OBJECTIVES = ("bce",)
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
@@ -280,10 +313,13 @@ class ModelParams:
         scales: pyramid levels of the generator and the discriminator, 1..4 (the paper: 4); with S
             scales the model uses the S finest of Table 1, the coarsest at ``clip.patch / 2^(S-1)``.
         width: multiplies every channel count of Table 1 (the paper: 1.0).
+        skip: ``none`` (the paper) or ``last_frame``: the generator predicts a change to the last
+            input frame (:class:`pyext.models.MultiScaleGenerator`).
     """
 
     scales: int = _key(_int(1, MODEL_MAX_SCALES))
     width: float = _key(_float(1e-3))
+    skip: str = _key(_choice("none", "last_frame"))
 
 
 @dataclass(frozen=True)
@@ -327,6 +363,11 @@ class TrainParams:
         val_every: steps between validation PSNRs on ``data/val.h5``.
         val_batches: batches of ``data/val.h5`` a validation uses (0: all).
         image_every: steps between pictures of predicted vs true validation patches.
+        augment: transformations of the training clips (:data:`AUGMENTATIONS`, :mod:`pyext.augment`);
+            ``[]``: none (the paper).
+        colour_jitter: strength of the ``colour`` transformation, in [0, 1).
+        keep: the generator written at the end: ``last`` (the paper) or ``best``, the one of the
+            highest validation PSNR among the validations (every ``val_every`` steps and the last).
     """
 
     steps: int = _key(_COUNT)
@@ -345,6 +386,9 @@ class TrainParams:
     val_every: int = _key(_COUNT)
     val_batches: int = _key(_CAP)
     image_every: int = _key(_COUNT)
+    augment: tuple[str, ...] = _key(_subset(*AUGMENTATIONS))
+    colour_jitter: float = _key(_float(0, 1))
+    keep: str = _key(_choice("last", "best"))
 
 
 @dataclass(frozen=True)
@@ -375,6 +419,7 @@ class Params:
     clip: ClipParams
     data: DataParams
     demo: DemoParams
+    photos: PhotosParams
     extract: ExtractParams
     filter: FilterParams
     model: ModelParams
@@ -433,14 +478,17 @@ def _parse_section(cls: type, name: str, raw: Any, source: str) -> Any:
 def _cross_checks(p: Params) -> Iterator[tuple[str, bool, str, Any]]:
     """The rules that span keys, as (key at fault, holds, expected, found); each expected names the
     other keys. Lazy, so a rule only runs once the ones before it hold."""
-    clip, demo, data = p.clip, p.demo, p.data
-    yield ("demo.test_groups", demo.test_groups < demo.groups,
-           f"< demo.groups ({demo.groups}), so that training keeps at least one group", demo.test_groups)
-    # test_frames >= train_frames since test_steps >= 1: this also covers the training clips.
-    yield ("demo.frames", demo.frames >= clip.test_frames,
-           f">= clip.input_frames + clip.test_steps * clip.output_frames ({clip.test_frames})", demo.frames)
-    yield ("data.split", data.source != "demo" or data.split == 1,
-           "1 with data.source: demo (the demo has split 1 only)", data.split)
+    clip, data = p.clip, p.data
+    for name in GENERATED_SOURCES:
+        generated = getattr(p, name)
+        yield (f"{name}.test_groups", generated.test_groups < generated.groups,
+               f"< {name}.groups ({generated.groups}), so that training keeps at least one group",
+               generated.test_groups)
+        # test_frames >= train_frames since test_steps >= 1: this also covers the training clips.
+        yield (f"{name}.frames", generated.frames >= clip.test_frames,
+               f">= clip.input_frames + clip.test_steps * clip.output_frames ({clip.test_frames})", generated.frames)
+    yield ("data.split", data.source not in GENERATED_SOURCES or data.split == 1,
+           f"1 with data.source: {data.source} (a generated set has split 1 only)", data.split)
     yield ("extract.frame_size", min(p.extract.frame_size) >= clip.patch,
            f"[height, width] each >= clip.patch ({clip.patch})", list(p.extract.frame_size))
     step = 2 ** (p.model.scales - 1)
@@ -484,7 +532,7 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
     for key, holds, expected, found in _cross_checks(params):
         if not holds:
             raise ParamsError(source, key, f"expected {expected}, got {_show(found)}")
-    if params.data.source != "demo" and not root.is_dir():
+    if params.data.source not in GENERATED_SOURCES and not root.is_dir():
         problem = "not a directory" if root.exists() else "path does not exist"
         raise ParamsError(source, "data.root",
                           f"{problem}: {root} (data.source: {params.data.source} reads its videos there)")

@@ -13,6 +13,15 @@ residual. Each scale ends with tanh, as in the paper, and the residual is added 
 so every prediction lies in (-1, 1), the residual form holds exactly on the pre-tanh values, and no
 clamp cuts a gradient. ``u_k`` is :func:`pyext.pyr_up` and the input scales come from
 :func:`pyext.gaussian_pyramid` (the same 5-tap filter both ways).
+
+With ``skip="last_frame"`` (not in the paper) the same residual pyramid is a change to the last
+input frame: ``Y_k = L_k + R_k`` with ``L_k`` the last input frame at scale k (repeated for each
+output frame), ``R_1 = G'_1(X_1)`` and ``R_k = u_k(R_{k-1}) + G'_k(X_k, u_k(Y_{k-1}))``. Each G'_k's
+last convolution starts at zero, so an untrained generator copies the last frame, and it has
+nothing to memorise about what a scene looks like, only how it moves: on a small set of real
+video the paper's form learns colours and textures of its training patches and paints them into
+new scenes (measured in the README). There is no tanh on this form: outputs are the last frame
+plus a change, clamped to [-1, 1] only where they are shown or fed back (:meth:`predict`).
 """
 from __future__ import annotations
 
@@ -26,6 +35,7 @@ from torch import nn
 from . import ops
 
 MAX_SCALES = 4
+SKIPS = ("none", "last_frame")
 
 # Table 1, finest scale last; a model with S scales uses the S finest (so its finest scale always
 # works at the full patch size, and its coarsest at patch / 2^(S-1)).
@@ -47,6 +57,11 @@ _D_LAYOUT = (
 
 def _scaled(channels: int, width: float) -> int:
     return max(1, round(channels * width))
+
+
+def _check_skip(skip: object) -> None:
+    if skip not in SKIPS:
+        raise ValueError(f"skip must be one of {', '.join(SKIPS)}, got {skip!r}")
 
 
 def _check_sizes(input_frames: int, output_frames: int, scales: int, width: float) -> None:
@@ -106,23 +121,32 @@ class MultiScaleGenerator(nn.Module):
         output_frames: n, frames predicted jointly (``clip.output_frames``).
         scales: pyramid levels, 1..4 (``model.scales``; the paper: 4).
         width: multiplies every channel count of Table 1 (``model.width``; the paper: 1.0).
+        skip: ``none`` (the paper: ``Y_k = tanh(Z_k)``) or ``last_frame`` (``model.skip``: the
+            pyramid is a change to the last input frame; see the module docstring).
 
     Fully convolutional: any H, W that are multiples of ``2^(scales-1)`` work.
     """
 
-    def __init__(self, input_frames: int = 4, output_frames: int = 1, scales: int = 4, width: float = 1.0):
+    def __init__(self, input_frames: int = 4, output_frames: int = 1, scales: int = 4, width: float = 1.0,
+                 skip: str = "none"):
         super().__init__()
         _check_sizes(input_frames, output_frames, scales, width)
+        _check_skip(skip)
         self.input_frames, self.output_frames, self.scales, self.width = input_frames, output_frames, scales, width
+        self.skip = skip
         c_x, c_y = 3 * input_frames, 3 * output_frames
         self.nets = nn.ModuleList(
             _ScaleGenerator(c_x + (c_y if k else 0), c_y, [_scaled(c, width) for c in maps], kernels)
             for k, (maps, kernels) in enumerate(_G_LAYOUT[MAX_SCALES - scales:]))
+        if skip == "last_frame":
+            for net in self.nets:  # an untrained generator copies the last frame
+                nn.init.zeros_(net[-1].weight)
+                nn.init.zeros_(net[-1].bias)
 
     def config(self) -> dict:
         """The constructor's arguments, as saved beside the weights."""
         return {"input_frames": self.input_frames, "output_frames": self.output_frames, "scales": self.scales,
-                "width": self.width}
+                "width": self.width, "skip": self.skip}
 
     def forward_scales(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Predictions at every scale, coarsest first.
@@ -130,18 +154,23 @@ class MultiScaleGenerator(nn.Module):
         Args:
             x: input frames ``(B, m, 3, H, W)`` in [-1, 1].
         Returns:
-            ``scales`` tensors ``(B, n, 3, H / 2^(scales-k), W / 2^(scales-k))`` in (-1, 1).
+            ``scales`` tensors ``(B, n, 3, H / 2^(scales-k), W / 2^(scales-k))``, in (-1, 1) with
+            ``skip="none"``; the last frame plus a change with ``skip="last_frame"``.
         """
         _check_clip(x, "x", self.input_frames, self.scales)
-        inputs = [_fold(level) for level in clip_pyramid(x, self.scales)]
+        levels = clip_pyramid(x, self.scales)
         preds, z = [], None
-        for net, x_k in zip(self.nets, inputs):
+        for net, level in zip(self.nets, levels):
+            x_k = _fold(level)
             if z is None:
                 z = net(x_k)
             else:
                 size = x_k.shape[-2:]
                 z = ops.pyr_up(z, size) + net(torch.cat([x_k, ops.pyr_up(preds[-1], size)], dim=1))
-            preds.append(torch.tanh(z))
+            if self.skip == "last_frame":
+                preds.append(level[:, -1:].expand(-1, self.output_frames, -1, -1, -1).flatten(1, 2) + z)
+            else:
+                preds.append(torch.tanh(z))
         return [_unfold(y, self.output_frames) for y in preds]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -156,11 +185,11 @@ class MultiScaleGenerator(nn.Module):
         Args:
             x: ``(B, m, 3, H, W)``.
         Returns:
-            ``(B, steps * n, 3, H, W)``.
+            ``(B, steps * n, 3, H, W)`` in [-1, 1].
         """
         out, window = [], x
         for _ in range(steps):
-            y = self(window)
+            y = self(window).clamp(-1, 1)  # what a viewer sees; and inputs stay in the training range
             out.append(y)
             window = torch.cat([window, y], dim=1)[:, -self.input_frames:]
         return torch.cat(out, dim=1)
@@ -254,9 +283,10 @@ class MultiScaleDiscriminator(nn.Module):
 GENERATOR_FORMAT = 1
 
 
-def generator_file(generator: MultiScaleGenerator) -> dict:
-    """What ``models/generator.pt`` holds: plain dicts and tensors (loadable with ``weights_only``)."""
-    state = {k: v.detach().cpu() for k, v in generator.state_dict().items()}
+def generator_file(generator: MultiScaleGenerator, state_dict: dict[str, torch.Tensor] | None = None) -> dict:
+    """What ``models/generator.pt`` holds: plain dicts and tensors (loadable with ``weights_only``):
+    the generator's config and ``state_dict`` (None: its current weights)."""
+    state = {k: v.detach().cpu() for k, v in (state_dict or generator.state_dict()).items()}
     return {"format": GENERATOR_FORMAT, "config": generator.config(), "state_dict": state}
 
 

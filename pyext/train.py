@@ -19,7 +19,7 @@ import json
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
+from .augment import augment_clips
 from .config import ParamsError, Params
 from .data.dataset import ClipDataset, to_uint8
 from .data.files import atomic_output, file_digest
@@ -36,13 +37,11 @@ from .metrics import psnr_per_clip
 from .models import MultiScaleDiscriminator, MultiScaleGenerator, clip_pyramid, generator_file
 
 CHECKPOINT, GENERATOR = "checkpoint.pt", "generator.pt"
-CHECKPOINT_FORMAT = 1
-# The paper's optimiser: SGD, rho_G from 0.04 down to 0.005, rho_D 0.02 (the paper preset).
-PAPER_SGD = {"optimizer": "sgd", "lr_g": 0.04, "lr_g_final": 0.005, "lr_d": 0.02, "lr_d_final": 0.02}
+CHECKPOINT_FORMAT = 2  # 2: validation PSNRs and the best generator
 # train params that change how a run is watched or where it runs, not what it computes: a
 # checkpoint stays valid when they change.
 _NOT_HASHED = ("device", "compile", "workers", "checkpoint_every", "log_every", "val_every", "val_batches",
-               "image_every")
+               "image_every", "keep")
 
 
 class TrainingError(RuntimeError):
@@ -235,6 +234,50 @@ def prediction_grid(generator: MultiScaleGenerator, clips: torch.Tensor, device:
     return frames.transpose(0, 2, 1, 3, 4).reshape(b * h, t * w, c)
 
 
+@dataclass
+class Validations:
+    """The validation PSNRs of a run so far: the latest, and the best with that generator's weights
+    (kept in the checkpoint, so a resumed run keeps its best)."""
+
+    last_step: int = 0
+    last_psnr: float = float("nan")
+    best_step: int = 0
+    best_psnr: float = float("-inf")
+    best_generator: dict[str, torch.Tensor] | None = None
+
+    def add(self, step: int, psnr: float, generator: nn.Module) -> None:
+        self.last_step, self.last_psnr = step, psnr
+        if psnr > self.best_psnr:
+            self.best_step, self.best_psnr = step, psnr
+            self.best_generator = {k: v.detach().cpu().clone() for k, v in generator.state_dict().items()}
+
+    def kept(self, keep: str) -> tuple[int, float, dict[str, torch.Tensor] | None]:
+        """The step, validation PSNR and weights (None: the generator's current ones) of the
+        generator ``train.keep`` picks."""
+        if keep == "best" and self.best_generator is not None:
+            return self.best_step, self.best_psnr, self.best_generator
+        return self.last_step, self.last_psnr, None
+
+
+def verdict(summary: dict) -> str:
+    """One line comparing the written generator's validation PSNR with copying the last input
+    frame, saying plainly when the model is worse.
+
+    Example:
+        >>> verdict({"val_psnr": 21.0, "val_psnr_last_frame": 23.5, "val_step": 800, "kept": "last"})
+        'train: the model is WORSE than copying the last frame: validation PSNR 21.00 dB against 23.50 dB (-2.50 dB, generator of step 800, train.keep: last)'
+    """
+    psnr, baseline = summary.get("val_psnr"), summary.get("val_psnr_last_frame")
+    if psnr is None or baseline is None or not (math.isfinite(psnr) and math.isfinite(baseline)):
+        return "train: no validation clips (data/val.h5 is empty): nothing compared the model with copying the last frame"
+    gap = psnr - baseline
+    where = f"{gap:+.2f} dB, generator of step {summary['val_step']}, train.keep: {summary['kept']}"
+    if gap < 0:
+        return (f"train: the model is WORSE than copying the last frame: validation PSNR {psnr:.2f} dB against "
+                f"{baseline:.2f} dB ({where})")
+    return f"train: validation PSNR {psnr:.2f} dB against {baseline:.2f} dB for copying the last frame ({where})"
+
+
 # ------------------------------------------------------------------------------------- training
 
 
@@ -247,13 +290,18 @@ class Trainer:
         device: where the networks live.
         distributed: wrap them in DistributedDataParallel (a process group is initialised).
         compile: run them through ``torch.compile``.
+        rank, world: this process's place in a distributed run: its batches are rows
+            ``rank * B / world ..`` of each whole batch of ``B = train.batch_size`` clips.
     """
 
-    def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False):
+    def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,
+                 rank: int = 0, world: int = 1):
         clip, model, self.loss, self.tp = params.clip, params.model, params.loss, params.train
+        self.offset = rank * (self.tp.batch_size // world)
         self.m, self.scales, self.device = clip.input_frames, model.scales, device
         torch.manual_seed(self.tp.seed)
-        self.G = MultiScaleGenerator(clip.input_frames, clip.output_frames, model.scales, model.width).to(device)
+        self.G = MultiScaleGenerator(clip.input_frames, clip.output_frames, model.scales, model.width,
+                                     model.skip).to(device)
         self.adversarial = self.loss.adv > 0
         self.D = (MultiScaleDiscriminator(clip.input_frames, clip.output_frames, model.scales, model.width,
                                           clip.patch).to(device) if self.adversarial else None)
@@ -284,8 +332,11 @@ class Trainer:
 
     def step(self, step: int, batches: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         """Update ``step`` (0-based) on ``batches`` (``batches_per_step`` clips ``(B, m + n, 3, P, P)``
-        on the device). Returns the logged values as detached tensors (no host sync)."""
+        on the device), transformed by ``train.augment``. Returns the logged values as detached
+        tensors (no host sync)."""
         tp, logged = self.tp, {}
+        batches = [augment_clips(b, tp.augment, tp.colour_jitter, (tp.seed, step, j), self.offset, tp.batch_size)
+                   for j, b in enumerate(batches)]
         lr_g = _lr(tp.lr_g, tp.lr_g_final, step, tp.steps)
         for group in self.opt_g.param_groups:
             group["lr"] = lr_g
@@ -382,7 +433,11 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
             writing ``generator.pt``; None runs to ``train.steps``.
         progress: show a progress bar.
     Returns:
-        ``{"step": .., "resumed_from": .., "val_psnr": .., "val_psnr_last_frame": ..}``.
+        ``{"step": .., "resumed_from": .., "val_psnr": .., "val_step": .., "kept": ..,
+        "val_psnr_last_frame": ..}``: the step reached, where the run started, the validation PSNR
+        of the generator written (or, before the end, of the latest validation) and the step it
+        comes from, ``train.keep``, and the PSNR of copying the last input frame. The end of the run
+        prints :func:`verdict` of it.
     Raises:
         TrainingError: a loss became NaN or infinite (the last checkpoint is kept).
         ParamsError: a param that this machine or world size cannot honour.
@@ -397,14 +452,15 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
     dataset = ClipDataset(train_path)  # a missing or foreign file stops here, with its name
     identity = {"params_hash": params_hash(params), "data_hash": file_digest(train_path)}
 
-    trainer = Trainer(params, world.device, distributed=world.size > 1, compile=tp.compile)
+    trainer = Trainer(params, world.device, distributed=world.size > 1, compile=tp.compile, rank=world.rank,
+                      world=world.size)
     G = trainer.G
     saved = _load_checkpoint(ckpt_path, identity, say)
-    step = 0
+    step, validations = 0, Validations()
     if saved is not None:
         trainer.load_state(saved)
         _set_rng_state(saved["rng"], world.device)
-        step = saved["step"]
+        step, validations = saved["step"], Validations(**saved["validations"])
         say(f"train: resuming from {ckpt_path} at step {step}")
     resumed_from = step
     del saved
@@ -419,7 +475,6 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
     live = _Live(live_dir if world.main else None, resume=resumed_from > 0)
     last = tp.steps if until_step is None else min(until_step, tp.steps)
     baseline = validation_psnr(G, val_batches, world.device, last_frame=True) if world.main else float("nan")
-    summary = {"step": step, "resumed_from": resumed_from, "val_psnr": float("nan"), "val_psnr_last_frame": baseline}
     checked = step  # losses are known finite up to this step
     bar = tqdm(total=tp.steps, initial=step, desc="train", unit="step", disable=not (progress and world.main))
 
@@ -446,23 +501,25 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
                                  **({"D": f"{values['train/loss_d']:.3f}",
                                      "acc": f"{values['train/d_accuracy']:.2f}"} if trainer.adversarial else {})})
             if world.main and val_batches and (step % tp.val_every == 0 or step == tp.steps):
-                summary["val_psnr"] = validation_psnr(G, val_batches, world.device)
-                live.metrics(step, {"val/psnr": summary["val_psnr"], "val/psnr_last_frame": baseline})
+                validations.add(step, validation_psnr(G, val_batches, world.device), G)
+                live.metrics(step, {"val/psnr": validations.last_psnr, "val/psnr_last_frame": baseline})
             if world.main and val_batches and (step % tp.image_every == 0 or step == tp.steps):
                 live.image(f"predictions/step{step:06d}.png", prediction_grid(G, val_batches[0], world.device))
             if at_checkpoint and world.main:
                 _save(ckpt_path, {"format": CHECKPOINT_FORMAT, **identity, "step": step,
                                   "position": step * per_step * tp.batch_size, **trainer.state(),
-                                  "rng": _rng_state(world.device)})
-        summary["step"] = step
+                                  "rng": _rng_state(world.device), "validations": asdict(validations)})
+        val_step, val_psnr, weights = validations.kept(tp.keep if step == tp.steps else "last")
         if step == tp.steps and world.main:
-            _save(Path(out_dir) / GENERATOR, generator_file(G))
+            _save(Path(out_dir) / GENERATOR, generator_file(G, weights))
     finally:
         bar.close()
         live.end()
     if world.size > 1:
         dist.barrier()  # process 0 has written its files when the others return
         dist.destroy_process_group()
-    if not math.isfinite(summary["val_psnr"]):
-        summary["val_psnr"] = None
+    summary = {"step": step, "resumed_from": resumed_from, "val_psnr": val_psnr if math.isfinite(val_psnr) else None,
+               "val_step": val_step, "kept": tp.keep, "val_psnr_last_frame": baseline}
+    if step == tp.steps:
+        say(verdict(summary))
     return summary

@@ -1,6 +1,11 @@
-"""Devices, dtypes and tolerances shared by the op tests."""
+"""What the tests share: their own params file; devices, dtypes and tolerances of the op tests."""
+from pathlib import Path
+
 import pytest
 import torch
+
+# The tests' params: a frozen copy of params.yaml (its defaults are tuned; the tests' numbers stay).
+TEST_PARAMS = Path(__file__).with_name("params.yaml")
 
 HAS_CUDA = torch.cuda.is_available()
 _CUDA_MARKS = [pytest.mark.cuda, pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA GPU")]

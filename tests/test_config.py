@@ -1,5 +1,6 @@
-"""pyext.config: the shipped params.yaml loads; every kind of invalid file, key, type, range or
-combination is a one-line ParamsError naming the file, the dotted key and what was expected."""
+"""pyext.config: the shipped params.yaml loads and has the keys of the tests' frozen copy; every
+kind of invalid file, key, type, range or combination is a one-line ParamsError naming the file,
+the dotted key and what was expected."""
 import copy
 import json
 import pickle
@@ -10,8 +11,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cases import TEST_PARAMS
 from pyext.config import (
     DEMO_MAX_CLASSES,
+    PHOTOS_MAX_CLASSES,
     ClipParams,
     DataParams,
     DemoParams,
@@ -19,17 +22,19 @@ from pyext.config import (
     FilterParams,
     Params,
     ParamsError,
+    PhotosParams,
     load_params,
     parse_params,
 )
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "params.yaml"
+FROZEN = TEST_PARAMS  # the tests' expectations refer to this copy
 SOURCE = "params.yaml"  # the name parse_params puts in messages unless told another
 
 
 def _raw() -> dict:
-    return yaml.safe_load(SHIPPED.read_text())
+    return yaml.safe_load(FROZEN.read_text())
 
 
 def _set(dotted: str, value):
@@ -67,15 +72,23 @@ def _parse_error(raw, source=SOURCE) -> str:
 # ------------------------------------------------------------------------------------ shipped file
 
 
-def test_shipped_params_load():
-    p = load_params(SHIPPED)
+def test_shipped_params_load_with_the_keys_of_the_tests_copy():
+    assert isinstance(load_params(SHIPPED), Params)
+    shipped, frozen = (yaml.safe_load(path.read_text()) for path in (SHIPPED, FROZEN))
+    assert {s: set(keys) for s, keys in shipped.items()} == {s: set(keys) for s, keys in frozen.items()}
+
+
+def test_frozen_params_load():
+    p = load_params(FROZEN)
     assert isinstance(p, Params)
     assert p.clip == ClipParams(input_frames=4, output_frames=1, patch=32, test_steps=2)
-    assert p.data == DataParams(source="demo", root=REPO / "data" / "demo", split=1)
+    assert p.data == DataParams(source="demo", root=REPO / "tests" / "data" / "demo", split=1)
     assert p.demo == DemoParams(classes=6, groups=7, test_groups=2, clips_per_group=2, frames=40, seed=0)
+    assert p.photos == PhotosParams(classes=4, groups=4, test_groups=1, clips_per_group=1, frames=40, seed=0)
     assert p.extract == ExtractParams(workers=2, frame_size=(240, 320), clip_stride=4, crops_per_clip=4,
                                       max_clips_per_video=0, test_clips_per_video=1, seed=0)
-    assert p.filter == FilterParams(min_motion=8.0, val_fraction=0.1, max_per_video=0, seed=0)
+    assert p.filter == FilterParams(min_motion=8.0, min_kept=0, val_fraction=0.1, max_per_video=0, seed=0)
+    assert (p.model.skip, p.train.augment, p.train.colour_jitter, p.train.keep) == ("none", (), 0.0, "last")
     assert type(p.filter.min_motion) is float and type(p.extract.frame_size) is tuple
 
 
@@ -85,24 +98,25 @@ def test_default_path_is_the_working_directory(monkeypatch):
 
 
 def test_params_are_frozen():
-    p = load_params(SHIPPED)
+    p = load_params(FROZEN)
     with pytest.raises(AttributeError):
         p.clip.patch = 64
 
 
 def test_clip_frame_counts():
-    clip = load_params(SHIPPED).clip
+    clip = load_params(FROZEN).clip
     assert (clip.train_frames, clip.test_frames) == (5, 6)
     paper = ClipParams(input_frames=8, output_frames=8, patch=32, test_steps=2)
     assert (paper.train_frames, paper.test_frames) == (16, 24)
 
 
 def test_section_gives_plain_validated_values():
-    p = load_params(SHIPPED)
+    p = load_params(FROZEN)
     raw = _raw()
     assert p.section("filter") == raw["filter"]
     assert p.section("extract") == raw["extract"]  # frame_size back as a list
-    assert p.section("data") == {"source": "demo", "root": str(REPO / "data" / "demo"), "split": 1}
+    assert p.section("data") == {"source": "demo", "root": str(REPO / "tests" / "data" / "demo"), "split": 1}
+    assert p.section("train")["augment"] == []  # a tuple in the params, a list in YAML and JSON
     everything = {name: p.section(name) for name in raw}
     assert json.loads(json.dumps(everything)) == everything
     p.section("clip")["patch"] = 64  # a copy: the params are untouched
@@ -125,8 +139,12 @@ def test_float_keys_accept_ints():
     _set("demo.frames", 6), _set("extract.frame_size", [32, 32]), _both(_set("clip.patch", 4), _set("model.scales", 3)),
     _set("data.root", "/no/such/folder"),  # demo ignores the root
     _both(_set("data.source", "ucf101"), _set("data.split", 3), _set("data.root", str(REPO))),
+    _both(_set("data.source", "photos"), _set("data.root", "/no/such/folder")), _set("photos.classes", 5),
+    _set("train.augment", ["flip", "rotate", "reverse", "colour"]), _set("train.augment", []),
+    _set("filter.min_kept", 0), _set("train.colour_jitter", 0.99),
 ], ids=["max-clips-0", "max-per-video-0", "seed-0", "min-motion-0", "max-classes", "test-groups-1-less",
-        "frames-exact", "frame-size-patch", "patch-4", "demo-ignores-root", "ucf101-split-3"])
+        "frames-exact", "frame-size-patch", "patch-4", "demo-ignores-root", "ucf101-split-3", "photos-ignore-root",
+        "photos-max-classes", "augment-all", "augment-none", "min-kept-0", "colour-jitter-high"])
 def test_boundary_values_are_accepted(mutate):
     raw = _raw()
     mutate(raw)
@@ -141,7 +159,7 @@ ERRORS = [
     ("missing-section", _delete("clip"), "clip", "missing section"),
     ("missing-key", _delete("filter.seed"), "filter.seed", "missing key"),
     ("unknown-key", _set("filter.min_motoin", 8.0), "filter.min_motoin",
-     "unknown key (known: max_per_video, min_motion, seed, val_fraction)"),
+     "unknown key (known: max_per_video, min_kept, min_motion, seed, val_fraction)"),
     ("section-not-mapping", lambda raw: raw.update(clip=[4, 1]), "clip", "expected a mapping of keys, got [4, 1]"),
     ("section-empty", lambda raw: raw.update(demo=None), "demo",
      "expected a mapping of keys, got nothing (an empty value)"),
@@ -166,6 +184,9 @@ ERRORS = [
      f"expected an int in 1..{DEMO_MAX_CLASSES}, got {DEMO_MAX_CLASSES + 1}"),
     ("split-4", _set("data.split", 4), "data.split", "expected an int in 1..3, got 4"),
     ("split-0", _set("data.split", 0), "data.split", "expected an int in 1..3, got 0"),
+    ("photos-classes", _set("photos.classes", PHOTOS_MAX_CLASSES + 1), "photos.classes",
+     f"expected an int in 1..{PHOTOS_MAX_CLASSES}, got {PHOTOS_MAX_CLASSES + 1}"),
+    ("min-kept-negative", _set("filter.min_kept", -1), "filter.min_kept", "expected an int >= 0, got -1"),
     # floats
     ("float-string", _set("filter.min_motion", "8.0"), "filter.min_motion", "expected a number >= 0, got '8.0'"),
     ("float-bool", _set("filter.min_motion", False), "filter.min_motion", "expected a number >= 0, got False"),
@@ -178,7 +199,7 @@ ERRORS = [
      "expected a number in [0, 1), got -0.1"),
     # strings, paths, pairs
     ("source", _set("data.source", "kinetics"), "data.source",
-     "expected one of demo, ucf101, sports1m, folder, got 'kinetics'"),
+     "expected one of demo, photos, ucf101, sports1m, folder, got 'kinetics'"),
     ("root-not-string", _set("data.root", 123), "data.root", "expected a path (a non-empty string), got 123"),
     ("root-empty", _set("data.root", " "), "data.root", "expected a path (a non-empty string), got ' '"),
     ("frame-size-one", _set("extract.frame_size", [240]), "extract.frame_size",
@@ -204,7 +225,13 @@ ERRORS = [
                                       _set("clip.test_steps", 5)), "demo.frames",
      "expected >= clip.input_frames + clip.test_steps * clip.output_frames (48), got 40"),
     ("demo-split", _set("data.split", 2), "data.split",
-     "expected 1 with data.source: demo (the demo has split 1 only), got 2"),
+     "expected 1 with data.source: demo (a generated set has split 1 only), got 2"),
+    ("photos-split", _both(_set("data.source", "photos"), _set("data.split", 3)), "data.split",
+     "expected 1 with data.source: photos (a generated set has split 1 only), got 3"),
+    ("photos-test-groups", _set("photos.test_groups", 4), "photos.test_groups",
+     "expected < photos.groups (4), so that training keeps at least one group, got 4"),
+    ("photos-frames-short", _set("photos.frames", 5), "photos.frames",
+     "expected >= clip.input_frames + clip.test_steps * clip.output_frames (6), got 5"),
     ("patch-not-halvable", _set("clip.patch", 36), "clip.patch",
      "expected a multiple of 2^(model.scales - 1) = 8, so that every scale halves it, got 36"),
     # model, loss, train
@@ -219,6 +246,16 @@ ERRORS = [
     ("compile-string", _set("train.compile", "yes"), "train.compile", "expected true or false, got 'yes'"),
     ("device", _set("train.device", "tpu"), "train.device", "expected one of auto, cpu, cuda, got 'tpu'"),
     ("steps-0", _set("train.steps", 0), "train.steps", "expected an int >= 1, got 0"),
+    ("skip", _set("model.skip", "first_frame"), "model.skip", "expected one of none, last_frame, got 'first_frame'"),
+    ("augment-unknown", _set("train.augment", ["flip", "mirror"]), "train.augment",
+     "expected a list of distinct names out of flip, rotate, reverse, colour (or []), got ['flip', 'mirror']"),
+    ("augment-twice", _set("train.augment", ["flip", "flip"]), "train.augment",
+     "expected a list of distinct names out of flip, rotate, reverse, colour (or []), got ['flip', 'flip']"),
+    ("augment-string", _set("train.augment", "flip"), "train.augment",
+     "expected a list of distinct names out of flip, rotate, reverse, colour (or []), got 'flip'"),
+    ("colour-jitter-1", _set("train.colour_jitter", 1.0), "train.colour_jitter",
+     "expected a number in [0, 1), got 1.0"),
+    ("keep", _set("train.keep", "first"), "train.keep", "expected one of last, best, got 'first'"),
 ]
 
 
@@ -233,7 +270,7 @@ def test_unknown_section():
     raw = _raw()
     raw["optimizer"] = {"name": "sgd"}
     assert _parse_error(raw) == (f"{SOURCE}: optimizer: unknown section "
-                                 f"(known: clip, data, demo, extract, filter, model, loss, train, evaluate)")
+                                 f"(known: clip, data, demo, photos, extract, filter, model, loss, train, evaluate)")
 
 
 @pytest.mark.parametrize("raw,found", [([1, 2], "[1, 2]"), (None, "nothing (an empty value)"), ("clip", "'clip'")])
@@ -284,7 +321,7 @@ def _write(folder: Path, text: str) -> Path:
 
 def test_relative_root_is_resolved_against_the_params_folder(tmp_path, monkeypatch):
     (tmp_path / "conf" / "videos").mkdir(parents=True)
-    text = SHIPPED.read_text().replace("source: demo", "source: folder").replace("root: data/demo", "root: videos")
+    text = FROZEN.read_text().replace("source: demo", "source: folder").replace("root: data/demo", "root: videos")
     path = _write(tmp_path / "conf", text)
     monkeypatch.chdir(REPO)  # not the params folder: the root must not depend on the working directory
     root = load_params(path).data.root

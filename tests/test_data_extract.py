@@ -16,6 +16,7 @@ from pyext.data.filter import filter_patches, select
 from pyext.data.manifest import VideoEntry, ucf101_manifest
 from pyext.data.store import open_store, read_rows
 from pyext.data.video import read_video
+from cases import TEST_PARAMS
 
 REPO = Path(__file__).resolve().parents[1]
 BROKEN = ("empty.avi", "random.avi", "text.avi", "truncated.avi")
@@ -35,7 +36,7 @@ def dataset(tmp_path_factory):
     for name, data in _broken_corpus((root / manifest.videos[0].path).read_bytes()).items():
         (root / name).write_bytes(data)
         manifest.videos.append(VideoEntry(name, "train", 0, "Translate", (0,)))
-    params = load_params(REPO / "params.yaml")
+    params = load_params(TEST_PARAMS)
     return manifest, params.clip, replace(params.extract, workers=1, max_clips_per_video=2, crops_per_clip=3)
 
 
@@ -117,7 +118,7 @@ def test_an_interrupted_run_leaves_no_output(dataset, tmp_path, monkeypatch):
 
 def test_filter_keeps_moving_patches_and_holds_out_whole_videos(extracted, tmp_path):
     out, _ = extracted
-    params = replace(load_params(REPO / "params.yaml").filter, min_motion=2.0, val_fraction=0.25, max_per_video=4)
+    params = replace(load_params(TEST_PARAMS).filter, min_motion=2.0, val_fraction=0.25, max_per_video=4)
     rows = read_rows(out / "patches.h5")
     train, val = select(rows, params)
     assert np.all(rows["motion"][np.concatenate([train, val])] >= 2.0)
@@ -128,6 +129,28 @@ def test_filter_keeps_moving_patches_and_holds_out_whole_videos(extracted, tmp_p
     with open_store(out / "patches.h5") as src, open_store(tmp_path / "train.h5") as dst:
         np.testing.assert_array_equal(dst["clips"][:], src["clips"][train])
         np.testing.assert_array_equal(dst["motion"][:], src["motion"][train])
+
+
+def test_filter_min_kept_lowers_the_threshold_to_keep_the_most_moving(extracted, tmp_path):
+    out, _ = extracted
+    rows = read_rows(out / "patches.h5")
+    motion = rows["motion"]
+    high = float(np.sort(motion)[-3])  # only 3 patches reach it
+    base = replace(load_params(TEST_PARAMS).filter, min_motion=high, val_fraction=0.0, max_per_video=0)
+    train, _ = select(rows, replace(base, min_kept=0))
+    assert len(train) == np.count_nonzero(motion >= high) == 3
+    wanted = len(motion) // 2
+    train, _ = select(rows, replace(base, min_kept=wanted))
+    # The most moving `wanted` patches (ties at the cut included), none of the others.
+    cut = np.sort(motion)[::-1][wanted - 1]
+    assert len(train) >= wanted and set(train) == set(np.flatnonzero(motion >= cut))
+    report = filter_patches(out / "patches.h5", tmp_path / "t.h5", tmp_path / "v.h5", replace(base, min_kept=wanted), {})
+    assert report["threshold"] == pytest.approx(cut, abs=1e-4) and report["train"] == len(train)
+    assert f"fewer than filter.min_kept ({wanted}): the threshold was lowered to" in report["why"]
+    # Enough patches pass min_motion: min_kept changes nothing.
+    assert select(rows, replace(base, min_motion=0.0, min_kept=wanted))[0].tolist() == list(range(len(motion)))
+    report = filter_patches(out / "patches.h5", tmp_path / "t.h5", tmp_path / "v.h5", replace(base, min_kept=3), {})
+    assert report["threshold"] == pytest.approx(high) and report["why"].startswith(f"filter.min_motion {high:g} kept 3")
 
 
 def test_dataset_feeds_a_dataloader_with_workers(extracted):

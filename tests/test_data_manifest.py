@@ -12,6 +12,7 @@ from pyext.data.store import read_rows
 
 from pyext.data.manifest import ManifestError, folder_manifest, read_manifest, sports1m_manifest, ucf101_manifest, write_manifest
 from pyext.data.video import write_video
+from cases import TEST_PARAMS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,7 +24,7 @@ def _video(path, frames=8, seed=0):
 
 def _extract_and_check(manifest, tmp_path):
     """Runs extraction on a manifest (real encoded video) and checks each split's rows and labels."""
-    params = load_params(REPO / "params.yaml")
+    params = load_params(TEST_PARAMS)
     report = extract(manifest, params.clip, replace(params.extract, workers=1), tmp_path / "out", {}, progress=False)
     assert report["videos_read"] == len(manifest.videos) and not report["skipped"]
     for name, split in (("patches.h5", "train"), ("test.h5", "test")):

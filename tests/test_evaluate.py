@@ -22,6 +22,7 @@ from pyext.data.store import ClipWriter
 from pyext.evaluate import METHODS, evaluate, evaluate_clip, select_clips
 from pyext.metrics import SCORES, luminance
 from pyext.models import MultiScaleGenerator, generator_file
+from cases import TEST_PARAMS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -86,7 +87,7 @@ def test_evaluate_writes_the_schema_and_recomputes_with_skimage(tmp_path):
     still = np.repeat(_texture(66, 81, 9)[None], 6, axis=0)  # no motion at all; odd sizes are cropped
     clips = [np.ascontiguousarray(_translating(6, seed=s, h=66, w=81)) for s in (2, 3)] + [still]
     _test_store(tmp_path / "test.h5", clips)
-    p = load_params(REPO / "params.yaml")
+    p = load_params(TEST_PARAMS)
     p = replace(p, evaluate=replace(p.evaluate, pictures=2))
     metrics = evaluate(p, g, tmp_path / "test.h5", tmp_path / "eval", torch.device("cpu"), progress=False)
 
@@ -123,7 +124,7 @@ def test_evaluate_writes_the_schema_and_recomputes_with_skimage(tmp_path):
 
 
 def test_stage_errors_are_one_line(tmp_path):
-    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    (tmp_path / "params.yaml").write_text((TEST_PARAMS).read_text())
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-m", "pipeline.evaluate"], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=300)

@@ -20,6 +20,7 @@ from pyext.config import ADVERSARIAL_OBJECTIVES, load_params
 from pyext.losses import (ADVERSARIAL, AdversarialObjective, BCEObjective, DiscriminatorLoss, generator_loss,
                           lp_loss)
 from pyext.models import MultiScaleDiscriminator, MultiScaleGenerator, generator_file, load_generator
+from cases import TEST_PARAMS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -212,6 +213,60 @@ def test_zero_residuals_upsample_the_coarsest_prediction():
                                        rtol=1e-8, atol=1e-10)
 
 
+def _perturbed(G, seed):
+    """``G`` with every weight, the zero-initialised last convolutions included, set at random."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in G.parameters():
+            p.copy_(0.1 * torch.randn(p.shape, generator=gen, dtype=torch.float64))
+    return G
+
+
+def test_skip_generator_starts_as_a_copy_of_the_last_frame():
+    G = MultiScaleGenerator(4, 2, 3, width=0.1, skip="last_frame").double()
+    x = _clip(2, 4, 16, 16, seed=8, dtype=torch.float64)
+    with torch.no_grad():
+        ys = G.forward_scales(x)
+        for y, level in zip(ys, reference.gaussian_pyramid(x, 3)[::-1]):
+            # each scale: the last frame at that scale
+            torch.testing.assert_close(y, level[:, -1:].expand_as(y), rtol=1e-12, atol=1e-12)
+        assert torch.equal(G.predict(x, steps=2), x[:, -1:].expand(-1, 4, -1, -1, -1))
+    # The zero convolutions still learn: the loss's gradient reaches their weights.
+    x.requires_grad_(False)
+    G(x).square().mean().backward()
+    assert all(net[-1].weight.grad.abs().sum() > 0 for net in G.nets)
+
+
+@pytest.mark.parametrize("m,n,scales", [(4, 1, 4), (2, 3, 3)], ids=["m4-n1-s4", "m2-n3-s3"])
+def test_skip_residual_pyramid_is_a_change_to_the_last_frame(m, n, scales):
+    # Y_k = L_k + R_k, R_1 = G'_1(X_1), R_k = u(R_{k-1}) + G'_k(X_k, u(Y_{k-1})): built by hand
+    # with the reference pyramid ops.
+    G = _perturbed(MultiScaleGenerator(m, n, scales, width=0.1, skip="last_frame").double(), seed=2)
+    x = _clip(2, m, 16, 24, seed=3, dtype=torch.float64)
+    levels = reference.gaussian_pyramid(x, scales)[::-1]
+    with torch.no_grad():
+        ys = [_fold(y) for y in G.forward_scales(x)]
+        r = G.nets[0](_fold(levels[0]))
+        for k, level in enumerate(levels):
+            if k:
+                size = level.shape[-2:]
+                r = reference.pyr_up(r, size) + G.nets[k](torch.cat([_fold(level), reference.pyr_up(ys[k - 1], size)],
+                                                                    dim=1))
+            expected = _fold(level[:, -1:].expand(-1, n, -1, -1, -1)) + r
+            assert r.abs().max() > 1e-3  # not 0 == 0
+            torch.testing.assert_close(ys[k], expected, rtol=1e-8, atol=1e-10)
+
+
+def test_skip_predictions_are_clamped_where_fed_back():
+    G = _perturbed(MultiScaleGenerator(4, 1, 2, width=0.1, skip="last_frame"), seed=3)
+    x = _clip(1, 4, 8, 8, seed=1)
+    with torch.no_grad():
+        y = G(x)
+        assert y.max() > 1 and y.min() < -1  # the change overshoots both ways
+        first = G.predict(x, steps=2)[:, :1]
+        assert torch.equal(first, y.clamp(-1, 1))
+
+
 # ------------------------------------------------------------------------ the adversarial gradient
 
 
@@ -267,7 +322,7 @@ def _lp(y, t, p):
                                         (2.5, 0.5, 0.3), (0.0, 0.0, 1.0)],
                          ids=["all", "no-lp", "no-gdl", "no-adv", "mixed", "adv-only"])
 def test_generator_loss_weights(lp, gdl, adv, p, alpha):
-    base = load_params(ROOT / "params.yaml").loss
+    base = load_params(TEST_PARAMS).loss
     params = dataclasses.replace(base, lp=lp, gdl=gdl, adv=adv, p=p, alpha=alpha)
     gen = torch.Generator().manual_seed(9)
     preds = [torch.rand((2, 1, 3, s, s), generator=gen, dtype=torch.float64) * 2 - 1 for s in (4, 8, 16)]
@@ -321,7 +376,7 @@ def test_tiny_generator_overfits_one_batch():
     clips = _moving_squares()
     x, y = clips[:, :4], clips[:, 4:]
     targets = reference.gaussian_pyramid(y, scales)[::-1]
-    params = dataclasses.replace(load_params(ROOT / "params.yaml").loss, lp=1.0, gdl=1.0, adv=0.0, p=2, alpha=1.0)
+    params = dataclasses.replace(load_params(TEST_PARAMS).loss, lp=1.0, gdl=1.0, adv=0.0, p=2, alpha=1.0)
     optimizer = torch.optim.Adam(G.parameters(), lr=1e-3)
     with torch.no_grad():
         initial = F.mse_loss(G(x), y).item()
@@ -367,7 +422,8 @@ def test_load_generator_round_trip(tmp_path):
     torch.save(generator_file(G), path)
     loaded = load_generator(path)
     assert isinstance(loaded, MultiScaleGenerator)
-    assert loaded.config() == G.config() == {"input_frames": 2, "output_frames": 3, "scales": 3, "width": 0.15}
+    assert loaded.config() == G.config() == {"input_frames": 2, "output_frames": 3, "scales": 3, "width": 0.15,
+                                             "skip": "none"}
     assert not loaded.training
     assert loaded.state_dict().keys() == G.state_dict().keys()
     for key, value in G.state_dict().items():
@@ -378,6 +434,21 @@ def test_load_generator_round_trip(tmp_path):
     # load_generator reads with weights_only: the file holds plain data.
     saved = torch.load(path, weights_only=True)
     assert saved["format"] == 1 and saved["config"] == G.config()
+    # A skip generator comes back as one; a file written before the option existed (no "skip" in
+    # its config) is the paper's form.
+    skip = MultiScaleGenerator(4, 1, scales=2, width=0.1, skip="last_frame")
+    torch.save(generator_file(skip), path)
+    assert load_generator(path).skip == "last_frame"
+    old = generator_file(G)
+    del old["config"]["skip"]
+    torch.save(old, path)
+    assert load_generator(path).skip == "none"
+
+
+def test_generator_file_takes_other_weights():
+    G, other = MultiScaleGenerator(4, 1, 2, 0.1), MultiScaleGenerator(4, 1, 2, 0.1)
+    saved = generator_file(G, other.state_dict())
+    assert all(torch.equal(saved["state_dict"][k], v) for k, v in other.state_dict().items())
 
 
 def test_load_generator_errors(tmp_path):
@@ -420,6 +491,11 @@ def test_bad_constructor_arguments(kwargs):
         MultiScaleGenerator(**kwargs)
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         MultiScaleDiscriminator(**kwargs)
+
+
+def test_unknown_skip():
+    with pytest.raises(ValueError, match="skip must be one of none, last_frame, got 'first_frame'"):
+        MultiScaleGenerator(skip="first_frame")
 
 
 @pytest.mark.parametrize("patch,scales", [(30, 4), (4, 4), (10, 3), (31, 2)], ids=["30-s4", "4-s4", "10-s3", "31-s2"])

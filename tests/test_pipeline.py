@@ -11,6 +11,8 @@ import h5py
 import pytest
 import yaml
 
+from cases import TEST_PARAMS
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -35,8 +37,8 @@ def _set(workdir: Path, **changes):
 def workdir(tmp_path_factory):
     """A copy of the pipeline with a tiny demo set, as a DVC project without git."""
     work = tmp_path_factory.mktemp("pipeline")
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(REPO / name, work / name)
+    shutil.copy(REPO / "dvc.yaml", work / "dvc.yaml")
+    shutil.copy(TEST_PARAMS, work / "params.yaml")
     for package in ("pyext", "pipeline"):
         shutil.copytree(REPO / package, work / package, ignore=shutil.ignore_patterns("__pycache__"))
     _set(work, demo__classes=2, demo__groups=3, demo__test_groups=1, demo__clips_per_group=1, demo__frames=12,
@@ -48,7 +50,10 @@ def workdir(tmp_path_factory):
 
 
 def test_repro_builds_the_training_set_and_trains_then_does_nothing(workdir):
-    _run([sys.executable, "-m", "dvc", "repro"], workdir)
+    repro = _run([sys.executable, "-m", "dvc", "repro"], workdir)
+    # The end of training compares the model with copying the last frame, in one line.
+    assert len([line for line in (repro.stdout + repro.stderr).splitlines()
+                if line.startswith("train: ") and "dB" in line and "copying the last frame" in line]) == 1
     manifest = (workdir / "data" / "manifest.json").read_text()
     assert '"source": "demo"' in manifest and "v_Translate_g01_c01.avi" in manifest
     assert len(list((workdir / "data" / "demo" / "UCF-101").rglob("*.avi"))) == 2 * 3
@@ -64,6 +69,11 @@ def test_repro_builds_the_training_set_and_trains_then_does_nothing(workdir):
     html = (workdir / "plots_html" / "index.html").read_text()
     assert "loss_g" in html and "step000004.png" in html, plots.stdout
     assert "moving-region PSNR per recursive step" in html and "clip00000.gif" in html
+    # The training curves: validation PSNR beside copying the last frame's, in one plot.
+    curves = json.loads(_run([sys.executable, "-m", "dvc", "plots", "show", "--json"], workdir).stdout)
+    (plot,) = [p for p in curves if p == "training curves"]
+    fields = json.dumps(curves[plot])
+    assert "psnr_last_frame" in fields and '"psnr"' in fields
     again = _run([sys.executable, "-m", "dvc", "repro"], workdir)
     assert "Running stage" not in again.stdout
 
@@ -93,6 +103,23 @@ def test_editing_demo_params_reruns_everything(workdir):
     _set(workdir, demo__seed=1)
     result = _run([sys.executable, "-m", "dvc", "repro"], workdir)
     assert all(f"Running stage '{s}'" in result.stdout for s in ("prepare", "extract", "filter"))
+
+
+def test_the_photo_set_runs_through_the_pipeline(workdir):
+    _set(workdir, data__source="photos", photos__classes=2, photos__groups=3, photos__test_groups=1,
+         photos__clips_per_group=1, photos__frames=12)
+    result = _run([sys.executable, "-m", "dvc", "repro"], workdir)
+    assert all(f"Running stage '{s}'" in result.stdout for s in ("prepare", "extract", "filter", "train", "evaluate"))
+    manifest = json.loads((workdir / "data" / "manifest.json").read_text())
+    assert manifest["source"] == "photos" and len(manifest["videos"]) == 6
+    assert len(list((workdir / "data" / "photos" / "UCF-101").rglob("*.avi"))) == 6
+    assert [p.name for p in (workdir / "data" / "demo").iterdir()] == ["UNUSED.txt"]
+    assert json.loads((workdir / "eval" / "metrics.json").read_text())["clips"] == 2
+    # Back to the demo: its folder is generated again, the photo set's emptied.
+    _set(workdir, data__source="demo")
+    _run([sys.executable, "-m", "dvc", "repro", "prepare"], workdir)
+    assert [p.name for p in (workdir / "data" / "photos").iterdir()] == ["UNUSED.txt"]
+    assert (workdir / "data" / "demo" / "UCF-101").is_dir()
 
 
 def test_bad_params_stop_the_stage_with_one_line(workdir):

@@ -16,9 +16,13 @@ import pytest
 import torch
 import yaml
 
-from pyext.config import load_params
+from pyext.config import AUGMENTATIONS, load_params, parse_params
+from pyext.data.dataset import ClipDataset
 from pyext.data.store import ClipWriter
-from pyext.train import CHECKPOINT, GENERATOR, ClipBatches, TrainingError, train
+from pyext.models import MultiScaleGenerator, load_generator
+from pyext.presets import apply_preset, read_preset
+from pyext.train import CHECKPOINT, GENERATOR, ClipBatches, Trainer, TrainingError, train, validation_psnr, verdict
+from cases import TEST_PARAMS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -57,12 +61,12 @@ def data_dir(tmp_path_factory) -> Path:
 
 
 def _params(**train):
-    p = load_params(REPO / "params.yaml")
+    p = load_params(TEST_PARAMS)
     settings = dict(steps=6, batch_size=4, optimizer="adam", lr_g=1e-3, lr_g_final=1e-4, lr_d=1e-3, lr_d_final=1e-3,
                     seed=3, device="cpu", compile=False, workers=0, checkpoint_every=2, log_every=1, val_every=3,
-                    val_batches=1, image_every=3)
+                    val_batches=1, image_every=3, augment=(), colour_jitter=0.0, keep="last")
     settings.update(train)
-    return replace(p, model=replace(p.model, scales=2, width=0.05), train=replace(p.train, **settings))
+    return replace(p, model=replace(p.model, scales=2, width=0.05, skip="none"), train=replace(p.train, **settings))
 
 
 def _weights(path: Path, key: str = "state_dict") -> dict[str, torch.Tensor]:
@@ -91,7 +95,8 @@ def test_batches_continue_from_a_position_and_split_across_processes():
 
 
 def test_resumed_run_equals_uninterrupted(data_dir, tmp_path):
-    params = _params()
+    # With every augmentation and the best generator kept: both must survive the interruption.
+    params = _params(augment=AUGMENTATIONS, colour_jitter=0.2, keep="best", val_every=1)
     whole = train(params, data_dir, tmp_path / "a", progress=False)
     assert whole["step"] == 6 and whole["resumed_from"] == 0
 
@@ -131,6 +136,104 @@ def test_checkpoint_of_other_params_or_data_is_not_resumed(data_dir, tmp_path, c
     (other / "val.h5").symlink_to(data_dir / "val.h5")
     assert train(no_gdl, other, tmp_path, progress=False)["resumed_from"] == 0
     assert "was trained with other training data; starting afresh" in capsys.readouterr().out
+
+
+def _val_psnrs(live: Path) -> dict[int, float]:
+    rows = (live / "plots" / "metrics" / "val" / "psnr.tsv").read_text().splitlines()[1:]
+    return {int(r.split("\t")[0]): float(r.split("\t")[1]) for r in rows}
+
+
+def _val_psnr_of(path: Path, data_dir: Path) -> float:
+    dataset = ClipDataset(data_dir / "val.h5")
+    batches = [torch.stack([dataset[i] for i in range(4)])]  # what val_batches=1 of 4 clips validates on
+    return validation_psnr(load_generator(path), batches, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_keep_writes_the_best_or_the_last_generator(data_dir, tmp_path, keep, capsys):
+    # A high learning rate makes validation PSNR go up and down over 8 steps.
+    params = _params(steps=8, val_every=1, keep=keep, lr_g=3e-3, lr_g_final=3e-3)
+    summary = train(params, data_dir, tmp_path / "models", tmp_path / "live", progress=False)
+    logged = _val_psnrs(tmp_path / "live")
+    assert sorted(logged) == list(range(1, 9))
+    best_step = max(logged, key=logged.get)
+    assert best_step != 8, "the test needs a run whose last validation is not its best"
+    expected_step = best_step if keep == "best" else 8
+    assert summary["val_step"] == expected_step and summary["kept"] == keep
+    assert summary["val_psnr"] == pytest.approx(logged[expected_step])
+    # The file holds that generator: validated again from the file, it scores what was logged.
+    assert _val_psnr_of(tmp_path / "models" / GENERATOR, data_dir) == pytest.approx(logged[expected_step], abs=1e-6)
+    last = torch.load(tmp_path / "models" / CHECKPOINT, weights_only=True)["generator"]
+    same_as_last = all(torch.equal(v, last[k]) for k, v in _weights(tmp_path / "models" / GENERATOR).items())
+    assert same_as_last == (keep == "last")
+    assert verdict(summary) in capsys.readouterr().out
+
+
+def test_end_of_training_line_says_when_the_model_is_worse_than_the_last_frame(data_dir, tmp_path, capsys):
+    # An untrained paper-form generator (learning rate 0) is far from the last frame...
+    worse = train(_params(steps=2, lr_g=0.0, lr_g_final=0.0), data_dir, tmp_path / "a", progress=False)
+    assert worse["val_psnr"] < worse["val_psnr_last_frame"] - 3
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("train: the model is WORSE than copying the last frame: validation PSNR")
+    assert f"{worse['val_psnr']:.2f} dB against {worse['val_psnr_last_frame']:.2f} dB" in line
+    # ...and an untrained skip generator copies it exactly.
+    params = _params(steps=2, lr_g=0.0, lr_g_final=0.0)
+    params = replace(params, model=replace(params.model, skip="last_frame"))
+    same = train(params, data_dir, tmp_path / "b", progress=False)
+    assert same["val_psnr"] == pytest.approx(same["val_psnr_last_frame"], abs=1e-9)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("train: validation PSNR") and "(+0.00 dB" in line and "WORSE" not in line
+
+
+def test_paper_preset_trains_the_papers_model_unchanged(data_dir, tmp_path, monkeypatch):
+    # Whatever the shipped defaults do (skip connection, augmentation, the best generator), the
+    # paper preset trains Table 1's tanh generator on the clips as stored and writes its last weights.
+    raw = apply_preset(yaml.safe_load(TEST_PARAMS.read_text()), read_preset(REPO / "configs" / "paper.yaml"))
+    raw["model"]["skip"], raw["train"]["augment"], raw["train"]["keep"] = "last_frame", ["flip", "colour"], "best"
+    raw = apply_preset(raw, read_preset(REPO / "configs" / "paper.yaml"))  # the preset wins over any default
+    p = parse_params(raw, TEST_PARAMS)
+    params = replace(p, model=replace(p.model, scales=2, width=0.05),  # small, for speed
+                     train=replace(p.train, steps=3, batch_size=4, workers=0, device="cpu", val_every=1, val_batches=1))
+    seen, seen_by_networks, inside = [], [], [False]
+    real_step, real_forward = Trainer.step, MultiScaleGenerator.forward_scales
+
+    def spying_step(self, step, batches):
+        assert isinstance(self.G, MultiScaleGenerator) and self.G.skip == "none"
+        with torch.no_grad():  # the paper's output: tanh, strictly inside (-1, 1)
+            assert self.G(batches[-1][:, :4]).abs().max() < 1
+        seen.append([b.clone() for b in batches])
+        inside[0] = True
+        try:
+            return real_step(self, step, batches)
+        finally:
+            inside[0] = False
+
+    def spying_forward(self, x):
+        if inside[0]:
+            seen_by_networks.append(x.detach().clone())
+        return real_forward(self, x)
+
+    monkeypatch.setattr(Trainer, "step", spying_step)
+    monkeypatch.setattr(MultiScaleGenerator, "forward_scales", spying_forward)
+    train(params, data_dir, tmp_path, progress=False)
+    dataset = ClipDataset(data_dir / "train.h5")
+    order = [i for b, _ in zip(ClipBatches(len(dataset), 4, params.train.seed, 0), range(6)) for i in b]
+    stored = torch.stack([dataset[i] for i in order]).view(6, 4, 5, 3, 32, 32)
+    assert torch.equal(torch.stack([b for step in seen for b in step]), stored)
+    # The generator runs on exactly those inputs, no augmentation between (D's batch, then G's).
+    assert len(seen_by_networks) == 6
+    for x, clips in zip(seen_by_networks, stored):
+        assert torch.equal(x, clips[:, :4])
+    last = torch.load(tmp_path / CHECKPOINT, weights_only=True)["generator"]
+    _assert_same(_weights(tmp_path / GENERATOR), last)
+
+
+def test_verdict():
+    summary = {"val_psnr": 25.5, "val_psnr_last_frame": 24.0, "val_step": 600, "kept": "best"}
+    assert verdict(summary) == ("train: validation PSNR 25.50 dB against 24.00 dB for copying the last frame "
+                                "(+1.50 dB, generator of step 600, train.keep: best)")
+    assert "WORSE" in verdict({**summary, "val_psnr": 23.99})
+    assert "no validation clips" in verdict({**summary, "val_psnr": None, "val_psnr_last_frame": float("nan")})
 
 
 def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path):
@@ -177,11 +280,11 @@ def test_dvclive_logs_and_pictures(data_dir, tmp_path):
 
 
 def _project(tmp_path: Path, data_dir: Path, **train_settings) -> Path:
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw = yaml.safe_load((TEST_PARAMS).read_text())
     raw["model"].update(scales=2, width=0.05)
     raw["train"].update(dict(steps=2, batch_size=4, optimizer="sgd", lr_g=0.04, lr_g_final=0.005, device="cpu",
                              workers=0, checkpoint_every=1, log_every=1, val_every=1, val_batches=1, image_every=2,
-                             seed=5), **train_settings)
+                             seed=5, augment=list(AUGMENTATIONS), colour_jitter=0.2), **train_settings)
     project = tmp_path / "project"
     (project / "data").mkdir(parents=True)
     (project / "params.yaml").write_text(yaml.safe_dump(raw))
@@ -206,7 +309,9 @@ def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path):
     assert "train: models/generator.pt after 2 steps" in done.stdout
     ddp, one = (_weights(p / "models" / GENERATOR) for p in (project, single))
     assert ddp.keys() == one.keys()
-    for name in ddp:  # the same updates, gradients averaged over two half-batches instead of one batch
+    # the same updates (each process augments its rows of the batch as one process augments them
+    # all), gradients averaged over two half-batches instead of one batch
+    for name in ddp:
         torch.testing.assert_close(ddp[name], one[name], rtol=1e-4, atol=1e-6)
     # ...and they did change the weights: the comparison is not between two untouched models.
     start = _project(tmp_path / "start", data_dir, steps=1, lr_g=0.0, lr_g_final=0.0)

@@ -1,5 +1,10 @@
 """Motion filtering: the candidate patches that move enough become the training set; those of a
-held-out fraction of whole training videos become the validation set."""
+held-out fraction of whole training videos become the validation set.
+
+``filter.min_motion`` is the threshold; on a small set it may keep too few patches to learn from
+(a dozen videos of mostly still footage keep a few hundred), so ``filter.min_kept`` lowers it, when
+needed, to the score of the ``min_kept``-th most moving patch: the most moving ones are always kept,
+and a large set is filtered by ``min_motion`` alone."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,15 +17,32 @@ from .store import ROW_FIELDS, ClipWriter, open_store, read_rows, store_videos
 _COPY_BLOCK = 4096  # clips copied per read, to bound memory
 
 
+def threshold(motion: np.ndarray, params: FilterParams) -> float:
+    """The motion threshold used: ``params.min_motion``, or lower where that keeps fewer than
+    ``params.min_kept`` patches: the score of the ``min_kept``-th most moving patch (ties kept).
+
+    Example:
+        >>> from pyext.config import FilterParams
+        >>> motion = np.array([0.0, 1.0, 2.0, 9.0, 12.0])
+        >>> threshold(motion, FilterParams(min_motion=8.0, min_kept=2, val_fraction=0, max_per_video=0, seed=0))
+        8.0
+        >>> threshold(motion, FilterParams(min_motion=8.0, min_kept=3, val_fraction=0, max_per_video=0, seed=0))
+        2.0
+    """
+    if np.count_nonzero(motion >= params.min_motion) >= params.min_kept or len(motion) == 0:
+        return params.min_motion
+    return float(np.sort(motion)[::-1][min(params.min_kept, len(motion)) - 1])
+
+
 def select(rows: dict[str, np.ndarray], params: FilterParams) -> tuple[np.ndarray, np.ndarray]:
     """Indices (sorted) of the training and validation patches.
 
-    Keeps patches with ``motion >= params.min_motion``, at most ``params.max_per_video`` per video
+    Keeps patches with ``motion >=`` :func:`threshold`, at most ``params.max_per_video`` per video
     (a seeded random subset; 0: no cap), and sends every kept patch of a seeded
     ``params.val_fraction`` of the videos to validation.
     """
     rng = np.random.default_rng(params.seed)
-    kept = np.flatnonzero(rows["motion"] >= params.min_motion)
+    kept = np.flatnonzero(rows["motion"] >= threshold(rows["motion"], params))
     if params.max_per_video > 0:
         capped = []
         for video in np.unique(rows["video"][kept]):
@@ -55,8 +77,18 @@ def filter_patches(src: Path, train: Path, val: Path, params: FilterParams, reco
     copy_rows(src, val, val_idx, attrs)
     size = train.stat().st_size + val.stat().st_size
     motion = rows["motion"]
+    used = threshold(motion, params)
+    passing = int(np.count_nonzero(motion >= params.min_motion))
+    if used == params.min_motion:
+        why = f"filter.min_motion {params.min_motion:g} kept {passing} of {len(motion)} candidate patches"
+    else:
+        lowered = (f"the score of the {params.min_kept}th most moving patch" if params.min_kept < len(motion)
+                   else "the least moving patch's: every candidate is kept")
+        why = (f"filter.min_motion {params.min_motion:g} kept only {passing} of {len(motion)} candidate patches, "
+               f"fewer than filter.min_kept ({params.min_kept}): the threshold was lowered to {used:.3g}, {lowered}")
     return {
-        "candidates": len(motion), "train": len(train_idx), "val": len(val_idx),
+        "candidates": len(motion), "threshold": round(used, 4), "why": why,
+        "train": len(train_idx), "val": len(val_idx),
         "train_videos": len(np.unique(rows["video"][train_idx])), "val_videos": len(np.unique(rows["video"][val_idx])),
         "bytes_per_patch": round(size / max(1, len(train_idx) + len(val_idx)), 1),
         "motion_percentiles": {str(q): round(float(np.percentile(motion, q)), 2) for q in (10, 25, 50, 75, 90)}

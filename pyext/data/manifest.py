@@ -14,6 +14,7 @@ disk go to ``missing`` (counted, never fatal).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -171,23 +172,29 @@ def _add(manifest: Manifest, root: Path, rel: str, split_name: str, labels: list
     manifest.videos.append(VideoEntry(rel, split_name, labels[0], name, tuple(labels)))
 
 
-def build_manifest(params, demo_root: Path) -> Manifest:
-    """The manifest of ``params.data.source``; for ``demo``, first generates the demo set under
-    ``demo_root`` (laid out like UCF101) and reads it through the UCF101 code path.
+# The generated sources (pyext.config.GENERATED_SOURCES): module and generator, imported on use
+# (reading the user's videos needs neither the demo's drawing nor scikit-image's photographs).
+_GENERATORS = {"demo": (".demo", "generate_demo"), "photos": (".photos", "generate_photos")}
+
+
+def build_manifest(params, generated_root: Path) -> Manifest:
+    """The manifest of ``params.data.source``; for a generated source (``demo``, ``photos``), first
+    generates the set under ``generated_root`` (laid out like UCF101) and reads it through the UCF101
+    code path.
 
     Args:
-        params: :class:`pyext.config.Params` (its ``data`` and ``demo`` sections).
-        demo_root: where the demo set is generated.
+        params: :class:`pyext.config.Params` (its ``data`` section and the generated source's own).
+        generated_root: where a generated set is written.
     """
     data = params.data
-    if data.source == "demo":
-        from .demo import generate_demo
-
-        d = params.demo
-        generate_demo(demo_root, classes=d.classes, groups=d.groups, test_groups=d.test_groups,
-                      clips_per_group=d.clips_per_group, frames=d.frames, seed=d.seed)
-        manifest = ucf101_manifest(demo_root, 1)
-        manifest.source = "demo"
+    if data.source in _GENERATORS:
+        module, name = _GENERATORS[data.source]
+        generate = getattr(importlib.import_module(module, __package__), name)
+        g = getattr(params, data.source)
+        generate(generated_root, classes=g.classes, groups=g.groups, test_groups=g.test_groups,
+                 clips_per_group=g.clips_per_group, frames=g.frames, seed=g.seed)
+        manifest = ucf101_manifest(generated_root, 1)
+        manifest.source = data.source
         return manifest
     if data.source == "ucf101":
         return ucf101_manifest(data.root, data.split)

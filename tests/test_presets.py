@@ -1,0 +1,107 @@
+"""pyext.presets and python -m pipeline.preset: every shipped preset applies to params.yaml; the
+paper preset is the paper's setting; overrides for dvc exp run; writing keeps the file's comments;
+bad presets stop with one line naming the preset and the key."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pyext.config import ParamsError, load_params, parse_params
+from pyext.presets import apply_preset, overrides, read_preset, write_preset
+
+REPO = Path(__file__).resolve().parents[1]
+PRESETS = sorted((REPO / "configs").glob("*.yaml"))
+
+
+def test_there_are_presets():
+    assert {p.name for p in PRESETS} >= {"paper.yaml", "photos-small.yaml"}
+
+
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
+def test_every_preset_applies_to_params_yaml(path):
+    preset = read_preset(path, REPO / "params.yaml")
+    raw = apply_preset(yaml.safe_load((REPO / "params.yaml").read_text()), preset)
+    params = parse_params(raw, REPO / "params.yaml")
+    for section, keys in preset.items():
+        for key, value in keys.items():
+            assert params.section(section)[key] == value, f"{section}.{key}"
+
+
+def test_paper_preset_is_the_papers_setting():
+    raw = apply_preset(yaml.safe_load((REPO / "params.yaml").read_text()), read_preset(REPO / "configs" / "paper.yaml"))
+    p = parse_params(raw, REPO / "params.yaml")
+    assert (p.model.scales, p.model.width, p.model.skip) == (4, 1.0, "none")  # Table 1, the tanh form
+    assert (p.train.optimizer, p.train.lr_g, p.train.lr_g_final, p.train.lr_d) == ("sgd", 0.04, 0.005, 0.02)
+    assert (p.train.augment, p.train.keep, p.train.batch_size) == ((), "last", 8)
+    assert (p.clip.input_frames, p.clip.output_frames, p.clip.patch) == (4, 1, 32)
+    assert (p.loss.adversarial, p.loss.lp, p.loss.gdl, p.loss.p, p.loss.alpha) == ("bce", 1.0, 1.0, 2, 1.0)
+
+
+def test_overrides_are_dvc_set_arguments():
+    assert overrides({"model": {"width": 1.0, "skip": "none"}, "train": {"augment": ["flip", "rotate"], "keep": "last",
+                                                                          "compile": False}}) == [
+        "model.width=1.0", 'model.skip="none"', 'train.augment=["flip","rotate"]', 'train.keep="last"',
+        "train.compile=false"]
+
+
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
+def test_dvc_reads_the_overrides_as_the_preset_says(path, tmp_path):
+    # dvc exp run -S parses its overrides with this function: the result is the preset applied.
+    from dvc.utils.hydra import apply_overrides
+
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    preset = read_preset(path, params)
+    apply_overrides(params, overrides(preset))
+    expected = parse_params(apply_preset(yaml.safe_load((REPO / "params.yaml").read_text()), preset), params)
+    assert load_params(params) == expected
+
+
+def test_write_keeps_comments_and_sets_values(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    preset = read_preset(REPO / "configs" / "paper.yaml", params)
+    write_preset({**preset, "train": {**preset["train"], "augment": ["flip"]}}, params)
+    text = params.read_text()
+    assert "# the pipeline's parameters" in text.lower() and "# multiplies every channel count" in text
+    assert "augment: [flip]" in text  # a list stays on its key's line
+    p = load_params(params)
+    assert (p.model.width, p.train.optimizer, p.train.augment) == (1.0, "sgd", ("flip",))
+    assert [line.split("#")[0].strip() for line in text.splitlines() if line.strip().startswith("data:")] == ["data:"]
+
+
+@pytest.mark.parametrize("text,where,problem", [
+    ("modle:\n  width: 1.0\n", "modle", "not a section of"),
+    ("model:\n  widht: 1.0\n", "model.widht", "not a key of"),
+    ("model:\n  width: 0\n", "model.width", "expected a number >= 0.001, got 0"),
+    ("model: 1.0\n", None, "expected sections of keys"),
+    ("model:\n  width: 1.0\nmodel:\n  width: 2.0\n", None, "duplicate key 'model'"),
+])
+def test_bad_presets_name_the_preset_and_the_key(tmp_path, text, where, problem):
+    path = tmp_path / "preset.yaml"
+    path.write_text(text)
+    with pytest.raises(ParamsError) as error:
+        read_preset(path, REPO / "params.yaml")
+    message = str(error.value)
+    assert "\n" not in message and str(path) in message and problem in message
+    if where:
+        assert f": {where}: " in message
+
+
+def test_command_prints_overrides_and_writes(tmp_path):
+    env_path = {"PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-m", "pipeline.preset", str(REPO / "configs" / "photos-small.yaml")],
+                          cwd=REPO, capture_output=True, text=True, env=env_path)
+    assert done.returncode == 0 and done.stdout.split() == ["-S", 'data.source="photos"', "-S",
+                                                            "extract.test_clips_per_video=4"]
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    done = subprocess.run([sys.executable, "-m", "pipeline.preset", str(REPO / "configs" / "photos-small.yaml"),
+                           "--params", str(params), "--write"], cwd=REPO, capture_output=True, text=True, env=env_path)
+    assert done.returncode == 0 and load_params(params).data.source == "photos"
+    missing = subprocess.run([sys.executable, "-m", "pipeline.preset", str(tmp_path / "nope.yaml")], cwd=REPO,
+                             capture_output=True, text=True, env=env_path)
+    assert missing.returncode == 2 and missing.stderr.startswith("preset: ") and "no such preset file" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
