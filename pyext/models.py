@@ -16,12 +16,14 @@ clamp cuts a gradient. ``u_k`` is :func:`pyext.pyr_up` and the input scales come
 
 With ``skip="last_frame"`` (not in the paper) the same residual pyramid is a change to the last
 input frame: ``Y_k = L_k + R_k`` with ``L_k`` the last input frame at scale k (repeated for each
-output frame), ``R_1 = G'_1(X_1)`` and ``R_k = u_k(R_{k-1}) + G'_k(X_k, u_k(Y_{k-1}))``. Each G'_k's
-last convolution starts at zero, so an untrained generator copies the last frame, and it has
+output frame), ``R_1 = G'_1(X_1)`` and ``R_k = u_k(R_{k-1}) + G'_k(X_k, u_k(Y_{k-1}))``. It has
 nothing to memorise about what a scene looks like, only how it moves: on a small set of real
 video the paper's form learns colours and textures of its training patches and paints them into
 new scenes (measured in the README). There is no tanh on this form: outputs are the last frame
-plus a change, clamped to [-1, 1] only where they are shown or fed back (:meth:`predict`).
+plus a change, clamped to [-1, 1] only where they are shown or fed back (:meth:`predict`). The
+last convolutions keep PyTorch's default initialisation: started at zero (an untrained generator
+that copies the last frame) the layers before them get no gradient until they have grown, and
+the model measured 0.3 to 1 dB worse on the photo and demo sets.
 """
 from __future__ import annotations
 
@@ -138,10 +140,6 @@ class MultiScaleGenerator(nn.Module):
         self.nets = nn.ModuleList(
             _ScaleGenerator(c_x + (c_y if k else 0), c_y, [_scaled(c, width) for c in maps], kernels)
             for k, (maps, kernels) in enumerate(_G_LAYOUT[MAX_SCALES - scales:]))
-        if skip == "last_frame":
-            for net in self.nets:  # an untrained generator copies the last frame
-                nn.init.zeros_(net[-1].weight)
-                nn.init.zeros_(net[-1].bias)
 
     def config(self) -> dict:
         """The constructor's arguments, as saved beside the weights."""

@@ -222,10 +222,14 @@ def _perturbed(G, seed):
     return G
 
 
-def test_skip_generator_starts_as_a_copy_of_the_last_frame():
+def test_skip_generator_with_no_change_copies_the_last_frame():
     G = MultiScaleGenerator(4, 2, 3, width=0.1, skip="last_frame").double()
     x = _clip(2, 4, 16, 16, seed=8, dtype=torch.float64)
     with torch.no_grad():
+        assert not torch.allclose(G(x), x[:, -1:].expand(-1, 2, -1, -1, -1))  # default init: a change
+        for net in G.nets:  # every scale's change R_k is zero
+            net[-1].weight.zero_()
+            net[-1].bias.zero_()
         ys = G.forward_scales(x)
         for y, level in zip(ys, reference.gaussian_pyramid(x, 3)[::-1]):
             # each scale: the last frame at that scale

@@ -71,8 +71,7 @@ def test_repro_builds_the_training_set_and_trains_then_does_nothing(workdir):
     assert "moving-region PSNR per recursive step" in html and "clip00000.gif" in html
     # The training curves: validation PSNR beside copying the last frame's, in one plot.
     curves = json.loads(_run([sys.executable, "-m", "dvc", "plots", "show", "--json"], workdir).stdout)
-    (plot,) = [p for p in curves if p == "training curves"]
-    fields = json.dumps(curves[plot])
+    fields = json.dumps(curves["data"]["training curves"])
     assert "psnr_last_frame" in fields and '"psnr"' in fields
     again = _run([sys.executable, "-m", "dvc", "repro"], workdir)
     assert "Running stage" not in again.stdout
