@@ -214,7 +214,7 @@ def test_zero_residuals_upsample_the_coarsest_prediction():
 
 
 def _perturbed(G, seed):
-    """``G`` with every weight, the zero-initialised last convolutions included, set at random."""
+    """``G`` with every weight drawn at random from ``seed``."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in G.parameters():

@@ -1,0 +1,89 @@
+"""Several runs' predictions of the same test clips, side by side, in one picture.
+
+Columns: the true next frame, the last input frame (the baseline), then each run's first
+predicted frame; one row per test clip. Every run must have evaluated the same ``data/test.h5``
+(the same clips, in the same order), e.g. two copies of the repository run with different params:
+
+    python bench/compare.py --test data/test.h5 --clips 0 6 12 --out bench/figures/photos-small.jpg \\
+        --run "earlier defaults=../old/eval/predictions.h5" --run "new defaults=eval/predictions.h5"
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pyext.data.files import atomic_output  # noqa: E402
+
+TITLE_HEIGHT = 18
+GAP = 4
+
+
+def run_argument(text: str) -> tuple[str, Path]:
+    """``"title=path/to/predictions.h5"`` as ``(title, path)``."""
+    title, sep, path = text.partition("=")
+    if not sep or not title or not path:
+        raise argparse.ArgumentTypeError(f"expected TITLE=PREDICTIONS.h5, got {text!r}")
+    return title, Path(path)
+
+
+def comparison(test: Path, runs: list[tuple[str, Path]], clips: list[int]) -> Image.Image:
+    """The picture: ``len(clips)`` rows of ``2 + len(runs)`` frames ``(H, W)`` under a title row."""
+    with h5py.File(test, "r") as f:
+        stored = f["clips"]
+        input_frames = None
+        columns: list[list[np.ndarray]] = [[], []]
+        for title, path in runs:
+            with h5py.File(path, "r") as p:
+                m = int(p.attrs["input_frames"])
+                if input_frames not in (None, m):
+                    sys.exit(f"{path}: {m} input frames, the other runs {input_frames}")
+                input_frames = m
+                if len(p["clip"]) != len(stored) or not np.array_equal(p["clip"][:], np.arange(len(stored))):
+                    sys.exit(f"{path}: not an evaluation of every clip of {test}")
+                y0, x0 = (int(v) for v in p.attrs["crop_origin"])
+                preds = p["predictions"]
+                columns.append([preds[c, 0] for c in clips])
+        h, w = columns[-1][0].shape[:2]
+        for c in clips:
+            if not 0 <= c < len(stored):
+                sys.exit(f"--clips: {c} is not a clip of {test} ({len(stored)} clips)")
+            clip = stored[c][:, y0:y0 + h, x0:x0 + w]
+            columns[0].append(clip[input_frames])
+            columns[1].append(clip[input_frames - 1])
+    titles = ["truth", "last frame"] + [title for title, _ in runs]
+    canvas = Image.new("RGB", (len(titles) * (w + GAP) - GAP, TITLE_HEIGHT + len(clips) * (h + GAP) - GAP), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, (title, frames) in enumerate(zip(titles, columns)):
+        draw.text((i * (w + GAP) + 4, 3), title, fill="black")
+        for r, frame in enumerate(frames):
+            canvas.paste(Image.fromarray(frame), (i * (w + GAP), TITLE_HEIGHT + r * (h + GAP)))
+    return canvas
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", dest="runs", action="append", type=run_argument, required=True,
+                        metavar="TITLE=PREDICTIONS.h5", help="a run's eval/predictions.h5, under its column title")
+    parser.add_argument("--test", type=Path, default=Path("data/test.h5"), help="the test clips every run evaluated")
+    parser.add_argument("--clips", type=int, nargs="+", default=[0], help="test clip indices, one row each")
+    parser.add_argument("--out", type=Path, required=True, help="the picture (.jpg or .png)")
+    args = parser.parse_args(argv)
+    for path in [args.test] + [p for _, p in args.runs]:
+        if not path.is_file():
+            parser.error(f"{path}: no such file")
+    picture = comparison(args.test, args.runs, args.clips)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(args.out) as tmp:
+        picture.save(tmp, format="JPEG" if args.out.suffix.lower() in (".jpg", ".jpeg") else "PNG", quality=90)
+    print(f"wrote {args.out} ({picture.width}x{picture.height})")
+
+
+if __name__ == "__main__":
+    main()
