@@ -92,6 +92,20 @@ def test_editing_loss_params_retrains_afresh(workdir):
     assert "was trained with other params; starting afresh" in result.stdout + result.stderr
 
 
+def test_editing_training_code_retrains_afresh_and_keeps_the_old_checkpoint(workdir):
+    # The finished checkpoint of other code is not resumed (that would write the old generator again).
+    losses = workdir / "pyext" / "losses.py"
+    losses.write_text(losses.read_text() + "# edited\n")
+    old = (workdir / "models" / "checkpoint.pt").read_bytes()
+    result = _run([sys.executable, "-m", "dvc", "repro"], workdir)
+    out = result.stdout + result.stderr
+    assert "Running stage 'train'" in out and "Running stage 'filter'" not in out
+    assert "models/checkpoint.pt was trained with other code; starting afresh" in out
+    assert "resuming from" not in out
+    kept = [p for p in (workdir / "models" / "stale").iterdir() if p.read_bytes() == old]
+    assert len(kept) == 1 and f"the old checkpoint is kept as models/stale/{kept[0].name}" in out
+
+
 def test_editing_extract_params_does_not_regenerate_the_demo(workdir):
     _set(workdir, extract__crops_per_clip=2)
     result = _run([sys.executable, "-m", "dvc", "repro"], workdir)
