@@ -37,10 +37,11 @@ def _set(workdir: Path, **changes):
 def workdir(tmp_path_factory):
     """A copy of the pipeline with a tiny demo set, as a DVC project without git."""
     work = tmp_path_factory.mktemp("pipeline")
-    shutil.copy(REPO / "dvc.yaml", work / "dvc.yaml")
+    for name in ("dvc.yaml", "setup.py"):
+        shutil.copy(REPO / name, work / name)
     shutil.copy(TEST_PARAMS, work / "params.yaml")
-    for package in ("pyext", "pipeline"):
-        shutil.copytree(REPO / package, work / package, ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("pyext", "pipeline", "csrc"):  # pyext with its built extension
+        shutil.copytree(REPO / folder, work / folder, ignore=shutil.ignore_patterns("__pycache__"))
     _set(work, demo__classes=2, demo__groups=3, demo__test_groups=1, demo__clips_per_group=1, demo__frames=12,
          filter__val_fraction=0.5, model__scales=2, model__width=0.05, train__steps=4, train__batch_size=4,
          train__workers=0, train__checkpoint_every=2, train__log_every=1, train__val_every=2, train__image_every=4,
