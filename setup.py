@@ -11,7 +11,7 @@ import glob
 import os
 import shutil
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 # cpp_extension reads CUDA_HOME when imported; without it torch guesses from the nvcc on PATH, which
 # may be a wrapper outside the toolkit (then -lcudart is not found).
@@ -53,7 +53,7 @@ setup(
     name="beyondmse",
     version="0.1.0",
     description="Multi-scale adversarial video prediction beyond mean square error, with fused native ops",
-    packages=["pyext"],
+    packages=find_packages(include=["pyext", "pyext.*"]),  # every package under pyext/ (pyext.data, ...)
     python_requires=">=3.10",
     ext_modules=[_extension()],
     cmdclass={"build_ext": BuildExtension.with_options(use_ninja=shutil.which("ninja") is not None)},

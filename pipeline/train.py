@@ -1,6 +1,7 @@
 """train: the multi-scale adversarial predictor on data/train.h5 -> models/generator.pt, with
 checkpoints in models/checkpoint.pt and dvclive logs in dvclive/. Resumes from a checkpoint of
-the same params and data. Distributed: ``torchrun --nproc_per_node N -m pipeline.train``."""
+the same params, data and code (the stage's code deps in dvc.yaml); moves any other to
+models/stale/. Distributed: ``torchrun --nproc_per_node N -m pipeline.train``."""
 import argparse
 from pathlib import Path
 

@@ -6,11 +6,13 @@ Learning rates fall linearly from ``train.lr_*`` to ``train.lr_*_final`` over th
 rho_G from 0.04 to 0.005; it gives rho_D = 0.02 and says only that rates are reduced over time, so
 the discriminator's schedule is a param too, constant by default).
 
-The run is a pure function of the params, the training data and the step reached: the order of
-the clips is drawn per epoch from ``train.seed`` and indexed by the number of clips consumed, so a
-run resumed from a checkpoint continues exactly where the interrupted one was (on the CPU, it ends
-with the same weights bit for bit). Distributed runs (``torchrun``) split every batch across the
-processes and average gradients (DistributedDataParallel); process 0 logs and saves.
+The run is a pure function of the params, the training data, the code and the step reached: the
+order of the clips is drawn per epoch from ``train.seed`` and indexed by the number of clips
+consumed, so a run resumed from a checkpoint continues exactly where the interrupted one was (on the
+CPU, it ends with the same weights bit for bit). A checkpoint of other params, data or code is
+never resumed from: it is moved to ``stale/`` beside it, and the run starts afresh. Distributed
+runs (``torchrun``) split every batch across the processes and average gradients
+(DistributedDataParallel); process 0 logs and saves.
 """
 from __future__ import annotations
 
@@ -31,12 +33,13 @@ from tqdm import tqdm
 from .augment import augment_clips
 from .config import ParamsError, Params
 from .data.dataset import ClipDataset, to_uint8
-from .data.files import atomic_output, file_digest
+from .data.files import atomic_output, code_digest, file_digest, paths_digest
 from .losses import ADVERSARIAL, generator_loss
 from .metrics import psnr_per_clip
 from .models import MultiScaleDiscriminator, MultiScaleGenerator, clip_pyramid, generator_file
 
 CHECKPOINT, GENERATOR = "checkpoint.pt", "generator.pt"
+STALE = "stale"  # the folder beside the checkpoint where one that is not resumed from is kept
 CHECKPOINT_FORMAT = 2  # 2: validation PSNRs and the best generator
 # train params that change how a run is watched or where it runs, not what it computes: a
 # checkpoint stays valid when they change.
@@ -55,6 +58,18 @@ def params_hash(params: Params) -> str:
     record = {"clip": params.section("clip"), "model": params.section("model"), "loss": params.section("loss"),
               "train": train}
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def code_hash() -> str:
+    """Hash of the code a run's weights depend on: the files of the train stage's code deps in the
+    project's ``dvc.yaml`` (:func:`pyext.data.files.code_digest`: ``pipeline/train.py``, this
+    package's modules the stage runs, ``csrc/``, ``setup.py``), the project being the folder that
+    holds this package. The package installed without its project (no ``dvc.yaml`` beside it)
+    hashes all of its own files instead."""
+    package = Path(__file__).resolve().parent
+    if (package.parent / "dvc.yaml").is_file():
+        return code_digest(package.parent, "train", size=8)
+    return paths_digest(package.parent, [package.name], size=8)
 
 
 # ----------------------------------------------------------------------------------- the world
@@ -168,24 +183,41 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
 # ---------------------------------------------------------------------------------- checkpoints
 
 
-def _load_checkpoint(path: Path, expected: dict, say) -> dict | None:
-    """The checkpoint at ``path`` if it continues this run (same params and data hashes), else None
-    (and why, through ``say``)."""
+_IDENTITY = (("params_hash", "other params"), ("data_hash", "other training data"), ("code_hash", "other code"))
+
+
+def _load_checkpoint(path: Path, expected: dict, say, set_aside: bool = True) -> dict | None:
+    """The checkpoint at ``path`` if it continues this run (the same params, data and code hashes as
+    ``expected``), else None. One that does not (unreadable, of another format, params, data or
+    code; one without a code hash counts as other code) is neither resumed from nor overwritten:
+    with ``set_aside`` (process 0 of a run) it is moved to :func:`_set_aside`'s name, and ``say``
+    tells where and why."""
     if not path.exists():
         return None
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a foreign or damaged file is not resumed from, and not deleted
-        say(f"{path}: not a readable checkpoint ({type(exc).__name__}); starting afresh")
-        return None
-    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
-        say(f"{path}: not a checkpoint of format {CHECKPOINT_FORMAT}; starting afresh")
-        return None
-    for key, what in (("params_hash", "other params"), ("data_hash", "other training data")):
-        if saved.get(key) != expected[key]:
-            say(f"{path} was trained with {what}; starting afresh")
-            return None
-    return saved
+    except Exception as exc:  # a foreign or damaged file (or one process 0 just moved aside)
+        saved, why = None, f"is not a readable checkpoint ({type(exc).__name__})"
+    else:
+        if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+            why = f"is not a checkpoint of format {CHECKPOINT_FORMAT}"
+        else:
+            other = [what for key, what in _IDENTITY if saved.get(key) != expected[key]]
+            if not other:
+                return saved
+            why = "was trained with " + " and ".join(other)
+    if set_aside:
+        say(f"train: {path} {why}; starting afresh (the old checkpoint is kept as {_set_aside(path)})")
+    return None
+
+
+def _set_aside(path: Path) -> Path:
+    """Moves ``path`` to ``stale/<stem>-<digest of its bytes><suffix>`` beside it (the same file
+    always gets the same name) and returns where it went."""
+    target = path.parent / STALE / f"{path.stem}-{file_digest(path, size=4)}{path.suffix}"
+    target.parent.mkdir(exist_ok=True)
+    os.replace(path, target)
+    return target
 
 
 def _save(path: Path, obj: dict) -> None:
@@ -427,7 +459,8 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
         params: the validated params (``clip``, ``model``, ``loss``, ``train`` are used).
         data_dir: holds ``train.h5`` and ``val.h5``.
         out_dir: gets ``checkpoint.pt`` (every ``train.checkpoint_every`` steps and at the end) and
-            ``generator.pt`` (at the end).
+            ``generator.pt`` (at the end). A ``checkpoint.pt`` there of the same params, data and
+            code is resumed from; any other is moved to ``out_dir/stale/`` first.
         live_dir: the dvclive folder, or None for no logging.
         until_step: stop after this step with a checkpoint (a time slice of a longer run), without
             writing ``generator.pt``; None runs to ``train.steps``.
@@ -450,12 +483,12 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
     say = tqdm.write if world.main else (lambda _: None)
     train_path, ckpt_path = Path(data_dir) / "train.h5", Path(out_dir) / CHECKPOINT
     dataset = ClipDataset(train_path)  # a missing or foreign file stops here, with its name
-    identity = {"params_hash": params_hash(params), "data_hash": file_digest(train_path)}
+    identity = {"params_hash": params_hash(params), "data_hash": file_digest(train_path), "code_hash": code_hash()}
 
     trainer = Trainer(params, world.device, distributed=world.size > 1, compile=tp.compile, rank=world.rank,
                       world=world.size)
     G = trainer.G
-    saved = _load_checkpoint(ckpt_path, identity, say)
+    saved = _load_checkpoint(ckpt_path, identity, say, set_aside=world.main)
     step, validations = 0, Validations()
     if saved is not None:
         trainer.load_state(saved)

@@ -37,10 +37,11 @@ def _set(workdir: Path, **changes):
 def workdir(tmp_path_factory):
     """A copy of the pipeline with a tiny demo set, as a DVC project without git."""
     work = tmp_path_factory.mktemp("pipeline")
-    shutil.copy(REPO / "dvc.yaml", work / "dvc.yaml")
+    for name in ("dvc.yaml", "setup.py"):
+        shutil.copy(REPO / name, work / name)
     shutil.copy(TEST_PARAMS, work / "params.yaml")
-    for package in ("pyext", "pipeline"):
-        shutil.copytree(REPO / package, work / package, ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("pyext", "pipeline", "csrc"):  # pyext with its built extension
+        shutil.copytree(REPO / folder, work / folder, ignore=shutil.ignore_patterns("__pycache__"))
     _set(work, demo__classes=2, demo__groups=3, demo__test_groups=1, demo__clips_per_group=1, demo__frames=12,
          filter__val_fraction=0.5, model__scales=2, model__width=0.05, train__steps=4, train__batch_size=4,
          train__workers=0, train__checkpoint_every=2, train__log_every=1, train__val_every=2, train__image_every=4,
@@ -90,6 +91,20 @@ def test_editing_loss_params_retrains_afresh(workdir):
     result = _run([sys.executable, "-m", "dvc", "repro"], workdir)
     assert "Running stage 'train'" in result.stdout and "Running stage 'filter'" not in result.stdout
     assert "was trained with other params; starting afresh" in result.stdout + result.stderr
+
+
+def test_editing_training_code_retrains_afresh_and_keeps_the_old_checkpoint(workdir):
+    # The finished checkpoint of other code is not resumed (that would write the old generator again).
+    losses = workdir / "pyext" / "losses.py"
+    losses.write_text(losses.read_text() + "# edited\n")
+    old = (workdir / "models" / "checkpoint.pt").read_bytes()
+    result = _run([sys.executable, "-m", "dvc", "repro"], workdir)
+    out = result.stdout + result.stderr
+    assert "Running stage 'train'" in out and "Running stage 'filter'" not in out
+    assert "models/checkpoint.pt was trained with other code; starting afresh" in out
+    assert "resuming from" not in out
+    kept = [p for p in (workdir / "models" / "stale").iterdir() if p.read_bytes() == old]
+    assert len(kept) == 1 and f"the old checkpoint is kept as models/stale/{kept[0].name}" in out
 
 
 def test_editing_extract_params_does_not_regenerate_the_demo(workdir):

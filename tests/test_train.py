@@ -1,7 +1,8 @@
 """pyext.train and the train stage: a resumed run ends with the same weights as an uninterrupted
-one; a checkpoint of other params or data is not resumed; a diverging run stops with one line and
-keeps its last good checkpoint; a 2-process DistributedDataParallel run through torchrun matches a
-single process on the whole batch; the dvclive logs and pictures are written."""
+one; a checkpoint of other params, data or code is not resumed but kept aside; a diverging run
+stops with one line and keeps its last good checkpoint; a 2-process DistributedDataParallel run
+through torchrun matches a single process on the whole batch; the dvclive logs and pictures are
+written."""
 from __future__ import annotations
 
 import json
@@ -21,10 +22,14 @@ from pyext.data.dataset import ClipDataset
 from pyext.data.store import ClipWriter
 from pyext.models import MultiScaleGenerator, load_generator
 from pyext.presets import apply_preset, read_preset
-from pyext.train import CHECKPOINT, GENERATOR, ClipBatches, Trainer, TrainingError, train, validation_psnr, verdict
+from pyext.train import (CHECKPOINT, GENERATOR, STALE, ClipBatches, Trainer, TrainingError, train, validation_psnr,
+                         verdict)
 from cases import TEST_PARAMS
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Tiny networks: one intra-op thread is many times faster on a small, shared machine.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _moving_squares(n: int, frames: int, seed: int) -> np.ndarray:
@@ -120,12 +125,20 @@ def test_resumed_run_equals_uninterrupted(data_dir, tmp_path):
     _assert_same(_weights(tmp_path / "a" / GENERATOR), _weights(interrupted / GENERATOR))
 
 
+def _stale(out_dir: Path) -> list[Path]:
+    return sorted((out_dir / STALE).iterdir()) if (out_dir / STALE).exists() else []
+
+
 def test_checkpoint_of_other_params_or_data_is_not_resumed(data_dir, tmp_path, capsys):
     params = _params(steps=2)
     train(params, data_dir, tmp_path, progress=False)
+    first = (tmp_path / CHECKPOINT).read_bytes()
     no_gdl = replace(params, loss=replace(params.loss, gdl=0.0))
     assert train(no_gdl, data_dir, tmp_path, progress=False)["resumed_from"] == 0
-    assert "was trained with other params; starting afresh" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "was trained with other params; starting afresh" in out
+    [kept] = _stale(tmp_path)  # the old checkpoint is kept aside, named in that line
+    assert kept.read_bytes() == first and f"the old checkpoint is kept as {kept}" in out
     # Operational keys do not make a checkpoint stale.
     watched = replace(no_gdl, train=replace(no_gdl.train, log_every=2, workers=1))
     assert train(watched, data_dir, tmp_path, progress=False)["resumed_from"] == 2
@@ -136,6 +149,52 @@ def test_checkpoint_of_other_params_or_data_is_not_resumed(data_dir, tmp_path, c
     (other / "val.h5").symlink_to(data_dir / "val.h5")
     assert train(no_gdl, other, tmp_path, progress=False)["resumed_from"] == 0
     assert "was trained with other training data; starting afresh" in capsys.readouterr().out
+    assert len(_stale(tmp_path)) == 2
+
+
+def test_checkpoint_of_other_code_is_kept_aside_and_the_same_code_resumes(data_dir, tmp_path, capsys, monkeypatch):
+    params = _params(steps=2)
+    train(params, data_dir, tmp_path, progress=False)
+    finished = (tmp_path / CHECKPOINT).read_bytes()
+    # The same code (and params and data): a finished run resumes at its end, as before.
+    assert train(params, data_dir, tmp_path, progress=False)["resumed_from"] == 2
+    assert "resuming from" in capsys.readouterr().out and not _stale(tmp_path)
+
+    # Other code (the train stage's code deps changed): trained again from step 0, never from the
+    # old weights, and the old checkpoint is moved aside, not destroyed.
+    steps = []
+    real_step = Trainer.step
+    monkeypatch.setattr(Trainer, "step",
+                        lambda self, step, batches: steps.append(step) or real_step(self, step, batches))
+    monkeypatch.setattr("pyext.train.code_hash", lambda: "edited-code")
+    again = train(params, data_dir, tmp_path, progress=False)
+    assert again["resumed_from"] == 0 and again["step"] == 2 and steps == [0, 1]
+    out = capsys.readouterr().out
+    [kept] = _stale(tmp_path)
+    assert kept.read_bytes() == finished
+    assert (f"train: {tmp_path / CHECKPOINT} was trained with other code; starting afresh "
+            f"(the old checkpoint is kept as {kept})") in out
+    assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["code_hash"] == "edited-code"
+    # ...and the new run resumes under that code.
+    assert train(params, data_dir, tmp_path, progress=False)["resumed_from"] == 2 and steps == [0, 1]
+
+    # A checkpoint from before code hashes counts as other code; a foreign file is kept aside too.
+    saved = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    del saved["code_hash"]
+    torch.save(saved, tmp_path / CHECKPOINT)
+    assert train(params, data_dir, tmp_path, progress=False)["resumed_from"] == 0
+    assert "was trained with other code; starting afresh" in capsys.readouterr().out
+    (tmp_path / CHECKPOINT).write_bytes(b"not a checkpoint")
+    assert train(params, data_dir, tmp_path, progress=False)["resumed_from"] == 0
+    out = capsys.readouterr().out
+    assert "is not a readable checkpoint" in out and len(_stale(tmp_path)) == 3
+    assert any(p.read_bytes() == b"not a checkpoint" and str(p) in out for p in _stale(tmp_path))
+
+
+def test_code_hash_is_the_train_stages_code_digest():
+    from pyext.data.files import code_digest
+    from pyext.train import code_hash
+    assert code_hash() == code_digest(REPO, "train", size=8)
 
 
 def _val_psnrs(live: Path) -> dict[int, float]:

@@ -1,4 +1,5 @@
-"""Atomic outputs: a file appears under its final name only once it is complete.
+"""Atomic outputs: a file appears under its final name only once it is complete; digests of files
+and of the code a DVC stage runs.
 
 DVC and the stage scripts see either the previous file or the finished new one, never a partial
 file that looks complete after an interrupted run.
@@ -12,6 +13,8 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+
+import yaml
 
 
 def temporary_sibling(path: str | os.PathLike) -> Path:
@@ -62,3 +65,62 @@ def file_digest(path: str | os.PathLike, size: int = 16) -> str:
         while chunk := f.read(1 << 22):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def stage_code_deps(dvc_yaml: str | os.PathLike, stage: str) -> list[str]:
+    """The code dependencies of ``stage`` as ``dvc_yaml`` lists them: its deps less the data, i.e.
+    less every path some stage writes (its outs, metrics or plots) and anything under ``data/``.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     _ = (Path(d) / "dvc.yaml").write_text(
+        ...         "stages:\\n  a: {cmd: x, deps: [src/a.py], outs: [data/a.h5]}\\n"
+        ...         "  b: {cmd: y, deps: [data/a.h5, src/b.py, csrc/], outs: [{out.pt: {persist: true}}]}\\n")
+        ...     print(stage_code_deps(Path(d) / "dvc.yaml", "b"))
+        ['csrc', 'src/b.py']
+    """
+    with open(dvc_yaml, encoding="utf-8") as f:
+        stages = yaml.safe_load(f)["stages"]
+    if stage not in stages:
+        raise KeyError(f"{dvc_yaml}: no stage {stage!r}")
+
+    def paths(entries) -> set[str]:  # a dvc.yaml list holds paths and {path: options} mappings
+        return {_dep_path(p) for e in entries or () for p in ([e] if isinstance(e, str) else e)}
+
+    written = set().union(*(paths(s.get(k)) for s in stages.values() for k in ("outs", "metrics", "plots")))
+    return sorted(p for p in paths(stages[stage].get("deps")) - written if p != "data" and not p.startswith("data/"))
+
+
+def _dep_path(path: str) -> str:
+    return path.rstrip("/").removeprefix("./")
+
+
+def paths_digest(root: str | os.PathLike, paths: list[str], size: int = 16) -> str:
+    """A BLAKE2b digest (``size`` bytes as hex) of the files at ``paths`` relative to ``root``: each
+    file's relative path and contents, in sorted path order; a folder stands for every file under it
+    (``__pycache__`` folders left out); a missing path counts as missing. It changes when a file is
+    edited, added, removed or renamed, and not with timestamps or the order of ``paths``."""
+    root = Path(root)
+    files: dict[str, Path | None] = {}
+    for rel in paths:
+        path = root / rel
+        if path.is_dir():
+            for f in path.rglob("*"):
+                if f.is_file() and "__pycache__" not in f.relative_to(root).parts:
+                    files[f.relative_to(root).as_posix()] = f
+        else:
+            files[Path(rel).as_posix()] = path if path.is_file() else None
+    digest = hashlib.blake2b(digest_size=size)
+    for rel in sorted(files):
+        content = file_digest(files[rel]) if files[rel] is not None else "missing"
+        digest.update(f"{rel}\0{content}\n".encode())
+    return digest.hexdigest()
+
+
+def code_digest(root: str | os.PathLike, stage: str, size: int = 16) -> str:
+    """The digest (:func:`paths_digest`) of the code a DVC stage runs: the files of its code deps
+    (:func:`stage_code_deps`) in ``root/dvc.yaml``, e.g. ``pipeline/train.py``, ``pyext/models.py``
+    and every file under ``csrc/`` for the train stage. Editing any of them changes it, as it makes
+    ``dvc repro`` rerun the stage; the stage's data (the outputs of earlier stages) does not."""
+    return paths_digest(root, stage_code_deps(Path(root) / "dvc.yaml", stage), size)
