@@ -22,9 +22,9 @@ Example:
     ...     "filter": {"min_motion": 8, "min_kept": 1000, "val_fraction": 0.1, "max_per_video": 0, "seed": 0},
     ...     "model": {"scales": 4, "width": 0.25, "skip": "last_frame"},
     ...     "loss": {"adversarial": "bce", "adv": 0.05, "lp": 1, "p": 2, "gdl": 1, "alpha": 1},
-    ...     "train": {"steps": 800, "batch_size": 8, "optimizer": "sgd", "lr_g": 0.04, "lr_g_final": 0.005,
-    ...               "lr_d": 0.02, "lr_d_final": 0.02, "seed": 0, "device": "auto", "compile": False,
-    ...               "workers": 2, "checkpoint_every": 100, "log_every": 10, "val_every": 100,
+    ...     "train": {"steps": 800, "batch_size": 8, "optimizer": "sgd", "betas": [0.5, 0.999], "lr_g": 0.04,
+    ...               "lr_g_final": 0.005, "lr_d": 0.02, "lr_d_final": 0.02, "seed": 0, "device": "auto",
+    ...               "compile": False, "workers": 2, "checkpoint_every": 100, "log_every": 10, "val_every": 100,
     ...               "val_batches": 8, "image_every": 200, "augment": ["flip", "rotate"], "colour_jitter": 0.1,
     ...               "keep": "best"},
     ...     "evaluate": {"protocol": "all", "max_clips": 0, "flow_threshold": 1.0, "pictures": 4}})
@@ -154,6 +154,13 @@ def _int_pair(low: int) -> _Rule:
     def accepts(v: Any) -> bool:
         return isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_int(x) and x >= low for x in v)
     return _Rule(f"a list of two ints [height, width], each >= {low}", accepts, tuple)
+
+
+def _betas() -> _Rule:
+    def accepts(v: Any) -> bool:
+        return (isinstance(v, (list, tuple)) and len(v) == 2
+                and all((x := _as_float(b)) is not None and 0 <= x < 1 for b in v))
+    return _Rule("a list of two numbers [beta1, beta2], each in [0, 1)", accepts, lambda v: tuple(float(b) for b in v))
 
 
 def _key(rule: _Rule) -> Any:
@@ -300,6 +307,8 @@ class FilterParams:
 
 # Transformations of training clips (pyext.augment applies them).
 AUGMENTATIONS = ("flip", "rotate", "reverse", "colour")
+OPTIMIZERS = ("sgd", "adam", "rmsprop")
+
 # Names of the adversarial objectives (pyext.losses.ADVERSARIAL holds them; a test keeps the two equal).
 ADVERSARIAL_OBJECTIVES = ("bce",)
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
@@ -350,7 +359,9 @@ class TrainParams:
     Attributes:
         steps: generator updates (each preceded by a discriminator update when ``loss.adv > 0``).
         batch_size: clips per update, over all processes of a distributed run.
-        optimizer: ``sgd`` (the paper) or ``adam`` (betas 0.5, 0.999).
+        optimizer: ``sgd`` (the paper), ``adam`` or ``rmsprop`` (the WGAN paper's), for both networks.
+        betas: Adam's ``(beta1, beta2)``, e.g. ``(0.5, 0.999)`` (DCGAN) or ``(0.0, 0.9)`` (WGAN-GP);
+            unused by the other optimizers.
         lr_g, lr_g_final: the generator's learning rate at the first step, decreasing linearly to
             the second at the last.
         lr_d, lr_d_final: the same for the discriminator.
@@ -372,7 +383,8 @@ class TrainParams:
 
     steps: int = _key(_COUNT)
     batch_size: int = _key(_COUNT)
-    optimizer: str = _key(_choice("sgd", "adam"))
+    optimizer: str = _key(_choice(*OPTIMIZERS))
+    betas: tuple[float, float] = _key(_betas())
     lr_g: float = _key(_float(0))
     lr_g_final: float = _key(_float(0))
     lr_d: float = _key(_float(0))

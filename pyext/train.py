@@ -31,7 +31,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .augment import augment_clips
-from .config import ParamsError, Params
+from .config import ParamsError, Params, TrainParams
 from .data.dataset import ClipDataset, to_uint8
 from .data.files import atomic_output, code_digest, file_digest, paths_digest
 from .losses import ADVERSARIAL, generator_loss
@@ -156,10 +156,14 @@ class _AllScales(nn.Module):
         return self.generator.forward_scales(x)
 
 
-def _optimizer(kind: str, parameters, lr: float) -> torch.optim.Optimizer:
-    if kind == "sgd":
+def _optimizer(tp: TrainParams, parameters, lr: float) -> torch.optim.Optimizer:
+    """``train.optimizer`` over ``parameters``: plain SGD (the paper), Adam with ``train.betas``, or
+    RMSProp at PyTorch's defaults (the WGAN paper's optimiser)."""
+    if tp.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=lr)
-    return torch.optim.Adam(parameters, lr=lr, betas=(0.5, 0.999))
+    if tp.optimizer == "rmsprop":
+        return torch.optim.RMSprop(parameters, lr=lr)
+    return torch.optim.Adam(parameters, lr=lr, betas=tp.betas)
 
 
 def _lr(start: float, final: float, step: int, steps: int) -> float:
@@ -337,8 +341,8 @@ class Trainer:
         self.adversarial = self.loss.adv > 0
         self.D = (MultiScaleDiscriminator(clip.input_frames, clip.output_frames, model.scales, model.width,
                                           clip.patch).to(device) if self.adversarial else None)
-        self.opt_g = _optimizer(self.tp.optimizer, self.G.parameters(), self.tp.lr_g)
-        self.opt_d = _optimizer(self.tp.optimizer, self.D.parameters(), self.tp.lr_d) if self.adversarial else None
+        self.opt_g = _optimizer(self.tp, self.G.parameters(), self.tp.lr_g)
+        self.opt_d = _optimizer(self.tp, self.D.parameters(), self.tp.lr_d) if self.adversarial else None
         # What the updates call: G's whole pyramid and D's update through DDP (which averages the
         # gradients); the generator's adversarial term judges through the plain D, whose weights
         # it does not update.
