@@ -21,7 +21,7 @@ Example:
     ...                 "max_clips_per_video": 0, "test_clips_per_video": 1, "seed": 0},
     ...     "filter": {"min_motion": 8, "min_kept": 1000, "val_fraction": 0.1, "max_per_video": 0, "seed": 0},
     ...     "model": {"scales": 4, "width": 0.25, "skip": "last_frame"},
-    ...     "loss": {"adversarial": "bce", "adv": 0.05, "lp": 1, "p": 2, "gdl": 1, "alpha": 1},
+    ...     "loss": {"adversarial": {"kind": "bce"}, "adv": 0.05, "lp": 1, "p": 2, "gdl": 1, "alpha": 1},
     ...     "train": {"steps": 800, "batch_size": 8, "optimizer": "sgd", "betas": [0.5, 0.999], "lr_g": 0.04,
     ...               "lr_g_final": 0.005, "lr_d": 0.02, "lr_d_final": 0.02, "seed": 0, "device": "auto",
     ...               "compile": False, "workers": 2, "checkpoint_every": 100, "log_every": 10, "val_every": 100,
@@ -37,7 +37,7 @@ import math
 import os
 import reprlib
 from collections.abc import Callable, Hashable, Iterator, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -166,6 +166,12 @@ def _betas() -> _Rule:
 def _key(rule: _Rule) -> Any:
     """A dataclass field checked by ``rule``; no default, since every key must be in the file."""
     return field(metadata={"rule": rule})
+
+
+def _subsection() -> Any:
+    """A dataclass field that is a section of its own (a mapping checked against the field's
+    dataclass type), e.g. ``loss.adversarial``; required like every key."""
+    return field(metadata={"section": True})
 
 
 _COUNT = _int(1)
@@ -309,8 +315,8 @@ class FilterParams:
 AUGMENTATIONS = ("flip", "rotate", "reverse", "colour")
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 
-# Names of the adversarial objectives (pyext.losses.ADVERSARIAL holds them; a test keeps the two equal).
-ADVERSARIAL_OBJECTIVES = ("bce",)
+# Names of the adversarial objectives (pyext.losses.adversarial registers them; it checks the two agree).
+ADVERSARIAL_OBJECTIVES = ("bce", "minimax", "lsgan", "hinge")
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
 
 
@@ -332,11 +338,24 @@ class ModelParams:
 
 
 @dataclass(frozen=True)
+class AdversarialParams:
+    """The adversarial objective (:mod:`pyext.losses.adversarial`): one key picks it; an objective
+    with knobs of its own reads them from a section under its name beside ``kind``.
+
+    Attributes:
+        kind: the objective (:data:`ADVERSARIAL_OBJECTIVES`): ``bce`` (the paper's), ``minimax``,
+            ``lsgan``, ``hinge``.
+    """
+
+    kind: str = _key(_choice(*ADVERSARIAL_OBJECTIVES))
+
+
+@dataclass(frozen=True)
 class LossParams:
     """The generator's loss ``adv * L_adv + lp * L_p + gdl * L_gdl``, each summed over scales.
 
     Attributes:
-        adversarial: name of the adversarial objective (:data:`ADVERSARIAL_OBJECTIVES`).
+        adversarial: the adversarial objective and its knobs (:class:`AdversarialParams`).
         adv: lambda_adv; 0 turns adversarial training off (no discriminator is trained).
         lp: lambda_lp, weight of the mean ``|Y - T|^p``.
         p: 1 or 2.
@@ -344,7 +363,7 @@ class LossParams:
         alpha: the GDL exponent (>= 1).
     """
 
-    adversarial: str = _key(_choice(*ADVERSARIAL_OBJECTIVES))
+    adversarial: AdversarialParams = _subsection()
     adv: float = _key(_float(0))
     lp: float = _key(_float(0))
     p: int = _key(_int(1, 2))
@@ -449,6 +468,8 @@ class Params:
 
 
 def _plain(value: Any) -> Any:
+    if is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, tuple):
@@ -472,15 +493,20 @@ def _parse_section(cls: type, name: str, raw: Any, source: str) -> Any:
     """Checks one section against the rules of its dataclass's fields and builds it."""
     if not isinstance(raw, Mapping):
         raise ParamsError(source, name, f"expected a mapping of keys, got {_show(raw)}")
-    rules = {f.name: f.metadata["rule"] for f in fields(cls)}
+    known = {f.name: f for f in fields(cls)}
     # Unknown keys first: a misspelt key is also a missing one, and this message lists the known ones.
     for key in raw:
-        if key not in rules:
-            raise ParamsError(source, f"{name}.{key}", f"unknown key (known: {', '.join(sorted(rules))})")
+        if key not in known:
+            raise ParamsError(source, f"{name}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
     values = {}
-    for key, rule in rules.items():
+    hints = get_type_hints(cls)
+    for key, f in known.items():
         if key not in raw:
             raise ParamsError(source, f"{name}.{key}", "missing key")
+        if "section" in f.metadata:
+            values[key] = _parse_section(hints[key], f"{name}.{key}", raw[key], source)
+            continue
+        rule = f.metadata["rule"]
         if not rule.accepts(raw[key]):
             raise ParamsError(source, f"{name}.{key}", f"expected {rule.expected}, got {_show(raw[key])}")
         values[key] = rule.convert(raw[key])

@@ -1,11 +1,13 @@
 """Presets: named sets of params (``configs/*.yaml``) laid over ``params.yaml``.
 
-A preset file is a partial params file: sections holding the keys it sets, e.g.::
+A preset file is a partial params file: sections holding the keys it sets (a sub-section such as
+``loss.adversarial`` holding the keys it sets in turn), e.g.::
 
     model:
       width: 1.0
-    train:
-      optimizer: sgd
+    loss:
+      adversarial:
+        kind: hinge
 
 Every section and key must exist in ``params.yaml`` and the result must validate
 (:func:`pyext.config.parse_params`), so a preset cannot set a key that is silently ignored. A preset
@@ -14,8 +16,8 @@ passes it as ``-S key=value`` overrides) or written into ``params.yaml`` in plac
 (``python -m pipeline.preset configs/paper.yaml --write``).
 
 Example:
-    >>> overrides({"model": {"width": 1.0}, "train": {"augment": []}})
-    ['model.width=1.0', 'train.augment=[]']
+    >>> overrides({"model": {"width": 1.0}, "loss": {"adversarial": {"kind": "hinge"}}, "train": {"augment": []}})
+    ['model.width=1.0', 'loss.adversarial.kind="hinge"', 'train.augment=[]']
 """
 from __future__ import annotations
 
@@ -50,17 +52,40 @@ def read_preset(path: str | os.PathLike, params: str | os.PathLike = "params.yam
     if not isinstance(preset, Mapping) or not all(isinstance(v, Mapping) for v in preset.values()):
         raise ParamsError(source, None, "expected sections of keys, e.g. 'model: {width: 1.0}'")
     base = _load(params)
-    for section, keys in preset.items():
-        if section not in base:
-            raise ParamsError(source, str(section), f"not a section of {params}")
-        for key in keys:
-            if key not in base[section]:
-                raise ParamsError(source, f"{section}.{key}", f"not a key of {params}")
+    for path, _ in _leaves(preset):
+        node = base
+        for depth, name in enumerate(path):
+            if not isinstance(node, Mapping) or name not in node:
+                what = "section" if depth == 0 else "key"
+                raise ParamsError(source, ".".join(map(str, path[:depth + 1])), f"not a {what} of {params}")
+            node = node[name]
     try:
         parse_params(apply_preset(base, preset), params)
     except ParamsError as exc:  # the combination is invalid: name the preset with the key
         raise ParamsError(f"{source} applied to {params}", exc.key, exc.problem) from None
-    return {str(s): dict(keys) for s, keys in preset.items()}
+    return copy.deepcopy({str(s): dict(keys) for s, keys in preset.items()})
+
+
+def _leaves(preset: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """The values a preset sets, each with its key path: a mapping in a preset is a (sub-)section
+    to go into, anything else (lists included) a value.
+
+    >>> _leaves({"loss": {"adv": 0.1, "adversarial": {"kind": "hinge"}}})
+    [(('loss', 'adv'), 0.1), (('loss', 'adversarial', 'kind'), 'hinge')]
+    """
+    out = []
+    for key, value in preset.items():
+        if isinstance(value, Mapping):
+            out += _leaves(value, (*path, key))
+        else:
+            out.append(((*path, key), value))
+    return out
+
+
+def _set(tree: Any, path: tuple[str, ...], value: Any) -> None:
+    for name in path[:-1]:
+        tree = tree[name]
+    tree[path[-1]] = value
 
 
 def _load(params: str | os.PathLike) -> dict:
@@ -73,16 +98,15 @@ def _load(params: str | os.PathLike) -> dict:
 def apply_preset(raw: Mapping[str, Mapping[str, Any]], preset: Mapping[str, Mapping[str, Any]]) -> dict:
     """A copy of parsed params ``raw`` with the preset's values set."""
     out = copy.deepcopy(dict(raw))
-    for section, keys in preset.items():
-        out[section] = {**out[section], **keys}
+    for path, value in _leaves(preset):
+        _set(out, path, copy.deepcopy(value))
     return out
 
 
 def overrides(preset: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """The preset as ``dvc exp run -S`` overrides, ``section.key=value`` (values as JSON, which
     DVC's override grammar reads as YAML does)."""
-    return [f"{section}.{key}={json.dumps(value, separators=(',', ':'))}"
-            for section, keys in preset.items() for key, value in keys.items()]
+    return [f"{'.'.join(path)}={json.dumps(value, separators=(',', ':'))}" for path, value in _leaves(preset)]
 
 
 def write_preset(preset: Mapping[str, Mapping[str, Any]], params: str | os.PathLike = "params.yaml") -> None:
@@ -95,11 +119,10 @@ def write_preset(preset: Mapping[str, Mapping[str, Any]], params: str | os.PathL
     rt = YAML()  # round trip: comments and key order survive
     rt.width = 4096
     data = rt.load(Path(params).read_text(encoding="utf-8"))
-    for section, keys in preset.items():
-        for key, value in keys.items():
-            if isinstance(value, list):  # written [a, b] on the key's line, as params.yaml writes lists
-                value = CommentedSeq(value)
-                value.fa.set_flow_style()
-            data[section][key] = value
+    for path, value in _leaves(preset):
+        if isinstance(value, list):  # written [a, b] on the key's line, as params.yaml writes lists
+            value = CommentedSeq(value)
+            value.fa.set_flow_style()
+        _set(data, path, value)
     with atomic_output(params) as tmp, open(tmp, "w", encoding="utf-8") as f:
         rt.dump(data, f)

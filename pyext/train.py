@@ -34,7 +34,7 @@ from .augment import augment_clips
 from .config import ParamsError, Params, TrainParams
 from .data.dataset import ClipDataset, to_uint8
 from .data.files import atomic_output, code_digest, file_digest, paths_digest
-from .losses import ADVERSARIAL, generator_loss
+from .losses import generator_loss, make_objective
 from .metrics import psnr_per_clip
 from .models import MultiScaleDiscriminator, MultiScaleGenerator, clip_pyramid, generator_file
 
@@ -357,7 +357,7 @@ class Trainer:
             self.g_forward = torch.compile(self.g_forward)
             if self.adversarial:
                 self.d_forward, self.d_judge = torch.compile(self.d_forward), torch.compile(self.D)
-        self.objective = ADVERSARIAL[self.loss.adversarial]()
+        self.objective = make_objective(self.loss.adversarial)
         self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
         self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)  # set by a NaN/inf loss
 

@@ -39,8 +39,11 @@ def _raw() -> dict:
 
 def _set(dotted: str, value):
     def mutate(raw):
-        section, key = dotted.split(".")
-        raw[section][key] = value
+        *sections, key = dotted.split(".")
+        mapping = raw
+        for name in sections:
+            mapping = mapping[name]
+        mapping[key] = value
     return mutate
 
 
@@ -237,7 +240,14 @@ ERRORS = [
     # model, loss, train
     ("scales-5", _set("model.scales", 5), "model.scales", "expected an int in 1..4, got 5"),
     ("width-0", _set("model.width", 0), "model.width", "expected a number >= 0.001, got 0"),
-    ("adversarial-name", _set("loss.adversarial", "wgan"), "loss.adversarial", "expected one of bce, got 'wgan'"),
+    ("adversarial-flat", _set("loss.adversarial", "bce"), "loss.adversarial",
+     "expected a mapping of keys, got 'bce'"),
+    ("adversarial-kind", _set("loss.adversarial.kind", "hinje"), "loss.adversarial.kind",
+     "expected one of bce, minimax, lsgan, hinge, got 'hinje'"),
+    ("adversarial-unknown-key", _set("loss.adversarial.gamma", 0.5), "loss.adversarial.gamma",
+     "unknown key (known: kind)"),
+    ("adversarial-missing-kind", lambda raw: raw["loss"]["adversarial"].pop("kind"), "loss.adversarial.kind",
+     "missing key"),
     ("p-3", _set("loss.p", 3), "loss.p", "expected an int in 1..2, got 3"),
     ("alpha-below-1", _set("loss.alpha", 0.5), "loss.alpha", "expected a number >= 1, got 0.5"),
     ("lambda-negative", _set("loss.gdl", -1), "loss.gdl", "expected a number >= 0, got -1"),

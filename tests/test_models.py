@@ -1,13 +1,12 @@
-"""The multi-scale generator and discriminator (pyext.models) and the losses (pyext.losses).
+"""The multi-scale generator and discriminator (pyext.models) and the generator's loss
+(pyext.losses; the adversarial objectives are in test_adversarial.py).
 
 Per-scale shapes and ranges; the paper's Table 1 layout counted layer by layer (and its width
-multiplier); the generator's residual pyramid form checked against the reference pyramid ops; the
-adversarial gradient reaching every generator weight; what the discriminator's logits depend on;
-the loss weights of the params; a tiny model overfitting one batch; full-frame sizes; the saved
-generator file; argument errors; and the BCE objective against hand computations.
+multiplier); the generator's residual pyramid form checked against the reference pyramid ops; what
+the discriminator's logits depend on; the loss weights of the params; a tiny model overfitting one
+batch; full-frame sizes; the saved generator file; argument errors.
 """
 import dataclasses
-import math
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from pyext import reference
-from pyext.config import ADVERSARIAL_OBJECTIVES, load_params
-from pyext.losses import (ADVERSARIAL, AdversarialObjective, BCEObjective, DiscriminatorLoss, generator_loss,
-                          lp_loss)
+from pyext.config import load_params
+from pyext.losses import generator_loss, lp_loss
 from pyext.models import MultiScaleDiscriminator, MultiScaleGenerator, generator_file, load_generator
 from cases import TEST_PARAMS
 
@@ -269,25 +267,6 @@ def test_skip_predictions_are_clamped_where_fed_back():
         assert y.max() > 1 and y.min() < -1  # the change overshoots both ways
         first = G.predict(x, steps=2)[:, :1]
         assert torch.equal(first, y.clamp(-1, 1))
-
-
-# ------------------------------------------------------------------------ the adversarial gradient
-
-
-def test_adversarial_term_reaches_every_generator_weight():
-    # A port that fed the discriminator's answer back as a constant trained G on lp + gdl only.
-    torch.manual_seed(0)
-    G = MultiScaleGenerator(4, 1, 4, width=0.1)
-    D = MultiScaleDiscriminator(4, 1, 4, width=0.1, patch=32)
-    D.requires_grad_(False)  # the gradient must reach G through D's input, not through D's weights
-    x = _clip(4, 4, 32, 32, seed=5)
-    per_scale = BCEObjective().generator_loss(D, x, G.forward_scales(x))
-    assert len(per_scale) == 4 and all(loss.dim() == 0 for loss in per_scale)
-    torch.stack(per_scale).sum().backward()
-    for name, p in G.named_parameters():
-        assert p.grad is not None, name
-        assert p.grad.abs().sum() > 0, name
-    assert all(p.grad is None for p in D.parameters())
 
 
 def test_discriminator_logits_depend_on_inputs_and_on_each_scale():
@@ -546,94 +525,3 @@ def test_generator_rejects_wrong_clips():
         G(_clip(1, 3, 16, 16))
     with pytest.raises(ValueError, match=r"\(B, 4, 3, H, W\)"):
         G(torch.zeros(1, 12, 16, 16))
-
-
-# ------------------------------------------------------------------------ the BCE objective
-
-
-def test_adversarial_registry_matches_config():
-    assert tuple(ADVERSARIAL) == ADVERSARIAL_OBJECTIVES
-    for cls in ADVERSARIAL.values():
-        assert issubclass(cls, AdversarialObjective)
-
-
-class _FixedD:
-    """A fake discriminator that records its calls and answers fixed logits."""
-
-    def __init__(self, logits):
-        self.logits, self.calls = logits, []
-
-    def __call__(self, x, ys):
-        self.calls.append((x, list(ys)))
-        return [z.clone() for z in self.logits]
-
-
-def test_bce_discriminator_loss_by_hand():
-    # Two scales, batch 4: real clips first, generated ones second, in one call.
-    real1, fake1 = [1.0, -1.0, 2.0, 3.0], [-1.0, -2.0, 0.5, 0.0]   # right: 3 real, 2 fake (0 is wrong)
-    real2, fake2 = [0.0, 1.0, 1.0, 1.0], [-1.0, -1.0, -1.0, -3.0]  # right: 3 real, 4 fake
-    logits = [torch.tensor(real1 + fake1).unsqueeze(1), torch.tensor(real2 + fake2).unsqueeze(1)]
-    D = _FixedD(logits)
-    x = _clip(4, 4, 8, 8, seed=12)
-    real = [_clip(4, 1, s, s, seed=13 + s) for s in (4, 8)]
-    fake = [_clip(4, 1, s, s, seed=23 + s) for s in (4, 8)]
-
-    out = BCEObjective().discriminator_loss(D, x, real, fake)
-    assert isinstance(out, DiscriminatorLoss)
-    assert len(D.calls) == 1
-    seen_x, seen_ys = D.calls[0]
-    assert torch.equal(seen_x, torch.cat([x, x]))
-    for seen, r, f in zip(seen_ys, real, fake):
-        assert torch.equal(seen, torch.cat([r, f]))
-
-    for k, (r, f) in enumerate([(real1, fake1), (real2, fake2)]):
-        r, f = torch.tensor(r), torch.tensor(f)
-        torch.testing.assert_close(out.real_logits[k].squeeze(1), r)
-        torch.testing.assert_close(out.fake_logits[k].squeeze(1), f)
-        expected = F.softplus(-r).mean() + F.softplus(f).mean()
-        torch.testing.assert_close(out.per_scale[k], expected)
-    torch.testing.assert_close(out.total, out.per_scale[0] + out.per_scale[1])
-    assert out.accuracy().item() == pytest.approx((3 + 2 + 3 + 4) / 16)
-
-
-def test_bce_accuracy_extremes():
-    ones, minus = torch.ones(3, 1), -torch.ones(3, 1)
-    assert DiscriminatorLoss([], [ones, ones], [minus, minus]).accuracy().item() == 1.0
-    assert DiscriminatorLoss([], [minus, minus], [ones, ones]).accuracy().item() == 0.0
-    assert DiscriminatorLoss([], [ones], [ones]).accuracy().item() == 0.5
-
-
-def test_bce_generator_loss_by_hand():
-    fake_logits = [torch.tensor([[0.5], [-1.0]]), torch.tensor([[2.0], [0.0]])]
-    D = _FixedD(fake_logits)
-    x = _clip(2, 4, 8, 8, seed=30)
-    fake = [_clip(2, 1, s, s, seed=31 + s) for s in (4, 8)]
-    per_scale = BCEObjective().generator_loss(D, x, fake)
-    assert len(D.calls) == 1 and torch.equal(D.calls[0][0], x)
-    assert all(seen is f for seen, f in zip(D.calls[0][1], fake))
-    for got, z in zip(per_scale, fake_logits):
-        torch.testing.assert_close(got, F.softplus(-z).mean())  # asks D to answer "real"
-
-
-def test_discriminator_learns_to_tell_real_from_a_fixed_generator():
-    """The BCE objective trains D: against an untrained generator's outputs on fresh random
-    clips every update, its loss falls from chance (4 scales x 2 ln 2) and it gets most clips right."""
-    torch.manual_seed(0)
-    G = MultiScaleGenerator(4, 1, scales=2, width=0.1)
-    D = MultiScaleDiscriminator(4, 1, scales=2, width=0.1, patch=32)
-    opt = torch.optim.Adam(D.parameters(), 1e-3, betas=(0.5, 0.999))
-    objective = BCEObjective()
-    losses = []
-    for step in range(60):
-        clips = _clip(8, 5, 32, 32, seed=step)
-        x, y = clips[:, :4], clips[:, 4:]
-        with torch.no_grad():
-            fake = G.forward_scales(x)
-        out = objective.discriminator_loss(D, x, [reference.gaussian_pyramid(y, 2)[1], y], fake)
-        opt.zero_grad()
-        out.total.backward()
-        opt.step()
-        losses.append(float(out.total.detach()))
-    assert losses[0] == pytest.approx(2 * 2 * math.log(2), abs=0.05)
-    assert sum(losses[-10:]) / 10 < 0.5 * losses[0]
-    assert float(out.accuracy()) > 0.9

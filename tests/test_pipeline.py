@@ -95,7 +95,7 @@ def test_editing_loss_params_retrains_afresh(workdir):
 
 def test_editing_training_code_retrains_afresh_and_keeps_the_old_checkpoint(workdir):
     # The finished checkpoint of other code is not resumed (that would write the old generator again).
-    losses = workdir / "pyext" / "losses.py"
+    losses = workdir / "pyext" / "losses" / "generator.py"
     losses.write_text(losses.read_text() + "# edited\n")
     old = (workdir / "models" / "checkpoint.pt").read_bytes()
     result = _run([sys.executable, "-m", "dvc", "repro"], workdir)

@@ -3,12 +3,13 @@ paper preset is the paper's setting; overrides for dvc exp run; writing keeps th
 bad presets stop with one line naming the preset and the key."""
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
-from pyext.config import ParamsError, load_params, parse_params
+from pyext.config import ADVERSARIAL_OBJECTIVES, ParamsError, load_params, parse_params
 from pyext.presets import apply_preset, overrides, read_preset, write_preset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,7 +37,7 @@ def test_paper_preset_is_the_papers_setting():
     assert (p.train.optimizer, p.train.lr_g, p.train.lr_g_final, p.train.lr_d) == ("sgd", 0.04, 0.005, 0.02)
     assert (p.train.augment, p.train.keep, p.train.batch_size) == ((), "last", 8)
     assert (p.clip.input_frames, p.clip.output_frames, p.clip.patch) == (4, 1, 32)
-    assert (p.loss.adversarial, p.loss.lp, p.loss.gdl, p.loss.p, p.loss.alpha) == ("bce", 1.0, 1.0, 2, 1.0)
+    assert (p.loss.adversarial.kind, p.loss.lp, p.loss.gdl, p.loss.p, p.loss.alpha) == ("bce", 1.0, 1.0, 2, 1.0)
 
 
 def test_overrides_are_dvc_set_arguments():
@@ -72,11 +73,40 @@ def test_write_keeps_comments_and_sets_values(tmp_path):
     assert [line.split("#")[0].strip() for line in text.splitlines() if line.strip().startswith("data:")] == ["data:"]
 
 
+@pytest.mark.parametrize("kind", ADVERSARIAL_OBJECTIVES)
+def test_dvc_set_switches_the_objective_in_one_key(kind, tmp_path):
+    # `dvc exp run -S loss.adversarial.kind=<kind>` from the shipped params: DVC's own override
+    # parser, then the loader; nothing else of the loss section changes.
+    from dvc.utils.hydra import apply_overrides
+
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    shipped = load_params(params)
+    apply_overrides(params, [f"loss.adversarial.kind={kind}"])
+    switched = load_params(params)
+    assert switched.loss.adversarial.kind == kind
+    assert replace(switched, loss=shipped.loss) == shipped
+
+
+def test_write_sets_a_key_of_a_subsection(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    write_preset({"loss": {"adversarial": {"kind": "hinge"}, "adv": 0.1}}, params)
+    text = params.read_text()
+    assert "kind: hinge" in text and "# bce (the paper's)" in text  # the key's comment stays
+    p = load_params(params)
+    assert (p.loss.adversarial.kind, p.loss.adv, p.loss.gdl) == ("hinge", 0.1, 1.0)
+    assert overrides({"loss": {"adversarial": {"kind": "hinge"}}}) == ['loss.adversarial.kind="hinge"']
+
+
 @pytest.mark.parametrize("text,where,problem", [
     ("modle:\n  width: 1.0\n", "modle", "not a section of"),
     ("model:\n  widht: 1.0\n", "model.widht", "not a key of"),
     ("model:\n  width: 0\n", "model.width", "expected a number >= 0.001, got 0"),
     ("model: 1.0\n", None, "expected sections of keys"),
+    ("loss:\n  adversarial:\n    kidn: hinge\n", "loss.adversarial.kidn", "not a key of"),
+    ("loss:\n  adv:\n    kind: hinge\n", "loss.adv.kind", "not a key of"),
+    ("loss:\n  adversarial:\n    kind: hinje\n", "loss.adversarial.kind", "expected one of bce, minimax"),
     ("model:\n  width: 1.0\nmodel:\n  width: 2.0\n", None, "duplicate key 'model'"),
 ])
 def test_bad_presets_name_the_preset_and_the_key(tmp_path, text, where, problem):

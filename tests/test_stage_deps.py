@@ -36,7 +36,11 @@ try:
 finally:
     files |= {{getattr(m, "__file__", None) or "" for m in list(sys.modules.values())}}
     paths = [Path(f).resolve() for f in files if f]
-    print({MARK!r} + json.dumps(sorted(p.relative_to(root).as_posix() for p in paths if p.is_relative_to(root))))
+    # The interpreter's own files are not the project's, even in a venv inside the repository.
+    env = {{Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}}
+    env = [e for e in env if not root.is_relative_to(e)]
+    ours = [p for p in paths if p.is_relative_to(root) and not any(p.is_relative_to(e) for e in env)]
+    print({MARK!r} + json.dumps(sorted(p.relative_to(root).as_posix() for p in ours)))
 """
 
 
@@ -110,7 +114,7 @@ def test_every_code_dep_exists():
 
 def test_stage_code_deps_leave_out_the_data():
     deps = stage_code_deps(REPO / "dvc.yaml", "train")
-    assert {"csrc", "setup.py", "pipeline/train.py", "pyext/train.py", "pyext/losses.py"} <= set(deps)
+    assert {"csrc", "setup.py", "pipeline/train.py", "pyext/train.py", "pyext/losses"} <= set(deps)
     assert not [d for d in deps if d.startswith(("data", "models"))]
     assert deps == sorted(deps)
     assert "models/generator.pt" not in stage_code_deps(REPO / "dvc.yaml", "evaluate")
@@ -138,7 +142,7 @@ def test_code_digest_follows_the_stages_code_deps(tmp_path):
     assert code_digest(tmp_path, "train") == before
 
     # Code: a listed file's contents, a file added under a listed folder, a listed file removed.
-    losses = tmp_path / "pyext" / "losses.py"
+    losses = tmp_path / "pyext" / "losses" / "generator.py"
     text = losses.read_text()
     losses.write_text(text + "# edited\n")
     edited = code_digest(tmp_path, "train")
@@ -152,6 +156,7 @@ def test_code_digest_follows_the_stages_code_deps(tmp_path):
     assert code_digest(tmp_path, "train") != before
 
     # The order of the paths does not matter; their names do.
-    assert paths_digest(tmp_path, ["pyext/losses.py", "csrc"]) == paths_digest(tmp_path, ["csrc/", "pyext/losses.py"])
+    generator = "pyext/losses/generator.py"
+    assert paths_digest(tmp_path, [generator, "csrc"]) == paths_digest(tmp_path, ["csrc/", generator])
     shutil.copy(losses, tmp_path / "renamed.py")
-    assert paths_digest(tmp_path, ["renamed.py"]) != paths_digest(tmp_path, ["pyext/losses.py"])
+    assert paths_digest(tmp_path, ["renamed.py"]) != paths_digest(tmp_path, [generator])

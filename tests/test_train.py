@@ -18,7 +18,7 @@ import pytest
 import torch
 import yaml
 
-from pyext.config import AUGMENTATIONS, load_params, parse_params
+from pyext.config import ADVERSARIAL_OBJECTIVES, AUGMENTATIONS, load_params, parse_params
 from pyext.data.dataset import ClipDataset
 from pyext.data.store import ClipWriter
 from pyext.models import MultiScaleGenerator, load_generator
@@ -306,6 +306,16 @@ def test_optimizer_of_both_networks(kind, cls):
         assert type(opt) is cls and opt.param_groups[0]["lr"] == lr
         if kind == "adam":  # train.betas reach Adam (WGAN-GP's setting here, not the default)
             assert opt.param_groups[0]["betas"] == (0.0, 0.9)
+
+
+@pytest.mark.parametrize("kind", ADVERSARIAL_OBJECTIVES)
+def test_every_objective_trains(kind, data_dir, tmp_path):
+    p = _params(steps=2, log_every=1)
+    params = replace(p, loss=replace(p.loss, adversarial=replace(p.loss.adversarial, kind=kind)))
+    summary = train(params, data_dir, tmp_path, tmp_path / "live", progress=False)
+    assert math.isfinite(summary["val_psnr"])
+    logged = json.loads((tmp_path / "live" / "metrics.json").read_text())["train"]
+    assert 0 <= logged["d_accuracy"] <= 1 and math.isfinite(logged["loss_d"]) and math.isfinite(logged["loss_g"])
 
 
 def test_rmsprop_trains(data_dir, tmp_path):

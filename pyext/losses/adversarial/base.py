@@ -1,0 +1,102 @@
+"""What an adversarial objective is, and the registry of them by name (``loss.adversarial.kind``)."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from ...config import AdversarialParams
+
+Discriminator = Callable[[torch.Tensor, Sequence[torch.Tensor]], list[torch.Tensor]]
+
+
+@dataclass
+class DiscriminatorLoss:
+    """One discriminator update's loss per scale (coarsest first) and the outputs it saw, each
+    ``(B, 1)`` per scale; ``threshold`` is the objective's decision boundary between its answers
+    "real" (above) and "generated" (below)."""
+
+    per_scale: list[torch.Tensor]
+    real_logits: list[torch.Tensor]
+    fake_logits: list[torch.Tensor]
+    threshold: float = 0.0
+
+    @property
+    def total(self) -> torch.Tensor:
+        return torch.stack(self.per_scale).sum()
+
+    def accuracy(self) -> torch.Tensor:
+        """Fraction of clips, real and generated, over all scales, the discriminator gets right."""
+        t = self.threshold
+        right = [(r > t).float().mean() + (f < t).float().mean() for r, f in zip(self.real_logits, self.fake_logits)]
+        return torch.stack(right).mean() / 2
+
+
+class AdversarialObjective:
+    """What an adversarial objective provides. It calls ``D`` once per update (a distributed
+    discriminator allows one forward per backward): several kinds of clips go in one batch.
+
+    ``x`` is the input frames ``(B, m, 3, P, P)``; ``real`` and ``fake`` are lists per scale,
+    coarsest first, of the real frames' pyramid and the generator's outputs ``(B, n, 3, p_k, p_k)``.
+    An objective is built from the ``loss.adversarial`` params (its own section among them) and may
+    keep state across steps, saved in checkpoints through :meth:`state_dict`.
+    """
+
+    def __init__(self, params: AdversarialParams):
+        self.params = params
+
+    def discriminator_loss(self, D: Discriminator, x: torch.Tensor, real: Sequence[torch.Tensor],
+                           fake: Sequence[torch.Tensor]) -> DiscriminatorLoss:
+        raise NotImplementedError
+
+    def generator_loss(self, D: Discriminator, x: torch.Tensor, fake: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """``L_adv`` per scale; its gradient must reach the generator through ``fake``."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class LogitObjective(AdversarialObjective):
+    """An objective written as per-clip functions of the discriminator's outputs ``r`` (real clips)
+    and ``f`` (generated ones), each averaged over the batch per scale:
+    ``L_D = mean d_real(r) + mean d_fake(f)``, ``L_adv = mean g(f)``."""
+
+    threshold = 0.0  # the output that separates the answers "real" (above) and "generated"
+
+    def d_real(self, r: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def d_fake(self, f: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def g(self, f: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def discriminator_loss(self, D, x, real, fake):
+        # One call on real and generated clips together: DistributedDataParallel allows one
+        # forward per backward.
+        outputs = D(torch.cat([x, x]), [torch.cat([r, f]) for r, f in zip(real, fake)])
+        real_out, fake_out = [z[:len(x)] for z in outputs], [z[len(x):] for z in outputs]
+        per_scale = [self.d_real(r).mean() + self.d_fake(f).mean() for r, f in zip(real_out, fake_out)]
+        return DiscriminatorLoss(per_scale, real_out, fake_out, self.threshold)
+
+    def generator_loss(self, D, x, fake):
+        return [self.g(f).mean() for f in D(x, fake)]
+
+
+ADVERSARIAL: dict[str, type[AdversarialObjective]] = {}
+
+
+def register(name: str):
+    """Class decorator: the objective under ``loss.adversarial.kind: name``."""
+    def add(cls: type[AdversarialObjective]) -> type[AdversarialObjective]:
+        if name in ADVERSARIAL:
+            raise ValueError(f"adversarial objective {name!r} registered twice")
+        ADVERSARIAL[name] = cls
+        return cls
+    return add

@@ -1,0 +1,42 @@
+"""The generator's loss ``L_G = adv * L_adv + lp * L_p + gdl * L_gdl`` (Mathieu et al. 2016,
+section 3), every term summed over scales; ``L_adv`` comes from the adversarial objective
+(:mod:`pyext.losses.adversarial`)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .. import ops
+from ..config import LossParams
+from .reconstruction import lp_loss
+
+
+@dataclass
+class GeneratorLoss:
+    """``L_G`` and its terms per scale (coarsest first), for logging."""
+
+    total: torch.Tensor
+    lp: list[torch.Tensor]
+    gdl: list[torch.Tensor]
+    adv: list[torch.Tensor] | None
+
+
+def generator_loss(params: LossParams, preds: Sequence[torch.Tensor], targets: Sequence[torch.Tensor],
+                   adversarial: list[torch.Tensor] | None = None) -> GeneratorLoss:
+    """``adv * L_adv + lp * L_p + gdl * L_gdl`` summed over scales.
+
+    Args:
+        params: the ``loss`` params.
+        preds: the generator's outputs per scale, coarsest first, ``(B, n, 3, p_k, p_k)``.
+        targets: the true frames' pyramid, the same shapes.
+        adversarial: ``L_adv`` per scale (:meth:`AdversarialObjective.generator_loss`), or None when
+            ``params.adv`` is 0.
+    """
+    lp = [lp_loss(y, t, params.p) for y, t in zip(preds, targets)]
+    gdl = [ops.gdl_loss(y, t, alpha=params.alpha) for y, t in zip(preds, targets)]
+    total = params.lp * torch.stack(lp).sum() + params.gdl * torch.stack(gdl).sum()
+    if adversarial is not None:
+        total = total + params.adv * torch.stack(adversarial).sum()
+    return GeneratorLoss(total, lp, gdl, adversarial)

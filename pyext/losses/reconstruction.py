@@ -1,0 +1,11 @@
+"""The reconstruction terms of the generator's loss (Mathieu et al. 2016, section 3): ``L_p`` here,
+``L_gdl`` as the fused op :func:`pyext.gdl_loss`."""
+from __future__ import annotations
+
+import torch
+
+
+def lp_loss(pred: torch.Tensor, target: torch.Tensor, p: int) -> torch.Tensor:
+    """Mean ``|pred - target|^p`` (paper eq. 2), p 1 or 2, over tensors of any (equal) shape."""
+    diff = pred - target
+    return diff.abs().mean() if p == 1 else diff.square().mean()

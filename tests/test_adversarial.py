@@ -1,0 +1,172 @@
+"""The adversarial objectives (pyext.losses.adversarial): every registered one against hand
+computations on fixed discriminator outputs, then a contract over the whole registry (finite
+losses, the adversarial gradient reaching every generator weight, a discriminator that learns
+against a fixed generator)."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pyext import reference
+from pyext.config import ADVERSARIAL_OBJECTIVES, AdversarialParams
+from pyext.losses import ADVERSARIAL, AdversarialObjective, DiscriminatorLoss, make_objective
+from pyext.models import MultiScaleDiscriminator, MultiScaleGenerator
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _clip(b, t, h, w, seed=0):
+    """A random clip ``(b, t, 3, h, w)`` in [-1, 1]."""
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.rand((b, t, 3, h, w), generator=gen, dtype=torch.float64) * 2 - 1).float()
+
+
+def _objective(kind):
+    return make_objective(AdversarialParams(kind=kind))
+
+
+class _FixedD:
+    """A fake discriminator that records its calls and answers fixed outputs."""
+
+    def __init__(self, outputs):
+        self.outputs, self.calls = outputs, []
+
+    def __call__(self, x, ys):
+        self.calls.append((x, list(ys)))
+        return [z.clone() for z in self.outputs]
+
+
+def test_registry_matches_config():
+    assert sorted(ADVERSARIAL) == sorted(ADVERSARIAL_OBJECTIVES)
+    for kind, cls in ADVERSARIAL.items():
+        assert issubclass(cls, AdversarialObjective)
+        assert isinstance(_objective(kind), cls)
+
+
+# Per-clip losses written out with math on floats (r: D's output on a real clip, f: on a generated
+# one): (D's loss on a real clip, on a generated clip, G's loss, D's decision threshold).
+def _sig(v):
+    return 1 / (1 + math.exp(-v))
+
+
+BY_HAND = {
+    "bce": (lambda r: -math.log(_sig(r)), lambda f: -math.log(1 - _sig(f)), lambda f: -math.log(_sig(f)), 0.0),
+    "minimax": (lambda r: -math.log(_sig(r)), lambda f: -math.log(1 - _sig(f)), lambda f: math.log(1 - _sig(f)), 0.0),
+    "lsgan": (lambda r: 0.5 * (r - 1) ** 2, lambda f: 0.5 * f ** 2, lambda f: 0.5 * (f - 1) ** 2, 0.5),
+    "hinge": (lambda r: max(0.0, 1 - r), lambda f: max(0.0, 1 + f), lambda f: -f, 0.0),
+}
+
+
+def test_every_objective_is_written_out_by_hand():
+    assert sorted(BY_HAND) == sorted(ADVERSARIAL_OBJECTIVES)
+
+
+REAL = [[1.0, -1.0, 2.0, 0.7], [0.0, 1.0, 0.3, 1.5]]     # two scales, batch 4
+FAKE = [[-1.0, -2.0, 0.5, 0.0], [-1.0, 0.6, -0.2, -3.0]]
+
+
+@pytest.mark.parametrize("kind", ADVERSARIAL_OBJECTIVES)
+def test_discriminator_loss_by_hand(kind):
+    d_real, d_fake, _, threshold = BY_HAND[kind]
+    outputs = [torch.tensor(r + f).unsqueeze(1) for r, f in zip(REAL, FAKE)]  # real clips first
+    D = _FixedD(outputs)
+    x = _clip(4, 4, 8, 8, seed=12)
+    real = [_clip(4, 1, s, s, seed=13 + s) for s in (4, 8)]
+    fake = [_clip(4, 1, s, s, seed=23 + s) for s in (4, 8)]
+    out = _objective(kind).discriminator_loss(D, x, real, fake)
+    assert isinstance(out, DiscriminatorLoss)
+    # One call, real and generated clips together, each after the same input frames.
+    assert len(D.calls) == 1
+    seen_x, seen_ys = D.calls[0]
+    assert torch.equal(seen_x, torch.cat([x, x]))
+    for seen, r, f in zip(seen_ys, real, fake):
+        assert torch.equal(seen, torch.cat([r, f]))
+    for k, (r, f) in enumerate(zip(REAL, FAKE)):
+        expected = sum(map(d_real, r)) / 4 + sum(map(d_fake, f)) / 4
+        assert float(out.per_scale[k]) == pytest.approx(expected, rel=1e-6)
+    assert float(out.total) == pytest.approx(float(out.per_scale[0] + out.per_scale[1]))
+    # Accuracy at the objective's own threshold: real above, generated below.
+    right = sum(v > threshold for r in REAL for v in r) + sum(v < threshold for f in FAKE for v in f)
+    assert float(out.accuracy()) == pytest.approx(right / 16)
+
+
+@pytest.mark.parametrize("kind", ADVERSARIAL_OBJECTIVES)
+def test_generator_loss_by_hand(kind):
+    g = BY_HAND[kind][2]
+    D = _FixedD([torch.tensor([[0.5], [-1.0]]), torch.tensor([[2.0], [0.0]])])
+    x = _clip(2, 4, 8, 8, seed=30)
+    fake = [_clip(2, 1, s, s, seed=31 + s) for s in (4, 8)]
+    per_scale = _objective(kind).generator_loss(D, x, fake)
+    assert len(D.calls) == 1 and torch.equal(D.calls[0][0], x)
+    assert all(seen is f for seen, f in zip(D.calls[0][1], fake))
+    for got, z in zip(per_scale, ([0.5, -1.0], [2.0, 0.0])):
+        assert float(got) == pytest.approx(sum(map(g, z)) / 2, rel=1e-6)
+
+
+def test_bce_matches_torchs_binary_cross_entropy():
+    # The paper's objective is BCE with real clips labelled 1 and generated ones 0.
+    r, f = torch.tensor([[1.0], [-30.0], [40.0]]), torch.tensor([[-2.0], [50.0], [-60.0]])
+    out = _objective("bce").discriminator_loss(_FixedD([torch.cat([r, f])]), torch.zeros(3, 1), [torch.zeros(3, 1)],
+                                              [torch.zeros(3, 1)])
+    expected = (F.binary_cross_entropy_with_logits(r, torch.ones_like(r))
+                + F.binary_cross_entropy_with_logits(f, torch.zeros_like(f)))
+    torch.testing.assert_close(out.per_scale[0], expected)
+    assert torch.isfinite(out.total)  # saturated logits stay finite
+
+
+def test_accuracy_extremes():
+    ones, minus = torch.ones(3, 1), -torch.ones(3, 1)
+    assert DiscriminatorLoss([], [ones, ones], [minus, minus]).accuracy().item() == 1.0
+    assert DiscriminatorLoss([], [minus, minus], [ones, ones]).accuracy().item() == 0.0
+    assert DiscriminatorLoss([], [ones], [ones]).accuracy().item() == 0.5
+    half = torch.full((3, 1), 0.4)  # below LSGAN's 0.5: "generated"
+    assert DiscriminatorLoss([], [half], [half], threshold=0.5).accuracy().item() == 0.5
+    assert DiscriminatorLoss([], [ones], [half], threshold=0.5).accuracy().item() == 1.0
+
+
+# ------------------------------------------------------------------ the contract, whole registry
+
+
+@pytest.mark.parametrize("kind", ADVERSARIAL_OBJECTIVES)
+def test_adversarial_term_reaches_every_generator_weight(kind):
+    # A port that fed the discriminator's answer back as a constant trained G on lp + gdl only.
+    torch.manual_seed(0)
+    G = MultiScaleGenerator(4, 1, 4, width=0.1)
+    D = MultiScaleDiscriminator(4, 1, 4, width=0.1, patch=32)
+    D.requires_grad_(False)  # the gradient must reach G through D's input, not through D's weights
+    x = _clip(4, 4, 32, 32, seed=5)
+    per_scale = _objective(kind).generator_loss(D, x, G.forward_scales(x))
+    assert len(per_scale) == 4 and all(loss.dim() == 0 and torch.isfinite(loss) for loss in per_scale)
+    torch.stack(per_scale).sum().backward()
+    for name, p in G.named_parameters():
+        assert p.grad is not None, name
+        assert p.grad.abs().sum() > 0, name
+    assert all(p.grad is None for p in D.parameters())
+
+
+@pytest.mark.parametrize("kind", ADVERSARIAL_OBJECTIVES)
+def test_discriminator_learns_to_tell_real_from_a_fixed_generator(kind):
+    """Against an untrained generator's outputs on fresh random clips every update, D's loss falls
+    well below its first value and it gets most clips right at its objective's threshold."""
+    torch.manual_seed(0)
+    G = MultiScaleGenerator(4, 1, scales=2, width=0.1)
+    D = MultiScaleDiscriminator(4, 1, scales=2, width=0.1, patch=32)
+    opt = torch.optim.Adam(D.parameters(), 1e-3, betas=(0.5, 0.999))
+    objective = _objective(kind)
+    losses = []
+    for step in range(60):
+        clips = _clip(8, 5, 32, 32, seed=step)
+        x, y = clips[:, :4], clips[:, 4:]
+        with torch.no_grad():
+            fake = G.forward_scales(x)
+        out = objective.discriminator_loss(D, x, [reference.gaussian_pyramid(y, 2)[1], y], fake)
+        opt.zero_grad()
+        out.total.backward()
+        opt.step()
+        assert torch.isfinite(out.total)
+        losses.append(float(out.total.detach()))
+    if kind in ("bce", "minimax"):
+        assert losses[0] == pytest.approx(2 * 2 * math.log(2), abs=0.05)  # chance: 2 scales x 2 ln 2
+    assert sum(losses[-10:]) / 10 < 0.5 * losses[0]
+    assert float(out.accuracy()) > 0.9
