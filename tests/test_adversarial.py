@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from pyext import reference
-from pyext.config import ADVERSARIAL_OBJECTIVES, AdversarialParams
+from pyext.config import ADVERSARIAL_OBJECTIVES, FGAN_DIVERGENCES, AdversarialParams, FGANParams
 from pyext.losses import ADVERSARIAL, AdversarialObjective, DiscriminatorLoss, make_objective
+from pyext.losses.adversarial.fgan import DIVERGENCES
 from pyext.models import MultiScaleDiscriminator, MultiScaleGenerator
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -23,7 +24,7 @@ def _clip(b, t, h, w, seed=0):
 
 
 def _objective(kind):
-    return make_objective(AdversarialParams(kind=kind))
+    return make_objective(AdversarialParams(kind=kind, fgan=FGANParams(divergence="js")))
 
 
 class _FixedD:
@@ -55,6 +56,10 @@ BY_HAND = {
     "minimax": (lambda r: -math.log(_sig(r)), lambda f: -math.log(1 - _sig(f)), lambda f: math.log(1 - _sig(f)), 0.0),
     "lsgan": (lambda r: 0.5 * (r - 1) ** 2, lambda f: 0.5 * f ** 2, lambda f: 0.5 * (f - 1) ** 2, 0.5),
     "hinge": (lambda r: max(0.0, 1 - r), lambda f: max(0.0, 1 + f), lambda f: -f, 0.0),
+    # f-GAN, Jensen-Shannon: g(v) = log 2 - log(1 + e^-v), f*(t) = -log(2 - e^t).
+    "fgan": (lambda r: -(math.log(2) - math.log(1 + math.exp(-r))),
+             lambda f: -math.log(2 - math.exp(math.log(2) - math.log(1 + math.exp(-f)))),
+             lambda f: -(math.log(2) - math.log(1 + math.exp(-f))), 0.0),
 }
 
 
@@ -170,3 +175,51 @@ def test_discriminator_learns_to_tell_real_from_a_fixed_generator(kind):
         assert losses[0] == pytest.approx(2 * 2 * math.log(2), abs=0.05)  # chance: 2 scales x 2 ln 2
     assert sum(losses[-10:]) / 10 < 0.5 * losses[0]
     assert float(out.accuracy()) > 0.9
+
+
+# ----------------------------------------------------------------------------------------- f-GAN
+
+
+def test_fgan_divergences_match_config():
+    assert sorted(DIVERGENCES) == sorted(FGAN_DIVERGENCES)
+
+
+@pytest.mark.parametrize("name", FGAN_DIVERGENCES)
+def test_fgan_stable_forms_equal_the_textbook_forms(name):
+    # Nowozin et al. 2016, Table 2: D's loss on real clips is -g_f(v), on generated ones f*(g_f(v)),
+    # G's -g_f(v); wherever the textbook composition is finite (float64), the stable forms agree.
+    # |v| <= 12: beyond, the textbook forms lose digits to cancellation (1 - t, 2 - e^t), the
+    # reason for the stable ones.
+    d = DIVERGENCES[name]
+    v = torch.linspace(-12, 12, 601, dtype=torch.float64)
+    t = d.activation(v)
+    conj = d.conjugate(t)
+    finite = torch.isfinite(t) & torch.isfinite(conj)
+    assert finite.sum() > 100
+    torch.testing.assert_close(d.d_real(v)[finite], -t[finite], rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(d.g(v)[finite], -t[finite], rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(d.d_fake(v)[finite], conj[finite], rtol=1e-7, atol=1e-9)
+    # The decision threshold: the optimal critic's value f'(1) where P = Q.
+    assert float(d.activation(torch.tensor(d.threshold, dtype=torch.float64))) == pytest.approx(d.f_prime_1)
+
+
+@pytest.mark.parametrize("name", ["js", "gan", "hellinger", "reverse_kl"])
+def test_fgan_stable_forms_stay_finite_where_the_textbook_ones_do_not(name):
+    # Saturated outputs: log(1 + exp(-v)) and f*(g(v)) overflow or lose everything in the textbook
+    # composition; the losses as used stay finite (the gradient of a saturated D must not be NaN).
+    d = DIVERGENCES[name]
+    v = torch.tensor([-80.0, -40.0, 40.0, 80.0], requires_grad=True)
+    for loss in (d.d_real(v), d.g(v)):
+        assert torch.isfinite(loss[2:]).all()  # a confident "real"
+    fake = d.d_fake(v)
+    assert torch.isfinite(fake[:2]).all()  # a confident "generated"
+    (d.d_real(v[2:]).sum() + d.d_fake(v[:2]).sum()).backward()
+    assert torch.isfinite(v.grad).all()
+
+
+def test_fgan_threshold_is_the_divergences():
+    kl = make_objective(AdversarialParams(kind="fgan", fgan=FGANParams(divergence="kl")))
+    out = kl.discriminator_loss(_FixedD([torch.tensor([[1.5], [0.5], [0.9], [2.0]])]), torch.zeros(2, 1),
+                                [torch.zeros(2, 1)], [torch.zeros(2, 1)])
+    # KL's critic answers "real" above v = 1: real 1.5 right, 0.5 wrong; generated 0.9 right, 2.0 wrong.
+    assert out.threshold == 1.0 and float(out.accuracy()) == 0.5
