@@ -21,7 +21,9 @@ Example:
     ...                 "max_clips_per_video": 0, "test_clips_per_video": 1, "seed": 0},
     ...     "filter": {"min_motion": 8, "min_kept": 1000, "val_fraction": 0.1, "max_per_video": 0, "seed": 0},
     ...     "model": {"scales": 4, "width": 0.25, "skip": "last_frame"},
-    ...     "loss": {"adversarial": {"kind": "bce", "fgan": {"divergence": "js"}}, "adv": 0.05, "lp": 1, "p": 2, "gdl": 1, "alpha": 1},
+    ...     "loss": {"adversarial": {"kind": "bce", "fgan": {"divergence": "js"},
+    ...                              "wgan": {"clip": 0.01, "critic_steps": 5},
+    ...                              "wgan_gp": {"gp_weight": 10.0, "critic_steps": 5}}, "adv": 0.05, "lp": 1, "p": 2, "gdl": 1, "alpha": 1},
     ...     "train": {"steps": 800, "batch_size": 8, "optimizer": "sgd", "betas": [0.5, 0.999], "lr_g": 0.04,
     ...               "lr_g_final": 0.005, "lr_d": 0.02, "lr_d_final": 0.02, "seed": 0, "device": "auto",
     ...               "compile": False, "workers": 2, "checkpoint_every": 100, "log_every": 10, "val_every": 100,
@@ -316,7 +318,7 @@ AUGMENTATIONS = ("flip", "rotate", "reverse", "colour")
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 
 # Names of the adversarial objectives (pyext.losses.adversarial registers them; it checks the two agree).
-ADVERSARIAL_OBJECTIVES = ("bce", "minimax", "lsgan", "hinge", "fgan")
+ADVERSARIAL_OBJECTIVES = ("bce", "minimax", "lsgan", "hinge", "fgan", "wgan", "wgan_gp")
 # The f-divergences of f-GAN (pyext.losses.adversarial.fgan.DIVERGENCES, the same names).
 FGAN_DIVERGENCES = ("kl", "reverse_kl", "pearson", "hellinger", "js", "gan")
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
@@ -351,18 +353,46 @@ class FGANParams:
 
 
 @dataclass(frozen=True)
+class WGANParams:
+    """WGAN with weight clipping (``kind: wgan``).
+
+    Attributes:
+        clip: every critic weight is clipped to ``[-clip, clip]`` after each update.
+        critic_steps: critic updates per generator update, each on a batch of its own.
+    """
+
+    clip: float = _key(_float(1e-9))
+    critic_steps: int = _key(_COUNT)
+
+
+@dataclass(frozen=True)
+class WGANGPParams:
+    """WGAN with a gradient penalty (``kind: wgan_gp``).
+
+    Attributes:
+        gp_weight: lambda, the weight of the gradient penalty.
+        critic_steps: critic updates per generator update, each on a batch of its own.
+    """
+
+    gp_weight: float = _key(_float(0))
+    critic_steps: int = _key(_COUNT)
+
+
+@dataclass(frozen=True)
 class AdversarialParams:
     """The adversarial objective (:mod:`pyext.losses.adversarial`): one key picks it; an objective
     with knobs of its own reads them from a section under its name beside ``kind``.
 
     Attributes:
         kind: the objective (:data:`ADVERSARIAL_OBJECTIVES`): ``bce`` (the paper's), ``minimax``,
-            ``lsgan``, ``hinge``, ``fgan``.
-        fgan: f-GAN's knobs (:class:`FGANParams`).
+            ``lsgan``, ``hinge``, ``fgan``, ``wgan``, ``wgan_gp``.
+        fgan, wgan, wgan_gp: the knobs of those objectives.
     """
 
     kind: str = _key(_choice(*ADVERSARIAL_OBJECTIVES))
     fgan: FGANParams = _subsection()
+    wgan: WGANParams = _subsection()
+    wgan_gp: WGANGPParams = _subsection()
 
 
 @dataclass(frozen=True)

@@ -358,13 +358,15 @@ class Trainer:
             if self.adversarial:
                 self.d_forward, self.d_judge = torch.compile(self.d_forward), torch.compile(self.D)
         self.objective = make_objective(self.loss.adversarial)
+        self.d_measures: list[str] = []  # the names of what D's updates log about it
         self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
         self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)  # set by a NaN/inf loss
 
     @property
     def batches_per_step(self) -> int:
-        """Batches one step consumes: the discriminator's (when trained), then the generator's."""
-        return 2 if self.adversarial else 1
+        """Batches one step consumes: one per discriminator update (the objective's
+        ``critic_steps``, when D is trained), then the generator's."""
+        return self.objective.critic_steps + 1 if self.adversarial else 1
 
     def step(self, step: int, batches: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         """Update ``step`` (0-based) on ``batches`` (``batches_per_step`` clips ``(B, m + n, 3, P, P)``
@@ -380,17 +382,23 @@ class Trainer:
         if self.adversarial:
             for group in self.opt_d.param_groups:
                 group["lr"] = _lr(tp.lr_d, tp.lr_d_final, step, tp.steps)
-            x, y = _split(batches[0], self.m)
-            with torch.no_grad(), self.autocast:
-                fake = self.G.forward_scales(x)
-            with self.autocast:
-                d_loss = self.objective.discriminator_loss(self.d_forward, x, clip_pyramid(y, self.scales), fake)
-            self.opt_d.zero_grad(set_to_none=True)
-            d_loss.total.backward()
-            self.opt_d.step()
-            self.nonfinite |= ~torch.isfinite(d_loss.total.detach())
+            for batch in batches[:-1]:  # critic_steps updates, each on its own batch
+                x, y = _split(batch, self.m)
+                with torch.no_grad(), self.autocast:
+                    fake = self.G.forward_scales(x)
+                with self.autocast:
+                    d_loss = self.objective.discriminator_loss(self.d_forward, x, clip_pyramid(y, self.scales), fake)
+                self.opt_d.zero_grad(set_to_none=True)
+                d_loss.total.backward()
+                self.opt_d.step()
+                self.objective.after_discriminator_step(self.D)
+                self.nonfinite |= ~torch.isfinite(d_loss.total.detach())
+            # The last update's values.
             logged["train/loss_d"] = d_loss.total.detach()
-            logged["train/d_accuracy"] = d_loss.accuracy().detach()
+            measures = d_loss.measures()
+            self.d_measures = list(measures)
+            for name, value in measures.items():
+                logged[f"train/{name}"] = value.detach()
             for k, v in enumerate(d_loss.per_scale):
                 logged[f"train/d/scale{k + 1}"] = v.detach()
 
@@ -493,10 +501,10 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
                       world=world.size)
     G = trainer.G
     saved = _load_checkpoint(ckpt_path, identity, say, set_aside=world.main)
-    step, validations = 0, Validations()
+    step, validations, rng = 0, Validations(), None
     if saved is not None:
         trainer.load_state(saved)
-        _set_rng_state(saved["rng"], world.device)
+        rng = saved["rng"]
         step, validations = saved["step"], Validations(**saved["validations"])
         say(f"train: resuming from {ckpt_path} at step {step}")
     resumed_from = step
@@ -514,6 +522,10 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
     baseline = validation_psnr(G, val_batches, world.device, last_frame=True) if world.main else float("nan")
     checked = step  # losses are known finite up to this step
     bar = tqdm(total=tp.steps, initial=step, desc="train", unit="step", disable=not (progress and world.main))
+    if rng is not None:
+        # Restored last: starting the loader above draws from torch's generator, which the
+        # interrupted run did before its first step, not at this one (WGAN-GP's interpolates use it).
+        _set_rng_state(rng, world.device)
 
     def check_finite() -> None:
         if trainer.nonfinite.item():
@@ -534,9 +546,11 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
                 checked = step
                 values = {name: float(v) for name, v in logged.items()}
                 live.metrics(step, values)
-                bar.set_postfix({"G": f"{values['train/loss_g']:.4f}",
-                                 **({"D": f"{values['train/loss_d']:.3f}",
-                                     "acc": f"{values['train/d_accuracy']:.2f}"} if trainer.adversarial else {})})
+                postfix = {"G": f"{values['train/loss_g']:.4f}"}
+                if trainer.adversarial:  # D's loss and its measures (accuracy, critic distance, ...)
+                    postfix["D"] = f"{values['train/loss_d']:.3f}"
+                    postfix.update({name: f"{values[f'train/{name}']:.2f}" for name in trainer.d_measures})
+                bar.set_postfix(postfix)
             if world.main and val_batches and (step % tp.val_every == 0 or step == tp.steps):
                 validations.add(step, validation_psnr(G, val_batches, world.device), G)
                 live.metrics(step, {"val/psnr": validations.last_psnr, "val/psnr_last_frame": baseline})

@@ -9,8 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from pyext import reference
-from pyext.config import ADVERSARIAL_OBJECTIVES, FGAN_DIVERGENCES, AdversarialParams, FGANParams
+from pyext.config import (ADVERSARIAL_OBJECTIVES, FGAN_DIVERGENCES, AdversarialParams, FGANParams, WGANGPParams,
+                          WGANParams)
 from pyext.losses import ADVERSARIAL, AdversarialObjective, DiscriminatorLoss, make_objective
+from pyext.losses.adversarial.base import CriticLoss
 from pyext.losses.adversarial.fgan import DIVERGENCES
 from pyext.models import MultiScaleDiscriminator, MultiScaleGenerator
 
@@ -23,8 +25,10 @@ def _clip(b, t, h, w, seed=0):
     return (torch.rand((b, t, 3, h, w), generator=gen, dtype=torch.float64) * 2 - 1).float()
 
 
-def _objective(kind):
-    return make_objective(AdversarialParams(kind=kind, fgan=FGANParams(divergence="js")))
+def _objective(kind, clip=0.01, critic_steps=5, gp_weight=10.0, divergence="js"):
+    return make_objective(AdversarialParams(kind=kind, fgan=FGANParams(divergence=divergence),
+                                            wgan=WGANParams(clip=clip, critic_steps=critic_steps),
+                                            wgan_gp=WGANGPParams(gp_weight=gp_weight, critic_steps=critic_steps)))
 
 
 class _FixedD:
@@ -60,18 +64,21 @@ BY_HAND = {
     "fgan": (lambda r: -(math.log(2) - math.log(1 + math.exp(-r))),
              lambda f: -math.log(2 - math.exp(math.log(2) - math.log(1 + math.exp(-f)))),
              lambda f: -(math.log(2) - math.log(1 + math.exp(-f))), 0.0),
+    "wgan": (lambda r: -r, lambda f: f, lambda f: -f, 0.0),
 }
+# wgan_gp's penalty needs a critic that depends on its input: tested below with analytic critics.
+ON_FIXED_OUTPUTS = sorted(BY_HAND)
 
 
 def test_every_objective_is_written_out_by_hand():
-    assert sorted(BY_HAND) == sorted(ADVERSARIAL_OBJECTIVES)
+    assert sorted([*BY_HAND, "wgan_gp"]) == sorted(ADVERSARIAL_OBJECTIVES)
 
 
 REAL = [[1.0, -1.0, 2.0, 0.7], [0.0, 1.0, 0.3, 1.5]]     # two scales, batch 4
 FAKE = [[-1.0, -2.0, 0.5, 0.0], [-1.0, 0.6, -0.2, -3.0]]
 
 
-@pytest.mark.parametrize("kind", ADVERSARIAL_OBJECTIVES)
+@pytest.mark.parametrize("kind", ON_FIXED_OUTPUTS)
 def test_discriminator_loss_by_hand(kind):
     d_real, d_fake, _, threshold = BY_HAND[kind]
     outputs = [torch.tensor(r + f).unsqueeze(1) for r, f in zip(REAL, FAKE)]  # real clips first
@@ -96,8 +103,11 @@ def test_discriminator_loss_by_hand(kind):
     assert float(out.accuracy()) == pytest.approx(right / 16)
 
 
-@pytest.mark.parametrize("kind", ADVERSARIAL_OBJECTIVES)
+@pytest.mark.parametrize("kind", [*ON_FIXED_OUTPUTS, "wgan_gp"])
 def test_generator_loss_by_hand(kind):
+    if kind == "wgan_gp":
+        kind = "wgan"  # the same generator loss, -f
+        assert type(_objective("wgan_gp")).generator_loss is type(_objective("wgan")).generator_loss
     g = BY_HAND[kind][2]
     D = _FixedD([torch.tensor([[0.5], [-1.0]]), torch.tensor([[2.0], [0.0]])])
     x = _clip(2, 4, 8, 8, seed=30)
@@ -173,8 +183,11 @@ def test_discriminator_learns_to_tell_real_from_a_fixed_generator(kind):
         losses.append(float(out.total.detach()))
     if kind in ("bce", "minimax"):
         assert losses[0] == pytest.approx(2 * 2 * math.log(2), abs=0.05)  # chance: 2 scales x 2 ln 2
-    assert sum(losses[-10:]) / 10 < 0.5 * losses[0]
-    assert float(out.accuracy()) > 0.9
+    assert sum(losses[-10:]) / 10 < losses[0] - 0.5 * abs(losses[0]) - 0.1
+    if isinstance(out, CriticLoss):  # scores, no threshold: the distance estimate opened up
+        assert float(out.measures()["critic_distance"].detach()) > 0.5
+    else:
+        assert float(out.accuracy()) > 0.9
 
 
 # ----------------------------------------------------------------------------------------- f-GAN
@@ -218,8 +231,80 @@ def test_fgan_stable_forms_stay_finite_where_the_textbook_ones_do_not(name):
 
 
 def test_fgan_threshold_is_the_divergences():
-    kl = make_objective(AdversarialParams(kind="fgan", fgan=FGANParams(divergence="kl")))
+    kl = _objective("fgan", divergence="kl")
     out = kl.discriminator_loss(_FixedD([torch.tensor([[1.5], [0.5], [0.9], [2.0]])]), torch.zeros(2, 1),
                                 [torch.zeros(2, 1)], [torch.zeros(2, 1)])
     # KL's critic answers "real" above v = 1: real 1.5 right, 0.5 wrong; generated 0.9 right, 2.0 wrong.
     assert out.threshold == 1.0 and float(out.accuracy()) == 0.5
+
+
+# ------------------------------------------------------------------------------ Wasserstein GANs
+
+
+class _AnalyticCritic:
+    """D(x, ys) per scale: ``0.5 * |y|^2 + <w_k, y> + <v, x>`` summed per clip, so the gradient
+    with respect to a judged clip y is ``y + w_k`` (different per clip) and x's term has none."""
+
+    def __init__(self, ws, v):
+        self.ws, self.v = ws, v
+
+    def __call__(self, x, ys):
+        xs = (x * self.v).flatten(1).sum(1, keepdim=True)
+        return [(0.5 * y.square() + y * w).flatten(1).sum(1, keepdim=True) + xs for y, w in zip(ys, self.ws)]
+
+
+def test_gradient_penalty_against_an_analytic_critic():
+    torch.manual_seed(3)
+    b = 4
+    x = _clip(b, 4, 8, 8, seed=40)
+    real = [_clip(b, 1, s, s, seed=41 + s) for s in (4, 8)]
+    fake = [_clip(b, 1, s, s, seed=51 + s) for s in (4, 8)]
+    ws = [0.3 * _clip(1, 1, s, s, seed=61 + s) for s in (4, 8)]
+    D = _AnalyticCritic(ws, v=_clip(1, 4, 8, 8, seed=70))
+    torch.manual_seed(7)
+    out = _objective("wgan_gp", gp_weight=10.0).discriminator_loss(D, x, real, fake)
+    torch.manual_seed(7)
+    e = torch.rand(b).view(-1, 1, 1, 1, 1)  # the same draw: one coefficient per clip, every scale
+    for k, (r, f, w) in enumerate(zip(real, fake, ws)):
+        score = lambda y: (0.5 * y.square() + y * w).flatten(1).sum(1) + (x * D.v).flatten(1).sum(1)  # noqa: E731
+        yhat = e * r + (1 - e) * f
+        per_clip_norm = (yhat + w).flatten(1).norm(dim=1)  # d score / d yhat = yhat + w, one norm per clip
+        expected = score(f).mean() - score(r).mean() + 10.0 * (per_clip_norm - 1).square().mean()
+        torch.testing.assert_close(out.per_scale[k], expected, rtol=1e-5, atol=1e-5)
+        # Not the common bug: one norm over the whole batch.
+        whole_batch = 10.0 * ((yhat + w).norm() - 1).square()
+        assert abs(float(whole_batch) - float(10.0 * (per_clip_norm - 1).square().mean())) > 1e-2
+    assert set(out.measures()) == {"critic_distance"}
+
+
+def test_gradient_penalty_of_a_linear_critic_is_known():
+    # D(y) = <w, y>: the gradient is w for every clip and every interpolate, so the penalty is
+    # gp_weight * (|w| - 1)^2 per scale whatever the mixing coefficients.
+    w = torch.full((1, 1, 3, 4, 4), 0.5)  # |w| = 0.5 * sqrt(48)
+    linear = lambda x, ys: [(ys[0] * w).flatten(1).sum(1, keepdim=True)]  # noqa: E731
+    real, fake = [_clip(3, 1, 4, 4, seed=1)], [_clip(3, 1, 4, 4, seed=2)]
+    out = _objective("wgan_gp", gp_weight=2.0).discriminator_loss(linear, _clip(3, 4, 4, 4), real, fake)
+    distance = (real[0] * w).flatten(1).sum(1).mean() - (fake[0] * w).flatten(1).sum(1).mean()
+    torch.testing.assert_close(out.per_scale[0], -distance + 2.0 * (0.5 * 48 ** 0.5 - 1) ** 2)
+
+
+def test_wgan_clips_the_critic_after_each_update():
+    torch.manual_seed(0)
+    D = MultiScaleDiscriminator(4, 1, scales=2, width=0.1, patch=32)
+    objective = _objective("wgan", clip=0.01)
+    opt = torch.optim.RMSprop(D.parameters(), lr=0.1)  # a large step: the update leaves the box
+    x, y = _clip(4, 4, 32, 32, seed=1), _clip(4, 1, 32, 32, seed=2)
+    real, fake = [reference.gaussian_pyramid(y, 2)[1], y], [torch.zeros(4, 1, 3, 16, 16), torch.zeros_like(y)]
+    objective.after_discriminator_step(D)
+    opt.zero_grad()
+    objective.discriminator_loss(D, x, real, fake).total.backward()
+    opt.step()
+    assert max(float(p.detach().abs().max()) for p in D.parameters()) > 0.01
+    objective.after_discriminator_step(D)
+    assert all(float(p.detach().abs().max()) <= 0.01 for p in D.parameters())
+    assert any(float(p.detach().abs().max()) == pytest.approx(0.01) for p in D.parameters())
+
+
+def test_critic_measure_is_the_distance_estimate():
+    r, f = [torch.tensor([[1.0], [3.0]]), torch.tensor([[0.0], [2.0]])], [torch.tensor([[-1.0], [0.0]])] * 2
+    assert float(CriticLoss([], r, f).measures()["critic_distance"]) == pytest.approx((2 + 0.5) + (1 + 0.5))

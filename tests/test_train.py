@@ -130,6 +130,19 @@ def _stale(out_dir: Path) -> list[Path]:
     return sorted((out_dir / STALE).iterdir()) if (out_dir / STALE).exists() else []
 
 
+def test_resumed_wgan_gp_run_equals_uninterrupted(data_dir, tmp_path):
+    # The penalty's random interpolates and the critic steps' batches come back exactly on resume.
+    p = _params(steps=4, checkpoint_every=2)
+    params = replace(p, loss=replace(p.loss, adversarial=replace(
+        p.loss.adversarial, kind="wgan_gp", wgan_gp=replace(p.loss.adversarial.wgan_gp, critic_steps=2))))
+    train(params, data_dir, tmp_path / "a", progress=False)
+    train(params, data_dir, tmp_path / "b", until_step=2, progress=False)
+    assert train(params, data_dir, tmp_path / "b", progress=False)["resumed_from"] == 2
+    _assert_same(_weights(tmp_path / "a" / GENERATOR), _weights(tmp_path / "b" / GENERATOR))
+    a, b = (torch.load(d / CHECKPOINT, weights_only=True) for d in (tmp_path / "a", tmp_path / "b"))
+    _assert_same(a["discriminator"], b["discriminator"])
+
+
 def test_checkpoint_of_other_params_or_data_is_not_resumed(data_dir, tmp_path, capsys):
     params = _params(steps=2)
     train(params, data_dir, tmp_path, progress=False)
@@ -315,7 +328,29 @@ def test_every_objective_trains(kind, data_dir, tmp_path):
     summary = train(params, data_dir, tmp_path, tmp_path / "live", progress=False)
     assert math.isfinite(summary["val_psnr"])
     logged = json.loads((tmp_path / "live" / "metrics.json").read_text())["train"]
-    assert 0 <= logged["d_accuracy"] <= 1 and math.isfinite(logged["loss_d"]) and math.isfinite(logged["loss_g"])
+    assert math.isfinite(logged["loss_d"]) and math.isfinite(logged["loss_g"])
+    # How D is doing, in the objective's own terms: an accuracy, or a critic's distance estimate.
+    if kind.startswith("wgan"):
+        assert "d_accuracy" not in logged and math.isfinite(logged["critic_distance"])
+    else:
+        assert 0 <= logged["d_accuracy"] <= 1 and "critic_distance" not in logged
+
+
+def test_critic_steps_update_the_critic_on_batches_of_their_own(data_dir):
+    p = _params(optimizer="rmsprop")
+    loss = replace(p.loss, adversarial=replace(p.loss.adversarial, kind="wgan",
+                                               wgan=replace(p.loss.adversarial.wgan, critic_steps=3, clip=0.01)))
+    trainer = Trainer(replace(p, loss=loss), torch.device("cpu"))
+    assert trainer.batches_per_step == 4
+    seen = []
+    real_loss = trainer.objective.discriminator_loss
+    trainer.objective.discriminator_loss = lambda D, x, real, fake: seen.append(x) or real_loss(D, x, real, fake)
+    batches = [torch.from_numpy(_moving_squares(4, 5, seed=10 + j)).permute(0, 1, 4, 2, 3).float() / 127.5 - 1
+               for j in range(4)]  # (B, m + n, 3, P, P) in [-1, 1]
+    trainer.step(0, batches)
+    assert len(seen) == 3 and not torch.equal(seen[0], seen[1])  # three critic updates, three batches
+    assert trainer.opt_d.state[next(iter(trainer.D.parameters()))]["step"] == 3
+    assert all(float(q.detach().abs().max()) <= 0.01 for q in trainer.D.parameters())  # clipped after each
 
 
 def test_rmsprop_trains(data_dir, tmp_path):

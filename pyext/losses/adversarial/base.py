@@ -32,6 +32,21 @@ class DiscriminatorLoss:
         right = [(r > t).float().mean() + (f < t).float().mean() for r, f in zip(self.real_logits, self.fake_logits)]
         return torch.stack(right).mean() / 2
 
+    def measures(self) -> dict[str, torch.Tensor]:
+        """How the discriminator is doing, by name (logged as ``train/<name>``): its accuracy at
+        the objective's threshold."""
+        return {"d_accuracy": self.accuracy()}
+
+
+@dataclass
+class CriticLoss(DiscriminatorLoss):
+    """A Wasserstein critic's loss: its outputs are scores with no decision threshold, so what it
+    measures is the distance estimate ``mean r - mean f`` (summed over scales)."""
+
+    def measures(self) -> dict[str, torch.Tensor]:
+        gaps = [r.mean() - f.mean() for r, f in zip(self.real_logits, self.fake_logits)]
+        return {"critic_distance": torch.stack(gaps).sum()}
+
 
 class AdversarialObjective:
     """What an adversarial objective provides. It calls ``D`` once per update (a distributed
@@ -43,8 +58,13 @@ class AdversarialObjective:
     keep state across steps, saved in checkpoints through :meth:`state_dict`.
     """
 
+    critic_steps = 1  # discriminator updates, each on a batch of its own, per generator update
+
     def __init__(self, params: AdversarialParams):
         self.params = params
+
+    def after_discriminator_step(self, D: torch.nn.Module) -> None:
+        """Called after every discriminator update (e.g. WGAN's weight clipping)."""
 
     def discriminator_loss(self, D: Discriminator, x: torch.Tensor, real: Sequence[torch.Tensor],
                            fake: Sequence[torch.Tensor]) -> DiscriminatorLoss:
