@@ -358,6 +358,7 @@ class Trainer:
             if self.adversarial:
                 self.d_forward, self.d_judge = torch.compile(self.d_forward), torch.compile(self.D)
         self.objective = make_objective(self.loss.adversarial)
+        self.objective.rows = (self.offset, self.tp.batch_size)
         self.d_measures: list[str] = []  # the names of what D's updates log about it
         self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
         self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)  # set by a NaN/inf loss

@@ -415,8 +415,10 @@ def test_dvclive_logs_and_pictures(data_dir, tmp_path):
     assert Image.open(pictures[0]).size == (6 * 130, 4 * 130)
 
 
-def _project(tmp_path: Path, data_dir: Path, **train_settings) -> Path:
+def _project(tmp_path: Path, data_dir: Path, kind: str = "bce", **train_settings) -> Path:
     raw = yaml.safe_load((TEST_PARAMS).read_text())
+    raw["loss"]["adversarial"]["kind"] = kind
+    raw["loss"]["adversarial"]["wgan_gp"]["critic_steps"] = 2
     raw["model"].update(scales=2, width=0.05)
     raw["train"].update(dict(steps=2, batch_size=4, optimizer="sgd", lr_g=0.04, lr_g_final=0.005, device="cpu",
                              workers=0, checkpoint_every=1, log_every=1, val_every=1, val_batches=1, image_every=2,
@@ -434,12 +436,15 @@ def _run(project: Path, *command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path):
-    project = _project(tmp_path / "ddp", data_dir)
+@pytest.mark.parametrize("kind,port", [("bce", 29517), ("wgan_gp", 29519)])
+def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port):
+    # wgan_gp: the gradient penalty's double backward goes through DistributedDataParallel, and the
+    # interpolates' coefficients are drawn for the whole batch.
+    project = _project(tmp_path / "ddp", data_dir, kind)
     torchrun = Path(sys.executable).with_name("torchrun")
-    done = _run(project, str(torchrun), "--nproc_per_node", "2", "--master_port", "29517", "-m", "pipeline.train")
+    done = _run(project, str(torchrun), "--nproc_per_node", "2", "--master_port", str(port), "-m", "pipeline.train")
     assert done.returncode == 0, done.stderr[-3000:]
-    single = _project(tmp_path / "single", data_dir)
+    single = _project(tmp_path / "single", data_dir, kind)
     done = _run(single, sys.executable, "-m", "pipeline.train")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "train: models/generator.pt after 2 steps" in done.stdout
@@ -449,8 +454,12 @@ def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path):
     # all), gradients averaged over two half-batches instead of one batch
     for name in ddp:
         torch.testing.assert_close(ddp[name], one[name], rtol=1e-4, atol=1e-6)
+    # The discriminators too (where a gradient penalty acts first).
+    ddp_d, one_d = (torch.load(p / "models" / CHECKPOINT, weights_only=True)["discriminator"] for p in (project, single))
+    for name in one_d:
+        torch.testing.assert_close(ddp_d[name], one_d[name], rtol=1e-4, atol=1e-6)
     # ...and they did change the weights: the comparison is not between two untouched models.
-    start = _project(tmp_path / "start", data_dir, steps=1, lr_g=0.0, lr_g_final=0.0)
+    start = _project(tmp_path / "start", data_dir, kind, steps=1, lr_g=0.0, lr_g_final=0.0)
     _run(start, sys.executable, "-m", "pipeline.train")
     untouched = _weights(start / "models" / GENERATOR)
     assert any(not torch.allclose(untouched[n], one[n]) for n in one)

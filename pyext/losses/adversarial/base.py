@@ -62,6 +62,10 @@ class AdversarialObjective:
 
     def __init__(self, params: AdversarialParams):
         self.params = params
+        # This process's rows of each whole batch, (first row, whole batch size): an objective that
+        # draws random numbers per clip draws them for the whole batch and takes its rows, so a
+        # distributed run draws what one process would (set by the trainer; None: all rows).
+        self.rows: tuple[int, int] | None = None
 
     def after_discriminator_step(self, D: torch.nn.Module) -> None:
         """Called after every discriminator update (e.g. WGAN's weight clipping)."""

@@ -52,7 +52,9 @@ class WGANGPObjective(WGANObjective):
         self.gp_weight, self.critic_steps = params.wgan_gp.gp_weight, params.wgan_gp.critic_steps
 
     def discriminator_loss(self, D, x, real, fake):
-        e = torch.rand(len(x), device=x.device)  # one mixing coefficient per clip, for every scale
+        # One mixing coefficient per clip, for every scale; drawn for the whole batch (see rows).
+        first, total = self.rows or (0, len(x))
+        e = torch.rand(total, device=x.device)[first:first + len(x)]
         mixed = []
         for r, f in zip(real, fake):
             w = e.to(r.dtype).view(-1, *([1] * (r.dim() - 1)))
