@@ -37,19 +37,19 @@ def comparison(test: Path, runs: list[tuple[str, Path]], clips: list[int]) -> Im
     """The picture: ``len(clips)`` rows of ``2 + len(runs)`` frames ``(H, W)`` under a title row."""
     with h5py.File(test, "r") as f:
         stored = f["clips"]
-        input_frames = None
+        framing = None  # (input frames, crop origin): the same for every run
         columns: list[list[np.ndarray]] = [[], []]
         for title, path in runs:
             with h5py.File(path, "r") as p:
-                m = int(p.attrs["input_frames"])
-                if input_frames not in (None, m):
-                    sys.exit(f"{path}: {m} input frames, the other runs {input_frames}")
-                input_frames = m
+                this = (int(p.attrs["input_frames"]), tuple(int(v) for v in p.attrs["crop_origin"]))
+                if framing not in (None, this):
+                    sys.exit(f"{path}: input frames and crop origin {this}, the other runs {framing}")
+                framing = this
                 if len(p["clip"]) != len(stored) or not np.array_equal(p["clip"][:], np.arange(len(stored))):
                     sys.exit(f"{path}: not an evaluation of every clip of {test}")
-                y0, x0 = (int(v) for v in p.attrs["crop_origin"])
                 preds = p["predictions"]
                 columns.append([preds[c, 0] for c in clips])
+        input_frames, (y0, x0) = framing
         h, w = columns[-1][0].shape[:2]
         for c in clips:
             if not 0 <= c < len(stored):

@@ -17,23 +17,20 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
 import pyext
 from bench.extract import loader_rate
-from pyext.config import load_params, parse_params
+from pyext.config import load_params
 from pyext.data.dataset import ClipDataset
 from pyext.ops import reference_only
-from pyext.presets import apply_preset, read_preset
+from pyext.presets import preset_params
 from pyext.train import Trainer
 
 
 def presets(path: str = "params.yaml"):
     """The presets the README documents: the default (``params.yaml``) and the paper's
     (``configs/paper.yaml`` applied to it: Table 1 at full width, batch 8, 32x32 patches)."""
-    raw = yaml.safe_load(Path(path).read_text())
-    paper = parse_params(apply_preset(raw, read_preset("configs/paper.yaml", path)), path)
-    return {"default": load_params(path), "paper": paper}
+    return {"default": load_params(path), "paper": preset_params("configs/paper.yaml", path)}
 
 
 def _sync(device: torch.device) -> None:

@@ -23,7 +23,8 @@ Example:
     ...     "model": {"scales": 4, "width": 0.25, "skip": "last_frame"},
     ...     "loss": {"adversarial": {"kind": "bce", "fgan": {"divergence": "js"},
     ...                              "wgan": {"clip": 0.01, "critic_steps": 5},
-    ...                              "wgan_gp": {"gp_weight": 10.0, "critic_steps": 5}}, "adv": 0.05, "lp": 1, "p": 2, "gdl": 1, "alpha": 1},
+    ...                              "wgan_gp": {"gp_weight": 10.0, "critic_steps": 5}},
+    ...              "adv": 0.05, "lp": 1, "p": 2, "gdl": 1, "alpha": 1},
     ...     "train": {"steps": 800, "batch_size": 8, "optimizer": "sgd", "betas": [0.5, 0.999], "lr_g": 0.04,
     ...               "lr_g_final": 0.005, "lr_d": 0.02, "lr_d_final": 0.02, "seed": 0, "device": "auto",
     ...               "compile": False, "workers": 2, "checkpoint_every": 100, "log_every": 10, "val_every": 100,
@@ -316,6 +317,8 @@ class FilterParams:
 # Transformations of training clips (pyext.augment applies them).
 AUGMENTATIONS = ("flip", "rotate", "reverse", "colour")
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
+# The generator's forms (pyext.models.MultiScaleGenerator's skip).
+SKIPS = ("none", "last_frame")
 
 # Names of the adversarial objectives (pyext.losses.adversarial registers them; it checks the two agree).
 ADVERSARIAL_OBJECTIVES = ("bce", "minimax", "lsgan", "hinge", "fgan", "wgan", "wgan_gp")
@@ -338,7 +341,7 @@ class ModelParams:
 
     scales: int = _key(_int(1, MODEL_MAX_SCALES))
     width: float = _key(_float(1e-3))
-    skip: str = _key(_choice("none", "last_frame"))
+    skip: str = _key(_choice(*SKIPS))
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,9 @@ import torch
 from torch import nn
 
 from . import ops
+from .config import SKIPS
 
 MAX_SCALES = 4
-SKIPS = ("none", "last_frame")
 
 # Table 1, finest scale last; a model with S scales uses the S finest (so its finest scale always
 # works at the full patch size, and its coarsest at patch / 2^(S-1)).

@@ -30,9 +30,9 @@ from typing import Any
 
 import yaml
 
-from .config import ParamsError, _StrictLoader, parse_params
+from .config import Params, ParamsError, _StrictLoader, parse_params
 
-__all__ = ["apply_preset", "overrides", "read_preset", "write_preset"]
+__all__ = ["apply_preset", "overrides", "preset_params", "read_preset", "write_preset"]
 
 
 def read_preset(path: str | os.PathLike, params: str | os.PathLike = "params.yaml") -> dict[str, dict[str, Any]]:
@@ -42,6 +42,21 @@ def read_preset(path: str | os.PathLike, params: str | os.PathLike = "params.yam
     Raises:
         ParamsError: one line naming the preset file (or the params file) and the key at fault.
     """
+    return _checked(path, params)[0]
+
+
+def preset_params(path: str | os.PathLike, params: str | os.PathLike = "params.yaml") -> Params:
+    """The params file ``params`` with the preset at ``path`` applied, validated (the checks of
+    :func:`read_preset`), e.g. ``preset_params("configs/paper.yaml").train.optimizer == "sgd"``.
+
+    Raises:
+        ParamsError: as :func:`read_preset`.
+    """
+    return _checked(path, params)[1]
+
+
+def _checked(path: str | os.PathLike, params: str | os.PathLike) -> tuple[dict[str, dict[str, Any]], Params]:
+    """The preset at ``path`` and ``params`` with it applied, each checked (see :func:`read_preset`)."""
     source = str(path)
     try:
         preset = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_StrictLoader)
@@ -60,10 +75,10 @@ def read_preset(path: str | os.PathLike, params: str | os.PathLike = "params.yam
                 raise ParamsError(source, ".".join(map(str, path[:depth + 1])), f"not a {what} of {params}")
             node = node[name]
     try:
-        parse_params(apply_preset(base, preset), params)
+        applied = parse_params(apply_preset(base, preset), params)
     except ParamsError as exc:  # the combination is invalid: name the preset with the key
         raise ParamsError(f"{source} applied to {params}", exc.key, exc.problem) from None
-    return copy.deepcopy({str(s): dict(keys) for s, keys in preset.items()})
+    return copy.deepcopy({str(s): dict(keys) for s, keys in preset.items()}), applied
 
 
 def _leaves(preset: Mapping[str, Any], path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from pyext.config import ADVERSARIAL_OBJECTIVES, ParamsError, load_params, parse_params
-from pyext.presets import apply_preset, overrides, read_preset, write_preset
+from pyext.presets import apply_preset, overrides, preset_params, read_preset, write_preset
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = sorted((REPO / "configs").glob("*.yaml"))
@@ -31,8 +31,7 @@ def test_every_preset_applies_to_params_yaml(path):
 
 
 def test_paper_preset_is_the_papers_setting():
-    raw = apply_preset(yaml.safe_load((REPO / "params.yaml").read_text()), read_preset(REPO / "configs" / "paper.yaml"))
-    p = parse_params(raw, REPO / "params.yaml")
+    p = preset_params(REPO / "configs" / "paper.yaml", REPO / "params.yaml")
     assert (p.model.scales, p.model.width, p.model.skip) == (4, 1.0, "none")  # Table 1, the tanh form
     assert (p.train.optimizer, p.train.lr_g, p.train.lr_g_final, p.train.lr_d) == ("sgd", 0.04, 0.005, 0.02)
     assert (p.train.augment, p.train.keep, p.train.batch_size) == ((), "last", 8)

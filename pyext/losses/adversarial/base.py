@@ -54,8 +54,7 @@ class AdversarialObjective:
 
     ``x`` is the input frames ``(B, m, 3, P, P)``; ``real`` and ``fake`` are lists per scale,
     coarsest first, of the real frames' pyramid and the generator's outputs ``(B, n, 3, p_k, p_k)``.
-    An objective is built from the ``loss.adversarial`` params (its own section among them) and may
-    keep state across steps, saved in checkpoints through :meth:`state_dict`.
+    An objective is built from the ``loss.adversarial`` params (its own section among them).
     """
 
     critic_steps = 1  # discriminator updates, each on a batch of its own, per generator update
@@ -78,12 +77,6 @@ class AdversarialObjective:
         """``L_adv`` per scale; its gradient must reach the generator through ``fake``."""
         raise NotImplementedError
 
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
-
 
 class LogitObjective(AdversarialObjective):
     """An objective written as per-clip functions of the discriminator's outputs ``r`` (real clips)
@@ -91,6 +84,7 @@ class LogitObjective(AdversarialObjective):
     ``L_D = mean d_real(r) + mean d_fake(f)``, ``L_adv = mean g(f)``."""
 
     threshold = 0.0  # the output that separates the answers "real" (above) and "generated"
+    result = DiscriminatorLoss  # what discriminator_loss returns (a critic's: CriticLoss)
 
     def d_real(self, r: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -107,7 +101,7 @@ class LogitObjective(AdversarialObjective):
         outputs = D(torch.cat([x, x]), [torch.cat([r, f]) for r, f in zip(real, fake)])
         real_out, fake_out = [z[:len(x)] for z in outputs], [z[len(x):] for z in outputs]
         per_scale = [self.d_real(r).mean() + self.d_fake(f).mean() for r, f in zip(real_out, fake_out)]
-        return DiscriminatorLoss(per_scale, real_out, fake_out, self.threshold)
+        return self.result(per_scale, real_out, fake_out, self.threshold)
 
     def generator_loss(self, D, x, fake):
         return [self.g(f).mean() for f in D(x, fake)]

@@ -18,26 +18,34 @@ from __future__ import annotations
 
 import torch
 
-from .base import AdversarialObjective, CriticLoss, register
+from .base import CriticLoss, LogitObjective, register
 
 
-def _thirds(outputs: list[torch.Tensor], parts: int) -> list[list[torch.Tensor]]:
-    """Per-scale outputs of ``parts`` stacked batches, split back: ``parts`` lists per scale."""
-    return [[z.chunk(parts)[i] for z in outputs] for i in range(parts)]
+class _Critic(LogitObjective):
+    """The Wasserstein terms per clip: ``d_real = -r``, ``d_fake = f``, ``g = -f``; the critic's
+    section of the params gives ``critic_steps``."""
+
+    result = CriticLoss
+
+    def __init__(self, params, section):
+        super().__init__(params)
+        self.critic_steps = section.critic_steps
+
+    def d_real(self, r):
+        return -r
+
+    def d_fake(self, f):
+        return f
+
+    def g(self, f):
+        return -f
 
 
 @register("wgan")
-class WGANObjective(AdversarialObjective):
+class WGANObjective(_Critic):
     def __init__(self, params):
-        super().__init__(params)
-        self.clip, self.critic_steps = params.wgan.clip, params.wgan.critic_steps
-
-    def discriminator_loss(self, D, x, real, fake):
-        r_out, f_out = _thirds(D(torch.cat([x, x]), [torch.cat([r, f]) for r, f in zip(real, fake)]), 2)
-        return CriticLoss([f.mean() - r.mean() for r, f in zip(r_out, f_out)], r_out, f_out)
-
-    def generator_loss(self, D, x, fake):
-        return [-f.mean() for f in D(x, fake)]
+        super().__init__(params, params.wgan)
+        self.clip = params.wgan.clip
 
     @torch.no_grad()
     def after_discriminator_step(self, D):
@@ -46,10 +54,10 @@ class WGANObjective(AdversarialObjective):
 
 
 @register("wgan_gp")
-class WGANGPObjective(WGANObjective):
+class WGANGPObjective(_Critic):
     def __init__(self, params):
-        AdversarialObjective.__init__(self, params)
-        self.gp_weight, self.critic_steps = params.wgan_gp.gp_weight, params.wgan_gp.critic_steps
+        super().__init__(params, params.wgan_gp)
+        self.gp_weight = params.wgan_gp.gp_weight
 
     def discriminator_loss(self, D, x, real, fake):
         # One mixing coefficient per clip, for every scale; drawn for the whole batch (see rows).
@@ -60,15 +68,13 @@ class WGANGPObjective(WGANObjective):
             w = e.to(r.dtype).view(-1, *([1] * (r.dim() - 1)))
             mixed.append((w * r + (1 - w) * f.detach()).requires_grad_(True))
         outputs = D(torch.cat([x, x, x]), [torch.cat([r, f, m]) for r, f, m in zip(real, fake, mixed)])
-        r_out, f_out, m_out = _thirds(outputs, 3)
+        r_out, f_out, m_out = ([z.chunk(3)[i] for z in outputs] for i in range(3))
         # d(sum of D's outputs on the interpolates) / d(interpolates): per clip, each clip's own
         # gradient (the clips of a batch do not interact in D); with respect to the judged frames only.
         grads = torch.autograd.grad(torch.stack([m.sum() for m in m_out]).sum(), mixed, create_graph=True)
         per_scale = []
         for r, f, g in zip(r_out, f_out, grads):
             norms = g.flatten(1).norm(dim=1)  # one norm per clip, over all its other dimensions
-            per_scale.append(f.mean() - r.mean() + self.gp_weight * (norms - 1).square().mean())
+            penalty = self.gp_weight * (norms - 1).square().mean()
+            per_scale.append(self.d_real(r).mean() + self.d_fake(f).mean() + penalty)
         return CriticLoss(per_scale, r_out, f_out)
-
-    def after_discriminator_step(self, D):
-        pass  # the penalty, not clipping, keeps the critic near 1-Lipschitz
