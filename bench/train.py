@@ -2,10 +2,10 @@
 against the reference ops (pyext.ops.reference_only), in one process on the same batches; on a
 GPU also eager against torch.compile. And the data loader's rate on its own, to compare.
 
-One step is what `dvc repro train` runs per step (pyext.train.Trainer.step): a discriminator
+One step is what `dvc repro train` runs per step (pyext.training.steps.multiscale.MultiScaleStep.step): a discriminator
 update on one batch, then a generator update on the next, losses summed over the scales.
 
-    python -m bench.train                  # presets: default (params.yaml), paper (model.width 1.0)
+    python -m bench.train                  # presets: default (params.yaml), paper (model.multiscale.width 1.0)
     python -m bench.train --steps 5 --repeats 3
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pyext.config import load_params
 from pyext.data.dataset import ClipDataset
 from pyext.ops import reference_only
 from pyext.presets import preset_params
-from pyext.train import Trainer
+from pyext.training import TrainingStep, make_step
 
 
 def presets(path: str = "params.yaml"):
@@ -38,7 +38,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def time_steps(trainer: Trainer, batches: list[torch.Tensor], steps: int) -> float:
+def time_steps(trainer: TrainingStep, batches: list[torch.Tensor], steps: int) -> float:
     """Seconds per step over ``steps`` steps (after one warm-up step)."""
     trainer.step(0, batches)
     _sync(trainer.device)
@@ -75,7 +75,7 @@ def main() -> None:
         trainers = {}
         for label, compiled, reference in configs:
             with reference_only() if reference else contextlib.nullcontext():
-                trainers[label] = (Trainer(p, device, compile=compiled), reference)
+                trainers[label] = (make_step(p, device, compile=compiled), reference)
         times = {label: [] for label, *_ in configs}
         for _ in range(args.repeats):  # round-robin, so every configuration sees the same machine
             for label, (trainer, reference) in trainers.items():
@@ -84,7 +84,7 @@ def main() -> None:
         base = statistics.median(times["eager, reference ops"])
         for label in times:
             t = statistics.median(times[label])
-            print(f"| {name} (width {p.model.width:g}, batch {b}) | {label} | {t * 1e3:.1f} | {1 / t:.2f} | "
+            print(f"| {name} (width {p.model.multiscale.width:g}, batch {b}) | {label} | {t * 1e3:.1f} | {1 / t:.2f} | "
                   f"{2 * b / t:.0f} | {base / t:.2f}x |", flush=True)
     print(f"\nData loader alone ({args.train}, batch 8, 2 workers): {loader_rate(Path(args.train), 2):.0f} samples/s; "
           "one step consumes two batches.")

@@ -8,7 +8,7 @@ from pathlib import Path
 from pipeline.stage import run
 from pyext.config import load_params
 from pyext.data.store import StoreError
-from pyext.train import TrainingError, train
+from pyext.training import TrainingError, train
 
 DATA, MODELS, LIVE = Path("data"), Path("models"), Path("dvclive")
 

@@ -20,10 +20,12 @@ Example:
     ...     "extract": {"workers": 2, "frame_size": [240, 320], "clip_stride": 4, "crops_per_clip": 4,
     ...                 "max_clips_per_video": 0, "test_clips_per_video": 1, "seed": 0},
     ...     "filter": {"min_motion": 8, "min_kept": 1000, "val_fraction": 0.1, "max_per_video": 0, "seed": 0},
-    ...     "model": {"scales": 4, "width": 0.25, "skip": "last_frame"},
+    ...     "model": {"family": "multiscale", "multiscale": {"scales": 4, "width": 0.25, "skip": "last_frame"}},
     ...     "loss": {"adversarial": {"kind": "bce", "fgan": {"divergence": "js"},
     ...                              "wgan": {"clip": 0.01, "critic_steps": 5},
-    ...                              "wgan_gp": {"gp_weight": 10.0, "critic_steps": 5}},
+    ...                              "wgan_gp": {"gp_weight": 10.0, "critic_steps": 5},
+    ...                              "ebgan": {"margin": 0.1, "pt_weight": 0.1},
+    ...                              "began": {"gamma": 0.5, "lambda_k": 0.001}},
     ...              "adv": 0.05, "lp": 1, "p": 2, "gdl": 1, "alpha": 1},
     ...     "train": {"steps": 800, "batch_size": 8, "optimizer": "sgd", "betas": [0.5, 0.999], "lr_g": 0.04,
     ...               "lr_g_final": 0.005, "lr_d": 0.02, "lr_d_final": 0.02, "seed": 0, "device": "auto",
@@ -321,15 +323,18 @@ OPTIMIZERS = ("sgd", "adam", "rmsprop")
 SKIPS = ("none", "last_frame")
 
 # Names of the adversarial objectives (pyext.losses.adversarial registers them; it checks the two agree).
-ADVERSARIAL_OBJECTIVES = ("bce", "minimax", "lsgan", "hinge", "fgan", "wgan", "wgan_gp")
+ADVERSARIAL_OBJECTIVES = ("bce", "minimax", "lsgan", "hinge", "fgan", "wgan", "wgan_gp", "ebgan", "began")
 # The f-divergences of f-GAN (pyext.losses.adversarial.fgan.DIVERGENCES, the same names).
 FGAN_DIVERGENCES = ("kl", "reverse_kl", "pearson", "hellinger", "js", "gan")
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
+# Names of the model families (pyext.models registers them; it checks the two agree).
+MODEL_FAMILIES = ("multiscale",)
 
 
 @dataclass(frozen=True)
-class ModelParams:
-    """The networks' size (their frame counts and patch come from ``clip``).
+class MultiScaleParams:
+    """The paper's multi-scale networks (``model.family: multiscale``; their frame counts and patch
+    come from ``clip``). The discriminators of every objective follow the same scales and width.
 
     Attributes:
         scales: pyramid levels of the generator and the discriminator, 1..4 (the paper: 4); with S
@@ -342,6 +347,20 @@ class ModelParams:
     scales: int = _key(_int(1, MODEL_MAX_SCALES))
     width: float = _key(_float(1e-3))
     skip: str = _key(_choice(*SKIPS))
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """The predictor: one key picks the family (:data:`MODEL_FAMILIES`, :mod:`pyext.models`); each
+    family reads its knobs from the section under its name.
+
+    Attributes:
+        family: the model family.
+        multiscale: the knobs of the paper's networks.
+    """
+
+    family: str = _key(_choice(*MODEL_FAMILIES))
+    multiscale: MultiScaleParams = _subsection()
 
 
 @dataclass(frozen=True)
@@ -382,20 +401,49 @@ class WGANGPParams:
 
 
 @dataclass(frozen=True)
+class EBGANParams:
+    """EBGAN (``kind: ebgan``).
+
+    Attributes:
+        margin: m, the energy above which a generated clip no longer adds to D's loss; energies
+            are per-pixel mean squared reconstruction errors (:mod:`pyext.losses.adversarial.energy`).
+        pt_weight: the weight of the pull-away term in G's loss.
+    """
+
+    margin: float = _key(_float(1e-9))
+    pt_weight: float = _key(_float(0))
+
+
+@dataclass(frozen=True)
+class BEGANParams:
+    """BEGAN (``kind: began``).
+
+    Attributes:
+        gamma: the diversity ratio, the equilibrium ``L(fake) = gamma L(real)`` k_t steers to.
+        lambda_k: the gain of k_t's update.
+    """
+
+    gamma: float = _key(_float(0))
+    lambda_k: float = _key(_float(0))
+
+
+@dataclass(frozen=True)
 class AdversarialParams:
     """The adversarial objective (:mod:`pyext.losses.adversarial`): one key picks it; an objective
     with knobs of its own reads them from a section under its name beside ``kind``.
 
     Attributes:
         kind: the objective (:data:`ADVERSARIAL_OBJECTIVES`): ``bce`` (the paper's), ``minimax``,
-            ``lsgan``, ``hinge``, ``fgan``, ``wgan``, ``wgan_gp``.
-        fgan, wgan, wgan_gp: the knobs of those objectives.
+            ``lsgan``, ``hinge``, ``fgan``, ``wgan``, ``wgan_gp``, ``ebgan``, ``began``.
+        fgan, wgan, wgan_gp, ebgan, began: the knobs of those objectives.
     """
 
     kind: str = _key(_choice(*ADVERSARIAL_OBJECTIVES))
     fgan: FGANParams = _subsection()
     wgan: WGANParams = _subsection()
     wgan_gp: WGANGPParams = _subsection()
+    ebgan: EBGANParams = _subsection()
+    began: BEGANParams = _subsection()
 
 
 @dataclass(frozen=True)
@@ -577,13 +625,13 @@ def _cross_checks(p: Params) -> Iterator[tuple[str, bool, str, Any]]:
            f"1 with data.source: {data.source} (a generated set has split 1 only)", data.split)
     yield ("extract.frame_size", min(p.extract.frame_size) >= clip.patch,
            f"[height, width] each >= clip.patch ({clip.patch})", list(p.extract.frame_size))
-    step = 2 ** (p.model.scales - 1)
+    step = 2 ** (p.model.multiscale.scales - 1)
     yield ("evaluate.protocol", p.evaluate.protocol != "paper" or (
         clip.input_frames == 4 and clip.output_frames == 1 and clip.test_steps >= 2),
         "all unless clip.input_frames is 4, clip.output_frames 1 and clip.test_steps >= 2 (the paper's protocol)",
         p.evaluate.protocol)
     yield ("clip.patch", clip.patch % step == 0,
-           f"a multiple of 2^(model.scales - 1) = {step}, so that every scale halves it", clip.patch)
+           f"a multiple of 2^(model.multiscale.scales - 1) = {step}, so that every scale halves it", clip.patch)
 
 
 def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:

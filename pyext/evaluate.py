@@ -26,7 +26,7 @@ from .data.files import atomic_output, write_json
 from .data.store import open_store, store_videos
 from .data.video import centre_crop
 from .metrics import SCORES, frame_scores, last_frame_baseline, motion_mask, optical_flow_baseline
-from .models import MultiScaleGenerator
+from .models import Predictor
 from .prediction import write_side_by_side
 
 METHODS = ("model", "last_frame", "optical_flow")
@@ -59,12 +59,12 @@ class ClipResult:
 
 
 @torch.no_grad()
-def evaluate_clip(generator: MultiScaleGenerator, clip: np.ndarray, steps: int, threshold: float,
+def evaluate_clip(generator: Predictor, clip: np.ndarray, steps: int, threshold: float,
                   device: torch.device) -> ClipResult:
     """Predicts and scores one clip.
 
     Args:
-        clip: uint8 ``(m + steps * n, H, W, 3)``, H and W multiples of ``2^(scales - 1)``.
+        clip: uint8 ``(m + steps * n, H, W, 3)``, H and W multiples of ``generator.size_multiple``.
         steps: recursive steps.
         threshold: optical-flow magnitude (pixels) above which a target pixel moves.
     """
@@ -139,7 +139,7 @@ def clip_animation(clip: np.ndarray, result: ClipResult, m: int, path: Path) -> 
     write_side_by_side(np.stack(frames), path, fps=3)
 
 
-def evaluate(params: Params, generator: MultiScaleGenerator, test_path: Path, out_dir: Path,
+def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Path,
              device: torch.device | None = None, progress: bool = True) -> dict:
     """Writes ``out_dir/metrics.json``, ``predictions.h5``, ``plots/steps.csv``, ``plots/clips.csv``
     and ``pictures/`` for the test clips of ``test_path``; returns the metrics."""
@@ -153,7 +153,7 @@ def evaluate(params: Params, generator: MultiScaleGenerator, test_path: Path, ou
         chosen = select_clips(video, ev.protocol, ev.max_clips)
         length, (h, w), (top, left) = m + steps * n, f["clips"].shape[2:4], (0, 0)
         if len(chosen):  # every test clip has the store's frame size: one crop serves them all
-            crop, (top, left) = centre_crop(np.broadcast_to(np.uint8(0), (h, w, 3)), 2 ** (generator.scales - 1))
+            crop, (top, left) = centre_crop(np.broadcast_to(np.uint8(0), (h, w, 3)), generator.size_multiple)
             h, w = crop.shape[:2]
         results, per_clip = [], []
         (out_dir / "pictures").mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from tqdm import tqdm
 from .data.dataset import to_model, to_uint8
 from .data.files import atomic_output
 from .data.video import DEFAULT_BITRATE, centre_crop, write_video
-from .models import MultiScaleGenerator
+from .models import Predictor
 
 __all__ = ["predict", "window_starts", "crop_to_model", "write_side_by_side", "check_output_path",
            "OUTPUT_SUFFIXES", "INPUT_GAP_COLOUR", "PREDICTION_GAP_COLOUR"]
@@ -49,21 +49,21 @@ def _positive_int(name: str, value: object, allow_zero: bool = False) -> int:
     return int(value)
 
 
-def crop_to_model(frames: np.ndarray, scales: int) -> np.ndarray:
+def crop_to_model(frames: np.ndarray, multiple: int) -> np.ndarray:
     """The centre crop of frames ``(..., H, W, 3)`` whose height and width are the largest
-    multiples of ``max(2, 2^(scales-1))`` that fit: a generator of ``scales`` scales needs multiples
-    of ``2^(scales-1)``, and yuv420p video needs even sizes. The extra rows and columns go half
+    multiples of ``max(2, multiple)`` that fit: a generator needs multiples of its
+    ``size_multiple``, and yuv420p video needs even sizes. The extra rows and columns go half
     above/left (rounded down) and half below/right. A view, not a copy.
 
     Raises:
         ValueError: the frames are smaller than one such multiple.
     """
-    q = max(2, 2 ** (scales - 1))
+    q = max(2, multiple)
     try:
         return centre_crop(frames, q)[0]
     except ValueError:
         h, w = frames.shape[-3:-1]
-        raise ValueError(f"frames of {w}x{h} are too small for a generator of {scales} scales "
+        raise ValueError(f"frames of {w}x{h} are too small for a generator of size multiple {multiple} "
                          f"(width and height must be at least {q})") from None
 
 
@@ -108,15 +108,15 @@ def _generator_device(generator: torch.nn.Module) -> tuple[torch.device, torch.d
     return parameter.device, parameter.dtype
 
 
-def predict(generator: MultiScaleGenerator, frames: np.ndarray, steps: int = 2, stride: int | None = None,
+def predict(generator: Predictor, frames: np.ndarray, steps: int = 2, stride: int | None = None,
             from_end: bool = False, *, batch_size: int = 8, gap: int = 8, progress: bool = False) -> np.ndarray:
     """Recursive predictions over a whole video, each beside the truth, as frames of a new video.
 
     The frames are first centre-cropped (:func:`crop_to_model`) to multiples of
-    ``max(2, 2^(scales-1))`` in height and width. Each window of m = ``generator.input_frames``
+    ``max(2, generator.size_multiple)`` in height and width. Each window of m = ``generator.input_frames``
     consecutive frames starting at ``s`` (:func:`window_starts`: every ``stride`` frames, by default
     ``steps * n`` so the predictions tile the video) predicts p = ``steps * n`` frames with
-    :meth:`MultiScaleGenerator.predict` (``steps`` rounds of n = ``generator.output_frames``
+    :meth:`Predictor.predict <pyext.models.Predictor.predict>` (``steps`` rounds of n = ``generator.output_frames``
     frames, each fed back as input). A window gives ``m + p`` output frames:
 
     * its m input frames, the same on both sides (grey band, :data:`INPUT_GAP_COLOUR`);
@@ -130,7 +130,7 @@ def predict(generator: MultiScaleGenerator, frames: np.ndarray, steps: int = 2, 
     Windows run through the generator in batches on its device (and dtype), without gradients.
 
     Args:
-        generator: a (trained) :class:`~pyext.models.MultiScaleGenerator`.
+        generator: a (trained) :class:`~pyext.models.Predictor` of any family.
         frames: uint8 ``(T, H, W, 3)`` RGB, the whole video (:func:`pyext.data.video.read_video`).
         steps: recursive prediction rounds per window, >= 1.
         stride: frames between window starts, >= 1; None: ``steps * n``. Ignored with ``from_end``.
@@ -158,7 +158,7 @@ def predict(generator: MultiScaleGenerator, frames: np.ndarray, steps: int = 2, 
     gap = _positive_int("gap", gap, allow_zero=True)
     m, p = generator.input_frames, steps * generator.output_frames
     starts = window_starts(len(frames), m, p, stride, from_end)
-    video = crop_to_model(frames, generator.scales)
+    video = crop_to_model(frames, generator.size_multiple)
     _, h, w, _ = video.shape
     device, dtype = _generator_device(generator)
 

@@ -4,7 +4,8 @@ A preset file is a partial params file: sections holding the keys it sets (a sub
 ``loss.adversarial`` holding the keys it sets in turn), e.g.::
 
     model:
-      width: 1.0
+      multiscale:
+        width: 1.0
     loss:
       adversarial:
         kind: hinge
@@ -16,8 +17,8 @@ passes it as ``-S key=value`` overrides) or written into ``params.yaml`` in plac
 (``python -m pipeline.preset configs/paper.yaml --write``).
 
 Example:
-    >>> overrides({"model": {"width": 1.0}, "loss": {"adversarial": {"kind": "hinge"}}, "train": {"augment": []}})
-    ['model.width=1.0', 'loss.adversarial.kind="hinge"', 'train.augment=[]']
+    >>> overrides({"model": {"multiscale": {"width": 1.0}}, "loss": {"adversarial": {"kind": "hinge"}}, "train": {"augment": []}})
+    ['model.multiscale.width=1.0', 'loss.adversarial.kind="hinge"', 'train.augment=[]']
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ def _checked(path: str | os.PathLike, params: str | os.PathLike) -> tuple[dict[s
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ParamsError(source, None, " ".join(f"not a readable YAML file: {exc}".split())) from None
     if not isinstance(preset, Mapping) or not all(isinstance(v, Mapping) for v in preset.values()):
-        raise ParamsError(source, None, "expected sections of keys, e.g. 'model: {width: 1.0}'")
+        raise ParamsError(source, None, "expected sections of keys, e.g. 'model: {family: multiscale}'")
     base = _load(params)
     for path, _ in _leaves(preset):
         node = base

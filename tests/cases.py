@@ -8,6 +8,13 @@ import torch
 TEST_PARAMS = Path(__file__).with_name("params.yaml")
 
 HAS_CUDA = torch.cuda.is_available()
+
+
+def with_multiscale(params, **knobs):
+    """``params`` with the keys of ``model.multiscale`` in ``knobs`` replaced (scales, width, skip)."""
+    from dataclasses import replace
+    model = params.model
+    return replace(params, model=replace(model, multiscale=replace(model.multiscale, **knobs)))
 _CUDA_MARKS = [pytest.mark.cuda, pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA GPU")]
 
 

@@ -9,12 +9,21 @@ import torch
 import torch.nn.functional as F
 
 from pyext import reference
-from pyext.config import (ADVERSARIAL_OBJECTIVES, FGAN_DIVERGENCES, AdversarialParams, FGANParams, WGANGPParams,
-                          WGANParams)
+from pyext.config import (
+    ADVERSARIAL_OBJECTIVES,
+    FGAN_DIVERGENCES,
+    AdversarialParams,
+    BEGANParams,
+    EBGANParams,
+    FGANParams,
+    WGANGPParams,
+    WGANParams,
+)
 from pyext.losses import ADVERSARIAL, AdversarialObjective, DiscriminatorLoss, make_objective
 from pyext.losses.adversarial.base import CriticLoss
+from pyext.losses.adversarial.energy import EnergyLoss, pull_away
 from pyext.losses.adversarial.fgan import DIVERGENCES
-from pyext.models import MultiScaleDiscriminator, MultiScaleGenerator
+from pyext.models import DISCRIMINATORS, MultiScaleDiscriminator, MultiScaleGenerator
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -25,10 +34,18 @@ def _clip(b, t, h, w, seed=0):
     return (torch.rand((b, t, 3, h, w), generator=gen, dtype=torch.float64) * 2 - 1).float()
 
 
-def _objective(kind, clip=0.01, critic_steps=5, gp_weight=10.0, divergence="js"):
+def _objective(kind, clip=0.01, critic_steps=5, gp_weight=10.0, divergence="js", margin=0.05, pt_weight=0.1,
+               gamma=0.5, lambda_k=0.001):
     return make_objective(AdversarialParams(kind=kind, fgan=FGANParams(divergence=divergence),
                                             wgan=WGANParams(clip=clip, critic_steps=critic_steps),
-                                            wgan_gp=WGANGPParams(gp_weight=gp_weight, critic_steps=critic_steps)))
+                                            wgan_gp=WGANGPParams(gp_weight=gp_weight, critic_steps=critic_steps),
+                                            ebgan=EBGANParams(margin=margin, pt_weight=pt_weight),
+                                            began=BEGANParams(gamma=gamma, lambda_k=lambda_k)))
+
+
+def _discriminator(kind, scales, width=0.1):
+    """The discriminator family the objective ``kind`` trains, at 32x32 patches."""
+    return DISCRIMINATORS[ADVERSARIAL[kind].discriminator](4, 1, scales=scales, width=width, patch=32)
 
 
 class _FixedD:
@@ -71,7 +88,8 @@ ON_FIXED_OUTPUTS = sorted(BY_HAND)
 
 
 def test_every_objective_is_written_out_by_hand():
-    assert sorted([*BY_HAND, "wgan_gp"]) == sorted(ADVERSARIAL_OBJECTIVES)
+    # wgan_gp below with analytic critics; the energy-based ones with a fixed autoencoder.
+    assert sorted([*BY_HAND, "wgan_gp", "ebgan", "began"]) == sorted(ADVERSARIAL_OBJECTIVES)
 
 
 REAL = [[1.0, -1.0, 2.0, 0.7], [0.0, 1.0, 0.3, 1.5]]     # two scales, batch 4
@@ -148,7 +166,7 @@ def test_adversarial_term_reaches_every_generator_weight(kind):
     # A port that fed the discriminator's answer back as a constant trained G on lp + gdl only.
     torch.manual_seed(0)
     G = MultiScaleGenerator(4, 1, 4, width=0.1)
-    D = MultiScaleDiscriminator(4, 1, 4, width=0.1, patch=32)
+    D = _discriminator(kind, 4)
     D.requires_grad_(False)  # the gradient must reach G through D's input, not through D's weights
     x = _clip(4, 4, 32, 32, seed=5)
     per_scale = _objective(kind).generator_loss(D, x, G.forward_scales(x))
@@ -160,18 +178,27 @@ def test_adversarial_term_reaches_every_generator_weight(kind):
     assert all(p.grad is None for p in D.parameters())
 
 
+def _flat_clip(b, seed):
+    """Clips ``(b, 5, 3, 32, 32)`` of one random colour each, over all frames and pixels."""
+    return _clip(b, 1, 1, 1, seed=seed).expand(b, 5, 3, 32, 32).clone()
+
+
 @pytest.mark.parametrize("kind", ADVERSARIAL_OBJECTIVES)
 def test_discriminator_learns_to_tell_real_from_a_fixed_generator(kind):
     """Against an untrained generator's outputs on fresh random clips every update, D's loss falls
-    well below its first value and it gets most clips right at its objective's threshold."""
+    well below its first value and it gets most clips right at its objective's threshold. An
+    autoencoder cannot reconstruct noise: the energy-based objectives see flat-coloured clips (150
+    updates), and their D must reconstruct real clips better than at first (BEGAN at k_0 = 0, where
+    only that term acts) and generated ones worse than real (EBGAN)."""
     torch.manual_seed(0)
     G = MultiScaleGenerator(4, 1, scales=2, width=0.1)
-    D = MultiScaleDiscriminator(4, 1, scales=2, width=0.1, patch=32)
+    D = _discriminator(kind, 2)
     opt = torch.optim.Adam(D.parameters(), 1e-3, betas=(0.5, 0.999))
     objective = _objective(kind)
+    energy = objective.discriminator == "autoencoder"
     losses = []
-    for step in range(60):
-        clips = _clip(8, 5, 32, 32, seed=step)
+    for step in range(150 if energy else 60):
+        clips = _flat_clip(8, step) if energy else _clip(8, 5, 32, 32, seed=step)
         x, y = clips[:, :4], clips[:, 4:]
         with torch.no_grad():
             fake = G.forward_scales(x)
@@ -183,6 +210,12 @@ def test_discriminator_learns_to_tell_real_from_a_fixed_generator(kind):
         losses.append(float(out.total.detach()))
     if kind in ("bce", "minimax"):
         assert losses[0] == pytest.approx(2 * 2 * math.log(2), abs=0.05)  # chance: 2 scales x 2 ln 2
+    if isinstance(out, EnergyLoss):
+        assert sum(losses[-10:]) / 10 < 0.7 * losses[0]
+        measures = {k: float(v.detach()) for k, v in out.measures().items()}
+        if kind == "ebgan":
+            assert measures["energy_fake"] > 2 * measures["energy_real"], measures
+        return
     assert sum(losses[-10:]) / 10 < losses[0] - 0.5 * abs(losses[0]) - 0.1
     if isinstance(out, CriticLoss):  # scores, no threshold: the distance estimate opened up
         assert float(out.measures()["critic_distance"].detach()) > 0.5
@@ -308,3 +341,101 @@ def test_wgan_clips_the_critic_after_each_update():
 def test_critic_measure_is_the_distance_estimate():
     r, f = [torch.tensor([[1.0], [3.0]]), torch.tensor([[0.0], [2.0]])], [torch.tensor([[-1.0], [0.0]])] * 2
     assert float(CriticLoss([], r, f).measures()["critic_distance"]) == pytest.approx((2 + 0.5) + (1 + 0.5))
+
+
+# ------------------------------------------------------------------------------ energy-based GANs
+
+
+class _FixedAutoencoder:
+    """A fake autoencoder discriminator: per scale, reconstructions ``y + a_i`` (clip i of the
+    call's batch offset by the constant ``a_i``, so its squared error is ``a_i^2`` and its absolute
+    error ``|a_i|`` at every pixel) and fixed codes."""
+
+    def __init__(self, offsets, codes):
+        self.offsets, self.codes, self.calls = offsets, codes, []
+
+    def __call__(self, x, ys):
+        self.calls.append((x, list(ys)))
+        return [(y + torch.tensor(a).view(-1, 1, 1, 1, 1), c.clone()) for y, a, c in zip(ys, self.offsets, self.codes)]
+
+
+def _energy_batch(b):
+    x = _clip(b, 4, 8, 8, seed=80)
+    return x, [_clip(b, 1, s, s, seed=81 + s) for s in (4, 8)], [_clip(b, 1, s, s, seed=91 + s) for s in (4, 8)]
+
+
+OFFSETS = [[0.1, -0.2, 0.05, 0.3, 0.4, -0.1, 0.25, 0.0], [0.0, 0.1, -0.1, 0.2, 0.3, 0.35, -0.05, 0.15]]  # real, then fake
+CODES = [torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 0.0]] * 2)] * 2
+
+
+def test_ebgan_losses_by_hand():
+    margin, pt_weight = 0.05, 0.1
+    x, real, fake = _energy_batch(4)
+    D = _FixedAutoencoder(OFFSETS, CODES)
+    objective = _objective("ebgan", margin=margin, pt_weight=pt_weight)
+    out = objective.discriminator_loss(D, x, real, fake)
+    assert len(D.calls) == 1 and torch.equal(D.calls[0][0], torch.cat([x, x]))
+    for k, a in enumerate(OFFSETS):
+        expected = sum(v * v for v in a[:4]) / 4 + sum(max(0.0, margin - v * v) for v in a[4:]) / 4
+        assert float(out.per_scale[k]) == pytest.approx(expected, rel=1e-5)
+    assert float(out.measures()["energy_real"]) == pytest.approx(sum(v * v for a in OFFSETS for v in a[:4]) / 4, rel=1e-5)
+    # G: the generated clips' energy plus the pull-away term of their codes. Codes (1,0), (0,1),
+    # (1,1), (2,0): squared cosines 0, 1/2, 1 | 1/2, 0 | 1/2, over 6 unordered pairs.
+    pt = 2 * (0 + 0.5 + 1 + 0.5 + 0 + 0.5) / (4 * 3)
+    D = _FixedAutoencoder([a[4:] for a in OFFSETS], [c[:4] for c in CODES])
+    per_scale = objective.generator_loss(D, x, fake)
+    for k, a in enumerate(OFFSETS):
+        assert float(per_scale[k]) == pytest.approx(sum(v * v for v in a[4:]) / 4 + pt_weight * pt, rel=1e-5)
+
+
+def test_pull_away_term_is_the_mean_squared_cosine_of_distinct_pairs():
+    codes = torch.randn(5, 7, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    total = sum(float(F.cosine_similarity(codes[i], codes[j], dim=0)) ** 2
+                for i in range(5) for j in range(5) if i != j)
+    assert float(pull_away(codes)) == pytest.approx(total / 20, rel=1e-6)
+    assert float(pull_away(codes[:1])) == 0.0
+
+
+def test_began_losses_and_k_by_hand():
+    gamma, lambda_k = 0.5, 0.1
+    x, real, fake = _energy_batch(4)
+    objective = _objective("began", gamma=gamma, lambda_k=lambda_k)
+    objective.load_state_dict({"k": torch.tensor(0.2)})
+    out = objective.discriminator_loss(_FixedAutoencoder(OFFSETS, CODES), x, real, fake)
+    l_real = [sum(abs(v) for v in a[:4]) / 4 for a in OFFSETS]
+    for k, a in enumerate(OFFSETS):
+        assert float(out.per_scale[k]) == pytest.approx(l_real[k] - 0.2 * sum(abs(v) for v in a[4:]) / 4, rel=1e-5)
+    g_offsets = [[0.05, 0.05, -0.05, 0.05], [0.1, 0.0, 0.0, -0.1]]  # the generator's batch, after D's update
+    per_scale = objective.generator_loss(_FixedAutoencoder(g_offsets, CODES), x, fake)
+    l_fake = [sum(abs(v) for v in a) / 4 for a in g_offsets]
+    assert [float(v) for v in per_scale] == pytest.approx(l_fake, rel=1e-5)
+    measures = objective.after_generator_step()
+    balance = gamma * sum(l_real) - sum(l_fake)  # energies summed over scales
+    assert float(objective.k) == pytest.approx(0.2 + lambda_k * balance, rel=1e-5)
+    assert float(measures["k"]) == float(objective.k)
+    assert float(measures["convergence"]) == pytest.approx(sum(l_real) + abs(balance), rel=1e-5)
+    assert objective.state_dict()["k"].device.type == "cpu"
+    # k_t stays in [0, 1].
+    objective.load_state_dict({"k": torch.tensor(0.999)})
+    objective.discriminator_loss(_FixedAutoencoder(OFFSETS, CODES), x, real, fake)
+    objective.generator_loss(_FixedAutoencoder([[0.0] * 4] * 2, CODES), x, fake)
+    assert float(_objective("began", lambda_k=10.0).k) == 0.0 and float(objective.after_generator_step()["k"]) == 1.0
+
+
+def test_stateless_objectives_refuse_state():
+    assert _objective("bce").state_dict() == {}
+    with pytest.raises(ValueError, match="keeps no state"):
+        _objective("bce").load_state_dict({"k": torch.tensor(0.5)})
+
+
+def test_autoencoder_discriminator_shapes():
+    D = _discriminator("ebgan", 4, width=0.25)
+    x, y = _clip(3, 4, 32, 32, seed=1), _clip(3, 1, 32, 32, seed=2)
+    out = D(x, y)
+    assert [tuple(rec.shape) for rec, _ in out] == [(3, 1, 3, s, s) for s in (4, 8, 16, 32)]
+    assert all(code.shape == (3, 32) for _, code in out)
+    # The reconstruction depends on the input frames too (the encoder sees them).
+    other = D(_clip(3, 4, 32, 32, seed=3), y)
+    assert not torch.allclose(out[-1][0], other[-1][0])
+    with pytest.raises(ValueError, match="ys must hold 4 scales"):
+        D(x, [y])

@@ -91,7 +91,7 @@ def test_frozen_params_load():
     assert p.extract == ExtractParams(workers=2, frame_size=(240, 320), clip_stride=4, crops_per_clip=4,
                                       max_clips_per_video=0, test_clips_per_video=1, seed=0)
     assert p.filter == FilterParams(min_motion=8.0, min_kept=0, val_fraction=0.1, max_per_video=0, seed=0)
-    assert (p.model.skip, p.train.augment, p.train.colour_jitter, p.train.keep) == ("none", (), 0.0, "last")
+    assert (p.model.multiscale.skip, p.train.augment, p.train.colour_jitter, p.train.keep) == ("none", (), 0.0, "last")
     assert type(p.filter.min_motion) is float and type(p.extract.frame_size) is tuple
 
 
@@ -139,7 +139,7 @@ def test_float_keys_accept_ints():
 @pytest.mark.parametrize("mutate", [
     _set("extract.max_clips_per_video", 0), _set("filter.max_per_video", 0), _set("demo.seed", 0),
     _set("filter.min_motion", 0.0), _set("demo.classes", DEMO_MAX_CLASSES), _set("demo.test_groups", 6),
-    _set("demo.frames", 6), _set("extract.frame_size", [32, 32]), _both(_set("clip.patch", 4), _set("model.scales", 3)),
+    _set("demo.frames", 6), _set("extract.frame_size", [32, 32]), _both(_set("clip.patch", 4), _set("model.multiscale.scales", 3)),
     _set("data.root", "/no/such/folder"),  # demo ignores the root
     _both(_set("data.source", "ucf101"), _set("data.split", 3), _set("data.root", str(REPO))),
     _both(_set("data.source", "photos"), _set("data.root", "/no/such/folder")), _set("photos.classes", 5),
@@ -236,20 +236,28 @@ ERRORS = [
     ("photos-frames-short", _set("photos.frames", 5), "photos.frames",
      "expected >= clip.input_frames + clip.test_steps * clip.output_frames (6), got 5"),
     ("patch-not-halvable", _set("clip.patch", 36), "clip.patch",
-     "expected a multiple of 2^(model.scales - 1) = 8, so that every scale halves it, got 36"),
+     "expected a multiple of 2^(model.multiscale.scales - 1) = 8, so that every scale halves it, got 36"),
     # model, loss, train
-    ("scales-5", _set("model.scales", 5), "model.scales", "expected an int in 1..4, got 5"),
-    ("width-0", _set("model.width", 0), "model.width", "expected a number >= 0.001, got 0"),
+    ("scales-5", _set("model.multiscale.scales", 5), "model.multiscale.scales", "expected an int in 1..4, got 5"),
+    ("width-0", _set("model.multiscale.width", 0), "model.multiscale.width", "expected a number >= 0.001, got 0"),
     ("adversarial-flat", _set("loss.adversarial", "bce"), "loss.adversarial",
      "expected a mapping of keys, got 'bce'"),
     ("adversarial-kind", _set("loss.adversarial.kind", "hinje"), "loss.adversarial.kind",
-     "expected one of bce, minimax, lsgan, hinge, fgan, wgan, wgan_gp, got 'hinje'"),
+     "expected one of bce, minimax, lsgan, hinge, fgan, wgan, wgan_gp, ebgan, began, got 'hinje'"),
     ("wgan-critic-steps-0", _set("loss.adversarial.wgan.critic_steps", 0), "loss.adversarial.wgan.critic_steps",
      "expected an int >= 1, got 0"),
     ("wgan-gp-weight", _set("loss.adversarial.wgan_gp.gp_weight", -1), "loss.adversarial.wgan_gp.gp_weight",
      "expected a number >= 0, got -1"),
     ("adversarial-unknown-key", _set("loss.adversarial.gamma", 0.5), "loss.adversarial.gamma",
-     "unknown key (known: fgan, kind, wgan, wgan_gp)"),
+     "unknown key (known: began, ebgan, fgan, kind, wgan, wgan_gp)"),
+    ("began-unknown-key", _set("loss.adversarial.began.k_0", 0.1), "loss.adversarial.began.k_0",
+     "unknown key (known: gamma, lambda_k)"),
+    ("ebgan-margin-0", _set("loss.adversarial.ebgan.margin", 0), "loss.adversarial.ebgan.margin",
+     "expected a number >= 1e-09, got 0"),
+    ("began-missing", lambda raw: raw["loss"]["adversarial"].pop("began"), "loss.adversarial.began", "missing key"),
+    ("family", _set("model.family", "gaai"), "model.family", "expected one of multiscale, got 'gaai'"),
+    ("model-flat", lambda raw: raw["model"].update(raw["model"].pop("multiscale")), "model.scales",
+     "unknown key (known: family, multiscale)"),
     ("fgan-divergence", _set("loss.adversarial.fgan.divergence", "jensen"), "loss.adversarial.fgan.divergence",
      "expected one of kl, reverse_kl, pearson, hellinger, js, gan, got 'jensen'"),
     ("fgan-unknown-key", _set("loss.adversarial.fgan.alpha", 1), "loss.adversarial.fgan.alpha",
@@ -270,7 +278,7 @@ ERRORS = [
     ("compile-string", _set("train.compile", "yes"), "train.compile", "expected true or false, got 'yes'"),
     ("device", _set("train.device", "tpu"), "train.device", "expected one of auto, cpu, cuda, got 'tpu'"),
     ("steps-0", _set("train.steps", 0), "train.steps", "expected an int >= 1, got 0"),
-    ("skip", _set("model.skip", "first_frame"), "model.skip", "expected one of none, last_frame, got 'first_frame'"),
+    ("skip", _set("model.multiscale.skip", "first_frame"), "model.multiscale.skip", "expected one of none, last_frame, got 'first_frame'"),
     ("augment-unknown", _set("train.augment", ["flip", "mirror"]), "train.augment",
      "expected a list of distinct names out of flip, rotate, reverse, colour (or []), got ['flip', 'mirror']"),
     ("augment-twice", _set("train.augment", ["flip", "flip"]), "train.augment",

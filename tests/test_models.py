@@ -416,7 +416,7 @@ def test_load_generator_round_trip(tmp_path):
         assert torch.equal(loaded(x), G.eval()(x))
     # load_generator reads with weights_only: the file holds plain data.
     saved = torch.load(path, weights_only=True)
-    assert saved["format"] == 1 and saved["config"] == G.config()
+    assert (saved["format"], saved["family"], saved["config"]) == (2, "multiscale", G.config())
     # A skip generator comes back as one; a file written before the option existed (no "skip" in
     # its config) is the paper's form.
     skip = MultiScaleGenerator(4, 1, scales=2, width=0.1, skip="last_frame")
@@ -426,6 +426,10 @@ def test_load_generator_round_trip(tmp_path):
     del old["config"]["skip"]
     torch.save(old, path)
     assert load_generator(path).skip == "none"
+    # A file of format 1 (before model families) names no family: it is a multi-scale generator.
+    first = {"format": 1, "config": G.config(), "state_dict": generator_file(G)["state_dict"]}
+    torch.save(first, path)
+    assert isinstance(load_generator(path), MultiScaleGenerator) and load_generator(path).config() == G.config()
 
 
 def test_generator_file_takes_other_weights():
@@ -458,6 +462,10 @@ def test_load_generator_errors(tmp_path):
     }
     for name, content in damaged.items():
         torch.save(content, tmp_path / f"{name}.pt")
+    unknown = tmp_path / "unknown_family.pt"
+    torch.save({**good, "family": "gaai"}, unknown)
+    with pytest.raises(ValueError, match="unknown_family.pt: a generator of model family 'gaai'.*known: multiscale"):
+        load_generator(unknown)
         with pytest.raises(ValueError, match=rf"{name}\.pt: a damaged generator file"):
             load_generator(tmp_path / f"{name}.pt")
 

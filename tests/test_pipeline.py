@@ -28,8 +28,11 @@ def _run(args, cwd, check=True):
 def _set(workdir: Path, **changes):
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     for dotted, value in changes.items():
-        section, key = dotted.split("__")
-        params[section][key] = value
+        *sections, key = dotted.split("__")
+        mapping = params
+        for name in sections:
+            mapping = mapping[name]
+        mapping[key] = value
     (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -43,7 +46,7 @@ def workdir(tmp_path_factory):
     for folder in ("pyext", "pipeline", "csrc"):  # pyext with its built extension
         shutil.copytree(REPO / folder, work / folder, ignore=shutil.ignore_patterns("__pycache__"))
     _set(work, demo__classes=2, demo__groups=3, demo__test_groups=1, demo__clips_per_group=1, demo__frames=12,
-         filter__val_fraction=0.5, model__scales=2, model__width=0.05, train__steps=4, train__batch_size=4,
+         filter__val_fraction=0.5, model__multiscale__scales=2, model__multiscale__width=0.05, train__steps=4, train__batch_size=4,
          train__workers=0, train__checkpoint_every=2, train__log_every=1, train__val_every=2, train__image_every=4,
          train__val_batches=1, evaluate__pictures=1)
     _run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], work)

@@ -25,14 +25,21 @@ def test_every_preset_applies_to_params_yaml(path):
     preset = read_preset(path, REPO / "params.yaml")
     raw = apply_preset(yaml.safe_load((REPO / "params.yaml").read_text()), preset)
     params = parse_params(raw, REPO / "params.yaml")
+
+    def check(dotted, given, found):
+        for key, value in given.items():
+            if isinstance(value, dict):  # a sub-section sets some of its keys
+                check(f"{dotted}.{key}", value, found[key])
+            else:
+                assert found[key] == value, f"{dotted}.{key}"
+
     for section, keys in preset.items():
-        for key, value in keys.items():
-            assert params.section(section)[key] == value, f"{section}.{key}"
+        check(section, keys, params.section(section))
 
 
 def test_paper_preset_is_the_papers_setting():
     p = preset_params(REPO / "configs" / "paper.yaml", REPO / "params.yaml")
-    assert (p.model.scales, p.model.width, p.model.skip) == (4, 1.0, "none")  # Table 1, the tanh form
+    assert (p.model.multiscale.scales, p.model.multiscale.width, p.model.multiscale.skip) == (4, 1.0, "none")  # Table 1, the tanh form
     assert (p.train.optimizer, p.train.lr_g, p.train.lr_g_final, p.train.lr_d) == ("sgd", 0.04, 0.005, 0.02)
     assert (p.train.augment, p.train.keep, p.train.batch_size) == ((), "last", 8)
     assert (p.clip.input_frames, p.clip.output_frames, p.clip.patch) == (4, 1, 32)
@@ -40,9 +47,9 @@ def test_paper_preset_is_the_papers_setting():
 
 
 def test_overrides_are_dvc_set_arguments():
-    assert overrides({"model": {"width": 1.0, "skip": "none"}, "train": {"augment": ["flip", "rotate"], "keep": "last",
+    assert overrides({"model": {"multiscale": {"width": 1.0, "skip": "none"}}, "train": {"augment": ["flip", "rotate"], "keep": "last",
                                                                           "compile": False}}) == [
-        "model.width=1.0", 'model.skip="none"', 'train.augment=["flip","rotate"]', 'train.keep="last"',
+        "model.multiscale.width=1.0", 'model.multiscale.skip="none"', 'train.augment=["flip","rotate"]', 'train.keep="last"',
         "train.compile=false"]
 
 
@@ -68,7 +75,7 @@ def test_write_keeps_comments_and_sets_values(tmp_path):
     assert "# the pipeline's parameters" in text.lower() and "# multiplies every channel count" in text
     assert "augment: [flip]" in text  # a list stays on its key's line
     p = load_params(params)
-    assert (p.model.width, p.train.optimizer, p.train.augment) == (1.0, "sgd", ("flip",))
+    assert (p.model.multiscale.width, p.train.optimizer, p.train.augment) == (1.0, "sgd", ("flip",))
     assert [line.split("#")[0].strip() for line in text.splitlines() if line.strip().startswith("data:")] == ["data:"]
 
 
@@ -101,7 +108,7 @@ def test_write_sets_a_key_of_a_subsection(tmp_path):
 @pytest.mark.parametrize("text,where,problem", [
     ("modle:\n  width: 1.0\n", "modle", "not a section of"),
     ("model:\n  widht: 1.0\n", "model.widht", "not a key of"),
-    ("model:\n  width: 0\n", "model.width", "expected a number >= 0.001, got 0"),
+    ("model:\n  multiscale:\n    width: 0\n", "model.multiscale.width", "expected a number >= 0.001, got 0"),
     ("model: 1.0\n", None, "expected sections of keys"),
     ("loss:\n  adversarial:\n    kidn: hinge\n", "loss.adversarial.kidn", "not a key of"),
     ("loss:\n  adv:\n    kind: hinge\n", "loss.adv.kind", "not a key of"),

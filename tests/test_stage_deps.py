@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pyext.config import GENERATED_SOURCES
+from pyext.config import ADVERSARIAL_OBJECTIVES, GENERATED_SOURCES, MODEL_FAMILIES
 from pyext.data.files import code_digest, paths_digest, stage_code_deps
 from cases import TEST_PARAMS
 
@@ -50,7 +50,7 @@ def _tiny_params(source: str) -> dict:
     raw[source].update(classes=2, groups=3, test_groups=1, clips_per_group=1, frames=12)
     raw["extract"]["workers"] = 1  # decoded in the stage's own process, where the probe looks
     raw["filter"]["val_fraction"] = 0.5
-    raw["model"].update(scales=2, width=0.05)
+    raw["model"]["multiscale"].update(scales=2, width=0.05)
     raw["train"].update(steps=2, batch_size=4, device="cpu", workers=0, checkpoint_every=2, log_every=1,
                         val_every=2, image_every=2, val_batches=1)
     raw["evaluate"]["pictures"] = 1
@@ -68,14 +68,25 @@ def _run_stage(project: Path, stage: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory) -> dict[str, set[str]]:
-    """The project files each stage loads: the whole pipeline on a tiny demo set, plus prepare on
-    every other generated source (each loads its own generator)."""
+    """The project files each stage loads: the whole pipeline on a tiny demo set, then train again
+    with every other adversarial objective and model family (a registry may load its modules only
+    when asked for one), plus prepare on every other generated source (each loads its own
+    generator)."""
     files: dict[str, set[str]] = {stage: set() for stage in STAGES}
     for source in ("demo", *(s for s in GENERATED_SOURCES if s != "demo")):
         project = tmp_path_factory.mktemp(source)
-        (project / "params.yaml").write_text(yaml.safe_dump(_tiny_params(source)))
+        raw = _tiny_params(source)
+        (project / "params.yaml").write_text(yaml.safe_dump(raw))
         for stage in STAGES if source == "demo" else ("prepare",):
             files[stage] |= _run_stage(project, stage)
+        if source != "demo":
+            continue
+        shipped = (raw["loss"]["adversarial"]["kind"], raw["model"]["family"])
+        for kind, family in [(k, shipped[1]) for k in ADVERSARIAL_OBJECTIVES] + [(shipped[0], f) for f in MODEL_FAMILIES]:
+            if (kind, family) != shipped:
+                raw["loss"]["adversarial"]["kind"], raw["model"]["family"] = kind, family
+                (project / "params.yaml").write_text(yaml.safe_dump(raw))
+                files["train"] |= _run_stage(project, "train")
     return files
 
 
@@ -114,7 +125,7 @@ def test_every_code_dep_exists():
 
 def test_stage_code_deps_leave_out_the_data():
     deps = stage_code_deps(REPO / "dvc.yaml", "train")
-    assert {"csrc", "setup.py", "pipeline/train.py", "pyext/train.py", "pyext/losses"} <= set(deps)
+    assert {"csrc", "setup.py", "pipeline/train.py", "pyext/training", "pyext/models", "pyext/losses"} <= set(deps)
     assert not [d for d in deps if d.startswith(("data", "models"))]
     assert deps == sorted(deps)
     assert "models/generator.pt" not in stage_code_deps(REPO / "dvc.yaml", "evaluate")

@@ -1,4 +1,4 @@
-"""pyext.train and the train stage: a resumed run ends with the same weights as an uninterrupted
+"""pyext.training and the train stage: a resumed run ends with the same weights as an uninterrupted
 one; a checkpoint of other params, data or code is not resumed but kept aside; a diverging run
 stops with one line and keeps its last good checkpoint; a 2-process DistributedDataParallel run
 through torchrun matches a single process on the whole batch; the dvclive logs and pictures are
@@ -17,15 +17,25 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from cases import TEST_PARAMS, with_multiscale
 
 from pyext.config import ADVERSARIAL_OBJECTIVES, AUGMENTATIONS, load_params, parse_params
 from pyext.data.dataset import ClipDataset
 from pyext.data.store import ClipWriter
 from pyext.models import MultiScaleGenerator, load_generator
 from pyext.presets import apply_preset, read_preset
-from pyext.train import (CHECKPOINT, GENERATOR, STALE, ClipBatches, Trainer, TrainingError, train, validation_psnr,
-                         verdict)
-from cases import TEST_PARAMS
+from pyext.training import (
+    CHECKPOINT,
+    GENERATOR,
+    STALE,
+    ClipBatches,
+    TrainingError,
+    make_step,
+    train,
+    validation_psnr,
+    verdict,
+)
+from pyext.training.steps.multiscale import MultiScaleStep
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,7 +82,7 @@ def _params(**train):
                     lr_d=1e-3, lr_d_final=1e-3, seed=3, device="cpu", compile=False, workers=0, checkpoint_every=2,
                     log_every=1, val_every=3, val_batches=1, image_every=3, augment=(), colour_jitter=0.0, keep="last")
     settings.update(train)
-    return replace(p, model=replace(p.model, scales=2, width=0.05, skip="none"), train=replace(p.train, **settings))
+    return replace(with_multiscale(p, scales=2, width=0.05, skip="none"), train=replace(p.train, **settings))
 
 
 def _weights(path: Path, key: str = "state_dict") -> dict[str, torch.Tensor]:
@@ -130,17 +140,28 @@ def _stale(out_dir: Path) -> list[Path]:
     return sorted((out_dir / STALE).iterdir()) if (out_dir / STALE).exists() else []
 
 
-def test_resumed_wgan_gp_run_equals_uninterrupted(data_dir, tmp_path):
-    # The penalty's random interpolates and the critic steps' batches come back exactly on resume.
-    p = _params(steps=4, checkpoint_every=2)
-    params = replace(p, loss=replace(p.loss, adversarial=replace(
-        p.loss.adversarial, kind="wgan_gp", wgan_gp=replace(p.loss.adversarial.wgan_gp, critic_steps=2))))
+def _objective_params(p, kind, **section):
+    """``p`` with ``loss.adversarial.kind`` set and keys of that objective's section replaced."""
+    adversarial = replace(p.loss.adversarial, kind=kind)
+    if section:
+        adversarial = replace(adversarial, **{kind: replace(getattr(adversarial, kind), **section)})
+    return replace(p, loss=replace(p.loss, adversarial=adversarial))
+
+
+@pytest.mark.parametrize("kind,section", [("wgan_gp", dict(critic_steps=2)), ("began", dict(lambda_k=0.05))])
+def test_resumed_run_of_a_stateful_objective_equals_uninterrupted(data_dir, tmp_path, kind, section):
+    # wgan_gp: the penalty's random interpolates and the critic steps' batches come back exactly on
+    # resume; began: k_t (a fast gain, so that it moves) comes back from the checkpoint.
+    params = _objective_params(_params(steps=4, checkpoint_every=2), kind, **section)
     train(params, data_dir, tmp_path / "a", progress=False)
     train(params, data_dir, tmp_path / "b", until_step=2, progress=False)
     assert train(params, data_dir, tmp_path / "b", progress=False)["resumed_from"] == 2
     _assert_same(_weights(tmp_path / "a" / GENERATOR), _weights(tmp_path / "b" / GENERATOR))
     a, b = (torch.load(d / CHECKPOINT, weights_only=True) for d in (tmp_path / "a", tmp_path / "b"))
     _assert_same(a["discriminator"], b["discriminator"])
+    _assert_same(a["objective"], b["objective"])
+    if kind == "began":
+        assert 0 < float(a["objective"]["k"]) < 1
 
 
 def test_checkpoint_of_other_params_or_data_is_not_resumed(data_dir, tmp_path, capsys):
@@ -177,10 +198,10 @@ def test_checkpoint_of_other_code_is_kept_aside_and_the_same_code_resumes(data_d
     # Other code (the train stage's code deps changed): trained again from step 0, never from the
     # old weights, and the old checkpoint is moved aside, not destroyed.
     steps = []
-    real_step = Trainer.step
-    monkeypatch.setattr(Trainer, "step",
+    real_step = MultiScaleStep.step
+    monkeypatch.setattr(MultiScaleStep, "step",
                         lambda self, step, batches: steps.append(step) or real_step(self, step, batches))
-    monkeypatch.setattr("pyext.train.code_hash", lambda: "edited-code")
+    monkeypatch.setattr("pyext.training.loop.code_hash", lambda: "edited-code")
     again = train(params, data_dir, tmp_path, progress=False)
     assert again["resumed_from"] == 0 and again["step"] == 2 and steps == [0, 1]
     out = capsys.readouterr().out
@@ -207,7 +228,7 @@ def test_checkpoint_of_other_code_is_kept_aside_and_the_same_code_resumes(data_d
 
 def test_code_hash_is_the_train_stages_code_digest():
     from pyext.data.files import code_digest
-    from pyext.train import code_hash
+    from pyext.training import code_hash
     assert code_hash() == code_digest(REPO, "train", size=8)
 
 
@@ -261,7 +282,7 @@ def test_end_of_training_line_says_when_the_model_is_worse_than_the_last_frame(d
 
     monkeypatch.setattr(MultiScaleGenerator, "__init__", copying)
     params = _params(steps=2, lr_g=0.0, lr_g_final=0.0)
-    params = replace(params, model=replace(params.model, skip="last_frame"))
+    params = with_multiscale(params, skip="last_frame")
     same = train(params, data_dir, tmp_path / "b", progress=False)
     assert same["val_psnr"] == pytest.approx(same["val_psnr_last_frame"], abs=1e-9)
     line = capsys.readouterr().out.strip().splitlines()[-1]
@@ -272,13 +293,13 @@ def test_paper_preset_trains_the_papers_model_unchanged(data_dir, tmp_path, monk
     # Whatever the shipped defaults do (skip connection, augmentation, the best generator), the
     # paper preset trains Table 1's tanh generator on the clips as stored and writes its last weights.
     raw = apply_preset(yaml.safe_load(TEST_PARAMS.read_text()), read_preset(REPO / "configs" / "paper.yaml"))
-    raw["model"]["skip"], raw["train"]["augment"], raw["train"]["keep"] = "last_frame", ["flip", "colour"], "best"
+    raw["model"]["multiscale"]["skip"], raw["train"]["augment"], raw["train"]["keep"] = "last_frame", ["flip", "colour"], "best"
     raw = apply_preset(raw, read_preset(REPO / "configs" / "paper.yaml"))  # the preset wins over any default
     p = parse_params(raw, TEST_PARAMS)
-    params = replace(p, model=replace(p.model, scales=2, width=0.05),  # small, for speed
+    params = replace(with_multiscale(p, scales=2, width=0.05),  # small, for speed
                      train=replace(p.train, steps=3, batch_size=4, workers=0, device="cpu", val_every=1, val_batches=1))
     seen, seen_by_networks, inside = [], [], [False]
-    real_step, real_forward = Trainer.step, MultiScaleGenerator.forward_scales
+    real_step, real_forward = MultiScaleStep.step, MultiScaleGenerator.forward_scales
 
     def spying_step(self, step, batches):
         assert isinstance(self.G, MultiScaleGenerator) and self.G.skip == "none"
@@ -296,7 +317,7 @@ def test_paper_preset_trains_the_papers_model_unchanged(data_dir, tmp_path, monk
             seen_by_networks.append(x.detach().clone())
         return real_forward(self, x)
 
-    monkeypatch.setattr(Trainer, "step", spying_step)
+    monkeypatch.setattr(MultiScaleStep, "step", spying_step)
     monkeypatch.setattr(MultiScaleGenerator, "forward_scales", spying_forward)
     train(params, data_dir, tmp_path, progress=False)
     dataset = ClipDataset(data_dir / "train.h5")
@@ -314,33 +335,39 @@ def test_paper_preset_trains_the_papers_model_unchanged(data_dir, tmp_path, monk
 @pytest.mark.parametrize("kind,cls", [("sgd", torch.optim.SGD), ("adam", torch.optim.Adam),
                                       ("rmsprop", torch.optim.RMSprop)])
 def test_optimizer_of_both_networks(kind, cls):
-    trainer = Trainer(_params(optimizer=kind, betas=(0.0, 0.9), lr_g=2e-3, lr_d=5e-4), torch.device("cpu"))
+    trainer = make_step(_params(optimizer=kind, betas=(0.0, 0.9), lr_g=2e-3, lr_d=5e-4), torch.device("cpu"))
     for opt, lr in ((trainer.opt_g, 2e-3), (trainer.opt_d, 5e-4)):
         assert type(opt) is cls and opt.param_groups[0]["lr"] == lr
         if kind == "adam":  # train.betas reach Adam (WGAN-GP's setting here, not the default)
             assert opt.param_groups[0]["betas"] == (0.0, 0.9)
 
 
+# How D is doing, in each objective's own terms: an accuracy at its threshold, a critic's distance
+# estimate, an autoencoder's energies, BEGAN's k_t and convergence measure.
+MEASURES = {"wgan": {"critic_distance"}, "wgan_gp": {"critic_distance"}, "ebgan": {"energy_real", "energy_fake"},
+            "began": {"energy_real", "energy_fake", "k", "convergence"}}
+
+
 @pytest.mark.parametrize("kind", ADVERSARIAL_OBJECTIVES)
 def test_every_objective_trains(kind, data_dir, tmp_path):
-    p = _params(steps=2, log_every=1)
-    params = replace(p, loss=replace(p.loss, adversarial=replace(p.loss.adversarial, kind=kind)))
+    params = _objective_params(_params(steps=2, log_every=1), kind)
     summary = train(params, data_dir, tmp_path, tmp_path / "live", progress=False)
     assert math.isfinite(summary["val_psnr"])
     logged = json.loads((tmp_path / "live" / "metrics.json").read_text())["train"]
     assert math.isfinite(logged["loss_d"]) and math.isfinite(logged["loss_g"])
-    # How D is doing, in the objective's own terms: an accuracy, or a critic's distance estimate.
-    if kind.startswith("wgan"):
-        assert "d_accuracy" not in logged and math.isfinite(logged["critic_distance"])
-    else:
-        assert 0 <= logged["d_accuracy"] <= 1 and "critic_distance" not in logged
+    measures = MEASURES.get(kind, {"d_accuracy"})
+    every = {"d_accuracy", "critic_distance", "energy_real", "energy_fake", "k", "convergence"}
+    assert measures <= set(logged) and not (every - measures) & set(logged)
+    assert all(math.isfinite(logged[name]) for name in measures)
+    if "d_accuracy" in measures:
+        assert 0 <= logged["d_accuracy"] <= 1
 
 
 def test_critic_steps_update_the_critic_on_batches_of_their_own(data_dir):
     p = _params(optimizer="rmsprop")
     loss = replace(p.loss, adversarial=replace(p.loss.adversarial, kind="wgan",
                                                wgan=replace(p.loss.adversarial.wgan, critic_steps=3, clip=0.01)))
-    trainer = Trainer(replace(p, loss=loss), torch.device("cpu"))
+    trainer = make_step(replace(p, loss=loss), torch.device("cpu"))
     assert trainer.batches_per_step == 4
     seen = []
     real_loss = trainer.objective.discriminator_loss
@@ -419,7 +446,8 @@ def _project(tmp_path: Path, data_dir: Path, kind: str = "bce", **train_settings
     raw = yaml.safe_load((TEST_PARAMS).read_text())
     raw["loss"]["adversarial"]["kind"] = kind
     raw["loss"]["adversarial"]["wgan_gp"]["critic_steps"] = 2
-    raw["model"].update(scales=2, width=0.05)
+    raw["loss"]["adversarial"]["began"]["lambda_k"] = 0.5
+    raw["model"]["multiscale"].update(scales=2, width=0.05)
     raw["train"].update(dict(steps=2, batch_size=4, optimizer="sgd", lr_g=0.04, lr_g_final=0.005, device="cpu",
                              workers=0, checkpoint_every=1, log_every=1, val_every=1, val_batches=1, image_every=2,
                              seed=5, augment=list(AUGMENTATIONS), colour_jitter=0.2), **train_settings)
@@ -436,10 +464,11 @@ def _run(project: Path, *command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("kind,port", [("bce", 29517), ("wgan_gp", 29519)])
+@pytest.mark.parametrize("kind,port", [("bce", 29517), ("wgan_gp", 29519), ("began", 29521)])
 def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port):
     # wgan_gp: the gradient penalty's double backward goes through DistributedDataParallel, and the
-    # interpolates' coefficients are drawn for the whole batch.
+    # interpolates' coefficients are drawn for the whole batch. began: both replicas update k_t from
+    # energies averaged over the processes (a fast gain, so that k_t matters within 2 steps).
     project = _project(tmp_path / "ddp", data_dir, kind)
     torchrun = Path(sys.executable).with_name("torchrun")
     done = _run(project, str(torchrun), "--nproc_per_node", "2", "--master_port", str(port), "-m", "pipeline.train")
@@ -458,6 +487,10 @@ def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port)
     ddp_d, one_d = (torch.load(p / "models" / CHECKPOINT, weights_only=True)["discriminator"] for p in (project, single))
     for name in one_d:
         torch.testing.assert_close(ddp_d[name], one_d[name], rtol=1e-4, atol=1e-6)
+    ddp_o, one_o = (torch.load(p / "models" / CHECKPOINT, weights_only=True)["objective"] for p in (project, single))
+    assert ddp_o.keys() == one_o.keys()
+    for name in one_o:  # BEGAN's k_t, the same in every replica as in one process
+        torch.testing.assert_close(ddp_o[name], one_o[name], rtol=1e-4, atol=1e-6)
     # ...and they did change the weights: the comparison is not between two untouched models.
     start = _project(tmp_path / "start", data_dir, kind, steps=1, lr_g=0.0, lr_g_final=0.0)
     _run(start, sys.executable, "-m", "pipeline.train")

@@ -120,7 +120,7 @@ def paths_digest(root: str | os.PathLike, paths: list[str], size: int = 16) -> s
 
 def code_digest(root: str | os.PathLike, stage: str, size: int = 16) -> str:
     """The digest (:func:`paths_digest`) of the code a DVC stage runs: the files of its code deps
-    (:func:`stage_code_deps`) in ``root/dvc.yaml``, e.g. ``pipeline/train.py``, ``pyext/models.py``
+    (:func:`stage_code_deps`) in ``root/dvc.yaml``, e.g. ``pipeline/train.py``, ``pyext/models/``
     and every file under ``csrc/`` for the train stage. Editing any of them changes it, as it makes
     ``dvc repro`` rerun the stage; the stage's data (the outputs of earlier stages) does not."""
     return paths_digest(root, stage_code_deps(Path(root) / "dvc.yaml", stage), size)

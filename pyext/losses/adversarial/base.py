@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from ...config import AdversarialParams
+from ...registry import registrar
 
 Discriminator = Callable[[torch.Tensor, Sequence[torch.Tensor]], list[torch.Tensor]]
 
@@ -54,10 +55,15 @@ class AdversarialObjective:
 
     ``x`` is the input frames ``(B, m, 3, P, P)``; ``real`` and ``fake`` are lists per scale,
     coarsest first, of the real frames' pyramid and the generator's outputs ``(B, n, 3, p_k, p_k)``.
-    An objective is built from the ``loss.adversarial`` params (its own section among them).
+    An objective is built from the ``loss.adversarial`` params (its own section among them). One
+    that keeps state across steps (BEGAN's k_t) returns it from :meth:`state_dict`: checkpoints
+    hold it, so a resumed run continues exactly.
     """
 
     critic_steps = 1  # discriminator updates, each on a batch of its own, per generator update
+    # The discriminator family it trains (pyext.models.DISCRIMINATORS): Table 1's classifier, or
+    # "autoencoder" (the energy-based objectives).
+    discriminator = "multiscale"
 
     def __init__(self, params: AdversarialParams):
         self.params = params
@@ -68,6 +74,19 @@ class AdversarialObjective:
 
     def after_discriminator_step(self, D: torch.nn.Module) -> None:
         """Called after every discriminator update (e.g. WGAN's weight clipping)."""
+
+    def after_generator_step(self) -> dict[str, torch.Tensor]:
+        """Called after every generator update, the end of a training step (e.g. BEGAN's k_t
+        update); returns measures of the discriminator to log as ``train/<name>``."""
+        return {}
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The state a resumed run needs (plain tensors, on the CPU)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if state:
+            raise ValueError(f"{type(self).__name__} keeps no state, got {sorted(state)}")
 
     def discriminator_loss(self, D: Discriminator, x: torch.Tensor, real: Sequence[torch.Tensor],
                            fake: Sequence[torch.Tensor]) -> DiscriminatorLoss:
@@ -112,9 +131,4 @@ ADVERSARIAL: dict[str, type[AdversarialObjective]] = {}
 
 def register(name: str):
     """Class decorator: the objective under ``loss.adversarial.kind: name``."""
-    def add(cls: type[AdversarialObjective]) -> type[AdversarialObjective]:
-        if name in ADVERSARIAL:
-            raise ValueError(f"adversarial objective {name!r} registered twice")
-        ADVERSARIAL[name] = cls
-        return cls
-    return add
+    return registrar(ADVERSARIAL, "adversarial objective", name)

@@ -1,0 +1,35 @@
+"""The networks, one module per family, each registering its classes by name.
+
+- :mod:`.base`: the :class:`Predictor` interface (what evaluation and prediction use), the
+  registries :data:`FAMILIES` (``model.family``) and :data:`DISCRIMINATORS` (chosen by the
+  adversarial objective), and the clip helpers.
+- :mod:`.multiscale`: the paper's generator and discriminator (Table 1).
+- :mod:`.autoencoder`: the autoencoder discriminator of the energy-based objectives.
+- :mod:`.files`: the saved generator file.
+
+Every module of this package is imported here, so a new family is one new file: a
+:class:`Predictor` subclass with :func:`register_family`, plus its name and params section in
+:mod:`pyext.config`, and its training step in :mod:`pyext.training.steps`.
+"""
+import importlib
+import pkgutil
+
+from ..config import MODEL_FAMILIES
+from .base import DISCRIMINATORS, FAMILIES, Predictor, clip_pyramid, register_discriminator, register_family
+from .files import GENERATOR_FORMAT, generator_file, load_generator
+from .multiscale import MultiScaleDiscriminator, MultiScaleGenerator
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+assert sorted(FAMILIES) == sorted(MODEL_FAMILIES), \
+    f"pyext.config.MODEL_FAMILIES {MODEL_FAMILIES} must name the registered {tuple(FAMILIES)}"
+
+
+def build_generator(params) -> Predictor:
+    """The untrained generator of the family ``model.family`` names, from the validated params."""
+    return FAMILIES[params.model.family].from_params(params)
+
+
+__all__ = ["DISCRIMINATORS", "FAMILIES", "GENERATOR_FORMAT", "MultiScaleDiscriminator", "MultiScaleGenerator",
+           "Predictor", "build_generator", "clip_pyramid", "generator_file", "load_generator",
+           "register_discriminator", "register_family"]

@@ -1,0 +1,164 @@
+"""What a model family provides, the registries of families and discriminators, and the clip
+helpers the networks share.
+
+- A *family* (``model.family``) is a predictor class: frames in, frames out
+  (:class:`Predictor`), built from the params by :meth:`Predictor.from_params` and rebuilt from a
+  saved generator file by its ``config()``. Evaluation and prediction use only this interface.
+- A *discriminator* family is chosen by the adversarial objective (its ``discriminator``
+  attribute): Table 1's classifier (``multiscale``), or an autoencoder (``autoencoder``: EBGAN,
+  BEGAN).
+
+Clips are ``(B, T, 3, H, W)`` in [-1, 1]; a network folds time into channels (``(B, 3T, H, W)``).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import ops
+from ..registry import registrar
+
+__all__ = ["DISCRIMINATORS", "FAMILIES", "Predictor", "clip_pyramid", "register_discriminator",
+           "register_family"]
+
+
+class Predictor(nn.Module):
+    """A video predictor: ``m`` input frames in, ``n`` predicted frames out.
+
+    Subclasses set ``input_frames`` and ``output_frames``, define :meth:`forward` and
+    :meth:`config` (the constructor's keyword arguments, saved beside the weights), the class
+    method :meth:`from_params`, and :attr:`size_multiple`; they are registered under their
+    ``model.family`` name with :func:`register_family`.
+    """
+
+    family: str = ""  # the registered name (set by register_family)
+    input_frames: int
+    output_frames: int
+
+    @classmethod
+    def from_params(cls, params: Any) -> Predictor:
+        """The untrained predictor the validated params describe."""
+        raise NotImplementedError
+
+    def config(self) -> dict:
+        raise NotImplementedError
+
+    @property
+    def size_multiple(self) -> int:
+        """Heights and widths the predictor accepts are multiples of this."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, m, 3, H, W)`` -> the prediction ``(B, n, 3, H, W)``."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, steps: int) -> torch.Tensor:
+        """Recursive prediction: ``steps`` rounds of predicting ``n`` frames and feeding them back
+        as the newest inputs.
+
+        Args:
+            x: ``(B, m, 3, H, W)``.
+        Returns:
+            ``(B, steps * n, 3, H, W)`` in [-1, 1].
+        """
+        out, window = [], x
+        for _ in range(steps):
+            y = self(window).clamp(-1, 1)  # what a viewer sees; and inputs stay in the training range
+            out.append(y)
+            window = torch.cat([window, y], dim=1)[:, -self.input_frames:]
+        return torch.cat(out, dim=1)
+
+
+FAMILIES: dict[str, type[Predictor]] = {}
+# Discriminator classes by name; each has ``from_params(params)``. Which one trains is the
+# adversarial objective's choice (AdversarialObjective.discriminator).
+DISCRIMINATORS: dict[str, type[nn.Module]] = {}
+
+
+def register_family(name: str):
+    """Class decorator: the predictor under ``model.family: name``."""
+    def add(cls: type[Predictor]) -> type[Predictor]:
+        cls.family = name
+        return registrar(FAMILIES, "model family", name)(cls)
+    return add
+
+
+def register_discriminator(name: str):
+    """Class decorator: the discriminator an objective names with ``discriminator = name``."""
+    return registrar(DISCRIMINATORS, "discriminator", name)
+
+
+# ------------------------------------------------------------------------------------ clip helpers
+
+
+def scaled(channels: int, width: float) -> int:
+    """A channel count of a layout multiplied by ``width``, at least 1."""
+    return max(1, round(channels * width))
+
+
+def check_sizes(input_frames: int, output_frames: int, scales: int, width: float, max_scales: int) -> None:
+    for name, value in (("input_frames", input_frames), ("output_frames", output_frames)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    if isinstance(scales, bool) or not isinstance(scales, int) or not 1 <= scales <= max_scales:
+        raise ValueError(f"scales must be an int in 1..{max_scales}, got {scales!r}")
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
+        raise ValueError(f"width must be a number > 0, got {width!r}")
+
+
+def fold(clip: torch.Tensor) -> torch.Tensor:
+    """``(B, T, 3, H, W)`` -> ``(B, 3T, H, W)``."""
+    return clip.flatten(1, 2)
+
+
+def unfold(x: torch.Tensor, frames: int) -> torch.Tensor:
+    """``(B, 3T, H, W)`` -> ``(B, T, 3, H, W)``."""
+    return x.unflatten(1, (frames, x.shape[1] // frames))
+
+
+def clip_pyramid(clip: torch.Tensor, scales: int) -> list[torch.Tensor]:
+    """Gaussian pyramid of a clip ``(B, T, 3, H, W)``, coarsest first: ``scales`` clips, scale k of
+    size ``H / 2^(scales - k)``."""
+    return ops.gaussian_pyramid(clip, scales)[::-1]
+
+
+def check_patch(patch: object, scales: int) -> None:
+    step = 2 ** (scales - 1)
+    if isinstance(patch, bool) or not isinstance(patch, int) or patch < step or patch % step:
+        raise ValueError(f"patch must be a multiple of 2^(scales-1) = {step}, got {patch!r}")
+
+
+def check_clip(clip: object, name: str, frames: int, scales: int) -> None:
+    if not isinstance(clip, torch.Tensor) or clip.dim() != 5 or clip.shape[1] != frames or clip.shape[2] != 3:
+        shape = tuple(clip.shape) if isinstance(clip, torch.Tensor) else type(clip).__name__
+        raise ValueError(f"{name} must be a clip (B, {frames}, 3, H, W), got {shape}")
+    step = 2 ** (scales - 1)
+    if clip.shape[-2] % step or clip.shape[-1] % step:
+        raise ValueError(f"{name}: height and width must be multiples of 2^(scales-1) = {step}, "
+                         f"got {clip.shape[-2]}x{clip.shape[-1]}")
+
+
+def judged_pyramid(x: torch.Tensor, ys, input_frames: int, output_frames: int, scales: int,
+                   patch: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The checked pyramids a multi-scale discriminator judges: of the input frames ``x``
+    ``(B, m, 3, P, P)`` and of the judged frames ``ys`` (a list per scale, coarsest first, as a
+    generator's ``forward_scales`` gives, or one full-size tensor ``(B, n, 3, P, P)``)."""
+    check_clip(x, "x", input_frames, scales)
+    if x.shape[-1] != patch or x.shape[-2] != patch:
+        raise ValueError(f"x must be {patch}x{patch} patches (the discriminator's patch), "
+                         f"got {x.shape[-2]}x{x.shape[-1]}")
+    if isinstance(ys, torch.Tensor):
+        check_clip(ys, "ys", output_frames, scales)
+        ys = clip_pyramid(ys, scales)
+    ys = list(ys)
+    if len(ys) != scales:
+        raise ValueError(f"ys must hold {scales} scales, got {len(ys)}")
+    xs = clip_pyramid(x, scales)
+    for k, (x_k, y_k) in enumerate(zip(xs, ys)):
+        if y_k.shape[0] != x_k.shape[0] or y_k.shape[1:] != (output_frames, 3, *x_k.shape[-2:]):
+            raise ValueError(f"ys[{k}] must be (B, {output_frames}, 3, {x_k.shape[-2]}, {x_k.shape[-1]}) "
+                             f"for that scale, got {tuple(y_k.shape)}")
+    return xs, ys

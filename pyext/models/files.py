@@ -1,0 +1,57 @@
+"""The saved generator, ``models/generator.pt``: plain dicts and tensors (loadable with
+``weights_only``) naming the model family, so that evaluation and prediction rebuild any family.
+
+Formats: 2 (``{"format", "family", "config", "state_dict"}``); 1, written before families existed,
+has no ``family`` and is a ``multiscale`` generator.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .base import FAMILIES, Predictor
+
+GENERATOR_FORMAT = 2
+_FORMATS = (1, 2)
+
+
+def generator_file(generator: Predictor, state_dict: dict[str, torch.Tensor] | None = None) -> dict:
+    """What ``models/generator.pt`` holds: the generator's family, config and ``state_dict`` (None:
+    its current weights)."""
+    state = {k: v.detach().cpu() for k, v in (state_dict or generator.state_dict()).items()}
+    return {"format": GENERATOR_FORMAT, "family": generator.family, "config": generator.config(), "state_dict": state}
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def load_generator(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Predictor:
+    """A trained generator from ``path`` (``models/generator.pt``) of whichever registered family it
+    names, its config restored, in eval mode.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a BeyondMSE generator (or names a family this code lacks).
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        saved = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: say which, not a pickle traceback
+        raise ValueError(f"{path}: not a readable generator file ({type(exc).__name__}: {_first_line(exc)})") from None
+    if not isinstance(saved, dict) or saved.get("format") not in _FORMATS or "config" not in saved:
+        raise ValueError(f"{path}: not a BeyondMSE generator file (formats {', '.join(map(str, _FORMATS))})")
+    family = saved.get("family", "multiscale")
+    if family not in FAMILIES:
+        raise ValueError(f"{path}: a generator of model family {family!r}, which this code does not have "
+                         f"(known: {', '.join(FAMILIES)})")
+    try:
+        generator = FAMILIES[family](**saved["config"])
+        generator.load_state_dict(saved["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # config and weights disagree, or are missing
+        raise ValueError(f"{path}: a damaged generator file ({type(exc).__name__}: {_first_line(exc)})") from None
+    return generator.eval()

@@ -1,0 +1,189 @@
+"""The training loop: one run of the family's training step (:mod:`.steps`) over the training
+clips, with validation, pictures, dvclive logging and checkpoints.
+
+The run is a pure function of the params, the training data, the code and the step reached: the
+order of the clips is drawn per epoch from ``train.seed`` and indexed by the number of clips
+consumed, so a run resumed from a checkpoint continues exactly where the interrupted one was (on the
+CPU, it ends with the same weights bit for bit). A checkpoint of other params, data or code is
+never resumed from: it is moved to ``stale/`` beside it, and the run starts afresh. Distributed
+runs (``torchrun``) split every batch across the processes and average gradients
+(DistributedDataParallel); process 0 logs and saves.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from ..config import Params, ParamsError
+from ..data.dataset import ClipDataset
+from ..data.files import file_digest
+from ..models import generator_file
+from .checkpoints import (
+    CHECKPOINT,
+    CHECKPOINT_FORMAT,
+    GENERATOR,
+    code_hash,
+    load_checkpoint,
+    params_hash,
+    rng_state,
+    save,
+    set_rng_state,
+)
+from .data import ClipBatches
+from .live import Live
+from .steps import make_step
+from .validation import Validations, prediction_grid, validation_batches, validation_psnr, verdict
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (a loss became NaN or infinite); the message is one line."""
+
+
+# ----------------------------------------------------------------------------------- the world
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place in a run: ``size`` processes (``torchrun`` sets ``WORLD_SIZE``)."""
+
+    rank: int
+    size: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def world_of(device: str) -> World:
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ParamsError("params.yaml", "train.device", "cuda, but no CUDA device is visible")
+    use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    if size > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    rank = dist.get_rank() if size > 1 else 0
+    if use_cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        return World(rank, size, torch.device("cuda", local))
+    return World(rank, size, torch.device("cpu"))
+
+
+def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None = None,
+          until_step: int | None = None, progress: bool = True) -> dict:
+    """Trains (or resumes training) and writes ``out_dir/generator.pt``.
+
+    Args:
+        params: the validated params (``clip``, ``model``, ``loss``, ``train`` are used).
+        data_dir: holds ``train.h5`` and ``val.h5``.
+        out_dir: gets ``checkpoint.pt`` (every ``train.checkpoint_every`` steps and at the end) and
+            ``generator.pt`` (at the end). A ``checkpoint.pt`` there of the same params, data and
+            code is resumed from; any other is moved to ``out_dir/stale/`` first.
+        live_dir: the dvclive folder, or None for no logging.
+        until_step: stop after this step with a checkpoint (a time slice of a longer run), without
+            writing ``generator.pt``; None runs to ``train.steps``.
+        progress: show a progress bar.
+    Returns:
+        ``{"step": .., "resumed_from": .., "val_psnr": .., "val_step": .., "kept": ..,
+        "val_psnr_last_frame": ..}``: the step reached, where the run started, the validation PSNR
+        of the generator written (or, before the end, of the latest validation) and the step it
+        comes from, ``train.keep``, and the PSNR of copying the last input frame. The end of the run
+        prints :func:`verdict` of it.
+    Raises:
+        TrainingError: a loss became NaN or infinite (the last checkpoint is kept).
+        ParamsError: a param that this machine or world size cannot honour.
+    """
+    tp = params.train
+    world = world_of(tp.device)
+    if tp.batch_size % world.size:
+        raise ParamsError("params.yaml", "train.batch_size",
+                          f"expected a multiple of the {world.size} processes, got {tp.batch_size}")
+    say = tqdm.write if world.main else (lambda _: None)
+    train_path, ckpt_path = Path(data_dir) / "train.h5", Path(out_dir) / CHECKPOINT
+    dataset = ClipDataset(train_path)  # a missing or foreign file stops here, with its name
+    identity = {"params_hash": params_hash(params), "data_hash": file_digest(train_path), "code_hash": code_hash()}
+
+    trainer = make_step(params, world.device, distributed=world.size > 1, compile=tp.compile, rank=world.rank,
+                        world=world.size)
+    G = trainer.G
+    saved = load_checkpoint(ckpt_path, identity, say, move_aside=world.main)
+    step, validations, rng = 0, Validations(), None
+    if saved is not None:
+        trainer.load_state(saved)
+        rng = saved["rng"]
+        step, validations = saved["step"], Validations(**saved["validations"])
+        say(f"train: resuming from {ckpt_path} at step {step}")
+    resumed_from = step
+    del saved
+
+    per_step = trainer.batches_per_step
+    sampler = ClipBatches(len(dataset), tp.batch_size, tp.seed, step * per_step * tp.batch_size,
+                          world.rank, world.size)
+    loader = iter(torch.utils.data.DataLoader(dataset, batch_sampler=sampler, num_workers=tp.workers,
+                                              persistent_workers=tp.workers > 0,
+                                              pin_memory=world.device.type == "cuda"))
+    val_batches = validation_batches(Path(data_dir) / "val.h5", tp.batch_size, tp.val_batches) if world.main else []
+    live = Live(live_dir if world.main else None, resume=resumed_from > 0)
+    last = tp.steps if until_step is None else min(until_step, tp.steps)
+    baseline = validation_psnr(G, val_batches, world.device, last_frame=True) if world.main else float("nan")
+    checked = step  # losses are known finite up to this step
+    bar = tqdm(total=tp.steps, initial=step, desc="train", unit="step", disable=not (progress and world.main))
+    if rng is not None:
+        # Restored last: starting the loader above draws from torch's generator, which the
+        # interrupted run did before its first step, not at this one (WGAN-GP's interpolates use it).
+        set_rng_state(rng, world.device)
+
+    def check_finite() -> None:
+        if trainer.nonfinite.item():
+            kept = f"{ckpt_path} keeps step {checked}" if ckpt_path.exists() else "no checkpoint was written"
+            raise TrainingError(
+                f"a loss became NaN or infinite between steps {checked + 1} and {step}; training stopped "
+                f"and {kept} (lower train.lr_g / train.lr_d, now {tp.lr_g:g} / {tp.lr_d:g})")
+
+    try:
+        while step < last:
+            batches = [next(loader).to(world.device, non_blocking=True) for _ in range(per_step)]
+            logged = trainer.step(step, batches)
+            step += 1
+            bar.update(1)
+            at_checkpoint = step % tp.checkpoint_every == 0 or step == last
+            if step % tp.log_every == 0 or at_checkpoint:
+                check_finite()
+                checked = step
+                values = {name: float(v) for name, v in logged.items()}
+                live.metrics(step, values)
+                postfix = {"G": f"{values['train/loss_g']:.4f}"}
+                if trainer.adversarial:  # D's loss and its measures (accuracy, critic distance, ...)
+                    postfix["D"] = f"{values['train/loss_d']:.3f}"
+                    postfix.update({name: f"{values[f'train/{name}']:.2f}" for name in trainer.d_measures})
+                bar.set_postfix(postfix)
+            if world.main and val_batches and (step % tp.val_every == 0 or step == tp.steps):
+                validations.add(step, validation_psnr(G, val_batches, world.device), G)
+                live.metrics(step, {"val/psnr": validations.last_psnr, "val/psnr_last_frame": baseline})
+            if world.main and val_batches and (step % tp.image_every == 0 or step == tp.steps):
+                live.image(f"predictions/step{step:06d}.png", prediction_grid(G, val_batches[0], world.device))
+            if at_checkpoint and world.main:
+                save(ckpt_path, {"format": CHECKPOINT_FORMAT, **identity, "step": step,
+                                  "position": step * per_step * tp.batch_size, **trainer.state(),
+                                  "rng": rng_state(world.device), "validations": asdict(validations)})
+        val_step, val_psnr, weights = validations.kept(tp.keep if step == tp.steps else "last")
+        if step == tp.steps and world.main:
+            save(Path(out_dir) / GENERATOR, generator_file(G, weights))
+    finally:
+        bar.close()
+        live.end()
+    if world.size > 1:
+        dist.barrier()  # process 0 has written its files when the others return
+        dist.destroy_process_group()
+    summary = {"step": step, "resumed_from": resumed_from, "val_psnr": val_psnr if math.isfinite(val_psnr) else None,
+               "val_step": val_step, "kept": tp.keep, "val_psnr_last_frame": baseline}
+    if step == tp.steps:
+        say(verdict(summary))
+    return summary

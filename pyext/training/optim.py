@@ -1,0 +1,21 @@
+"""The optimisers and the learning-rate schedule."""
+from __future__ import annotations
+
+import torch
+
+from ..config import TrainParams
+
+
+def make_optimizer(tp: TrainParams, parameters, lr: float) -> torch.optim.Optimizer:
+    """``train.optimizer`` over ``parameters``: plain SGD (the paper), Adam with ``train.betas``, or
+    RMSProp at PyTorch's defaults (the WGAN paper's optimiser)."""
+    if tp.optimizer == "sgd":
+        return torch.optim.SGD(parameters, lr=lr)
+    if tp.optimizer == "rmsprop":
+        return torch.optim.RMSprop(parameters, lr=lr)
+    return torch.optim.Adam(parameters, lr=lr, betas=tp.betas)
+
+
+def linear_lr(start: float, final: float, step: int, steps: int) -> float:
+    """Linear from ``start`` at step 0 to ``final`` at the last step (``steps - 1``)."""
+    return start + (final - start) * step / max(1, steps - 1)

@@ -1,0 +1,58 @@
+"""What one model family's training step provides, and the registry of steps by family."""
+from __future__ import annotations
+
+import torch
+
+from ...config import Params
+from ...models import Predictor
+from ...registry import registrar
+
+
+class TrainingStep:
+    """One family's networks, optimisers and training step: no data loading, files or logging, so
+    that the benchmark times exactly what training runs.
+
+    Args:
+        params: the validated params.
+        device: where the networks live.
+        distributed: wrap the networks in DistributedDataParallel (a process group is initialised).
+        compile: run them through ``torch.compile``.
+        rank, world: this process's place in a distributed run: its batches are rows
+            ``rank * B / world ..`` of each whole batch of ``B = train.batch_size`` clips.
+    """
+
+    G: Predictor  # the generator validated, pictured and saved
+    adversarial: bool  # whether a discriminator trains (its loss is then logged as train/loss_d)
+    # The names of the measures of "how D is doing" its steps log (shown beside the progress bar).
+    d_measures: list[str]
+
+    def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,
+                 rank: int = 0, world: int = 1):
+        raise NotImplementedError
+
+    @property
+    def batches_per_step(self) -> int:
+        """Batches of training clips one step consumes."""
+        raise NotImplementedError
+
+    def step(self, step: int, batches: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Update ``step`` (0-based) on ``batches`` (``batches_per_step`` clips
+        ``(B, m + n, 3, P, P)`` on the device). Returns the logged values as detached tensors (no
+        host sync); a NaN or infinite loss sets ``self.nonfinite``."""
+        raise NotImplementedError
+
+    def state(self) -> dict:
+        """Everything a resumed run needs besides the data position and the RNG (weights,
+        optimiser states, ...), as a checkpoint holds it."""
+        raise NotImplementedError
+
+    def load_state(self, saved: dict) -> None:
+        raise NotImplementedError
+
+
+STEPS: dict[str, type[TrainingStep]] = {}
+
+
+def register_step(family: str):
+    """Class decorator: the training step of ``model.family: family``."""
+    return registrar(STEPS, "training step of model family", family)

@@ -1,0 +1,150 @@
+"""Algorithm 1 of Mathieu et al. (2016), the ``multiscale`` family's training step.
+
+Every step updates the discriminator on one batch of training clips (when ``loss.adv > 0``; the
+objective's ``critic_steps`` updates, each on a batch of its own), then the generator on the next
+batch, as the paper's algorithm draws new samples for each player. Learning rates fall linearly
+from ``train.lr_*`` to ``train.lr_*_final`` over the run (the paper: rho_G from 0.04 to 0.005; it
+gives rho_D = 0.02 and says only that rates are reduced over time, so the discriminator's schedule
+is a param too, constant by default). The discriminator family is the objective's choice (Table 1's
+classifier, or the energy-based objectives' autoencoder).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ...augment import augment_clips
+from ...config import Params
+from ...losses import generator_loss, make_objective
+from ...models import DISCRIMINATORS, MultiScaleGenerator, clip_pyramid
+from ..data import split
+from ..optim import linear_lr, make_optimizer
+from .base import TrainingStep, register_step
+
+
+class _AllScales(nn.Module):
+    """The generator with :meth:`~MultiScaleGenerator.forward_scales` as its forward, so that
+    DistributedDataParallel and torch.compile see the whole multi-scale output."""
+
+    def __init__(self, generator: MultiScaleGenerator):
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.generator.forward_scales(x)
+
+
+@register_step("multiscale")
+class MultiScaleStep(TrainingStep):
+    """The paper's generator, the objective's discriminator, their optimisers and one step of
+    Algorithm 1 (arguments: :class:`TrainingStep`'s)."""
+
+    def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,
+                 rank: int = 0, world: int = 1):
+        self.loss, self.tp = params.loss, params.train
+        self.offset = rank * (self.tp.batch_size // world)
+        self.m, self.scales, self.device = params.clip.input_frames, params.model.multiscale.scales, device
+        self.objective = make_objective(self.loss.adversarial)
+        self.objective.rows = (self.offset, self.tp.batch_size)
+        torch.manual_seed(self.tp.seed)
+        self.G = MultiScaleGenerator.from_params(params).to(device)
+        self.adversarial = self.loss.adv > 0
+        self.D = (DISCRIMINATORS[self.objective.discriminator].from_params(params).to(device)
+                  if self.adversarial else None)
+        self.opt_g = make_optimizer(self.tp, self.G.parameters(), self.tp.lr_g)
+        self.opt_d = make_optimizer(self.tp, self.D.parameters(), self.tp.lr_d) if self.adversarial else None
+        # What the updates call: G's whole pyramid and D's update through DDP (which averages the
+        # gradients); the generator's adversarial term judges through the plain D, whose weights
+        # it does not update.
+        self.g_forward: nn.Module = _AllScales(self.G)
+        self.d_forward, self.d_judge = self.D, self.D
+        if distributed:
+            ids = [device.index] if device.type == "cuda" else None
+            self.g_forward = nn.parallel.DistributedDataParallel(self.g_forward, device_ids=ids)
+            if self.adversarial:
+                self.d_forward = nn.parallel.DistributedDataParallel(self.D, device_ids=ids)
+        if compile:
+            self.g_forward = torch.compile(self.g_forward)
+            if self.adversarial:
+                self.d_forward, self.d_judge = torch.compile(self.d_forward), torch.compile(self.D)
+        self.d_measures: list[str] = []  # the names of what D's updates log about it
+        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+        self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)  # set by a NaN/inf loss
+
+    @property
+    def batches_per_step(self) -> int:
+        """Batches one step consumes: one per discriminator update (the objective's
+        ``critic_steps``, when D is trained), then the generator's."""
+        return self.objective.critic_steps + 1 if self.adversarial else 1
+
+    def step(self, step: int, batches: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Update ``step`` (0-based) on ``batches`` (``batches_per_step`` clips ``(B, m + n, 3, P, P)``
+        on the device), transformed by ``train.augment``. Returns the logged values as detached
+        tensors (no host sync)."""
+        tp, logged = self.tp, {}
+        batches = [augment_clips(b, tp.augment, tp.colour_jitter, (tp.seed, step, j), self.offset, tp.batch_size)
+                   for j, b in enumerate(batches)]
+        lr_g = linear_lr(tp.lr_g, tp.lr_g_final, step, tp.steps)
+        for group in self.opt_g.param_groups:
+            group["lr"] = lr_g
+        logged["train/lr_g"] = torch.tensor(lr_g)
+        if self.adversarial:
+            for group in self.opt_d.param_groups:
+                group["lr"] = linear_lr(tp.lr_d, tp.lr_d_final, step, tp.steps)
+            for batch in batches[:-1]:  # critic_steps updates, each on its own batch
+                x, y = split(batch, self.m)
+                with torch.no_grad(), self.autocast:
+                    fake = self.G.forward_scales(x)
+                with self.autocast:
+                    d_loss = self.objective.discriminator_loss(self.d_forward, x, clip_pyramid(y, self.scales), fake)
+                self.opt_d.zero_grad(set_to_none=True)
+                d_loss.total.backward()
+                self.opt_d.step()
+                self.objective.after_discriminator_step(self.D)
+                self.nonfinite |= ~torch.isfinite(d_loss.total.detach())
+            # The last update's values.
+            logged["train/loss_d"] = d_loss.total.detach()
+            measures = d_loss.measures()
+            for k, v in enumerate(d_loss.per_scale):
+                logged[f"train/d/scale{k + 1}"] = v.detach()
+
+        x, y = split(batches[-1], self.m)
+        if self.adversarial:
+            self.D.requires_grad_(False)  # the generator's update reaches D's input, not its weights
+        with self.autocast:
+            preds = self.g_forward(x)
+            adv = self.objective.generator_loss(self.d_judge, x, preds) if self.adversarial else None
+            g_loss = generator_loss(self.loss, preds, clip_pyramid(y, self.scales), adv)
+        if self.adversarial:
+            self.D.requires_grad_(True)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.total.backward()
+        self.opt_g.step()
+        self.nonfinite |= ~torch.isfinite(g_loss.total.detach())
+        if self.adversarial:
+            measures.update(self.objective.after_generator_step())
+            self.d_measures = list(measures)
+            for name, value in measures.items():
+                logged[f"train/{name}"] = value.detach()
+        logged["train/loss_g"] = g_loss.total.detach()
+        for k in range(self.scales):
+            logged[f"train/lp/scale{k + 1}"] = g_loss.lp[k].detach()
+            logged[f"train/gdl/scale{k + 1}"] = g_loss.gdl[k].detach()
+            if adv is not None:
+                logged[f"train/adv/scale{k + 1}"] = g_loss.adv[k].detach()
+        return logged
+
+    def state(self) -> dict:
+        """Weights, optimiser states and the objective's state, as a checkpoint holds them."""
+        return {"generator": self.G.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "discriminator": self.D.state_dict() if self.adversarial else None,
+                "opt_d": self.opt_d.state_dict() if self.adversarial else None,
+                "objective": self.objective.state_dict()}
+
+    def load_state(self, saved: dict) -> None:
+        self.G.load_state_dict(saved["generator"])
+        self.opt_g.load_state_dict(saved["opt_g"])
+        if self.adversarial:
+            self.D.load_state_dict(saved["discriminator"])
+            self.opt_d.load_state_dict(saved["opt_d"])
+        self.objective.load_state_dict(saved["objective"])
