@@ -1,4 +1,5 @@
 """What the tests share: their own params file; devices, dtypes and tolerances of the op tests."""
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,6 @@ HAS_CUDA = torch.cuda.is_available()
 
 def with_multiscale(params, **knobs):
     """``params`` with the keys of ``model.multiscale`` in ``knobs`` replaced (scales, width, skip)."""
-    from dataclasses import replace
     model = params.model
     return replace(params, model=replace(model, multiscale=replace(model.multiscale, **knobs)))
 _CUDA_MARKS = [pytest.mark.cuda, pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA GPU")]

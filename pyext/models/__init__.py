@@ -25,11 +25,6 @@ assert sorted(FAMILIES) == sorted(MODEL_FAMILIES), \
     f"pyext.config.MODEL_FAMILIES {MODEL_FAMILIES} must name the registered {tuple(FAMILIES)}"
 
 
-def build_generator(params) -> Predictor:
-    """The untrained generator of the family ``model.family`` names, from the validated params."""
-    return FAMILIES[params.model.family].from_params(params)
-
-
 __all__ = ["DISCRIMINATORS", "FAMILIES", "GENERATOR_FORMAT", "MultiScaleDiscriminator", "MultiScaleGenerator",
-           "Predictor", "build_generator", "clip_pyramid", "generator_file", "load_generator",
+           "Predictor", "clip_pyramid", "generator_file", "load_generator",
            "register_discriminator", "register_family"]

@@ -49,6 +49,15 @@ class CriticLoss(DiscriminatorLoss):
         return {"critic_distance": torch.stack(gaps).sum()}
 
 
+def judge_together(D: Discriminator, x: torch.Tensor, *kinds: Sequence[torch.Tensor]):
+    """One call of ``D`` on several kinds of judged clips (each a list per scale of ``B`` clips:
+    real, generated, ...), every one after the same input frames ``x``: DistributedDataParallel
+    allows one forward per backward. Returns D's outputs per scale on the ``len(kinds) * B`` clips
+    (the kinds in order) and the judged frames per scale it saw."""
+    judged = [torch.cat(scale) for scale in zip(*kinds)]
+    return D(torch.cat([x] * len(kinds)), judged), judged
+
+
 class AdversarialObjective:
     """What an adversarial objective provides. It calls ``D`` once per update (a distributed
     discriminator allows one forward per backward): several kinds of clips go in one batch.
@@ -115,9 +124,7 @@ class LogitObjective(AdversarialObjective):
         raise NotImplementedError
 
     def discriminator_loss(self, D, x, real, fake):
-        # One call on real and generated clips together: DistributedDataParallel allows one
-        # forward per backward.
-        outputs = D(torch.cat([x, x]), [torch.cat([r, f]) for r, f in zip(real, fake)])
+        outputs, _ = judge_together(D, x, real, fake)
         real_out, fake_out = [z[:len(x)] for z in outputs], [z[len(x):] for z in outputs]
         per_scale = [self.d_real(r).mean() + self.d_fake(f).mean() for r, f in zip(real_out, fake_out)]
         return self.result(per_scale, real_out, fake_out, self.threshold)

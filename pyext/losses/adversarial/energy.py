@@ -28,7 +28,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from .base import AdversarialObjective, DiscriminatorLoss, register
+from .base import AdversarialObjective, DiscriminatorLoss, judge_together, register
 
 
 @dataclass
@@ -65,8 +65,8 @@ class _Autoencoder(AdversarialObjective):
                 for (rec, _), y in zip(outputs, judged)]
 
     def _real_and_fake(self, D, x, real, fake) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        judged = [torch.cat([r, f]) for r, f in zip(real, fake)]
-        energies = self.energies(D(torch.cat([x, x]), judged), judged)
+        outputs, judged = judge_together(D, x, real, fake)
+        energies = self.energies(outputs, judged)
         return [e[:len(x)] for e in energies], [e[len(x):] for e in energies]
 
 

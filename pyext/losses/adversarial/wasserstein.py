@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import CriticLoss, LogitObjective, register
+from .base import CriticLoss, LogitObjective, judge_together, register
 
 
 class _Critic(LogitObjective):
@@ -67,7 +67,7 @@ class WGANGPObjective(_Critic):
         for r, f in zip(real, fake):
             w = e.to(r.dtype).view(-1, *([1] * (r.dim() - 1)))
             mixed.append((w * r + (1 - w) * f.detach()).requires_grad_(True))
-        outputs = D(torch.cat([x, x, x]), [torch.cat([r, f, m]) for r, f, m in zip(real, fake, mixed)])
+        outputs, _ = judge_together(D, x, real, fake, mixed)
         r_out, f_out, m_out = ([z.chunk(3)[i] for z in outputs] for i in range(3))
         # d(sum of D's outputs on the interpolates) / d(interpolates): per clip, each clip's own
         # gradient (the clips of a batch do not interact in D); with respect to the judged frames only.
