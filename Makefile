@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.14.1
 # Without a visible GPU the demo builds the CPU kernels only (seconds instead of minutes of nvcc).
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
 
-.PHONY: install build build-cpu demo test bench clean
+.PHONY: install build build-cpu demo test bench zoo clean
 
 $(VENV)/.deps: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test: install
 
 bench: install
 	BEYONDMSE_REQUIRE_NATIVE=1 $(PY) -m bench.kernels
+
+# The adversarial objective zoo (bench/zoo.py): one DVC experiment per objective, about an hour on
+# 2 CPU cores; the table and picture land in bench/zoo/. ZOO_ARGS="--only hinge --set train.steps=100".
+zoo: $(VENV)/.deps
+	$(MAKE) $(if $(HAS_GPU),build,build-cpu)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench.zoo $(ZOO_ARGS)
 
 clean:
 	rm -rf build pyext/_C*.so

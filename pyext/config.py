@@ -4,10 +4,10 @@ work, with one line naming the file and the key at fault (:class:`ParamsError`).
 
 Every key is required: the YAML file is the single source of the values, none has a default here.
 
-Each section is a frozen dataclass whose fields declare their rule (``_key(_int(1))``); one generic
-validator (:func:`_parse_section`) checks a section against its dataclass, and :func:`_cross_checks`
-holds the rules that span keys. A new section (model, loss, ...) is a dataclass of ``_key`` fields
-plus a field of :class:`Params`; the validator does not change.
+Each section is a frozen pydantic dataclass whose fields' types declare their rule (``_int(1)``,
+``_choice(...)``); pydantic checks them (:func:`_first_problem` words its first error), and
+:func:`_cross_checks` holds the rules that span keys. A new section (model, loss, ...) is a
+``@_section`` dataclass plus a field of :class:`Params` (or of the section that holds it).
 
 Example:
     >>> params = parse_params({
@@ -38,15 +38,18 @@ Example:
 """
 from __future__ import annotations
 
-import math
+import functools
+import itertools
 import os
 import reprlib
-from collections.abc import Callable, Hashable, Iterator, Mapping
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from collections.abc import Hashable, Iterator, Mapping
+from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Annotated, Any, Literal, get_type_hints
 
 import yaml
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, Strict, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 __all__ = [
     "DEMO_MAX_CLASSES",
@@ -93,101 +96,80 @@ class ParamsError(ValueError):
 
 
 # ------------------------------------------------------------------------------------------ rules
+#
+# Each key's type says what it accepts, as pydantic v2 checks it: numbers, booleans and names are
+# strict (YAML's `yes` is not 1, "40" is not 40, 32.0 is not an int; an int is a number), lists may
+# stand for tuples, and a string for a path. The _Expect beside each type is the error message's
+# "expected ..." for that key, so that a wrong value reads the same whatever pydantic found wrong.
 
 
 @dataclass(frozen=True)
-class _Rule:
-    """What one key accepts. ``expected`` completes "expected ..." in errors, ``accepts`` tests the
-    YAML value, ``convert`` turns an accepted value into the field's type."""
+class _Expect:
+    """What a key accepts, in words: completes "expected ..." in errors."""
 
-    expected: str
-    accepts: Callable[[Any], bool]
-    convert: Callable[[Any], Any] = lambda value: value
+    text: str
 
 
-def _is_int(value: Any) -> bool:
-    # YAML's true/false load as bool, a subclass of int: `workers: yes` must not read as 1.
-    return isinstance(value, int) and not isinstance(value, bool)
+def _list(value: Any) -> Any:
+    # Lax tuples would take any sequence (a set, a generator); params hold lists (tuples from code).
+    if not isinstance(value, (list, tuple)):
+        raise ValueError("not a list")
+    return value
 
 
-def _as_float(value: Any) -> float | None:
-    """The value as a finite float, or None (bools, strings, nan, inf, ints beyond float range)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
+def _distinct(value: tuple) -> tuple:
+    if len(set(value)) != len(value):
+        raise ValueError("names repeat")
+    return value
 
 
-def _int(low: int, high: int | None = None) -> _Rule:
+def _non_empty(value: Any) -> Any:
+    if not (isinstance(value, Path) or (isinstance(value, str) and value.strip())):
+        raise ValueError("not a non-empty string")
+    return value
+
+
+def _int(low: int, high: int | None = None) -> Any:
     expected = f"an int >= {low}" if high is None else f"an int in {low}..{high}"
-    return _Rule(expected, lambda v: _is_int(v) and v >= low and (high is None or v <= high))
+    return Annotated[int, Strict(), Field(ge=low, le=high), _Expect(expected)]
 
 
-def _float(low: float, below: float | None = None) -> _Rule:
-    """A number (an int is accepted and converted) in [low, below)."""
+def _float(low: float, below: float | None = None) -> Any:
+    """A finite number (an int is accepted and converted) in [low, below)."""
     expected = f"a number >= {low:g}" if below is None else f"a number in [{low:g}, {below:g})"
-    return _Rule(expected,
-                 lambda v: (x := _as_float(v)) is not None and x >= low and (below is None or x < below),
-                 float)
+    return Annotated[float, Strict(), Field(ge=low, lt=below, allow_inf_nan=False), _Expect(expected)]
 
 
-def _choice(*names: str) -> _Rule:
-    return _Rule(f"one of {', '.join(names)}", lambda v: isinstance(v, str) and v in names)
+def _choice(*names: str) -> Any:
+    return Annotated[Literal[names], _Expect(f"one of {', '.join(names)}")]
 
 
-def _subset(*names: str) -> _Rule:
-    """A list of distinct names out of ``names`` (empty allowed), converted to a tuple."""
-    def accepts(v: Any) -> bool:
-        return isinstance(v, list) and all(isinstance(x, str) and x in names for x in v) and len(set(v)) == len(v)
-    return _Rule(f"a list of distinct names out of {', '.join(names)} (or [])", accepts, tuple)
+def _subset(*names: str) -> Any:
+    """A list of distinct names out of ``names`` (empty allowed), as a tuple."""
+    return Annotated[tuple[Literal[names], ...], BeforeValidator(_list), AfterValidator(_distinct),
+                     _Expect(f"a list of distinct names out of {', '.join(names)} (or [])")]
 
 
-def _bool() -> _Rule:
-    return _Rule("true or false", lambda v: isinstance(v, bool))
-
-
-def _path() -> _Rule:
-    # Relative paths are resolved later, against the params file's folder (see parse_params).
-    return _Rule("a path (a non-empty string)", lambda v: isinstance(v, str) and v.strip() != "",
-                 lambda v: Path(v).expanduser())
-
-
-def _int_pair(low: int) -> _Rule:
-    def accepts(v: Any) -> bool:
-        return isinstance(v, (list, tuple)) and len(v) == 2 and all(_is_int(x) and x >= low for x in v)
-    return _Rule(f"a list of two ints [height, width], each >= {low}", accepts, tuple)
-
-
-def _betas() -> _Rule:
-    def accepts(v: Any) -> bool:
-        return (isinstance(v, (list, tuple)) and len(v) == 2
-                and all((x := _as_float(b)) is not None and 0 <= x < 1 for b in v))
-    return _Rule("a list of two numbers [beta1, beta2], each in [0, 1)", accepts, lambda v: tuple(float(b) for b in v))
-
-
-def _key(rule: _Rule) -> Any:
-    """A dataclass field checked by ``rule``; no default, since every key must be in the file."""
-    return field(metadata={"rule": rule})
-
-
-def _subsection() -> Any:
-    """A dataclass field that is a section of its own (a mapping checked against the field's
-    dataclass type), e.g. ``loss.adversarial``; required like every key."""
-    return field(metadata={"section": True})
-
-
-_COUNT = _int(1)
-_CAP = _int(0)  # 0 means no cap
-_SEED = _int(0)
+# Relative paths are resolved later, against the params file's folder (see parse_params).
+_Path = Annotated[Path, BeforeValidator(_non_empty), AfterValidator(Path.expanduser),
+                  _Expect("a path (a non-empty string)")]
+_Bool = Annotated[bool, Strict(), _Expect("true or false")]
+_Count = _int(1)
+_Cap = _int(0)  # 0 means no cap
+_Seed = _int(0)
+_IntPair = Annotated[tuple[Annotated[int, Strict(), Field(ge=1)], Annotated[int, Strict(), Field(ge=1)]],
+                     BeforeValidator(_list), _Expect("a list of two ints [height, width], each >= 1")]
+_Beta = Annotated[float, Strict(), Field(ge=0, lt=1, allow_inf_nan=False)]
+_Betas = Annotated[tuple[_Beta, _Beta], BeforeValidator(_list),
+                   _Expect("a list of two numbers [beta1, beta2], each in [0, 1)")]
+# A section: frozen, every key required (none has a default), unknown keys refused.
+_section = pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 
 
 # --------------------------------------------------------------------------------------- sections
 
 
-@dataclass(frozen=True)
+@_section
 class ClipParams:
     """Clip geometry shared by every stage (data, model, evaluation).
 
@@ -198,10 +180,10 @@ class ClipParams:
         test_steps: recursive prediction steps stored per full-frame test clip.
     """
 
-    input_frames: int = _key(_COUNT)
-    output_frames: int = _key(_COUNT)
-    patch: int = _key(_int(4))
-    test_steps: int = _key(_COUNT)
+    input_frames: _Count
+    output_frames: _Count
+    patch: _int(4)
+    test_steps: _Count
 
     @property
     def train_frames(self) -> int:
@@ -222,7 +204,7 @@ class ClipParams:
         return self.input_frames + self.test_steps * self.output_frames
 
 
-@dataclass(frozen=True)
+@_section
 class DataParams:
     """Where the videos come from.
 
@@ -233,12 +215,12 @@ class DataParams:
         split: UCF101 official train/test split, 1..3 (the generated sets have split 1 only).
     """
 
-    source: str = _key(_choice(*DATA_SOURCES))
-    root: Path = _key(_path())
-    split: int = _key(_int(1, 3))
+    source: _choice(*DATA_SOURCES)
+    root: _Path
+    split: _int(1, 3)
 
 
-@dataclass(frozen=True)
+@_section
 class DemoParams:
     """The generated demo set (``data.source: demo``), laid out like UCF101.
 
@@ -251,15 +233,15 @@ class DemoParams:
         seed: random seed of the generator.
     """
 
-    classes: int = _key(_int(1, DEMO_MAX_CLASSES))
-    groups: int = _key(_COUNT)
-    test_groups: int = _key(_COUNT)
-    clips_per_group: int = _key(_COUNT)
-    frames: int = _key(_COUNT)
-    seed: int = _key(_SEED)
+    classes: _int(1, DEMO_MAX_CLASSES)
+    groups: _Count
+    test_groups: _Count
+    clips_per_group: _Count
+    frames: _Count
+    seed: _Seed
 
 
-@dataclass(frozen=True)
+@_section
 class PhotosParams(DemoParams):
     """The photo set (``data.source: photos``): videos rendered from real photographs under camera
     and object motion (:mod:`pyext.data.photos`), laid out like UCF101; the keys of the demo's.
@@ -268,10 +250,10 @@ class PhotosParams(DemoParams):
         classes: motion kinds, one class each (at most ``PHOTOS_MAX_CLASSES``).
     """
 
-    classes: int = _key(_int(1, PHOTOS_MAX_CLASSES))
+    classes: _int(1, PHOTOS_MAX_CLASSES)
 
 
-@dataclass(frozen=True)
+@_section
 class ExtractParams:
     """Decoding videos into training clips, patch crops and full-frame test clips.
 
@@ -286,16 +268,16 @@ class ExtractParams:
         seed: random seed of the crops and clip choices.
     """
 
-    workers: int = _key(_COUNT)
-    frame_size: tuple[int, int] = _key(_int_pair(1))
-    clip_stride: int = _key(_COUNT)
-    crops_per_clip: int = _key(_COUNT)
-    max_clips_per_video: int = _key(_CAP)
-    test_clips_per_video: int = _key(_COUNT)
-    seed: int = _key(_SEED)
+    workers: _Count
+    frame_size: _IntPair
+    clip_stride: _Count
+    crops_per_clip: _Count
+    max_clips_per_video: _Cap
+    test_clips_per_video: _Count
+    seed: _Seed
 
 
-@dataclass(frozen=True)
+@_section
 class FilterParams:
     """Motion filtering of the patches and the validation hold-out.
 
@@ -309,11 +291,11 @@ class FilterParams:
         seed: random seed of the validation split and the per-video cap.
     """
 
-    min_motion: float = _key(_float(0))
-    min_kept: int = _key(_CAP)
-    val_fraction: float = _key(_float(0, 1))
-    max_per_video: int = _key(_CAP)
-    seed: int = _key(_SEED)
+    min_motion: _float(0)
+    min_kept: _Cap
+    val_fraction: _float(0, 1)
+    max_per_video: _Cap
+    seed: _Seed
 
 
 # Transformations of training clips (pyext.augment applies them).
@@ -331,7 +313,7 @@ MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
 MODEL_FAMILIES = ("multiscale",)
 
 
-@dataclass(frozen=True)
+@_section
 class MultiScaleParams:
     """The paper's multi-scale networks (``model.family: multiscale``; their frame counts and patch
     come from ``clip``). The discriminators of every objective follow the same scales and width.
@@ -344,12 +326,12 @@ class MultiScaleParams:
             input frame (:class:`pyext.models.MultiScaleGenerator`).
     """
 
-    scales: int = _key(_int(1, MODEL_MAX_SCALES))
-    width: float = _key(_float(1e-3))
-    skip: str = _key(_choice(*SKIPS))
+    scales: _int(1, MODEL_MAX_SCALES)
+    width: _float(1e-3)
+    skip: _choice(*SKIPS)
 
 
-@dataclass(frozen=True)
+@_section
 class ModelParams:
     """The predictor: one key picks the family (:data:`MODEL_FAMILIES`, :mod:`pyext.models`); each
     family reads its knobs from the section under its name.
@@ -359,11 +341,11 @@ class ModelParams:
         multiscale: the knobs of the paper's networks.
     """
 
-    family: str = _key(_choice(*MODEL_FAMILIES))
-    multiscale: MultiScaleParams = _subsection()
+    family: _choice(*MODEL_FAMILIES)
+    multiscale: MultiScaleParams
 
 
-@dataclass(frozen=True)
+@_section
 class FGANParams:
     """f-GAN (``kind: fgan``).
 
@@ -371,10 +353,10 @@ class FGANParams:
         divergence: the f-divergence (:data:`FGAN_DIVERGENCES`).
     """
 
-    divergence: str = _key(_choice(*FGAN_DIVERGENCES))
+    divergence: _choice(*FGAN_DIVERGENCES)
 
 
-@dataclass(frozen=True)
+@_section
 class WGANParams:
     """WGAN with weight clipping (``kind: wgan``).
 
@@ -383,11 +365,11 @@ class WGANParams:
         critic_steps: critic updates per generator update, each on a batch of its own.
     """
 
-    clip: float = _key(_float(1e-9))
-    critic_steps: int = _key(_COUNT)
+    clip: _float(1e-9)
+    critic_steps: _Count
 
 
-@dataclass(frozen=True)
+@_section
 class WGANGPParams:
     """WGAN with a gradient penalty (``kind: wgan_gp``).
 
@@ -396,11 +378,11 @@ class WGANGPParams:
         critic_steps: critic updates per generator update, each on a batch of its own.
     """
 
-    gp_weight: float = _key(_float(0))
-    critic_steps: int = _key(_COUNT)
+    gp_weight: _float(0)
+    critic_steps: _Count
 
 
-@dataclass(frozen=True)
+@_section
 class EBGANParams:
     """EBGAN (``kind: ebgan``).
 
@@ -410,11 +392,11 @@ class EBGANParams:
         pt_weight: the weight of the pull-away term in G's loss.
     """
 
-    margin: float = _key(_float(1e-9))
-    pt_weight: float = _key(_float(0))
+    margin: _float(1e-9)
+    pt_weight: _float(0)
 
 
-@dataclass(frozen=True)
+@_section
 class BEGANParams:
     """BEGAN (``kind: began``).
 
@@ -423,11 +405,11 @@ class BEGANParams:
         lambda_k: the gain of k_t's update.
     """
 
-    gamma: float = _key(_float(0))
-    lambda_k: float = _key(_float(0))
+    gamma: _float(0)
+    lambda_k: _float(0)
 
 
-@dataclass(frozen=True)
+@_section
 class AdversarialParams:
     """The adversarial objective (:mod:`pyext.losses.adversarial`): one key picks it; an objective
     with knobs of its own reads them from a section under its name beside ``kind``.
@@ -438,15 +420,15 @@ class AdversarialParams:
         fgan, wgan, wgan_gp, ebgan, began: the knobs of those objectives.
     """
 
-    kind: str = _key(_choice(*ADVERSARIAL_OBJECTIVES))
-    fgan: FGANParams = _subsection()
-    wgan: WGANParams = _subsection()
-    wgan_gp: WGANGPParams = _subsection()
-    ebgan: EBGANParams = _subsection()
-    began: BEGANParams = _subsection()
+    kind: _choice(*ADVERSARIAL_OBJECTIVES)
+    fgan: FGANParams
+    wgan: WGANParams
+    wgan_gp: WGANGPParams
+    ebgan: EBGANParams
+    began: BEGANParams
 
 
-@dataclass(frozen=True)
+@_section
 class LossParams:
     """The generator's loss ``adv * L_adv + lp * L_p + gdl * L_gdl``, each summed over scales.
 
@@ -459,15 +441,15 @@ class LossParams:
         alpha: the GDL exponent (>= 1).
     """
 
-    adversarial: AdversarialParams = _subsection()
-    adv: float = _key(_float(0))
-    lp: float = _key(_float(0))
-    p: int = _key(_int(1, 2))
-    gdl: float = _key(_float(0))
-    alpha: float = _key(_float(1))
+    adversarial: AdversarialParams
+    adv: _float(0)
+    lp: _float(0)
+    p: _int(1, 2)
+    gdl: _float(0)
+    alpha: _float(1)
 
 
-@dataclass(frozen=True)
+@_section
 class TrainParams:
     """The training run.
 
@@ -496,29 +478,29 @@ class TrainParams:
             highest validation PSNR among the validations (every ``val_every`` steps and the last).
     """
 
-    steps: int = _key(_COUNT)
-    batch_size: int = _key(_COUNT)
-    optimizer: str = _key(_choice(*OPTIMIZERS))
-    betas: tuple[float, float] = _key(_betas())
-    lr_g: float = _key(_float(0))
-    lr_g_final: float = _key(_float(0))
-    lr_d: float = _key(_float(0))
-    lr_d_final: float = _key(_float(0))
-    seed: int = _key(_SEED)
-    device: str = _key(_choice("auto", "cpu", "cuda"))
-    compile: bool = _key(_bool())
-    workers: int = _key(_int(0))
-    checkpoint_every: int = _key(_COUNT)
-    log_every: int = _key(_COUNT)
-    val_every: int = _key(_COUNT)
-    val_batches: int = _key(_CAP)
-    image_every: int = _key(_COUNT)
-    augment: tuple[str, ...] = _key(_subset(*AUGMENTATIONS))
-    colour_jitter: float = _key(_float(0, 1))
-    keep: str = _key(_choice("last", "best"))
+    steps: _Count
+    batch_size: _Count
+    optimizer: _choice(*OPTIMIZERS)
+    betas: _Betas
+    lr_g: _float(0)
+    lr_g_final: _float(0)
+    lr_d: _float(0)
+    lr_d_final: _float(0)
+    seed: _Seed
+    device: _choice("auto", "cpu", "cuda")
+    compile: _Bool
+    workers: _int(0)
+    checkpoint_every: _Count
+    log_every: _Count
+    val_every: _Count
+    val_batches: _Cap
+    image_every: _Count
+    augment: _subset(*AUGMENTATIONS)
+    colour_jitter: _float(0, 1)
+    keep: _choice("last", "best")
 
 
-@dataclass(frozen=True)
+@_section
 class EvaluateParams:
     """The evaluation on the full-frame test clips.
 
@@ -532,16 +514,17 @@ class EvaluateParams:
         pictures: test clips drawn as PNG grids and GIFs.
     """
 
-    protocol: str = _key(_choice("all", "paper"))
-    max_clips: int = _key(_CAP)
-    flow_threshold: float = _key(_float(0))
-    pictures: int = _key(_int(0))
+    protocol: _choice("all", "paper")
+    max_clips: _Cap
+    flow_threshold: _float(0)
+    pictures: _int(0)
 
 
-@dataclass(frozen=True)
+@_section
 class Params:
     """All of ``params.yaml``, one field per section. Build it with :func:`load_params` or
-    :func:`parse_params`, which validate; the constructor does not."""
+    :func:`parse_params`: the constructor checks each key's own rule, but not the rules that span
+    keys, nor resolves ``data.root``."""
 
     clip: ClipParams
     data: DataParams
@@ -575,6 +558,7 @@ def _plain(value: Any) -> Any:
 
 # Section name -> its dataclass, in file order. get_type_hints, since annotations are strings here.
 _SECTIONS: dict[str, type] = get_type_hints(Params)
+_VALIDATOR = TypeAdapter(Params)
 
 
 # ------------------------------------------------------------------------------------- validation
@@ -585,28 +569,35 @@ def _show(value: Any) -> str:
     return "nothing (an empty value)" if value is None else reprlib.repr(value)
 
 
-def _parse_section(cls: type, name: str, raw: Any, source: str) -> Any:
-    """Checks one section against the rules of its dataclass's fields and builds it."""
-    if not isinstance(raw, Mapping):
-        raise ParamsError(source, name, f"expected a mapping of keys, got {_show(raw)}")
-    known = {f.name: f for f in fields(cls)}
-    # Unknown keys first: a misspelt key is also a missing one, and this message lists the known ones.
-    for key in raw:
-        if key not in known:
-            raise ParamsError(source, f"{name}.{key}", f"unknown key (known: {', '.join(sorted(known))})")
-    values = {}
-    hints = get_type_hints(cls)
-    for key, f in known.items():
-        if key not in raw:
-            raise ParamsError(source, f"{name}.{key}", "missing key")
-        if "section" in f.metadata:
-            values[key] = _parse_section(hints[key], f"{name}.{key}", raw[key], source)
-            continue
-        rule = f.metadata["rule"]
-        if not rule.accepts(raw[key]):
-            raise ParamsError(source, f"{name}.{key}", f"expected {rule.expected}, got {_show(raw[key])}")
-        values[key] = rule.convert(raw[key])
-    return cls(**values)
+def _owner(names: list[str]) -> type:
+    """The section dataclass at a dotted path of section names ([] is :class:`Params`)."""
+    cls = Params
+    for name in names:
+        cls = get_type_hints(cls)[name]
+    return cls
+
+
+def _first_problem(exc: ValidationError, raw: Mapping, source: str) -> ParamsError:
+    """pydantic's first error (an unknown key before all else: a misspelt key is also a missing
+    one, and the unknown key's message lists the known ones) as one line naming the dotted key."""
+    errors = exc.errors(include_url=False)
+    error = next((e for e in errors if e["type"] == "unexpected_keyword_argument"), errors[0])
+    # The key: the names of the path; a number in it indexes a list value, reported as the whole key.
+    names = list(itertools.takewhile(lambda part: isinstance(part, str), error["loc"]))
+    key, whole = ".".join(names), len(names) == len(error["loc"])
+    if error["type"] == "unexpected_keyword_argument":
+        known = list(get_type_hints(_owner(names[:-1])))
+        if len(names) == 1:
+            return ParamsError(source, key, f"unknown section (known: {', '.join(known)})")
+        return ParamsError(source, key, f"unknown key (known: {', '.join(sorted(known))})")
+    if error["type"] == "missing" and whole:
+        return ParamsError(source, key, "missing section" if len(names) == 1 else "missing key")
+    value = functools.reduce(lambda mapping, name: mapping[name], names, raw)
+    if error["type"] in ("dataclass_type", "dataclass_args_type"):
+        return ParamsError(source, key, f"expected a mapping of keys, got {_show(value)}")
+    hint = get_type_hints(_owner(names[:-1]), include_extras=True)[names[-1]]
+    expected = next(m.text for m in hint.__metadata__ if isinstance(m, _Expect))
+    return ParamsError(source, key, f"expected {expected}, got {_show(value)}")
 
 
 def _cross_checks(p: Params) -> Iterator[tuple[str, bool, str, Any]]:
@@ -648,15 +639,10 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
     source = str(source)
     if not isinstance(raw, Mapping):
         raise ParamsError(source, None, f"expected a mapping of sections, got {_show(raw)}")
-    for name in raw:
-        if name not in _SECTIONS:
-            raise ParamsError(source, str(name), f"unknown section (known: {', '.join(_SECTIONS)})")
-    sections = {}
-    for name, cls in _SECTIONS.items():
-        if name not in raw:
-            raise ParamsError(source, name, "missing section")
-        sections[name] = _parse_section(cls, name, raw[name], source)
-    params = Params(**sections)
+    try:
+        params = _VALIDATOR.validate_python(raw)
+    except ValidationError as exc:
+        raise _first_problem(exc, raw, source) from None
 
     # Relative to the params file, not the working directory: a stage run from elsewhere reads the
     # same videos. An absolute root stays as it is (Path's / keeps the right side).

@@ -121,8 +121,11 @@ def test_resumed_run_equals_uninterrupted(data_dir, tmp_path):
     part = train(params, data_dir, interrupted, until_step=3, progress=False)
     assert part["step"] == 3 and not (interrupted / GENERATOR).exists()
     assert torch.load(interrupted / CHECKPOINT, weights_only=True)["step"] == 3
+    first = torch.load(interrupted / CHECKPOINT, weights_only=True)["seconds"]
     rest = train(replace(params, train=replace(params.train, workers=2)), data_dir, interrupted, progress=False)
     assert rest["resumed_from"] == 3 and rest["step"] == 6
+    # The training time counts on from the interrupted part's.
+    assert torch.load(interrupted / CHECKPOINT, weights_only=True)["seconds"] > first > 0
 
     _assert_same(_weights(tmp_path / "a" / GENERATOR), _weights(interrupted / GENERATOR))
     a, b = (torch.load(d / CHECKPOINT, weights_only=True) for d in (tmp_path / "a", interrupted))
@@ -435,6 +438,8 @@ def test_dvclive_logs_and_pictures(data_dir, tmp_path):
     assert set(metrics["train"]["lp"]) == {"scale1", "scale2"}
     rows = (live / "plots" / "metrics" / "train" / "loss_g.tsv").read_text().splitlines()
     assert rows[0].split("\t") == ["step", "loss_g"] and [r.split("\t")[0] for r in rows[1:]] == list("123456")
+    seconds = [float(r.split("\t")[1]) for r in (live / "plots" / "metrics" / "train" / "seconds.tsv").read_text().splitlines()[1:]]
+    assert len(seconds) == 6 and 0 < seconds[0] and all(a < b for a, b in zip(seconds, seconds[1:]))  # wall time
     from PIL import Image
     pictures = sorted((live / "plots" / "images" / "predictions").iterdir())
     assert [p.name for p in pictures] == ["step000003.png", "step000006.png"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -114,11 +115,12 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
                         world=world.size)
     G = trainer.G
     saved = load_checkpoint(ckpt_path, identity, say, move_aside=world.main)
-    step, validations, rng = 0, Validations(), None
+    step, validations, rng, seconds = 0, Validations(), None, 0.0
     if saved is not None:
         trainer.load_state(saved)
         rng = saved["rng"]
         step, validations = saved["step"], Validations(**saved["validations"])
+        seconds = saved.get("seconds", 0.0)
         say(f"train: resuming from {ckpt_path} at step {step}")
     resumed_from = step
     del saved
@@ -147,6 +149,9 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
                 f"a loss became NaN or infinite between steps {checked + 1} and {step}; training stopped "
                 f"and {kept} (lower train.lr_g / train.lr_d, now {tp.lr_g:g} / {tp.lr_d:g})")
 
+    # Training wall time, logged as train/seconds: the checkpoint carries it, so a resumed run
+    # counts the time its earlier parts trained (not the time it lay interrupted).
+    started = time.perf_counter() - seconds
     try:
         while step < last:
             batches = [next(loader).to(world.device, non_blocking=True) for _ in range(per_step)]
@@ -158,6 +163,7 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
                 check_finite()
                 checked = step
                 values = {name: float(v) for name, v in logged.items()}
+                values["train/seconds"] = time.perf_counter() - started
                 live.metrics(step, values)
                 postfix = {"G": f"{values['train/loss_g']:.4f}"}
                 if trainer.adversarial:  # D's loss and its measures (accuracy, critic distance, ...)
@@ -172,7 +178,8 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
             if at_checkpoint and world.main:
                 save(ckpt_path, {"format": CHECKPOINT_FORMAT, **identity, "step": step,
                                   "position": step * per_step * tp.batch_size, **trainer.state(),
-                                  "rng": rng_state(world.device), "validations": asdict(validations)})
+                                  "rng": rng_state(world.device), "validations": asdict(validations),
+                                  "seconds": time.perf_counter() - started})
         val_step, val_psnr, weights = validations.kept(tp.keep if step == tp.steps else "last")
         if step == tp.steps and world.main:
             save(Path(out_dir) / GENERATOR, generator_file(G, weights))

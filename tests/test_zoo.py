@@ -1,0 +1,31 @@
+"""bench.zoo: the rows come from the objective registry (so a new objective enters the zoo), and the
+table puts the baselines once, then one line per experiment with D's measure and the seconds."""
+from bench.zoo import Row, rows, table
+from cases import TEST_PARAMS
+from pyext.config import ADVERSARIAL_OBJECTIVES, load_params
+
+
+def test_rows_are_every_objective_then_no_discriminator_and_a_second_seed():
+    p = load_params(TEST_PARAMS)
+    got = rows(TEST_PARAMS)
+    assert [r.name for r in got[:len(ADVERSARIAL_OBJECTIVES)]] == list(ADVERSARIAL_OBJECTIVES)
+    assert got[ADVERSARIAL_OBJECTIVES.index("hinge")] == Row("hinge", ("loss.adversarial.kind=hinge",))
+    assert got[-2:] == [Row("adv0", ("loss.adv=0",)),
+                        Row(f"{p.loss.adversarial.kind}-seed{p.train.seed + 1}", (f"train.seed={p.train.seed + 1}",))]
+
+
+def _scores(psnr: float) -> dict:
+    return {f"step{s}": {"psnr": psnr - s, "ssim": 0.5, "sharpness": 30.0} for s in (1, 2)}
+
+
+def test_table_lists_baselines_once_and_each_experiment():
+    metrics = {"model": _scores(22.0), "last_frame": _scores(20.0), "optical_flow": _scores(25.0)}
+    results = [{"row": "hinge", "metrics": metrics, "d_measures": {"d_accuracy": 0.75}, "train_seconds": 12.4},
+               {"row": "adv0", "metrics": {**metrics, "model": _scores(23.0)}, "d_measures": {},
+                "train_seconds": 9.6}]
+    lines = table(results).splitlines()
+    assert len(lines) == 2 + 2 + 2
+    assert lines[2] == "| last frame | 19.00 | 18.00 | 0.500 | 0.500 | 30.00 | 30.00 |  | - |"
+    assert lines[3].startswith("| optical flow | 24.00 | 23.00 |")
+    assert lines[4] == "| `hinge` | 21.00 | 20.00 | 0.500 | 0.500 | 30.00 | 30.00 | d_accuracy 0.750 | 12 |"
+    assert lines[5] == "| `adv0` | 22.00 | 21.00 | 0.500 | 0.500 | 30.00 | 30.00 | (no D) | 10 |"
