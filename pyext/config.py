@@ -20,8 +20,9 @@ Example:
     ...     "extract": {"workers": 2, "frame_size": [240, 320], "clip_stride": 4, "crops_per_clip": 4,
     ...                 "max_clips_per_video": 0, "test_clips_per_video": 1, "seed": 0},
     ...     "filter": {"min_motion": 8, "min_kept": 1000, "val_fraction": 0.1, "max_per_video": 0, "seed": 0},
-    ...     "model": {"family": "multiscale", "multiscale": {"scales": 4, "width": 0.25, "skip": "last_frame"}},
-    ...     "loss": {"adversarial": {"kind": "bce", "fgan": {"divergence": "js"},
+    ...     "model": {"family": "multiscale", "multiscale": {"scales": 4, "width": 0.25, "skip": "last_frame",
+    ...                                          "d_leak": 0.0}},
+    ...     "loss": {"adversarial": {"kind": "bce", "d_steps": 1, "fgan": {"divergence": "js"},
     ...                              "wgan": {"clip": 0.01, "critic_steps": 5},
     ...                              "wgan_gp": {"gp_weight": 10.0, "critic_steps": 5},
     ...                              "ebgan": {"margin": 0.1, "pt_weight": 0.1},
@@ -324,11 +325,14 @@ class MultiScaleParams:
         width: multiplies every channel count of Table 1 (the paper: 1.0).
         skip: ``none`` (the paper) or ``last_frame``: the generator predicts a change to the last
             input frame (:class:`pyext.models.MultiScaleGenerator`).
+        d_leak: the negative slope of Table 1's discriminator's activations, in [0, 1): 0 is the
+            paper's ReLU, 0.2 DCGAN's LeakyReLU.
     """
 
     scales: _int(1, MODEL_MAX_SCALES)
     width: _float(1e-3)
     skip: _choice(*SKIPS)
+    d_leak: _float(0, 1)
 
 
 @_section
@@ -417,10 +421,13 @@ class AdversarialParams:
     Attributes:
         kind: the objective (:data:`ADVERSARIAL_OBJECTIVES`): ``bce`` (the paper's), ``minimax``,
             ``lsgan``, ``hinge``, ``fgan``, ``wgan``, ``wgan_gp``, ``ebgan``, ``began``.
+        d_steps: discriminator updates per generator update, each on a batch of its own (the
+            paper's 1); ``wgan`` and ``wgan_gp`` use their sections' ``critic_steps`` instead.
         fgan, wgan, wgan_gp, ebgan, began: the knobs of those objectives.
     """
 
     kind: _choice(*ADVERSARIAL_OBJECTIVES)
+    d_steps: _Count
     fgan: FGANParams
     wgan: WGANParams
     wgan_gp: WGANGPParams

@@ -293,6 +293,26 @@ def test_discriminator_logits_depend_on_inputs_and_on_each_scale():
                     assert torch.equal(a, b), (k, j)
 
 
+
+def test_discriminator_leak_is_its_activations_slope():
+    # d_leak 0 keeps the paper's ReLU; otherwise every activation is a LeakyReLU of that slope, with
+    # the same weights for the same seed (activations hold none), so a negative input passes.
+    p = load_params(TEST_PARAMS)
+    leaky_params = dataclasses.replace(p, model=dataclasses.replace(
+        p.model, multiscale=dataclasses.replace(p.model.multiscale, d_leak=0.2)))
+    torch.manual_seed(0)
+    plain = MultiScaleDiscriminator.from_params(p)
+    torch.manual_seed(0)
+    leaky = MultiScaleDiscriminator.from_params(leaky_params)
+    acts = [type(m) for m in plain.modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))]
+    slopes = [m.negative_slope for m in leaky.modules() if isinstance(m, nn.LeakyReLU)]
+    assert set(acts) == {nn.ReLU} and len(slopes) == len(acts) and set(slopes) == {0.2}
+    for a, b in zip(plain.state_dict().values(), leaky.state_dict().values()):
+        assert torch.equal(a, b)
+    x = torch.full((1, 3, 5, 5), -1.0)
+    assert torch.equal(leaky.nets[0].features[1](x.clone()), x * 0.2)
+
+
 # ------------------------------------------------------------------------ loss weights
 
 

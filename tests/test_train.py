@@ -383,6 +383,16 @@ def test_critic_steps_update_the_critic_on_batches_of_their_own(data_dir):
     assert all(float(q.detach().abs().max()) <= 0.01 for q in trainer.D.parameters())  # clipped after each
 
 
+def test_d_steps_update_every_objective_several_times(data_dir):
+    # loss.adversarial.d_steps for the objectives without critic_steps of their own (WGAN's keep theirs).
+    p = _params()
+    for kind, per_step in (("bce", 3), ("hinge", 3), ("wgan", 5 + 1)):
+        adversarial = replace(p.loss.adversarial, kind=kind, d_steps=2,
+                              wgan=replace(p.loss.adversarial.wgan, critic_steps=5))
+        trainer = make_step(replace(p, loss=replace(p.loss, adversarial=adversarial)), torch.device("cpu"))
+        assert trainer.batches_per_step == per_step, kind
+
+
 def test_rmsprop_trains(data_dir, tmp_path):
     summary = train(_params(steps=2, optimizer="rmsprop", lr_g=5e-5, lr_g_final=5e-5, lr_d=5e-5, lr_d_final=5e-5),
                     data_dir, tmp_path, progress=False)

@@ -162,11 +162,15 @@ class _ScaleDiscriminator(nn.Module):
     one logit: ``(B, c_in, s, s) -> (B, 1)``."""
 
     def __init__(self, c_in: int, size: int, maps: Sequence[int], kernels: Sequence[int], pool: int,
-                 hidden: Sequence[int], scale: int):
+                 hidden: Sequence[int], scale: int, leak: float = 0.0):
         super().__init__()
+
+        def act() -> nn.Module:
+            return nn.LeakyReLU(leak, inplace=True) if leak else nn.ReLU(inplace=True)
+
         layers: list[nn.Module] = []
         for c_out, k in zip(maps, kernels):
-            layers += [nn.Conv2d(c_in, c_out, k), nn.ReLU(inplace=True)]
+            layers += [nn.Conv2d(c_in, c_out, k), act()]
             c_in, size = c_out, size - (k - 1)
         if pool > 1:
             layers.append(nn.MaxPool2d(pool))
@@ -180,7 +184,7 @@ class _ScaleDiscriminator(nn.Module):
         for i in range(len(sizes) - 1):
             fc.append(nn.Linear(sizes[i], sizes[i + 1]))
             if i < len(sizes) - 2:
-                fc.append(nn.ReLU(inplace=True))
+                fc.append(act())
         self.classifier = nn.Sequential(*fc)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -222,17 +226,23 @@ class MultiScaleDiscriminator(PyramidDiscriminator):
         input_frames, output_frames, scales, width: as for :class:`MultiScaleGenerator` (``width``
             multiplies the convolution maps and the hidden FC sizes).
         patch: side of the square training patches (``clip.patch``); it fixes the FC input sizes.
+        leak: the negative slope of the activations (0: the paper's ReLU; LeakyReLU otherwise).
     """
 
     def __init__(self, input_frames: int = 4, output_frames: int = 1, scales: int = 4, width: float = 1.0,
-                 patch: int = 32):
+                 patch: int = 32, leak: float = 0.0):
         super().__init__(input_frames, output_frames, scales, width, patch)
         c_in = 3 * (input_frames + output_frames)
         layout = _D_LAYOUT[MAX_SCALES - scales:]
         self.nets = nn.ModuleList(
             _ScaleDiscriminator(c_in, patch // 2 ** (scales - 1 - k), [scaled(c, width) for c in maps], kernels,
-                                pool, [scaled(c, width) for c in hidden], k + 1)
+                                pool, [scaled(c, width) for c in hidden], k + 1, leak)
             for k, (maps, kernels, pool, hidden) in enumerate(layout))
+
+    @classmethod
+    def from_params(cls, params) -> MultiScaleDiscriminator:
+        clip, family = params.clip, params.model.multiscale
+        return cls(clip.input_frames, clip.output_frames, family.scales, family.width, clip.patch, family.d_leak)
 
     def forward(self, x: torch.Tensor, ys: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Logits of the clips ``x`` then ``ys``, per scale.

@@ -69,13 +69,14 @@ class AdversarialObjective:
     hold it, so a resumed run continues exactly.
     """
 
-    critic_steps = 1  # discriminator updates, each on a batch of its own, per generator update
     # The discriminator family it trains (pyext.models.DISCRIMINATORS): Table 1's classifier, or
     # "autoencoder" (the energy-based objectives).
     discriminator = "multiscale"
 
     def __init__(self, params: AdversarialParams):
         self.params = params
+        # Discriminator updates per generator update, each on a batch of its own.
+        self.critic_steps = params.d_steps
         # This process's rows of each whole batch, (first row, whole batch size): an objective that
         # draws random numbers per clip draws them for the whole batch and takes its rows, so a
         # distributed run draws what one process would (set by the trainer; None: all rows).
