@@ -139,6 +139,37 @@ def test_resumed_run_equals_uninterrupted(data_dir, tmp_path):
     _assert_same(_weights(tmp_path / "a" / GENERATOR), _weights(interrupted / GENERATOR))
 
 
+def _table(live: Path, name: str) -> list[str]:
+    return (live / "plots" / "metrics" / name).read_text().splitlines()
+
+
+def test_killed_run_logs_each_step_once_after_resuming(data_dir, tmp_path, monkeypatch):
+    # A run killed after step 5 (its last checkpoint at step 4, every step logged, pictures at 3
+    # and 6) resumes at 4: the tables and pictures are those of an uninterrupted run, no row twice.
+    params = _params(checkpoint_every=4, image_every=5)
+    train(params, data_dir, tmp_path / "a", tmp_path / "a" / "live", progress=False)
+    real_step = MultiScaleStep.step
+
+    def killed(self, step, batches):
+        if step == 5:
+            raise KeyboardInterrupt
+        return real_step(self, step, batches)
+
+    monkeypatch.setattr(MultiScaleStep, "step", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(params, data_dir, tmp_path / "b", tmp_path / "b" / "live", progress=False)
+    live = tmp_path / "b" / "live"
+    assert [r.split("\t")[0] for r in _table(live, "train/loss_g.tsv")[1:]] == list("12345")  # the defect's rows
+    assert (live / "plots" / "images" / "predictions" / "step000005.png").exists()
+    monkeypatch.setattr(MultiScaleStep, "step", real_step)
+    assert train(params, data_dir, tmp_path / "b", tmp_path / "b" / "live", progress=False)["resumed_from"] == 4
+    for name in ("train/loss_g.tsv", "train/d/scale1.tsv", "val/psnr.tsv"):
+        whole, resumed = _table(tmp_path / "a" / "live", name), _table(live, name)
+        assert [r.split("\t")[0] for r in resumed] == [r.split("\t")[0] for r in whole], name
+    assert sorted(p.name for p in (live / "plots" / "images" / "predictions").iterdir()) == [
+        "step000005.png", "step000006.png"]
+
+
 def _stale(out_dir: Path) -> list[Path]:
     return sorted((out_dir / STALE).iterdir()) if (out_dir / STALE).exists() else []
 

@@ -10,11 +10,14 @@ class Live:
     """dvclive on process 0 (metrics under ``dir/plots/metrics``, pictures under
     ``dir/plots/images``); nothing elsewhere. The pipeline's dvc.yaml declares what it writes."""
 
-    def __init__(self, directory: Path | None, resume: bool):
+    def __init__(self, directory: Path | None, resume_step: int = 0):
+        """``resume_step``: the checkpoint's step a resumed run goes on from (0: a new run)."""
         self.live = None
         if directory is not None:
             from dvclive import Live
-            self.live = Live(str(directory), resume=resume, save_dvc_exp=False, dvcyaml=None)
+            if resume_step:
+                _forget_after(Path(directory), resume_step)
+            self.live = Live(str(directory), resume=resume_step > 0, save_dvc_exp=False, dvcyaml=None)
 
     def metrics(self, step: int, values: dict[str, float]) -> None:
         if self.live is not None:
@@ -30,3 +33,16 @@ class Live:
         if self.live is not None:
             self.live.make_summary()
             self.live.end()
+
+
+def _forget_after(directory: Path, step: int) -> None:
+    """Drops what an interrupted run logged after its last checkpoint (``step``): the resumed run
+    logs those steps again, and its curves must not hold them twice."""
+    for table in (directory / "plots" / "metrics").rglob("*.tsv"):
+        head, *rows = table.read_text().splitlines(keepends=True)
+        kept = [row for row in rows if int(row.split("\t", 1)[0]) <= step]
+        if len(kept) < len(rows):
+            table.write_text("".join([head, *kept]))
+    for picture in (directory / "plots" / "images").rglob("step*.png"):
+        if picture.stem[4:].isdigit() and int(picture.stem[4:]) > step:
+            picture.unlink()

@@ -132,7 +132,7 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
                                               persistent_workers=tp.workers > 0,
                                               pin_memory=world.device.type == "cuda"))
     val_batches = validation_batches(Path(data_dir) / "val.h5", tp.batch_size, tp.val_batches) if world.main else []
-    live = Live(live_dir if world.main else None, resume=resumed_from > 0)
+    live = Live(live_dir if world.main else None, resume_step=resumed_from)
     last = tp.steps if until_step is None else min(until_step, tp.steps)
     baseline = validation_psnr(G, val_batches, world.device, last_frame=True) if world.main else float("nan")
     checked = step  # losses are known finite up to this step
