@@ -310,6 +310,7 @@ ADVERSARIAL_OBJECTIVES = ("bce", "minimax", "lsgan", "hinge", "fgan", "wgan", "w
 # The f-divergences of f-GAN (pyext.losses.adversarial.fgan.DIVERGENCES, the same names).
 FGAN_DIVERGENCES = ("kl", "reverse_kl", "pearson", "hellinger", "js", "gan")
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
+MAX_STEPS = 10**9  # more training steps than any run takes (years at 0.1 s a step): a typo
 # Names of the model families (pyext.models registers them; it checks the two agree).
 MODEL_FAMILIES = ("multiscale",)
 
@@ -485,7 +486,7 @@ class TrainParams:
             highest validation PSNR among the validations (every ``val_every`` steps and the last).
     """
 
-    steps: _Count
+    steps: _int(1, MAX_STEPS)
     batch_size: _Count
     optimizer: _choice(*OPTIMIZERS)
     betas: _Betas

@@ -131,6 +131,17 @@ def test_filter_keeps_moving_patches_and_holds_out_whole_videos(extracted, tmp_p
         np.testing.assert_array_equal(dst["motion"][:], src["motion"][train])
 
 
+@pytest.mark.parametrize("videos,fraction,held_out", [(3, 0.1, 1), (2, 0.1, 1), (3, 0.9, 2), (1, 0.5, 0),
+                                                      (3, 0.0, 0), (20, 0.1, 2)])
+def test_filter_holds_out_a_video_of_a_small_set_and_keeps_one_for_training(videos, fraction, held_out):
+    # 3 videos at val_fraction 0.1 held out none (round(0.3) = 0): training then had no validation.
+    rows = {"motion": np.full(videos * 4, 10.0, np.float32), "video": np.repeat(np.arange(videos), 4).astype(np.int32)}
+    params = replace(load_params(TEST_PARAMS).filter, min_motion=1.0, min_kept=0, max_per_video=0, val_fraction=fraction)
+    train, val = select(rows, params)
+    assert len(np.unique(rows["video"][val])) == held_out
+    assert len(np.unique(rows["video"][train])) == videos - held_out
+
+
 def test_filter_min_kept_lowers_the_threshold_to_keep_the_most_moving(extracted, tmp_path):
     out, _ = extracted
     rows = read_rows(out / "patches.h5")

@@ -19,7 +19,7 @@ import torch
 import yaml
 from cases import TEST_PARAMS, with_multiscale
 
-from pyext.config import ADVERSARIAL_OBJECTIVES, AUGMENTATIONS, load_params, parse_params
+from pyext.config import ADVERSARIAL_OBJECTIVES, AUGMENTATIONS, ParamsError, load_params, parse_params
 from pyext.data.dataset import ClipDataset
 from pyext.data.store import ClipWriter
 from pyext.models import MultiScaleGenerator, load_generator
@@ -137,6 +137,38 @@ def test_resumed_run_equals_uninterrupted(data_dir, tmp_path):
     again = train(params, data_dir, tmp_path / "a", progress=False)
     assert again["resumed_from"] == 6
     _assert_same(_weights(tmp_path / "a" / GENERATOR), _weights(interrupted / GENERATOR))
+
+
+def test_without_validation_clips_the_run_logs_no_nan_and_still_draws(data_dir, tmp_path, capsys):
+    # A set too small to hold out a video: data/val.h5 holds no clips. The logs hold no NaN, the
+    # pictures (a DVC output) exist, and one line says nothing was compared.
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.h5").symlink_to(data_dir / "train.h5")
+    _store(tmp_path / "data" / "val.h5", _moving_squares(0, 5, seed=2))
+    summary = train(_params(), tmp_path / "data", tmp_path / "models", tmp_path / "live", progress=False)
+    assert summary["val_psnr"] is None and summary["val_psnr_last_frame"] is None
+    metrics = json.loads((tmp_path / "live" / "metrics.json").read_text(), parse_constant=pytest.fail)
+    assert "val" not in metrics and metrics["step"] == 6
+    assert sorted(p.name for p in (tmp_path / "live" / "plots" / "images" / "predictions").iterdir()) == [
+        "step000003.png", "step000006.png"]
+    assert "train: no validation clips (data/val.h5 is empty)" in capsys.readouterr().out
+    assert (tmp_path / "models" / GENERATOR).exists()
+
+
+def test_absurd_but_valid_sizes_and_rates(data_dir, tmp_path, capsys):
+    # A batch larger than the training set stops with the key; a final rate above the first is
+    # allowed (a warm-up) with one line; an empty training set names the file.
+    with pytest.raises(ParamsError, match=rf"^params.yaml: train.batch_size: expected at most the 24 training "
+                                          rf"clips of {data_dir / 'train.h5'}, got 25$"):
+        train(_params(batch_size=25), data_dir, tmp_path, progress=False)
+    train(_params(steps=1, lr_g_final=2e-3), data_dir, tmp_path / "warm", progress=False)
+    out = capsys.readouterr().out
+    assert "train: train.lr_g_final (0.002) is above train.lr_g (0.001): the rate rises over the run" in out
+    assert "lr_d_final" not in out
+    (tmp_path / "empty").mkdir()
+    _store(tmp_path / "empty" / "train.h5", _moving_squares(0, 5, seed=1))
+    with pytest.raises(TrainingError, match="holds no training clips"):
+        train(_params(), tmp_path / "empty", tmp_path / "e", progress=False)
 
 
 def _table(live: Path, name: str) -> list[str]:

@@ -39,7 +39,8 @@ def select(rows: dict[str, np.ndarray], params: FilterParams) -> tuple[np.ndarra
 
     Keeps patches with ``motion >=`` :func:`threshold`, at most ``params.max_per_video`` per video
     (a seeded random subset; 0: no cap), and sends every kept patch of a seeded
-    ``params.val_fraction`` of the videos to validation.
+    ``params.val_fraction`` of the videos to validation: at least one video and at most all but
+    one, where there are two or more and the fraction is above 0.
     """
     rng = np.random.default_rng(params.seed)
     kept = np.flatnonzero(rows["motion"] >= threshold(rows["motion"], params))
@@ -52,6 +53,9 @@ def select(rows: dict[str, np.ndarray], params: FilterParams) -> tuple[np.ndarra
         kept = np.sort(np.concatenate(capped)) if capped else kept
     videos = np.unique(rows["video"])  # all training videos, kept patches or not
     n_val = int(round(params.val_fraction * len(videos)))
+    if params.val_fraction > 0 and len(videos) >= 2:
+        # A small set still gets a validation video, and keeps one for training.
+        n_val = min(max(n_val, 1), len(videos) - 1)
     val_videos = rng.choice(videos, n_val, replace=False) if n_val else np.array([], dtype=videos.dtype)
     is_val = np.isin(rows["video"][kept], val_videos)
     return kept[~is_val], kept[is_val]

@@ -109,6 +109,16 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
     say = tqdm.write if world.main else (lambda _: None)
     train_path, ckpt_path = Path(data_dir) / "train.h5", Path(out_dir) / CHECKPOINT
     dataset = ClipDataset(train_path)  # a missing or foreign file stops here, with its name
+    if not len(dataset):
+        raise TrainingError(f"{train_path} holds no training clips (see data/filter_report.json: "
+                            f"filter.min_motion may keep none)")
+    if tp.batch_size > len(dataset):
+        raise ParamsError("params.yaml", "train.batch_size",
+                          f"expected at most the {len(dataset)} training clips of {train_path}, got {tp.batch_size}")
+    for rate in ("lr_g", "lr_d"):
+        if getattr(tp, f"{rate}_final") > getattr(tp, rate):
+            say(f"train: train.{rate}_final ({getattr(tp, f'{rate}_final'):g}) is above train.{rate} "
+                f"({getattr(tp, rate):g}): the rate rises over the run")
     identity = {"params_hash": params_hash(params), "data_hash": file_digest(train_path), "code_hash": code_hash()}
 
     trainer = make_step(params, world.device, distributed=world.size > 1, compile=tp.compile, rank=world.rank,
@@ -134,7 +144,8 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
     val_batches = validation_batches(Path(data_dir) / "val.h5", tp.batch_size, tp.val_batches) if world.main else []
     live = Live(live_dir if world.main else None, resume_step=resumed_from)
     last = tp.steps if until_step is None else min(until_step, tp.steps)
-    baseline = validation_psnr(G, val_batches, world.device, last_frame=True) if world.main else float("nan")
+    # None without validation clips (a tiny set: data/val.h5 may hold none): nothing is compared.
+    baseline = validation_psnr(G, val_batches, world.device, last_frame=True) if val_batches else None
     checked = step  # losses are known finite up to this step
     bar = tqdm(total=tp.steps, initial=step, desc="train", unit="step", disable=not (progress and world.main))
     if rng is not None:
@@ -173,8 +184,11 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
             if world.main and val_batches and (step % tp.val_every == 0 or step == tp.steps):
                 validations.add(step, validation_psnr(G, val_batches, world.device), G)
                 live.metrics(step, {"val/psnr": validations.last_psnr, "val/psnr_last_frame": baseline})
-            if world.main and val_batches and (step % tp.image_every == 0 or step == tp.steps):
-                live.image(f"predictions/step{step:06d}.png", prediction_grid(G, val_batches[0], world.device))
+            if world.main and (step % tp.image_every == 0 or step == tp.steps):
+                # Validation clips, or without any the step's training clips: the pictures (a DVC
+                # output) exist whatever the set's size.
+                shown = val_batches[0] if val_batches else batches[-1]
+                live.image(f"predictions/step{step:06d}.png", prediction_grid(G, shown, world.device))
             if at_checkpoint and world.main:
                 save(ckpt_path, {"format": CHECKPOINT_FORMAT, **identity, "step": step,
                                   "position": step * per_step * tp.batch_size, **trainer.state(),
