@@ -8,7 +8,6 @@ import torch
 
 from pipeline.stage import run
 from pyext.config import ParamsError, load_params
-from pyext.data.store import StoreError
 from pyext.evaluate import evaluate
 from pyext.models import load_generator
 
@@ -35,4 +34,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run("evaluate", main, errors=(StoreError, FileNotFoundError, ValueError))
+    run("evaluate", main, errors=(FileNotFoundError, ValueError))

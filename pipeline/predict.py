@@ -19,7 +19,7 @@ import torch
 from pipeline.stage import run
 from pyext.data.video import VideoError, read_video
 from pyext.models import load_generator
-from pyext.prediction import check_output_path, predict, write_side_by_side
+from pyext.prediction import check_output_path, check_writable, predict, write_side_by_side
 
 MODEL = Path("models") / "generator.pt"
 # What ends the command with one line naming the file at fault (exit status 2): an unreadable video,
@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
                           else "cpu")
 
     check_output_path(args.out)  # a bad suffix fails before any work
+    check_writable(args.out, inputs=(args.video, args.model))  # and so does an output that cannot, or must not, be written
     if not args.model.is_file():
         raise FileNotFoundError(f"{args.model}: no such generator file (train one with `dvc repro`, "
                                 f"or pass --model)")

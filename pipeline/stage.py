@@ -7,13 +7,15 @@ from collections.abc import Callable
 
 from pyext.config import ParamsError
 from pyext.data.manifest import ManifestError
+from pyext.data.store import StoreError
 
-USER_ERRORS = (ParamsError, ManifestError)
+# Bad params, a bad manifest or a damaged or foreign store: every stage reports these in one line.
+USER_ERRORS = (ParamsError, ManifestError, StoreError)
 
 
 def run(stage: str, main: Callable[[], None], errors: tuple[type[Exception], ...] = ()) -> None:
-    """Runs ``main``; bad params, a bad manifest or one of the stage's own ``errors`` end it with
-    one line and exit status 2."""
+    """Runs ``main``; bad params, a bad manifest or store, or one of the stage's own ``errors`` end
+    it with one line and exit status 2."""
     try:
         main()
     except (*USER_ERRORS, *errors) as exc:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from pipeline.stage import run
 from pyext.config import load_params
-from pyext.data.store import StoreError
 from pyext.training import TrainingError, train
 
 DATA, MODELS, LIVE = Path("data"), Path("models"), Path("dvclive")
@@ -28,4 +27,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run("train", main, errors=(TrainingError, StoreError))
+    run("train", main, errors=(TrainingError,))

@@ -195,6 +195,29 @@ def check_output_path(path: str | os.PathLike) -> str:
     return "gif" if suffix == ".gif" else "video"
 
 
+def check_writable(path: str | os.PathLike, inputs: tuple[str | os.PathLike, ...] = ()) -> None:
+    """Checks that ``path`` can be written and is none of ``inputs`` (the same file, also through
+    a link), before any work.
+
+    Raises:
+        ValueError: ``path`` is one of the inputs (writing it would destroy that input), or a folder.
+        OSError: it, or the folder it would be created in, cannot be written; the message names it.
+    """
+    path = Path(path)
+    for given in inputs:
+        if path.exists() and Path(given).exists() and os.path.samefile(path, given):
+            raise ValueError(f"{path}: is the input {given}; writing it would overwrite the input (choose another --out)")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a file to write")
+    folder = path.absolute().parent  # missing folders are created: the nearest existing one must take them
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{path}: cannot be written ({folder} is not a folder)")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise PermissionError(f"{path}: cannot be written (permission denied)")
+
+
 def write_side_by_side(frames: np.ndarray, path: str | os.PathLike, fps: int = 25) -> None:
     """Saves frames (those :func:`predict` returns) as a video or an animated GIF, atomically.
 

@@ -139,6 +139,42 @@ def test_the_photo_set_runs_through_the_pipeline(workdir):
     assert (workdir / "data" / "demo" / "UCF-101").is_dir()
 
 
+def test_filter_stops_with_one_line_on_a_bad_store_or_a_threshold_that_keeps_nothing(workdir):
+    # After the repro above. These were tracebacks (StoreError uncaught), or an exit 0 with an
+    # empty training set that train then died on.
+    patches, train_set = workdir / "data" / "patches.h5", workdir / "data" / "train.h5"
+    before = train_set.read_bytes()
+    _set(workdir, filter__min_motion=1e6)
+    result = _run([sys.executable, "-m", "pipeline.filter"], workdir, check=False)
+    _set(workdir, filter__min_motion=8.0)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("filter: params.yaml: filter.min_motion: 1e+06 keeps no training patch of the ")
+    assert "their motion scores: 10% " in result.stderr and train_set.read_bytes() == before  # nothing written
+    whole = patches.read_bytes()
+    try:
+        for damage in (lambda: patches.unlink(), lambda: patches.write_bytes(whole[:len(whole) // 2])):
+            damage()
+            result = _run([sys.executable, "-m", "pipeline.filter"], workdir, check=False)
+            assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+            assert result.stderr.startswith("filter: data/patches.h5: cannot open as HDF5")
+    finally:
+        patches.write_bytes(whole)
+    assert train_set.read_bytes() == before
+
+
+def test_extract_merge_of_a_damaged_shard_is_one_line(workdir):
+    shard = workdir / "data" / "shards" / "0-of-1"
+    shard.mkdir(parents=True)
+    try:
+        shutil.copy(workdir / "data" / "extract_report.json", shard / "extract_report.json")
+        (shard / "patches.h5").write_bytes(b"not HDF5")
+        result = _run([sys.executable, "-m", "pipeline.extract", "--merge", "--num-shards", "1"], workdir, check=False)
+    finally:
+        shutil.rmtree(workdir / "data" / "shards")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("extract: ") and "data/shards/0-of-1/" in result.stderr
+
+
 def test_bad_params_stop_the_stage_with_one_line(workdir):
     _set(workdir, extract__workers="two")
     result = _run([sys.executable, "-m", "pipeline.prepare"], workdir, check=False)

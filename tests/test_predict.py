@@ -266,6 +266,31 @@ def test_cli_errors_are_one_line(tmp_path, files, capsys, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.avi"]
 
 
+def test_cli_refuses_to_overwrite_its_input_or_write_where_it_cannot(tmp_path, files, capsys, monkeypatch):
+    # `--out` the input video itself (or a link to it) overwrote the video; an unwritable output
+    # failed only after decoding and predicting.
+    monkeypatch.chdir(tmp_path)
+    video, model = tmp_path / "video.avi", files / "generator.pt"
+    video.write_bytes((files / "video.avi").read_bytes())
+    (tmp_path / "link.avi").symlink_to(video)
+    before = video.read_bytes()
+    for out in (video, tmp_path / "link.avi", Path("video.avi")):
+        assert _in_process([video, "--out", out, "--model", model], capsys) == (
+            f"predict: {out}: is the input {video}; writing it would overwrite the input (choose another --out)")
+    assert _in_process([tmp_path / "link.avi", "--out", video, "--model", model], capsys).endswith("overwrite the input (choose another --out)")
+    assert video.read_bytes() == before
+    (tmp_path / "locked").mkdir(mode=0o500)
+    (tmp_path / "file").write_text("")
+    decoded = []
+    monkeypatch.setattr(cli, "read_video", lambda *a, **k: decoded.append(a) or read_video(*a, **k))
+    if os.geteuid() != 0:  # root writes anywhere
+        assert _in_process([video, "--out", tmp_path / "locked" / "p.mp4", "--model", model], capsys) == (
+            f"predict: {tmp_path / 'locked' / 'p.mp4'}: cannot be written (permission denied)")
+    assert _in_process([video, "--out", tmp_path / "file" / "p.mp4", "--model", model], capsys) == (
+        f"predict: {tmp_path / 'file' / 'p.mp4'}: cannot be written ({tmp_path / 'file'} is not a folder)")
+    assert decoded == []
+
+
 def test_cli_bad_options(tmp_path, files, capsys):
     for argv in (["--steps", "0"], ["--from-end", "--stride", "2"], ["--max-size", "0", "10"]):
         with pytest.raises(SystemExit) as exc_info:

@@ -13,6 +13,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -21,7 +22,7 @@ from cases import TEST_PARAMS, with_multiscale
 
 from pyext.config import ADVERSARIAL_OBJECTIVES, AUGMENTATIONS, ParamsError, load_params, parse_params
 from pyext.data.dataset import ClipDataset
-from pyext.data.store import ClipWriter
+from pyext.data.store import ClipWriter, StoreError
 from pyext.models import MultiScaleGenerator, load_generator
 from pyext.presets import apply_preset, read_preset
 from pyext.training import (
@@ -169,6 +170,26 @@ def test_absurd_but_valid_sizes_and_rates(data_dir, tmp_path, capsys):
     _store(tmp_path / "empty" / "train.h5", _moving_squares(0, 5, seed=1))
     with pytest.raises(TrainingError, match="holds no training clips"):
         train(_params(), tmp_path / "empty", tmp_path / "e", progress=False)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_damaged_chunk_of_the_training_set_is_one_line_naming_the_file(data_dir, tmp_path, workers):
+    # A damaged compressed chunk raised h5py's OSError without the file's name (through a loader
+    # worker, with the worker's traceback in the message).
+    (tmp_path / "data").mkdir()
+    damaged = tmp_path / "data" / "train.h5"
+    damaged.write_bytes((data_dir / "train.h5").read_bytes())
+    (tmp_path / "data" / "val.h5").symlink_to(data_dir / "val.h5")
+    with h5py.File(damaged, "r") as f:
+        chunks = [f["clips"].id.get_chunk_info(i) for i in range(f["clips"].id.get_num_chunks())]
+    with open(damaged, "r+b") as f:
+        for chunk in chunks:  # every chunk: whichever clip the run reads first
+            f.seek(chunk.byte_offset + chunk.size // 4)
+            f.write(bytes(range(256)) * (chunk.size // 512))
+    with pytest.raises(StoreError) as info:
+        train(_params(workers=workers), tmp_path / "data", tmp_path / "models", progress=False)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"{damaged}: clip ") and "cannot be read" in message
 
 
 def _table(live: Path, name: str) -> list[str]:

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import torch
 
-from .store import open_store
+from .store import StoreError, open_store
 
 
 def to_model(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -48,7 +48,11 @@ class ClipDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> torch.Tensor:
         if self._pid != os.getpid():
             self._file, self._pid = open_store(self.path), os.getpid()
-        return to_model(self._file["clips"][index])
+        try:
+            clip = self._file["clips"][index]
+        except OSError as exc:  # a damaged compressed chunk: h5py's message lacks the file's name
+            raise StoreError(f"{self.path}: clip {index} cannot be read ({exc}); rerun the stage that wrote it") from None
+        return to_model(clip)
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_file": None, "_pid": None}

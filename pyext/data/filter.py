@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import FilterParams
+from ..config import FilterParams, ParamsError
 from .store import ROW_FIELDS, ClipWriter, open_store, read_rows, store_videos
 
 _COPY_BLOCK = 4096  # clips copied per read, to bound memory
@@ -76,11 +76,17 @@ def filter_patches(src: Path, train: Path, val: Path, params: FilterParams, reco
     counts and the bytes a patch takes on disk."""
     rows = read_rows(src)
     train_idx, val_idx = select(rows, params)
+    motion = rows["motion"]
+    if not len(train_idx):  # before any output: nothing that looks like a set is written
+        spread = (", ".join(f"{q}% {np.percentile(motion, q):.2f}" for q in (10, 50, 90)) + f", max {motion.max():.2f}"
+                  if len(motion) else "none")
+        raise ParamsError("params.yaml", "filter.min_motion",
+                          f"{params.min_motion:g} keeps no training patch of the {len(motion)} candidates in {src} "
+                          f"(their motion scores: {spread}); lower it, or set filter.min_kept")
     attrs = {"params": record}
     copy_rows(src, train, train_idx, attrs)
     copy_rows(src, val, val_idx, attrs)
     size = train.stat().st_size + val.stat().st_size
-    motion = rows["motion"]
     used = threshold(motion, params)
     passing = int(np.count_nonzero(motion >= params.min_motion))
     if used == params.min_motion:

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from ..config import Params, ParamsError
 from ..data.dataset import ClipDataset
 from ..data.files import file_digest
+from ..data.store import StoreError
 from ..models import generator_file
 from .checkpoints import (
     CHECKPOINT,
@@ -44,6 +45,15 @@ from .validation import Validations, prediction_grid, validation_batches, valida
 
 class TrainingError(RuntimeError):
     """Training cannot go on (a loss became NaN or infinite); the message is one line."""
+
+
+def _next_batch(loader) -> torch.Tensor:
+    """The loader's next batch. An unreadable clip raised in a DataLoader worker process arrives
+    with the worker's traceback in its message; the stage reports one line, the error's own."""
+    try:
+        return next(loader)
+    except StoreError as exc:
+        raise StoreError(str(exc).strip().splitlines()[-1].removeprefix(f"{StoreError.__module__}.StoreError: ")) from None
 
 
 # ----------------------------------------------------------------------------------- the world
@@ -165,7 +175,7 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
     started = time.perf_counter() - seconds
     try:
         while step < last:
-            batches = [next(loader).to(world.device, non_blocking=True) for _ in range(per_step)]
+            batches = [_next_batch(loader).to(world.device, non_blocking=True) for _ in range(per_step)]
             logged = trainer.step(step, batches)
             step += 1
             bar.update(1)
