@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 
 from pyext.config import ParamsError
+from pyext.data.files import printable
 from pyext.data.manifest import ManifestError
 from pyext.data.store import StoreError
 
@@ -19,5 +20,5 @@ def run(stage: str, main: Callable[[], None], errors: tuple[type[Exception], ...
     try:
         main()
     except (*USER_ERRORS, *errors) as exc:
-        print(f"{stage}: {exc}", file=sys.stderr)
+        print(printable(f"{stage}: {exc}"), file=sys.stderr)
         sys.exit(2)

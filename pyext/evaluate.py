@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from .config import Params
 from .data.dataset import to_model, to_uint8
-from .data.files import atomic_output, write_json
+from .data.files import atomic_output, printable, write_json
 from .data.store import open_store, store_videos
 from .data.video import centre_crop
 from .metrics import SCORES, frame_scores, last_frame_baseline, motion_mask, optical_flow_baseline
@@ -171,7 +171,7 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
                 result = evaluate_clip(generator, clip, steps, ev.flow_threshold, device)
                 stored[i] = result.predictions
                 results.append(result.scores)
-                per_clip.append({"clip": int(index), "video": names[video[index]],
+                per_clip.append({"clip": int(index), "video": printable(names[video[index]]),
                                  **{method: round(result.scores[method][0]["psnr_full"], 4) for method in METHODS}})
                 if i in drawn:
                     name = f"clip{int(index):05d}"

@@ -1,5 +1,6 @@
 """Manifests of the UCF101, Sports-1M and folder sources, and extraction from them, on small
 fixtures of real encoded video."""
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import pytest
 
 from pyext.config import load_params
 from pyext.data.extract import extract
-from pyext.data.store import read_rows
+from pyext.data.store import open_store, read_rows, store_videos
 
 from pyext.data.manifest import ManifestError, folder_manifest, read_manifest, sports1m_manifest, ucf101_manifest, write_manifest
 from pyext.data.video import write_video
@@ -109,6 +110,33 @@ def test_folder_split_is_a_stable_hash_and_classes_are_subfolders(tmp_path):
     _video(root / "cats" / "new.mp4")  # adding a video moves no other
     again = {v.path: v.split for v in folder_manifest(root).videos}
     assert all(again[p] == s for p, s in splits.items())
+
+
+def test_folder_keeps_a_name_that_is_not_utf8_and_counts_bad_links(tmp_path):
+    # A crawl's names: one not valid UTF-8 (Latin-1) stopped prepare with a UnicodeEncodeError; a
+    # link loop and a dangling link were left out silently.
+    root = tmp_path / "mine"
+    names = [f"{c}/clip{i:02d}.mp4" for c in ("cats", "dogs") for i in range(6)]
+    for i, rel in enumerate(names):
+        _video(root / rel, seed=i)
+    latin = os.fsencode(root) + b"/cats/caf\xe9 au lait.mp4"
+    _video(Path(os.fsdecode(latin)), seed=99)
+    (root / "dogs" / "loop.mp4").symlink_to("loop.mp4")
+    (root / "dogs" / "gone.mp4").symlink_to(root / "nowhere.mp4")
+    m = folder_manifest(root)
+    odd = os.fsdecode(b"cats/caf\xe9 au lait.mp4")
+    assert sorted(v.path for v in m.videos) == sorted([*names, odd])
+    assert sorted(m.missing, key=lambda e: e["path"]) == [
+        {"path": "dogs/gone.mp4", "reason": "a link to nothing"},
+        {"path": "dogs/loop.mp4", "reason": "a link loop"}]
+    write_manifest(tmp_path / "manifest.json", m)
+    assert read_manifest(tmp_path / "manifest.json") == m
+    params = load_params(TEST_PARAMS)
+    report = extract(m, params.clip, replace(params.extract, workers=1), tmp_path / "out", {}, progress=False)
+    assert report["videos_read"] == len(m.videos) and not report["skipped"]
+    for name in ("patches.h5", "test.h5"):
+        with open_store(tmp_path / "out" / name) as f:
+            assert store_videos(f) == [v.path for v in m.videos]  # the odd name round-trips
 
 
 def test_manifest_round_trip(ucf101, tmp_path):

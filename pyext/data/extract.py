@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..config import ClipParams, ExtractParams
-from .files import write_json
+from .files import name_bytes, write_json
 from .manifest import Manifest, VideoEntry
 from .store import ClipWriter, compress_clips, merge_stores, open_store, store_videos
 from .video import VideoError, read_video
@@ -61,7 +61,7 @@ class VideoClips:
 
 def video_rng(seed: int, path: str) -> np.random.Generator:
     """The random generator of one video: the same in any worker, different for every video."""
-    return np.random.default_rng([seed, zlib.crc32(path.encode())])
+    return np.random.default_rng([seed, zlib.crc32(name_bytes(path))])
 
 
 def _clip_starts(frames: int, length: int, stride: int, cap: int, rng: np.random.Generator) -> np.ndarray:

@@ -52,8 +52,30 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def name_bytes(name: str) -> bytes:
+    """A path's bytes as the filesystem gave them. Names that are not valid UTF-8 reach Python
+    with their odd bytes as lone surrogates (``os.fsdecode``); this turns them back, so they can be
+    hashed and stored. Valid names give their UTF-8 bytes.
+
+    >>> name_bytes(os.fsdecode(b"caf\\xe9.mp4")), name_bytes("café.mp4")
+    (b'caf\\xe9.mp4', b'caf\\xc3\\xa9.mp4')
+    """
+    return name.encode("utf-8", "surrogateescape")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print or write as UTF-8: the odd bytes of a name that is not valid UTF-8
+    shown as ``\\xNN`` escapes.
+
+    >>> printable(os.fsdecode(b"caf\\xe9.mp4"))
+    'caf\\\\xe9.mp4'
+    """
+    return name_bytes(text).decode("utf-8", "backslashreplace")
+
+
 def write_json(path: str | os.PathLike, data: object) -> None:
-    """Writes ``data`` as indented JSON, atomically."""
+    """Writes ``data`` as indented JSON, atomically (ASCII, so a name that is not valid UTF-8 keeps
+    its lone surrogates as ``\\udcNN`` escapes and reads back the same)."""
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
 

@@ -13,6 +13,7 @@ disk go to ``missing`` (counted, never fatal).
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib
 import json
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from .files import write_json
+from .files import name_bytes, write_json
 
 VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv", ".3gp"})
 
@@ -119,8 +120,9 @@ def sports1m_manifest(root: Path) -> Manifest:
     ``URL label[,label...]``. Class names come from ``labels.txt`` (one per line) when present."""
     names_file = root / "labels.txt"
     classes = _lines(names_file) if names_file.exists() else []
-    on_disk = {p.stem: p.relative_to(root).as_posix() for p in _videos_under(root)}
-    manifest = Manifest("sports1m", str(root), 0, classes)
+    found, bad = _videos_under(root)
+    on_disk = {p.stem: p.relative_to(root).as_posix() for p in found}
+    manifest = Manifest("sports1m", str(root), 0, classes, missing=bad)
     max_label = -1
     for split_name in ("train", "test"):
         list_file = root / f"{split_name}_partition.txt"
@@ -143,21 +145,36 @@ def sports1m_manifest(root: Path) -> Manifest:
     return manifest
 
 
-def _videos_under(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+def _videos_under(root: Path) -> tuple[list[Path], list[dict]]:
+    """The video files under ``root``, and the video-named links that lead to none (a loop, or a
+    link to nothing) as ``missing`` entries."""
+    videos, bad = [], []
+    for p in sorted(root.rglob("*")):
+        if p.suffix.lower() not in VIDEO_SUFFIXES:
+            continue
+        if p.is_file():
+            videos.append(p)
+        elif p.is_symlink():
+            try:
+                os.stat(p)
+            except OSError as exc:
+                reason = "a link loop" if exc.errno == errno.ELOOP else "a link to nothing"
+                bad.append({"path": p.relative_to(root).as_posix(), "reason": reason})
+    return videos, bad
 
 
 def folder_manifest(root: Path, test_fraction: float = 0.1) -> Manifest:
     """Every video under ``root``. The class is the first sub-folder (one class when videos lie
     directly in ``root``); the split is decided by a stable hash of the relative path, so adding
     videos never moves existing ones between train and test."""
-    videos = [p.relative_to(root).as_posix() for p in _videos_under(root)]
+    found, bad = _videos_under(root)
+    videos = [p.relative_to(root).as_posix() for p in found]
     class_of = {rel: (rel.split("/")[0] if "/" in rel else root.name) for rel in videos}
     classes = sorted(set(class_of.values()))
     index = {name: i for i, name in enumerate(classes)}
-    manifest = Manifest("folder", str(root), 0, classes)
+    manifest = Manifest("folder", str(root), 0, classes, missing=bad)
     for rel in videos:
-        digest = int.from_bytes(hashlib.sha256(rel.encode()).digest()[:8], "big")
+        digest = int.from_bytes(hashlib.sha256(name_bytes(rel)).digest()[:8], "big")
         split_name = "test" if digest / 2**64 < test_fraction else "train"
         _add(manifest, root, rel, split_name, [index[class_of[rel]]])
     return manifest

@@ -25,7 +25,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .files import temporary_sibling
+from .files import name_bytes, temporary_sibling
 
 SCHEMA_VERSION = 1
 ROW_FIELDS = {"motion": np.float32, "video": np.int32, "start": np.int32, "yx": np.int16, "label": np.int16}
@@ -72,7 +72,9 @@ class ClipWriter:
             shape = (0, 2) if name == "yx" else (0,)
             self._file.create_dataset(name, shape=shape, maxshape=(None, *shape[1:]), dtype=dtype,
                                       chunks=(4096, *shape[1:]))
-        self._file.create_dataset("videos", data=self.videos, dtype=h5py.string_dtype())
+        # As bytes: h5py refuses the lone surrogates of a name that is not valid UTF-8 (store_videos
+        # reads them back the same).
+        self._file.create_dataset("videos", data=[name_bytes(v) for v in self.videos], dtype=h5py.string_dtype())
         return self
 
     def append(self, clips: np.ndarray, **rows: np.ndarray) -> None:
@@ -135,8 +137,10 @@ def open_store(path: str | os.PathLike) -> h5py.File:
 
 
 def store_videos(f: h5py.File) -> list[str]:
-    """The ``videos`` paths of an open store, as str (h5py returns UTF-8 strings as bytes)."""
-    return f["videos"].asstr()[:].tolist()
+    """The ``videos`` paths of an open store, as str (h5py returns UTF-8 strings as bytes; a name
+    that is not valid UTF-8 comes back with its odd bytes as lone surrogates, as ``os.fsdecode``
+    gives it)."""
+    return f["videos"].asstr(errors="surrogateescape")[:].tolist()
 
 
 def read_rows(path: str | os.PathLike) -> dict[str, np.ndarray]:
