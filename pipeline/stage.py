@@ -2,6 +2,7 @@
 the thing at fault (exit status 2), not a traceback."""
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 
@@ -14,9 +15,16 @@ from pyext.data.store import StoreError
 USER_ERRORS = (ParamsError, ManifestError, StoreError)
 
 
+def _terminated(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run(stage: str, main: Callable[[], None], errors: tuple[type[Exception], ...] = ()) -> None:
     """Runs ``main``; bad params, a bad manifest or store, or one of the stage's own ``errors`` end
     it with one line and exit status 2."""
+    # A scheduler's SIGTERM (Slurm's at a time limit) unwinds like Ctrl-C, so that what is being
+    # written is removed (pyext.data.files.atomic_output) rather than left as a hidden temporary.
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         main()
     except (*USER_ERRORS, *errors) as exc:

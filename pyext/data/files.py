@@ -7,24 +7,71 @@ file that looks complete after an interrupted run.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
 import secrets
+import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
 
+def _started(pid: int) -> str:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or "" where unknown: with
+    the pid, it names one process, even after the pid is reused."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (where its start time is unknown)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's
+        return True
+    return True
+
+
+def _writer() -> str:
+    """This process as a writer of temporaries: ``<host>-<pid>-<start time>``."""
+    host = socket.gethostname().replace(".", "_").replace("-", "_") or "host"
+    return f"{host}-{os.getpid()}-{_started(os.getpid())}"
+
+
+def _remove_stale_siblings(path: Path) -> None:
+    """Removes the temporaries of ``path`` that a dead writer on this host left (killed, or
+    timed out by a scheduler). Those of live writers stay, and those of other hosts, which may be
+    writing into a shared folder: a pid says nothing about another machine's processes."""
+    host = _writer().split("-", 1)[0]
+    for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        writer = part.name[len(path.name) + 2:-len(".part")].split("-")
+        if len(writer) != 4 or writer[0] != host or not writer[1].isdigit():
+            continue  # another host's, or not one of ours
+        pid, started = int(writer[1]), writer[2]
+        if _started(pid) == started if started else _alive(pid):
+            continue  # its writer is still running
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(part) if part.is_dir() and not part.is_symlink() else part.unlink()
+
+
 def temporary_sibling(path: str | os.PathLike) -> Path:
-    """A unique hidden name next to ``path``, ``.<name>.<pid>-<random>.part``, to write a file or
-    folder under before renaming it to ``path`` (a rename within a folder is atomic). Unlike
-    :func:`tempfile.mkstemp` it creates nothing, so what is written there gets the usual
-    permissions rather than owner-only ones.
+    """A unique hidden name next to ``path``, ``.<name>.<host>-<pid>-<start>-<random>.part``, to
+    write a file or folder under before renaming it to ``path`` (a rename within a folder is
+    atomic). Unlike :func:`tempfile.mkstemp` it creates nothing, so what is written there gets the
+    usual permissions rather than owner-only ones. The name says which process writes it, so the
+    leftovers of a killed writer (on this host) are removed here, the next time ``path`` is written.
     """
     path = Path(path)
-    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part")
+    _remove_stale_siblings(path)
+    return path.with_name(f".{path.name}.{_writer()}-{secrets.token_hex(4)}.part")
 
 
 @contextlib.contextmanager

@@ -1,0 +1,66 @@
+"""pyext.data.files and the stages' signal handling: a killed or timed-out writer leaves no
+temporary that a rerun keeps; those of live writers and of other hosts stay."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from pyext.data.files import _started, _writer, atomic_output, temporary_sibling
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(done.stdout)
+
+
+def test_a_rerun_removes_the_temporaries_of_dead_writers_on_this_host_only(tmp_path):
+    target = tmp_path / "patches.h5"
+    host = _writer().split("-")[0]
+    me, dead = os.getpid(), _dead_pid()
+    parts = {
+        "dead": tmp_path / f".patches.h5.{host}-{dead}-{_started(me)}-0000aaaa.part",
+        "reused_pid": tmp_path / f".patches.h5.{host}-{me}-1-0000bbbb.part",  # this pid, another start
+        "alive": temporary_sibling(target),  # this process, writing now
+        "other_host": tmp_path / f".patches.h5.otherhost-{dead}-5-0000cccc.part",
+        "other_file": tmp_path / f".test.h5.{host}-{dead}-5-0000dddd.part",
+        "dead_folder": tmp_path / f".patches.h5.{host}-{dead}--0000eeee.part",  # start time unknown
+    }
+    for name, part in parts.items():
+        if name == "dead_folder":
+            (part / "inside").mkdir(parents=True)
+        else:
+            part.write_text(name)
+    with atomic_output(target) as tmp:
+        tmp.write_text("new")
+    left = {name for name, part in parts.items() if part.exists()}
+    assert left == {"alive", "other_host", "other_file"}
+    assert target.read_text() == "new"
+
+
+def test_sigterm_removes_what_a_stage_was_writing(tmp_path):
+    # As Slurm ends a job at its time limit: the stage unwinds, the hidden temporary goes.
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from pipeline.stage import run
+        from pyext.data.files import atomic_output
+
+        def main():
+            with atomic_output(Path({str(tmp_path)!r}) / "patches.h5") as tmp:
+                tmp.write_text("partial")
+                print("writing", flush=True)
+                time.sleep(60)
+
+        run("extract", main)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.stdout.readline().strip() == "writing"
+    assert len(list(tmp_path.iterdir())) == 1
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []
