@@ -130,6 +130,58 @@ def test_truncated_video(tmp_path, keep):
     assert_names_file(exc_info, path, "truncated")
 
 
+# Containers as crawls hold them: (suffix, FFmpeg format, codec, muxer options).
+CONTAINERS = {
+    "mp4-index-first": (".mp4", "mp4", "mpeg4", {"movflags": "faststart"}),
+    "mkv": (".mkv", "matroska", "mpeg4", {}),
+    "fragmented-mp4": (".mp4", "mp4", "mpeg4", {"movflags": "frag_keyframe+empty_moov"}),
+    "mpeg": (".mpg", "mpeg", "mpeg1video", {}),
+    "avi": (".avi", "avi", "mpeg4", {}),
+}
+
+
+def _write(path, kind: str, times: list[int], fps: int = 25) -> None:
+    """40 random 48x64 frames shown at ``times`` (in frames of ``fps``): gaps are dropped frames."""
+    _, fmt, codec, options = CONTAINERS[kind]
+    frames = np.random.default_rng(0).integers(0, 256, (len(times), 48, 64, 3), dtype=np.uint8)
+    with av.open(str(path), "w", format=fmt, options=options) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt, stream.bit_rate = 64, 48, "yuv420p", 400_000
+        for t, rgb in zip(times, frames):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = t
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.5, 0.7])
+@pytest.mark.parametrize("kind", CONTAINERS)
+def test_cut_files_of_every_container_are_refused(tmp_path, kind, keep):
+    # Cut at 50%, an MP4 with its index first, an MKV, a fragmented MP4 and an MPEG file decoded
+    # half their frames without a complaint, and the halves went into the sets.
+    path = tmp_path / f"v_X_g01_c01{CONTAINERS[kind][0]}"
+    _write(path, kind, list(range(40)))
+    assert len(read_video(path)) == 40
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
+    with pytest.raises(VideoError) as exc_info:
+        read_video(path)
+    assert_names_file(exc_info, path, "")
+    assert any(why in str(exc_info.value) for why in ("truncated", "cannot decode")), str(exc_info.value)
+
+
+@pytest.mark.parametrize("kind", CONTAINERS)
+def test_complete_files_with_dropped_frames_or_a_variable_rate_are_kept(tmp_path, kind):
+    # Fewer frames than the duration holds, yet complete: a gap of dropped frames (empty chunks in
+    # AVI), then a variable rate (frames 1, 2 or 3 frame-times apart).
+    dropped = [*range(15), *range(25, 50)]  # frames 15..24 dropped
+    variable = np.cumsum(np.random.default_rng(1).integers(1, 4, 40)).tolist()
+    for name, times in (("dropped", dropped), ("variable", variable)):
+        path = tmp_path / f"{name}{CONTAINERS[kind][0]}"
+        _write(path, kind, times)
+        assert len(read_video(path)) >= 40 - 1, (name, kind)
+
+
 def test_no_video_stream(tmp_path):
     path = tmp_path / "sound.wav"
     with av.open(str(path), "w") as container:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -160,8 +161,14 @@ def read_video(
             stream.thread_type = "AUTO"
             if threads is not None:
                 stream.thread_count = threads
-            decoded_shape = None
-            for frame in container.decode(stream):
+            decoded_shape, damaged, last_time = None, None, None
+            for frame in _frames(container, stream):
+                if isinstance(frame, float):  # the time of a packet the file holds only part of
+                    damaged = frame if damaged is None else damaged
+                    continue
+                if frame.is_corrupt and damaged is None:  # decoded from incomplete data (a cut MPEG)
+                    damaged = frame.time or 0.0
+                last_time = frame.time if frame.time is not None else last_time
                 rgb = frame.to_ndarray(format="rgb24")
                 if decoded_shape is None:
                     decoded_shape = rgb.shape
@@ -172,12 +179,53 @@ def read_video(
                 if (out_h, out_w) != rgb.shape[:2]:
                     rgb = cv2.resize(rgb, (out_w, out_h), interpolation=cv2.INTER_AREA)
                 frames.append(rgb)
+            if damaged is not None:
+                raise VideoError(path, f"truncated or damaged: its data at {damaged:.2f} s is incomplete")
+            _check_end(path, container, stream, last_time)
     except (av.FFmpegError, OSError, ValueError) as exc:
         # ValueError: PyAV raises it for streams it cannot convert (e.g. an unknown pixel format).
         raise VideoError(path, f"cannot decode: {_ffmpeg_reason(exc)}") from exc
     if not frames:
         raise VideoError(path, "no frame decoded")
     return np.stack(frames)
+
+
+def _frames(container, stream) -> Iterator[av.VideoFrame | float]:
+    """The stream's decoded frames, and before a packet's frames the time (s) of a packet that the
+    demuxer read only in part (FFmpeg flags it corrupt: a file cut inside the packet). A cut that
+    falls exactly between packets of a container without a declared duration (an MPEG program
+    stream, a fragmented MP4 between fragments) looks like a shorter file and is not caught."""
+    for packet in container.demux(stream):
+        if packet.is_corrupt:
+            yield float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
+        yield from packet.decode()
+
+
+# Containers whose headers declare the stream's duration; others' (MPEG program streams, ...) are
+# estimated from the bitrate and the file size, which a cut file shrinks with it.
+_DECLARED_DURATION = ("mov", "matroska", "avi")
+# A stream ending short of its declared duration by more than this (seconds; or this fraction of
+# the duration) was cut. Complete files with a variable frame rate or dropped-frame chunks end
+# their last frame within a frame of the declared end.
+_END_TOLERANCE_S, _END_TOLERANCE = 0.5, 0.02
+
+
+def _check_end(path: Path, container, stream, last_time: float | None) -> None:
+    """Raises VideoError when the decoded frames end well before the duration the container
+    declares: a cut file that decodes without an error (an MP4 with its index at the front, MKV)."""
+    if last_time is None or container.format.name.split(",")[0] not in _DECLARED_DURATION:
+        return
+    if stream.duration:
+        declared = float(stream.duration * stream.time_base)
+    elif container.duration:
+        declared = container.duration / av.time_base
+    else:
+        return
+    start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+    step = 1 / float(stream.average_rate) if stream.average_rate else 0.0
+    end = last_time - start + step
+    if end < declared - max(_END_TOLERANCE_S, _END_TOLERANCE * declared):
+        raise VideoError(path, f"truncated: its frames end at {end:.2f} s of the {declared:.2f} s it declares")
 
 
 def write_video(
