@@ -46,7 +46,8 @@ def workdir(tmp_path_factory):
     for folder in ("pyext", "pipeline", "csrc"):  # pyext with its built extension
         shutil.copytree(REPO / folder, work / folder, ignore=shutil.ignore_patterns("__pycache__"))
     _set(work, demo__classes=2, demo__groups=3, demo__test_groups=1, demo__clips_per_group=1, demo__frames=12,
-         filter__val_fraction=0.5, model__multiscale__scales=2, model__multiscale__width=0.05, train__steps=4, train__batch_size=4,
+         filter__val_fraction=0.5, filter__min_kept=8, model__multiscale__scales=2, model__multiscale__width=0.05,
+         train__steps=4, train__batch_size=1,
          train__workers=0, train__checkpoint_every=2, train__log_every=1, train__val_every=2, train__image_every=4,
          train__val_batches=1, evaluate__pictures=1)
     _run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], work)
@@ -144,9 +145,10 @@ def test_filter_stops_with_one_line_on_a_bad_store_or_a_threshold_that_keeps_not
     # empty training set that train then died on.
     patches, train_set = workdir / "data" / "patches.h5", workdir / "data" / "train.h5"
     before = train_set.read_bytes()
-    _set(workdir, filter__min_motion=1e6)
+    shipped = yaml.safe_load((workdir / "params.yaml").read_text())["filter"]
+    _set(workdir, filter__min_motion=1e6, filter__min_kept=0)
     result = _run([sys.executable, "-m", "pipeline.filter"], workdir, check=False)
-    _set(workdir, filter__min_motion=8.0)
+    _set(workdir, filter__min_motion=shipped["min_motion"], filter__min_kept=shipped["min_kept"])
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith("filter: params.yaml: filter.min_motion: 1e+06 keeps no training patch of the ")
     assert "their motion scores: 10% " in result.stderr and train_set.read_bytes() == before  # nothing written

@@ -51,7 +51,7 @@ def _tiny_params(source: str) -> dict:
     raw["extract"]["workers"] = 1  # decoded in the stage's own process, where the probe looks
     raw["filter"]["val_fraction"] = 0.5
     raw["model"]["multiscale"].update(scales=2, width=0.05)
-    raw["train"].update(steps=2, batch_size=4, device="cpu", workers=0, checkpoint_every=2, log_every=1,
+    raw["train"].update(steps=2, batch_size=2, device="cpu", workers=0, checkpoint_every=2, log_every=1,
                         val_every=2, image_every=2, val_batches=1)
     raw["evaluate"]["pictures"] = 1
     return raw
