@@ -171,15 +171,14 @@ def _label(cell: np.ndarray, text: str) -> np.ndarray:
     return np.concatenate([margin, cell])
 
 
-def picture(results: list[dict], test_path: Path, threshold: float, per_row: int = 4, crop: int = 64,
+def picture(results: list[dict], test_path: Path, m: int, threshold: float, per_row: int = 4, crop: int = 64,
             zoom: int = 3) -> np.ndarray:
     """One test clip (the one with the largest moving region at step 1) predicted by every
     experiment: per method, the moving region's crop at steps 1 and 2, ``zoom`` times enlarged,
-    labelled with the method's moving-region PSNR on this clip at step 1."""
+    labelled with the method's moving-region PSNR on this clip at step 1 (``m`` input frames)."""
     stored = [_predictions(r["ref"]) for r in results]
     _, indices, (top, left) = stored[0]
     h, w = stored[0][0].shape[2:4]
-    m = load_params().clip.input_frames
     with open_store(test_path) as f:
         clips = [f["clips"][int(i), :m + 2, top:top + h, left:left + w] for i in indices]
     masks = [np.stack([motion_mask(c[m + j - 1], c[m + j], threshold) for j in range(2)]) for c in clips]
@@ -244,7 +243,7 @@ def main() -> None:
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     (OUT / "zoo.json").write_text(json.dumps({"machine": machine, "set": args.set, "results": results}, indent=1))
     (OUT / "table.md").write_text(table(results))
-    cv2.imwrite(str(OUT / "clip.png"), cv2.cvtColor(picture(results, Path("data/test.h5"),
+    cv2.imwrite(str(OUT / "clip.png"), cv2.cvtColor(picture(results, Path("data/test.h5"), params.clip.input_frames,
                                                             params.evaluate.flow_threshold), cv2.COLOR_RGB2BGR))
     print(table(results))
     print(f"zoo: wrote {OUT / 'table.md'}, {OUT / 'zoo.json'}, {OUT / 'clip.png'}")

@@ -158,10 +158,10 @@ _Bool = Annotated[bool, Strict(), _Expect("true or false")]
 _Count = _int(1)
 _Cap = _int(0)  # 0 means no cap
 _Seed = _int(0)
-_IntPair = Annotated[tuple[Annotated[int, Strict(), Field(ge=1)], Annotated[int, Strict(), Field(ge=1)]],
-                     BeforeValidator(_list), _Expect("a list of two ints [height, width], each >= 1")]
-_Beta = Annotated[float, Strict(), Field(ge=0, lt=1, allow_inf_nan=False)]
-_Betas = Annotated[tuple[_Beta, _Beta], BeforeValidator(_list),
+# Pairs: errors quote the outer _Expect (the items' own are not read).
+_IntPair = Annotated[tuple[_Count, _Count], BeforeValidator(_list),
+                     _Expect("a list of two ints [height, width], each >= 1")]
+_Betas = Annotated[tuple[_float(0, 1), _float(0, 1)], BeforeValidator(_list),
                    _Expect("a list of two numbers [beta1, beta2], each in [0, 1)")]
 # A section: frozen, every key required (none has a default), unknown keys refused.
 _section = pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))

@@ -40,17 +40,21 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _host() -> str:
+    """This machine's name without the separators of a writer's name."""
+    return socket.gethostname().replace(".", "_").replace("-", "_") or "host"
+
+
 def _writer() -> str:
     """This process as a writer of temporaries: ``<host>-<pid>-<start time>``."""
-    host = socket.gethostname().replace(".", "_").replace("-", "_") or "host"
-    return f"{host}-{os.getpid()}-{_started(os.getpid())}"
+    return f"{_host()}-{os.getpid()}-{_started(os.getpid())}"
 
 
 def _remove_stale_siblings(path: Path) -> None:
     """Removes the temporaries of ``path`` that a dead writer on this host left (killed, or
     timed out by a scheduler). Those of live writers stay, and those of other hosts, which may be
     writing into a shared folder: a pid says nothing about another machine's processes."""
-    host = _writer().split("-", 1)[0]
+    host = _host()
     for part in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
         writer = part.name[len(path.name) + 2:-len(".part")].split("-")
         if len(writer) != 4 or writer[0] != host or not writer[1].isdigit():
