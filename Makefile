@@ -37,7 +37,7 @@ test: install
 bench: install
 	BEYONDMSE_REQUIRE_NATIVE=1 $(PY) -m bench.kernels
 
-# The adversarial objective zoo (bench/zoo.py): one DVC experiment per objective, about an hour on
+# The adversarial objective zoo (bench/zoo.py): one DVC experiment per objective, about 80 minutes on
 # 2 CPU cores; the table and picture land in bench/zoo/. ZOO_ARGS="--only hinge --set train.steps=100".
 zoo: $(VENV)/.deps
 	$(MAKE) $(if $(HAS_GPU),build,build-cpu)

@@ -20,6 +20,8 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pyext.data.files import atomic_output  # noqa: E402
+from pyext.data.store import ClipArray  # noqa: E402
+from pyext.evaluate import read_predictions  # noqa: E402
 
 TITLE_HEIGHT = 18
 GAP = 4
@@ -34,36 +36,44 @@ def run_argument(text: str) -> tuple[str, Path]:
 
 
 def comparison(test: Path, runs: list[tuple[str, Path]], clips: list[int]) -> Image.Image:
-    """The picture: ``len(clips)`` rows of ``2 + len(runs)`` frames ``(H, W)`` under a title row."""
+    """The picture: ``len(clips)`` rows of ``2 + len(runs)`` frames under a title row; each row at
+    its clip's (cropped) frame size, the columns as wide as the widest."""
     with h5py.File(test, "r") as f:
-        stored = f["clips"]
-        framing = None  # (input frames, crop origin): the same for every run
-        columns: list[list[np.ndarray]] = [[], []]
+        stored = ClipArray(f)
+        framing = None  # (input frames, crop origins): the same for every run
+        predicted: list[list[np.ndarray]] = []
         for title, path in runs:
             with h5py.File(path, "r") as p:
-                this = (int(p.attrs["input_frames"]), tuple(int(v) for v in p.attrs["crop_origin"]))
+                predictions, index, origins = read_predictions(p)
+                this = (int(p.attrs["input_frames"]), origins.tolist())
                 if framing not in (None, this):
-                    sys.exit(f"{path}: input frames and crop origin {this}, the other runs {framing}")
+                    sys.exit(f"{path}: input frames and crop origins differ from the other runs'")
                 framing = this
-                if len(p["clip"]) != len(stored) or not np.array_equal(p["clip"][:], np.arange(len(stored))):
+                if len(index) != len(stored) or not np.array_equal(index, np.arange(len(stored))):
                     sys.exit(f"{path}: not an evaluation of every clip of {test}")
-                preds = p["predictions"]
-                columns.append([preds[c, 0] for c in clips])
-        input_frames, (y0, x0) = framing
-        h, w = columns[-1][0].shape[:2]
-        for c in clips:
-            if not 0 <= c < len(stored):
-                sys.exit(f"--clips: {c} is not a clip of {test} ({len(stored)} clips)")
-            clip = stored[c][:, y0:y0 + h, x0:x0 + w]
-            columns[0].append(clip[input_frames])
-            columns[1].append(clip[input_frames - 1])
+                for c in clips:
+                    if not 0 <= c < len(stored):
+                        sys.exit(f"--clips: {c} is not a clip of {test} ({len(stored)} clips)")
+                predicted.append([predictions.read(c, 0) for c in clips])
+        input_frames, origins = framing
+        rows = []
+        for r, c in enumerate(clips):
+            (y0, x0), (h, w) = origins[c], predicted[0][r].shape[:2]
+            clip = stored.read(c, slice(input_frames - 1, input_frames + 1), slice(y0, y0 + h), slice(x0, x0 + w))
+            rows.append([clip[1], clip[0]] + [run[r] for run in predicted])
     titles = ["truth", "last frame"] + [title for title, _ in runs]
-    canvas = Image.new("RGB", (len(titles) * (w + GAP) - GAP, TITLE_HEIGHT + len(clips) * (h + GAP) - GAP), "white")
+    w = max(row[0].shape[1] for row in rows)
+    heights = [row[0].shape[0] for row in rows]
+    canvas = Image.new("RGB", (len(titles) * (w + GAP) - GAP, TITLE_HEIGHT + sum(heights) + GAP * (len(rows) - 1)),
+                       "white")
     draw = ImageDraw.Draw(canvas)
-    for i, (title, frames) in enumerate(zip(titles, columns)):
+    for i, title in enumerate(titles):
         draw.text((i * (w + GAP) + 4, 3), title, fill="black")
-        for r, frame in enumerate(frames):
-            canvas.paste(Image.fromarray(frame), (i * (w + GAP), TITLE_HEIGHT + r * (h + GAP)))
+    y = TITLE_HEIGHT
+    for row, height in zip(rows, heights):
+        for i, frame in enumerate(row):
+            canvas.paste(Image.fromarray(frame), (i * (w + GAP), y))
+        y += height + GAP
     return canvas
 
 

@@ -39,7 +39,8 @@ import h5py
 import numpy as np
 
 from pyext.config import ADVERSARIAL_OBJECTIVES, load_params
-from pyext.data.store import open_store
+from pyext.data.store import ClipArray, open_store
+from pyext.evaluate import read_predictions
 from pyext.metrics import motion_mask, psnr
 
 OUT = Path("bench/zoo")
@@ -155,13 +156,14 @@ def table(results: list[dict]) -> str:
     return head + body
 
 
-def _predictions(ref: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
-    """An experiment's stored test predictions (clips, steps, H, W, 3), the clip indices and the crop
-    origin, read through DVC from its cache."""
+def _predictions(ref: str) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """An experiment's stored test predictions (per clip: (steps, h, w, 3)), the test clip indices
+    and the crop origins (N, 2), read through DVC from its cache."""
     import dvc.api
     data = dvc.api.read("eval/predictions.h5", repo=".", rev=ref, mode="rb")
     with h5py.File(io.BytesIO(data), "r") as f:
-        return f["predictions"][:], f["clip"][:], tuple(int(v) for v in f.attrs["crop_origin"])
+        predictions, clip, origins = read_predictions(f)
+        return [predictions[i] for i in range(len(predictions))], clip, origins
 
 
 def _label(cell: np.ndarray, text: str) -> np.ndarray:
@@ -177,13 +179,15 @@ def picture(results: list[dict], test_path: Path, m: int, threshold: float, per_
     experiment: per method, the moving region's crop at steps 1 and 2, ``zoom`` times enlarged,
     labelled with the method's moving-region PSNR on this clip at step 1 (``m`` input frames)."""
     stored = [_predictions(r["ref"]) for r in results]
-    _, indices, (top, left) = stored[0]
-    h, w = stored[0][0].shape[2:4]
+    first, indices, origins = stored[0]
     with open_store(test_path) as f:
-        clips = [f["clips"][int(i), :m + 2, top:top + h, left:left + w] for i in indices]
+        test = ClipArray(f)
+        clips = [test.read(int(i), slice(0, m + 2), slice(top, top + p.shape[1]), slice(left, left + p.shape[2]))
+                 for i, (top, left), p in zip(indices, origins, first)]
     masks = [np.stack([motion_mask(c[m + j - 1], c[m + j], threshold) for j in range(2)]) for c in clips]
     best = int(np.argmax([mask[0].sum() for mask in masks]))
     clip, mask = clips[best], masks[best]
+    h, w = clip.shape[1:3]
     # The crop with the most moving edges of the true frame: blur shows there, not on flat colour.
     grey = cv2.cvtColor(clip[m], cv2.COLOR_RGB2GRAY).astype(np.float32)
     edges = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1))

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from .config import Params
 from .data.dataset import to_model, to_uint8
 from .data.files import atomic_output, printable, write_json
-from .data.store import open_store, store_videos
+from .data.store import ClipArray, ClipArrayWriter, open_store, store_videos
 from .data.video import centre_crop
 from .metrics import SCORES, frame_scores, last_frame_baseline, motion_mask, optical_flow_baseline
 from .models import Predictor
@@ -142,7 +142,11 @@ def clip_animation(clip: np.ndarray, result: ClipResult, m: int, path: Path) -> 
 def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Path,
              device: torch.device | None = None, progress: bool = True) -> dict:
     """Writes ``out_dir/metrics.json``, ``predictions.h5``, ``plots/steps.csv``, ``plots/clips.csv``
-    and ``pictures/`` for the test clips of ``test_path``; returns the metrics."""
+    and ``pictures/`` for the test clips of ``test_path``; returns the metrics.
+
+    ``predictions.h5`` holds the model's predictions of each evaluated clip at its frame size (a
+    :class:`pyext.data.store.ClipArray` named ``predictions``), ``clip`` (the test clip indices)
+    and ``crop_origin`` (N, 2); :func:`read_predictions` reads it."""
     ev, steps = params.evaluate, params.clip.test_steps
     device = device or next(generator.parameters()).device
     m, n = generator.input_frames, generator.output_frames
@@ -150,26 +154,30 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
     with open_store(test_path) as f:
         video = f["video"][:]
         names = store_videos(f)
+        clips = ClipArray(f)
         chosen = select_clips(video, ev.protocol, ev.max_clips)
-        length, (h, w), (top, left) = m + steps * n, f["clips"].shape[2:4], (0, 0)
-        if len(chosen):  # every test clip has the store's frame size: one crop serves them all
-            crop, (top, left) = centre_crop(np.broadcast_to(np.uint8(0), (h, w, 3)), generator.size_multiple)
-            h, w = crop.shape[:2]
+        length = m + steps * n
         results, per_clip = [], []
         (out_dir / "pictures").mkdir(parents=True, exist_ok=True)
-        shape = (len(chosen), steps * n, h, w, 3)
         with atomic_output(out_dir / "predictions.h5") as tmp, h5py.File(tmp, "w") as out:
-            stored = out.create_dataset("predictions", shape=shape, dtype=np.uint8,
-                                        chunks=(1, 1, *shape[2:]), compression="gzip", compression_opts=1)
+            stored = ClipArrayWriter(out, "predictions", steps * n, None)
             out.create_dataset("clip", data=chosen.astype(np.int32))
-            out.attrs.update({"crop_origin": (top, left), "input_frames": m, "output_frames": n, "steps": steps,
-                              "test_file": str(test_path)})
+            origins = out.create_dataset("crop_origin", shape=(len(chosen), 2), dtype=np.int16)
+            out.attrs.update({"input_frames": m, "output_frames": n, "steps": steps, "test_file": str(test_path)})
             # Pictures of clips spread over the selection (the test list is grouped by class).
             drawn = set(np.linspace(0, len(chosen) - 1, min(ev.pictures, len(chosen))).round().astype(int).tolist())
             for i, index in enumerate(tqdm(chosen, desc="evaluate", unit="clip", disable=not progress)):
-                clip = f["clips"][index, :length, top:top + h, left:left + w]
+                # Each clip at its own frame size, centre-cropped to the model's size multiple.
+                h, w = clips.sizes[index]
+                try:
+                    crop, (top, left) = centre_crop(np.broadcast_to(np.uint8(0), (h, w, 3)), generator.size_multiple)
+                except ValueError as exc:
+                    raise ValueError(f"{test_path}: clip {index} of {printable(names[video[index]])}: {exc}") from None
+                clip = clips.read(int(index), slice(0, length), slice(top, top + crop.shape[0]),
+                                  slice(left, left + crop.shape[1]))
                 result = evaluate_clip(generator, clip, steps, ev.flow_threshold, device)
-                stored[i] = result.predictions
+                stored.append(result.predictions[None])
+                origins[i] = top, left
                 results.append(result.scores)
                 per_clip.append({"clip": int(index), "video": printable(names[video[index]]),
                                  **{method: round(result.scores[method][0]["psnr_full"], 4) for method in METHODS}})
@@ -188,6 +196,15 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
                 for s in range(steps)])
     _write_csv(out_dir / "plots" / "clips.csv", per_clip, ["clip", "video", *METHODS])
     return metrics
+
+
+def read_predictions(f: h5py.File) -> tuple[ClipArray, np.ndarray, np.ndarray]:
+    """An open ``predictions.h5``: the predictions (clip i: uint8 (steps * n, h_i, w_i, 3)), the
+    index of each one's test clip (N,) and the origin (top, left) of its crop of that clip (N, 2).
+    Files written before test clips kept their own sizes hold one origin, as an attribute."""
+    clip = f["clip"][:]
+    origins = f["crop_origin"][:] if "crop_origin" in f else np.tile(f.attrs["crop_origin"], (len(clip), 1))
+    return ClipArray(f, "predictions"), clip, origins.astype(np.int64)
 
 
 def _write_csv(path: Path, rows: list[dict], fields: list[str] | None = None) -> None:

@@ -1,14 +1,60 @@
-"""What the tests share: their own params file; devices, dtypes and tolerances of the op tests."""
+"""What the tests share: their own params file; a tiny copy of the pipeline to run stages in;
+devices, dtypes and tolerances of the op tests."""
+import os
+import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 # The tests' params: a frozen copy of params.yaml (its defaults are tuned; the tests' numbers stay).
 TEST_PARAMS = Path(__file__).with_name("params.yaml")
 
 HAS_CUDA = torch.cuda.is_available()
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_in(args: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None):
+    """Runs a command in a pipeline copy (its code first on the path, this Python's tools on PATH);
+    with ``check``, a failure raises with the command's output."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(cwd), **(env or {})}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def set_params(workdir: Path, **changes) -> None:
+    """Edits ``workdir/params.yaml``: ``section__key=value`` sets ``section.key``."""
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    for dotted, value in changes.items():
+        *sections, key = dotted.split("__")
+        mapping = params
+        for name in sections:
+            mapping = mapping[name]
+        mapping[key] = value
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def tiny_pipeline(work: Path) -> Path:
+    """A copy of the pipeline in ``work`` (code with its built extension, dvc.yaml, the tests'
+    params) set to a tiny demo set and a 4-step training of a tiny model."""
+    for name in ("dvc.yaml", "setup.py"):
+        shutil.copy(REPO / name, work / name)
+    shutil.copy(TEST_PARAMS, work / "params.yaml")
+    for folder in ("pyext", "pipeline", "csrc"):  # pyext with its built extension
+        shutil.copytree(REPO / folder, work / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    set_params(work, demo__classes=2, demo__groups=3, demo__test_groups=1, demo__clips_per_group=1, demo__frames=12,
+               filter__val_fraction=0.5, filter__min_kept=8, model__multiscale__scales=2,
+               model__multiscale__width=0.05, train__steps=4, train__batch_size=1, train__workers=0,
+               train__checkpoint_every=2, train__log_every=1, train__val_every=2, train__image_every=4,
+               train__val_batches=1, evaluate__pictures=1)
+    return work
 
 
 def with_multiscale(params, **knobs):

@@ -13,9 +13,9 @@ from pyext.data.dataset import ClipDataset, to_model, to_uint8
 from pyext.data.demo import generate_demo
 from pyext.data.extract import extract, motion_score
 from pyext.data.filter import filter_patches, select
-from pyext.data.manifest import VideoEntry, ucf101_manifest
-from pyext.data.store import open_store, read_rows
-from pyext.data.video import read_video
+from pyext.data.manifest import Manifest, VideoEntry, ucf101_manifest
+from pyext.data.store import ROW_FIELDS, ClipArray, ClipWriter, merge_stores, open_store, read_rows
+from pyext.data.video import read_video, write_video
 from cases import TEST_PARAMS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,7 +75,7 @@ def test_patches_are_the_source_pixels_and_motion_is_recomputed(dataset, extract
     rows = read_rows(out / "patches.h5")
     with open_store(out / "patches.h5") as f:
         clips = f["clips"][:]
-        assert f.attrs["schema_version"] == 1 and '"test": true' in f.attrs["params"]
+        assert f.attrs["schema_version"] == 2 and '"test": true' in f.attrs["params"]
     p = clip.patch
     for i in range(0, len(clips), 5):
         video = read_video(Path(manifest.root) / rows["videos"][rows["video"][i]])
@@ -90,18 +90,90 @@ def test_test_clips_are_full_frames(dataset, extracted):
     out, _ = extracted
     manifest, clip, _ = dataset
     with open_store(out / "test.h5") as f:
-        assert f["clips"].shape[1:] == (clip.test_frames, 240, 320, 3)
-        first, video = f["clips"][0], f["video"][0]
+        clips = ClipArray(f)
+        assert clips.clip_shape == (clip.test_frames, None, None, 3) and (clips.sizes == (240, 320)).all()
+        first, video = clips[0], f["video"][0]
     np.testing.assert_array_equal(first, read_video(Path(manifest.root) / manifest.videos[video].path)[:clip.test_frames])
+
+
+def _assert_same_store(a_path: Path, b_path: Path) -> None:
+    """The two stores hold the same clips (at the same sizes) and fields, row for row."""
+    with open_store(a_path) as a, open_store(b_path) as b:
+        clips_a, clips_b = ClipArray(a), ClipArray(b)
+        assert clips_a.clip_shape == clips_b.clip_shape and len(clips_a) == len(clips_b)
+        np.testing.assert_array_equal(clips_a.sizes, clips_b.sizes)
+        for i in range(len(clips_a)):
+            np.testing.assert_array_equal(clips_a[i], clips_b[i])
+        for key in ROW_FIELDS:
+            np.testing.assert_array_equal(a[key][:], b[key][:])
+
+
+def _moving(frames: int, h: int, w: int, seed: int) -> np.ndarray:
+    """A textured picture sliding 2 pixels a frame, uint8 (frames, h, w, 3)."""
+    texture = np.random.default_rng(seed).integers(0, 256, (h, w + 2 * frames, 3), dtype=np.uint8)
+    return np.stack([texture[:, 2 * t:2 * t + w] for t in range(frames)])
+
+
+def test_test_videos_of_other_sizes_keep_their_own_size(tmp_path):
+    """The first test video's frame size decided which test videos were kept: with a wide video
+    first, the other test videos were skipped. Each keeps its own size (and aspect) now."""
+    root = tmp_path / "videos"
+    root.mkdir()
+    sizes = {"a_wide.avi": (36, 64), "b.avi": (48, 64), "c.avi": (48, 64), "d_tall.avi": (64, 48)}
+    for i, (name, (h, w)) in enumerate(sizes.items()):
+        write_video(root / name, _moving(8, h, w, seed=i))
+    manifest = Manifest("folder", str(root), 1, ["X"], [VideoEntry(name, "test", 0, "X", (0,)) for name in sizes])
+    p = load_params(TEST_PARAMS)
+    report = extract(manifest, p.clip, replace(p.extract, workers=1), tmp_path / "out", {}, progress=False)
+    assert report["skipped"] == [] and report["test_clips"] == 4
+    with open_store(tmp_path / "out" / "test.h5") as f:
+        clips, video = ClipArray(f), f["video"][:]
+        assert [tuple(s) for s in clips.sizes] == list(sizes.values())
+        for i in range(4):
+            source = read_video(root / list(sizes)[video[i]])
+            np.testing.assert_array_equal(clips[i], source[:p.clip.test_frames])
+        np.testing.assert_array_equal(clips.read(3, slice(1, 2), slice(0, 5)), clips[3][1:2, :5])
+
+
+def test_stores_of_schema_version_1_still_load(tmp_path):
+    """A store written before clips were kept by size (one ``clips`` dataset, version 1)."""
+    import h5py
+
+    clips = np.arange(2 * 3 * 4 * 6 * 3, dtype=np.uint8).reshape(2, 3, 4, 6, 3)
+    with h5py.File(tmp_path / "old.h5", "w") as f:
+        f["clips"] = clips
+        for name, dtype in ROW_FIELDS.items():
+            f[name] = np.zeros((2, 2) if name == "yx" else 2, dtype)
+        f["videos"] = np.array([b"a.avi", b"b.avi"], dtype=h5py.string_dtype())
+        f.attrs["schema_version"] = 1
+    with open_store(tmp_path / "old.h5") as f:
+        old = ClipArray(f)
+        assert old.clip_shape == (3, 4, 6, 3) and [tuple(s) for s in old.sizes] == [(4, 6)] * 2
+        np.testing.assert_array_equal(old[1], clips[1])
+    np.testing.assert_array_equal(ClipDataset(tmp_path / "old.h5")[0], to_model(clips[0]))
+
+
+def test_shards_of_clips_by_size_merge_in_order(tmp_path):
+    """Two shards of test clips of several sizes join into one store, in video order."""
+    fields = {name: np.zeros((1, 2) if name == "yx" else 1, dtype) for name, dtype in ROW_FIELDS.items()}
+    shards = {0: [(0, (4, 6)), (2, (6, 4))], 1: [(1, (6, 4)), (3, (4, 6))]}  # shard: (video, size) rows
+    for shard, rows in shards.items():
+        with ClipWriter(tmp_path / f"{shard}.h5", (2, None, None, 3), list("abcd"), {}) as w:
+            for video, (h, w_) in rows:
+                w.append(np.full((1, 2, h, w_, 3), video, np.uint8), **{**fields, "video": np.array([video])})
+    assert merge_stores([tmp_path / "0.h5", tmp_path / "1.h5"], tmp_path / "all.h5", {}) == 4
+    with open_store(tmp_path / "all.h5") as f:
+        clips = ClipArray(f)
+        assert list(f["video"][:]) == [0, 1, 2, 3]
+        assert [tuple(s) for s in clips.sizes] == [(4, 6), (6, 4), (6, 4), (4, 6)]
+        assert [int(clips[i].max()) for i in range(4)] == [0, 1, 2, 3]
 
 
 def test_output_does_not_depend_on_the_number_of_workers(dataset, extracted, tmp_path):
     out, _ = extracted
     _extract(dataset, tmp_path, workers=2)
     for name in ("patches.h5", "test.h5"):
-        with open_store(out / name) as a, open_store(tmp_path / name) as b:
-            for key in ("clips", "motion", "video", "start", "yx", "label"):
-                np.testing.assert_array_equal(a[key][:], b[key][:])
+        _assert_same_store(out / name, tmp_path / name)
 
 
 def test_an_interrupted_run_leaves_no_output(dataset, tmp_path, monkeypatch):
@@ -195,6 +267,4 @@ def test_shards_merge_into_the_unsharded_output(dataset, extracted, tmp_path):
     assert {k: v for k, v in merged.items() if k != "seconds"} == {k: v for k, v in report.items()
                                                                     if k not in ("seconds", "shard")}
     for name in ("patches.h5", "test.h5"):
-        with open_store(out / name) as a, open_store(tmp_path / "merged" / name) as b:
-            for key in ("clips", "motion", "video", "start", "yx", "label"):
-                np.testing.assert_array_equal(a[key][:], b[key][:])
+        _assert_same_store(out / name, tmp_path / "merged" / name)

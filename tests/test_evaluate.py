@@ -19,7 +19,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from pyext.config import load_params
 from pyext.data.store import ClipWriter
-from pyext.evaluate import METHODS, evaluate, evaluate_clip, select_clips
+from pyext.evaluate import METHODS, evaluate, evaluate_clip, read_predictions, select_clips
 from pyext.metrics import SCORES, luminance
 from pyext.models import MultiScaleGenerator, generator_file
 from cases import TEST_PARAMS
@@ -76,15 +76,18 @@ def test_baselines_on_a_known_translation():
 
 
 def _test_store(path: Path, clips: list[np.ndarray]) -> None:
+    """A test store of ``clips`` (T, H_i, W_i, 3), each at its own frame size."""
     n = len(clips)
-    with ClipWriter(path, clips[0].shape, [f"v{i}.avi" for i in range(n)], {"params": {}}) as w:
-        w.append(np.stack(clips), motion=np.zeros(n, np.float32), video=np.arange(n, dtype=np.int32),
-                 start=np.zeros(n, np.int32), yx=np.zeros((n, 2), np.int16), label=np.zeros(n, np.int16))
+    with ClipWriter(path, (len(clips[0]), None, None, 3), [f"v{i}.avi" for i in range(n)], {"params": {}}) as w:
+        for i, clip in enumerate(clips):
+            w.append(clip[None], motion=np.zeros(1, np.float32), video=np.array([i], np.int32),
+                     start=np.zeros(1, np.int32), yx=np.zeros((1, 2), np.int16), label=np.zeros(1, np.int16))
 
 
 def test_evaluate_writes_the_schema_and_recomputes_with_skimage(tmp_path):
     g, _ = _generator(tmp_path)
-    still = np.repeat(_texture(66, 81, 9)[None], 6, axis=0)  # no motion at all; odd sizes are cropped
+    # Clips of two frame sizes, each evaluated at its own; odd sizes are cropped to multiples of 8.
+    still = np.repeat(_texture(50, 43, 9)[None], 6, axis=0)  # no motion at all
     clips = [np.ascontiguousarray(_translating(6, seed=s, h=66, w=81)) for s in (2, 3)] + [still]
     _test_store(tmp_path / "test.h5", clips)
     p = load_params(TEST_PARAMS)
@@ -100,14 +103,15 @@ def test_evaluate_writes_the_schema_and_recomputes_with_skimage(tmp_path):
             assert all(isinstance(v, float) and math.isfinite(v) for v in saved[method][step].values())
 
     with h5py.File(tmp_path / "eval" / "predictions.h5") as f:
-        predictions, index = f["predictions"][:], f["clip"][:]
-        top, left = f.attrs["crop_origin"]
-    assert predictions.shape == (3, 2, 64, 80, 3) and list(index) == [0, 1, 2] and (top, left) == (1, 0)
-    with h5py.File(tmp_path / "test.h5") as f:
-        truth = f["clips"][:, 4:6, top:top + 64, left:left + 80]
+        stored, index, origins = read_predictions(f)
+        predictions = [stored[i] for i in range(len(stored))]
+    assert [p.shape for p in predictions] == [(2, 64, 80, 3), (2, 64, 80, 3), (2, 48, 40, 3)]
+    assert list(index) == [0, 1, 2] and origins.tolist() == [[1, 0], [1, 0], [1, 1]]
+    truth = [clip[4:6, top:top + p.shape[1], left:left + p.shape[2]]
+             for clip, (top, left), p in zip(clips, origins, predictions)]
     for s, step in enumerate(("step1", "step2")):
-        psnrs = [peak_signal_noise_ratio(truth[c, s], predictions[c, s], data_range=255) for c in range(3)]
-        ssims = [structural_similarity(luminance(predictions[c, s]), luminance(truth[c, s]), gaussian_weights=True,
+        psnrs = [peak_signal_noise_ratio(truth[c][s], predictions[c][s], data_range=255) for c in range(3)]
+        ssims = [structural_similarity(luminance(predictions[c][s]), luminance(truth[c][s]), gaussian_weights=True,
                                        sigma=1.5, use_sample_covariance=False, data_range=255) for c in range(3)]
         assert saved["model"][step]["psnr_full"] == pytest.approx(np.mean(psnrs), abs=1e-3)
         assert saved["model"][step]["ssim_full"] == pytest.approx(np.mean(ssims), abs=1e-3)
@@ -117,6 +121,7 @@ def test_evaluate_writes_the_schema_and_recomputes_with_skimage(tmp_path):
     from PIL import Image
     gif = Image.open(tmp_path / "eval" / "pictures" / "clip00000.gif")
     assert gif.n_frames == 6 and gif.size == (160, 64)
+    assert Image.open(tmp_path / "eval" / "pictures" / "clip00002.gif").size == (80, 48)  # at its own size
     steps = (tmp_path / "eval" / "plots" / "steps.csv").read_text().splitlines()
     assert steps[0] == "step,model,last_frame,optical_flow" and len(steps) == 3
     per_clip = (tmp_path / "eval" / "plots" / "clips.csv").read_text().splitlines()

@@ -1,55 +1,22 @@
 """The DVC pipeline end to end on a tiny demo set: stages run, rerun only when their inputs change,
 and bad params stop a stage with one line naming the key."""
 import json
-import os
 import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import h5py
 import pytest
 import yaml
 
-from cases import TEST_PARAMS
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _run(args, cwd, check=True):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(cwd)}
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{args} failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-def _set(workdir: Path, **changes):
-    params = yaml.safe_load((workdir / "params.yaml").read_text())
-    for dotted, value in changes.items():
-        *sections, key = dotted.split("__")
-        mapping = params
-        for name in sections:
-            mapping = mapping[name]
-        mapping[key] = value
-    (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+from cases import tiny_pipeline
+from cases import run_in as _run
+from cases import set_params as _set
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     """A copy of the pipeline with a tiny demo set, as a DVC project without git."""
-    work = tmp_path_factory.mktemp("pipeline")
-    for name in ("dvc.yaml", "setup.py"):
-        shutil.copy(REPO / name, work / name)
-    shutil.copy(TEST_PARAMS, work / "params.yaml")
-    for folder in ("pyext", "pipeline", "csrc"):  # pyext with its built extension
-        shutil.copytree(REPO / folder, work / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    _set(work, demo__classes=2, demo__groups=3, demo__test_groups=1, demo__clips_per_group=1, demo__frames=12,
-         filter__val_fraction=0.5, filter__min_kept=8, model__multiscale__scales=2, model__multiscale__width=0.05,
-         train__steps=4, train__batch_size=1,
-         train__workers=0, train__checkpoint_every=2, train__log_every=1, train__val_every=2, train__image_every=4,
-         train__val_batches=1, evaluate__pictures=1)
+    work = tiny_pipeline(tmp_path_factory.mktemp("pipeline"))
     _run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], work)
     return work
 

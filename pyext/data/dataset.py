@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import torch
 
-from .store import StoreError, open_store
+from .store import ClipArray, StoreError, open_store
 
 
 def to_model(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -38,8 +38,9 @@ class ClipDataset(torch.utils.data.Dataset):
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         with open_store(self.path) as f:
-            self._len = len(f["clips"])
+            self._len = len(ClipArray(f))
         self._file: h5py.File | None = None
+        self._clips: ClipArray | None = None
         self._pid: int | None = None
 
     def __len__(self) -> int:
@@ -48,11 +49,12 @@ class ClipDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> torch.Tensor:
         if self._pid != os.getpid():
             self._file, self._pid = open_store(self.path), os.getpid()
+            self._clips = ClipArray(self._file)
         try:
-            clip = self._file["clips"][index]
+            clip = self._clips[index]
         except OSError as exc:  # a damaged compressed chunk: h5py's message lacks the file's name
             raise StoreError(f"{self.path}: clip {index} cannot be read ({exc}); rerun the stage that wrote it") from None
         return to_model(clip)
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_file": None, "_pid": None}
+        return {**self.__dict__, "_file": None, "_clips": None, "_pid": None}

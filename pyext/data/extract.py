@@ -163,17 +163,13 @@ def extract(manifest: Manifest, clip: ClipParams, params: ExtractParams, out_dir
              if i % count == index]
     report = {name: 0 for name in _COUNTS} | {"videos": len(tasks), "skipped": [], "shard": [index, count]}
     began = time.perf_counter()
-    test_shape = None
+    # Test clips keep their video's frame size (stored by size), whatever the other videos'.
     with ClipWriter(out_dir / OUTPUTS[0], (clip.train_frames, clip.patch, clip.patch, 3), videos,
-                    {"params": record}) as patches, _LazyWriter(out_dir / OUTPUTS[1], videos, record) as tests, \
+                    {"params": record}) as patches, \
+            ClipWriter(out_dir / OUTPUTS[1], (clip.test_frames, None, None, 3), videos, {"params": record}) as tests, \
             _processed(tasks, params.workers) as results:
         for result in tqdm(results, total=len(tasks), desc="extract", unit="video", disable=not progress):
             entry = manifest.videos[result.index]
-            if result.error is None and result.split == "test":
-                test_shape = test_shape or result.shape
-                if result.shape != test_shape:
-                    result.error = (f"frames of {result.shape[1]}x{result.shape[2]} differ from the other "
-                                    f"test videos' {test_shape[1]}x{test_shape[2]}")
             if result.error is not None:
                 report["videos_skipped"] += 1
                 report["skipped"].append({"path": entry.path, "error": result.error})
@@ -208,28 +204,6 @@ def merge_shards(shard_dirs: list[Path], out_dir: Path, record: dict) -> dict:
         merge_stores([d / name for d in shard_dirs], out_dir / name, attrs)
     write_json(out_dir / REPORT, report)
     return report
-
-
-class _LazyWriter:
-    """A ClipWriter for the test clips, created at the first clip (their frame size is the videos')."""
-
-    def __init__(self, path: Path, videos: list[str], record: dict):
-        self.path, self.videos, self.attrs = path, videos, {"params": record}
-        self.writer: ClipWriter | None = None
-
-    def __enter__(self) -> _LazyWriter:
-        return self
-
-    def append_compressed(self, shape: tuple[int, ...], chunks: list[bytes], **rows: np.ndarray) -> None:
-        if self.writer is None:
-            self.writer = ClipWriter(self.path, shape, self.videos, self.attrs).__enter__()
-        self.writer.append_compressed(shape, chunks, **rows)
-
-    def __exit__(self, *exc) -> None:
-        if self.writer is None:  # no test video: an empty store with full-size frames of no clip
-            self.writer = ClipWriter(self.path, (1, 1, 1, 3), self.videos, self.attrs).__enter__()
-        self.writer.attrs = self.attrs
-        self.writer.__exit__(*exc)
 
 
 @contextlib.contextmanager

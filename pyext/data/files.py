@@ -7,12 +7,14 @@ file that looks complete after an interrupted run.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import glob
 import hashlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +50,28 @@ def _host() -> str:
 def _writer() -> str:
     """This process as a writer of temporaries: ``<host>-<pid>-<start time>``."""
     return f"{_host()}-{os.getpid()}-{_started(os.getpid())}"
+
+
+KILL_AT = "BEYONDMSE_KILL_AT"
+_kill_count = 0
+
+
+def kill_point(name: str) -> None:
+    """A point where a test can kill this process the way an out-of-memory killer or a scheduler's
+    hard limit does (SIGKILL: no handler, no cleanup runs), to check that a rerun recovers. With
+    ``BEYONDMSE_KILL_AT=PATTERN`` or ``PATTERN@N`` in the environment, the N-th (default: first)
+    point whose name matches the glob ``PATTERN`` kills the process. The points: ``rename:<file
+    name>`` just before a finished temporary becomes the output, ``append:<store name>`` after rows
+    are added to a store being written."""
+    global _kill_count
+    target = os.environ.get(KILL_AT)
+    if not target:
+        return
+    pattern, _, nth = target.partition("@")
+    if fnmatch.fnmatchcase(name, pattern):
+        _kill_count += 1
+        if _kill_count == int(nth or 1):
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _remove_stale_siblings(path: Path) -> None:
@@ -96,6 +120,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     tmp = temporary_sibling(path)
     try:
         yield tmp
+        kill_point(f"rename:{path.name}")
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

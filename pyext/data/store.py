@@ -1,9 +1,9 @@
 """HDF5 stores of clips: the candidate patches, the training/validation sets and the test clips.
 
-Schema (version 1), one row per clip:
+Schema (version 2), one row per clip:
 
 =========  ======================  ===================================================
-``clips``  uint8 (N, T, H, W, 3)   RGB frames; chunked (a few clips a chunk), gzip
+``clips``  uint8 (N, T, H, W, 3)   RGB frames; chunked (one clip a chunk), gzip
 ``motion`` float32 (N)             RMS of consecutive-frame differences, 0..255 scale
 ``video``  int32 (N)               index into ``videos``
 ``start``  int32 (N)               first frame of the clip in the decoded video
@@ -14,6 +14,12 @@ Schema (version 1), one row per clip:
 
 File attributes: ``schema_version``, ``params`` (JSON of the params used), ``counts`` (JSON).
 Files are written under a temporary name and renamed when complete.
+
+Clips of several frame sizes (the test clips: each video keeps its own size and aspect) are
+stored by size: ``clips`` is then a group with one dataset (n, T, H, W, 3) per frame size,
+named ``"{H}x{W}"``, and ``clips_size`` int16 (N, 2) holds each row's (H, W); rows keep their
+order, and a row's place in its size's dataset is its rank among the rows of that size.
+:class:`ClipArray` reads either layout. Version 1 (still read) is version 2 without that layout.
 """
 from __future__ import annotations
 
@@ -25,9 +31,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .files import name_bytes, temporary_sibling
+from .files import kill_point, name_bytes, temporary_sibling
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 ROW_FIELDS = {"motion": np.float32, "video": np.int32, "start": np.int32, "yx": np.int16, "label": np.int16}
 # One clip a chunk: a Dataset reads one clip at a time, and workers can compress clips into
 # finished chunks (compress_clips) that the writer stores as they are.
@@ -44,30 +51,137 @@ class StoreError(ValueError):
     """An HDF5 store that cannot be used; the message names the file."""
 
 
+class ClipArrayWriter:
+    """Appends uint8 clips (T, H, W, 3) to ``file[name]``: one dataset when every clip has the
+    frame size ``frame_size``, or by frame size (the layout in this module's docstring) when
+    ``frame_size`` is None. One clip a chunk, gzip (:func:`compress_clips` makes such chunks).
+
+    Args:
+        file: an HDF5 file open for writing.
+        name: the dataset or group to create.
+        frames: T, frames per clip.
+        frame_size: ``(H, W)`` of every clip, or None (each clip its own).
+    """
+
+    def __init__(self, file: h5py.File, name: str, frames: int, frame_size: tuple[int, int] | None):
+        self.file, self.name, self.frames, self.frame_size = file, name, frames, frame_size
+        self.count = 0
+        if frame_size is None:
+            file.create_group(name).attrs["frames"] = frames  # known also while the group is empty
+            file.create_dataset(f"{name}_size", shape=(0, 2), maxshape=(None, 2), dtype=np.int16, chunks=(4096, 2))
+        else:
+            self._dataset(tuple(frame_size))
+
+    def _dataset(self, size: tuple[int, int]) -> h5py.Dataset:
+        """The dataset that takes clips of frame size ``size`` (created at its first clip)."""
+        shape = (self.frames, *size, 3)
+        key = self.name if self.frame_size is not None else f"{self.name}/{size[0]}x{size[1]}"
+        if key not in self.file:
+            self.file.create_dataset(key, shape=(0, *shape), maxshape=(None, *shape), dtype=np.uint8,
+                                     chunks=(1, *shape), compression="gzip", compression_opts=_GZIP_LEVEL)
+        return self.file[key]
+
+    def _make_room(self, clip_shape: tuple[int, ...], n: int) -> tuple[h5py.Dataset, int]:
+        """Grows the dataset of clips shaped ``clip_shape`` by ``n`` rows; returns it and the first new row."""
+        clip_shape = tuple(clip_shape)
+        size = clip_shape[1:3]
+        if len(clip_shape) != 4 or clip_shape[0] != self.frames or clip_shape[3] != 3 or \
+                (self.frame_size is not None and size != tuple(self.frame_size)):
+            expected = (self.frames, *(self.frame_size or ("H", "W")), 3)
+            raise ValueError(f"{self.file.filename}: clips must be {expected}, got {clip_shape}")
+        dataset = self._dataset(size)
+        first = len(dataset)
+        dataset.resize(first + n, axis=0)
+        if self.frame_size is None:
+            sizes = self.file[f"{self.name}_size"]
+            sizes.resize(self.count + n, axis=0)
+            sizes[self.count:] = size
+        self.count += n
+        return dataset, first
+
+    def append(self, clips: np.ndarray) -> None:
+        """Adds ``clips`` (n, T, H, W, 3) uint8, all of one frame size."""
+        if clips.dtype != np.uint8:
+            raise ValueError(f"{self.file.filename}: clips must be uint8, got {clips.dtype}")
+        dataset, first = self._make_room(clips.shape[1:], len(clips))
+        dataset[first:] = clips
+
+    def append_compressed(self, clip_shape: tuple[int, ...], chunks: list[bytes]) -> None:
+        """Adds clips already compressed by :func:`compress_clips` (of clips shaped ``clip_shape``),
+        writing the chunks as they are."""
+        dataset, first = self._make_room(clip_shape, len(chunks))
+        for k, chunk in enumerate(chunks):
+            dataset.id.write_direct_chunk((first + k, 0, 0, 0, 0), chunk)
+
+
+class ClipArray:
+    """Reads the clips under ``file[name]`` row by row, in either layout of :class:`ClipArrayWriter`.
+
+    ``clips[i]`` is row i, uint8 (T, H_i, W_i, 3); ``clips.read(i, *index)`` reads a part of it
+    (e.g. ``clips.read(i, slice(0, 4))``: its first 4 frames); ``clips.sizes`` (N, 2) holds every
+    row's (H, W); ``clips.clip_shape`` is (T, H, W, 3), or (T, None, None, 3) stored by size.
+    """
+
+    def __init__(self, file: h5py.File, name: str = "clips"):
+        node = file[name]
+        self._datasets: dict[str, h5py.Dataset] = {}
+        self._where: list[tuple[str, int]] = []  # by size: each row's dataset and place in it
+        if isinstance(node, h5py.Dataset):
+            self._uniform: h5py.Dataset | None = node
+            self.clip_shape: tuple = node.shape[1:]
+            self.sizes = np.broadcast_to(np.array(node.shape[2:4], np.int64), (len(node), 2))
+            return
+        self._uniform = None
+        self.clip_shape = (int(node.attrs["frames"]), None, None, 3)
+        self._datasets = dict(node.items())
+        self.sizes = file[f"{name}_size"][:].astype(np.int64)
+        seen: dict[str, int] = {}
+        for h, w in self.sizes:
+            key = f"{h}x{w}"
+            self._where.append((key, seen.get(key, 0)))
+            seen[key] = seen.get(key, 0) + 1
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def read(self, i: int, *index) -> np.ndarray:
+        """Row ``i``, or the part of it that ``index`` (over T, H, W, channel) selects."""
+        if self._uniform is not None:
+            return self._uniform[(i, *index)]
+        key, row = self._where[i]
+        return self._datasets[key][(row, *index)]
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.read(int(i))
+
+
 class ClipWriter:
     """Appends clips and their metadata to a new store; use as a context manager. The file appears
     under ``path`` only when the block completes; on an exception nothing is left behind.
 
     Args:
         path: the store to create.
-        clip_shape: ``(T, H, W, 3)`` of every clip.
+        clip_shape: ``(T, H, W, 3)`` of every clip; ``(T, None, None, 3)``: each clip keeps its
+            own frame size (stored by size).
         videos: video paths (relative to the data root) that ``video`` indexes.
         attrs: JSON-serialisable file attributes (e.g. ``{"params": {...}}``).
     """
 
-    def __init__(self, path: str | os.PathLike, clip_shape: tuple[int, ...], videos: list[str], attrs: dict):
+    def __init__(self, path: str | os.PathLike, clip_shape: tuple, videos: list[str], attrs: dict):
         self.path = Path(path)
         self.clip_shape = tuple(clip_shape)
         self.videos, self.attrs = videos, attrs
-        self.count = 0
+
+    @property
+    def count(self) -> int:
+        return self._clips.count
 
     def __enter__(self) -> ClipWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = temporary_sibling(self.path)
         self._file = h5py.File(self._tmp, "w")
-        self._file.create_dataset("clips", shape=(0, *self.clip_shape), maxshape=(None, *self.clip_shape),
-                                  dtype=np.uint8, chunks=(1, *self.clip_shape), compression="gzip",
-                                  compression_opts=_GZIP_LEVEL)
+        size = self.clip_shape[1:3]
+        self._clips = ClipArrayWriter(self._file, "clips", self.clip_shape[0], None if None in size else size)
         for name, dtype in ROW_FIELDS.items():
             shape = (0, 2) if name == "yx" else (0,)
             self._file.create_dataset(name, shape=shape, maxshape=(None, *shape[1:]), dtype=dtype,
@@ -80,35 +194,27 @@ class ClipWriter:
     def append(self, clips: np.ndarray, **rows: np.ndarray) -> None:
         """Adds ``clips`` (n, T, H, W, 3) uint8 with one value per clip of every field of
         :data:`ROW_FIELDS` (``yx`` shaped (n, 2))."""
-        n = len(clips)
-        if clips.shape[1:] != self.clip_shape or clips.dtype != np.uint8:
-            raise ValueError(f"{self.path}: clips must be uint8 (n, {self.clip_shape}), got {clips.dtype} {clips.shape}")
-        self._append_rows(n, rows)
-        dataset = self._file["clips"]
-        dataset.resize(self.count + n, axis=0)
-        dataset[self.count:] = clips
-        self.count += n
+        self._check_rows(rows)
+        self._append_rows(len(clips), rows, lambda: self._clips.append(clips))
 
     def append_compressed(self, clip_shape: tuple[int, ...], chunks: list[bytes], **rows: np.ndarray) -> None:
         """Adds clips already compressed by :func:`compress_clips` (of clips shaped ``clip_shape``),
         with their fields as in :meth:`append`, writing the chunks as they are."""
-        if tuple(clip_shape) != self.clip_shape:
-            raise ValueError(f"{self.path}: clips must be {self.clip_shape}, got {tuple(clip_shape)}")
-        n = len(chunks)
-        self._append_rows(n, rows)
-        clips = self._file["clips"]
-        clips.resize(self.count + n, axis=0)
-        for k, chunk in enumerate(chunks):
-            clips.id.write_direct_chunk((self.count + k, *(0,) * len(self.clip_shape)), chunk)
-        self.count += n
+        self._check_rows(rows)
+        self._append_rows(len(chunks), rows, lambda: self._clips.append_compressed(clip_shape, chunks))
 
-    def _append_rows(self, n: int, rows: dict[str, np.ndarray]) -> None:
+    def _check_rows(self, rows: dict[str, np.ndarray]) -> None:
         if set(rows) != set(ROW_FIELDS):
             raise ValueError(f"{self.path}: append needs {sorted(ROW_FIELDS)}, got {sorted(rows)}")
+
+    def _append_rows(self, n: int, rows: dict[str, np.ndarray], add_clips) -> None:
+        start = self.count
+        add_clips()  # first: a clip of the wrong shape stops before any field grows
         for name, data in rows.items():
             dataset = self._file[name]
-            dataset.resize(self.count + n, axis=0)
-            dataset[self.count:] = np.asarray(data, dtype=dataset.dtype)
+            dataset.resize(start + n, axis=0)
+            dataset[start:] = np.asarray(data, dtype=dataset.dtype)
+        kill_point(f"append:{self.path.name}")
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
@@ -118,6 +224,7 @@ class ClipWriter:
                     self._file.attrs[key] = json.dumps(value)
             self._file.close()
             if exc_type is None:
+                kill_point(f"rename:{self.path.name}")
                 os.replace(self._tmp, self.path)
         finally:
             if self._tmp.exists():
@@ -130,9 +237,10 @@ def open_store(path: str | os.PathLike) -> h5py.File:
         f = h5py.File(path, "r")
     except OSError as exc:
         raise StoreError(f"{path}: cannot open as HDF5 ({exc})") from exc
-    if f.attrs.get("schema_version") != SCHEMA_VERSION:
+    if f.attrs.get("schema_version") not in READABLE_VERSIONS:
         f.close()
-        raise StoreError(f"{path}: schema version {f.attrs.get('schema_version')!r}, expected {SCHEMA_VERSION}")
+        raise StoreError(f"{path}: schema version {f.attrs.get('schema_version')!r}, expected one of "
+                         f"{', '.join(map(str, READABLE_VERSIONS))}")
     return f
 
 
@@ -160,22 +268,28 @@ def merge_stores(sources: list[Path], dst: Path, attrs: dict) -> int:
     """
     files = [open_store(path) for path in sources]
     try:
-        filled = [f for f in files if len(f["clips"])]
-        shapes = {f["clips"].shape[1:] for f in filled} or {files[0]["clips"].shape[1:]}
+        arrays = [ClipArray(f) for f in files]
+        shapes = {a.clip_shape for a in arrays if len(a)} or {arrays[0].clip_shape}
         if len(shapes) > 1:
-            raise StoreError(f"{dst}: the shards hold clips of different shapes {sorted(shapes)}: "
+            raise StoreError(f"{dst}: the shards hold clips of different shapes {sorted(map(str, shapes))}: "
                              f"{', '.join(str(p) for p in sources)}")
+        filled = [(f, a) for f, a in zip(files, arrays) if len(a)]
         videos = store_videos(files[0])
-        video = np.concatenate([f["video"][:] for f in filled]) if filled else np.zeros(0, np.int32)
-        shard = np.concatenate([np.full(len(f["clips"]), i) for i, f in enumerate(filled)]) if filled else video
-        row = np.concatenate([np.arange(len(f["clips"])) for f in filled]) if filled else video
+        video = np.concatenate([f["video"][:] for f, _ in filled]) if filled else np.zeros(0, np.int32)
+        shard = np.concatenate([np.full(len(a), i) for i, (_, a) in enumerate(filled)]) if filled else video
+        row = np.concatenate([np.arange(len(a)) for _, a in filled]) if filled else video
         order = np.argsort(video, kind="stable")
         with ClipWriter(dst, shapes.pop(), videos, attrs) as out:
-            # Runs of consecutive rows of one shard are copied as one slice.
+            # Runs of consecutive rows of one shard are copied as one slice (clips stored by size:
+            # row by row, each its own size).
             breaks = np.flatnonzero((np.diff(shard[order]) != 0) | (np.diff(row[order]) != 1)) + 1
             for run in np.split(order, breaks) if len(order) else []:
-                f, lo, hi = filled[shard[run[0]]], row[run[0]], row[run[-1]] + 1
-                out.append(f["clips"][lo:hi], **{name: f[name][lo:hi] for name in ROW_FIELDS})
+                (f, a), lo, hi = filled[shard[run[0]]], row[run[0]], row[run[-1]] + 1
+                if None in a.clip_shape:
+                    for r in range(lo, hi):
+                        out.append(a[r][None], **{name: f[name][r:r + 1] for name in ROW_FIELDS})
+                else:
+                    out.append(f["clips"][lo:hi], **{name: f[name][lo:hi] for name in ROW_FIELDS})
             return out.count
     finally:
         for f in files:

@@ -25,6 +25,11 @@ class Live:
             for name, value in values.items():
                 self.live.log_metric(name, value)
 
+    def summary(self, key: str, value: object) -> None:
+        """Puts ``value`` (JSON) into the run's summary (``dir/metrics.json``) under ``key``."""
+        if self.live is not None:
+            self.live.summary[key] = value
+
     def image(self, name: str, picture: np.ndarray) -> None:
         if self.live is not None:
             self.live.log_image(name, picture)

@@ -72,6 +72,20 @@ class World:
         return self.rank == 0
 
 
+def machine(device: torch.device) -> dict:
+    """What a run's weights depend on besides its params, data and code (measured by
+    ``bench/determinism.py``): the torch build; the instruction set the CPU kernels use (oneDNN's
+    convolutions and MKL's matrix products take the widest the CPU has, as ATen's kernels do, whose
+    level ``cpu_capability`` reports; ``ONEDNN_MAX_CPU_ISA`` and ``MKL_CBWR`` override the first
+    two); the number of intra-op threads; on a GPU, its name."""
+    info = {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "threads": torch.get_num_threads()}
+    info.update({name: os.environ[name] for name in ("ONEDNN_MAX_CPU_ISA", "MKL_CBWR") if name in os.environ})
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
 def world_of(device: str) -> World:
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if device == "cuda" and not torch.cuda.is_available():
@@ -153,6 +167,7 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
                                               pin_memory=world.device.type == "cuda"))
     val_batches = validation_batches(Path(data_dir) / "val.h5", tp.batch_size, tp.val_batches) if world.main else []
     live = Live(live_dir if world.main else None, resume_step=resumed_from)
+    live.summary("machine", machine(world.device))
     last = tp.steps if until_step is None else min(until_step, tp.steps)
     # None without validation clips (a tiny set: data/val.h5 may hold none): nothing is compared.
     baseline = validation_psnr(G, val_batches, world.device, last_frame=True) if val_batches else None
