@@ -141,7 +141,7 @@ def test_stores_of_schema_version_1_still_load(tmp_path):
 
     clips = np.arange(2 * 3 * 4 * 6 * 3, dtype=np.uint8).reshape(2, 3, 4, 6, 3)
     with h5py.File(tmp_path / "old.h5", "w") as f:
-        f["clips"] = clips
+        f.create_dataset("clips", data=clips, chunks=(1, 3, 4, 6, 3), compression="gzip", compression_opts=1)
         for name, dtype in ROW_FIELDS.items():
             f[name] = np.zeros((2, 2) if name == "yx" else 2, dtype)
         f["videos"] = np.array([b"a.avi", b"b.avi"], dtype=h5py.string_dtype())
