@@ -5,7 +5,7 @@ The clips are those of ``data/patches.h5`` (32x32 training patches) and ``data/t
 (full-frame test clips), read once into memory; every filter then writes them into an in-memory
 HDF5 file through h5py, one clip at a time, and reads them back. Timings are the median of
 ``--repeats`` rounds, the filters taken in turn within each round. gzip level 1 is what the stores
-use; the others come from ``hdf5plugin`` (``pip install hdf5plugin``).
+used before Zstandard; the others come from ``hdf5plugin``.
 
     python -m bench.compression                  # the demo set's stores
     python -m bench.compression --clips 2000 --repeats 5

@@ -14,7 +14,7 @@ from pyext.data.demo import generate_demo
 from pyext.data.extract import extract, motion_score
 from pyext.data.filter import filter_patches, select
 from pyext.data.manifest import Manifest, VideoEntry, ucf101_manifest
-from pyext.data.store import ROW_FIELDS, ClipArray, ClipWriter, merge_stores, open_store, read_rows
+from pyext.data.store import ROW_FIELDS, ClipArray, ClipWriter, StoreError, merge_stores, open_store, read_rows
 from pyext.data.video import read_video, write_video
 from cases import TEST_PARAMS
 
@@ -84,6 +84,31 @@ def test_patches_are_the_source_pixels_and_motion_is_recomputed(dataset, extract
         diff = np.diff(clips[i].astype(np.float64), axis=0)
         assert rows["motion"][i] == pytest.approx(np.sqrt((diff**2).mean()), rel=1e-5)
         assert rows["label"][i] == manifest.videos[rows["video"][i]].label
+
+
+def test_clips_are_checked_zstandard_frames(extracted, tmp_path):
+    """Chunks are Zstandard frames with checksums (h5py reads them through hdf5plugin's filter);
+    a damaged one is an error naming the file and clip, not wrong pixels (the filter does not
+    check: ClipArray decodes the frames itself)."""
+    import hdf5plugin
+    import zstandard
+
+    out, _ = extracted
+    damaged = tmp_path / "patches.h5"
+    damaged.write_bytes((out / "patches.h5").read_bytes())
+    with open_store(out / "patches.h5") as f:
+        clips = f["clips"]
+        assert clips.id.get_create_plist().get_filter(0)[0] == hdf5plugin.ZSTD_ID
+        chunk = clips.id.read_direct_chunk((1, 0, 0, 0, 0))[1]
+        assert zstandard.get_frame_parameters(chunk).has_checksum
+        np.testing.assert_array_equal(ClipArray(f)[1], clips[1])
+        info = clips.id.get_chunk_info(1)
+    with open(damaged, "r+b") as f:
+        f.seek(info.byte_offset + info.size // 2)
+        f.write(bytes(range(64)))
+    with open_store(damaged) as f:
+        with pytest.raises(StoreError, match=f"^{damaged}: clip 1 cannot be read"):
+            ClipArray(f)[1]
 
 
 def test_test_clips_are_full_frames(dataset, extracted):

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import torch
 
-from .store import ClipArray, StoreError, open_store
+from .store import ClipArray, open_store
 
 
 def to_model(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -50,11 +50,7 @@ class ClipDataset(torch.utils.data.Dataset):
         if self._pid != os.getpid():
             self._file, self._pid = open_store(self.path), os.getpid()
             self._clips = ClipArray(self._file)
-        try:
-            clip = self._clips[index]
-        except OSError as exc:  # a damaged compressed chunk: h5py's message lacks the file's name
-            raise StoreError(f"{self.path}: clip {index} cannot be read ({exc}); rerun the stage that wrote it") from None
-        return to_model(clip)
+        return to_model(self._clips[index])  # a damaged chunk: a StoreError naming the file
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_file": None, "_clips": None, "_pid": None}

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import FilterParams, ParamsError
-from .store import ROW_FIELDS, ClipWriter, open_store, read_rows, store_videos
+from .store import ROW_FIELDS, ClipArray, ClipWriter, open_store, read_rows, store_videos
 
 _COPY_BLOCK = 4096  # clips copied per read, to bound memory
 
@@ -64,11 +64,11 @@ def select(rows: dict[str, np.ndarray], params: FilterParams) -> tuple[np.ndarra
 def copy_rows(src: Path, dst: Path, indices: np.ndarray, attrs: dict) -> None:
     """Writes the clips ``indices`` (sorted) of store ``src`` into a new store ``dst``."""
     with open_store(src) as f:
-        videos = store_videos(f)
-        with ClipWriter(dst, f["clips"].shape[1:], videos, attrs) as out:
+        videos, clips = store_videos(f), ClipArray(f)
+        with ClipWriter(dst, clips.clip_shape, videos, attrs) as out:
             for block in range(0, len(indices), _COPY_BLOCK):
                 idx = indices[block:block + _COPY_BLOCK]
-                out.append(f["clips"][idx], **{name: f[name][idx] for name in ROW_FIELDS})
+                out.append(np.stack([clips[i] for i in idx]), **{name: f[name][idx] for name in ROW_FIELDS})
 
 
 def filter_patches(src: Path, train: Path, val: Path, params: FilterParams, record: dict) -> dict:
