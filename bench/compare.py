@@ -40,6 +40,9 @@ def comparison(test: Path, runs: list[tuple[str, Path]], clips: list[int]) -> Im
     its clip's (cropped) frame size, the columns as wide as the widest."""
     with h5py.File(test, "r") as f:
         stored = ClipArray(f)
+        for c in clips:
+            if not 0 <= c < len(stored):
+                sys.exit(f"--clips: {c} is not a clip of {test} ({len(stored)} clips)")
         framing = None  # (input frames, crop origins): the same for every run
         predicted: list[list[np.ndarray]] = []
         for title, path in runs:
@@ -51,9 +54,6 @@ def comparison(test: Path, runs: list[tuple[str, Path]], clips: list[int]) -> Im
                 framing = this
                 if len(index) != len(stored) or not np.array_equal(index, np.arange(len(stored))):
                     sys.exit(f"{path}: not an evaluation of every clip of {test}")
-                for c in clips:
-                    if not 0 <= c < len(stored):
-                        sys.exit(f"--clips: {c} is not a clip of {test} ({len(stored)} clips)")
                 predicted.append([predictions.read(c, 0) for c in clips])
         input_frames, origins = framing
         rows = []

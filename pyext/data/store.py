@@ -133,24 +133,24 @@ class ClipArray:
 
     def __init__(self, file: h5py.File, name: str = "clips"):
         node = file[name]
-        self._datasets: dict[str, h5py.Dataset] = {}
-        self._where: list[tuple[str, int]] = []  # by size: each row's dataset and place in it
+        # Datasets by key (None: the one of a single frame size) and, stored by size, each row's
+        # dataset and place in it.
+        self._where: list[tuple[str, int]] | None = None
         if isinstance(node, h5py.Dataset):
-            self._uniform: h5py.Dataset | None = node
+            self._datasets: dict[str | None, h5py.Dataset] = {None: node}
             self.clip_shape: tuple = node.shape[1:]
             self.sizes = np.broadcast_to(np.array(node.shape[2:4], np.int64), (len(node), 2))
-            self._zstd = {None: _is_zstd(node)}
-            return
-        self._uniform = None
-        self.clip_shape = (int(node.attrs["frames"]), None, None, 3)
-        self._datasets = dict(node.items())
+        else:
+            self._datasets = dict(node.items())
+            self.clip_shape = (int(node.attrs["frames"]), None, None, 3)
+            self.sizes = file[f"{name}_size"][:].astype(np.int64)
+            seen: dict[str, int] = {}
+            self._where = []
+            for h, w in self.sizes:
+                key = f"{h}x{w}"
+                self._where.append((key, seen.get(key, 0)))
+                seen[key] = seen.get(key, 0) + 1
         self._zstd = {key: _is_zstd(dataset) for key, dataset in self._datasets.items()}
-        self.sizes = file[f"{name}_size"][:].astype(np.int64)
-        seen: dict[str, int] = {}
-        for h, w in self.sizes:
-            key = f"{h}x{w}"
-            self._where.append((key, seen.get(key, 0)))
-            seen[key] = seen.get(key, 0) + 1
 
     def __len__(self) -> int:
         return len(self.sizes)
@@ -161,8 +161,8 @@ class ClipArray:
         Raises:
             StoreError: the clip's chunk is damaged (the message names the file and the row).
         """
-        key, row = (None, i) if self._uniform is not None else self._where[i]
-        dataset = self._uniform if key is None else self._datasets[key]
+        key, row = (None, i) if self._where is None else self._where[i]
+        dataset = self._datasets[key]
         try:
             if self._zstd[key]:
                 _, chunk = dataset.id.read_direct_chunk((row, 0, 0, 0, 0))
@@ -177,8 +177,8 @@ class ClipArray:
         return self.read(int(i))
 
     def rows(self, lo: int, hi: int) -> np.ndarray:
-        """Rows ``lo`` to ``hi - 1`` of one frame size, stacked: (hi - lo, T, H, W, 3)."""
-        return np.stack([self.read(i) for i in range(lo, hi)]) if hi > lo else np.zeros((0, *self.clip_shape), np.uint8)
+        """Rows ``lo`` to ``hi - 1`` (``hi > lo``), all of one frame size, stacked: (hi - lo, T, H, W, 3)."""
+        return np.stack([self.read(i) for i in range(lo, hi)])
 
 
 class ClipWriter:
@@ -310,18 +310,15 @@ def merge_stores(sources: list[Path], dst: Path, attrs: dict) -> int:
         video = np.concatenate([f["video"][:] for f, _ in filled]) if filled else np.zeros(0, np.int32)
         shard = np.concatenate([np.full(len(a), i) for i, (_, a) in enumerate(filled)]) if filled else video
         row = np.concatenate([np.arange(len(a)) for _, a in filled]) if filled else video
+        size = np.concatenate([a.sizes for _, a in filled]) if filled else np.zeros((0, 2), np.int64)
         order = np.argsort(video, kind="stable")
         with ClipWriter(dst, shapes.pop(), videos, attrs) as out:
-            # Runs of consecutive rows of one shard are copied as one slice (clips stored by size:
-            # row by row, each its own size).
-            breaks = np.flatnonzero((np.diff(shard[order]) != 0) | (np.diff(row[order]) != 1)) + 1
+            # Runs of consecutive rows of one shard and one frame size are copied as one block.
+            breaks = np.flatnonzero((np.diff(shard[order]) != 0) | (np.diff(row[order]) != 1)
+                                    | (np.diff(size[order], axis=0) != 0).any(axis=1)) + 1
             for run in np.split(order, breaks) if len(order) else []:
                 (f, a), lo, hi = filled[shard[run[0]]], row[run[0]], row[run[-1]] + 1
-                if None in a.clip_shape:
-                    for r in range(lo, hi):
-                        out.append(a[r][None], **{name: f[name][r:r + 1] for name in ROW_FIELDS})
-                else:
-                    out.append(a.rows(lo, hi), **{name: f[name][lo:hi] for name in ROW_FIELDS})
+                out.append(a.rows(lo, hi), **{name: f[name][lo:hi] for name in ROW_FIELDS})
             return out.count
     finally:
         for f in files:
