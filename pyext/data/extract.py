@@ -13,7 +13,7 @@ import multiprocessing
 import time
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from ..config import ClipParams, ExtractParams
 from .files import name_bytes, write_json
 from .manifest import Manifest, VideoEntry
 from .store import ClipWriter, compress_clips, merge_stores, open_store, store_videos
-from .video import VideoError, read_video
+from .video import VideoError, count_packets, iter_frames
 
 
 def motion_score(clips: np.ndarray) -> np.ndarray:
@@ -71,66 +71,110 @@ def _clip_starts(frames: int, length: int, stride: int, cap: int, rng: np.random
     return starts
 
 
-def _training_clips(frames: np.ndarray, clip: ClipParams, params: ExtractParams, rng: np.random.Generator):
-    t, h, w, _ = frames.shape
-    p = clip.patch
-    starts = _clip_starts(t, clip.train_frames, params.clip_stride, params.max_clips_per_video, rng)
-    starts = np.repeat(starts, params.crops_per_clip)
-    yx = np.stack([rng.integers(0, h - p + 1, len(starts)), rng.integers(0, w - p + 1, len(starts))], axis=1)
-    clips = np.stack([frames[s:s + clip.train_frames, y:y + p, x:x + p] for s, (y, x) in zip(starts, yx)])
-    return clips, starts, yx
-
-
-def _test_clips(frames: np.ndarray, clip: ClipParams, params: ExtractParams):
+def _test_starts(frames: int, length: int, count: int) -> np.ndarray:
     # Evenly spread over the video, first and last clip included.
-    last = frames.shape[0] - clip.test_frames
-    starts = np.unique(np.linspace(0, last, params.test_clips_per_video).round().astype(int))
-    clips = np.stack([frames[s:s + clip.test_frames] for s in starts])
-    return clips, starts, np.zeros((len(starts), 2), int)
+    return np.unique(np.linspace(0, max(frames - length, 0), count).round().astype(int))
 
 
 Task = tuple[int, VideoEntry, Path, ClipParams, ExtractParams, int | None]
 
 
-def process_video(task: Task) -> VideoClips:
-    """Decodes one video and cuts its clips (training patches or full-frame test clips),
-    compressed as store chunks."""
-    return cut_clips(task, decode_video(task))
+def process_video(task: Task, cutter: ThreadPoolExecutor | None = None) -> VideoClips:
+    """Decodes one video and cuts its clips (training patches or full-frame test clips), scored and
+    compressed as store chunks; or the reason it is skipped.
 
-
-def decode_video(task: Task) -> np.ndarray | VideoError:
-    """The video's frames (:func:`pyext.data.video.read_video`), or why they could not be read."""
+    The clips are planned before decoding from the video's packet count
+    (:func:`pyext.data.video.count_packets`) and filled frame by frame as the video streams past,
+    so memory holds the clips being filled and the finished clips' compressed chunks, never the
+    video's frames. Where the decoder returns another number of frames than the packets promised,
+    the video is decoded again with the plan made from the true count, so the clips are always those
+    of the decoded frames. Finished clips are scored and compressed by ``cutter`` when given (a
+    thread beside the decoding), else in line.
+    """
     index, entry, root, clip, params, threads = task
+    path = root / entry.path
     try:
-        return read_video(root / entry.path, max_size=params.frame_size, threads=threads)
+        result = _cut_streaming(task, count_packets(path), cutter)
+        if result.error is None and result.chunks is None:  # the decoder's count was not the packets'
+            frames = result.frames
+            result = _cut_streaming(task, frames, cutter)
+            if result.error is None and result.chunks is None:
+                result.error = f"decoded {frames} frames, then {result.frames}"
     except VideoError as exc:
-        return exc
-
-
-def cut_clips(task: Task, frames: np.ndarray | VideoError) -> VideoClips:
-    """The clips of a decoded video, scored and compressed; or why it is skipped."""
-    index, entry, root, clip, params, threads = task
-    result = VideoClips(index, entry.split)
-    if isinstance(frames, VideoError):
-        result.error = frames.problem
-        return result
-    length = clip.train_frames if entry.split == "train" else clip.test_frames
-    result.frames = len(frames)
-    h, w = frames.shape[1:3]
-    if len(frames) < length:
-        result.error = f"too short: {len(frames)} frames, a clip needs {length}"
-    elif entry.split == "train" and min(h, w) < clip.patch:
-        result.error = f"frames of {h}x{w} are smaller than a {clip.patch}x{clip.patch} patch"
-    else:
-        if entry.split == "train":
-            clips, start, yx = _training_clips(frames, clip, params, video_rng(params.seed, entry.path))
-        else:
-            clips, start, yx = _test_clips(frames, clip, params)
-        n = len(clips)
-        result.shape, result.chunks = clips.shape[1:], compress_clips(clips)
-        result.rows = {"motion": motion_score(clips), "video": np.full(n, index), "start": start, "yx": yx,
-                       "label": np.full(n, entry.label)}
+        result = VideoClips(index, entry.split, error=exc.problem)
     return result
+
+
+def _cut_streaming(task: Task, planned: int, cutter: ThreadPoolExecutor | None) -> VideoClips:
+    """The clips of a video that decodes to ``planned`` frames: planned with the video's random
+    generator in the order a whole-video cut would draw them (the clip starts, then the crops), and
+    filled from :func:`pyext.data.video.iter_frames`. ``frames`` of the result is the decoded count;
+    where it is not ``planned``, the result has no clips (``chunks`` None) and no error."""
+    index, entry, root, clip, params, threads = task
+    train = entry.split == "train"
+    length = clip.train_frames if train else clip.test_frames
+    result = VideoClips(index, entry.split)
+    rng = video_rng(params.seed, entry.path)
+    if train:
+        starts = np.repeat(_clip_starts(planned, length, params.clip_stride, params.max_clips_per_video, rng),
+                           params.crops_per_clip)
+    else:
+        starts = _test_starts(planned, length, params.test_clips_per_video) if planned >= length else \
+            np.zeros(0, int)
+    # Clips are filled in start order and finish in that order: [done, filling) hold frames now;
+    # finished ones wait in `ready` to be scored and compressed a batch at a time.
+    done, filling, buffers, ready, pieces = 0, 0, {}, [], []
+    start_at, t = starts.tolist(), -1
+
+    def flush() -> None:
+        batch = np.stack(ready)
+        pieces.append(cutter.submit(_score_and_compress, batch) if cutter else _score_and_compress(batch))
+        ready.clear()
+
+    for t, frame in enumerate(iter_frames(root / entry.path, max_size=params.frame_size, threads=threads)):
+        if t == 0:
+            h, w = frame.shape[:2]
+            if train and min(h, w) < clip.patch:
+                result.error = f"frames of {h}x{w} are smaller than a {clip.patch}x{clip.patch} patch"
+                return result
+            p = clip.patch if train else None
+            yx = (np.stack([rng.integers(0, h - p + 1, len(starts)), rng.integers(0, w - p + 1, len(starts))],
+                           axis=1) if train else np.zeros((len(starts), 2), int))
+            shape = (length, p, p, 3) if train else (length, h, w, 3)
+            windows = [(y, y + shape[1], x, x + shape[2]) for y, x in yx.tolist()]
+        while filling < len(start_at) and start_at[filling] == t:
+            buffers[filling] = np.empty(shape, np.uint8)
+            filling += 1
+        for i in range(done, filling):
+            top, bottom, left, right = windows[i]
+            buffers[i][t - start_at[i]] = frame[top:bottom, left:right]
+        while done < filling and start_at[done] + length - 1 == t:
+            ready.append(buffers.pop(done))
+            done += 1
+        if len(ready) >= _BATCH:
+            flush()
+    if ready:
+        flush()
+    result.frames = t + 1
+    if result.frames == 0:
+        result.error = "no frame decoded"
+    elif result.frames < length:
+        result.error = f"too short: {result.frames} frames, a clip needs {length}"
+    elif result.frames == planned:
+        scored = [piece.result() if cutter else piece for piece in pieces]
+        n = len(starts)
+        result.shape, result.chunks = shape, [chunk for _, chunks in scored for chunk in chunks]
+        result.rows = {"motion": np.concatenate([m for m, _ in scored]) if scored else np.zeros(0, np.float32),
+                       "video": np.full(n, index), "start": starts, "yx": yx, "label": np.full(n, entry.label)}
+    return result
+
+
+# Finished clips scored and compressed together (fewer, larger calls than one a clip).
+_BATCH = 64
+
+
+def _score_and_compress(clips: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
+    return motion_score(clips), compress_clips(clips)
 
 
 OUTPUTS = ("patches.h5", "test.h5")
@@ -210,15 +254,15 @@ def merge_shards(shard_dirs: list[Path], out_dir: Path, record: dict) -> dict:
 def _processed(tasks: list[Task], workers: int) -> Iterator[Iterator[VideoClips]]:
     """The results of :func:`process_video` over ``tasks``, in order.
 
-    One worker decodes in this process while a thread cuts, scores and compresses the previous
-    video (PyAV, numpy and zlib release the GIL, so the two overlap without a worker process's
+    One worker decodes and cuts in this process while a thread scores and compresses the finished
+    clips (PyAV, numpy and Zstandard release the GIL, so the two overlap without a worker process's
     start-up). Several are a pool of processes, started fresh (spawn: nothing of this process's
     threads or open files is inherited) and stopped on leaving, also after an error; they work
     ahead while this process writes.
     """
     if workers == 1:
         with ThreadPoolExecutor(1) as cutter:
-            yield _cut_behind(tasks, cutter)
+            yield (process_video(task, cutter) for task in tasks)
         return
     pool = multiprocessing.get_context("spawn").Pool(workers)
     try:
@@ -226,14 +270,3 @@ def _processed(tasks: list[Task], workers: int) -> Iterator[Iterator[VideoClips]
     finally:
         pool.terminate()
         pool.join()
-
-
-def _cut_behind(tasks: list[Task], cutter: ThreadPoolExecutor) -> Iterator[VideoClips]:
-    behind: Future | None = None
-    for task in tasks:
-        ahead = cutter.submit(cut_clips, task, decode_video(task))
-        if behind is not None:
-            yield behind.result()
-        behind = ahead
-    if behind is not None:
-        yield behind.result()

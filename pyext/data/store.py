@@ -54,7 +54,10 @@ def compress_clips(clips: np.ndarray) -> list[bytes]:
     """Each clip of ``clips`` (n, T, H, W, 3) uint8 as a finished chunk of a clips dataset (one
     Zstandard frame with its checksum), for :meth:`ClipWriter.append_compressed`."""
     compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL, write_checksum=True)  # not shared by threads
-    return [compressor.compress(np.ascontiguousarray(clip, dtype=np.uint8).tobytes()) for clip in clips]
+    # compress() returns its bytes inside an allocation of the worst-case size (a clip's raw size
+    # and more); a copy of exact size frees that, so a video's chunks take what they weigh.
+    return [memoryview(compressor.compress(np.ascontiguousarray(clip, dtype=np.uint8).tobytes())).tobytes()
+            for clip in clips]
 
 
 class StoreError(ValueError):

@@ -1,10 +1,12 @@
 """Decoding and encoding videos with PyAV (FFmpeg).
 
 :func:`read_video` decodes a whole video to RGB uint8 ``(T, H, W, 3)``, optionally downscaled to fit
-a maximum size; a video contributes all its frames or none: any failure (missing, empty, truncated,
-corrupt or non-video file, no video stream, no frame) raises :class:`VideoError`, whose one-line
-message names the file. :func:`write_video` writes MPEG-4 Part 2 yuv420p AVIs like UCF101's XviD
-files, atomically (a temporary name in the same folder, renamed when complete).
+a maximum size; :func:`iter_frames` yields the same frames one at a time (memory independent of the
+video's length) and :func:`count_packets` tells how many there will be without decoding. A video
+contributes all its frames or none: any failure (missing, empty, truncated, corrupt or non-video
+file, no video stream, no frame) raises :class:`VideoError`, whose one-line message names the file.
+:func:`write_video` writes MPEG-4 Part 2 yuv420p AVIs like UCF101's XviD files, atomically (a
+temporary name in the same folder, renamed when complete).
 
 Example:
     >>> import tempfile
@@ -28,7 +30,7 @@ import numpy as np
 
 from .files import atomic_output
 
-__all__ = ["VideoError", "read_video", "write_video", "fit_size", "DEFAULT_BITRATE"]
+__all__ = ["VideoError", "read_video", "iter_frames", "count_packets", "write_video", "fit_size", "DEFAULT_BITRATE"]
 
 # 1.5 Mbit/s, ~0.8 bit per pixel at 320x240 and 25 fps. Measured on the demo's classes: from 1 Mbit/s
 # up, FFmpeg's rate control sits at its finest quantiser (qmin 2), files take 0.4-0.9 Mbit/s, and
@@ -121,20 +123,46 @@ def _check_riff(path: Path, size: int) -> None:
 def read_video(
     path: str | os.PathLike, max_size: tuple[int, int] | None = None, threads: int | None = None
 ) -> np.ndarray:
-    """Decodes every frame of a video's first video stream to RGB.
+    """Decodes every frame of a video's first video stream to RGB, into one array.
+
+    Args:
+        path, max_size, threads: as :func:`iter_frames`.
+    Returns:
+        uint8 ``(T, H, W, 3)``, T >= 1, RGB (BT.601 conversion of the decoded YUV, as FFmpeg does).
+    Raises:
+        VideoError: as :func:`iter_frames`; also a video that decodes to no frame.
+        ValueError: an invalid ``max_size`` or ``threads``.
+    """
+    frames = list(iter_frames(path, max_size, threads))
+    if not frames:
+        raise VideoError(path, "no frame decoded")
+    return np.stack(frames)
+
+
+def iter_frames(
+    path: str | os.PathLike, max_size: tuple[int, int] | None = None, threads: int | None = None
+) -> Iterator[np.ndarray]:
+    """Decodes a video's first video stream to RGB frames one at a time, so that a consumer keeping
+    only the frames it needs holds memory independent of the video's length.
+
+    The file is checked (it exists, is not empty, an AVI is not shorter than its chunks declare)
+    when this is called; decoding errors, and a stream that ends well before the duration its
+    container declares, raise :class:`VideoError` during or at the end of the iteration, after the
+    frames already yielded: a consumer that must not use a damaged video's frames commits nothing
+    before the iteration ends.
 
     Args:
         path: the video file (any container and codec FFmpeg reads; UCF101 is XviD in AVI).
         max_size: ``(max_h, max_w)``: frames larger in either dimension are downscaled with
-            ``cv2.INTER_AREA`` to :func:`fit_size`, aspect kept; frames that fit are returned as
+            ``cv2.INTER_AREA`` to :func:`fit_size`, aspect kept; frames that fit are yielded as
             decoded. None: full size.
         threads: decoder threads (``stream.thread_count``); None lets FFmpeg choose. Either way the
             decoder may thread over frames and slices (``thread_type = "AUTO"``).
-    Returns:
-        uint8 ``(T, H, W, 3)``, T >= 1, RGB (BT.601 conversion of the decoded YUV, as FFmpeg does).
+    Yields:
+        uint8 ``(H, W, 3)`` RGB frames, all of one size.
     Raises:
-        VideoError: the file is missing, empty, truncated, corrupt, not a video, has no video stream
-            or decodes to no frame; a decoding error after some frames discards them too.
+        VideoError: the file is missing, empty, truncated, corrupt, not a video or has no video
+            stream; frames of different sizes.
         ValueError: an invalid ``max_size`` or ``threads``.
     """
     path = Path(path)
@@ -142,6 +170,11 @@ def read_video(
         max_size = _check_max_size(max_size)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+    _check_file(path)
+    return _decoded(path, max_size, threads)
+
+
+def _check_file(path: Path) -> None:
     try:
         size = path.stat().st_size
         if size == 0:
@@ -152,7 +185,8 @@ def read_video(
     except OSError as exc:
         raise VideoError(path, f"cannot read: {_ffmpeg_reason(exc)}") from exc
 
-    frames: list[np.ndarray] = []
+
+def _decoded(path: Path, max_size: tuple[int, int] | None, threads: int | None) -> Iterator[np.ndarray]:
     try:
         with av.open(str(path), mode="r") as container:
             if not container.streams.video:
@@ -161,7 +195,7 @@ def read_video(
             stream.thread_type = "AUTO"
             if threads is not None:
                 stream.thread_count = threads
-            decoded_shape, damaged, last_time = None, None, None
+            decoded_shape, damaged, last_time, count = None, None, None, 0
             for frame in _frames(container, stream):
                 if isinstance(frame, float):  # the time of a packet the file holds only part of
                     damaged = frame if damaged is None else damaged
@@ -174,20 +208,39 @@ def read_video(
                     decoded_shape = rgb.shape
                     out_h, out_w = fit_size(rgb.shape[0], rgb.shape[1], max_size)
                 elif rgb.shape != decoded_shape:
-                    raise VideoError(path, f"frame {len(frames)} is {rgb.shape[1]}x{rgb.shape[0]}, "
+                    raise VideoError(path, f"frame {count} is {rgb.shape[1]}x{rgb.shape[0]}, "
                                            f"frame 0 {decoded_shape[1]}x{decoded_shape[0]}")
                 if (out_h, out_w) != rgb.shape[:2]:
                     rgb = cv2.resize(rgb, (out_w, out_h), interpolation=cv2.INTER_AREA)
-                frames.append(rgb)
+                count += 1
+                yield rgb
             if damaged is not None:
                 raise VideoError(path, f"truncated or damaged: its data at {damaged:.2f} s is incomplete")
             _check_end(path, container, stream, last_time)
     except (av.FFmpegError, OSError, ValueError) as exc:
         # ValueError: PyAV raises it for streams it cannot convert (e.g. an unknown pixel format).
         raise VideoError(path, f"cannot decode: {_ffmpeg_reason(exc)}") from exc
-    if not frames:
-        raise VideoError(path, "no frame decoded")
-    return np.stack(frames)
+
+
+def count_packets(path: str | os.PathLike) -> int:
+    """The number of non-empty packets of a video's first video stream, read without decoding (a
+    fraction of a percent of decoding's time): the number of frames the video decodes to, before
+    decoding it. One frame per packet holds for every container and codec this project reads and
+    writes (AVI with dropped-frame chunks: those are empty packets); a decoder may still return
+    fewer or more, so use it as a plan and check the decoded count.
+
+    Raises:
+        VideoError: as :func:`iter_frames` for a file that cannot be opened or demuxed.
+    """
+    path = Path(path)
+    _check_file(path)
+    try:
+        with av.open(str(path), mode="r") as container:
+            if not container.streams.video:
+                raise VideoError(path, "no video stream")
+            return sum(1 for packet in container.demux(container.streams.video[0]) if packet.size > 0)
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise VideoError(path, f"cannot decode: {_ffmpeg_reason(exc)}") from exc
 
 
 def _frames(container, stream) -> Iterator[av.VideoFrame | float]:
