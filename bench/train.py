@@ -1,12 +1,15 @@
-"""Training throughput: steps/s and samples/s of the default and the paper presets, native ops
-against the reference ops (pyext.ops.reference_only), in one process on the same batches; on a
-GPU also eager against torch.compile. And the data loader's rate on its own, to compare.
+"""Training throughput: steps/s and samples/s of the default, the paper and the GAIA presets,
+native ops against the reference ops (pyext.ops.reference_only: GAIA's structure loss and pyramid
+steps, the predictor's GDL and pyramids), in one process on the same batches; on a GPU also eager
+against torch.compile. And the data loader's rate on its own, to compare.
 
-One step is what `dvc repro train` runs per step (pyext.training.steps.multiscale.MultiScaleStep.step): a discriminator
-update on one batch, then a generator update on the next, losses summed over the scales.
+One step is what `dvc repro train` runs per step: for the predictor
+(pyext.training.steps.multiscale.MultiScaleStep.step) a discriminator update on one batch, then a
+generator update on the next, losses summed over the scales; for GAIA
+(pyext.training.steps.gaia.GAIAStep.step) both autoencoders' updates from one forward pass.
 
-    python -m bench.train                  # presets: default (params.yaml), paper (model.multiscale.width 1.0)
-    python -m bench.train --steps 5 --repeats 3
+    python -m bench.train                  # presets: default (params.yaml), paper, gaia
+    python -m bench.train --steps 5 --repeats 3 --presets gaia
 """
 from __future__ import annotations
 
@@ -28,9 +31,11 @@ from pyext.training import TrainingStep, make_step
 
 
 def presets(path: str = "params.yaml"):
-    """The presets the README documents: the default (``params.yaml``) and the paper's
-    (``configs/paper.yaml`` applied to it: Table 1 at full width, batch 8, 32x32 patches)."""
-    return {"default": load_params(path), "paper": preset_params("configs/paper.yaml", path)}
+    """The presets the README documents: the default (``params.yaml``), the paper's
+    (``configs/paper.yaml`` applied to it: Table 1 at full width, batch 8, 32x32 patches) and
+    GAIA's (``configs/gaia.yaml``)."""
+    return {"default": load_params(path), "paper": preset_params("configs/paper.yaml", path),
+            "gaia": preset_params("configs/gaia.yaml", path)}
 
 
 def _sync(device: torch.device) -> None:
@@ -54,7 +59,7 @@ def main() -> None:
     parser.add_argument("--train", default="data/train.h5", help="store the batches come from")
     parser.add_argument("--steps", type=int, default=5, help="steps per timing")
     parser.add_argument("--repeats", type=int, default=3, help="timings per configuration (median)")
-    parser.add_argument("--presets", nargs="+", default=["default", "paper"])
+    parser.add_argument("--presets", nargs="+", default=["default", "paper", "gaia"])
     args = parser.parse_args()
     if not pyext.native_available():
         raise SystemExit(f"the native ops are not built: {pyext.native_error()}")
@@ -68,7 +73,6 @@ def main() -> None:
     for name in args.presets:
         p = configurations[name]
         b = p.train.batch_size
-        batches = [torch.stack([data[i] for i in range(k * b, (k + 1) * b)]).to(device) for k in range(2)]
         configs = [("eager, reference ops", False, True), ("eager, native ops", False, False)]
         if device.type == "cuda":
             configs += [("compiled, reference ops", True, True), ("compiled, native ops", True, False)]
@@ -76,18 +80,22 @@ def main() -> None:
         for label, compiled, reference in configs:
             with reference_only() if reference else contextlib.nullcontext():
                 trainers[label] = (make_step(p, device, compile=compiled), reference)
+        per_step = next(iter(trainers.values()))[0].batches_per_step  # batches a step consumes
+        batches = [torch.stack([data[i] for i in range(k * b, (k + 1) * b)]).to(device) for k in range(per_step)]
         times = {label: [] for label, *_ in configs}
         for _ in range(args.repeats):  # round-robin, so every configuration sees the same machine
             for label, (trainer, reference) in trainers.items():
                 with reference_only() if reference else contextlib.nullcontext():
                     times[label].append(time_steps(trainer, batches, args.steps))
         base = statistics.median(times["eager, reference ops"])
+        family = p.model.family
+        width = getattr(p.model, family).width
         for label in times:
             t = statistics.median(times[label])
-            print(f"| {name} (width {p.model.multiscale.width:g}, batch {b}) | {label} | {t * 1e3:.1f} | {1 / t:.2f} | "
-                  f"{2 * b / t:.0f} | {base / t:.2f}x |", flush=True)
+            print(f"| {name} ({family}, width {width:g}, batch {b}) | {label} | {t * 1e3:.1f} | {1 / t:.2f} | "
+                  f"{b * per_step / t:.0f} | {base / t:.2f}x |", flush=True)
     print(f"\nData loader alone ({args.train}, batch 8, 2 workers): {loader_rate(Path(args.train), 2):.0f} samples/s; "
-          "one step consumes two batches.")
+          "a predictor's step consumes two batches, GAIA's one.")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import torch
 from pipeline.stage import run
 from pyext.config import ParamsError, load_params
 from pyext.evaluate import evaluate
-from pyext.models import load_generator
+from pyext.models import load_predictor
 
 DATA, MODELS, EVAL = Path("data"), Path("models"), Path("eval")
 
@@ -17,7 +17,7 @@ DATA, MODELS, EVAL = Path("data"), Path("models"), Path("eval")
 def main() -> None:
     params = load_params()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    generator = load_generator(MODELS / "generator.pt", map_location=device)
+    generator = load_predictor(MODELS / "generator.pt", map_location=device)
     clip = params.clip
     if (generator.input_frames, generator.output_frames) != (clip.input_frames, clip.output_frames):
         raise ParamsError("params.yaml", "clip.input_frames",

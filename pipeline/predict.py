@@ -18,7 +18,7 @@ import torch
 
 from pipeline.stage import run
 from pyext.data.video import VideoError, read_video
-from pyext.models import load_generator
+from pyext.models import load_predictor
 from pyext.prediction import check_output_path, check_writable, predict, write_side_by_side
 
 MODEL = Path("models") / "generator.pt"
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.model.is_file():
         raise FileNotFoundError(f"{args.model}: no such generator file (train one with `dvc repro`, "
                                 f"or pass --model)")
-    generator = load_generator(args.model, map_location=device)
+    generator = load_predictor(args.model, map_location=device)
     frames = read_video(args.video, max_size=tuple(args.max_size))
     try:
         out = predict(generator, frames, steps=args.steps, stride=args.stride, from_end=args.from_end,

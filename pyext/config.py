@@ -312,7 +312,7 @@ FGAN_DIVERGENCES = ("kl", "reverse_kl", "pearson", "hellinger", "js", "gan")
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
 MAX_STEPS = 10**9  # more training steps than any run takes (years at 0.1 s a step): a typo
 # Names of the model families (pyext.models registers them; it checks the two agree).
-MODEL_FAMILIES = ("multiscale",)
+MODEL_FAMILIES = ("multiscale", "gaia")
 
 
 @_section
@@ -337,17 +337,51 @@ class MultiScaleParams:
 
 
 @_section
+class GAIAParams:
+    """GAIA's autoencoders and their training (``model.family: gaia``; Sainburg et al. 2018,
+    :mod:`pyext.models.gaia`, :mod:`pyext.losses.gaia`). GAIA trains with these rates and Adam's
+    settings, not ``train.optimizer``/``lr_*``/``betas``; ``train.batch_size`` must be even.
+
+    Attributes:
+        frames: ``clip`` (a sample is a training clip, its frames stacked on channels) or
+            ``single`` (each frame its own sample: the paper's image setting).
+        latent: the code's size.
+        width: multiplies every map count of both autoencoders.
+        lr: the learning rate both networks share, balanced by ``slope`` (the authors' 1e-4).
+        betas: Adam's ``(beta1, beta2)`` (the authors': TensorFlow's [0.9, 0.999]).
+        adam_eps: Adam's epsilon (the authors' example: 1e-8).
+        slope: b of the sigmoid balancing (the authors' 20).
+        structure_weight: w of the structure loss (the authors: lr / 2).
+        interpolation: ``[mean, std]`` of the normal the interpolation coefficients are drawn from
+            (the authors' [0.5, 0.25]).
+    """
+
+    frames: _choice("clip", "single")
+    latent: _Count
+    width: _float(1e-3)
+    lr: _float(0)
+    betas: _Betas
+    adam_eps: _float(0)
+    slope: _float(0)
+    structure_weight: _float(0)
+    interpolation: Annotated[tuple[_float(-10), _float(0)], BeforeValidator(_list),
+                             _Expect("a list of two numbers [mean, std], std >= 0")]
+
+
+@_section
 class ModelParams:
-    """The predictor: one key picks the family (:data:`MODEL_FAMILIES`, :mod:`pyext.models`); each
+    """The model: one key picks the family (:data:`MODEL_FAMILIES`, :mod:`pyext.models`); each
     family reads its knobs from the section under its name.
 
     Attributes:
-        family: the model family.
+        family: the model family: ``multiscale`` (the paper's predictor) or ``gaia``.
         multiscale: the knobs of the paper's networks.
+        gaia: the knobs of GAIA's autoencoders and their training.
     """
 
     family: _choice(*MODEL_FAMILIES)
     multiscale: MultiScaleParams
+    gaia: GAIAParams
 
 
 @_section
@@ -631,6 +665,13 @@ def _cross_checks(p: Params) -> Iterator[tuple[str, bool, str, Any]]:
         p.evaluate.protocol)
     yield ("clip.patch", clip.patch % step == 0,
            f"a multiple of 2^(model.multiscale.scales - 1) = {step}, so that every scale halves it", clip.patch)
+    if p.model.family == "gaia":
+        yield ("train.batch_size", p.train.batch_size % 2 == 0,
+               "an even number with model.family: gaia (codes are interpolated between the batch's halves)",
+               p.train.batch_size)
+        yield ("clip.patch", clip.patch >= 8 and clip.patch & (clip.patch - 1) == 0,
+               "a power of two >= 8 with model.family: gaia (its autoencoders halve the patch down to 4x4)",
+               clip.patch)
 
 
 def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:

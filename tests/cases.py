@@ -7,9 +7,12 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
+
+from pyext.data.store import ClipWriter
 
 # The tests' params: a frozen copy of params.yaml (its defaults are tuned; the tests' numbers stay).
 TEST_PARAMS = Path(__file__).with_name("params.yaml")
@@ -94,3 +97,39 @@ def assert_close(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtyp
     """Compares with the tolerance of ``dtype``; ``scale`` widens atol for sums of many terms."""
     rtol, atol = TOLERANCE[dtype]
     torch.testing.assert_close(actual.double().cpu(), expected.double().cpu(), rtol=rtol, atol=atol * scale)
+
+
+def moving_squares(n: int, frames: int, seed: int) -> np.ndarray:
+    """uint8 clips (n, frames, 32, 32, 3): a textured square moving at a constant velocity over a
+    textured background."""
+    rng = np.random.default_rng(seed)
+    clips = np.empty((n, frames, 32, 32, 3), np.uint8)
+    for i in range(n):
+        background = rng.integers(0, 120, (32, 32, 3))
+        square = rng.integers(130, 256, (10, 10, 3))
+        y, x = rng.integers(9, 14, 2)  # the square stays inside over 5 frames
+        vy, vx = rng.integers(-2, 3, 2)
+        for t in range(frames):
+            frame = background.copy()
+            top, left = y + vy * t, x + vx * t
+            frame[top:top + 10, left:left + 10] = square
+            clips[i, t] = frame
+    return clips
+
+
+def write_clips(path: Path, clips: np.ndarray) -> None:
+    """A clip store of ``clips`` (N, T, H, W, 3) uint8, as filter writes train.h5 (one video)."""
+    n = len(clips)
+    with ClipWriter(path, clips.shape[1:], ["synthetic"], {"params": {}}) as w:
+        w.append(clips, motion=np.ones(n, np.float32), video=np.zeros(n, np.int32), start=np.zeros(n, np.int32),
+                 yx=np.zeros((n, 2), np.int16), label=np.zeros(n, np.int16))
+
+
+def saved_weights(path: Path, key: str = "state_dict") -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)[key]
+
+
+def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name

@@ -1,6 +1,9 @@
-"""pytest configuration: the ``cuda`` marker; the ``one_torch_thread`` fixture."""
+"""pytest configuration: the ``cuda`` marker; the ``one_torch_thread`` and ``data_dir`` fixtures."""
+from pathlib import Path
+
 import pytest
 import torch
+from cases import moving_squares, write_clips
 
 
 def pytest_configure(config):
@@ -15,3 +18,12 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """A folder with ``train.h5`` (24 clips of 5 frames of 32x32) and ``val.h5`` (6) of moving squares."""
+    folder = tmp_path_factory.mktemp("data")
+    write_clips(folder / "train.h5", moving_squares(24, 5, seed=1))
+    write_clips(folder / "val.h5", moving_squares(6, 5, seed=2))
+    return folder

@@ -14,15 +14,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import h5py
-import numpy as np
 import pytest
 import torch
 import yaml
-from cases import TEST_PARAMS, with_multiscale
+from cases import TEST_PARAMS, assert_same_weights, moving_squares, saved_weights, with_multiscale, write_clips
 
 from pyext.config import ADVERSARIAL_OBJECTIVES, AUGMENTATIONS, ParamsError, load_params, parse_params
 from pyext.data.dataset import ClipDataset
-from pyext.data.store import ClipWriter, StoreError
+from pyext.data.store import StoreError
 from pyext.models import MultiScaleGenerator, load_generator
 from pyext.presets import apply_preset, read_preset
 from pyext.training import (
@@ -44,39 +43,6 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _moving_squares(n: int, frames: int, seed: int) -> np.ndarray:
-    """uint8 clips (n, frames, 32, 32, 3): a textured square moving at a constant velocity over a
-    textured background."""
-    rng = np.random.default_rng(seed)
-    clips = np.empty((n, frames, 32, 32, 3), np.uint8)
-    for i in range(n):
-        background = rng.integers(0, 120, (32, 32, 3))
-        square = rng.integers(130, 256, (10, 10, 3))
-        y, x = rng.integers(9, 14, 2)  # the square stays inside over 5 frames
-        vy, vx = rng.integers(-2, 3, 2)
-        for t in range(frames):
-            frame = background.copy()
-            top, left = y + vy * t, x + vx * t
-            frame[top:top + 10, left:left + 10] = square
-            clips[i, t] = frame
-    return clips
-
-
-def _store(path: Path, clips: np.ndarray) -> None:
-    n = len(clips)
-    with ClipWriter(path, clips.shape[1:], ["synthetic"], {"params": {}}) as w:
-        w.append(clips, motion=np.ones(n, np.float32), video=np.zeros(n, np.int32), start=np.zeros(n, np.int32),
-                 yx=np.zeros((n, 2), np.int16), label=np.zeros(n, np.int16))
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("data")
-    _store(folder / "train.h5", _moving_squares(24, 5, seed=1))
-    _store(folder / "val.h5", _moving_squares(6, 5, seed=2))
-    return folder
-
-
 def _params(**train):
     p = load_params(TEST_PARAMS)
     settings = dict(steps=6, batch_size=4, optimizer="adam", betas=(0.5, 0.999), lr_g=1e-3, lr_g_final=1e-4,
@@ -84,16 +50,6 @@ def _params(**train):
                     log_every=1, val_every=3, val_batches=1, image_every=3, augment=(), colour_jitter=0.0, keep="last")
     settings.update(train)
     return replace(with_multiscale(p, scales=2, width=0.05, skip="none"), train=replace(p.train, **settings))
-
-
-def _weights(path: Path, key: str = "state_dict") -> dict[str, torch.Tensor]:
-    return torch.load(path, weights_only=True)[key]
-
-
-def _assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
-    assert a.keys() == b.keys()
-    for name in a:
-        assert torch.equal(a[name], b[name]), name
 
 
 def test_batches_continue_from_a_position_and_split_across_processes():
@@ -128,16 +84,16 @@ def test_resumed_run_equals_uninterrupted(data_dir, tmp_path):
     # The training time counts on from the interrupted part's.
     assert torch.load(interrupted / CHECKPOINT, weights_only=True)["seconds"] > first > 0
 
-    _assert_same(_weights(tmp_path / "a" / GENERATOR), _weights(interrupted / GENERATOR))
+    assert_same_weights(saved_weights(tmp_path / "a" / GENERATOR), saved_weights(interrupted / GENERATOR))
     a, b = (torch.load(d / CHECKPOINT, weights_only=True) for d in (tmp_path / "a", interrupted))
-    _assert_same(a["discriminator"], b["discriminator"])
+    assert_same_weights(a["discriminator"], b["discriminator"])
     assert a["opt_g"]["state"].keys() == b["opt_g"]["state"].keys()
     for k in a["opt_g"]["state"]:
         assert torch.equal(a["opt_g"]["state"][k]["exp_avg"], b["opt_g"]["state"][k]["exp_avg"])
     # A finished run is resumed at its end: nothing more to do, the same weights.
     again = train(params, data_dir, tmp_path / "a", progress=False)
     assert again["resumed_from"] == 6
-    _assert_same(_weights(tmp_path / "a" / GENERATOR), _weights(interrupted / GENERATOR))
+    assert_same_weights(saved_weights(tmp_path / "a" / GENERATOR), saved_weights(interrupted / GENERATOR))
 
 
 def test_without_validation_clips_the_run_logs_no_nan_and_still_draws(data_dir, tmp_path, capsys):
@@ -145,7 +101,7 @@ def test_without_validation_clips_the_run_logs_no_nan_and_still_draws(data_dir, 
     # pictures (a DVC output) exist, and one line says nothing was compared.
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.h5").symlink_to(data_dir / "train.h5")
-    _store(tmp_path / "data" / "val.h5", _moving_squares(0, 5, seed=2))
+    write_clips(tmp_path / "data" / "val.h5", moving_squares(0, 5, seed=2))
     summary = train(_params(), tmp_path / "data", tmp_path / "models", tmp_path / "live", progress=False)
     assert summary["val_psnr"] is None and summary["val_psnr_last_frame"] is None
     metrics = json.loads((tmp_path / "live" / "metrics.json").read_text(), parse_constant=pytest.fail)
@@ -167,7 +123,7 @@ def test_absurd_but_valid_sizes_and_rates(data_dir, tmp_path, capsys):
     assert "train: train.lr_g_final (0.002) is above train.lr_g (0.001): the rate rises over the run" in out
     assert "lr_d_final" not in out
     (tmp_path / "empty").mkdir()
-    _store(tmp_path / "empty" / "train.h5", _moving_squares(0, 5, seed=1))
+    write_clips(tmp_path / "empty" / "train.h5", moving_squares(0, 5, seed=1))
     with pytest.raises(TrainingError, match="holds no training clips"):
         train(_params(), tmp_path / "empty", tmp_path / "e", progress=False)
 
@@ -243,10 +199,10 @@ def test_resumed_run_of_a_stateful_objective_equals_uninterrupted(data_dir, tmp_
     train(params, data_dir, tmp_path / "a", progress=False)
     train(params, data_dir, tmp_path / "b", until_step=2, progress=False)
     assert train(params, data_dir, tmp_path / "b", progress=False)["resumed_from"] == 2
-    _assert_same(_weights(tmp_path / "a" / GENERATOR), _weights(tmp_path / "b" / GENERATOR))
+    assert_same_weights(saved_weights(tmp_path / "a" / GENERATOR), saved_weights(tmp_path / "b" / GENERATOR))
     a, b = (torch.load(d / CHECKPOINT, weights_only=True) for d in (tmp_path / "a", tmp_path / "b"))
-    _assert_same(a["discriminator"], b["discriminator"])
-    _assert_same(a["objective"], b["objective"])
+    assert_same_weights(a["discriminator"], b["discriminator"])
+    assert_same_weights(a["objective"], b["objective"])
     if kind == "began":
         assert 0 < float(a["objective"]["k"]) < 1
 
@@ -267,7 +223,7 @@ def test_checkpoint_of_other_params_or_data_is_not_resumed(data_dir, tmp_path, c
 
     other = tmp_path / "other"
     other.mkdir()
-    _store(other / "train.h5", _moving_squares(24, 5, seed=9))
+    write_clips(other / "train.h5", moving_squares(24, 5, seed=9))
     (other / "val.h5").symlink_to(data_dir / "val.h5")
     assert train(no_gdl, other, tmp_path, progress=False)["resumed_from"] == 0
     assert "was trained with other training data; starting afresh" in capsys.readouterr().out
@@ -345,7 +301,7 @@ def test_keep_writes_the_best_or_the_last_generator(data_dir, tmp_path, keep, ca
     # The file holds that generator: validated again from the file, it scores what was logged.
     assert _val_psnr_of(tmp_path / "models" / GENERATOR, data_dir) == pytest.approx(logged[expected_step], abs=1e-6)
     last = torch.load(tmp_path / "models" / CHECKPOINT, weights_only=True)["generator"]
-    same_as_last = all(torch.equal(v, last[k]) for k, v in _weights(tmp_path / "models" / GENERATOR).items())
+    same_as_last = all(torch.equal(v, last[k]) for k, v in saved_weights(tmp_path / "models" / GENERATOR).items())
     assert same_as_last == (keep == "last")
     assert verdict(summary) in capsys.readouterr().out
 
@@ -416,7 +372,7 @@ def test_paper_preset_trains_the_papers_model_unchanged(data_dir, tmp_path, monk
     for x, clips in zip(seen_by_networks, stored):
         assert torch.equal(x, clips[:, :4])
     last = torch.load(tmp_path / CHECKPOINT, weights_only=True)["generator"]
-    _assert_same(_weights(tmp_path / GENERATOR), last)
+    assert_same_weights(saved_weights(tmp_path / GENERATOR), last)
 
 
 @pytest.mark.parametrize("kind,cls", [("sgd", torch.optim.SGD), ("adam", torch.optim.Adam),
@@ -459,7 +415,7 @@ def test_critic_steps_update_the_critic_on_batches_of_their_own(data_dir):
     seen = []
     real_loss = trainer.objective.discriminator_loss
     trainer.objective.discriminator_loss = lambda D, x, real, fake: seen.append(x) or real_loss(D, x, real, fake)
-    batches = [torch.from_numpy(_moving_squares(4, 5, seed=10 + j)).permute(0, 1, 4, 2, 3).float() / 127.5 - 1
+    batches = [torch.from_numpy(moving_squares(4, 5, seed=10 + j)).permute(0, 1, 4, 2, 3).float() / 127.5 - 1
                for j in range(4)]  # (B, m + n, 3, P, P) in [-1, 1]
     trainer.step(0, batches)
     assert len(seen) == 3 and not torch.equal(seen[0], seen[1])  # three critic updates, three batches
@@ -484,7 +440,7 @@ def test_rmsprop_trains(data_dir, tmp_path):
     # The same seed at rate 0 writes the initial weights: RMSProp moved them.
     train(_params(steps=2, optimizer="rmsprop", lr_g=0.0, lr_g_final=0.0, lr_d=0.0, lr_d_final=0.0),
           data_dir, tmp_path / "still", progress=False)
-    before, after = _weights(tmp_path / "still" / GENERATOR), _weights(tmp_path / GENERATOR)
+    before, after = saved_weights(tmp_path / "still" / GENERATOR), saved_weights(tmp_path / GENERATOR)
     assert any(not torch.equal(before[k], v) for k, v in after.items())
 
 
@@ -576,7 +532,7 @@ def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port)
     done = _run(single, sys.executable, "-m", "pipeline.train")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "train: models/generator.pt after 2 steps" in done.stdout
-    ddp, one = (_weights(p / "models" / GENERATOR) for p in (project, single))
+    ddp, one = (saved_weights(p / "models" / GENERATOR) for p in (project, single))
     assert ddp.keys() == one.keys()
     # the same updates (each process augments its rows of the batch as one process augments them
     # all), gradients averaged over two half-batches instead of one batch
@@ -593,7 +549,7 @@ def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port)
     # ...and they did change the weights: the comparison is not between two untouched models.
     start = _project(tmp_path / "start", data_dir, kind, steps=1, lr_g=0.0, lr_g_final=0.0)
     _run(start, sys.executable, "-m", "pipeline.train")
-    untouched = _weights(start / "models" / GENERATOR)
+    untouched = saved_weights(start / "models" / GENERATOR)
     assert any(not torch.allclose(untouched[n], one[n]) for n in one)
 
 

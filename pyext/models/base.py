@@ -1,9 +1,10 @@
 """What a model family provides, the registries of families and discriminators, and the clip
 helpers the networks share.
 
-- A *family* (``model.family``) is a predictor class: frames in, frames out
-  (:class:`Predictor`), built from the params by :meth:`Predictor.from_params` and rebuilt from a
-  saved generator file by its ``config()``. Evaluation and prediction use only this interface.
+- A *family* (``model.family``) is a :class:`Model` class, built from the params by
+  :meth:`Model.from_params` and rebuilt from a saved generator file by its ``config()``. Most are
+  predictors, frames in, frames out (:class:`Predictor`): evaluation and prediction use only that
+  interface. GAIA (:mod:`.gaia`) is an autoencoder pair that predicts nothing.
 - A *discriminator* family is chosen by the adversarial objective (its ``discriminator``
   attribute): Table 1's classifier (``multiscale``), or an autoencoder (``autoencoder``: EBGAN,
   BEGAN).
@@ -20,30 +21,36 @@ from torch import nn
 from .. import ops
 from ..registry import registrar
 
-__all__ = ["DISCRIMINATORS", "FAMILIES", "Predictor", "clip_pyramid", "register_discriminator",
+__all__ = ["DISCRIMINATORS", "FAMILIES", "Model", "Predictor", "clip_pyramid", "register_discriminator",
            "register_family"]
 
 
-class Predictor(nn.Module):
-    """A video predictor: ``m`` input frames in, ``n`` predicted frames out.
-
-    Subclasses set ``input_frames`` and ``output_frames``, define :meth:`forward` and
-    :meth:`config` (the constructor's keyword arguments, saved beside the weights), the class
-    method :meth:`from_params`, and :attr:`size_multiple`; they are registered under their
-    ``model.family`` name with :func:`register_family`.
+class Model(nn.Module):
+    """What every model family is: built from the params, saved as its ``config()`` (the
+    constructor's keyword arguments) beside its weights. Subclasses define :meth:`from_params` and
+    :meth:`config` and are registered under their ``model.family`` name with :func:`register_family`.
     """
 
     family: str = ""  # the registered name (set by register_family)
-    input_frames: int
-    output_frames: int
 
     @classmethod
-    def from_params(cls, params: Any) -> Predictor:
-        """The untrained predictor the validated params describe."""
+    def from_params(cls, params: Any) -> Model:
+        """The untrained model the validated params describe."""
         raise NotImplementedError
 
     def config(self) -> dict:
         raise NotImplementedError
+
+
+class Predictor(Model):
+    """A video predictor: ``m`` input frames in, ``n`` predicted frames out.
+
+    Subclasses set ``input_frames`` and ``output_frames``, define :meth:`forward`, and
+    :attr:`size_multiple`, besides :class:`Model`'s.
+    """
+
+    input_frames: int
+    output_frames: int
 
     @property
     def size_multiple(self) -> int:
@@ -72,15 +79,15 @@ class Predictor(nn.Module):
         return torch.cat(out, dim=1)
 
 
-FAMILIES: dict[str, type[Predictor]] = {}
+FAMILIES: dict[str, type[Model]] = {}
 # Discriminator classes by name; each has ``from_params(params)``. Which one trains is the
 # adversarial objective's choice (AdversarialObjective.discriminator).
 DISCRIMINATORS: dict[str, type[nn.Module]] = {}
 
 
 def register_family(name: str):
-    """Class decorator: the predictor under ``model.family: name``."""
-    def add(cls: type[Predictor]) -> type[Predictor]:
+    """Class decorator: the model under ``model.family: name``."""
+    def add(cls: type[Model]) -> type[Model]:
         cls.family = name
         return registrar(FAMILIES, "model family", name)(cls)
     return add

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import torch
 
-from .base import FAMILIES, Predictor
+from .base import FAMILIES, Model, Predictor
 
 GENERATOR_FORMAT = 2
 _FORMATS = (1, 2)
 
 
-def generator_file(generator: Predictor, state_dict: dict[str, torch.Tensor] | None = None) -> dict:
+def generator_file(generator: Model, state_dict: dict[str, torch.Tensor] | None = None) -> dict:
     """What ``models/generator.pt`` holds: the generator's family, config and ``state_dict`` (None:
     its current weights)."""
     state = {k: v.detach().cpu() for k, v in (state_dict or generator.state_dict()).items()}
@@ -29,9 +29,9 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def load_generator(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Predictor:
-    """A trained generator from ``path`` (``models/generator.pt``) of whichever registered family it
-    names, its config restored, in eval mode.
+def load_generator(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Model:
+    """A trained model from ``path`` (``models/generator.pt``) of whichever registered family it
+    names, its config restored, in eval mode (a :class:`~.base.Predictor` for every family but GAIA's).
 
     Raises:
         FileNotFoundError: no such file.
@@ -55,3 +55,17 @@ def load_generator(path: str | os.PathLike, map_location: str | torch.device = "
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # config and weights disagree, or are missing
         raise ValueError(f"{path}: a damaged generator file ({type(exc).__name__}: {_first_line(exc)})") from None
     return generator.eval()
+
+
+def load_predictor(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Predictor:
+    """:func:`load_generator` for commands that predict frames.
+
+    Raises:
+        ValueError: also when the file holds a model that predicts no frames (GAIA's autoencoders),
+            naming its family.
+    """
+    model = load_generator(path, map_location)
+    if not isinstance(model, Predictor):
+        raise ValueError(f"{path}: a {model.family} model, which predicts no frames "
+                         f"(model.family: {model.family} trains autoencoders)")
+    return model

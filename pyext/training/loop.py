@@ -40,7 +40,7 @@ from .checkpoints import (
 from .data import ClipBatches
 from .live import Live
 from .steps import make_step
-from .validation import Validations, prediction_grid, validation_batches, validation_psnr, verdict
+from .validation import Validations, validation_batches, verdict
 
 
 class TrainingError(RuntimeError):
@@ -147,7 +147,7 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
 
     trainer = make_step(params, world.device, distributed=world.size > 1, compile=tp.compile, rank=world.rank,
                         world=world.size)
-    G = trainer.G
+    model = trainer.model
     saved = load_checkpoint(ckpt_path, identity, say, move_aside=world.main)
     step, validations, rng, seconds = 0, Validations(), None, 0.0
     if saved is not None:
@@ -170,7 +170,7 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
     live.summary("machine", machine(world.device))
     last = tp.steps if until_step is None else min(until_step, tp.steps)
     # None without validation clips (a tiny set: data/val.h5 may hold none): nothing is compared.
-    baseline = validation_psnr(G, val_batches, world.device, last_frame=True) if val_batches else None
+    baseline = trainer.baseline(val_batches) if val_batches else None
     checked = step  # losses are known finite up to this step
     bar = tqdm(total=tp.steps, initial=step, desc="train", unit="step", disable=not (progress and world.main))
     if rng is not None:
@@ -207,13 +207,14 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
                     postfix.update({name: f"{values[f'train/{name}']:.2f}" for name in trainer.d_measures})
                 bar.set_postfix(postfix)
             if world.main and val_batches and (step % tp.val_every == 0 or step == tp.steps):
-                validations.add(step, validation_psnr(G, val_batches, world.device), G)
-                live.metrics(step, {"val/psnr": validations.last_psnr, "val/psnr_last_frame": baseline})
+                validations.add(step, trainer.validate(val_batches), model)
+                live.metrics(step, {"val/psnr": validations.last_psnr}
+                             | ({"val/psnr_last_frame": baseline} if baseline is not None else {}))
             if world.main and (step % tp.image_every == 0 or step == tp.steps):
                 # Validation clips, or without any the step's training clips: the pictures (a DVC
                 # output) exist whatever the set's size.
                 shown = val_batches[0] if val_batches else batches[-1]
-                live.image(f"predictions/step{step:06d}.png", prediction_grid(G, shown, world.device))
+                live.image(f"predictions/step{step:06d}.png", trainer.picture(shown))
             if at_checkpoint and world.main:
                 save(ckpt_path, {"format": CHECKPOINT_FORMAT, **identity, "step": step,
                                   "position": step * per_step * tp.batch_size, **trainer.state(),
@@ -221,7 +222,7 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
                                   "seconds": time.perf_counter() - started})
         val_step, val_psnr, weights = validations.kept(tp.keep if step == tp.steps else "last")
         if step == tp.steps and world.main:
-            save(Path(out_dir) / GENERATOR, generator_file(G, weights))
+            save(Path(out_dir) / GENERATOR, generator_file(model, weights))
     finally:
         bar.close()
         live.end()

@@ -47,8 +47,17 @@ def prediction_grid(generator: Predictor, clips: torch.Tensor, device: torch.dev
         uint8 ``(B * (zoom P + 2), (m + 2n) * (zoom P + 2), 3)``, white lines between frames.
     """
     x, y = split(clips.to(device), generator.input_frames)
-    frames = to_uint8(torch.cat([x, y, generator(x)], dim=1))  # (B, m + 2n, P, P, 3)
-    frames = frames.repeat(zoom, axis=2).repeat(zoom, axis=3)
+    return frame_grid(torch.cat([x, y, generator(x)], dim=1), zoom)
+
+
+def frame_grid(clips: torch.Tensor, zoom: int = 4) -> np.ndarray:
+    """A picture of clips ``(B, T, 3, P, P)`` in [-1, 1]: one row per clip, its frames left to
+    right, each enlarged ``zoom`` times, white lines between them.
+
+    Returns:
+        uint8 ``(B * (zoom P + 2), T * (zoom P + 2), 3)``.
+    """
+    frames = to_uint8(clips).repeat(zoom, axis=2).repeat(zoom, axis=3)  # (B, T, zP, zP, 3)
     frames = np.pad(frames, ((0, 0), (0, 0), (1, 1), (1, 1), (0, 0)), constant_values=255)
     b, t, h, w, c = frames.shape
     return frames.transpose(0, 2, 1, 3, 4).reshape(b * h, t * w, c)
@@ -88,10 +97,13 @@ def verdict(summary: dict) -> str:
         'train: the model is WORSE than copying the last frame: validation PSNR 21.00 dB against 23.50 dB (-2.50 dB, generator of step 800, train.keep: last)'
     """
     psnr, baseline = summary.get("val_psnr"), summary.get("val_psnr_last_frame")
-    if psnr is None or baseline is None or not (math.isfinite(psnr) and math.isfinite(baseline)):
+    if psnr is None or not math.isfinite(psnr):
         return "train: no validation clips (data/val.h5 is empty): nothing compared the model with copying the last frame"
+    which = f"generator of step {summary['val_step']}, train.keep: {summary['kept']}"
+    if baseline is None or not math.isfinite(baseline):  # a model without a trivial baseline (GAIA)
+        return f"train: validation PSNR {psnr:.2f} dB ({which})"
     gap = psnr - baseline
-    where = f"{gap:+.2f} dB, generator of step {summary['val_step']}, train.keep: {summary['kept']}"
+    where = f"{gap:+.2f} dB, {which}"
     if gap < 0:
         return (f"train: the model is WORSE than copying the last frame: validation PSNR {psnr:.2f} dB against "
                 f"{baseline:.2f} dB ({where})")

@@ -1,11 +1,13 @@
 """What one model family's training step provides, and the registry of steps by family."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ...config import Params
-from ...models import Predictor
+from ...models import Model
 from ...registry import registrar
+from ..validation import frame_grid
 
 
 class TrainingStep:
@@ -21,7 +23,7 @@ class TrainingStep:
             ``rank * B / world ..`` of each whole batch of ``B = train.batch_size`` clips.
     """
 
-    G: Predictor  # the generator validated, pictured and saved
+    model: Model  # what models/generator.pt saves (the predictor; GAIA's autoencoders)
     adversarial: bool  # whether a discriminator trains (its loss is then logged as train/loss_d)
     # The names of the measures of "how D is doing" its steps log (shown beside the progress bar).
     d_measures: list[str]
@@ -41,6 +43,19 @@ class TrainingStep:
         host sync); a NaN or infinite loss sets ``self.nonfinite``."""
         raise NotImplementedError
 
+    def validate(self, batches: list[torch.Tensor]) -> float:
+        """The validation PSNR (dB; higher is better) on clips ``(B, T, 3, P, P)``."""
+        raise NotImplementedError
+
+    def baseline(self, batches: list[torch.Tensor]) -> float | None:
+        """The PSNR of a trivial answer on the same clips, logged beside :meth:`validate`'s (the
+        predictor: copying the last input frame); None where there is none."""
+        raise NotImplementedError
+
+    def picture(self, clips: torch.Tensor) -> np.ndarray:
+        """A uint8 ``(H, W, 3)`` picture of the model at work on clips ``(B, T, 3, P, P)``."""
+        raise NotImplementedError
+
     def state(self) -> dict:
         """Everything a resumed run needs besides the data position and the RNG (weights,
         optimiser states, ...), as a checkpoint holds it."""
@@ -51,6 +66,8 @@ class TrainingStep:
 
 
 STEPS: dict[str, type[TrainingStep]] = {}
+
+__all__ = ["STEPS", "TrainingStep", "frame_grid", "register_step"]
 
 
 def register_step(family: str):

@@ -19,6 +19,7 @@ from ...losses import generator_loss, make_objective
 from ...models import DISCRIMINATORS, MultiScaleGenerator, clip_pyramid
 from ..data import split
 from ..optim import linear_lr, make_optimizer
+from ..validation import prediction_grid, validation_psnr
 from .base import TrainingStep, register_step
 
 
@@ -48,6 +49,7 @@ class MultiScaleStep(TrainingStep):
         self.objective.rows = (self.offset, self.tp.batch_size)
         torch.manual_seed(self.tp.seed)
         self.G = MultiScaleGenerator.from_params(params).to(device)
+        self.model = self.G
         self.adversarial = self.loss.adv > 0
         self.D = (DISCRIMINATORS[self.objective.discriminator].from_params(params).to(device)
                   if self.adversarial else None)
@@ -133,6 +135,15 @@ class MultiScaleStep(TrainingStep):
             if adv is not None:
                 logged[f"train/adv/scale{k + 1}"] = g_loss.adv[k].detach()
         return logged
+
+    def validate(self, batches: list[torch.Tensor]) -> float:
+        return validation_psnr(self.G, batches, self.device)
+
+    def baseline(self, batches: list[torch.Tensor]) -> float | None:
+        return validation_psnr(self.G, batches, self.device, last_frame=True)
+
+    def picture(self, clips: torch.Tensor):
+        return prediction_grid(self.G, clips, self.device)
 
     def state(self) -> dict:
         """Weights, optimiser states and the objective's state, as a checkpoint holds them."""
