@@ -553,13 +553,16 @@ class EvaluateParams:
         max_clips: at most this many clips; 0: no cap.
         flow_threshold: a target pixel moves when the optical-flow magnitude from the frame before
             exceeds this many pixels.
-        pictures: test clips drawn as PNG grids and GIFs.
+        pictures: test clips drawn as PNG grids and GIFs (GAIA: samples and interpolated pairs).
+        patches: GAIA's evaluation samples: moving patches cut from the test clips
+            (:mod:`pyext.evaluation.gaia`).
     """
 
     protocol: _choice("all", "paper")
     max_clips: _Cap
     flow_threshold: _float(0)
     pictures: _int(0)
+    patches: _int(2)
 
 
 @_section

@@ -191,10 +191,10 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
     without = sum(any(math.isnan(r["model"][s]["psnr"]) for s in range(steps)) for r in results)
     metrics = {**summary, "clips": len(results), "clips_without_motion": without}
     write_json(out_dir / "metrics.json", metrics)
-    _write_csv(out_dir / "plots" / "steps.csv",
+    write_csv(out_dir / "plots" / "steps.csv",
                [{"step": s + 1, **{method: summary[method][f"step{s + 1}"]["psnr"] for method in METHODS}}
                 for s in range(steps)])
-    _write_csv(out_dir / "plots" / "clips.csv", per_clip, ["clip", "video", *METHODS])
+    write_csv(out_dir / "plots" / "clips.csv", per_clip, ["clip", "video", *METHODS])
     return metrics
 
 
@@ -207,7 +207,7 @@ def read_predictions(f: h5py.File) -> tuple[ClipArray, np.ndarray, np.ndarray]:
     return ClipArray(f, "predictions"), clip, origins.astype(np.int64)
 
 
-def _write_csv(path: Path, rows: list[dict], fields: list[str] | None = None) -> None:
+def write_csv(path: Path, rows: list[dict], fields: list[str] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fields = fields or (list(rows[0]) if rows else ["step", *METHODS])
     with atomic_output(path) as tmp, open(tmp, "w", newline="") as handle:

@@ -4,6 +4,7 @@ reference op and its gradient into the encoder, and a run resumed bit for bit.""
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import replace
 
 import pytest
@@ -192,3 +193,40 @@ def test_the_predictors_commands_refuse_a_gaia_model_with_one_line(tmp_path, cap
         f"predict: {tmp_path / 'gaia.pt'}: a gaia model, which predicts no frames "
         "(model.family: gaia trains autoencoders)"]
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_the_pipeline_trains_and_evaluates_gaia_with_every_output(tmp_path):
+    # The evaluate stage dispatches on the family: GAIA's measures, pictures and every output that
+    # dvc.yaml declares for the stage.
+    import csv
+    import json
+
+    import h5py
+    import yaml
+    from cases import run_in, set_params, tiny_pipeline
+
+    from pyext.evaluate import read_predictions
+
+    work = tiny_pipeline(tmp_path)
+    set_params(work, model__family="gaia", train__batch_size=2, evaluate__patches=8, evaluate__pictures=2,
+               filter__min_motion=1.0)
+    for stage in ("prepare", "extract", "filter", "train", "evaluate"):
+        done = run_in([sys.executable, "-m", f"pipeline.{stage}"], work)
+    assert done.stdout.startswith("evaluate: GAIA on 8 moving test patches: reconstruction PSNR")
+    metrics = json.loads((work / "eval" / "metrics.json").read_text())
+    assert metrics["family"] == "gaia" and metrics["samples"] == 8
+    structure = metrics["structure"]
+    assert -1 <= structure["gaia"] <= 1 and -1 <= structure["pca"] <= 1 and structure["pca_components"] >= 2
+    assert 0 < metrics["reconstruction"]["psnr"] < 100 and metrics["interpolation"]["d_error_real"] > 0
+    with open(work / "eval" / "plots" / "steps.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["t"]) for r in rows] == pytest.approx([k / 7 for k in range(8)], abs=1e-4)
+    with h5py.File(work / "eval" / "predictions.h5") as f:
+        recon, clip, origin = read_predictions(f)
+        assert len(recon) == len(clip) == len(origin) == 8 and recon[0].shape == (5, 32, 32, 3)
+    declared = yaml.safe_load((work / "dvc.yaml").read_text())["stages"]["evaluate"]
+    for group in ("outs", "metrics", "plots"):
+        for out in declared[group]:
+            assert (work / (out if isinstance(out, str) else next(iter(out)))).exists(), out
+    pictures = sorted(p.name for p in (work / "eval" / "pictures").iterdir())
+    assert pictures == ["interpolation.gif", "interpolation.png", "reconstructions.png"]

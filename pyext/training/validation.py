@@ -13,6 +13,7 @@ from torch import nn
 from ..data.dataset import ClipDataset, to_uint8
 from ..metrics import psnr_per_clip
 from ..models import Predictor
+from ..pictures import frame_grid
 from .data import split
 
 
@@ -48,19 +49,6 @@ def prediction_grid(generator: Predictor, clips: torch.Tensor, device: torch.dev
     """
     x, y = split(clips.to(device), generator.input_frames)
     return frame_grid(torch.cat([x, y, generator(x)], dim=1), zoom)
-
-
-def frame_grid(clips: torch.Tensor, zoom: int = 4) -> np.ndarray:
-    """A picture of clips ``(B, T, 3, P, P)`` in [-1, 1]: one row per clip, its frames left to
-    right, each enlarged ``zoom`` times, white lines between them.
-
-    Returns:
-        uint8 ``(B * (zoom P + 2), T * (zoom P + 2), 3)``.
-    """
-    frames = to_uint8(clips).repeat(zoom, axis=2).repeat(zoom, axis=3)  # (B, T, zP, zP, 3)
-    frames = np.pad(frames, ((0, 0), (0, 0), (1, 1), (1, 1), (0, 0)), constant_values=255)
-    b, t, h, w, c = frames.shape
-    return frames.transpose(0, 2, 1, 3, 4).reshape(b * h, t * w, c)
 
 
 @dataclass

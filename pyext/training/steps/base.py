@@ -7,7 +7,6 @@ import torch
 from ...config import Params
 from ...models import Model
 from ...registry import registrar
-from ..validation import frame_grid
 
 
 class TrainingStep:
@@ -67,7 +66,7 @@ class TrainingStep:
 
 STEPS: dict[str, type[TrainingStep]] = {}
 
-__all__ = ["STEPS", "TrainingStep", "frame_grid", "register_step"]
+__all__ = ["STEPS", "TrainingStep", "register_step"]
 
 
 def register_step(family: str):

@@ -24,7 +24,8 @@ from ...data.dataset import to_uint8
 from ...losses import gaia as losses
 from ...metrics import psnr_per_clip
 from ...models.gaia import GAIA
-from .base import TrainingStep, frame_grid, register_step
+from ...pictures import frame_grid
+from .base import TrainingStep, register_step
 
 
 def _average(tensors: list[torch.Tensor], world: int) -> None:

@@ -1,0 +1,182 @@
+"""GAIA's evaluation (Sainburg et al. 2018) on patch samples cut from the test clips.
+
+Samples: random ``clip.patch``-square crops of the full-frame test clips of ``test.h5`` (seeded by
+``extract.seed``, in rounds over the clips), kept when their motion score over the training clip's
+frames reaches ``filter.min_motion`` (as the training patches were filtered), until
+``evaluate.patches`` are kept. A sample is the crop's first ``frames`` frames (one with
+``frames: single``).
+
+Measured:
+- reconstruction: G's reconstruction against the sample, PSNR over the whole sample, SSIM and the
+  paper's sharpness per frame (:mod:`pyext.metrics`), averaged;
+- structure: Spearman's rank correlation of the samples' pairwise distances in pixel space and in
+  G's code space (:func:`pyext.latent.structure_correlation`), beside the same for a PCA of as many
+  components fitted on (up to 2048 of) the training samples of ``train.h5``, the reference point
+  (fewer components where the set has fewer samples: ``pca_components``);
+- interpolation realism: codes of the first half of the samples mixed with the second half's in
+  ``INTERPOLATION_STEPS`` steps from 0 to 1, decoded, and D's reconstruction error (mean absolute,
+  [0, 1] pixels) on them relative to its error on the real samples (1: D finds them as easy to
+  reconstruct as real clips).
+
+Outputs: ``metrics.json``; ``predictions.h5`` (the reconstructions, a ClipArray ``predictions``,
+with each sample's test clip ``clip`` and crop ``crop_origin``); ``plots/steps.csv`` (per
+interpolation step: t, D's error, relative to real); ``plots/clips.csv`` (per sample: its test clip,
+video and reconstruction PSNR); ``pictures/`` (reconstructions beside samples; an interpolation
+grid as PNG and GIF).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from PIL import Image
+
+from ..config import Params
+from ..data.dataset import ClipDataset, to_model, to_uint8
+from ..data.extract import motion_score
+from ..data.files import atomic_output, printable, write_json
+from ..data.store import ClipArray, ClipArrayWriter, open_store, store_videos
+from ..evaluate import write_csv
+from ..latent import PCA, interpolation_steps, structure_correlation
+from ..losses.gaia import unit
+from ..metrics import psnr_per_clip, sharpness_difference, ssim
+from ..models.gaia import GAIA
+from ..pictures import frame_grid
+from .base import register_evaluation
+
+INTERPOLATION_STEPS = 8
+_ROUNDS = 64  # crops tried per test clip at most
+_BATCH = 64
+_PCA_SAMPLES = 2048  # training samples the PCA reference is fitted on (at most)
+
+
+def test_samples(test_path: Path, model: GAIA, params: Params) -> dict[str, np.ndarray]:
+    """The evaluation's samples (see the module docstring): ``samples`` uint8 ``(N, T, P, P, 3)``,
+    each one's test clip ``clip`` (N,), its crop's ``yx`` (N, 2) and its video's ``video`` (N,)."""
+    p, count, motion_frames = params.clip.patch, params.evaluate.patches, params.clip.train_frames
+    with open_store(test_path) as f:
+        clips, video = ClipArray(f), f["video"][:]
+        frames = [clips.read(i, slice(0, motion_frames)) for i in range(len(clips))]
+    rng = np.random.default_rng(params.extract.seed)
+    kept: list[tuple[int, int, int]] = []
+    for _ in range(_ROUNDS):
+        for i, clip in enumerate(frames):
+            h, w = clip.shape[1:3]
+            if min(h, w) < p:
+                continue
+            y, x = int(rng.integers(0, h - p + 1)), int(rng.integers(0, w - p + 1))
+            if motion_score(clip[None, :, y:y + p, x:x + p])[0] >= params.filter.min_motion:
+                kept.append((i, y, x))
+                if len(kept) == count:
+                    break
+        if len(kept) == count:
+            break
+    if len(kept) < 2:
+        raise ValueError(f"{test_path}: {len(kept)} moving {p}x{p} patches in its test clips "
+                         f"(filter.min_motion {params.filter.min_motion:g}); GAIA's evaluation needs at least 2")
+    kept = kept[:len(kept) - len(kept) % 2]  # pairs for the interpolations
+    samples = np.stack([frames[i][:model.frames, y:y + p, x:x + p] for i, y, x in kept])
+    index = np.array([i for i, _, _ in kept])
+    return {"samples": samples, "clip": index, "yx": np.array([(y, x) for _, y, x in kept]), "video": video[index]}
+
+
+@torch.no_grad()
+def _batched(fn, x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([fn(x[i:i + _BATCH]) for i in range(0, len(x), _BATCH)])
+
+
+def _d_error(model: GAIA, x: torch.Tensor) -> np.ndarray:
+    """D's reconstruction error per sample: mean absolute, on [0, 1] pixels, ``(N,)``."""
+    recon = _batched(model.judge, x)
+    return (unit(recon) - unit(x)).abs().flatten(1).mean(1).cpu().numpy().astype(np.float64)
+
+
+def _training_samples(train_path: Path, model: GAIA) -> np.ndarray:
+    dataset = ClipDataset(train_path)
+    count = min(len(dataset), _PCA_SAMPLES)
+    clips = torch.stack([dataset[i] for i in range(count)])
+    return model.samples(clips).flatten(1).numpy()
+
+
+@register_evaluation("gaia")
+def evaluate_gaia(params: Params, model: GAIA, source: Path, data_dir: Path, out_dir: Path,
+                  device: torch.device, progress: bool = True) -> list[str]:
+    """GAIA's measures and pictures (the module docstring) on ``data_dir/test.h5``; the PCA
+    reference is fitted on ``data_dir/train.h5``."""
+    model = model.to(device).eval()
+    cut = test_samples(data_dir / "test.h5", model, params)
+    x = to_model(cut["samples"]).to(device)  # (N, T, 3, P, P)
+    codes = _batched(model.encode, x)
+    recon = to_uint8(_batched(model.decode, codes))  # (N, T, P, P, 3)
+    truth = cut["samples"]
+    psnrs = psnr_per_clip(recon, truth)
+    ssims = [np.mean([ssim(r, t) for r, t in zip(rs, ts)]) for rs, ts in zip(recon, truth)]
+    sharp = [np.mean([sharpness_difference(r, t) for r, t in zip(rs, ts)]) for rs, ts in zip(recon, truth)]
+    flat = x.flatten(1).cpu().numpy()  # the layout the training samples have
+    training = _training_samples(data_dir / "train.h5", model)
+    components = min(model.latent, *training.shape)  # as many as the codes have, where the set allows
+    pca = PCA(training, components)
+    structure = {"gaia": structure_correlation(flat, codes.cpu().numpy()), "pca": structure_correlation(flat, pca.codes(flat))}
+    real_error = float(_d_error(model, x).mean())
+    half = len(x) // 2
+    a, b = codes[:half], codes[half:]
+    rows, grid = [], []
+    for k, t in enumerate(interpolation_steps(INTERPOLATION_STEPS)):
+        mixed = _batched(model.decode, a + float(t) * (b - a))
+        error = float(_d_error(model, mixed).mean())
+        rows.append({"step": k + 1, "t": round(float(t), 4), "d_error": round(error, 6),
+                     "relative": round(error / real_error, 6) if real_error > 0 else math.nan})
+        grid.append(mixed[:params.evaluate.pictures])
+    metrics = {"family": "gaia", "samples": len(x),
+               "reconstruction": {"psnr": round(float(np.mean(psnrs)), 4), "ssim": round(float(np.mean(ssims)), 4),
+                                  "sharpness": round(float(np.mean(sharp)), 4)},
+               "structure": {**{k: round(v, 4) for k, v in structure.items()}, "pca_components": components},
+               "interpolation": {"d_error_real": round(real_error, 6),
+                                 "relative_mean": round(float(np.mean([r["relative"] for r in rows])), 4)}}
+    write_json(out_dir / "metrics.json", metrics)
+    with open_store(data_dir / "test.h5") as f:
+        names = store_videos(f)
+    write_csv(out_dir / "plots" / "steps.csv", rows, ["step", "t", "d_error", "relative"])
+    write_csv(out_dir / "plots" / "clips.csv",
+              [{"sample": i, "clip": int(c), "video": printable(names[v]), "reconstruction_psnr": round(float(q), 4)}
+               for i, (c, v, q) in enumerate(zip(cut["clip"], cut["video"], psnrs))],
+              ["sample", "clip", "video", "reconstruction_psnr"])
+    _write_reconstructions(out_dir / "predictions.h5", recon, cut, model)
+    _draw(out_dir / "pictures", x[:params.evaluate.pictures], recon[:params.evaluate.pictures],
+          x[:half][:params.evaluate.pictures], x[half:][:params.evaluate.pictures], grid)
+    return [f"evaluate: GAIA on {len(x)} moving test patches: reconstruction PSNR {metrics['reconstruction']['psnr']} dB; "
+            f"structure correlation {structure['gaia']:.3f} (PCA {structure['pca']:.3f}); D's error on "
+            f"interpolations {metrics['interpolation']['relative_mean']:.2f}x its error on real clips; "
+            f"see {out_dir / 'metrics.json'}, {out_dir / 'pictures'}/"]
+
+
+def _write_reconstructions(path: Path, recon: np.ndarray, cut: dict[str, np.ndarray], model: GAIA) -> None:
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as out:
+        ClipArrayWriter(out, "predictions", recon.shape[1], recon.shape[2:4]).append(recon)
+        out.create_dataset("clip", data=cut["clip"].astype(np.int32))
+        out.create_dataset("crop_origin", data=cut["yx"].astype(np.int16))
+        out.attrs.update({"family": "gaia", "frames": model.frames})
+
+
+def _draw(folder: Path, x: torch.Tensor, recon: np.ndarray, first: torch.Tensor, second: torch.Tensor,
+          grid: list[torch.Tensor]) -> None:
+    """``reconstructions.png`` (each sample's frames, then its reconstruction's);
+    ``interpolation.png`` (rows: pairs of samples; columns: the first, the decoded mixtures from
+    t = 0 to 1, the second; each cell a sample's last frame) and ``interpolation.gif`` (the same grid
+    playing the samples' frames)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    both = torch.cat([x.cpu(), to_model(recon[:len(x)])], dim=1)
+    _save(folder / "reconstructions.png", Image.fromarray(frame_grid(both)))
+    cells = torch.stack([first.cpu(), *(g.cpu() for g in grid), second.cpu()], dim=1)  # (pairs, steps + 2, T, 3, P, P)
+    frames = [Image.fromarray(frame_grid(cells[:, :, k])) for k in range(cells.shape[2])]
+    _save(folder / "interpolation.png", frames[-1])
+    with atomic_output(folder / "interpolation.gif") as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=200, loop=0)
+
+
+def _save(path: Path, image: Image.Image) -> None:
+    with atomic_output(path) as tmp:
+        image.save(tmp, format="PNG")
