@@ -21,7 +21,10 @@ Example:
     ...                 "max_clips_per_video": 0, "test_clips_per_video": 1, "seed": 0},
     ...     "filter": {"min_motion": 8, "min_kept": 1000, "val_fraction": 0.1, "max_per_video": 0, "seed": 0},
     ...     "model": {"family": "multiscale", "multiscale": {"scales": 4, "width": 0.25, "skip": "last_frame",
-    ...                                          "d_leak": 0.0}},
+    ...                                          "d_leak": 0.0},
+    ...               "gaia": {"frames": "clip", "latent": 128, "width": 0.25, "lr": 1e-4, "betas": [0.9, 0.999],
+    ...                        "adam_eps": 1e-8, "slope": 20.0, "structure_weight": 5e-5,
+    ...                        "interpolation": [0.5, 0.25]}},
     ...     "loss": {"adversarial": {"kind": "bce", "d_steps": 1, "fgan": {"divergence": "js"},
     ...                              "wgan": {"clip": 0.01, "critic_steps": 5},
     ...                              "wgan_gp": {"gp_weight": 10.0, "critic_steps": 5},
@@ -33,7 +36,8 @@ Example:
     ...               "compile": False, "workers": 2, "checkpoint_every": 100, "log_every": 10, "val_every": 100,
     ...               "val_batches": 8, "image_every": 200, "augment": ["flip", "rotate"], "colour_jitter": 0.1,
     ...               "keep": "best"},
-    ...     "evaluate": {"protocol": "all", "max_clips": 0, "flow_threshold": 1.0, "pictures": 4}})
+    ...     "evaluate": {"protocol": "all", "max_clips": 0, "flow_threshold": 1.0, "pictures": 4,
+    ...                  "patches": 256}})
     >>> params.clip.train_frames, params.extract.frame_size, params.filter.min_motion
     (5, (240, 320), 8.0)
 """
