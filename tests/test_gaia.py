@@ -202,6 +202,7 @@ def test_the_pipeline_trains_and_evaluates_gaia_with_every_output(tmp_path):
     import json
 
     import h5py
+    import numpy as np
     import yaml
     from cases import run_in, set_params, tiny_pipeline
 
@@ -229,4 +230,37 @@ def test_the_pipeline_trains_and_evaluates_gaia_with_every_output(tmp_path):
         for out in declared[group]:
             assert (work / (out if isinstance(out, str) else next(iter(out)))).exists(), out
     pictures = sorted(p.name for p in (work / "eval" / "pictures").iterdir())
-    assert pictures == ["interpolation.gif", "interpolation.png", "reconstructions.png"]
+    with h5py.File(work / "data" / "train.h5") as f:
+        classes = np.unique(f["label"][:])  # an attribute picture per class of the training clips
+    assert pictures == sorted([*(f"attribute_class{c}.png" for c in classes), "interpolation.gif", "interpolation.png",
+                               "reconstructions.png"])
+
+
+def test_interpolate_writes_a_row_of_mixtures_and_refuses_a_predictor(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    import pipeline.interpolate as cli
+    from pipeline.stage import run
+    from pyext.data.video import write_video
+    from pyext.models import MultiScaleGenerator, generator_file
+
+    params = _gaia_params()
+    torch.save(generator_file(GAIA.from_params(params)), tmp_path / "gaia.pt")
+    torch.save(generator_file(MultiScaleGenerator(scales=2, width=0.05)), tmp_path / "predictor.pt")
+    rng = np.random.default_rng(0)
+    for name in ("a.avi", "b.avi"):
+        write_video(tmp_path / name, rng.integers(0, 256, (6, 48, 64, 3), dtype=np.uint8))
+    common = [str(tmp_path / "a.avi"), str(tmp_path / "b.avi"), "--steps", "4"]
+    cli.main([*common, "--out", str(tmp_path / "grid.gif"), "--model", str(tmp_path / "gaia.pt")])
+    with Image.open(tmp_path / "grid.gif") as gif:  # one row of A, 4 mixtures, B; one GIF frame per clip frame
+        assert gif.n_frames == 5 and gif.size == (6 * (4 * 32 + 2), 4 * 32 + 2)
+    cli.main([*common, "--out", str(tmp_path / "grid.png"), "--model", str(tmp_path / "gaia.pt")])
+    assert Image.open(tmp_path / "grid.png").size == (6 * 130, 130)
+    with pytest.raises(SystemExit):
+        run("interpolate", lambda: cli.main([*common, "--out", str(tmp_path / "p.png"), "--model",
+                                             str(tmp_path / "predictor.pt")]), errors=cli.ERRORS)
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"interpolate: {tmp_path / 'predictor.pt'}: a multiscale model, which has no codes to interpolate "
+        "(train one with model.family: gaia)")
+    assert not (tmp_path / "p.png").exists()

@@ -22,7 +22,7 @@ Outputs: ``metrics.json``; ``predictions.h5`` (the reconstructions, a ClipArray 
 with each sample's test clip ``clip`` and crop ``crop_origin``); ``plots/steps.csv`` (per
 interpolation step: t, D's error, relative to real); ``plots/clips.csv`` (per sample: its test clip,
 video and reconstruction PSNR); ``pictures/`` (reconstructions beside samples; an interpolation
-grid as PNG and GIF).
+grid as PNG and GIF; per class, samples moved by its attribute vector).
 """
 from __future__ import annotations
 
@@ -40,11 +40,11 @@ from ..data.extract import motion_score
 from ..data.files import atomic_output, printable, write_json
 from ..data.store import ClipArray, ClipArrayWriter, open_store, store_videos
 from ..evaluate import write_csv
-from ..latent import PCA, interpolation_steps, structure_correlation
+from ..latent import PCA, attribute_vectors, interpolation_steps, structure_correlation
 from ..losses.gaia import unit
 from ..metrics import psnr_per_clip, sharpness_difference, ssim
 from ..models.gaia import GAIA
-from ..pictures import frame_grid
+from ..pictures import clip_grid, frame_grid, save_gif, save_png
 from .base import register_evaluation
 
 INTERPOLATION_STEPS = 8
@@ -55,10 +55,11 @@ _PCA_SAMPLES = 2048  # training samples the PCA reference is fitted on (at most)
 
 def test_samples(test_path: Path, model: GAIA, params: Params) -> dict[str, np.ndarray]:
     """The evaluation's samples (see the module docstring): ``samples`` uint8 ``(N, T, P, P, 3)``,
-    each one's test clip ``clip`` (N,), its crop's ``yx`` (N, 2) and its video's ``video`` (N,)."""
+    each one's test clip ``clip`` (N,), its crop's ``yx`` (N, 2), its video's ``video`` (N,) and
+    class ``label`` (N,)."""
     p, count, motion_frames = params.clip.patch, params.evaluate.patches, params.clip.train_frames
     with open_store(test_path) as f:
-        clips, video = ClipArray(f), f["video"][:]
+        clips, video, labels = ClipArray(f), f["video"][:], f["label"][:]
         frames = [clips.read(i, slice(0, motion_frames)) for i in range(len(clips))]
     rng = np.random.default_rng(params.extract.seed)
     kept: list[tuple[int, int, int]] = []
@@ -80,7 +81,8 @@ def test_samples(test_path: Path, model: GAIA, params: Params) -> dict[str, np.n
     kept = kept[:len(kept) - len(kept) % 2]  # pairs for the interpolations
     samples = np.stack([frames[i][:model.frames, y:y + p, x:x + p] for i, y, x in kept])
     index = np.array([i for i, _, _ in kept])
-    return {"samples": samples, "clip": index, "yx": np.array([(y, x) for _, y, x in kept]), "video": video[index]}
+    return {"samples": samples, "clip": index, "yx": np.array([(y, x) for _, y, x in kept]), "video": video[index],
+            "label": labels[index].astype(np.int64)}
 
 
 @torch.no_grad()
@@ -94,11 +96,16 @@ def _d_error(model: GAIA, x: torch.Tensor) -> np.ndarray:
     return (unit(recon) - unit(x)).abs().flatten(1).mean(1).cpu().numpy().astype(np.float64)
 
 
-def _training_samples(train_path: Path, model: GAIA) -> np.ndarray:
+def _training_samples(train_path: Path, model: GAIA) -> tuple[torch.Tensor, np.ndarray]:
+    """Up to ``_PCA_SAMPLES`` training clips of ``train_path`` as the model's samples
+    ``(N, T, 3, P, P)``, and their class labels ``(N,)``."""
     dataset = ClipDataset(train_path)
     count = min(len(dataset), _PCA_SAMPLES)
     clips = torch.stack([dataset[i] for i in range(count)])
-    return model.samples(clips).flatten(1).numpy()
+    with open_store(train_path) as f:
+        labels = f["label"][:count].astype(np.int64)
+    samples = model.samples(clips)
+    return samples, np.repeat(labels, len(samples) // max(count, 1))
 
 
 @register_evaluation("gaia")
@@ -116,10 +123,11 @@ def evaluate_gaia(params: Params, model: GAIA, source: Path, data_dir: Path, out
     ssims = [np.mean([ssim(r, t) for r, t in zip(rs, ts)]) for rs, ts in zip(recon, truth)]
     sharp = [np.mean([sharpness_difference(r, t) for r, t in zip(rs, ts)]) for rs, ts in zip(recon, truth)]
     flat = x.flatten(1).cpu().numpy()  # the layout the training samples have
-    training = _training_samples(data_dir / "train.h5", model)
-    components = min(model.latent, *training.shape)  # as many as the codes have, where the set allows
-    pca = PCA(training, components)
-    structure = {"gaia": structure_correlation(flat, codes.cpu().numpy()), "pca": structure_correlation(flat, pca.codes(flat))}
+    training, training_labels = _training_samples(data_dir / "train.h5", model)
+    components = min(model.latent, *training.flatten(1).shape)  # as many as the codes have, where the set allows
+    pca = PCA(training.flatten(1).numpy(), components)
+    structure = {"gaia": structure_correlation(flat, codes.cpu().numpy()),
+                 "pca": structure_correlation(flat, pca.codes(flat))}
     real_error = float(_d_error(model, x).mean())
     half = len(x) // 2
     a, b = codes[:half], codes[half:]
@@ -147,7 +155,10 @@ def evaluate_gaia(params: Params, model: GAIA, source: Path, data_dir: Path, out
     _write_reconstructions(out_dir / "predictions.h5", recon, cut, model)
     _draw(out_dir / "pictures", x[:params.evaluate.pictures], recon[:params.evaluate.pictures],
           x[:half][:params.evaluate.pictures], x[half:][:params.evaluate.pictures], grid)
-    return [f"evaluate: GAIA on {len(x)} moving test patches: reconstruction PSNR {metrics['reconstruction']['psnr']} dB; "
+    _draw_attributes(out_dir / "pictures", model, training.to(device), training_labels, x[:params.evaluate.pictures],
+                     cut["label"][:params.evaluate.pictures])
+    psnr = metrics["reconstruction"]["psnr"]
+    return [f"evaluate: GAIA on {len(x)} moving test patches: reconstruction PSNR {psnr} dB; "
             f"structure correlation {structure['gaia']:.3f} (PCA {structure['pca']:.3f}); D's error on "
             f"interpolations {metrics['interpolation']['relative_mean']:.2f}x its error on real clips; "
             f"see {out_dir / 'metrics.json'}, {out_dir / 'pictures'}/"]
@@ -169,14 +180,25 @@ def _draw(folder: Path, x: torch.Tensor, recon: np.ndarray, first: torch.Tensor,
     playing the samples' frames)."""
     folder.mkdir(parents=True, exist_ok=True)
     both = torch.cat([x.cpu(), to_model(recon[:len(x)])], dim=1)
-    _save(folder / "reconstructions.png", Image.fromarray(frame_grid(both)))
+    save_png(folder / "reconstructions.png", Image.fromarray(frame_grid(both)))
     cells = torch.stack([first.cpu(), *(g.cpu() for g in grid), second.cpu()], dim=1)  # (pairs, steps + 2, T, 3, P, P)
-    frames = [Image.fromarray(frame_grid(cells[:, :, k])) for k in range(cells.shape[2])]
-    _save(folder / "interpolation.png", frames[-1])
-    with atomic_output(folder / "interpolation.gif") as tmp:
-        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=200, loop=0)
+    frames = clip_grid(cells)
+    save_png(folder / "interpolation.png", frames[-1])
+    save_gif(folder / "interpolation.gif", frames)
 
 
-def _save(path: Path, image: Image.Image) -> None:
-    with atomic_output(path) as tmp:
-        image.save(tmp, format="PNG")
+def _draw_attributes(folder: Path, model: GAIA, training: torch.Tensor, labels: np.ndarray, x: torch.Tensor,
+                     x_labels: np.ndarray) -> None:
+    """``attribute_class<c>.png`` per class c of the training samples: each row a test sample's
+    frames, its reconstruction's, then its code moved by the class's attribute vector (the paper's
+    section 2.4: ``A[c] - A[own class]``, OLS of the training codes on the classes, decoded)."""
+    if not len(x):
+        return
+    classes = int(max(labels.max(), x_labels.max())) + 1
+    vectors = torch.as_tensor(attribute_vectors(_batched(model.encode, training).cpu().numpy(), labels, classes),
+                              dtype=torch.float32, device=x.device)
+    z = _batched(model.encode, x)
+    for c in np.unique(labels):
+        moved = _batched(model.decode, z + vectors[c] - vectors[torch.as_tensor(x_labels, device=x.device)])
+        rows = torch.cat([x, _batched(model.decode, z), moved], dim=1).cpu()
+        save_png(folder / f"attribute_class{int(c)}.png", Image.fromarray(frame_grid(rows)))
