@@ -56,33 +56,34 @@ _PCA_SAMPLES = 2048  # training samples the PCA reference is fitted on (at most)
 def test_samples(test_path: Path, model: GAIA, params: Params) -> dict[str, np.ndarray]:
     """The evaluation's samples (see the module docstring): ``samples`` uint8 ``(N, T, P, P, 3)``,
     each one's test clip ``clip`` (N,), its crop's ``yx`` (N, 2), its video's ``video`` (N,) and
-    class ``label`` (N,)."""
+    class ``label`` (N,). Crops are read one at a time (a UCF101-sized test set does not fit in
+    memory whole)."""
     p, count, motion_frames = params.clip.patch, params.evaluate.patches, params.clip.train_frames
-    with open_store(test_path) as f:
-        clips, video, labels = ClipArray(f), f["video"][:], f["label"][:]
-        frames = [clips.read(i, slice(0, motion_frames)) for i in range(len(clips))]
     rng = np.random.default_rng(params.extract.seed)
     kept: list[tuple[int, int, int]] = []
-    for _ in range(_ROUNDS):
-        for i, clip in enumerate(frames):
-            h, w = clip.shape[1:3]
-            if min(h, w) < p:
-                continue
-            y, x = int(rng.integers(0, h - p + 1)), int(rng.integers(0, w - p + 1))
-            if motion_score(clip[None, :, y:y + p, x:x + p])[0] >= params.filter.min_motion:
-                kept.append((i, y, x))
-                if len(kept) == count:
-                    break
-        if len(kept) == count:
-            break
+    samples: list[np.ndarray] = []
+    with open_store(test_path) as f:
+        clips, video, labels = ClipArray(f), f["video"][:], f["label"][:]
+        usable = [i for i, (h, w) in enumerate(clips.sizes) if min(h, w) >= p]
+        for _ in range(_ROUNDS if usable else 0):
+            for i in usable:
+                h, w = clips.sizes[i]
+                y, x = int(rng.integers(0, h - p + 1)), int(rng.integers(0, w - p + 1))
+                crop = clips.read(i, slice(0, motion_frames), slice(y, y + p), slice(x, x + p))
+                if motion_score(crop[None])[0] >= params.filter.min_motion:
+                    kept.append((i, y, x))
+                    samples.append(crop[:model.frames])
+                    if len(kept) == count:
+                        break
+            if len(kept) == count:
+                break
     if len(kept) < 2:
         raise ValueError(f"{test_path}: {len(kept)} moving {p}x{p} patches in its test clips "
                          f"(filter.min_motion {params.filter.min_motion:g}); GAIA's evaluation needs at least 2")
-    kept = kept[:len(kept) - len(kept) % 2]  # pairs for the interpolations
-    samples = np.stack([frames[i][:model.frames, y:y + p, x:x + p] for i, y, x in kept])
-    index = np.array([i for i, _, _ in kept])
-    return {"samples": samples, "clip": index, "yx": np.array([(y, x) for _, y, x in kept]), "video": video[index],
-            "label": labels[index].astype(np.int64)}
+    even = len(kept) - len(kept) % 2  # pairs for the interpolations
+    index = np.array([i for i, _, _ in kept[:even]])
+    return {"samples": np.stack(samples[:even]), "clip": index, "yx": np.array([(y, x) for _, y, x in kept[:even]]),
+            "video": video[index], "label": labels[index].astype(np.int64)}
 
 
 @torch.no_grad()
