@@ -72,8 +72,8 @@ def _clip_starts(frames: int, length: int, stride: int, cap: int, rng: np.random
 
 
 def _test_starts(frames: int, length: int, count: int) -> np.ndarray:
-    # Evenly spread over the video, first and last clip included.
-    return np.unique(np.linspace(0, max(frames - length, 0), count).round().astype(int))
+    # Evenly spread over the video (frames >= length), first and last clip included.
+    return np.unique(np.linspace(0, frames - length, count).round().astype(int))
 
 
 Task = tuple[int, VideoEntry, Path, ClipParams, ExtractParams, int | None]

@@ -57,7 +57,6 @@ class GAIAStep(TrainingStep):
         self.offset = rank * share
         torch.manual_seed(self.tp.seed)
         self.model = GAIA.from_params(params).to(device)
-        self.G = self.model
         self.encode, self.decode, self.judge = self.model.encode, self.model.decode, self.model.judge
         if compile:
             self.encode, self.decode, self.judge = (torch.compile(f) for f in (self.encode, self.decode, self.judge))
@@ -73,15 +72,15 @@ class GAIAStep(TrainingStep):
     def batches_per_step(self) -> int:
         return 1
 
-    def errors(self, x: torch.Tensor) -> tuple[losses.GAIAErrors, torch.Tensor]:
-        """The errors of samples ``x`` ``(B, T, 3, P, P)`` (B even), and the interpolations judged."""
+    def errors(self, x: torch.Tensor) -> losses.GAIAErrors:
+        """The errors of samples ``x`` ``(B, T, 3, P, P)`` (B even)."""
         z = self.encode(x)
         recon = self.decode(z)
         t = losses.interpolation_weights(x.shape[0] // 2, *self.g.interpolation, device=x.device)
         interp = self.decode(losses.interpolate(z, t))
         return losses.GAIAErrors(real=losses.l1(x, self.judge(x)), recon=losses.l1(x, self.judge(recon)),
                                  interp=losses.l1(interp, self.judge(interp)),
-                                 structure=losses.structure(x, z)), interp
+                                 structure=losses.structure(x, z))
 
     def step(self, step: int, batches: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         """One balanced update of both autoencoders on ``batches[0]`` (clips ``(B, T, 3, P, P)``,
@@ -89,7 +88,7 @@ class GAIAStep(TrainingStep):
         tp = self.tp
         clips = augment_clips(batches[0], tp.augment, tp.colour_jitter, (tp.seed, step, 0), self.offset,
                               tp.batch_size)
-        errors, _ = self.errors(self.model.samples(clips))
+        errors = self.errors(self.model.samples(clips))
         balancing = torch.stack([errors.real, errors.recon, errors.interp]).detach()
         if self.distributed:
             _average([balancing], self.world)
