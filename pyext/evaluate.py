@@ -9,7 +9,6 @@ With ``clip.output_frames`` n > 1, a step's numbers average its n frames.
 """
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from .data.video import centre_crop
 from .metrics import SCORES, frame_scores, last_frame_baseline, motion_mask, optical_flow_baseline
 from .models import Predictor
 from .prediction import write_side_by_side
+from .tables import write_series
 
 METHODS = ("model", "last_frame", "optical_flow")
 _BASELINES = {"last_frame": last_frame_baseline, "optical_flow": optical_flow_baseline}
@@ -191,10 +191,13 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
     without = sum(any(math.isnan(r["model"][s]["psnr"]) for s in range(steps)) for r in results)
     metrics = {**summary, "clips": len(results), "clips_without_motion": without}
     write_json(out_dir / "metrics.json", metrics)
-    write_csv(out_dir / "plots" / "steps.csv",
-               [{"step": s + 1, **{method: summary[method][f"step{s + 1}"]["psnr"] for method in METHODS}}
-                for s in range(steps)])
-    write_csv(out_dir / "plots" / "clips.csv", per_clip, ["clip", "video", *METHODS])
+    # Series tables (pyext.tables): moving-region PSNR per recursive step, whole-frame PSNR at
+    # step 1 per test clip, one series per method.
+    write_series(out_dir / "plots" / "steps.csv", "step", list(range(1, steps + 1)),
+                 {method: [summary[method][f"step{s + 1}"]["psnr"] for s in range(steps)] for method in METHODS})
+    write_series(out_dir / "plots" / "clips.csv", "sample", list(range(len(per_clip))),
+                 {method: [row[method] for row in per_clip] for method in METHODS},
+                 {"clip": [row["clip"] for row in per_clip], "video": [row["video"] for row in per_clip]})
     return metrics
 
 
@@ -205,12 +208,3 @@ def read_predictions(f: h5py.File) -> tuple[ClipArray, np.ndarray, np.ndarray]:
     clip = f["clip"][:]
     origins = f["crop_origin"][:] if "crop_origin" in f else np.tile(f.attrs["crop_origin"], (len(clip), 1))
     return ClipArray(f, "predictions"), clip, origins.astype(np.int64)
-
-
-def write_csv(path: Path, rows: list[dict], fields: list[str] | None = None) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fields = fields or (list(rows[0]) if rows else ["step", *METHODS])
-    with atomic_output(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)

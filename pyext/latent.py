@@ -59,6 +59,12 @@ class PCA:
         x = np.asarray(samples, np.float64).reshape(len(samples), -1)
         return (x - self.mean) @ self.components.T
 
+    def reconstruct(self, samples: np.ndarray) -> np.ndarray:
+        """The samples ``(M, ...)`` projected on the components and back, in their shape: the best
+        reconstruction any linear code of ``d`` values gives (of the training samples)."""
+        x = np.asarray(samples, np.float64)
+        return (self.codes(x) @ self.components + self.mean).reshape(x.shape)
+
 
 def attribute_vectors(codes: np.ndarray, labels: np.ndarray, classes: int) -> np.ndarray:
     """The attribute vector of each class: ordinary least squares of the codes on one-hot class

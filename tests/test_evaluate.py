@@ -122,10 +122,14 @@ def test_evaluate_writes_the_schema_and_recomputes_with_skimage(tmp_path):
     gif = Image.open(tmp_path / "eval" / "pictures" / "clip00000.gif")
     assert gif.n_frames == 6 and gif.size == (160, 64)
     assert Image.open(tmp_path / "eval" / "pictures" / "clip00002.gif").size == (80, 48)  # at its own size
+    # Series tables (pyext.tables): a row per (x, method).
     steps = (tmp_path / "eval" / "plots" / "steps.csv").read_text().splitlines()
-    assert steps[0] == "step,model,last_frame,optical_flow" and len(steps) == 3
+    assert steps[0] == "step,series,value" and len(steps) == 1 + 2 * 3
+    assert steps[1] == f"1,model,{saved['model']['step1']['psnr']}"
+    assert steps[6] == f"2,optical_flow,{saved['optical_flow']['step2']['psnr']}"
     per_clip = (tmp_path / "eval" / "plots" / "clips.csv").read_text().splitlines()
-    assert per_clip[0] == "clip,video,model,last_frame,optical_flow" and per_clip[3].startswith("2,v2.avi,")
+    assert per_clip[0] == "sample,series,value,clip,video" and len(per_clip) == 1 + 3 * 3
+    assert per_clip[3].startswith("2,model,") and per_clip[3].endswith(",2,v2.avi")
 
 
 def test_stage_errors_are_one_line(tmp_path):

@@ -219,16 +219,24 @@ def test_the_pipeline_trains_and_evaluates_gaia_with_every_output(tmp_path):
     structure = metrics["structure"]
     assert -1 <= structure["gaia"] <= 1 and -1 <= structure["pca"] <= 1 and structure["pca_components"] >= 2
     assert 0 < metrics["reconstruction"]["psnr"] < 100 and metrics["interpolation"]["d_error_real"] > 0
-    with open(work / "eval" / "plots" / "steps.csv") as f:
+    assert 0 < metrics["reconstruction"]["psnr_pca"] < 100
+    with open(work / "eval" / "plots" / "steps.csv") as f:  # a series table (pyext.tables)
         rows = list(csv.DictReader(f))
-    assert [float(r["t"]) for r in rows] == pytest.approx([k / 7 for k in range(8)], abs=1e-4)
+    mixed = [r for r in rows if r["series"] == "d_error_interpolations"]
+    assert [float(r["t"]) for r in mixed] == pytest.approx([k / 7 for k in range(8)], abs=1e-4)
+    assert {r["series"] for r in rows} == {"d_error_interpolations", "d_error_real"} and len(rows) == 16
+    with open(work / "eval" / "plots" / "clips.csv") as f:
+        rows = list(csv.DictReader(f))
+    pca = [float(r["value"]) for r in rows if r["series"] == "pca"]
+    assert len(rows) == 16 and np.mean(pca) == pytest.approx(metrics["reconstruction"]["psnr_pca"], abs=1e-3)
     with h5py.File(work / "eval" / "predictions.h5") as f:
         recon, clip, origin = read_predictions(f)
         assert len(recon) == len(clip) == len(origin) == 8 and recon[0].shape == (5, 32, 32, 3)
-    declared = yaml.safe_load((work / "dvc.yaml").read_text())["stages"]["evaluate"]
-    for group in ("outs", "metrics", "plots"):
-        for out in declared[group]:
-            assert (work / (out if isinstance(out, str) else next(iter(out)))).exists(), out
+    stages = yaml.safe_load((work / "dvc.yaml").read_text())["stages"]
+    for stage in ("train", "evaluate"):
+        for group in ("outs", "metrics", "plots"):
+            for out in stages[stage][group]:
+                assert (work / (out if isinstance(out, str) else next(iter(out)))).exists(), (stage, out)
     pictures = sorted(p.name for p in (work / "eval" / "pictures").iterdir())
     with h5py.File(work / "data" / "train.h5") as f:
         classes = np.unique(f["label"][:])  # an attribute picture per class of the training clips

@@ -38,6 +38,17 @@ def test_pca_components_are_the_covariances_leading_eigenvectors():
         PCA(x, 7)
 
 
+def test_pca_reconstructs_samples_of_its_subspace_exactly_and_others_by_projection():
+    rng = np.random.default_rng(3)
+    basis = np.linalg.qr(rng.normal(size=(12, 2)))[0].T  # (2, 12) orthonormal rows
+    x = (rng.normal(size=(50, 2)) @ basis + 4.0).reshape(50, 3, 4)  # on a 2-d affine plane, any shape
+    pca = PCA(x, 2)
+    np.testing.assert_allclose(pca.reconstruct(x), x, atol=1e-10)
+    off = rng.normal(size=(5, 3, 4))
+    residual = (off - pca.reconstruct(off)).reshape(5, -1)
+    np.testing.assert_allclose(residual @ basis.T, 0, atol=1e-10)  # what is left is orthogonal to the plane
+
+
 def test_attribute_vector_recovers_a_planted_direction():
     rng = np.random.default_rng(3)
     labels = rng.integers(0, 3, 600)

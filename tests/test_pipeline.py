@@ -8,7 +8,7 @@ import h5py
 import pytest
 import yaml
 
-from cases import tiny_pipeline
+from cases import REPO, tiny_pipeline
 from cases import run_in as _run
 from cases import set_params as _set
 
@@ -18,6 +18,7 @@ def workdir(tmp_path_factory):
     """A copy of the pipeline with a tiny demo set, as a DVC project without git."""
     work = tiny_pipeline(tmp_path_factory.mktemp("pipeline"))
     _run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], work)
+    shutil.copytree(REPO / ".dvc" / "plots", work / ".dvc" / "plots")  # the plot templates dvc.yaml names
     return work
 
 
@@ -40,11 +41,14 @@ def test_repro_builds_the_training_set_and_trains_then_does_nothing(workdir):
     plots = _run([sys.executable, "-m", "dvc", "plots", "show", "-o", "plots_html"], workdir)
     html = (workdir / "plots_html" / "index.html").read_text()
     assert "loss_g" in html and "step000004.png" in html, plots.stdout
-    assert "moving-region PSNR per recursive step" in html and "clip00000.gif" in html
-    # The training curves: validation PSNR beside copying the last frame's, in one plot.
+    assert "the predictor's moving-region PSNR (dB) per recursive step" in html and "clip00000.gif" in html
+    assert "WARNING" not in plots.stderr and "failed to load" not in plots.stderr, plots.stderr
+    # The training curves: validation PSNR beside copying the last frame's, in one plot drawn by
+    # the project's series template (one colour per series).
     curves = json.loads(_run([sys.executable, "-m", "dvc", "plots", "show", "--json"], workdir).stdout)
-    fields = json.dumps(curves["data"]["training curves"])
-    assert "psnr_last_frame" in fields and '"psnr"' in fields
+    validation = curves["data"]["dvclive/plots/custom/validation.csv"][0]["content"]
+    assert validation["encoding"]["color"]["field"] == "series"
+    assert {row["series"] for row in validation["data"]["values"]} == {"psnr", "psnr_last_frame"}
     again = _run([sys.executable, "-m", "dvc", "repro"], workdir)
     assert "Running stage" not in again.stdout
 

@@ -8,7 +8,8 @@ frames reaches ``filter.min_motion`` (as the training patches were filtered), un
 
 Measured:
 - reconstruction: G's reconstruction against the sample, PSNR over the whole sample, SSIM and the
-  paper's sharpness per frame (:mod:`pyext.metrics`), averaged;
+  paper's sharpness per frame (:mod:`pyext.metrics`), averaged; beside the PSNR of the PCA
+  reference below (``psnr_pca``: the best a linear code of the same size does);
 - structure: Spearman's rank correlation of the samples' pairwise distances in pixel space and in
   G's code space (:func:`pyext.latent.structure_correlation`), beside the same for a PCA of as many
   components fitted on (up to 2048 of) the training samples of ``train.h5``, the reference point
@@ -19,9 +20,10 @@ Measured:
   reconstruct as real clips).
 
 Outputs: ``metrics.json``; ``predictions.h5`` (the reconstructions, a ClipArray ``predictions``,
-with each sample's test clip ``clip`` and crop ``crop_origin``); ``plots/steps.csv`` (per
-interpolation step: t, D's error, relative to real); ``plots/clips.csv`` (per sample: its test clip,
-video and reconstruction PSNR); ``pictures/`` (reconstructions beside samples; an interpolation
+with each sample's test clip ``clip`` and crop ``crop_origin``); ``plots/steps.csv`` (a series
+table, :mod:`pyext.tables`: per interpolation step, D's error on the interpolations and on the real
+samples, with t and their ratio); ``plots/clips.csv`` (per sample: GAIA's and PCA's reconstruction
+PSNR, with its test clip and video); ``pictures/`` (reconstructions beside samples; an interpolation
 grid as PNG and GIF; per class, samples moved by its attribute vector).
 """
 from __future__ import annotations
@@ -39,12 +41,12 @@ from ..data.dataset import ClipDataset, to_model, to_uint8
 from ..data.extract import motion_score
 from ..data.files import atomic_output, printable, write_json
 from ..data.store import ClipArray, ClipArrayWriter, open_store, store_videos
-from ..evaluate import write_csv
 from ..latent import PCA, attribute_vectors, interpolation_steps, structure_correlation
 from ..losses.gaia import unit
 from ..metrics import psnr_per_clip, sharpness_difference, ssim
 from ..models.gaia import GAIA
 from ..pictures import clip_grid, frame_grid, save_gif, save_png
+from ..tables import write_series
 from .base import register_evaluation
 
 INTERPOLATION_STEPS = 8
@@ -127,6 +129,9 @@ def evaluate_gaia(params: Params, model: GAIA, source: Path, data_dir: Path, out
     training, training_labels = _training_samples(data_dir / "train.h5", model)
     components = min(model.latent, *training.flatten(1).shape)  # as many as the codes have, where the set allows
     pca = PCA(training.flatten(1).numpy(), components)
+    # PCA's reconstructions as a viewer sees them, the linear reference for GAIA's.
+    pca_recon = to_uint8(torch.as_tensor(pca.reconstruct(flat).reshape(x.shape), dtype=torch.float32))
+    pca_psnrs = psnr_per_clip(pca_recon, truth)
     structure = {"gaia": structure_correlation(flat, codes.cpu().numpy()),
                  "pca": structure_correlation(flat, pca.codes(flat))}
     real_error = float(_d_error(model, x).mean())
@@ -141,25 +146,31 @@ def evaluate_gaia(params: Params, model: GAIA, source: Path, data_dir: Path, out
         grid.append(mixed[:params.evaluate.pictures])
     metrics = {"family": "gaia", "samples": len(x),
                "reconstruction": {"psnr": round(float(np.mean(psnrs)), 4), "ssim": round(float(np.mean(ssims)), 4),
-                                  "sharpness": round(float(np.mean(sharp)), 4)},
+                                  "sharpness": round(float(np.mean(sharp)), 4),
+                                  "psnr_pca": round(float(np.mean(pca_psnrs)), 4)},
                "structure": {**{k: round(v, 4) for k, v in structure.items()}, "pca_components": components},
                "interpolation": {"d_error_real": round(real_error, 6),
                                  "relative_mean": round(float(np.mean([r["relative"] for r in rows])), 4)}}
     write_json(out_dir / "metrics.json", metrics)
     with open_store(data_dir / "test.h5") as f:
         names = store_videos(f)
-    write_csv(out_dir / "plots" / "steps.csv", rows, ["step", "t", "d_error", "relative"])
-    write_csv(out_dir / "plots" / "clips.csv",
-              [{"sample": i, "clip": int(c), "video": printable(names[v]), "reconstruction_psnr": round(float(q), 4)}
-               for i, (c, v, q) in enumerate(zip(cut["clip"], cut["video"], psnrs))],
-              ["sample", "clip", "video", "reconstruction_psnr"])
+    # Series tables (pyext.tables): D's error per interpolation step beside its error on the real
+    # samples; each sample's reconstruction PSNR, GAIA's beside PCA's.
+    write_series(out_dir / "plots" / "steps.csv", "step", [r["step"] for r in rows],
+                 {"d_error_interpolations": [r["d_error"] for r in rows],
+                  "d_error_real": [round(real_error, 6)] * len(rows)},
+                 {"t": [r["t"] for r in rows], "relative": [r["relative"] for r in rows]})
+    write_series(out_dir / "plots" / "clips.csv", "sample", list(range(len(psnrs))),
+                 {"gaia": [round(float(q), 4) for q in psnrs], "pca": [round(float(q), 4) for q in pca_psnrs]},
+                 {"clip": [int(c) for c in cut["clip"]], "video": [printable(names[v]) for v in cut["video"]]})
     _write_reconstructions(out_dir / "predictions.h5", recon, cut, model)
     _draw(out_dir / "pictures", x[:params.evaluate.pictures], recon[:params.evaluate.pictures],
           x[:half][:params.evaluate.pictures], x[half:][:params.evaluate.pictures], grid)
     _draw_attributes(out_dir / "pictures", model, training.to(device), training_labels, x[:params.evaluate.pictures],
                      cut["label"][:params.evaluate.pictures])
     psnr = metrics["reconstruction"]["psnr"]
-    return [f"evaluate: GAIA on {len(x)} moving test patches: reconstruction PSNR {psnr} dB; "
+    return [f"evaluate: GAIA on {len(x)} moving test patches: reconstruction PSNR {psnr} dB "
+            f"(PCA {metrics['reconstruction']['psnr_pca']} dB); "
             f"structure correlation {structure['gaia']:.3f} (PCA {structure['pca']:.3f}); D's error on "
             f"interpolations {metrics['interpolation']['relative_mean']:.2f}x its error on real clips; "
             f"see {out_dir / 'metrics.json'}, {out_dir / 'pictures'}/"]

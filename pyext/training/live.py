@@ -5,6 +5,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..tables import write_series
+
+# The validation PSNRs of the run as one series table (pyext.tables), drawn by the "series"
+# template: dvclive draws each metric on its own, and the model beside its baseline is the point.
+VALIDATION_TABLE = Path("plots") / "custom" / "validation.csv"
+
 
 class Live:
     """dvclive on process 0 (metrics under ``dir/plots/metrics``, pictures under
@@ -24,6 +30,21 @@ class Live:
             self.live.step = step
             for name, value in values.items():
                 self.live.log_metric(name, value)
+
+    def validation_table(self) -> None:
+        """Rewrites ``dir/plots/custom/validation.csv`` from the ``val/*`` metrics logged so far
+        (their tables, which a resumed run has already cut back): x ``step``, one series per
+        metric (``psnr``, ``psnr_last_frame``, ...)."""
+        if self.live is None:
+            return
+        directory = Path(self.live.dir)
+        rows: dict[str, dict[int, float]] = {}
+        for table in sorted((directory / "plots" / "metrics" / "val").glob("*.tsv")):
+            _, *lines = table.read_text().splitlines()
+            rows[table.stem] = {int(step): float(value) for step, value in (line.split("\t") for line in lines)}
+        steps = sorted({step for values in rows.values() for step in values})
+        write_series(directory / VALIDATION_TABLE, "step", steps,
+                     {name: [values.get(step, float("nan")) for step in steps] for name, values in rows.items()})
 
     def summary(self, key: str, value: object) -> None:
         """Puts ``value`` (JSON) into the run's summary (``dir/metrics.json``) under ``key``."""

@@ -167,6 +167,7 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
                                               pin_memory=world.device.type == "cuda"))
     val_batches = validation_batches(Path(data_dir) / "val.h5", tp.batch_size, tp.val_batches) if world.main else []
     live = Live(live_dir if world.main else None, resume_step=resumed_from)
+    live.validation_table()  # a declared output, also where no validation runs (no val.h5 clips)
     live.summary("machine", machine(world.device))
     last = tp.steps if until_step is None else min(until_step, tp.steps)
     # None without validation clips (a tiny set: data/val.h5 may hold none): nothing is compared.
@@ -210,6 +211,7 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
                 validations.add(step, trainer.validate(val_batches), model)
                 live.metrics(step, {"val/psnr": validations.last_psnr}
                              | ({"val/psnr_last_frame": baseline} if baseline is not None else {}))
+                live.validation_table()
             if world.main and (step % tp.image_every == 0 or step == tp.steps):
                 # Validation clips, or without any the step's training clips: the pictures (a DVC
                 # output) exist whatever the set's size.
