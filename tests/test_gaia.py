@@ -156,6 +156,69 @@ def test_resumed_gaia_run_equals_uninterrupted(data_dir, tmp_path):
     assert isinstance(model, GAIA) and model.config() == GAIA.from_params(params).config()
 
 
+_DDP_SCRIPT = """
+import sys
+from dataclasses import replace
+
+import torch
+import torch.distributed as dist
+
+from pyext.config import load_params
+from pyext.training import make_step
+
+dist.init_process_group("gloo")
+rank, world = dist.get_rank(), dist.get_world_size()
+p = load_params(sys.argv[1])
+params = replace(p, model=replace(p.model, family="gaia"),
+                 train=replace(p.train, batch_size=4, seed=3, device="cpu", augment=()))
+step = make_step(params, torch.device("cpu"), distributed=True, rank=rank, world=world)
+torch.manual_seed(0)
+share = (torch.rand(4, 5, 3, 32, 32) * 2 - 1)[2 * rank:2 * rank + 2]  # this process's rows of one batch
+
+
+def gathered(t):
+    out = [torch.empty_like(t) for _ in range(world)]
+    dist.all_gather(out, t.contiguous())
+    return out
+
+
+with torch.no_grad():  # each share's own errors, as the step's first update will see them
+    torch.manual_seed(99)
+    e = step.errors(step.model.samples(share))
+    local = torch.stack([e.real, e.recon, e.interp])
+before = torch.cat([q.detach().flatten().clone() for q in step.model.parameters()])
+logged = [step.step(s, [share]) for s in range(3)]
+after = torch.cat([q.detach().flatten() for q in step.model.parameters()])
+mine = torch.stack([logged[0]["train/gaia/real"], logged[0]["train/gaia/recon"], logged[0]["train/gaia/interp"]])
+locals_, weights, rates = gathered(local), gathered(after), gathered(torch.stack([x["train/lr_d"] for x in logged]))
+if rank == 0:
+    assert not torch.allclose(locals_[0], locals_[1]), "the shares' own errors differ, so unaveraged rates would"
+    torch.testing.assert_close(mine[0], (locals_[0][0] + locals_[1][0]) / 2)  # real needs no random draw
+    assert torch.equal(weights[0], weights[1]), "the replicas' weights differ"
+    assert torch.equal(rates[0], rates[1]) and not torch.equal(after, before)
+    print("replicas agree", rates[0].tolist())
+"""
+
+
+def test_two_process_gaia_balances_on_averaged_errors_and_keeps_replicas_identical(tmp_path):
+    # The balancing reads errors averaged over the processes, so every replica sets the same rates
+    # and, with gradients averaged, keeps the same weights (the pairs and the structure term stay
+    # within each process's share: a distributed run is not one process's run on the whole batch).
+    import os
+    import subprocess
+    from pathlib import Path
+
+    from cases import REPO
+    script = tmp_path / "ddp_gaia.py"
+    script.write_text(_DDP_SCRIPT)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29523", str(script),
+                           str(TEST_PARAMS)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "replicas agree" in done.stdout
+
+
 def test_gaia_params_are_checked_with_one_line_naming_the_key():
     import yaml
 
