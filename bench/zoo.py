@@ -7,7 +7,9 @@ Every experiment is ``dvc exp run --temp`` (a temporary copy of the workspace, s
 (``--copy-paths``) and ``BEYONDMSE_REQUIRE_NATIVE=1``, so a run that would fall back to the
 reference ops fails instead. The rows: every ``loss.adversarial.kind`` (f-GAN with the
 divergence ``params.yaml`` names), ``loss.adv: 0`` (no discriminator: the reconstruction losses
-alone) and the shipped objective with a second ``train.seed`` (the noise floor). Each experiment
+alone), the shipped objective with a second ``train.seed`` (the noise floor), and the shipped
+objective with each option of :data:`OPTION_ROWS` (feature loss, spectral norm with attention,
+batch norm, D's pause). Each experiment
 stays in the repository under its name (``zoo-<row>``): ``dvc exp show`` lists them, ``dvc exp
 apply zoo-hinge`` brings one into the workspace. A row with the params of the workspace's commit
 is not retrained: DVC reuses that commit's run.
@@ -58,13 +60,25 @@ class Row:
     settings: tuple[str, ...]
 
 
+# The options of the shipped objective, each a row: the feature-space loss through D's last layers
+# (DeePSiM / VAE-GAN), SN-GAN's spectral norm with SAGAN's attention (SAGAN's pairing), DCGAN's
+# batch norm, and DeePSiM's pause of D at the paper's threshold.
+OPTION_ROWS = (
+    Row("feature", ("loss.feature=100",)),  # L_feat is ~1e-3 at D's last layers, L_p ~0.1 (demo set)
+    Row("sn-attention", ("model.d_norm=spectral", "model.attention=true")),
+    Row("batchnorm", ("model.d_norm=batch",)),
+    Row("pause", ("loss.adversarial.d_pause=0.1",)),
+)
+
+
 def rows(params_path: str = "params.yaml") -> list[Row]:
-    """Every registered objective, then ``adv: 0`` and a second seed of the shipped objective."""
+    """Every registered objective, then ``adv: 0``, a second seed of the shipped objective and the
+    options of :data:`OPTION_ROWS`."""
     p = load_params(params_path)
     out = [Row(kind, (f"loss.adversarial.kind={kind}",)) for kind in ADVERSARIAL_OBJECTIVES]
     out.append(Row("adv0", ("loss.adv=0",)))
     out.append(Row(f"{p.loss.adversarial.kind}-seed{p.train.seed + 1}", (f"train.seed={p.train.seed + 1}",)))
-    return out
+    return out + list(OPTION_ROWS)
 
 
 def _git(*args: str) -> str:

@@ -20,17 +20,19 @@ Example:
     ...     "extract": {"workers": 2, "frame_size": [240, 320], "clip_stride": 4, "crops_per_clip": 4,
     ...                 "max_clips_per_video": 0, "test_clips_per_video": 1, "seed": 0},
     ...     "filter": {"min_motion": 8, "min_kept": 1000, "val_fraction": 0.1, "max_per_video": 0, "seed": 0},
-    ...     "model": {"family": "multiscale", "multiscale": {"scales": 4, "width": 0.25, "skip": "last_frame",
+    ...     "model": {"family": "multiscale", "d_norm": "none", "attention": False,
+    ...               "multiscale": {"scales": 4, "width": 0.25, "skip": "last_frame",
     ...                                          "d_leak": 0.0},
     ...               "gaia": {"frames": "clip", "latent": 128, "width": 0.25, "lr": 1e-4, "betas": [0.9, 0.999],
     ...                        "adam_eps": 1e-8, "slope": 20.0, "structure_weight": 5e-5,
     ...                        "interpolation": [0.5, 0.25]}},
-    ...     "loss": {"adversarial": {"kind": "bce", "d_steps": 1, "fgan": {"divergence": "js"},
+    ...     "loss": {"adversarial": {"kind": "bce", "d_steps": 1, "d_pause": 0.0, "fgan": {"divergence": "js"},
     ...                              "wgan": {"clip": 0.01, "critic_steps": 5},
     ...                              "wgan_gp": {"gp_weight": 10.0, "critic_steps": 5},
     ...                              "ebgan": {"margin": 0.1, "pt_weight": 0.1},
     ...                              "began": {"gamma": 0.5, "lambda_k": 0.001}},
-    ...              "adv": 0.05, "lp": 1, "p": 2, "gdl": 1, "alpha": 1},
+    ...              "adv": 0.05, "lp": 1, "p": 2, "gdl": 1, "alpha": 1, "feature": 0.0,
+    ...              "comparator": {"kind": "discriminator", "layers": [-1], "file": ""}},
     ...     "train": {"steps": 800, "batch_size": 8, "optimizer": "sgd", "betas": [0.5, 0.999], "lr_g": 0.04,
     ...               "lr_g_final": 0.005, "lr_d": 0.02, "lr_d_final": 0.02, "seed": 0, "device": "auto",
     ...               "compile": False, "workers": 2, "checkpoint_every": 100, "log_every": 10, "val_every": 100,
@@ -155,6 +157,18 @@ def _subset(*names: str) -> Any:
                      _Expect(f"a list of distinct names out of {', '.join(names)} (or [])")]
 
 
+def _no_zero(value: tuple) -> tuple:
+    if not value or 0 in value:
+        raise ValueError("empty, or a 0")
+    return value
+
+
+# Indices of layers, 1-based from the first or negative from the last, as Python counts from the end.
+_Layers = Annotated[tuple[Annotated[int, Strict()], ...], BeforeValidator(_list), AfterValidator(_no_zero),
+                    AfterValidator(_distinct),
+                    _Expect("a non-empty list of distinct non-zero ints (1: the first layer, -1: the last)")]
+# A path that may be empty ('' for none); a relative one is resolved against the params file's folder.
+_OptionalPath = Annotated[str, Strict(), _Expect("a path, or '' for none")]
 # Relative paths are resolved later, against the params file's folder (see parse_params).
 _Path = Annotated[Path, BeforeValidator(_non_empty), AfterValidator(Path.expanduser),
                   _Expect("a path (a non-empty string)")]
@@ -317,6 +331,17 @@ MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
 MAX_STEPS = 10**9  # more training steps than any run takes (years at 0.1 s a step): a typo
 # Names of the model families (pyext.models registers them; it checks the two agree).
 MODEL_FAMILIES = ("multiscale", "gaia")
+# Normalisations of the discriminator's layers (pyext.models.blocks): the paper's none, SN-GAN's
+# spectral, DCGAN's batch.
+D_NORMS = ("none", "spectral", "batch")
+# The objectives that train an autoencoder discriminator (pyext.models.autoencoder): it has no batch
+# norm or attention block.
+AUTOENCODER_OBJECTIVES = ("ebgan", "began")
+# What the feature-space loss compares through (pyext.losses.feature).
+COMPARATORS = ("discriminator", "file")
+# The objectives whose D loss and G adversarial loss are positive, so that DeePSiM's ratio of the
+# two reads as in its paper (the pause of D's updates).
+PAUSE_OBJECTIVES = ("bce", "minimax", "lsgan")
 
 
 @_section
@@ -379,11 +404,20 @@ class ModelParams:
 
     Attributes:
         family: the model family: ``multiscale`` (the paper's predictor) or ``gaia``.
+        d_norm: the discriminator's normalisation (:data:`D_NORMS`, :mod:`pyext.models.blocks`):
+            ``none`` (the paper), ``spectral`` (SN-GAN, Miyato et al. 2018: every weight divided
+            by its largest singular value) or ``batch`` (DCGAN: batch norm after every convolution
+            but the first, real and generated clips normalised apart). GAIA: ``none`` or ``spectral``.
+        attention: a self-attention block (SAGAN, Zhang et al. 2018) in the discriminator at every
+            scale and in the generator at its coarse scales (the multi-scale family, Table 1's
+            discriminator).
         multiscale: the knobs of the paper's networks.
         gaia: the knobs of GAIA's autoencoders and their training.
     """
 
     family: _choice(*MODEL_FAMILIES)
+    d_norm: _choice(*D_NORMS)
+    attention: _Bool
     multiscale: MultiScaleParams
     gaia: GAIAParams
 
@@ -462,16 +496,41 @@ class AdversarialParams:
             ``lsgan``, ``hinge``, ``fgan``, ``wgan``, ``wgan_gp``, ``ebgan``, ``began``.
         d_steps: discriminator updates per generator update, each on a batch of its own (the
             paper's 1); ``wgan`` and ``wgan_gp`` use their sections' ``critic_steps`` instead.
+        d_pause: DeePSiM's rule (Dosovitskiy & Brox 2016, training details): D's updates are
+            skipped while the ratio of D's loss to G's adversarial loss, as measured at the step
+            before, is below this (the paper: 0.1); 0 never skips. Only with the objectives whose
+            two losses are positive (:data:`PAUSE_OBJECTIVES`).
         fgan, wgan, wgan_gp, ebgan, began: the knobs of those objectives.
     """
 
     kind: _choice(*ADVERSARIAL_OBJECTIVES)
     d_steps: _Count
+    d_pause: _float(0)
     fgan: FGANParams
     wgan: WGANParams
     wgan_gp: WGANGPParams
     ebgan: EBGANParams
     began: BEGANParams
+
+
+@_section
+class ComparatorParams:
+    """What the feature-space loss compares through (:mod:`pyext.losses.feature`).
+
+    Attributes:
+        kind: ``discriminator`` (the discriminator's own hidden layers at every scale: VAE-GAN's
+            learned similarity, nothing to download) or ``file`` (a frozen TorchScript module).
+        layers: which of its outputs are compared: the discriminator's convolution layers (per
+            scale; GAIA: its encoder's), or the file module's returned tensors; 1 is the first,
+            -1 the last.
+        file: the TorchScript file (``kind: file``; '' otherwise), relative to the params file. It
+            takes frames ``(N, 3, H, W)``, RGB in [0, 1], at the patch size during training, and
+            returns a tensor or a list or tuple of them.
+    """
+
+    kind: _choice(*COMPARATORS)
+    layers: _Layers
+    file: _OptionalPath
 
 
 @_section
@@ -485,6 +544,10 @@ class LossParams:
         p: 1 or 2.
         gdl: lambda_gdl, weight of the gradient difference loss.
         alpha: the GDL exponent (>= 1).
+        feature: lambda_feat, weight of the feature-space loss ``mean ||C(G(x)) - C(y)||^2`` over
+            the comparator's chosen layers (DeePSiM; VAE-GAN's learned similarity); 0: none. GAIA
+            adds it to its generator's loss too (G's reconstructions against the samples).
+        comparator: what the feature-space loss compares through.
     """
 
     adversarial: AdversarialParams
@@ -493,6 +556,8 @@ class LossParams:
     p: _int(1, 2)
     gdl: _float(0)
     alpha: _float(1)
+    feature: _float(0)
+    comparator: ComparatorParams
 
 
 @_section
@@ -672,7 +737,33 @@ def _cross_checks(p: Params) -> Iterator[tuple[str, bool, str, Any]]:
         p.evaluate.protocol)
     yield ("clip.patch", clip.patch % step == 0,
            f"a multiple of 2^(model.multiscale.scales - 1) = {step}, so that every scale halves it", clip.patch)
-    if p.model.family == "gaia":
+    model, loss = p.model, p.loss
+    kind = loss.adversarial.kind
+    yield ("model.d_norm", model.d_norm != "batch" or kind != "wgan_gp",
+           "none or spectral with loss.adversarial.kind: wgan_gp (its gradient penalty is per clip, and batch "
+           "norm makes D's answer for a clip depend on the rest of its batch)", model.d_norm)
+    yield ("model.d_norm", model.d_norm != "batch" or kind not in AUTOENCODER_OBJECTIVES,
+           f"none or spectral with loss.adversarial.kind: {kind} (its autoencoder discriminator has no batch norm)",
+           model.d_norm)
+    yield ("model.attention", not model.attention or kind not in AUTOENCODER_OBJECTIVES,
+           f"false with loss.adversarial.kind: {kind} (the attention block is in Table 1's discriminator; "
+           "its autoencoder discriminator has none)", model.attention)
+    yield ("loss.adversarial.d_pause", loss.adversarial.d_pause == 0 or kind in PAUSE_OBJECTIVES,
+           f"0 with loss.adversarial.kind: {kind} (the pause reads a ratio of two positive losses: "
+           f"{', '.join(PAUSE_OBJECTIVES)})", loss.adversarial.d_pause)
+    yield ("loss.comparator.file", loss.comparator.kind != "file" or loss.comparator.file != "",
+           "a TorchScript file with loss.comparator.kind: file", loss.comparator.file)
+    if model.family == "multiscale":
+        yield ("loss.adversarial.d_pause", loss.adversarial.d_pause == 0 or loss.adv > 0,
+               "0 with loss.adv: 0 (no discriminator trains)", loss.adversarial.d_pause)
+        yield ("loss.comparator.kind", loss.feature == 0 or loss.comparator.kind != "discriminator" or loss.adv > 0,
+               "file with loss.adv: 0 and loss.feature > 0 (no discriminator trains, so its layers would stay "
+               "random)", loss.comparator.kind)
+    if model.family == "gaia":
+        yield ("model.d_norm", model.d_norm != "batch",
+               "none or spectral with model.family: gaia (its balancing reads per-batch errors)", model.d_norm)
+        yield ("model.attention", not model.attention,
+               "false with model.family: gaia (its autoencoders have no attention block)", model.attention)
         yield ("train.batch_size", p.train.batch_size % 2 == 0,
                "an even number with model.family: gaia (codes are interpolated between the batch's halves)",
                p.train.batch_size)
@@ -705,9 +796,16 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
     root = (Path(source).parent / params.data.root).resolve()
     params = replace(params, data=replace(params.data, root=root))
 
+    comparator = params.loss.comparator
+    if comparator.file:
+        resolved = str((Path(source).parent / Path(comparator.file).expanduser()).resolve())
+        params = replace(params, loss=replace(params.loss, comparator=replace(comparator, file=resolved)))
+
     for key, holds, expected, found in _cross_checks(params):
         if not holds:
             raise ParamsError(source, key, f"expected {expected}, got {_show(found)}")
+    if params.loss.comparator.kind == "file" and not Path(params.loss.comparator.file).is_file():
+        raise ParamsError(source, "loss.comparator.file", f"no such file: {params.loss.comparator.file}")
     if params.data.source not in GENERATED_SOURCES and not root.is_dir():
         problem = "not a directory" if root.exists() else "path does not exist"
         raise ParamsError(source, "data.root",

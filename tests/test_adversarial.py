@@ -36,7 +36,7 @@ def _clip(b, t, h, w, seed=0):
 
 def _objective(kind, clip=0.01, critic_steps=5, gp_weight=10.0, divergence="js", margin=0.05, pt_weight=0.1,
                gamma=0.5, lambda_k=0.001):
-    return make_objective(AdversarialParams(kind=kind, d_steps=1, fgan=FGANParams(divergence=divergence),
+    return make_objective(AdversarialParams(kind=kind, d_steps=1, d_pause=0.0, fgan=FGANParams(divergence=divergence),
                                             wgan=WGANParams(clip=clip, critic_steps=critic_steps),
                                             wgan_gp=WGANGPParams(gp_weight=gp_weight, critic_steps=critic_steps),
                                             ebgan=EBGANParams(margin=margin, pt_weight=pt_weight),

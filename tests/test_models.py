@@ -426,7 +426,7 @@ def test_load_generator_round_trip(tmp_path):
     loaded = load_generator(path)
     assert isinstance(loaded, MultiScaleGenerator)
     assert loaded.config() == G.config() == {"input_frames": 2, "output_frames": 3, "scales": 3, "width": 0.15,
-                                             "skip": "none"}
+                                             "skip": "none", "attention": False}
     assert not loaded.training
     assert loaded.state_dict().keys() == G.state_dict().keys()
     for key, value in G.state_dict().items():
@@ -443,9 +443,19 @@ def test_load_generator_round_trip(tmp_path):
     torch.save(generator_file(skip), path)
     assert load_generator(path).skip == "last_frame"
     old = generator_file(G)
-    del old["config"]["skip"]
+    del old["config"]["skip"], old["config"]["attention"]
     torch.save(old, path)
-    assert load_generator(path).skip == "none"
+    assert load_generator(path).skip == "none" and not load_generator(path).attention
+    # An attention generator comes back with its blocks and their weights.
+    attending = MultiScaleGenerator(4, 1, scales=3, width=0.1, attention=True)
+    with torch.no_grad():
+        for p in attending.parameters():
+            p.add_(0.01)  # gamma off 0, so that the blocks act
+    torch.save(generator_file(attending), path)
+    loaded = load_generator(path)
+    x = _clip(1, 4, 16, 16, seed=12)
+    with torch.no_grad():
+        assert loaded.attention and torch.equal(loaded(x), attending.eval()(x))
     # A file of format 1 (before model families) names no family: it is a multi-scale generator.
     first = {"format": 1, "config": G.config(), "state_dict": generator_file(G)["state_dict"]}
     torch.save(first, path)

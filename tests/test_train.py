@@ -497,9 +497,10 @@ def test_dvclive_logs_and_pictures(data_dir, tmp_path):
     assert Image.open(pictures[0]).size == (6 * 130, 4 * 130)
 
 
-def _project(tmp_path: Path, data_dir: Path, kind: str = "bce", **train_settings) -> Path:
+def _project(tmp_path: Path, data_dir: Path, kind: str = "bce", pause: float = 0.0, **train_settings) -> Path:
     raw = yaml.safe_load((TEST_PARAMS).read_text())
     raw["loss"]["adversarial"]["kind"] = kind
+    raw["loss"]["adversarial"]["d_pause"] = pause
     raw["loss"]["adversarial"]["wgan_gp"]["critic_steps"] = 2
     raw["loss"]["adversarial"]["began"]["lambda_k"] = 0.5
     raw["model"]["multiscale"].update(scales=2, width=0.05)
@@ -519,16 +520,22 @@ def _run(project: Path, *command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("kind,port", [("bce", 29517), ("wgan_gp", 29519), ("began", 29521)])
-def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port):
+@pytest.mark.parametrize("kind,port,pause", [("bce", 29517, 0.0), ("wgan_gp", 29519, 0.0), ("began", 29521, 0.0),
+                                             ("bce", 29525, 1e9)])
+def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port, pause):
     # wgan_gp: the gradient penalty's double backward goes through DistributedDataParallel, and the
     # interpolates' coefficients are drawn for the whole batch. began: both replicas update k_t from
-    # energies averaged over the processes (a fast gain, so that k_t matters within 2 steps).
-    project = _project(tmp_path / "ddp", data_dir, kind)
+    # energies averaged over the processes (a fast gain, so that k_t matters within 2 steps). The
+    # pause (DeePSiM's, every step after the first): both replicas skip D's second update, on the
+    # ratio of losses averaged over the processes, and measure D's loss without DDP's graph.
+    project = _project(tmp_path / "ddp", data_dir, kind, pause)
     torchrun = Path(sys.executable).with_name("torchrun")
     done = _run(project, str(torchrun), "--nproc_per_node", "2", "--master_port", str(port), "-m", "pipeline.train")
     assert done.returncode == 0, done.stderr[-3000:]
-    single = _project(tmp_path / "single", data_dir, kind)
+    if pause:  # the second step was paused
+        paused = (project / "dvclive" / "plots" / "metrics" / "train" / "d_paused.tsv").read_text().split()
+        assert paused[-4:] == ["1", "0.0", "2", "1.0"], paused
+    single = _project(tmp_path / "single", data_dir, kind, pause)
     done = _run(single, sys.executable, "-m", "pipeline.train")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "train: models/generator.pt after 2 steps" in done.stdout
@@ -547,7 +554,7 @@ def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port)
     for name in one_o:  # BEGAN's k_t, the same in every replica as in one process
         torch.testing.assert_close(ddp_o[name], one_o[name], rtol=1e-4, atol=1e-6)
     # ...and they did change the weights: the comparison is not between two untouched models.
-    start = _project(tmp_path / "start", data_dir, kind, steps=1, lr_g=0.0, lr_g_final=0.0)
+    start = _project(tmp_path / "start", data_dir, kind, pause, steps=1, lr_g=0.0, lr_g_final=0.0)
     _run(start, sys.executable, "-m", "pipeline.train")
     untouched = saved_weights(start / "models" / GENERATOR)
     assert any(not torch.allclose(untouched[n], one[n]) for n in one)

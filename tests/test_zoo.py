@@ -1,17 +1,34 @@
 """bench.zoo: the rows come from the objective registry (so a new objective enters the zoo), and the
 table puts the baselines once, then one line per experiment with D's measure and the seconds."""
-from bench.zoo import Row, rows, table
+import yaml
+
+from bench.zoo import OPTION_ROWS, Row, rows, table
 from cases import TEST_PARAMS
-from pyext.config import ADVERSARIAL_OBJECTIVES, load_params
+from pyext.config import ADVERSARIAL_OBJECTIVES, load_params, parse_params
+from pyext.presets import apply_preset
 
 
-def test_rows_are_every_objective_then_no_discriminator_and_a_second_seed():
+def test_rows_are_every_objective_then_no_discriminator_a_second_seed_and_the_options():
     p = load_params(TEST_PARAMS)
     got = rows(TEST_PARAMS)
     assert [r.name for r in got[:len(ADVERSARIAL_OBJECTIVES)]] == list(ADVERSARIAL_OBJECTIVES)
     assert got[ADVERSARIAL_OBJECTIVES.index("hinge")] == Row("hinge", ("loss.adversarial.kind=hinge",))
-    assert got[-2:] == [Row("adv0", ("loss.adv=0",)),
-                        Row(f"{p.loss.adversarial.kind}-seed{p.train.seed + 1}", (f"train.seed={p.train.seed + 1}",))]
+    options = len(OPTION_ROWS)
+    assert got[-2 - options:-options] == [
+        Row("adv0", ("loss.adv=0",)),
+        Row(f"{p.loss.adversarial.kind}-seed{p.train.seed + 1}", (f"train.seed={p.train.seed + 1}",))]
+    assert got[-options:] == list(OPTION_ROWS)
+    raw = yaml.safe_load(TEST_PARAMS.read_text())
+    for row in OPTION_ROWS:  # every option row is a valid params change (dvc exp run -S ...)
+        preset: dict = {}
+        for setting in row.settings:
+            key, value = setting.split("=", 1)
+            *sections, leaf = key.split(".")
+            node = preset
+            for name in sections:
+                node = node.setdefault(name, {})
+            node[leaf] = yaml.safe_load(value)
+        parse_params(apply_preset(raw, preset), TEST_PARAMS)
 
 
 def _scores(psnr: float) -> dict:

@@ -4,10 +4,18 @@
 - :mod:`.generator`: ``L_G``, the weighted sum of the terms over scales.
 - :mod:`.adversarial`: the adversarial objectives, one module per family, registered by name in
   :data:`ADVERSARIAL` (``loss.adversarial.kind``).
+- :mod:`.feature`: the feature-space loss and its comparators, registered by name in
+  :data:`COMPARATORS` (``loss.comparator.kind``).
+- :mod:`.gaia`: GAIA's errors, balancing and losses.
 """
+from ..config import COMPARATORS as _COMPARATOR_NAMES
 from .adversarial import ADVERSARIAL, AdversarialObjective, DiscriminatorLoss, make_objective
+from .feature import COMPARATORS, Comparator, make_comparator
 from .generator import GeneratorLoss, generator_loss
 from .reconstruction import lp_loss
 
-__all__ = ["ADVERSARIAL", "AdversarialObjective", "DiscriminatorLoss", "GeneratorLoss", "generator_loss",
-           "lp_loss", "make_objective"]
+assert sorted(COMPARATORS) == sorted(_COMPARATOR_NAMES), \
+    f"pyext.config.COMPARATORS {_COMPARATOR_NAMES} must name the registered {tuple(COMPARATORS)}"
+
+__all__ = ["ADVERSARIAL", "COMPARATORS", "AdversarialObjective", "Comparator", "DiscriminatorLoss", "GeneratorLoss",
+           "generator_loss", "lp_loss", "make_comparator", "make_objective"]

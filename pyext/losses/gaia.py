@@ -76,12 +76,14 @@ def interpolate(z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class GAIAErrors:
-    """The reconstruction errors of one batch (scalars; ``structure`` carries G's gradient)."""
+    """The reconstruction errors of one batch (scalars; ``structure`` carries G's gradient), and
+    G's reconstructions of the batch ``(B, T, 3, P, P)`` (for the feature term, where it is on)."""
 
     real: torch.Tensor
     recon: torch.Tensor
     interp: torch.Tensor
     structure: torch.Tensor
+    reconstruction: torch.Tensor | None = None
 
     @property
     def fake(self) -> torch.Tensor:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from .base import fold, register_discriminator, scaled, unfold
+from .blocks import spectral_norm_all, tapped
 from .multiscale import PyramidDiscriminator
 
 _MAPS, _CODE, _SMALLEST = 64, 128, 4  # maps after the first convolution and code size at width 1; coarsest side
@@ -38,6 +39,8 @@ class _ScaleAutoencoder(nn.Module):
             layers += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.ELU()]
             c *= 2
         self.encoder = nn.Sequential(*layers)
+        # The hidden layers (PyramidDiscriminator.hidden): each encoder convolution after its ELU.
+        self.taps = [i for i, layer in enumerate(layers) if isinstance(layer, nn.ELU)]
         self.to_code = nn.Linear(c * self.base ** 2, code)
         self.from_code = nn.Linear(code, maps * self.base ** 2)
         up: list[nn.Module] = []
@@ -45,6 +48,10 @@ class _ScaleAutoencoder(nn.Module):
             up += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(maps, maps, 3, padding=1), nn.ELU()]
         up.append(nn.Conv2d(maps, c_out, 3, padding=1))
         self.decoder = nn.Sequential(*up)
+
+    def hidden(self, x: torch.Tensor, layers) -> list[torch.Tensor]:
+        """The outputs of hidden layers (0-based positions among :attr:`taps`) on ``x``."""
+        return tapped(self.encoder, x, [self.taps[i] for i in layers])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         code = self.to_code(self.encoder(x).flatten(1))
@@ -60,15 +67,25 @@ class AutoencoderDiscriminator(PyramidDiscriminator):
         input_frames, output_frames, scales, width: as for the multi-scale generator (``width``
             multiplies the maps and the code size).
         patch: side of the square training patches (``clip.patch``).
+        norm: ``none`` or ``spectral`` (every convolution and linear layer spectrally normalised;
+            ``model.d_norm``); it has no batch norm.
     """
 
     def __init__(self, input_frames: int = 4, output_frames: int = 1, scales: int = 4, width: float = 1.0,
-                 patch: int = 32):
+                 patch: int = 32, norm: str = "none"):
         super().__init__(input_frames, output_frames, scales, width, patch)
+        if norm not in ("none", "spectral"):
+            raise ValueError(f"norm must be none or spectral, got {norm!r}")
         c_in, c_out = 3 * (input_frames + output_frames), 3 * output_frames
         self.nets = nn.ModuleList(
             _ScaleAutoencoder(c_in, c_out, patch // 2 ** (scales - 1 - k), scaled(_MAPS, width), scaled(_CODE, width))
             for k in range(scales))
+        if norm == "spectral":
+            spectral_norm_all(self)
+
+    @classmethod
+    def knobs(cls, params) -> dict:
+        return {"norm": params.model.d_norm}
 
     def forward(self, x: torch.Tensor, ys) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Reconstructions of the judged frames ``ys`` given the input frames ``x``, per scale.

@@ -22,6 +22,7 @@ from torch import nn
 
 from .. import ops
 from .base import Model, fold, register_family, scaled, unfold
+from .blocks import pick_layers, spectral_norm_all, tapped
 
 _MAPS, _SMALLEST = 64, 4  # maps of the first level at width 1; side of the coarsest level
 
@@ -74,6 +75,8 @@ class Autoencoder(nn.Module):
         self.deepest = maps << levels
         layers += [_Residual(self.deepest), nn.LeakyReLU(0.2), nn.Flatten()]
         self.encoder = nn.Sequential(*layers, nn.Linear(self.deepest * _SMALLEST ** 2, latent))
+        # The hidden layers (GAIA.hidden): the encoder's convolutions, one per resolution and the first.
+        self.taps = [i for i, layer in enumerate(layers) if isinstance(layer, nn.Conv2d)]
         layers = [_Residual(self.deepest)]
         for level in reversed(range(levels)):
             layers += [_PyrUp(), nn.Conv2d(maps << level + 1, maps << level, 3, padding=1), _Residual(maps << level)]
@@ -100,25 +103,33 @@ class GAIA(Model):
         patch: P.
         latent: the code's size.
         width: multiplies every map count of both networks.
+        d_norm: ``none`` or ``spectral`` (every convolution and linear layer of the discriminator
+            spectrally normalised; ``model.d_norm``).
     """
 
-    def __init__(self, frames: int = 5, patch: int = 32, latent: int = 128, width: float = 0.5):
+    def __init__(self, frames: int = 5, patch: int = 32, latent: int = 128, width: float = 0.5, d_norm: str = "none"):
         super().__init__()
         for name, value in (("frames", frames), ("latent", latent)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        self.frames, self.patch, self.latent, self.width = frames, patch, latent, width
+        if d_norm not in ("none", "spectral"):
+            raise ValueError(f"d_norm must be none or spectral, got {d_norm!r}")
+        self.frames, self.patch, self.latent, self.width, self.d_norm = frames, patch, latent, width, d_norm
         self.generator = Autoencoder(3 * frames, patch, latent, width)
         self.discriminator = Autoencoder(3 * frames, patch, latent, width)
+        if d_norm == "spectral":
+            spectral_norm_all(self.discriminator)
 
     @classmethod
     def from_params(cls, params: Any) -> GAIA:
         g = params.model.gaia
         return cls(frames=params.clip.train_frames if g.frames == "clip" else 1, patch=params.clip.patch,
-                   latent=g.latent, width=g.width)
+                   latent=g.latent, width=g.width, d_norm=params.model.d_norm)
 
     def config(self) -> dict:
-        return {"frames": self.frames, "patch": self.patch, "latent": self.latent, "width": self.width}
+        """The constructor's arguments (files written before ``d_norm`` existed load with its default)."""
+        return {"frames": self.frames, "patch": self.patch, "latent": self.latent, "width": self.width,
+                "d_norm": self.d_norm}
 
     def samples(self, clips: torch.Tensor) -> torch.Tensor:
         """Training clips ``(B, T', 3, P, P)`` as this model's samples ``(B', T, 3, P, P)``: the
@@ -142,6 +153,17 @@ class GAIA(Model):
     def judge(self, x: torch.Tensor) -> torch.Tensor:
         """The discriminator's reconstruction of samples ``(B, T, 3, P, P)``."""
         return unfold(self.discriminator(fold(x)), self.frames)
+
+    def hidden_counts(self) -> list[int]:
+        """The discriminator encoder's hidden layers (one "scale")."""
+        return [len(self.discriminator.taps)]
+
+    def hidden(self, x: torch.Tensor, layers) -> list[torch.Tensor]:
+        """The discriminator encoder's feature maps of the chosen layers (1-based, or negative from
+        the last) for samples ``(B, T, 3, P, P)``: its learned similarity (VAE-GAN)."""
+        net = self.discriminator
+        chosen = pick_layers(len(net.taps), layers, "GAIA's discriminator")
+        return tapped(net.encoder, fold(x), [net.taps[i] for i in chosen])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The generator's reconstruction of samples ``(B, T, 3, P, P)``."""

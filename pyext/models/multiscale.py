@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .. import ops
-from ..config import SKIPS
+from ..config import D_NORMS, SKIPS
 from .base import (
     Predictor,
     check_clip,
@@ -47,8 +47,13 @@ from .base import (
     scaled,
     unfold,
 )
+from .blocks import SelfAttention, SplitBatchNorm2d, pick_layers, spectral_norm_all, tapped
 
 MAX_SCALES = 4
+# The generator's attention blocks are at the scales of at most a quarter of the full size: on a
+# 240x320 test frame the finest scale's attention matrix would hold 76800^2 floats (~24 GB), the
+# next one's ~1.5 GB, a quarter-size scale's 92 MB.
+ATTENTION_MIN_FACTOR = 4
 
 # Table 1, finest scale last; a model with S scales uses the S finest (so its finest scale always
 # works at the full patch size, and its coarsest at patch / 2^(S-1)).
@@ -74,15 +79,18 @@ def _check_skip(skip: object) -> None:
 
 
 class _ScaleGenerator(nn.Sequential):
-    """G'_k: padded convolutions with ReLU between them, ``(B, c_in, h, w) -> (B, c_out, h, w)``."""
+    """G'_k: padded convolutions with ReLU between them, ``(B, c_in, h, w) -> (B, c_out, h, w)``;
+    with ``attention``, a self-attention block after the widest hidden layer (the middle one)."""
 
-    def __init__(self, c_in: int, c_out: int, maps: Sequence[int], kernels: Sequence[int]):
+    def __init__(self, c_in: int, c_out: int, maps: Sequence[int], kernels: Sequence[int], attention: bool = False):
         channels = [c_in, *maps, c_out]
         layers: list[nn.Module] = []
         for i, k in enumerate(kernels):
             layers.append(nn.Conv2d(channels[i], channels[i + 1], k, padding=k // 2))
             if i < len(kernels) - 1:
                 layers.append(nn.ReLU(inplace=True))
+                if attention and i == len(maps) // 2:
+                    layers.append(SelfAttention(channels[i + 1]))
         super().__init__(*layers)
 
 
@@ -97,31 +105,36 @@ class MultiScaleGenerator(Predictor):
         width: multiplies every channel count of Table 1 (``model.multiscale.width``; the paper: 1.0).
         skip: ``none`` (the paper: ``Y_k = tanh(Z_k)``) or ``last_frame`` (``model.multiscale.skip``: the
             pyramid is a change to the last input frame; see the module docstring).
+        attention: a self-attention block (SAGAN, ``model.attention``) in the scales of at most a
+            quarter of the full size (:data:`ATTENTION_MIN_FACTOR`).
 
     Fully convolutional: any H, W that are multiples of ``2^(scales-1)`` work.
     """
 
     def __init__(self, input_frames: int = 4, output_frames: int = 1, scales: int = 4, width: float = 1.0,
-                 skip: str = "none"):
+                 skip: str = "none", attention: bool = False):
         super().__init__()
         check_sizes(input_frames, output_frames, scales, width, MAX_SCALES)
         _check_skip(skip)
         self.input_frames, self.output_frames, self.scales, self.width = input_frames, output_frames, scales, width
-        self.skip = skip
+        self.skip, self.attention = skip, attention
         c_x, c_y = 3 * input_frames, 3 * output_frames
         self.nets = nn.ModuleList(
-            _ScaleGenerator(c_x + (c_y if k else 0), c_y, [scaled(c, width) for c in maps], kernels)
+            _ScaleGenerator(c_x + (c_y if k else 0), c_y, [scaled(c, width) for c in maps], kernels,
+                            attention and 2 ** (scales - 1 - k) >= ATTENTION_MIN_FACTOR)
             for k, (maps, kernels) in enumerate(_G_LAYOUT[MAX_SCALES - scales:]))
 
     @classmethod
     def from_params(cls, params) -> MultiScaleGenerator:
         clip, family = params.clip, params.model.multiscale
-        return cls(clip.input_frames, clip.output_frames, family.scales, family.width, family.skip)
+        return cls(clip.input_frames, clip.output_frames, family.scales, family.width, family.skip,
+                   params.model.attention)
 
     def config(self) -> dict:
-        """The constructor's arguments, as saved beside the weights."""
+        """The constructor's arguments, as saved beside the weights (files written before
+        ``attention`` existed load with its default)."""
         return {"input_frames": self.input_frames, "output_frames": self.output_frames, "scales": self.scales,
-                "width": self.width, "skip": self.skip}
+                "width": self.width, "skip": self.skip, "attention": self.attention}
 
     @property
     def size_multiple(self) -> int:
@@ -159,18 +172,24 @@ class MultiScaleGenerator(Predictor):
 
 class _ScaleDiscriminator(nn.Module):
     """D_k: unpadded convolutions with ReLU, an optional max-pool, then fully connected layers down to
-    one logit: ``(B, c_in, s, s) -> (B, 1)``."""
+    one logit: ``(B, c_in, s, s) -> (B, 1)``. With ``norm="batch"`` a batch norm follows every
+    convolution but the first (DCGAN); with ``attention`` a self-attention block follows the first
+    convolution's activation. Its hidden layers (:meth:`hidden`) are each convolution's output
+    after its activation (and the attention block)."""
 
     def __init__(self, c_in: int, size: int, maps: Sequence[int], kernels: Sequence[int], pool: int,
-                 hidden: Sequence[int], scale: int, leak: float = 0.0):
+                 hidden: Sequence[int], scale: int, leak: float = 0.0, norm: str = "none", attention: bool = False):
         super().__init__()
 
         def act() -> nn.Module:
             return nn.LeakyReLU(leak, inplace=True) if leak else nn.ReLU(inplace=True)
 
         layers: list[nn.Module] = []
-        for c_out, k in zip(maps, kernels):
-            layers += [nn.Conv2d(c_in, c_out, k), act()]
+        self.taps: list[int] = []  # positions in self.features of the hidden layers' outputs
+        for i, (c_out, k) in enumerate(zip(maps, kernels)):
+            layers += [nn.Conv2d(c_in, c_out, k), *([SplitBatchNorm2d(c_out)] if norm == "batch" and i else []),
+                       act(), *([SelfAttention(c_out)] if attention and i == 0 else [])]
+            self.taps.append(len(layers) - 1)
             c_in, size = c_out, size - (k - 1)
         if pool > 1:
             layers.append(nn.MaxPool2d(pool))
@@ -189,6 +208,10 @@ class _ScaleDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x).flatten(1))
+
+    def hidden(self, x: torch.Tensor, layers: Sequence[int]) -> list[torch.Tensor]:
+        """The outputs of hidden layers (0-based positions among :attr:`taps`) on ``x``."""
+        return tapped(self.features, x, [self.taps[i] for i in layers])
 
 
 class PyramidDiscriminator(nn.Module):
@@ -210,11 +233,35 @@ class PyramidDiscriminator(nn.Module):
     @classmethod
     def from_params(cls, params) -> PyramidDiscriminator:
         clip, family = params.clip, params.model.multiscale
-        return cls(clip.input_frames, clip.output_frames, family.scales, family.width, clip.patch)
+        return cls(clip.input_frames, clip.output_frames, family.scales, family.width, clip.patch, **cls.knobs(params))
+
+    @classmethod
+    def knobs(cls, params) -> dict:
+        """The constructor's keyword arguments of a subclass's own, from the params."""
+        return {}
 
     def pyramids(self, x: torch.Tensor, ys) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """The checked pyramids of the input frames and the judged ones (:func:`judged_pyramid`)."""
         return judged_pyramid(x, ys, self.input_frames, self.output_frames, self.scales, self.patch)
+
+    def hidden_counts(self) -> list[int]:
+        """The number of hidden layers of each scale's network, coarsest first."""
+        return [len(net.taps) for net in self.nets]
+
+    def hidden(self, x: torch.Tensor, ys, layers: Sequence[int]) -> list[torch.Tensor]:
+        """The feature maps of the chosen hidden layers of every scale's network (1-based, or
+        negative from each scale's last) for the input frames ``x`` and judged frames ``ys`` (as
+        :meth:`forward` takes them): a flat list, coarsest scale first.
+
+        Raises:
+            ValueError: a scale has no such layer.
+        """
+        xs, ys = self.pyramids(x, ys)
+        out = []
+        for k, (net, x_k, y_k) in enumerate(zip(self.nets, xs, ys)):
+            chosen = pick_layers(len(net.taps), layers, f"the discriminator's scale {k + 1}")
+            out += net.hidden(torch.cat([fold(x_k), fold(y_k)], dim=1), chosen)
+        return out
 
 
 @register_discriminator("multiscale")
@@ -227,22 +274,30 @@ class MultiScaleDiscriminator(PyramidDiscriminator):
             multiplies the convolution maps and the hidden FC sizes).
         patch: side of the square training patches (``clip.patch``); it fixes the FC input sizes.
         leak: the negative slope of the activations (0: the paper's ReLU; LeakyReLU otherwise).
+        norm: ``none`` (the paper), ``spectral`` (every convolution and linear layer spectrally
+            normalised) or ``batch`` (:class:`~pyext.models.blocks.SplitBatchNorm2d` after every
+            convolution but the first) (``model.d_norm``).
+        attention: a self-attention block after each scale's first convolution (``model.attention``).
     """
 
     def __init__(self, input_frames: int = 4, output_frames: int = 1, scales: int = 4, width: float = 1.0,
-                 patch: int = 32, leak: float = 0.0):
+                 patch: int = 32, leak: float = 0.0, norm: str = "none", attention: bool = False):
         super().__init__(input_frames, output_frames, scales, width, patch)
+        if norm not in D_NORMS:
+            raise ValueError(f"norm must be one of {', '.join(D_NORMS)}, got {norm!r}")
         c_in = 3 * (input_frames + output_frames)
         layout = _D_LAYOUT[MAX_SCALES - scales:]
         self.nets = nn.ModuleList(
             _ScaleDiscriminator(c_in, patch // 2 ** (scales - 1 - k), [scaled(c, width) for c in maps], kernels,
-                                pool, [scaled(c, width) for c in hidden], k + 1, leak)
+                                pool, [scaled(c, width) for c in hidden], k + 1, leak, norm, attention)
             for k, (maps, kernels, pool, hidden) in enumerate(layout))
+        if norm == "spectral":
+            spectral_norm_all(self)
 
     @classmethod
-    def from_params(cls, params) -> MultiScaleDiscriminator:
-        clip, family = params.clip, params.model.multiscale
-        return cls(clip.input_frames, clip.output_frames, family.scales, family.width, clip.patch, family.d_leak)
+    def knobs(cls, params) -> dict:
+        model = params.model
+        return {"leak": model.multiscale.d_leak, "norm": model.d_norm, "attention": model.attention}
 
     def forward(self, x: torch.Tensor, ys: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Logits of the clips ``x`` then ``ys``, per scale.

@@ -7,6 +7,10 @@ reconstructions and the interpolations; D's loss updates D's weights only and G'
 (each backward pass is limited to its own network's weights). The learning rates are set every
 step from the balancing: ``lr_D = lr s(b (real - fake))``, ``lr_G = lr - lr_D``.
 
+With ``loss.feature > 0`` G's loss adds ``loss.feature`` times the feature-space term between G's
+reconstructions and the samples (:mod:`pyext.losses.feature`; the comparator ``discriminator`` is
+D's encoder), outside the authors' clipping, which would otherwise cut its gradient.
+
 In a distributed run the three errors the balancing reads are averaged over the processes before
 balancing, so every replica uses the same rates and weights, and the gradients are averaged after
 the backward passes. The structure loss and the interpolation pairs stay within each process's
@@ -22,6 +26,7 @@ from ...augment import augment_clips
 from ...config import Params, ParamsError
 from ...data.dataset import to_uint8
 from ...losses import gaia as losses
+from ...losses import make_comparator
 from ...metrics import psnr_per_clip
 from ...models.gaia import GAIA
 from ...pictures import frame_grid
@@ -65,6 +70,9 @@ class GAIAStep(TrainingStep):
         self.opt_g, self.opt_d = (torch.optim.Adam(p, lr=self.g.lr, betas=self.g.betas, eps=self.g.adam_eps)
                                   for p in (self.g_params, self.d_params))
         self.distributed = distributed
+        self.feature_weight = params.loss.feature
+        self.comparator = (make_comparator(params.loss.comparator, self.model, params.clip.patch, device)
+                           if self.feature_weight > 0 else None)
         self.d_measures = ["M"]  # the authors' "M global": real + fake reconstruction error
         self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)
 
@@ -80,7 +88,7 @@ class GAIAStep(TrainingStep):
         interp = self.decode(losses.interpolate(z, t))
         return losses.GAIAErrors(real=losses.l1(x, self.judge(x)), recon=losses.l1(x, self.judge(recon)),
                                  interp=losses.l1(interp, self.judge(interp)),
-                                 structure=losses.structure(x, z))
+                                 structure=losses.structure(x, z), reconstruction=recon)
 
     def step(self, step: int, batches: list[torch.Tensor]) -> dict[str, torch.Tensor]:
         """One balanced update of both autoencoders on ``batches[0]`` (clips ``(B, T, 3, P, P)``,
@@ -88,13 +96,17 @@ class GAIAStep(TrainingStep):
         tp = self.tp
         clips = augment_clips(batches[0], tp.augment, tp.colour_jitter, (tp.seed, step, 0), self.offset,
                               tp.batch_size)
-        errors = self.errors(self.model.samples(clips))
+        x = self.model.samples(clips)
+        errors = self.errors(x)
         balancing = torch.stack([errors.real, errors.recon, errors.interp]).detach()
         if self.distributed:
             _average([balancing], self.world)
         balance = losses.GAIABalance.of(*balancing, self.g.slope)
         d_loss = losses.discriminator_loss(errors, balance)
         g_loss = losses.generator_loss(errors, balance, self.g.structure_weight)
+        feature = self.comparator((errors.reconstruction,), (x,)) if self.comparator is not None else None
+        if feature is not None:
+            g_loss = g_loss + self.feature_weight * feature
         self.opt_d.zero_grad(set_to_none=True)
         self.opt_g.zero_grad(set_to_none=True)
         d_loss.backward(inputs=self.d_params, retain_graph=True)
@@ -115,7 +127,8 @@ class GAIAStep(TrainingStep):
                 "train/gaia/real": real, "train/gaia/recon": recon, "train/gaia/interp": interp,
                 "train/gaia/structure": errors.structure.detach(), "train/M": real + (recon + interp) / 2,
                 "train/lr_d": torch.tensor(lr_d), "train/lr_g": torch.tensor(self.g.lr - lr_d),
-                "train/gaia/p_fake": balance.p_fake, "train/gaia/p_interp": balance.p_interp}
+                "train/gaia/p_fake": balance.p_fake, "train/gaia/p_interp": balance.p_interp,
+                **({"train/feature": feature.detach()} if feature is not None else {})}
 
     @torch.no_grad()
     def validate(self, batches: list[torch.Tensor]) -> float:

@@ -7,16 +7,26 @@ from ``train.lr_*`` to ``train.lr_*_final`` over the run (the paper: rho_G from 
 gives rho_D = 0.02 and says only that rates are reduced over time, so the discriminator's schedule
 is a param too, constant by default). The discriminator family is the objective's choice (Table 1's
 classifier, or the energy-based objectives' autoencoder).
+
+With ``loss.feature > 0`` G's loss adds the feature-space term (:mod:`pyext.losses.feature`); with
+``loss.adversarial.d_pause > 0`` D's updates are skipped while DeePSiM's ratio ``L_D / L_adv``,
+measured at the step before (averaged over the processes of a distributed run, so every replica
+decides alike), is below it; a skipped update still measures ``L_D``, without a graph, so the ratio
+can recover.
 """
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from ...augment import augment_clips
 from ...config import Params
-from ...losses import generator_loss, make_objective
+from ...losses import generator_loss, make_comparator, make_objective
 from ...models import DISCRIMINATORS, MultiScaleGenerator, clip_pyramid
+from ...models.blocks import set_batch_groups
 from ..data import split
 from ..optim import linear_lr, make_optimizer
 from ..validation import prediction_grid, validation_psnr
@@ -53,6 +63,12 @@ class MultiScaleStep(TrainingStep):
         self.adversarial = self.loss.adv > 0
         self.D = (DISCRIMINATORS[self.objective.discriminator].from_params(params).to(device)
                   if self.adversarial else None)
+        if self.D is not None:  # batch norm (model.d_norm: batch) normalises each kind of clips apart
+            set_batch_groups(self.D, self.tp.batch_size // world)
+        self.comparator = (make_comparator(self.loss.comparator, self.D, params.clip.patch, device)
+                           if self.loss.feature > 0 else None)
+        # DeePSiM's pause: L_D / L_adv at the last step (inf: none yet, D trains).
+        self.pause, self.ratio, self.distributed = self.loss.adversarial.d_pause, math.inf, distributed
         self.opt_g = make_optimizer(self.tp, self.G.parameters(), self.tp.lr_g)
         self.opt_d = make_optimizer(self.tp, self.D.parameters(), self.tp.lr_d) if self.adversarial else None
         # What the updates call: G's whole pyramid and D's update through DDP (which averages the
@@ -93,10 +109,15 @@ class MultiScaleStep(TrainingStep):
         if self.adversarial:
             for group in self.opt_d.param_groups:
                 group["lr"] = linear_lr(tp.lr_d, tp.lr_d_final, step, tp.steps)
+            paused = self.ratio < self.pause
             for batch in batches[:-1]:  # critic_steps updates, each on its own batch
                 x, y = split(batch, self.m)
                 with torch.no_grad(), self.autocast:
                     fake = self.G.forward_scales(x)
+                if paused:  # measured only: the plain D, no graph, no update
+                    with torch.no_grad(), self.autocast:
+                        d_loss = self.objective.discriminator_loss(self.D, x, clip_pyramid(y, self.scales), fake)
+                    continue
                 with self.autocast:
                     d_loss = self.objective.discriminator_loss(self.d_forward, x, clip_pyramid(y, self.scales), fake)
                 self.opt_d.zero_grad(set_to_none=True)
@@ -104,6 +125,8 @@ class MultiScaleStep(TrainingStep):
                 self.opt_d.step()
                 self.objective.after_discriminator_step(self.D)
                 self.nonfinite |= ~torch.isfinite(d_loss.total.detach())
+            if self.pause:
+                logged["train/d_paused"] = torch.tensor(float(paused))
             # The last update's values.
             logged["train/loss_d"] = d_loss.total.detach()
             measures = d_loss.measures()
@@ -113,10 +136,12 @@ class MultiScaleStep(TrainingStep):
         x, y = split(batches[-1], self.m)
         if self.adversarial:
             self.D.requires_grad_(False)  # the generator's update reaches D's input, not its weights
+        targets = clip_pyramid(y, self.scales)
         with self.autocast:
             preds = self.g_forward(x)
             adv = self.objective.generator_loss(self.d_judge, x, preds) if self.adversarial else None
-            g_loss = generator_loss(self.loss, preds, clip_pyramid(y, self.scales), adv)
+            feature = self.comparator((x, preds), (x, targets)) if self.comparator is not None else None
+            g_loss = generator_loss(self.loss, preds, targets, adv, feature)
         if self.adversarial:
             self.D.requires_grad_(True)
         self.opt_g.zero_grad(set_to_none=True)
@@ -128,6 +153,11 @@ class MultiScaleStep(TrainingStep):
             self.d_measures = list(measures)
             for name, value in measures.items():
                 logged[f"train/{name}"] = value.detach()
+        if self.pause:
+            self.ratio = self._ratio(d_loss.total.detach(), torch.stack(adv).sum().detach())
+            logged["train/d_ratio"] = torch.tensor(self.ratio)
+        if feature is not None:
+            logged["train/feature"] = feature.detach()
         logged["train/loss_g"] = g_loss.total.detach()
         for k in range(self.scales):
             logged[f"train/lp/scale{k + 1}"] = g_loss.lp[k].detach()
@@ -135,6 +165,15 @@ class MultiScaleStep(TrainingStep):
             if adv is not None:
                 logged[f"train/adv/scale{k + 1}"] = g_loss.adv[k].detach()
         return logged
+
+    def _ratio(self, d_loss: torch.Tensor, adv: torch.Tensor) -> float:
+        """DeePSiM's ``L_D / L_adv`` of this step, the two averaged over the processes first (a host
+        sync, only with ``d_pause`` on)."""
+        pair = torch.stack([d_loss.float(), adv.float()])
+        if self.distributed:
+            dist.all_reduce(pair)  # the sum; the ratio of the means is the same
+        d, a = pair.tolist()
+        return d / a if a > 0 else math.inf
 
     def validate(self, batches: list[torch.Tensor]) -> float:
         return validation_psnr(self.G, batches, self.device)
@@ -150,7 +189,7 @@ class MultiScaleStep(TrainingStep):
         return {"generator": self.G.state_dict(), "opt_g": self.opt_g.state_dict(),
                 "discriminator": self.D.state_dict() if self.adversarial else None,
                 "opt_d": self.opt_d.state_dict() if self.adversarial else None,
-                "objective": self.objective.state_dict()}
+                "objective": self.objective.state_dict(), "d_ratio": self.ratio}
 
     def load_state(self, saved: dict) -> None:
         self.G.load_state_dict(saved["generator"])
@@ -159,3 +198,4 @@ class MultiScaleStep(TrainingStep):
             self.D.load_state_dict(saved["discriminator"])
             self.opt_d.load_state_dict(saved["opt_d"])
         self.objective.load_state_dict(saved["objective"])
+        self.ratio = saved["d_ratio"]

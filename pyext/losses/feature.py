@@ -1,0 +1,137 @@
+"""The feature-space loss (DeePSiM: Dosovitskiy & Brox 2016; VAE-GAN's learned similarity: Larsen
+et al. 2016): ``L_feat = sum over the chosen layers of mean (C(G(x)) - C(y))^2``, the comparator C's
+features of the generated frames against those of the true frames (``loss.feature`` weighs it).
+
+Of VAE-GAN only this learned similarity is taken (its encoder and KL term are not: the models here
+are not variational). The comparators, registered by ``loss.comparator.kind``:
+
+- ``discriminator``: the discriminator's own hidden layers (its convolutions, at every scale; GAIA:
+  its discriminator encoder's), the layers VAE-GAN compares through. They keep training as D, but
+  this loss gives them no gradient: the trainer holds D's weights fixed during G's update.
+- ``file``: a frozen TorchScript module of the user's (e.g. an exported pretrained network): frames
+  ``(N, 3, H, W)`` RGB float32 in [0, 1] in, a tensor or a list or tuple of tensors out (``layers`` picks
+  among them). It sees the full-size frames (the predictor's finest scale), one frame at a time.
+
+The true frames' features are constants (computed without a graph): the loss moves G only.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..config import ComparatorParams, ParamsError
+from ..models.blocks import pick_layers
+from ..registry import registrar
+
+COMPARATORS: dict[str, type[Comparator]] = {}
+
+
+def register_comparator(kind: str):
+    """Class decorator: the comparator of ``loss.comparator.kind: kind``."""
+    return registrar(COMPARATORS, "feature comparator", kind)
+
+
+def _bad_layers(exc: ValueError) -> ParamsError:
+    return ParamsError("params.yaml", "loss.comparator.layers", str(exc))
+
+
+class Comparator:
+    """C: judged frames -> a list of feature tensors. ``features(*judged)`` takes what the family's
+    network takes (the predictor: input frames and the judged frames per scale; GAIA: samples);
+    the judged frames are the last argument.
+
+    Args:
+        params: ``loss.comparator``.
+        network: the family's discriminator (with ``hidden(*judged, layers)`` and ``hidden_counts()``).
+        patch: the training patch's side (the frames' size during training).
+        device: where the features are computed.
+    """
+
+    def __init__(self, params: ComparatorParams, network: nn.Module, patch: int, device: torch.device):
+        raise NotImplementedError
+
+    def features(self, *judged) -> list[torch.Tensor]:
+        raise NotImplementedError
+
+    def __call__(self, fake: Sequence, real: Sequence) -> torch.Tensor:
+        """``L_feat``: the fake arguments' features against the real ones' (no gradient to them)."""
+        with torch.no_grad():
+            targets = self.features(*real)
+        return torch.stack([(a.float() - b.float()).pow(2).mean() for a, b in zip(self.features(*fake), targets)]).sum()
+
+
+@register_comparator("discriminator")
+class DiscriminatorComparator(Comparator):
+    """The discriminator's hidden layers, ``loss.comparator.layers`` of every scale."""
+
+    def __init__(self, params: ComparatorParams, network: nn.Module, patch: int, device: torch.device):
+        if network is None:
+            raise ParamsError("params.yaml", "loss.comparator.kind",
+                              "file where no discriminator trains (loss.adv: 0), got discriminator")
+        for k, count in enumerate(network.hidden_counts()):
+            try:
+                pick_layers(count, params.layers, f"the discriminator's scale {k + 1}")
+            except ValueError as exc:
+                raise _bad_layers(exc) from None
+        self.network, self.layers = network, params.layers
+
+    def features(self, *judged) -> list[torch.Tensor]:
+        return self.network.hidden(*judged, self.layers)
+
+
+@register_comparator("file")
+class FileComparator(Comparator):
+    """A frozen TorchScript module (the module docstring), loaded from ``loss.comparator.file`` and
+    checked on one blank frame of the patch size."""
+
+    def __init__(self, params: ComparatorParams, network: nn.Module, patch: int, device: torch.device):
+        path = Path(params.file)
+        try:
+            with warnings.catch_warnings():  # torch 2.14 deprecates TorchScript; it still loads
+                warnings.simplefilter("ignore", FutureWarning)
+                module = torch.jit.load(str(path), map_location=device)
+        except Exception as exc:  # torch.jit raises RuntimeError, ValueError, ... for a file it cannot read
+            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ParamsError("params.yaml", "loss.comparator.file",
+                              f"not a TorchScript module: {path} ({problem})") from None
+        self.module = module.eval()
+        for weight in self.module.parameters():  # frozen (a ScriptModule has no requires_grad_)
+            weight.requires_grad_(False)
+        try:
+            with torch.no_grad():
+                count = len(self._outputs(torch.zeros(1, 3, patch, patch, device=device)))
+        except Exception as exc:
+            raise ParamsError("params.yaml", "loss.comparator.file",
+                              f"{path} fails on frames (1, 3, {patch}, {patch}) in [0, 1]: "
+                              f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
+        try:
+            self.chosen = pick_layers(count, params.layers, f"{path.name}'s output")
+        except ValueError as exc:
+            raise _bad_layers(exc) from None
+
+    def _outputs(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        out = self.module(frames)
+        outputs = list(out) if isinstance(out, (list, tuple)) else [out]
+        if not all(isinstance(t, torch.Tensor) for t in outputs):
+            raise TypeError("it must return a tensor or a list or tuple of tensors")
+        return outputs
+
+    def features(self, *judged) -> list[torch.Tensor]:
+        frames = judged[-1]
+        if not isinstance(frames, torch.Tensor):
+            frames = frames[-1]  # a pyramid, coarsest first: the full-size frames
+        outputs = self._outputs(frames.flatten(0, -4).float().add(1).div(2))  # (N, 3, H, W) float32 in [0, 1]
+        return [outputs[i] for i in self.chosen]
+
+
+def make_comparator(params: ComparatorParams, network: nn.Module | None, patch: int,
+                    device: torch.device) -> Comparator:
+    """The comparator ``params.kind`` names (see :class:`Comparator`)."""
+    return COMPARATORS[params.kind](params, network, patch, device)
+
+
+__all__ = ["COMPARATORS", "Comparator", "make_comparator", "register_comparator"]
