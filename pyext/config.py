@@ -39,7 +39,7 @@ Example:
     ...               "val_batches": 8, "image_every": 200, "augment": ["flip", "rotate"], "colour_jitter": 0.1,
     ...               "keep": "best"},
     ...     "evaluate": {"protocol": "all", "max_clips": 0, "flow_threshold": 1.0, "pictures": 4,
-    ...                  "patches": 256}})
+    ...                  "patches": 256, "features": "", "kid_subsets": 100, "kid_subset_size": 1000}})
     >>> params.clip.train_frames, params.extract.frame_size, params.filter.min_motion
     (5, (240, 320), 8.0)
 """
@@ -625,6 +625,11 @@ class EvaluateParams:
         pictures: test clips drawn as PNG grids and GIFs (GAIA: samples and interpolated pairs).
         patches: GAIA's evaluation samples: moving patches cut from the test clips
             (:mod:`pyext.evaluation.gaia`).
+        features: a TorchScript feature extractor (frames ``(N, 3, H, W)`` RGB float32 in [0, 1]
+            -> ``(N, d)``), relative to the params file, for FID and KID of the predicted frames
+            (:mod:`pyext.fid`); '' computes neither.
+        kid_subsets: random subsets KID averages over.
+        kid_subset_size: frames per KID subset (at most the frames there are).
     """
 
     protocol: _choice("all", "paper")
@@ -632,6 +637,9 @@ class EvaluateParams:
     flow_threshold: _float(0)
     pictures: _int(0)
     patches: _int(2)
+    features: _OptionalPath
+    kid_subsets: _Count
+    kid_subset_size: _int(2)
 
 
 @_section
@@ -796,21 +804,30 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
     root = (Path(source).parent / params.data.root).resolve()
     params = replace(params, data=replace(params.data, root=root))
 
-    comparator = params.loss.comparator
+    # The optional paths, relative to the params file like data.root.
+    comparator, evaluation = params.loss.comparator, params.evaluate
     if comparator.file:
-        resolved = str((Path(source).parent / Path(comparator.file).expanduser()).resolve())
-        params = replace(params, loss=replace(params.loss, comparator=replace(comparator, file=resolved)))
+        params = replace(params, loss=replace(params.loss, comparator=replace(
+            comparator, file=_resolved(source, comparator.file))))
+    if evaluation.features:
+        params = replace(params, evaluate=replace(evaluation, features=_resolved(source, evaluation.features)))
 
     for key, holds, expected, found in _cross_checks(params):
         if not holds:
             raise ParamsError(source, key, f"expected {expected}, got {_show(found)}")
     if params.loss.comparator.kind == "file" and not Path(params.loss.comparator.file).is_file():
         raise ParamsError(source, "loss.comparator.file", f"no such file: {params.loss.comparator.file}")
+    if params.evaluate.features and not Path(params.evaluate.features).is_file():
+        raise ParamsError(source, "evaluate.features", f"no such file: {params.evaluate.features}")
     if params.data.source not in GENERATED_SOURCES and not root.is_dir():
         problem = "not a directory" if root.exists() else "path does not exist"
         raise ParamsError(source, "data.root",
                           f"{problem}: {root} (data.source: {params.data.source} reads its videos there)")
     return params
+
+
+def _resolved(source: str, path: str) -> str:
+    return str((Path(source).parent / Path(path).expanduser()).resolve())
 
 
 class _StrictLoader(yaml.SafeLoader):

@@ -24,6 +24,7 @@ from .data.dataset import to_model, to_uint8
 from .data.files import atomic_output, printable, write_json
 from .data.store import ClipArray, ClipArrayWriter, open_store, store_videos
 from .data.video import centre_crop
+from .fid import FrameFeatures, distances
 from .metrics import SCORES, frame_scores, last_frame_baseline, motion_mask, optical_flow_baseline
 from .models import Predictor
 from .prediction import write_side_by_side
@@ -151,6 +152,8 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
     device = device or next(generator.parameters()).device
     m, n = generator.input_frames, generator.output_frames
     out_dir = Path(out_dir)
+    # FID/KID (pyext.fid): each set of frames (a method's, the truth's, per step) through the extractor.
+    features = FrameFeatures(Path(ev.features), device) if ev.features else None
     with open_store(test_path) as f:
         video = f["video"][:]
         names = store_videos(f)
@@ -176,6 +179,11 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
                 clip = clips.read(int(index), slice(0, length), slice(top, top + crop.shape[0]),
                                   slice(left, left + crop.shape[1]))
                 result = evaluate_clip(generator, clip, steps, ev.flow_threshold, device)
+                if features is not None:
+                    outputs = {"model": result.predictions, **result.baselines, "truth": clip[m:length]}
+                    for s in range(steps):
+                        for name, frames in outputs.items():
+                            features.add(f"{name}/step{s + 1}", frames[s * n:(s + 1) * n])
                 stored.append(result.predictions[None])
                 origins[i] = top, left
                 results.append(result.scores)
@@ -190,6 +198,8 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
     summary = summarise(results, steps)
     without = sum(any(math.isnan(r["model"][s]["psnr"]) for s in range(steps)) for r in results)
     metrics = {**summary, "clips": len(results), "clips_without_motion": without}
+    if features is not None:
+        metrics.update(frame_distances(features, steps, ev.kid_subsets, ev.kid_subset_size))
     write_json(out_dir / "metrics.json", metrics)
     # Series tables (pyext.tables): moving-region PSNR per recursive step, whole-frame PSNR at
     # step 1 per test clip, one series per method.
@@ -199,6 +209,23 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
                  {method: [row[method] for row in per_clip] for method in METHODS},
                  {"clip": [row["clip"] for row in per_clip], "video": [row["video"] for row in per_clip]})
     return metrics
+
+
+def frame_distances(features: FrameFeatures, steps: int, subsets: int, subset_size: int) -> dict:
+    """``{"fid": {"step1": {method: ..}}, "kid": {"step1": {method: {"mean", "std"}}},
+    "feature_extractor": {...}}`` of each method's predicted frames against the true frames of the
+    same step (:func:`pyext.fid.distances`; ``fid`` is absent where it is refused)."""
+    out: dict = {"fid": {}, "kid": {}}
+    for s in range(1, steps + 1):
+        step = distances(features, f"truth/step{s}", [f"{method}/step{s}" for method in METHODS], subsets,
+                         subset_size)
+        if "fid" in step:
+            out["fid"][f"step{s}"] = {method: step["fid"][f"{method}/step{s}"] for method in METHODS}
+        out["kid"][f"step{s}"] = {method: step["kid"][f"{method}/step{s}"] for method in METHODS}
+        out["feature_extractor"] = {k: v for k, v in step.items() if k not in ("fid", "kid")}
+    if not out["fid"]:
+        del out["fid"]
+    return out
 
 
 def read_predictions(f: h5py.File) -> tuple[ClipArray, np.ndarray, np.ndarray]:

@@ -303,3 +303,14 @@ def test_a_file_that_is_no_torchscript_stops_with_one_line(tmp_path):
     params = _params(loss={"feature": 1.0}, comparator={"kind": "file", "file": str(bad)})
     with pytest.raises(ParamsError, match=r"^params.yaml: loss.comparator.file: not a TorchScript module: "):
         make_step(params, torch.device("cpu"))
+
+
+def test_a_replaced_comparator_file_changes_the_runs_identity(scripted):
+    from pyext.training import params_hash
+    params = _params(loss={"feature": 1.0}, comparator={"kind": "file", "file": str(scripted)})
+    before = params_hash(params)
+    assert params_hash(params) == before
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(_Linear()).save(str(scripted))  # other random weights, the same path
+    assert params_hash(params) != before

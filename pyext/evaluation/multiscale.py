@@ -27,6 +27,12 @@ def evaluate_predictor(params: Params, generator: Predictor, source: Path, data_
     lines = [f"evaluate: {metrics['clips']} clips; moving-region PSNR at step 1: "
              + ", ".join(f"{m} {v}" for m, v in step1.items())
              + f"; see {out_dir / 'metrics.json'}, {out_dir / 'pictures'}/"]
+    extractor = metrics.get("feature_extractor")
+    if extractor is not None:
+        lines.append(f"evaluate: KID{'' if 'fid_refused' in extractor else ' and FID'} through "
+                     f"{extractor['extractor_file']} ({extractor['frames']} frames a step, {extractor['dimension']} "
+                     "features)" + (f"; FID not computed: {extractor['fid_refused']}" if 'fid_refused' in extractor
+                                    else ""))
     model, last = step1["model"], step1["last_frame"]
     if model is not None and last is not None and model < last:
         lines.append(f"evaluate: the model is WORSE than copying the last frame on moving regions at step 1 "

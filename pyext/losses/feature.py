@@ -16,7 +16,6 @@ The true frames' features are constants (computed without a graph): the loss mov
 """
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from torch import nn
 from ..config import ComparatorParams, ParamsError
 from ..models.blocks import pick_layers
 from ..registry import registrar
+from ..scripted import first_line, load_scripted
 
 COMPARATORS: dict[str, type[Comparator]] = {}
 
@@ -90,24 +90,13 @@ class FileComparator(Comparator):
 
     def __init__(self, params: ComparatorParams, network: nn.Module, patch: int, device: torch.device):
         path = Path(params.file)
-        try:
-            with warnings.catch_warnings():  # torch 2.14 deprecates TorchScript; it still loads
-                warnings.simplefilter("ignore", FutureWarning)
-                module = torch.jit.load(str(path), map_location=device)
-        except Exception as exc:  # torch.jit raises RuntimeError, ValueError, ... for a file it cannot read
-            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ParamsError("params.yaml", "loss.comparator.file",
-                              f"not a TorchScript module: {path} ({problem})") from None
-        self.module = module.eval()
-        for weight in self.module.parameters():  # frozen (a ScriptModule has no requires_grad_)
-            weight.requires_grad_(False)
+        self.module = load_scripted(path, "loss.comparator.file", device)
         try:
             with torch.no_grad():
                 count = len(self._outputs(torch.zeros(1, 3, patch, patch, device=device)))
         except Exception as exc:
             raise ParamsError("params.yaml", "loss.comparator.file",
-                              f"{path} fails on frames (1, 3, {patch}, {patch}) in [0, 1]: "
-                              f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from None
+                              f"{path} fails on frames (1, 3, {patch}, {patch}) in [0, 1]: {first_line(exc)}") from None
         try:
             self.chosen = pick_layers(count, params.layers, f"{path.name}'s output")
         except ValueError as exc:

@@ -27,10 +27,13 @@ _NOT_HASHED = ("device", "compile", "workers", "checkpoint_every", "log_every", 
 
 def params_hash(params: Params) -> str:
     """Hash of everything a run's weights depend on: the ``clip``, ``model``, ``loss`` and ``train``
-    params (less the operational keys in ``_NOT_HASHED``)."""
+    params (less the operational keys in ``_NOT_HASHED``), and the contents of the feature loss's
+    TorchScript file where it has one (DVC does not track that file: a replaced one starts afresh)."""
     train = {k: v for k, v in params.section("train").items() if k not in _NOT_HASHED}
     record = {"clip": params.section("clip"), "model": params.section("model"), "loss": params.section("loss"),
               "train": train}
+    if params.loss.feature > 0 and params.loss.comparator.kind == "file":
+        record["comparator"] = hashlib.sha256(Path(params.loss.comparator.file).read_bytes()).hexdigest()
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -1,0 +1,140 @@
+"""Fréchet and kernel distances (FID, KID) of predicted frames against true frames, through a feature
+extractor the user supplies (``evaluate.features``): nothing is downloaded.
+
+The extractor is a TorchScript file: frames ``(N, 3, H, W)``, RGB float32 in [0, 1] at the test
+frames' size, in; features ``(N, d)`` out. (The standard FID network is not shipped: a user who
+has torch-fidelity's Inception weights can script that network and save it as such a file.)
+torchmetrics computes both distances (``FrechetInceptionDistance``, ``KernelInceptionDistance``)
+on the features, which this module extracts once per frame and feeds them through an identity
+"extractor", so each set of frames is run through the network once whatever it is compared with.
+
+FID estimates two d x d covariances: with no more frames than dimensions they are singular and the
+distance means nothing, so FID is refused below that (one line in the metrics and the stage's
+output) and KID, unbiased at any size, is the measure for small sets. The Inception Score needs a
+classifier's logits: it is not computed. Every result records the number of frames, the dimension
+and the extractor file's SHA-256.
+"""
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import ParamsError
+from .data.dataset import to_model
+from .scripted import first_line, load_scripted
+
+
+class _Given(nn.Module):
+    """The identity on precomputed features ``(N, d)``: torchmetrics' extractor slot."""
+
+    def __init__(self, d: int):
+        super().__init__()
+        self.num_features = d
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features
+
+
+def file_digest(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class FrameFeatures:
+    """The extractor of ``evaluate.features`` and the features of sets of frames, by set name.
+
+    Args:
+        path: the TorchScript file.
+        device: where it runs.
+    Raises:
+        ParamsError: the file is not a TorchScript module, or does not map frames to ``(N, d)``.
+    """
+
+    def __init__(self, path: Path, device: torch.device):
+        self.path, self.device = Path(path), device
+        self.module = load_scripted(self.path, "evaluate.features", device)
+        self.digest = file_digest(self.path)
+        self.sets: dict[str, list[np.ndarray]] = {}
+        self.dimension: int | None = None
+
+    @torch.no_grad()
+    def add(self, name: str, frames: np.ndarray) -> None:
+        """Adds uint8 frames ``(N, H, W, 3)`` to the set ``name``."""
+        x = to_model(frames).to(self.device).add(1).div(2)  # (N, 3, H, W) in [0, 1]
+        try:
+            out = self.module(x)
+        except Exception as exc:
+            raise ParamsError("params.yaml", "evaluate.features",
+                              f"{self.path} fails on frames {tuple(x.shape)} in [0, 1]: {first_line(exc)}") from None
+        if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != len(x):
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ParamsError("params.yaml", "evaluate.features",
+                              f"{self.path} must return features ({len(x)}, d) for {len(x)} frames, got {shape}")
+        self.dimension = out.shape[1]
+        self.sets.setdefault(name, []).append(out.double().cpu().numpy())
+
+    def features(self, name: str) -> np.ndarray:
+        return np.concatenate(self.sets[name])
+
+
+def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
+    """torchmetrics' FID of two feature sets ``(N, d)``, ``(M, d)``."""
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    metric = FrechetInceptionDistance(feature=_Given(real.shape[1]))  # its sums are float64
+    metric.update(torch.as_tensor(real), real=True)
+    metric.update(torch.as_tensor(fake), real=False)
+    return float(metric.compute())
+
+
+def kernel_distance(real: np.ndarray, fake: np.ndarray, subsets: int, subset_size: int,
+                    seed: int = 0) -> tuple[float, float]:
+    """torchmetrics' KID (polynomial kernel of degree 3) of two feature sets: the mean and standard
+    deviation over ``subsets`` random subsets of ``subset_size`` (seeded: the same every run)."""
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    with warnings.catch_warnings():  # it warns that it keeps every feature: so does FrameFeatures
+        warnings.filterwarnings("ignore", message=".*will save all extracted features", category=UserWarning)
+        metric = KernelInceptionDistance(feature=_Given(real.shape[1]), subsets=subsets, subset_size=subset_size)
+    metric.update(torch.as_tensor(real).float(), real=True)
+    metric.update(torch.as_tensor(fake).float(), real=False)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)  # the subsets are drawn with torch's global generator
+    try:
+        mean, std = metric.compute()
+    finally:
+        torch.random.set_rng_state(state)
+    return float(mean), float(std)
+
+
+def distances(features: FrameFeatures, truth: str, methods: list[str], subsets: int, subset_size: int) -> dict:
+    """FID and KID of each set in ``methods`` against the set ``truth``.
+
+    Returns:
+        ``{"fid": {method: value}, "kid": {method: {"mean", "std"}}, "frames", "dimension",
+        "extractor", "kid_subset_size", ...}``; ``fid`` absent and ``fid_refused`` saying why where
+        there are no more frames than dimensions.
+    """
+    real = features.features(truth)
+    n, d = real.shape
+    size = min(subset_size, n)
+    out: dict = {"frames": n, "dimension": d, "extractor": features.digest, "extractor_file": features.path.name,
+                 "kid_subsets": subsets, "kid_subset_size": size, "fid": {}, "kid": {}}
+    if n <= d:
+        out["fid_refused"] = f"{n} frames <= {d} feature dimensions: the covariances are singular; use kid"
+    for method in methods:
+        fake = features.features(method)
+        if n > d:
+            out["fid"][method] = round(frechet_distance(real, fake), 6)
+        mean, std = kernel_distance(real, fake, subsets, size)
+        out["kid"][method] = {"mean": round(mean, 8), "std": round(std, 8)}
+    if not out["fid"]:
+        del out["fid"]
+    return out
+
+
+__all__ = ["FrameFeatures", "distances", "file_digest", "frechet_distance", "kernel_distance"]

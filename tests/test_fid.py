@@ -1,0 +1,147 @@
+"""FID and KID (pyext.fid) through a local TorchScript extractor: the Fréchet distance against a
+hand computation on known Gaussians, KID against the unbiased MMD by hand, FID refused where the
+frames do not outnumber the dimensions, the evaluate stage's metrics with and without an extractor,
+no network access, and bad extractor files in one line."""
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from cases import TEST_PARAMS
+from test_evaluate import _generator, _test_store, _translating
+from torch import nn
+
+from pyext.config import ParamsError, load_params
+from pyext.evaluate import METHODS, evaluate
+from pyext.fid import FrameFeatures, distances, frechet_distance, kernel_distance
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+class _Pooled(nn.Module):
+    """A small random extractor: 4x4 average pooling, then a fixed random projection to ``d``."""
+
+    def __init__(self, d: int):
+        super().__init__()
+        self.project = nn.Linear(3 * 16, d)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.project(nn.functional.adaptive_avg_pool2d(frames, 4).flatten(1))
+
+
+def _extractor(path, d: int):
+    torch.manual_seed(0)
+    with warnings.catch_warnings():  # torch 2.14 deprecates TorchScript, the format the option reads
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(_Pooled(d)).save(str(path))
+    return path
+
+
+def test_frechet_distance_of_known_gaussians_by_hand():
+    rng = np.random.default_rng(0)
+    real = rng.normal([0.0, 1.0, 2.0], [1.0, 2.0, 0.5], size=(4000, 3))
+    a = np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.2, 0.0, 1.5]])
+    fake = rng.normal(size=(3000, 3)) @ a.T + [0.5, 0.0, -1.0]
+    m1, m2 = real.mean(0), fake.mean(0)
+    s1, s2 = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
+    expected = ((m1 - m2) ** 2).sum() + np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real)
+    assert frechet_distance(real, fake) == pytest.approx(expected, rel=1e-6)
+    # and close to the distance of the Gaussians they were drawn from
+    true = (np.sum(([0.0, 1.0, 2.0] - np.array([0.5, 0.0, -1.0])) ** 2)
+            + np.trace(np.diag([1.0, 4.0, 0.25]) + a @ a.T
+                       - 2 * scipy.linalg.sqrtm(np.diag([1.0, 4.0, 0.25]) @ a @ a.T).real))
+    assert frechet_distance(real, fake) == pytest.approx(true, rel=0.05)
+    assert frechet_distance(real, real) == pytest.approx(0, abs=1e-6)
+
+
+def test_kernel_distance_is_the_unbiased_polynomial_mmd_by_hand():
+    rng = np.random.default_rng(1)
+    real, fake = rng.normal(size=(30, 4)), rng.normal(0.5, 1.0, size=(30, 4))
+
+    def k(x, y):
+        return (x @ y.T / 4 + 1) ** 3
+
+    kxx, kyy, kxy = k(real, real), k(fake, fake), k(real, fake)
+    n = len(real)
+    mmd = ((kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
+           - 2 * kxy.mean())
+    mean, std = kernel_distance(real, fake, subsets=1, subset_size=n)  # the one subset is everything
+    assert mean == pytest.approx(mmd, rel=1e-4) and std == 0
+    again = kernel_distance(real, fake, subsets=10, subset_size=20)
+    assert again == kernel_distance(real, fake, subsets=10, subset_size=20)  # seeded subsets
+
+
+def test_fid_is_refused_without_more_frames_than_dimensions_and_kid_stays(tmp_path):
+    features = FrameFeatures(_extractor(tmp_path / "f.pt", 8), torch.device("cpu"))
+    rng = np.random.default_rng(2)
+    for name in ("truth", "model"):
+        features.add(name, rng.integers(0, 256, (6, 16, 16, 3), dtype=np.uint8))
+    small = distances(features, "truth", ["model"], subsets=5, subset_size=100)
+    assert "fid" not in small and small["fid_refused"].startswith("6 frames <= 8 feature dimensions")
+    assert small["kid_subset_size"] == 6 and set(small["kid"]["model"]) == {"mean", "std"}
+    for name in ("truth", "model"):
+        features.add(name, rng.integers(0, 256, (10, 16, 16, 3), dtype=np.uint8))
+    large = distances(features, "truth", ["model"], subsets=5, subset_size=100)
+    assert large["frames"] == 16 and large["dimension"] == 8 and large["fid"]["model"] > 0
+    assert large["extractor"] == "sha256:" + hashlib.sha256((tmp_path / "f.pt").read_bytes()).hexdigest()
+
+
+def _evaluate(tmp_path, features: str):
+    g, _ = _generator(tmp_path)
+    clips = [np.ascontiguousarray(_translating(6, seed=s, h=64, w=80)) for s in range(5)]
+    _test_store(tmp_path / "test.h5", clips)
+    p = load_params(TEST_PARAMS)
+    p = replace(p, evaluate=replace(p.evaluate, pictures=0, features=features, kid_subsets=4, kid_subset_size=3))
+    return evaluate(p, g, tmp_path / "test.h5", tmp_path / "eval", torch.device("cpu"), progress=False)
+
+
+def test_evaluate_writes_fid_and_kid_with_an_extractor_and_never_touches_the_network(tmp_path, monkeypatch):
+    extractor = _extractor(tmp_path / "extractor.pt", 4)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a network connection was attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    metrics = _evaluate(tmp_path, str(extractor))
+    saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert saved == metrics
+    assert set(saved["fid"]) == set(saved["kid"]) == {"step1", "step2"}
+    assert set(saved["fid"]["step1"]) == set(METHODS) and all(v >= 0 for v in saved["fid"]["step1"].values())
+    about = saved["feature_extractor"]
+    assert (about["frames"], about["dimension"], about["kid_subset_size"]) == (5, 4, 3)
+    assert about["extractor"] == "sha256:" + hashlib.sha256(extractor.read_bytes()).hexdigest()
+
+
+def test_without_an_extractor_there_is_no_fid_or_kid(tmp_path):
+    metrics = _evaluate(tmp_path, "")
+    assert not {"fid", "kid", "feature_extractor"} & set(metrics)
+
+
+def test_bad_extractor_files_stop_with_one_line(tmp_path):
+    pickle = tmp_path / "weights.pt"
+    torch.save({"w": torch.zeros(2)}, pickle)
+    with pytest.raises(ParamsError, match=r"^params.yaml: evaluate.features: not a TorchScript module: "):
+        FrameFeatures(pickle, torch.device("cpu"))
+
+    class Maps(nn.Module):
+        def forward(self, frames: torch.Tensor) -> torch.Tensor:
+            return frames  # feature maps, not (N, d)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(Maps()).save(str(tmp_path / "maps.pt"))
+    features = FrameFeatures(tmp_path / "maps.pt", torch.device("cpu"))
+    with pytest.raises(ParamsError, match=r"must return features \(2, d\) for 2 frames, got \(2, 3, 8, 8\)"):
+        features.add("truth", np.zeros((2, 8, 8, 3), np.uint8))
+    raw_missing = tmp_path / "params.yaml"
+    raw_missing.write_text(TEST_PARAMS.read_text().replace('features: ""', 'features: "nowhere.pt"'))
+    with pytest.raises(ParamsError, match=r"evaluate.features: no such file: .*nowhere.pt"):
+        load_params(raw_missing)
