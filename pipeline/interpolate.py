@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     a, b = (patch_of(p, model, tuple(args.max_size)) for p in (args.a, args.b))
     with torch.no_grad():
         za, zb = model.encode(a), model.encode(b)
-        mixed = [model.decode(za + float(t) * (zb - za)) for t in interpolation_steps(args.steps)]
+        mixed = [model.mix(za, zb, float(t)) for t in interpolation_steps(args.steps)]
     frames = clip_grid(torch.stack([a, *mixed, b], dim=1))  # one row: A, the mixtures, B
     if args.out.suffix.lower() == ".gif":
         save_gif(args.out, frames)

@@ -37,7 +37,7 @@ import torch
 from PIL import Image
 
 from ..config import Params
-from ..data.dataset import ClipDataset, to_model, to_uint8
+from ..data.dataset import to_model, to_uint8
 from ..data.extract import motion_score
 from ..data.files import atomic_output, printable, write_json
 from ..data.store import ClipArray, ClipArrayWriter, open_store, store_videos
@@ -102,10 +102,10 @@ def _d_error(model: GAIA, x: torch.Tensor) -> np.ndarray:
 def _training_samples(train_path: Path, model: GAIA) -> tuple[torch.Tensor, np.ndarray]:
     """Up to ``_PCA_SAMPLES`` training clips of ``train_path`` as the model's samples
     ``(N, T, 3, P, P)``, and their class labels ``(N,)``."""
-    dataset = ClipDataset(train_path)
-    count = min(len(dataset), _PCA_SAMPLES)
-    clips = torch.stack([dataset[i] for i in range(count)])
     with open_store(train_path) as f:
+        stored = ClipArray(f)
+        count = min(len(stored), _PCA_SAMPLES)
+        clips = to_model(np.stack([stored[i] for i in range(count)]))
         labels = f["label"][:count].astype(np.int64)
     samples = model.samples(clips)
     return samples, np.repeat(labels, len(samples) // max(count, 1))
@@ -139,7 +139,7 @@ def evaluate_gaia(params: Params, model: GAIA, source: Path, data_dir: Path, out
     a, b = codes[:half], codes[half:]
     rows, grid = [], []
     for k, t in enumerate(interpolation_steps(INTERPOLATION_STEPS)):
-        mixed = _batched(model.decode, a + float(t) * (b - a))
+        mixed = _batched(lambda z: model.mix(z[:, 0], z[:, 1], float(t)), torch.stack([a, b], dim=1))
         error = float(_d_error(model, mixed).mean())
         rows.append({"step": k + 1, "t": round(float(t), 4), "d_error": round(error, 6),
                      "relative": round(error / real_error, 6) if real_error > 0 else math.nan})

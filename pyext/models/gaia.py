@@ -150,6 +150,11 @@ class GAIA(Model):
         """Codes ``(B, latent)`` -> samples ``(B, T, 3, P, P)``."""
         return unfold(self.generator.decode(z), self.frames)
 
+    def mix(self, a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+        """The samples decoded from codes ``a + t (b - a)`` (codes ``(B, latent)``; t = 0 gives a's
+        decoding, 1 b's, others interpolate or extrapolate)."""
+        return self.decode(a + t * (b - a))
+
     def judge(self, x: torch.Tensor) -> torch.Tensor:
         """The discriminator's reconstruction of samples ``(B, T, 3, P, P)``."""
         return unfold(self.discriminator(fold(x)), self.frames)
