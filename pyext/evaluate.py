@@ -179,11 +179,10 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
                 clip = clips.read(int(index), slice(0, length), slice(top, top + crop.shape[0]),
                                   slice(left, left + crop.shape[1]))
                 result = evaluate_clip(generator, clip, steps, ev.flow_threshold, device)
-                if features is not None:
+                if features is not None:  # every set's frames of this clip through one call
                     outputs = {"model": result.predictions, **result.baselines, "truth": clip[m:length]}
-                    for s in range(steps):
-                        for name, frames in outputs.items():
-                            features.add(f"{name}/step{s + 1}", frames[s * n:(s + 1) * n])
+                    features.add({f"{name}/step{s + 1}": frames[s * n:(s + 1) * n]
+                                  for name, frames in outputs.items() for s in range(steps)})
                 stored.append(result.predictions[None])
                 origins[i] = top, left
                 results.append(result.scores)

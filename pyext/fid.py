@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -40,10 +41,6 @@ class _Given(nn.Module):
         return features
 
 
-def file_digest(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 class FrameFeatures:
     """The extractor of ``evaluate.features`` and the features of sets of frames, by set name.
 
@@ -57,14 +54,17 @@ class FrameFeatures:
     def __init__(self, path: Path, device: torch.device):
         self.path, self.device = Path(path), device
         self.module = load_scripted(self.path, "evaluate.features", device)
-        self.digest = file_digest(self.path)
+        # SHA-256, as `sha256sum` prints it, so a user can match the recorded file by hand.
+        self.digest = "sha256:" + hashlib.sha256(self.path.read_bytes()).hexdigest()
         self.sets: dict[str, list[np.ndarray]] = {}
         self.dimension: int | None = None
 
     @torch.no_grad()
-    def add(self, name: str, frames: np.ndarray) -> None:
-        """Adds uint8 frames ``(N, H, W, 3)`` to the set ``name``."""
-        x = to_model(frames).to(self.device).add(1).div(2)  # (N, 3, H, W) in [0, 1]
+    def add(self, sets: Mapping[str, np.ndarray]) -> None:
+        """Adds uint8 frames ``(N_s, H, W, 3)`` of one size to each set ``s`` of ``sets``, through
+        one call of the extractor."""
+        names, counts = list(sets), [len(frames) for frames in sets.values()]
+        x = to_model(np.concatenate(list(sets.values()))).to(self.device).add(1).div(2)  # (N, 3, H, W) in [0, 1]
         try:
             out = self.module(x)
         except Exception as exc:
@@ -75,7 +75,8 @@ class FrameFeatures:
             raise ParamsError("params.yaml", "evaluate.features",
                               f"{self.path} must return features ({len(x)}, d) for {len(x)} frames, got {shape}")
         self.dimension = out.shape[1]
-        self.sets.setdefault(name, []).append(out.double().cpu().numpy())
+        for name, part in zip(names, np.split(out.double().cpu().numpy(), np.cumsum(counts)[:-1])):
+            self.sets.setdefault(name, []).append(part)
 
     def features(self, name: str) -> np.ndarray:
         return np.concatenate(self.sets[name])
@@ -137,4 +138,4 @@ def distances(features: FrameFeatures, truth: str, methods: list[str], subsets: 
     return out
 
 
-__all__ = ["FrameFeatures", "distances", "file_digest", "frechet_distance", "kernel_distance"]
+__all__ = ["FrameFeatures", "distances", "frechet_distance", "kernel_distance"]

@@ -82,12 +82,12 @@ def test_fid_is_refused_without_more_frames_than_dimensions_and_kid_stays(tmp_pa
     features = FrameFeatures(_extractor(tmp_path / "f.pt", 8), torch.device("cpu"))
     rng = np.random.default_rng(2)
     for name in ("truth", "model"):
-        features.add(name, rng.integers(0, 256, (6, 16, 16, 3), dtype=np.uint8))
+        features.add({name: rng.integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)})
     small = distances(features, "truth", ["model"], subsets=5, subset_size=100)
     assert "fid" not in small and small["fid_refused"].startswith("6 frames <= 8 feature dimensions")
     assert small["kid_subset_size"] == 6 and set(small["kid"]["model"]) == {"mean", "std"}
     for name in ("truth", "model"):
-        features.add(name, rng.integers(0, 256, (10, 16, 16, 3), dtype=np.uint8))
+        features.add({name: rng.integers(0, 256, (10, 16, 16, 3), dtype=np.uint8)})
     large = distances(features, "truth", ["model"], subsets=5, subset_size=100)
     assert large["frames"] == 16 and large["dimension"] == 8 and large["fid"]["model"] > 0
     assert large["extractor"] == "sha256:" + hashlib.sha256((tmp_path / "f.pt").read_bytes()).hexdigest()
@@ -140,8 +140,21 @@ def test_bad_extractor_files_stop_with_one_line(tmp_path):
         torch.jit.script(Maps()).save(str(tmp_path / "maps.pt"))
     features = FrameFeatures(tmp_path / "maps.pt", torch.device("cpu"))
     with pytest.raises(ParamsError, match=r"must return features \(2, d\) for 2 frames, got \(2, 3, 8, 8\)"):
-        features.add("truth", np.zeros((2, 8, 8, 3), np.uint8))
+        features.add({"truth": np.zeros((2, 8, 8, 3), np.uint8)})
     raw_missing = tmp_path / "params.yaml"
     raw_missing.write_text(TEST_PARAMS.read_text().replace('features: ""', 'features: "nowhere.pt"'))
     with pytest.raises(ParamsError, match=r"evaluate.features: no such file: .*nowhere.pt"):
         load_params(raw_missing)
+
+
+def test_sets_added_in_one_call_are_split_back_as_added_apart(tmp_path):
+    path = _extractor(tmp_path / "f.pt", 5)
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(0, 256, (3, 16, 16, 3), dtype=np.uint8), rng.integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
+    together, apart = FrameFeatures(path, torch.device("cpu")), FrameFeatures(path, torch.device("cpu"))
+    together.add({"a": a, "b": b})
+    apart.add({"a": a})
+    apart.add({"b": b})
+    for name in ("a", "b"):
+        np.testing.assert_allclose(together.features(name), apart.features(name), rtol=1e-6, atol=1e-9)
+    assert together.features("a").shape == (3, 5) and together.features("b").shape == (2, 5)

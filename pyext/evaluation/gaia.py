@@ -28,6 +28,7 @@ grid as PNG and GIF; per class, samples moved by its attribute vector).
 """
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -89,8 +90,9 @@ def test_samples(test_path: Path, model: GAIA, params: Params) -> dict[str, np.n
 
 
 @torch.no_grad()
-def _batched(fn, x: torch.Tensor) -> torch.Tensor:
-    return torch.cat([fn(x[i:i + _BATCH]) for i in range(0, len(x), _BATCH)])
+def _batched(fn, *xs: torch.Tensor) -> torch.Tensor:
+    """``fn`` on ``_BATCH`` rows at a time of the same-length tensors ``xs``, concatenated."""
+    return torch.cat([fn(*(x[i:i + _BATCH] for x in xs)) for i in range(0, len(xs[0]), _BATCH)])
 
 
 def _d_error(model: GAIA, x: torch.Tensor) -> np.ndarray:
@@ -139,7 +141,7 @@ def evaluate_gaia(params: Params, model: GAIA, source: Path, data_dir: Path, out
     a, b = codes[:half], codes[half:]
     rows, grid = [], []
     for k, t in enumerate(interpolation_steps(INTERPOLATION_STEPS)):
-        mixed = _batched(lambda z: model.mix(z[:, 0], z[:, 1], float(t)), torch.stack([a, b], dim=1))
+        mixed = _batched(functools.partial(model.mix, t=float(t)), a, b)
         error = float(_d_error(model, mixed).mean())
         rows.append({"step": k + 1, "t": round(float(t), 4), "d_error": round(error, 6),
                      "relative": round(error / real_error, 6) if real_error > 0 else math.nan})

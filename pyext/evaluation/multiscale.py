@@ -29,10 +29,10 @@ def evaluate_predictor(params: Params, generator: Predictor, source: Path, data_
              + f"; see {out_dir / 'metrics.json'}, {out_dir / 'pictures'}/"]
     extractor = metrics.get("feature_extractor")
     if extractor is not None:
-        lines.append(f"evaluate: KID{'' if 'fid_refused' in extractor else ' and FID'} through "
-                     f"{extractor['extractor_file']} ({extractor['frames']} frames a step, {extractor['dimension']} "
-                     "features)" + (f"; FID not computed: {extractor['fid_refused']}" if 'fid_refused' in extractor
-                                    else ""))
+        refused = extractor.get("fid_refused")
+        line = (f"evaluate: {'KID' if refused else 'KID and FID'} through {extractor['extractor_file']} "
+                f"({extractor['frames']} frames a step, {extractor['dimension']} features)")
+        lines.append(line + (f"; FID not computed: {refused}" if refused else ""))
     model, last = step1["model"], step1["last_frame"]
     if model is not None and last is not None and model < last:
         lines.append(f"evaluate: the model is WORSE than copying the last frame on moving regions at step 1 "

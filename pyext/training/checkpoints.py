@@ -33,7 +33,7 @@ def params_hash(params: Params) -> str:
     record = {"clip": params.section("clip"), "model": params.section("model"), "loss": params.section("loss"),
               "train": train}
     if params.loss.feature > 0 and params.loss.comparator.kind == "file":
-        record["comparator"] = hashlib.sha256(Path(params.loss.comparator.file).read_bytes()).hexdigest()
+        record["comparator"] = file_digest(params.loss.comparator.file)
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
 
 
