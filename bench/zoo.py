@@ -9,7 +9,7 @@ reference ops fails instead. The rows: every ``loss.adversarial.kind`` (f-GAN wi
 divergence ``params.yaml`` names), ``loss.adv: 0`` (no discriminator: the reconstruction losses
 alone), the shipped objective with a second ``train.seed`` (the noise floor), and the shipped
 objective with each option of :data:`OPTION_ROWS` (feature loss, spectral norm with attention,
-batch norm, D's pause). Each experiment
+batch norm, D's pause, cGAN's and ACGAN's class conditioning). Each experiment
 stays in the repository under its name (``zoo-<row>``): ``dvc exp show`` lists them, ``dvc exp
 apply zoo-hinge`` brings one into the workspace. A row with the params of the workspace's commit
 is not retrained: DVC reuses that commit's run.
@@ -68,6 +68,9 @@ OPTION_ROWS = (
     Row("sn-attention", ("model.d_norm=spectral", "model.attention=true")),
     Row("batchnorm", ("model.d_norm=batch",)),
     Row("pause", ("loss.adversarial.d_pause=0.1",)),
+    Row("concat", ("model.condition=concat",)),
+    Row("acgan", ("model.condition=acgan",)),
+    Row("acgan-mod", ("model.condition=acgan", "loss.class_d=real")),
 )
 
 

@@ -19,7 +19,7 @@ import torch
 from pipeline.stage import run
 from pyext.data.video import VideoError, read_video
 from pyext.models import load_predictor
-from pyext.prediction import check_output_path, check_writable, predict, write_side_by_side
+from pyext.prediction import check_label, check_output_path, check_writable, predict, write_side_by_side
 
 MODEL = Path("models") / "generator.pt"
 # What ends the command with one line naming the file at fault (exit status 2): an unreadable video,
@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="frames between window starts (default: the frames predicted per window)")
     parser.add_argument("--from-end", action="store_true",
                         help="one window, the last input frames, predicting past the end of the video")
+    parser.add_argument("--label", type=int, default=None, metavar="CLASS",
+                        help="the video's class (0-based, as data/manifest.json lists them): what a class-conditioned "
+                             "generator (model.condition: concat or acgan) predicts under; others ignore it")
     parser.add_argument("--fps", type=int, default=25, help="frame rate of the output (default: 25)")
     parser.add_argument("--max-size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"),
                         help="downscale larger frames to fit, aspect kept (default: 240 320, as extract.frame_size)")
@@ -64,10 +67,11 @@ def main(argv: list[str] | None = None) -> None:
         raise FileNotFoundError(f"{args.model}: no such generator file (train one with `dvc repro`, "
                                 f"or pass --model)")
     generator = load_predictor(args.model, map_location=device)
+    check_label(generator, args.label)
     frames = read_video(args.video, max_size=tuple(args.max_size))
     try:
         out = predict(generator, frames, steps=args.steps, stride=args.stride, from_end=args.from_end,
-                      batch_size=args.batch_size, progress=sys.stderr.isatty())
+                      label=args.label, batch_size=args.batch_size, progress=sys.stderr.isatty())
     except ValueError as exc:  # too short, or frames too small: the video is at fault
         raise ValueError(f"{args.video}: {exc}") from None
     write_side_by_side(out, args.out, fps=args.fps)

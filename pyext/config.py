@@ -20,7 +20,8 @@ Example:
     ...     "extract": {"workers": 2, "frame_size": [240, 320], "clip_stride": 4, "crops_per_clip": 4,
     ...                 "max_clips_per_video": 0, "test_clips_per_video": 1, "seed": 0},
     ...     "filter": {"min_motion": 8, "min_kept": 1000, "val_fraction": 0.1, "max_per_video": 0, "seed": 0},
-    ...     "model": {"family": "multiscale", "d_norm": "none", "attention": False,
+    ...     "model": {"family": "multiscale", "d_norm": "none", "attention": False, "condition": "none",
+    ...               "embedding": 8,
     ...               "multiscale": {"scales": 4, "width": 0.25, "skip": "last_frame",
     ...                                          "d_leak": 0.0},
     ...               "gaia": {"frames": "clip", "latent": 128, "width": 0.25, "lr": 1e-4, "betas": [0.9, 0.999],
@@ -31,7 +32,8 @@ Example:
     ...                              "wgan_gp": {"gp_weight": 10.0, "critic_steps": 5},
     ...                              "ebgan": {"margin": 0.1, "pt_weight": 0.1},
     ...                              "began": {"gamma": 0.5, "lambda_k": 0.001}},
-    ...              "adv": 0.05, "lp": 1, "p": 2, "gdl": 1, "alpha": 1, "feature": 0.0,
+    ...              "adv": 0.05, "lp": 1, "p": 2, "gdl": 1, "alpha": 1, "feature": 0.0, "class_weight": 1.0,
+    ...              "class_d": "both",
     ...              "comparator": {"kind": "discriminator", "layers": [-1], "file": ""}},
     ...     "train": {"steps": 800, "batch_size": 8, "optimizer": "sgd", "betas": [0.5, 0.999], "lr_g": 0.04,
     ...               "lr_g_final": 0.005, "lr_d": 0.02, "lr_d_final": 0.02, "seed": 0, "device": "auto",
@@ -337,6 +339,9 @@ D_NORMS = ("none", "spectral", "batch")
 # The objectives that train an autoencoder discriminator (pyext.models.autoencoder): it has no batch
 # norm or attention block.
 AUTOENCODER_OBJECTIVES = ("ebgan", "began")
+# Class conditioning (pyext.losses.conditioning registers them; it checks the two agree): none, cGAN's
+# class embedding as input channels (Mirza & Osindero 2014), ACGAN's class head on D (Odena et al. 2017).
+CONDITIONS = ("none", "concat", "acgan")
 # What the feature-space loss compares through (pyext.losses.feature).
 COMPARATORS = ("discriminator", "file")
 # The objectives whose D loss and G adversarial loss are positive, so that DeePSiM's ratio of the
@@ -411,6 +416,11 @@ class ModelParams:
         attention: a self-attention block (SAGAN, Zhang et al. 2018) in the discriminator at every
             scale and in the generator at its coarse scales (the multi-scale family, Table 1's
             discriminator).
+        condition: class conditioning (:data:`CONDITIONS`, :mod:`pyext.losses.conditioning`): ``none``,
+            ``concat`` (cGAN: a learned class embedding as extra input channels of G and of D at
+            every scale) or ``acgan`` (a class head on D at every scale; ACGAN). The multi-scale
+            family with Table 1's discriminator only.
+        embedding: ``concat``: the class embedding's size (the channels it adds).
         multiscale: the knobs of the paper's networks.
         gaia: the knobs of GAIA's autoencoders and their training.
     """
@@ -418,6 +428,8 @@ class ModelParams:
     family: _choice(*MODEL_FAMILIES)
     d_norm: _choice(*D_NORMS)
     attention: _Bool
+    condition: _choice(*CONDITIONS)
+    embedding: _Count
     multiscale: MultiScaleParams
     gaia: GAIAParams
 
@@ -548,6 +560,11 @@ class LossParams:
             the comparator's chosen layers (DeePSiM; VAE-GAN's learned similarity); 0: none. GAIA
             adds it to its generator's loss too (G's reconstructions against the samples).
         comparator: what the feature-space loss compares through.
+        class_weight: ``model.condition: acgan``: the weight of the class term beside the adversarial
+            one in both players' losses (ACGAN's 1): D adds ``class_weight * CE``, G adds
+            ``adv * class_weight * CE`` of its clips.
+        class_d: which clips D's class head learns from: ``both`` real and generated (the ACGAN
+            paper) or ``real`` only (StudioGAN's ACGAN-Mod).
     """
 
     adversarial: AdversarialParams
@@ -558,6 +575,8 @@ class LossParams:
     alpha: _float(1)
     feature: _float(0)
     comparator: ComparatorParams
+    class_weight: _float(0)
+    class_d: _choice("both", "real")
 
 
 @_section
@@ -759,6 +778,14 @@ def _cross_checks(p: Params) -> Iterator[tuple[str, bool, str, Any]]:
     yield ("loss.adversarial.d_pause", loss.adversarial.d_pause == 0 or kind in PAUSE_OBJECTIVES,
            f"0 with loss.adversarial.kind: {kind} (the pause reads a ratio of two positive losses: "
            f"{', '.join(PAUSE_OBJECTIVES)})", loss.adversarial.d_pause)
+    yield ("model.condition", model.condition == "none" or model.family == "multiscale",
+           f"none with model.family: {model.family} (its autoencoders take no class)", model.condition)
+    yield ("model.condition", model.condition == "none" or kind not in AUTOENCODER_OBJECTIVES or loss.adv == 0,
+           f"none with loss.adversarial.kind: {kind} (its autoencoder discriminator has no class input or head)",
+           model.condition)
+    yield ("model.condition", model.condition != "acgan" or loss.adv > 0,
+           "none or concat with loss.adv: 0 (the class head is the discriminator's, and none trains)",
+           model.condition)
     yield ("loss.comparator.file", loss.comparator.kind != "file" or loss.comparator.file != "",
            "a TorchScript file with loss.comparator.kind: file", loss.comparator.file)
     if model.family == "multiscale":

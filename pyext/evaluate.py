@@ -61,18 +61,19 @@ class ClipResult:
 
 @torch.no_grad()
 def evaluate_clip(generator: Predictor, clip: np.ndarray, steps: int, threshold: float,
-                  device: torch.device) -> ClipResult:
+                  device: torch.device, label: int = 0) -> ClipResult:
     """Predicts and scores one clip.
 
     Args:
         clip: uint8 ``(m + steps * n, H, W, 3)``, H and W multiples of ``generator.size_multiple``.
         steps: recursive steps.
         threshold: optical-flow magnitude (pixels) above which a target pixel moves.
+        label: the clip's class (what a class-conditioned generator is given).
     """
     m, n = generator.input_frames, generator.output_frames
     inputs, targets = clip[:m], clip[m:m + steps * n]
     x = to_model(inputs)[None].to(device)
-    predictions = to_uint8(generator.predict(x, steps))[0]
+    predictions = to_uint8(generator.predict(x, steps, torch.tensor([label], device=device)))[0]
     baselines = {}
     for name, baseline in _BASELINES.items():
         window = list(inputs)
@@ -140,10 +141,31 @@ def clip_animation(clip: np.ndarray, result: ClipResult, m: int, path: Path) -> 
     write_side_by_side(np.stack(frames), path, fps=3)
 
 
+def class_picture(generator: Predictor, clip: np.ndarray, steps: int, device: torch.device,
+                  names: list[str]) -> np.ndarray:
+    """What class conditioning does: one clip's inputs and true future frames, then its
+    prediction under each class of a class-conditioned generator (one row per class, named).
+
+    Args:
+        clip: uint8 ``(m + steps * n, H, W, 3)``.
+        names: the class names (``generator.classes`` of them).
+    """
+    m = generator.input_frames
+    x = to_model(clip[:m])[None].to(device).expand(generator.classes, -1, -1, -1, -1)
+    predicted = to_uint8(generator.predict(x, steps, torch.arange(generator.classes, device=device)))
+    blank: list[np.ndarray | None] = [None] * m
+    rows = [list(clip)] + [blank + list(frames) for frames in predicted]
+    return _cell_grid(rows, ["inputs | truth"] + [f"{k}: {name}" for k, name in enumerate(names)])
+
+
 def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Path,
-             device: torch.device | None = None, progress: bool = True) -> dict:
+             device: torch.device | None = None, progress: bool = True, class_names: list[str] | None = None,
+             extra: dict | None = None) -> dict:
     """Writes ``out_dir/metrics.json``, ``predictions.h5``, ``plots/steps.csv``, ``plots/clips.csv``
-    and ``pictures/`` for the test clips of ``test_path``; returns the metrics.
+    and ``pictures/`` for the test clips of ``test_path``; returns the metrics. A class-conditioned
+    generator predicts each clip under its class, and ``pictures/classes.png`` shows the first
+    pictured clip predicted under every class (:func:`class_picture`; ``class_names`` label the
+    rows, their numbers where None). ``extra``: the model's own metrics, recorded beside.
 
     ``predictions.h5`` holds the model's predictions of each evaluated clip at its frame size (a
     :class:`pyext.data.store.ClipArray` named ``predictions``), ``clip`` (the test clip indices)
@@ -155,7 +177,7 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
     # FID/KID (pyext.fid): each set of frames (a method's, the truth's, per step) through the extractor.
     features = FrameFeatures(Path(ev.features), device) if ev.features else None
     with open_store(test_path) as f:
-        video = f["video"][:]
+        video, labels = f["video"][:], f["label"][:]
         names = store_videos(f)
         clips = ClipArray(f)
         chosen = select_clips(video, ev.protocol, ev.max_clips)
@@ -169,6 +191,7 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
             out.attrs.update({"input_frames": m, "output_frames": n, "steps": steps, "test_file": str(test_path)})
             # Pictures of clips spread over the selection (the test list is grouped by class).
             drawn = set(np.linspace(0, len(chosen) - 1, min(ev.pictures, len(chosen))).round().astype(int).tolist())
+            classes_drawn = not generator.classes  # the picture of every class: at the first pictured clip
             for i, index in enumerate(tqdm(chosen, desc="evaluate", unit="clip", disable=not progress)):
                 # Each clip at its own frame size, centre-cropped to the model's size multiple.
                 h, w = clips.sizes[index]
@@ -178,7 +201,7 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
                     raise ValueError(f"{test_path}: clip {index} of {printable(names[video[index]])}: {exc}") from None
                 clip = clips.read(int(index), slice(0, length), slice(top, top + crop.shape[0]),
                                   slice(left, left + crop.shape[1]))
-                result = evaluate_clip(generator, clip, steps, ev.flow_threshold, device)
+                result = evaluate_clip(generator, clip, steps, ev.flow_threshold, device, int(labels[index]))
                 if features is not None:  # every set's frames of this clip through one call
                     outputs = {"model": result.predictions, **result.baselines, "truth": clip[m:length]}
                     features.add({f"{name}/step{s + 1}": frames[s * n:(s + 1) * n]
@@ -194,9 +217,15 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
                     with atomic_output(out_dir / "pictures" / f"{name}.png") as png:
                         Image.fromarray(picture).save(png, format="PNG")
                     clip_animation(clip, result, m, out_dir / "pictures" / f"{name}.gif")
+                    if not classes_drawn:
+                        classes_drawn = True
+                        picture = class_picture(generator, clip, steps, device,
+                                                class_names or [str(k) for k in range(generator.classes)])
+                        with atomic_output(out_dir / "pictures" / "classes.png") as png:
+                            Image.fromarray(picture).save(png, format="PNG")
     summary = summarise(results, steps)
     without = sum(any(math.isnan(r["model"][s]["psnr"]) for s in range(steps)) for r in results)
-    metrics = {**summary, "clips": len(results), "clips_without_motion": without}
+    metrics = {**summary, "clips": len(results), "clips_without_motion": without, **(extra or {})}
     if features is not None:
         metrics.update(frame_distances(features, steps, ev.kid_subsets, ev.kid_subset_size))
     write_json(out_dir / "metrics.json", metrics)

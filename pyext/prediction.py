@@ -32,7 +32,7 @@ from .data.files import atomic_output
 from .data.video import DEFAULT_BITRATE, centre_crop, write_video
 from .models import Predictor
 
-__all__ = ["predict", "window_starts", "crop_to_model", "write_side_by_side", "check_output_path",
+__all__ = ["predict", "window_starts", "crop_to_model", "write_side_by_side", "check_label", "check_output_path",
            "OUTPUT_SUFFIXES", "INPUT_GAP_COLOUR", "PREDICTION_GAP_COLOUR"]
 
 OUTPUT_SUFFIXES = (".mp4", ".avi", ".gif")
@@ -108,8 +108,21 @@ def _generator_device(generator: torch.nn.Module) -> tuple[torch.device, torch.d
     return parameter.device, parameter.dtype
 
 
+def check_label(generator: Predictor, label: int | None) -> None:
+    """A class-conditioned generator needs a class of its own to predict under (others take any).
+
+    Raises:
+        ValueError: naming ``--label``, the command's option for it.
+    """
+    if generator.classes and (isinstance(label, bool) or not isinstance(label, int)
+                              or not 0 <= label < generator.classes):
+        raise ValueError(f"a class-conditioned generator ({generator.classes} classes) needs the video's class "
+                         f"0..{generator.classes - 1} (--label), got {label!r}")
+
+
 def predict(generator: Predictor, frames: np.ndarray, steps: int = 2, stride: int | None = None,
-            from_end: bool = False, *, batch_size: int = 8, gap: int = 8, progress: bool = False) -> np.ndarray:
+            from_end: bool = False, *, label: int | None = None, batch_size: int = 8, gap: int = 8,
+            progress: bool = False) -> np.ndarray:
     """Recursive predictions over a whole video, each beside the truth, as frames of a new video.
 
     The frames are first centre-cropped (:func:`crop_to_model`) to multiples of
@@ -135,6 +148,8 @@ def predict(generator: Predictor, frames: np.ndarray, steps: int = 2, stride: in
         steps: recursive prediction rounds per window, >= 1.
         stride: frames between window starts, >= 1; None: ``steps * n``. Ignored with ``from_end``.
         from_end: predict past the end from the last m frames instead.
+        label: the video's class, which a class-conditioned generator (``generator.classes > 0``)
+            needs and any other ignores.
         batch_size: windows per generator call.
         gap: width of the band between the halves, in pixels (even keeps the width even for video).
         progress: show a tqdm progress bar over the windows (on stderr).
@@ -145,7 +160,8 @@ def predict(generator: Predictor, frames: np.ndarray, steps: int = 2, stride: in
         TypeError: ``frames`` is not a uint8 numpy array.
         ValueError: ``frames`` is not ``(T, H, W, 3)``, the video has fewer than ``m + steps * n``
             frames (``m`` with ``from_end``), its frames are too small for the generator, or an
-            invalid ``steps``, ``stride``, ``batch_size`` or ``gap``.
+            invalid ``steps``, ``stride``, ``batch_size`` or ``gap``; a class-conditioned generator
+            without a ``label`` of its classes.
     """
     if not isinstance(frames, np.ndarray):
         raise TypeError(f"frames must be a numpy array, got {type(frames).__name__}")
@@ -156,6 +172,7 @@ def predict(generator: Predictor, frames: np.ndarray, steps: int = 2, stride: in
     steps = _positive_int("steps", steps)
     batch_size = _positive_int("batch_size", batch_size)
     gap = _positive_int("gap", gap, allow_zero=True)
+    check_label(generator, label)
     m, p = generator.input_frames, steps * generator.output_frames
     starts = window_starts(len(frames), m, p, stride, from_end)
     video = crop_to_model(frames, generator.size_multiple)
@@ -169,7 +186,8 @@ def predict(generator: Predictor, frames: np.ndarray, steps: int = 2, stride: in
         for first in range(0, len(starts), batch_size):
             batch = starts[first:first + batch_size]
             x = to_model(np.stack([video[s:s + m] for s in batch])).to(device, dtype)
-            predicted = to_uint8(generator.predict(x, steps))  # (B, p, h, w, 3)
+            labels = torch.full((len(batch),), label or 0, dtype=torch.long, device=device)
+            predicted = to_uint8(generator.predict(x, steps, labels))  # (B, p, h, w, 3)
             for i, s in enumerate(batch):
                 o = (first + i) * (m + p)
                 out[o:o + m, :, :w] = out[o:o + m, :, w + gap:] = video[s:s + m]

@@ -283,6 +283,12 @@ def _raw():
     ({"comparator": {"kind": "file", "file": "nowhere.pt"}}, "loss.comparator.file", "no such file"),
     ({"comparator": {"layers": [0]}}, "loss.comparator.layers", "distinct non-zero ints"),
     ({"model": {"d_norm": "layer"}}, "model.d_norm", "one of none, spectral, batch"),
+    ({"model": {"family": "gaia", "condition": "concat"}}, "model.condition", "its autoencoders take no class"),
+    ({"model": {"condition": "acgan"}, "adversarial": {"kind": "ebgan"}}, "model.condition",
+     "its autoencoder discriminator has no class input or head"),
+    ({"model": {"condition": "concat"}, "adversarial": {"kind": "began"}}, "model.condition",
+     "its autoencoder discriminator has no class input or head"),
+    ({"model": {"condition": "acgan"}, "loss": {"adv": 0.0}}, "model.condition", "the class head is the discriminator's"),
 ])
 def test_bad_combinations_stop_with_one_line_naming_the_key(tmp_path, change, key, problem):
     raw = _raw()

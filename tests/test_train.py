@@ -21,6 +21,7 @@ from cases import TEST_PARAMS, assert_same_weights, moving_squares, saved_weight
 
 from pyext.config import ADVERSARIAL_OBJECTIVES, AUGMENTATIONS, ParamsError, load_params, parse_params
 from pyext.data.dataset import ClipDataset
+from pyext.data.manifest import Manifest, write_manifest
 from pyext.data.store import StoreError
 from pyext.models import MultiScaleGenerator, load_generator
 from pyext.presets import apply_preset, read_preset
@@ -159,10 +160,10 @@ def test_killed_run_logs_each_step_once_after_resuming(data_dir, tmp_path, monke
     train(params, data_dir, tmp_path / "a", tmp_path / "a" / "live", progress=False)
     real_step = MultiScaleStep.step
 
-    def killed(self, step, batches):
+    def killed(self, step, batches, labels=None):
         if step == 5:
             raise KeyboardInterrupt
-        return real_step(self, step, batches)
+        return real_step(self, step, batches, labels)
 
     monkeypatch.setattr(MultiScaleStep, "step", killed)
     with pytest.raises(KeyboardInterrupt):
@@ -243,7 +244,7 @@ def test_checkpoint_of_other_code_is_kept_aside_and_the_same_code_resumes(data_d
     steps = []
     real_step = MultiScaleStep.step
     monkeypatch.setattr(MultiScaleStep, "step",
-                        lambda self, step, batches: steps.append(step) or real_step(self, step, batches))
+                        lambda self, step, batches, labels=None: steps.append(step) or real_step(self, step, batches, labels))
     monkeypatch.setattr("pyext.training.loop.code_hash", lambda: "edited-code")
     again = train(params, data_dir, tmp_path, progress=False)
     assert again["resumed_from"] == 0 and again["step"] == 2 and steps == [0, 1]
@@ -282,7 +283,8 @@ def _val_psnrs(live: Path) -> dict[int, float]:
 
 def _val_psnr_of(path: Path, data_dir: Path) -> float:
     dataset = ClipDataset(data_dir / "val.h5")
-    batches = [torch.stack([dataset[i] for i in range(4)])]  # what val_batches=1 of 4 clips validates on
+    # What val_batches=1 of 4 clips validates on (the classes go unused by an unconditioned model).
+    batches = [(torch.stack([dataset[i] for i in range(4)]), torch.zeros(4, dtype=torch.long))]
     return validation_psnr(load_generator(path), batches, torch.device("cpu"))
 
 
@@ -344,21 +346,21 @@ def test_paper_preset_trains_the_papers_model_unchanged(data_dir, tmp_path, monk
     seen, seen_by_networks, inside = [], [], [False]
     real_step, real_forward = MultiScaleStep.step, MultiScaleGenerator.forward_scales
 
-    def spying_step(self, step, batches):
+    def spying_step(self, step, batches, labels=None):
         assert isinstance(self.G, MultiScaleGenerator) and self.G.skip == "none"
         with torch.no_grad():  # the paper's output: tanh, strictly inside (-1, 1)
             assert self.G(batches[-1][:, :4]).abs().max() < 1
         seen.append([b.clone() for b in batches])
         inside[0] = True
         try:
-            return real_step(self, step, batches)
+            return real_step(self, step, batches, labels)
         finally:
             inside[0] = False
 
-    def spying_forward(self, x):
+    def spying_forward(self, x, labels=None):
         if inside[0]:
             seen_by_networks.append(x.detach().clone())
-        return real_forward(self, x)
+        return real_forward(self, x, labels)
 
     monkeypatch.setattr(MultiScaleStep, "step", spying_step)
     monkeypatch.setattr(MultiScaleGenerator, "forward_scales", spying_forward)
@@ -497,8 +499,10 @@ def test_dvclive_logs_and_pictures(data_dir, tmp_path):
     assert Image.open(pictures[0]).size == (6 * 130, 4 * 130)
 
 
-def _project(tmp_path: Path, data_dir: Path, kind: str = "bce", pause: float = 0.0, **train_settings) -> Path:
+def _project(tmp_path: Path, data_dir: Path, kind: str = "bce", pause: float = 0.0, condition: str = "none",
+             **train_settings) -> Path:
     raw = yaml.safe_load((TEST_PARAMS).read_text())
+    raw["model"]["condition"] = condition
     raw["loss"]["adversarial"]["kind"] = kind
     raw["loss"]["adversarial"]["d_pause"] = pause
     raw["loss"]["adversarial"]["wgan_gp"]["critic_steps"] = 2
@@ -512,6 +516,7 @@ def _project(tmp_path: Path, data_dir: Path, kind: str = "bce", pause: float = 0
     (project / "params.yaml").write_text(yaml.safe_dump(raw))
     for name in ("train.h5", "val.h5"):
         (project / "data" / name).symlink_to(data_dir / name)
+    write_manifest(project / "data" / "manifest.json", Manifest("folder", "videos", 0, ["a", "b"]))
     return project
 
 
@@ -520,22 +525,24 @@ def _run(project: Path, *command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("kind,port,pause", [("bce", 29517, 0.0), ("wgan_gp", 29519, 0.0), ("began", 29521, 0.0),
-                                             ("bce", 29525, 1e9)])
-def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port, pause):
+@pytest.mark.parametrize("kind,port,pause,condition", [
+    ("bce", 29517, 0.0, "none"), ("wgan_gp", 29519, 0.0, "none"), ("began", 29521, 0.0, "none"),
+    ("bce", 29525, 1e9, "none"), ("hinge", 29527, 0.0, "acgan")])
+def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port, pause, condition):
     # wgan_gp: the gradient penalty's double backward goes through DistributedDataParallel, and the
     # interpolates' coefficients are drawn for the whole batch. began: both replicas update k_t from
     # energies averaged over the processes (a fast gain, so that k_t matters within 2 steps). The
     # pause (DeePSiM's, every step after the first): both replicas skip D's second update, on the
-    # ratio of losses averaged over the processes, and measure D's loss without DDP's graph.
-    project = _project(tmp_path / "ddp", data_dir, kind, pause)
+    # ratio of losses averaged over the processes, and measure D's loss without DDP's graph. acgan:
+    # each process's share of the classes goes with its share of the clips, to G and to D's class head.
+    project = _project(tmp_path / "ddp", data_dir, kind, pause, condition)
     torchrun = Path(sys.executable).with_name("torchrun")
     done = _run(project, str(torchrun), "--nproc_per_node", "2", "--master_port", str(port), "-m", "pipeline.train")
     assert done.returncode == 0, done.stderr[-3000:]
     if pause:  # the second step was paused
         paused = (project / "dvclive" / "plots" / "metrics" / "train" / "d_paused.tsv").read_text().split()
         assert paused[-4:] == ["1", "0.0", "2", "1.0"], paused
-    single = _project(tmp_path / "single", data_dir, kind, pause)
+    single = _project(tmp_path / "single", data_dir, kind, pause, condition)
     done = _run(single, sys.executable, "-m", "pipeline.train")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "train: models/generator.pt after 2 steps" in done.stdout
@@ -554,7 +561,7 @@ def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port,
     for name in one_o:  # BEGAN's k_t, the same in every replica as in one process
         torch.testing.assert_close(ddp_o[name], one_o[name], rtol=1e-4, atol=1e-6)
     # ...and they did change the weights: the comparison is not between two untouched models.
-    start = _project(tmp_path / "start", data_dir, kind, pause, steps=1, lr_g=0.0, lr_g_final=0.0)
+    start = _project(tmp_path / "start", data_dir, kind, pause, condition, steps=1, lr_g=0.0, lr_g_final=0.0)
     _run(start, sys.executable, "-m", "pipeline.train")
     untouched = saved_weights(start / "models" / GENERATOR)
     assert any(not torch.allclose(untouched[n], one[n]) for n in one)

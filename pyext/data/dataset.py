@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import torch
 
-from .store import ClipArray, open_store
+from .store import ClipArray, StoreError, open_store
 
 
 def to_model(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -29,16 +29,32 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return x.detach().float().add(1.0).mul(127.5).clamp(0, 255).round().to(torch.uint8).movedim(-3, -1).cpu().numpy()
 
 
+def check_classes(labels: np.ndarray, classes: int, store: str | os.PathLike, source: str | os.PathLike) -> None:
+    """Stops with one line when the class labels of ``store`` hold a class outside
+    ``0..classes-1``, the classes of ``source`` (the manifest; a generator trained on another set).
+
+    Raises:
+        StoreError: naming both files.
+    """
+    if len(labels) and not 0 <= int(np.min(labels)) <= int(np.max(labels)) < classes:
+        raise StoreError(f"{store}: clips of classes {int(np.min(labels))}..{int(np.max(labels))}, but {source} "
+                         f"has {classes} classes (0..{classes - 1}): rerun the pipeline from prepare")
+
+
 class ClipDataset(torch.utils.data.Dataset):
     """Clips of a store (``train.h5``, ``val.h5``, ``test.h5``) as float tensors ``(T, 3, H, W)`` in
-    [-1, 1]. The file is opened lazily in each process, so the dataset can be handed to a
-    DataLoader with several workers (an h5py handle must not cross a fork).
+    [-1, 1]; with ``labels``, pairs ``(clip, label)``, the label a 0-d int64 tensor (the clip's
+    class; a batch of them collates to ``(clips, labels)``). The file is opened lazily in each
+    process, so the dataset can be handed to a DataLoader with several workers (an h5py handle must
+    not cross a fork).
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, labels: bool = False):
         self.path = Path(path)
         with open_store(self.path) as f:
             self._len = len(ClipArray(f))
+            # The labels are small (2 bytes a clip): read once, not per item.
+            self.labels = torch.from_numpy(f["label"][:].astype(np.int64)) if labels else None
         self._file: h5py.File | None = None
         self._clips: ClipArray | None = None
         self._pid: int | None = None
@@ -50,7 +66,8 @@ class ClipDataset(torch.utils.data.Dataset):
         if self._pid != os.getpid():
             self._file, self._pid = open_store(self.path), os.getpid()
             self._clips = ClipArray(self._file)
-        return to_model(self._clips[index])  # a damaged chunk: a StoreError naming the file
+        clip = to_model(self._clips[index])  # a damaged chunk: a StoreError naming the file
+        return clip if self.labels is None else (clip, self.labels[index])
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_file": None, "_clips": None, "_pid": None}

@@ -39,7 +39,6 @@ from PIL import Image
 
 from ..config import Params
 from ..data.dataset import to_model, to_uint8
-from ..data.extract import motion_score
 from ..data.files import atomic_output, printable, write_json
 from ..data.store import ClipArray, ClipArrayWriter, open_store, store_videos
 from ..latent import PCA, attribute_vectors, interpolation_steps, structure_correlation
@@ -49,44 +48,23 @@ from ..models.gaia import GAIA
 from ..pictures import clip_grid, frame_grid, save_gif, save_png
 from ..tables import write_series
 from .base import register_evaluation
+from .patches import moving_patches
 
 INTERPOLATION_STEPS = 8
-_ROUNDS = 64  # crops tried per test clip at most
 _BATCH = 64
 _PCA_SAMPLES = 2048  # training samples the PCA reference is fitted on (at most)
 
 
 def test_samples(test_path: Path, model: GAIA, params: Params) -> dict[str, np.ndarray]:
-    """The evaluation's samples (see the module docstring): ``samples`` uint8 ``(N, T, P, P, 3)``,
-    each one's test clip ``clip`` (N,), its crop's ``yx`` (N, 2), its video's ``video`` (N,) and
-    class ``label`` (N,). Crops are read one at a time (a UCF101-sized test set does not fit in
-    memory whole)."""
-    p, count, motion_frames = params.clip.patch, params.evaluate.patches, params.clip.train_frames
-    rng = np.random.default_rng(params.extract.seed)
-    kept: list[tuple[int, int, int]] = []
-    samples: list[np.ndarray] = []
-    with open_store(test_path) as f:
-        clips, video, labels = ClipArray(f), f["video"][:], f["label"][:]
-        usable = [i for i, (h, w) in enumerate(clips.sizes) if min(h, w) >= p]
-        for _ in range(_ROUNDS if usable else 0):
-            for i in usable:
-                h, w = clips.sizes[i]
-                y, x = int(rng.integers(0, h - p + 1)), int(rng.integers(0, w - p + 1))
-                crop = clips.read(i, slice(0, motion_frames), slice(y, y + p), slice(x, x + p))
-                if motion_score(crop[None])[0] >= params.filter.min_motion:
-                    kept.append((i, y, x))
-                    samples.append(crop[:model.frames])
-                    if len(kept) == count:
-                        break
-            if len(kept) == count:
-                break
-    if len(kept) < 2:
-        raise ValueError(f"{test_path}: {len(kept)} moving {p}x{p} patches in its test clips "
-                         f"(filter.min_motion {params.filter.min_motion:g}); GAIA's evaluation needs at least 2")
-    even = len(kept) - len(kept) % 2  # pairs for the interpolations
-    index = np.array([i for i, _, _ in kept[:even]])
-    return {"samples": np.stack(samples[:even]), "clip": index, "yx": np.array([(y, x) for _, y, x in kept[:even]]),
-            "video": video[index], "label": labels[index].astype(np.int64)}
+    """The evaluation's samples (:func:`~.patches.moving_patches` of ``model.frames`` frames), an
+    even number of them (pairs for the interpolations)."""
+    cut = moving_patches(test_path, params, model.frames)
+    if len(cut["clip"]) < 2:
+        raise ValueError(f"{test_path}: {len(cut['clip'])} moving {params.clip.patch}x{params.clip.patch} patches in "
+                         f"its test clips (filter.min_motion {params.filter.min_motion:g}); GAIA's evaluation needs "
+                         f"at least 2")
+    even = len(cut["clip"]) - len(cut["clip"]) % 2
+    return {name: values[:even] for name, values in cut.items()}
 
 
 @torch.no_grad()

@@ -6,10 +6,13 @@
   :data:`ADVERSARIAL` (``loss.adversarial.kind``).
 - :mod:`.feature`: the feature-space loss and its comparators, registered by name in
   :data:`COMPARATORS` (``loss.comparator.kind``).
+- :mod:`.conditioning`: class conditioning (cGAN, ACGAN), registered by name in
+  :data:`CONDITIONS` (``model.condition``).
 - :mod:`.gaia`: GAIA's errors, balancing and losses.
 """
 from ..config import COMPARATORS as _COMPARATOR_NAMES
 from .adversarial import ADVERSARIAL, AdversarialObjective, DiscriminatorLoss, make_objective
+from .conditioning import CONDITIONS, Condition, make_condition
 from .feature import COMPARATORS, Comparator, make_comparator
 from .generator import GeneratorLoss, generator_loss
 from .reconstruction import lp_loss
@@ -17,5 +20,6 @@ from .reconstruction import lp_loss
 assert sorted(COMPARATORS) == sorted(_COMPARATOR_NAMES), \
     f"pyext.config.COMPARATORS {_COMPARATOR_NAMES} must name the registered {tuple(COMPARATORS)}"
 
-__all__ = ["ADVERSARIAL", "COMPARATORS", "AdversarialObjective", "Comparator", "DiscriminatorLoss", "GeneratorLoss",
-           "generator_loss", "lp_loss", "make_comparator", "make_objective"]
+__all__ = ["ADVERSARIAL", "COMPARATORS", "CONDITIONS", "AdversarialObjective", "Comparator", "Condition",
+           "DiscriminatorLoss", "GeneratorLoss", "generator_loss", "lp_loss", "make_comparator", "make_condition",
+           "make_objective"]

@@ -54,14 +54,17 @@ class Comparator:
     def __init__(self, params: ComparatorParams, network: nn.Module, patch: int, device: torch.device):
         raise NotImplementedError
 
-    def features(self, *judged) -> list[torch.Tensor]:
+    def features(self, *judged, network=None) -> list[torch.Tensor]:
         raise NotImplementedError
 
-    def __call__(self, fake: Sequence, real: Sequence) -> torch.Tensor:
-        """``L_feat``: the fake arguments' features against the real ones' (no gradient to them)."""
+    def __call__(self, fake: Sequence, real: Sequence, network=None) -> torch.Tensor:
+        """``L_feat``: the fake arguments' features against the real ones' (no gradient to them).
+        ``network``: the discriminator to look through this time (one bound to the batch's classes,
+        :class:`pyext.losses.conditioning.Judge`); None: the one the comparator was built with."""
         with torch.no_grad():
-            targets = self.features(*real)
-        return torch.stack([(a.float() - b.float()).pow(2).mean() for a, b in zip(self.features(*fake), targets)]).sum()
+            targets = self.features(*real, network=network)
+        fakes = self.features(*fake, network=network)
+        return torch.stack([(a.float() - b.float()).pow(2).mean() for a, b in zip(fakes, targets)]).sum()
 
 
 @register_comparator("discriminator")
@@ -79,8 +82,8 @@ class DiscriminatorComparator(Comparator):
                 raise _bad_layers(exc) from None
         self.network, self.layers = network, params.layers
 
-    def features(self, *judged) -> list[torch.Tensor]:
-        return self.network.hidden(*judged, self.layers)
+    def features(self, *judged, network=None) -> list[torch.Tensor]:
+        return (self.network if network is None else network).hidden(*judged, self.layers)
 
 
 @register_comparator("file")
@@ -109,7 +112,7 @@ class FileComparator(Comparator):
             raise TypeError("it must return a tensor or a list or tuple of tensors")
         return outputs
 
-    def features(self, *judged) -> list[torch.Tensor]:
+    def features(self, *judged, network=None) -> list[torch.Tensor]:
         frames = judged[-1]
         if not isinstance(frames, torch.Tensor):
             frames = frames[-1]  # a pyramid, coarsest first: the full-size frames

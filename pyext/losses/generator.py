@@ -1,7 +1,8 @@
 """The generator's loss ``L_G = adv * L_adv + lp * L_p + gdl * L_gdl + feature * L_feat`` (Mathieu
 et al. 2016, section 3, with DeePSiM's feature term), every term summed over scales; ``L_adv`` comes
 from the adversarial objective (:mod:`pyext.losses.adversarial`), ``L_feat`` from the comparator
-(:mod:`pyext.losses.feature`)."""
+(:mod:`pyext.losses.feature`); with ACGAN's class head ``+ adv * class_weight * L_C``
+(:mod:`pyext.losses.conditioning`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -23,10 +24,12 @@ class GeneratorLoss:
     gdl: list[torch.Tensor]
     adv: list[torch.Tensor] | None
     feature: torch.Tensor | None = None
+    classes: torch.Tensor | None = None
 
 
 def generator_loss(params: LossParams, preds: Sequence[torch.Tensor], targets: Sequence[torch.Tensor],
-                   adversarial: list[torch.Tensor] | None = None, feature: torch.Tensor | None = None) -> GeneratorLoss:
+                   adversarial: list[torch.Tensor] | None = None, feature: torch.Tensor | None = None,
+                   classes: torch.Tensor | None = None) -> GeneratorLoss:
     """``adv * L_adv + lp * L_p + gdl * L_gdl + feature * L_feat`` summed over scales.
 
     Args:
@@ -36,6 +39,8 @@ def generator_loss(params: LossParams, preds: Sequence[torch.Tensor], targets: S
         adversarial: ``L_adv`` per scale (:meth:`AdversarialObjective.generator_loss`), or None when
             ``params.adv`` is 0.
         feature: ``L_feat`` (:class:`pyext.losses.feature.Comparator`), or None when ``params.feature`` is 0.
+        classes: ``L_C`` of the generated clips (:class:`pyext.losses.conditioning.Condition`), or
+            None (no class head).
     """
     lp = [lp_loss(y, t, params.p) for y, t in zip(preds, targets)]
     gdl = [ops.gdl_loss(y, t, alpha=params.alpha) for y, t in zip(preds, targets)]
@@ -44,4 +49,6 @@ def generator_loss(params: LossParams, preds: Sequence[torch.Tensor], targets: S
         total = total + params.adv * torch.stack(adversarial).sum()
     if feature is not None:
         total = total + params.feature * feature
-    return GeneratorLoss(total, lp, gdl, adversarial, feature)
+    if classes is not None:
+        total = total + params.adv * params.class_weight * classes
+    return GeneratorLoss(total, lp, gdl, adversarial, feature, classes)

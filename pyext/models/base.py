@@ -46,34 +46,38 @@ class Predictor(Model):
     """A video predictor: ``m`` input frames in, ``n`` predicted frames out.
 
     Subclasses set ``input_frames`` and ``output_frames``, define :meth:`forward`, and
-    :attr:`size_multiple`, besides :class:`Model`'s.
+    :attr:`size_multiple`, besides :class:`Model`'s. A class-conditioned predictor sets
+    ``classes`` (its number of classes; 0: none) and needs each clip's class to predict it.
     """
 
     input_frames: int
     output_frames: int
+    classes: int = 0
 
     @property
     def size_multiple(self) -> int:
         """Heights and widths the predictor accepts are multiples of this."""
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, m, 3, H, W)`` -> the prediction ``(B, n, 3, H, W)``."""
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, m, 3, H, W)`` (of classes ``labels`` ``(B,)``, where conditioned) -> the
+        prediction ``(B, n, 3, H, W)``."""
         raise NotImplementedError
 
     @torch.no_grad()
-    def predict(self, x: torch.Tensor, steps: int) -> torch.Tensor:
+    def predict(self, x: torch.Tensor, steps: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Recursive prediction: ``steps`` rounds of predicting ``n`` frames and feeding them back
         as the newest inputs.
 
         Args:
             x: ``(B, m, 3, H, W)``.
+            labels: the clips' classes ``(B,)``, for a class-conditioned predictor.
         Returns:
             ``(B, steps * n, 3, H, W)`` in [-1, 1].
         """
         out, window = [], x
         for _ in range(steps):
-            y = self(window).clamp(-1, 1)  # what a viewer sees; and inputs stay in the training range
+            y = self(window, labels).clamp(-1, 1)  # what a viewer sees; and inputs stay in the training range
             out.append(y)
             window = torch.cat([window, y], dim=1)[:, -self.input_frames:]
         return torch.cat(out, dim=1)

@@ -1,11 +1,13 @@
 """Blocks from the GAN literature that the networks take as options (``model.d_norm``,
-``model.attention``).
+``model.attention``, ``model.condition``).
 
 - :class:`SelfAttention`: SAGAN's block (Zhang et al. 2018).
 - :func:`spectral_norm_all`: SN-GAN's spectral normalisation (Miyato et al. 2018) of every
   convolution and linear layer of a network.
 - :class:`SplitBatchNorm2d`: DCGAN's batch norm in D (Radford et al. 2016), with real and generated
   clips normalised apart although they pass through D in one call.
+- :class:`ClassChannels`: cGAN's class input (Mirza & Osindero 2014), a learned embedding of the
+  class broadcast as extra channels of a feature map.
 """
 from __future__ import annotations
 
@@ -109,3 +111,33 @@ def pick_layers(count: int, layers: Sequence[int], what: str) -> list[int]:
 
 
 __all__ = ["SelfAttention", "SplitBatchNorm2d", "pick_layers", "set_batch_groups", "spectral_norm_all", "tapped"]
+
+
+def check_labels(labels: object, classes: int, batch: int) -> torch.Tensor:
+    """``labels`` as a long tensor ``(batch,)``. (Their range is checked where they come in, by
+    :func:`pyext.data.dataset.check_classes` and the commands: here it would cost a device sync
+    every forward.)
+
+    Raises:
+        ValueError: None, a float tensor or the wrong shape (a network of ``classes`` classes).
+    """
+    if not isinstance(labels, torch.Tensor) or labels.shape != (batch,) or labels.is_floating_point():
+        shape = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise ValueError(f"labels must be {batch} class indices (a network of {classes} classes), got {shape}")
+    return labels.long()
+
+
+class ClassChannels(nn.Module):
+    """A learned embedding of ``classes`` classes into ``size`` numbers, broadcast over a feature
+    map's positions: labels ``(B,)`` and a map ``(B, C, H, W)`` -> ``(B, C + size, H, W)``, the
+    embedding after the map's channels (cGAN's class input, given at every scale)."""
+
+    def __init__(self, classes: int, size: int):
+        super().__init__()
+        self.classes, self.size = classes, size
+        self.embed = nn.Embedding(classes, size)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        labels = check_labels(labels, self.classes, x.shape[0])
+        e = self.embed(labels).to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[-2:])
+        return torch.cat([x, e], dim=1)

@@ -47,7 +47,7 @@ from .base import (
     scaled,
     unfold,
 )
-from .blocks import SelfAttention, SplitBatchNorm2d, pick_layers, spectral_norm_all, tapped
+from .blocks import ClassChannels, SelfAttention, SplitBatchNorm2d, pick_layers, spectral_norm_all, tapped
 
 MAX_SCALES = 4
 # The generator's attention blocks are at the scales of at most a quarter of the full size: on a
@@ -107,44 +107,54 @@ class MultiScaleGenerator(Predictor):
             pyramid is a change to the last input frame; see the module docstring).
         attention: a self-attention block (SAGAN, ``model.attention``) in the scales of at most a
             quarter of the full size (:data:`ATTENTION_MIN_FACTOR`).
+        classes, embedding: with ``embedding > 0`` the generator is class-conditioned (cGAN,
+            ``model.condition: concat``): a learned embedding of the clip's class (one of
+            ``classes``) is given as ``embedding`` extra input channels at every scale, and
+            :meth:`forward` takes the labels.
 
     Fully convolutional: any H, W that are multiples of ``2^(scales-1)`` work.
     """
 
     def __init__(self, input_frames: int = 4, output_frames: int = 1, scales: int = 4, width: float = 1.0,
-                 skip: str = "none", attention: bool = False):
+                 skip: str = "none", attention: bool = False, classes: int = 0, embedding: int = 0):
         super().__init__()
         check_sizes(input_frames, output_frames, scales, width, MAX_SCALES)
         _check_skip(skip)
         self.input_frames, self.output_frames, self.scales, self.width = input_frames, output_frames, scales, width
-        self.skip, self.attention = skip, attention
-        c_x, c_y = 3 * input_frames, 3 * output_frames
+        self.skip, self.attention, self.classes, self.embedding = skip, attention, classes, embedding
+        self.class_input = ClassChannels(classes, embedding) if embedding else None
+        c_x, c_y = 3 * input_frames + embedding, 3 * output_frames
         self.nets = nn.ModuleList(
             _ScaleGenerator(c_x + (c_y if k else 0), c_y, [scaled(c, width) for c in maps], kernels,
                             attention and 2 ** (scales - 1 - k) >= ATTENTION_MIN_FACTOR)
             for k, (maps, kernels) in enumerate(_G_LAYOUT[MAX_SCALES - scales:]))
 
     @classmethod
-    def from_params(cls, params) -> MultiScaleGenerator:
+    def from_params(cls, params, **conditioning) -> MultiScaleGenerator:
+        """The generator of the params; ``conditioning``: ``classes`` and ``embedding`` (a
+        :class:`pyext.losses.conditioning.Condition`'s ``generator``)."""
         clip, family = params.clip, params.model.multiscale
         return cls(clip.input_frames, clip.output_frames, family.scales, family.width, family.skip,
-                   params.model.attention)
+                   params.model.attention, **conditioning)
 
     def config(self) -> dict:
         """The constructor's arguments, as saved beside the weights (files written before
-        ``attention`` existed load with its default)."""
+        ``attention`` or ``classes`` existed load with their defaults)."""
         return {"input_frames": self.input_frames, "output_frames": self.output_frames, "scales": self.scales,
-                "width": self.width, "skip": self.skip, "attention": self.attention}
+                "width": self.width, "skip": self.skip, "attention": self.attention, "classes": self.classes,
+                "embedding": self.embedding}
 
     @property
     def size_multiple(self) -> int:
         return 2 ** (self.scales - 1)
 
-    def forward_scales(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def forward_scales(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Predictions at every scale, coarsest first.
 
         Args:
             x: input frames ``(B, m, 3, H, W)`` in [-1, 1].
+            labels: the clips' classes ``(B,)``, for a class-conditioned generator (ignored by
+                another).
         Returns:
             ``scales`` tensors ``(B, n, 3, H / 2^(scales-k), W / 2^(scales-k))``, in (-1, 1) with
             ``skip="none"``; the last frame plus a change with ``skip="last_frame"``.
@@ -153,7 +163,7 @@ class MultiScaleGenerator(Predictor):
         levels = clip_pyramid(x, self.scales)
         preds, z = [], None
         for net, level in zip(self.nets, levels):
-            x_k = fold(level)
+            x_k = fold(level) if self.class_input is None else self.class_input(fold(level), labels)
             if z is None:
                 z = net(x_k)
             else:
@@ -165,20 +175,23 @@ class MultiScaleGenerator(Predictor):
                 preds.append(torch.tanh(z))
         return [unfold(y, self.output_frames) for y in preds]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The full-size prediction ``(B, n, 3, H, W)`` in (-1, 1) of inputs ``(B, m, 3, H, W)``."""
-        return self.forward_scales(x)[-1]
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The full-size prediction ``(B, n, 3, H, W)`` in (-1, 1) of inputs ``(B, m, 3, H, W)``
+        (of classes ``labels`` ``(B,)``, for a class-conditioned generator)."""
+        return self.forward_scales(x, labels)[-1]
 
 
 class _ScaleDiscriminator(nn.Module):
     """D_k: unpadded convolutions with ReLU, an optional max-pool, then fully connected layers down to
-    one logit: ``(B, c_in, s, s) -> (B, 1)``. With ``norm="batch"`` a batch norm follows every
+    one logit: ``(B, c_in, s, s) -> (B, 1)`` (with a class head, ``outputs = 1 + classes``: the
+    logit, then the class logits). With ``norm="batch"`` a batch norm follows every
     convolution but the first (DCGAN); with ``attention`` a self-attention block follows the first
     convolution's activation. Its hidden layers (:meth:`hidden`) are each convolution's output
     after its activation (and the attention block)."""
 
     def __init__(self, c_in: int, size: int, maps: Sequence[int], kernels: Sequence[int], pool: int,
-                 hidden: Sequence[int], scale: int, leak: float = 0.0, norm: str = "none", attention: bool = False):
+                 hidden: Sequence[int], scale: int, leak: float = 0.0, norm: str = "none", attention: bool = False,
+                 outputs: int = 1):
         super().__init__()
 
         def act() -> nn.Module:
@@ -198,7 +211,7 @@ class _ScaleDiscriminator(nn.Module):
             raise ValueError(f"the discriminator's scale {scale} needs larger patches: its convolutions "
                              f"(kernels {list(kernels)}) leave nothing of its input")
         self.features = nn.Sequential(*layers)
-        sizes = [c_in * size * size, *hidden, 1]
+        sizes = [c_in * size * size, *hidden, outputs]
         fc: list[nn.Module] = []
         for i in range(len(sizes) - 1):
             fc.append(nn.Linear(sizes[i], sizes[i + 1]))
@@ -231,9 +244,12 @@ class PyramidDiscriminator(nn.Module):
         self.input_frames, self.output_frames, self.scales, self.patch = input_frames, output_frames, scales, patch
 
     @classmethod
-    def from_params(cls, params) -> PyramidDiscriminator:
+    def from_params(cls, params, **conditioning) -> PyramidDiscriminator:
+        """The discriminator of the params; ``conditioning``: the class knobs of a
+        :class:`pyext.losses.conditioning.Condition`'s ``discriminator`` (none for most)."""
         clip, family = params.clip, params.model.multiscale
-        return cls(clip.input_frames, clip.output_frames, family.scales, family.width, clip.patch, **cls.knobs(params))
+        return cls(clip.input_frames, clip.output_frames, family.scales, family.width, clip.patch,
+                   **cls.knobs(params), **conditioning)
 
     @classmethod
     def knobs(cls, params) -> dict:
@@ -248,10 +264,15 @@ class PyramidDiscriminator(nn.Module):
         """The number of hidden layers of each scale's network, coarsest first."""
         return [len(net.taps) for net in self.nets]
 
-    def hidden(self, x: torch.Tensor, ys, layers: Sequence[int]) -> list[torch.Tensor]:
+    def joined(self, x_k: torch.Tensor, y_k: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """What a scale's network takes: its input and judged frames on channels (a subclass with a
+        class input adds the class's)."""
+        return torch.cat([fold(x_k), fold(y_k)], dim=1)
+
+    def hidden(self, x: torch.Tensor, ys, layers: Sequence[int], labels: torch.Tensor | None = None) -> list[torch.Tensor]:
         """The feature maps of the chosen hidden layers of every scale's network (1-based, or
-        negative from each scale's last) for the input frames ``x`` and judged frames ``ys`` (as
-        :meth:`forward` takes them): a flat list, coarsest scale first.
+        negative from each scale's last) for the input frames ``x`` and judged frames ``ys`` (and
+        classes ``labels``, as :meth:`forward` takes them): a flat list, coarsest scale first.
 
         Raises:
             ValueError: a scale has no such layer.
@@ -260,7 +281,7 @@ class PyramidDiscriminator(nn.Module):
         out = []
         for k, (net, x_k, y_k) in enumerate(zip(self.nets, xs, ys)):
             chosen = pick_layers(len(net.taps), layers, f"the discriminator's scale {k + 1}")
-            out += net.hidden(torch.cat([fold(x_k), fold(y_k)], dim=1), chosen)
+            out += net.hidden(self.joined(x_k, y_k, labels), chosen)
         return out
 
 
@@ -278,18 +299,30 @@ class MultiScaleDiscriminator(PyramidDiscriminator):
             normalised) or ``batch`` (:class:`~pyext.models.blocks.SplitBatchNorm2d` after every
             convolution but the first) (``model.d_norm``).
         attention: a self-attention block after each scale's first convolution (``model.attention``).
+        classes: the number of classes of the conditioned discriminators below.
+        embedding: with ``embedding > 0``, cGAN's class input (``model.condition: concat``): a learned
+            embedding of the clip's class as that many extra input channels at every scale (an
+            embedding of D's own, not the generator's).
+        class_head: ACGAN's class head (``model.condition: acgan``): every scale's last layer gives
+            ``classes`` class logits after its real/generated logit.
     """
 
     def __init__(self, input_frames: int = 4, output_frames: int = 1, scales: int = 4, width: float = 1.0,
-                 patch: int = 32, leak: float = 0.0, norm: str = "none", attention: bool = False):
+                 patch: int = 32, leak: float = 0.0, norm: str = "none", attention: bool = False,
+                 classes: int = 0, embedding: int = 0, class_head: bool = False):
         super().__init__(input_frames, output_frames, scales, width, patch)
         if norm not in D_NORMS:
             raise ValueError(f"norm must be one of {', '.join(D_NORMS)}, got {norm!r}")
-        c_in = 3 * (input_frames + output_frames)
+        if (embedding or class_head) and classes < 1:
+            raise ValueError(f"a class-conditioned discriminator needs classes >= 1, got {classes!r}")
+        self.classes, self.class_head = classes, class_head
+        self.class_input = ClassChannels(classes, embedding) if embedding else None
+        c_in = 3 * (input_frames + output_frames) + embedding
         layout = _D_LAYOUT[MAX_SCALES - scales:]
         self.nets = nn.ModuleList(
             _ScaleDiscriminator(c_in, patch // 2 ** (scales - 1 - k), [scaled(c, width) for c in maps], kernels,
-                                pool, [scaled(c, width) for c in hidden], k + 1, leak, norm, attention)
+                                pool, [scaled(c, width) for c in hidden], k + 1, leak, norm, attention,
+                                1 + (classes if class_head else 0))
             for k, (maps, kernels, pool, hidden) in enumerate(layout))
         if norm == "spectral":
             spectral_norm_all(self)
@@ -299,7 +332,12 @@ class MultiScaleDiscriminator(PyramidDiscriminator):
         model = params.model
         return {"leak": model.multiscale.d_leak, "norm": model.d_norm, "attention": model.attention}
 
-    def forward(self, x: torch.Tensor, ys: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    def joined(self, x_k, y_k, labels):
+        joined = super().joined(x_k, y_k, labels)
+        return joined if self.class_input is None else self.class_input(joined, labels)
+
+    def forward(self, x: torch.Tensor, ys: torch.Tensor | Sequence[torch.Tensor],
+                labels: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Logits of the clips ``x`` then ``ys``, per scale.
 
         Args:
@@ -307,11 +345,10 @@ class MultiScaleDiscriminator(PyramidDiscriminator):
             ys: the frames judged: the list :meth:`MultiScaleGenerator.forward_scales` gives
                 (coarsest first), or one full-size tensor ``(B, n, 3, P, P)`` (real frames), turned
                 into the same pyramid.
+            labels: the clips' classes ``(B,)``, for a discriminator with a class input.
         Returns:
-            ``scales`` logits ``(B, 1)``, coarsest first; > 0 means "real".
+            ``scales`` logits ``(B, 1)``, coarsest first; > 0 means "real". With a class head,
+            ``(B, 1 + classes)``: that logit, then the class logits.
         """
         xs, ys = self.pyramids(x, ys)
-        logits = []
-        for net, x_k, y_k in zip(self.nets, xs, ys):
-            logits.append(net(torch.cat([fold(x_k), fold(y_k)], dim=1)))
-        return logits
+        return [net(self.joined(x_k, y_k, labels)) for net, x_k, y_k in zip(self.nets, xs, ys)]

@@ -22,9 +22,10 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from ..config import Params, ParamsError
-from ..data.dataset import ClipDataset
+from ..data.dataset import ClipDataset, check_classes
 from ..data.files import file_digest
 from ..data.store import StoreError
+from ..losses.conditioning import CONDITIONS, manifest_classes
 from ..models import generator_file
 from .checkpoints import (
     CHECKPOINT,
@@ -47,7 +48,7 @@ class TrainingError(RuntimeError):
     """Training cannot go on (a loss became NaN or infinite); the message is one line."""
 
 
-def _next_batch(loader) -> torch.Tensor:
+def _next_batch(loader) -> list[torch.Tensor]:
     """The loader's next batch. An unreadable clip raised in a DataLoader worker process arrives
     with the worker's traceback in its message; the stage reports one line, the error's own."""
     try:
@@ -107,7 +108,8 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
 
     Args:
         params: the validated params (``clip``, ``model``, ``loss``, ``train`` are used).
-        data_dir: holds ``train.h5`` and ``val.h5``.
+        data_dir: holds ``train.h5`` and ``val.h5`` (and ``manifest.json``, whose class list a
+            class-conditioned model reads).
         out_dir: gets ``checkpoint.pt`` (every ``train.checkpoint_every`` steps and at the end) and
             ``generator.pt`` (at the end). A ``checkpoint.pt`` there of the same params, data and
             code is resumed from; any other is moved to ``out_dir/stale/`` first.
@@ -132,7 +134,7 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
                           f"expected a multiple of the {world.size} processes, got {tp.batch_size}")
     say = tqdm.write if world.main else (lambda _: None)
     train_path, ckpt_path = Path(data_dir) / "train.h5", Path(out_dir) / CHECKPOINT
-    dataset = ClipDataset(train_path)  # a missing or foreign file stops here, with its name
+    dataset = ClipDataset(train_path, labels=True)  # a missing or foreign file stops here, with its name
     if not len(dataset):
         raise TrainingError(f"{train_path} holds no training clips (see data/filter_report.json: "
                             f"filter.min_motion may keep none)")
@@ -144,9 +146,14 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
             say(f"train: train.{rate}_final ({getattr(tp, f'{rate}_final'):g}) is above train.{rate} "
                 f"({getattr(tp, rate):g}): the rate rises over the run")
     identity = {"params_hash": params_hash(params), "data_hash": file_digest(train_path), "code_hash": code_hash()}
+    classes = 0
+    if CONDITIONS[params.model.condition].needs_classes:  # data/manifest.json, beside the stores
+        manifest = Path(data_dir) / "manifest.json"
+        classes = len(manifest_classes(manifest))
+        check_classes(dataset.labels.numpy(), classes, train_path, manifest)
 
     trainer = make_step(params, world.device, distributed=world.size > 1, compile=tp.compile, rank=world.rank,
-                        world=world.size)
+                        world=world.size, classes=classes)
     model = trainer.model
     saved = load_checkpoint(ckpt_path, identity, say, move_aside=world.main)
     step, validations, rng, seconds = 0, Validations(), None, 0.0
@@ -191,8 +198,10 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
     started = time.perf_counter() - seconds
     try:
         while step < last:
-            batches = [_next_batch(loader).to(world.device, non_blocking=True) for _ in range(per_step)]
-            logged = trainer.step(step, batches)
+            drawn = [_next_batch(loader) for _ in range(per_step)]
+            batches = [clips.to(world.device, non_blocking=True) for clips, _ in drawn]
+            labels = [kinds.to(world.device, non_blocking=True) for _, kinds in drawn]
+            logged = trainer.step(step, batches, labels)
             step += 1
             bar.update(1)
             at_checkpoint = step % tp.checkpoint_every == 0 or step == last
@@ -215,7 +224,7 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
             if world.main and (step % tp.image_every == 0 or step == tp.steps):
                 # Validation clips, or without any the step's training clips: the pictures (a DVC
                 # output) exist whatever the set's size.
-                shown = val_batches[0] if val_batches else batches[-1]
+                shown = val_batches[0] if val_batches else (batches[-1], labels[-1])
                 live.image(f"predictions/step{step:06d}.png", trainer.picture(shown))
             if at_checkpoint and world.main:
                 save(ckpt_path, {"format": CHECKPOINT_FORMAT, **identity, "step": step,
@@ -224,7 +233,7 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
                                   "seconds": time.perf_counter() - started})
         val_step, val_psnr, weights = validations.kept(tp.keep if step == tp.steps else "last")
         if step == tp.steps and world.main:
-            save(Path(out_dir) / GENERATOR, generator_file(model, weights))
+            save(Path(out_dir) / GENERATOR, generator_file(model, weights) | trainer.saved_beside())
     finally:
         bar.close()
         live.end()

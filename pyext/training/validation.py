@@ -17,38 +17,44 @@ from ..pictures import frame_grid
 from .data import split
 
 
-def validation_batches(path: Path, batch: int, limit: int) -> list[torch.Tensor]:
-    """The first ``limit`` batches (0: all) of ``path``, in file order: the same clips every time."""
-    dataset = ClipDataset(path)
+Batch = tuple[torch.Tensor, torch.Tensor]  # clips (B, T, 3, P, P) and their classes (B,)
+
+
+def validation_batches(path: Path, batch: int, limit: int) -> list[Batch]:
+    """The first ``limit`` batches (0: all) of ``path``, in file order: the same clips every time,
+    each ``(clips, labels)``."""
+    dataset = ClipDataset(path, labels=True)
     count = len(dataset) if limit == 0 else min(len(dataset), limit * batch)
-    return [torch.stack([dataset[i] for i in range(s, min(s + batch, count))]) for s in range(0, count, batch)]
+    return [torch.utils.data.default_collate([dataset[i] for i in range(s, min(s + batch, count))])
+            for s in range(0, count, batch)]
 
 
 @torch.no_grad()
-def validation_psnr(generator: Predictor, batches: list[torch.Tensor], device: torch.device,
+def validation_psnr(generator: Predictor, batches: list[Batch], device: torch.device,
                     last_frame: bool = False) -> float:
-    """Mean PSNR over the validation clips of the full-size prediction (or, with ``last_frame``, of
-    copying the last input frame), on uint8 frames as a viewer sees them."""
+    """Mean PSNR over the validation clips ``(clips, labels)`` of the full-size prediction (or,
+    with ``last_frame``, of copying the last input frame), on uint8 frames as a viewer sees them."""
     m, values = generator.input_frames, []
-    for clips in batches:
+    for clips, labels in batches:
         x, y = split(clips.to(device), m)
-        pred = x[:, -1:].expand_as(y) if last_frame else generator(x)
+        pred = x[:, -1:].expand_as(y) if last_frame else generator(x, labels.to(device))
         values.append(psnr_per_clip(to_uint8(pred), to_uint8(y)))
     return float(np.concatenate(values).mean()) if values else float("nan")
 
 
 @torch.no_grad()
-def prediction_grid(generator: Predictor, clips: torch.Tensor, device: torch.device,
+def prediction_grid(generator: Predictor, clips: torch.Tensor, labels: torch.Tensor, device: torch.device,
                     zoom: int = 4) -> np.ndarray:
     """A picture: one row per clip, its input frames, then the true and the predicted frames.
 
     Args:
         clips: ``(B, m + n, 3, P, P)``.
+        labels: their classes ``(B,)``.
     Returns:
         uint8 ``(B * (zoom P + 2), (m + 2n) * (zoom P + 2), 3)``, white lines between frames.
     """
     x, y = split(clips.to(device), generator.input_frames)
-    return frame_grid(torch.cat([x, y, generator(x)], dim=1), zoom)
+    return frame_grid(torch.cat([x, y, generator(x, labels.to(device))], dim=1), zoom)
 
 
 @dataclass

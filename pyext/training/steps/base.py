@@ -20,6 +20,8 @@ class TrainingStep:
         compile: run them through ``torch.compile``.
         rank, world: this process's place in a distributed run: its batches are rows
             ``rank * B / world ..`` of each whole batch of ``B = train.batch_size`` clips.
+        classes: the number of classes of the data (``data/manifest.json``), for a class-conditioned
+            model; 0 where none is read.
     """
 
     model: Model  # what models/generator.pt saves (the predictor; GAIA's autoencoders)
@@ -28,7 +30,7 @@ class TrainingStep:
     d_measures: list[str]
 
     def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,
-                 rank: int = 0, world: int = 1):
+                 rank: int = 0, world: int = 1, classes: int = 0):
         raise NotImplementedError
 
     @property
@@ -36,24 +38,31 @@ class TrainingStep:
         """Batches of training clips one step consumes."""
         raise NotImplementedError
 
-    def step(self, step: int, batches: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    def step(self, step: int, batches: list[torch.Tensor],
+             labels: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Update ``step`` (0-based) on ``batches`` (``batches_per_step`` clips
-        ``(B, m + n, 3, P, P)`` on the device). Returns the logged values as detached tensors (no
-        host sync); a NaN or infinite loss sets ``self.nonfinite``."""
+        ``(B, m + n, 3, P, P)`` on the device) of classes ``labels`` (one ``(B,)`` per batch; None
+        for a model that takes no class). Returns the logged values as detached tensors (no host
+        sync); a NaN or infinite loss sets ``self.nonfinite``."""
         raise NotImplementedError
 
-    def validate(self, batches: list[torch.Tensor]) -> float:
-        """The validation PSNR (dB; higher is better) on clips ``(B, T, 3, P, P)``."""
+    def validate(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
+        """The validation PSNR (dB; higher is better) on batches ``(clips (B, T, 3, P, P), labels (B,))``."""
         raise NotImplementedError
 
-    def baseline(self, batches: list[torch.Tensor]) -> float | None:
+    def baseline(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float | None:
         """The PSNR of a trivial answer on the same clips, logged beside :meth:`validate`'s (the
         predictor: copying the last input frame); None where there is none."""
         raise NotImplementedError
 
-    def picture(self, clips: torch.Tensor) -> np.ndarray:
-        """A uint8 ``(H, W, 3)`` picture of the model at work on clips ``(B, T, 3, P, P)``."""
+    def picture(self, batch: tuple[torch.Tensor, torch.Tensor]) -> np.ndarray:
+        """A uint8 ``(H, W, 3)`` picture of the model at work on a batch ``(clips (B, T, 3, P, P), labels (B,))``."""
         raise NotImplementedError
+
+    def saved_beside(self) -> dict:
+        """Entries ``models/generator.pt`` holds besides the model (e.g. a discriminator the
+        evaluation uses); plain tensors."""
+        return {}
 
     def state(self) -> dict:
         """Everything a resumed run needs besides the data position and the RNG (weights,

@@ -52,7 +52,7 @@ class GAIAStep(TrainingStep):
     adversarial = True
 
     def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,
-                 rank: int = 0, world: int = 1):
+                 rank: int = 0, world: int = 1, classes: int = 0):
         self.g, self.tp, self.device, self.world = params.model.gaia, params.train, device, world
         share = self.tp.batch_size // world
         if share % 2:
@@ -90,9 +90,9 @@ class GAIAStep(TrainingStep):
                                  interp=losses.l1(interp, self.judge(interp)),
                                  structure=losses.structure(x, z), reconstruction=recon)
 
-    def step(self, step: int, batches: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    def step(self, step: int, batches: list[torch.Tensor], labels=None) -> dict[str, torch.Tensor]:
         """One balanced update of both autoencoders on ``batches[0]`` (clips ``(B, T, 3, P, P)``,
-        transformed by ``train.augment``)."""
+        transformed by ``train.augment``; their classes ``labels`` are not used)."""
         tp = self.tp
         clips = augment_clips(batches[0], tp.augment, tp.colour_jitter, (tp.seed, step, 0), self.offset,
                               tp.batch_size)
@@ -131,20 +131,21 @@ class GAIAStep(TrainingStep):
                 **({"train/feature": feature.detach()} if feature is not None else {})}
 
     @torch.no_grad()
-    def validate(self, batches: list[torch.Tensor]) -> float:
+    def validate(self, batches) -> float:
         """Mean PSNR of G's reconstructions of the validation samples, on uint8 frames."""
         values = []
-        for clips in batches:
+        for clips, _ in batches:
             x = self.model.samples(clips.to(self.device))
             values.append(psnr_per_clip(to_uint8(self.model(x)), to_uint8(x)))
         return float(np.concatenate(values).mean()) if values else float("nan")
 
-    def baseline(self, batches: list[torch.Tensor]) -> float | None:
+    def baseline(self, batches) -> float | None:
         return None  # nothing to copy: a reconstruction has no last-frame baseline
 
     @torch.no_grad()
-    def picture(self, clips: torch.Tensor) -> np.ndarray:
+    def picture(self, batch) -> np.ndarray:
         """One row per sample: its frames, then G's reconstruction of them."""
+        clips = batch[0]
         x = self.model.samples(clips.to(self.device))[:clips.shape[0]]
         return frame_grid(torch.cat([x, self.model(x)], dim=1))
 

@@ -8,7 +8,10 @@ gives rho_D = 0.02 and says only that rates are reduced over time, so the discri
 is a param too, constant by default). The discriminator family is the objective's choice (Table 1's
 classifier, or the energy-based objectives' autoencoder).
 
-With ``loss.feature > 0`` G's loss adds the feature-space term (:mod:`pyext.losses.feature`); with
+With ``loss.feature > 0`` G's loss adds the feature-space term (:mod:`pyext.losses.feature`); the
+class conditioning (``model.condition``, :mod:`pyext.losses.conditioning`) gives the networks their
+class input or head, hands the objective D bound to each batch's classes, and adds its class terms
+to both losses; with
 ``loss.adversarial.d_pause > 0`` D's updates are skipped while DeePSiM's ratio ``L_D / L_adv``,
 measured at the step before (averaged over the processes of a distributed run, so every replica
 decides alike), is below it; a skipped update still measures ``L_D``, without a graph, so the ratio
@@ -24,7 +27,7 @@ from torch import nn
 
 from ...augment import augment_clips
 from ...config import Params
-from ...losses import generator_loss, make_comparator, make_objective
+from ...losses import generator_loss, make_comparator, make_condition, make_objective
 from ...models import DISCRIMINATORS, MultiScaleGenerator, clip_pyramid
 from ...models.blocks import set_batch_groups
 from ..data import split
@@ -41,8 +44,8 @@ class _AllScales(nn.Module):
         super().__init__()
         self.generator = generator
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return self.generator.forward_scales(x)
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> list[torch.Tensor]:
+        return self.generator.forward_scales(x, labels)
 
 
 @register_step("multiscale")
@@ -51,18 +54,19 @@ class MultiScaleStep(TrainingStep):
     Algorithm 1 (arguments: :class:`TrainingStep`'s)."""
 
     def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,
-                 rank: int = 0, world: int = 1):
+                 rank: int = 0, world: int = 1, classes: int = 0):
         self.loss, self.tp = params.loss, params.train
         self.offset = rank * (self.tp.batch_size // world)
         self.m, self.scales, self.device = params.clip.input_frames, params.model.multiscale.scales, device
         self.objective = make_objective(self.loss.adversarial)
         self.objective.rows = (self.offset, self.tp.batch_size)
+        self.condition, self.condition_name = make_condition(params, classes), params.model.condition
         torch.manual_seed(self.tp.seed)
-        self.G = MultiScaleGenerator.from_params(params).to(device)
+        self.G = MultiScaleGenerator.from_params(params, **self.condition.generator).to(device)
         self.model = self.G
         self.adversarial = self.loss.adv > 0
-        self.D = (DISCRIMINATORS[self.objective.discriminator].from_params(params).to(device)
-                  if self.adversarial else None)
+        self.D = (DISCRIMINATORS[self.objective.discriminator].from_params(params, **self.condition.discriminator)
+                  .to(device) if self.adversarial else None)
         if self.D is not None:  # batch norm (model.d_norm: batch) normalises each kind of clips apart
             set_batch_groups(self.D, self.tp.batch_size // world)
         self.comparator = (make_comparator(self.loss.comparator, self.D, params.clip.patch, device)
@@ -95,11 +99,18 @@ class MultiScaleStep(TrainingStep):
         ``critic_steps``, when D is trained), then the generator's."""
         return self.objective.critic_steps + 1 if self.adversarial else 1
 
-    def step(self, step: int, batches: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    def step(self, step: int, batches: list[torch.Tensor],
+             labels: list[torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Update ``step`` (0-based) on ``batches`` (``batches_per_step`` clips ``(B, m + n, 3, P, P)``
-        on the device), transformed by ``train.augment``. Returns the logged values as detached
-        tensors (no host sync)."""
+        on the device), transformed by ``train.augment``, of classes ``labels`` (one ``(B,)`` per
+        batch; needed by a class-conditioned model). Returns the logged values as detached tensors
+        (no host sync)."""
         tp, logged = self.tp, {}
+        if labels is None:
+            if self.condition.needs_classes:
+                raise ValueError(f"model.condition: {self.condition_name} trains on the clips' classes: "
+                                 f"labels are needed")
+            labels = [None] * len(batches)
         batches = [augment_clips(b, tp.augment, tp.colour_jitter, (tp.seed, step, j), self.offset, tp.batch_size)
                    for j, b in enumerate(batches)]
         lr_g = linear_lr(tp.lr_g, tp.lr_g_final, step, tp.steps)
@@ -110,38 +121,46 @@ class MultiScaleStep(TrainingStep):
             for group in self.opt_d.param_groups:
                 group["lr"] = linear_lr(tp.lr_d, tp.lr_d_final, step, tp.steps)
             paused = self.ratio < self.pause
-            for batch in batches[:-1]:  # critic_steps updates, each on its own batch
+            for batch, classes in zip(batches[:-1], labels):  # critic_steps updates, each on its own batch
                 x, y = split(batch, self.m)
                 with torch.no_grad(), self.autocast:
-                    fake = self.G.forward_scales(x)
+                    fake = self.G.forward_scales(x, classes)
                 if paused:  # measured only: the plain D, no graph, no update
                     with torch.no_grad(), self.autocast:
-                        d_loss = self.objective.discriminator_loss(self.D, x, clip_pyramid(y, self.scales), fake)
+                        judge = self.condition.judge(self.D, classes)
+                        d_loss = self.objective.discriminator_loss(judge, x, clip_pyramid(y, self.scales), fake)
+                        _, class_measures = self.condition.discriminator_loss(judge, classes)
                     continue
                 with self.autocast:
-                    d_loss = self.objective.discriminator_loss(self.d_forward, x, clip_pyramid(y, self.scales), fake)
+                    judge = self.condition.judge(self.d_forward, classes)
+                    d_loss = self.objective.discriminator_loss(judge, x, clip_pyramid(y, self.scales), fake)
+                    class_term, class_measures = self.condition.discriminator_loss(judge, classes)
+                total = d_loss.total if class_term is None else d_loss.total + class_term
                 self.opt_d.zero_grad(set_to_none=True)
-                d_loss.total.backward()
+                total.backward()
                 self.opt_d.step()
                 self.objective.after_discriminator_step(self.D)
-                self.nonfinite |= ~torch.isfinite(d_loss.total.detach())
+                self.nonfinite |= ~torch.isfinite(total.detach())
             if self.pause:
                 logged["train/d_paused"] = torch.tensor(float(paused))
             # The last update's values.
             logged["train/loss_d"] = d_loss.total.detach()
-            measures = d_loss.measures()
+            measures = d_loss.measures() | class_measures
             for k, v in enumerate(d_loss.per_scale):
                 logged[f"train/d/scale{k + 1}"] = v.detach()
 
         x, y = split(batches[-1], self.m)
+        classes = labels[-1]
         if self.adversarial:
             self.D.requires_grad_(False)  # the generator's update reaches D's input, not its weights
         targets = clip_pyramid(y, self.scales)
         with self.autocast:
-            preds = self.g_forward(x)
-            adv = self.objective.generator_loss(self.d_judge, x, preds) if self.adversarial else None
-            feature = self.comparator((x, preds), (x, targets)) if self.comparator is not None else None
-            g_loss = generator_loss(self.loss, preds, targets, adv, feature)
+            preds = self.g_forward(x, classes)
+            judge = self.condition.judge(self.d_judge, classes) if self.adversarial else None
+            adv = self.objective.generator_loss(judge, x, preds) if self.adversarial else None
+            class_term = self.condition.generator_loss(judge, classes) if self.adversarial else None
+            feature = (self.comparator((x, preds), (x, targets), judge) if self.comparator is not None else None)
+            g_loss = generator_loss(self.loss, preds, targets, adv, feature, class_term)
         if self.adversarial:
             self.D.requires_grad_(True)
         self.opt_g.zero_grad(set_to_none=True)
@@ -158,6 +177,8 @@ class MultiScaleStep(TrainingStep):
             logged["train/d_ratio"] = torch.tensor(self.ratio)
         if feature is not None:
             logged["train/feature"] = feature.detach()
+        if class_term is not None:
+            logged["train/g_class"] = class_term.detach()
         logged["train/loss_g"] = g_loss.total.detach()
         for k in range(self.scales):
             logged[f"train/lp/scale{k + 1}"] = g_loss.lp[k].detach()
@@ -175,14 +196,18 @@ class MultiScaleStep(TrainingStep):
         d, a = pair.tolist()
         return d / a if a > 0 else math.inf
 
-    def validate(self, batches: list[torch.Tensor]) -> float:
+    def validate(self, batches):
         return validation_psnr(self.G, batches, self.device)
 
-    def baseline(self, batches: list[torch.Tensor]) -> float | None:
+    def baseline(self, batches):
         return validation_psnr(self.G, batches, self.device, last_frame=True)
 
-    def picture(self, clips: torch.Tensor):
-        return prediction_grid(self.G, clips, self.device)
+    def picture(self, batch):
+        return prediction_grid(self.G, *batch, self.device)
+
+    def saved_beside(self) -> dict:
+        """D's weights where D has a class head: the evaluation measures its accuracy."""
+        return {"discriminator": self.D.state_dict()} if self.condition.class_head else {}
 
     def state(self) -> dict:
         """Weights, optimiser states and the objective's state, as a checkpoint holds them."""

@@ -1,0 +1,182 @@
+"""Class conditioning (``model.condition``): what each kind adds to the networks and to the losses,
+registered by name.
+
+- ``none``: nothing (the paper).
+- ``concat`` (cGAN, Mirza & Osindero 2014): G and D each get a learned embedding of the clip's
+  class as ``model.embedding`` extra input channels at every scale
+  (:class:`pyext.models.blocks.ClassChannels`); the losses are unchanged.
+- ``acgan`` (ACGAN, Odena et al. 2017): G gets the class as cGAN's G does (ACGAN's generator takes
+  its class), D no class input but a class head at every scale: its last layer gives the class
+  logits after the real/generated logit. The class term ``L_C``, a cross-entropy against the
+  clip's class summed over scales, is added to both players' losses: D's ``+ class_weight * L_C``
+  on real clips and, with ``loss.class_d: both`` (the ACGAN paper), on generated ones too; with
+  ``class_d: real`` on real clips only (StudioGAN's "ACGAN-Mod": its default auxiliary classifier,
+  ``aux_cls_type`` other than ADC/TAC, adds the class loss of real images alone to D's loss, in
+  ``src/worker.py``). G adds ``adv * class_weight * L_C`` of its generated clips, the class term
+  weighed as its adversarial term is.
+
+The adversarial objectives stay unaware of classes: the step hands them a :class:`Judge`, D bound
+to the batch's labels, which passes them to D's class input and takes the class logits off D's
+outputs (recording them for the class term), so every objective is conditioned alike.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..config import CONDITIONS as _CONDITION_NAMES
+from ..config import Params, ParamsError
+from ..data.manifest import read_manifest
+from ..registry import registrar
+
+CONDITIONS: dict[str, type[Condition]] = {}
+
+
+def register_condition(name: str):
+    """Class decorator: the conditioning of ``model.condition: name``."""
+    return registrar(CONDITIONS, "class conditioning", name)
+
+
+class Judge:
+    """D as an adversarial objective calls it, ``(x, ys) -> outputs per scale``, for a batch of
+    clips of classes ``labels`` ``(B,)``: an objective may judge several kinds of clips in one call
+    (real, generated, ...: ``k * B`` rows, each kind in the batch's order), so the labels are
+    repeated ``k`` times. With ``class_input`` they go to D; with ``class_head`` the class logits
+    are split off D's outputs (the objective sees the ``(N, 1)`` logits alone) and recorded in
+    :attr:`class_logits`, one list per scale for each call.
+    """
+
+    def __init__(self, D, labels: torch.Tensor, class_input: bool, class_head: bool):
+        self.D, self.labels, self.class_input, self.class_head = D, labels, class_input, class_head
+        self.class_logits: list[list[torch.Tensor]] = []
+
+    def __call__(self, x: torch.Tensor, ys) -> list[torch.Tensor]:
+        labels = self.labels.repeat(len(x) // len(self.labels))
+        outputs = self.D(x, ys, labels) if self.class_input else self.D(x, ys)
+        if not self.class_head:
+            return outputs
+        self.class_logits.append([z[:, 1:] for z in outputs])
+        return [z[:, :1] for z in outputs]
+
+    def hidden(self, x: torch.Tensor, ys, layers: Sequence[int]) -> list[torch.Tensor]:
+        """D's hidden layers (the feature loss's comparator), with the labels where D takes them."""
+        return self.D.hidden(x, ys, layers, self.labels) if self.class_input else self.D.hidden(x, ys, layers)
+
+    def hidden_counts(self) -> list[int]:
+        return self.D.hidden_counts()
+
+
+def class_loss(logits: Sequence[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+    """``L_C``: the mean cross-entropy of each scale's class logits ``(B, C)`` against ``labels``
+    ``(B,)``, summed over the scales."""
+    return torch.stack([F.cross_entropy(z.float(), labels) for z in logits]).sum()
+
+
+class Condition:
+    """What one ``model.condition`` adds: the class knobs of the generator and of the discriminator
+    (keyword arguments of their ``from_params``), the :class:`Judge` the objectives call, and the
+    class terms of both players' losses.
+
+    Args:
+        params: the validated params.
+        classes: the number of classes (:func:`manifest_classes`; 0 where none is needed).
+    """
+
+    needs_classes = True  # whether training reads the number of classes from the manifest
+    class_head = False  # whether D has a class head (its weights are then saved with the generator)
+
+    def __init__(self, params: Params, classes: int):
+        self.params, self.classes = params, classes
+        self.generator: dict = {"classes": classes, "embedding": params.model.embedding}
+        self.discriminator: dict = {}
+
+    def judge(self, D, labels: torch.Tensor | None):
+        """What the objectives call in place of ``D`` for clips of classes ``labels``."""
+        return Judge(D, labels, "embedding" in self.discriminator, self.class_head)
+
+    def discriminator_loss(self, judge, labels: torch.Tensor) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+        """D's class term (None: none) after an objective's discriminator loss was computed
+        through ``judge`` on real then generated clips, and the measures to log."""
+        return None, {}
+
+    def generator_loss(self, judge, labels: torch.Tensor) -> torch.Tensor | None:
+        """G's ``L_C`` (unweighted; None: none) after its adversarial term was computed through ``judge``."""
+        return None
+
+
+@register_condition("none")
+class Unconditioned(Condition):
+    """The paper's networks: no class anywhere; the objectives call D itself."""
+
+    needs_classes = False
+
+    def __init__(self, params: Params, classes: int):
+        super().__init__(params, classes)
+        self.generator = {}
+
+    def judge(self, D, labels):
+        return D
+
+
+@register_condition("concat")
+class Concat(Condition):
+    """cGAN: the class embedding as extra input channels of G and of D at every scale."""
+
+    def __init__(self, params: Params, classes: int):
+        super().__init__(params, classes)
+        self.discriminator = {"classes": classes, "embedding": params.model.embedding}
+
+
+@register_condition("acgan")
+class ACGAN(Condition):
+    """ACGAN: G takes the class; D a class head per scale; ``L_C`` in both players' losses."""
+
+    class_head = True
+
+    def __init__(self, params: Params, classes: int):
+        super().__init__(params, classes)
+        self.discriminator = {"classes": classes, "class_head": True}
+        self.weight, self.on_generated = params.loss.class_weight, params.loss.class_d == "both"
+
+    def discriminator_loss(self, judge, labels):
+        # The objective's first call judged the real clips, then the generated ones (judge_together).
+        logits = judge.class_logits[0]
+        b = len(labels)
+        real = class_loss([z[:b] for z in logits], labels)
+        total = real + class_loss([z[b:2 * b] for z in logits], labels) if self.on_generated else real
+        right = torch.stack([(z[:b].argmax(1) == labels).float().mean() for z in logits]).mean()
+        return self.weight * total, {"d_class": real.detach(), "d_class_accuracy": right.detach()}
+
+    def generator_loss(self, judge, labels):
+        return class_loss(judge.class_logits[0], labels)
+
+
+def make_condition(params: Params, classes: int) -> Condition:
+    """The conditioning ``model.condition`` names, for ``classes`` classes."""
+    return CONDITIONS[params.model.condition](params, classes)
+
+
+def manifest_classes(path: Path) -> list[str]:
+    """The class names the manifest (``data/manifest.json``) lists, whose number a class-conditioned
+    model is built with.
+
+    Raises:
+        ParamsError: no such file, or no classes in it (naming ``model.condition``).
+        ManifestError: an unreadable manifest.
+    """
+    if not Path(path).is_file():
+        raise ParamsError("params.yaml", "model.condition", f"none where there is no manifest: a class-conditioned "
+                          f"model reads the number of classes from {path}, which is missing (run prepare)")
+    names = read_manifest(path).classes
+    if not names:
+        raise ParamsError("params.yaml", "model.condition", f"none where the data have no classes ({path} lists none)")
+    return names
+
+
+assert sorted(CONDITIONS) == sorted(_CONDITION_NAMES), \
+    f"pyext.config.CONDITIONS {_CONDITION_NAMES} must name the registered {tuple(CONDITIONS)}"
+
+__all__ = ["CONDITIONS", "Condition", "Judge", "class_loss", "make_condition", "manifest_classes", "register_condition"]
