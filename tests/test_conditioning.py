@@ -47,6 +47,8 @@ def _ce(z: np.ndarray, labels: np.ndarray) -> float:
 def test_class_channels_append_the_embedding_of_each_label_at_every_position():
     torch.manual_seed(0)
     block = ClassChannels(5, 3)
+    assert not block.embed.weight.any()  # it starts class-blind
+    torch.nn.init.normal_(block.embed.weight)
     x, labels = torch.randn(2, 4, 3, 6), torch.tensor([4, 1])
     out = block(x, labels)
     assert out.shape == (2, 7, 3, 6) and torch.equal(out[:, :4], x)
@@ -68,6 +70,11 @@ def test_the_class_embedding_reaches_every_scale_of_g_and_d():
     assert all(net.features[0].in_channels == 15 + 4 for net in D.nets)
     x, y = _clip(2, 4, 32, 32), _clip(2, 1, 32, 32, seed=1)
     same = torch.tensor([0, 0])
+    # Untrained, the classes change nothing (the embeddings start at zero); made non-zero below,
+    # as a trained network's are.
+    assert torch.equal(G(x, same), G(x, torch.tensor([1, 2])))
+    for block in (G.class_input, D.class_input):
+        torch.nn.init.normal_(block.embed.weight)
     # Every scale's output depends on the class.
     for a, b in zip(G.forward_scales(x, same), G.forward_scales(x, torch.tensor([0, 2])), strict=True):
         assert torch.equal(a[0], b[0]) and not torch.allclose(a[1], b[1])
