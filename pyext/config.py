@@ -41,7 +41,8 @@ Example:
     ...               "val_batches": 8, "image_every": 200, "augment": ["flip", "rotate"], "colour_jitter": 0.1,
     ...               "keep": "best"},
     ...     "evaluate": {"protocol": "all", "max_clips": 0, "flow_threshold": 1.0, "pictures": 4,
-    ...                  "patches": 256, "features": "", "kid_subsets": 100, "kid_subset_size": 1000}})
+    ...                  "patches": 256, "features": "", "kid_subsets": 100, "kid_subset_size": 1000,
+    ...                  "measure": "moving_mean"}})
     >>> params.clip.train_frames, params.extract.frame_size, params.filter.min_motion
     (5, (240, 320), 8.0)
 """
@@ -339,6 +340,9 @@ D_NORMS = ("none", "spectral", "batch")
 # The objectives that train an autoencoder discriminator (pyext.models.autoencoder): it has no batch
 # norm or attention block.
 AUTOENCODER_OBJECTIVES = ("ebgan", "began")
+# The evaluation's measures (pyext.evaluate): this project's moving-region means; the authors'
+# released script's whole-frame measure of masked frames (pyext.metrics.authors_scores).
+MEASURES = ("moving_mean", "authors")
 # Class conditioning (pyext.losses.conditioning registers them; it checks the two agree): none, cGAN's
 # class embedding as input channels (Mirza & Osindero 2014), ACGAN's class head on D (Odena et al. 2017).
 CONDITIONS = ("none", "concat", "acgan")
@@ -649,6 +653,10 @@ class EvaluateParams:
             (:mod:`pyext.fid`); '' computes neither.
         kid_subsets: random subsets KID averages over.
         kid_subset_size: frames per KID subset (at most the frames there are).
+        measure: the measure the stage reports and plots (``eval/metrics.json`` holds both):
+            ``moving_mean`` (this project's: means over the moving pixels) or ``authors`` (the
+            authors' released script's, which Table 2's figures come from:
+            :func:`pyext.metrics.authors_scores`).
     """
 
     protocol: _choice("all", "paper")
@@ -659,6 +667,7 @@ class EvaluateParams:
     features: _OptionalPath
     kid_subsets: _Count
     kid_subset_size: _int(2)
+    measure: _choice(*MEASURES)
 
 
 @_section

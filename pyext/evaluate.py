@@ -25,12 +25,22 @@ from .data.files import atomic_output, printable, write_json
 from .data.store import ClipArray, ClipArrayWriter, open_store, store_videos
 from .data.video import centre_crop
 from .fid import FrameFeatures, distances
-from .metrics import SCORES, frame_scores, last_frame_baseline, motion_mask, optical_flow_baseline
+from .metrics import (
+    AUTHORS_PSNR_CUT,
+    AUTHORS_SCORES,
+    SCORES,
+    frame_scores,
+    last_frame_baseline,
+    motion_mask,
+    optical_flow_baseline,
+)
 from .models import Predictor
 from .prediction import write_side_by_side
 from .tables import write_series
 
 METHODS = ("model", "last_frame", "optical_flow")
+# The PSNR each evaluate.measure reports and plots, and what it is called.
+HEADLINE = {"moving_mean": ("psnr", "moving-region PSNR"), "authors": ("authors_psnr", "PSNR by the authors' measure")}
 _BASELINES = {"last_frame": last_frame_baseline, "optical_flow": optical_flow_baseline}
 PAPER_EVERY = 10  # the paper's protocol: every 10th video of the split's test list
 
@@ -91,17 +101,23 @@ def evaluate_clip(generator: Predictor, clip: np.ndarray, steps: int, threshold:
 
 
 def summarise(results: list[dict[str, list[dict[str, float]]]], steps: int) -> dict:
-    """Averages over clips: ``{method: {"step1": {metric: ..}, ...}}``; a clip whose moving region is
-    empty at a step is left out of that step's moving-region averages."""
+    """Averages over clips: ``{method: {"step1": {metric: ..}, ...}}``. A clip whose moving region
+    is empty at a step is left out of that step's moving-region averages; the authors' measure
+    (``authors_*``) leaves out, as their script does, every clip scoring ``authors_psnr`` >=
+    :data:`~pyext.metrics.AUTHORS_PSNR_CUT` at that step, and counts those it keeps
+    (``authors_clips``)."""
     summary = {}
     for method in METHODS:
         summary[method] = {}
         for s in range(steps):
+            rows = [r[method][s] for r in results]
+            kept = [row for row in rows if row["authors_psnr"] < AUTHORS_PSNR_CUT]
             values = {}
             for k in SCORES:
-                column = np.array([r[method][s][k] for r in results], np.float64)
+                column = np.array([row[k] for row in (kept if k in AUTHORS_SCORES else rows)], np.float64)
                 column = column[~np.isnan(column)]
                 values[k] = round(float(column.mean()), 4) if len(column) else None
+            values["authors_clips"] = len(kept)
             summary[method][f"step{s + 1}"] = values
     return summary
 
@@ -229,10 +245,11 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
     if features is not None:
         metrics.update(frame_distances(features, steps, ev.kid_subsets, ev.kid_subset_size))
     write_json(out_dir / "metrics.json", metrics)
-    # Series tables (pyext.tables): moving-region PSNR per recursive step, whole-frame PSNR at
+    # Series tables (pyext.tables): the PSNR of evaluate.measure per recursive step, whole-frame PSNR at
     # step 1 per test clip, one series per method.
+    key = HEADLINE[ev.measure][0]
     write_series(out_dir / "plots" / "steps.csv", "step", list(range(1, steps + 1)),
-                 {method: [summary[method][f"step{s + 1}"]["psnr"] for s in range(steps)] for method in METHODS})
+                 {method: [summary[method][f"step{s + 1}"][key] for s in range(steps)] for method in METHODS})
     write_series(out_dir / "plots" / "clips.csv", "sample", list(range(len(per_clip))),
                  {method: [row[method] for row in per_clip] for method in METHODS},
                  {"clip": [row["clip"] for row in per_clip], "video": [row["video"] for row in per_clip]})

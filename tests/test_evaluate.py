@@ -19,7 +19,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from pyext.config import load_params
 from pyext.data.store import ClipWriter
-from pyext.evaluate import METHODS, evaluate, evaluate_clip, read_predictions, select_clips
+from pyext.evaluate import METHODS, evaluate, evaluate_clip, read_predictions, select_clips, summarise
 from pyext.metrics import SCORES, luminance
 from pyext.models import MultiScaleGenerator, generator_file
 from cases import TEST_PARAMS
@@ -62,6 +62,16 @@ def test_select_clips():
     assert list(select_clips(video[::-1].copy(), "paper", 0)) == [8, 9, 28, 29, 48, 49]  # by video, not row
 
 
+def test_the_authors_averages_leave_out_clips_at_50_db_and_count_the_rest():
+    def scores(authors_psnr, psnr):
+        return [{**dict.fromkeys(SCORES, 1.0), "psnr": psnr, "authors_psnr": authors_psnr, "authors_ssim": 0.5}]
+
+    results = [{m: scores(a, p) for m in METHODS} for a, p in ((30.0, 20.0), (49.9, float("nan")), (50.0, 35.0))]
+    step = summarise(results, 1)["model"]["step1"]
+    assert step["authors_clips"] == 2 and step["authors_psnr"] == pytest.approx((30.0 + 49.9) / 2)
+    assert step["psnr"] == pytest.approx((20.0 + 35.0) / 2)  # the moving-region mean keeps the 50 dB clip
+
+
 def test_baselines_on_a_known_translation():
     g = MultiScaleGenerator(4, 1, scales=2, width=0.05).eval()
     clip = _translating(6, seed=1)
@@ -99,8 +109,11 @@ def test_evaluate_writes_the_schema_and_recomputes_with_skimage(tmp_path):
     for method in METHODS:
         assert set(saved[method]) == {"step1", "step2"}
         for step in ("step1", "step2"):
-            assert set(saved[method][step]) == set(SCORES)
-            assert all(isinstance(v, float) and math.isfinite(v) for v in saved[method][step].values())
+            assert set(saved[method][step]) == {*SCORES, "authors_clips"}
+            assert all(isinstance(saved[method][step][k], float) and math.isfinite(saved[method][step][k])
+                       for k in SCORES)
+            # The authors' script leaves out the still clip: its masked frames agree exactly (88 dB).
+            assert saved[method][step]["authors_clips"] == 2
 
     with h5py.File(tmp_path / "eval" / "predictions.h5") as f:
         stored, index, origins = read_predictions(f)
@@ -130,6 +143,22 @@ def test_evaluate_writes_the_schema_and_recomputes_with_skimage(tmp_path):
     per_clip = (tmp_path / "eval" / "plots" / "clips.csv").read_text().splitlines()
     assert per_clip[0] == "sample,series,value,clip,video" and len(per_clip) == 1 + 3 * 3
     assert per_clip[3].startswith("2,model,") and per_clip[3].endswith(",2,v2.avi")
+
+
+def test_the_authors_measure_is_what_the_stage_reports_when_chosen(tmp_path):
+    from pyext.evaluation import evaluate_model
+    g, path = _generator(tmp_path)
+    _test_store(tmp_path / "test.h5", [np.ascontiguousarray(_translating(6, seed=s)) for s in (2, 3)])
+    p = load_params(TEST_PARAMS)
+    p = replace(p, evaluate=replace(p.evaluate, pictures=0, measure="authors"))
+    lines = evaluate_model(p, g, path, tmp_path, tmp_path / "eval", torch.device("cpu"), progress=False)
+    saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    step1 = saved["model"]["step1"]
+    assert lines[0].startswith(f"evaluate: 2 clips; PSNR by the authors' measure at step 1: model {step1['authors_psnr']},")
+    steps = (tmp_path / "eval" / "plots" / "steps.csv").read_text().splitlines()
+    assert steps[1] == f"1,model,{step1['authors_psnr']}"
+    # A tenth or so of the pixels move: the authors' PSNR reads several dB above the moving mean.
+    assert step1["authors_psnr"] > step1["psnr"] + 3 and step1["authors_clips"] == 2
 
 
 def test_stage_errors_are_one_line(tmp_path):

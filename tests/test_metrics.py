@@ -1,12 +1,15 @@
 """pyext.metrics: PSNR, SSIM and sharpness difference against scikit-image and hand-computed
 cases (identical frames, constant offsets, a known shift), on whole frames and on masks; motion
-masks on synthetic motion; the optical-flow baseline on a known translation."""
+masks on synthetic motion; the optical-flow baseline on a known translation; the authors' measure
+(masked frames scored whole) by hand."""
 import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from pyext.metrics import (
+    AUTHORS_PSNR_CUT,
     PSNR_CAP,
+    authors_scores,
     last_frame_baseline,
     luminance,
     motion_mask,
@@ -163,3 +166,36 @@ def test_shape_errors_name_the_arguments():
         psnr(a, np.zeros((4, 5, 3), np.uint8))
     with pytest.raises(ValueError, match="mask must be"):
         ssim(a, a, np.ones((3, 4), bool))
+
+
+# ------------------------------------------------------------------------------ authors' measure
+
+
+def test_authors_measure_by_hand_on_a_known_mask():
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    pred = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    mask = np.zeros((12, 16), bool)
+    mask[2:5, 3:9] = True  # 18 moving pixels of 192
+    got = authors_scores(pred, truth, mask)
+    # By hand, the script's way: [-1, 1] values, the still pixels at -1 in both, MSE over every
+    # value of the frame, scaled by 128^2.
+    p, t = pred / 127.5 - 1, truth / 127.5 - 1
+    p[~mask], t[~mask] = -1, -1
+    squared = sum(((p[y, x, c] - t[y, x, c]) ** 2 for y in range(12) for x in range(16) for c in range(3)))
+    mse = 128 * 128 * squared / (12 * 16 * 3)
+    assert got["authors_psnr"] == pytest.approx(10 * np.log10(255 ** 2 / mse), abs=1e-9)
+    # The masked frames scored whole by this project's SSIM and the paper's sharpness formula.
+    masked_p, masked_t = np.where(mask[..., None], pred, 0), np.where(mask[..., None], truth, 0)
+    assert got["authors_ssim"] == pytest.approx(ssim(masked_p, masked_t))
+    assert got["authors_sharpness"] == pytest.approx(sharpness_difference(masked_p, masked_t))
+    # Against the moving-region mean: 10 log10(N / N_moving) apart, less the 128 / 127.5 scale.
+    expected_gap = 10 * np.log10(192 / 18) - 20 * np.log10(128 / 127.5)
+    assert got["authors_psnr"] - psnr(pred, truth, mask) == pytest.approx(expected_gap, abs=1e-9)
+
+
+def test_authors_measure_floors_identical_frames_above_the_cut():
+    frame = np.full((16, 16, 3), 40, np.uint8)
+    still = authors_scores(frame, frame, np.zeros((16, 16), bool))
+    assert still["authors_psnr"] == pytest.approx(10 * np.log10(255 ** 2 / 1e-4))  # 88.13 dB: the floor
+    assert still["authors_psnr"] >= AUTHORS_PSNR_CUT  # so such a clip leaves the authors' averages

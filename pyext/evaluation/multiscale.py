@@ -11,7 +11,7 @@ import torch
 from ..config import Params, ParamsError
 from ..data.dataset import check_classes, to_model
 from ..data.store import open_store
-from ..evaluate import evaluate
+from ..evaluate import HEADLINE, METHODS, evaluate
 from ..losses import make_condition, make_objective
 from ..losses.conditioning import manifest_classes
 from ..models import DISCRIMINATORS, Predictor
@@ -81,8 +81,9 @@ def evaluate_predictor(params: Params, generator: Predictor, source: Path, data_
         if "discriminator" in saved:  # ACGAN's class head
             extra["class_head"] = class_head_accuracy(params, generator, saved["discriminator"], test, device)
     metrics = evaluate(params, generator, test, out_dir, device, progress, names, extra)
-    step1 = {m: metrics[m]["step1"]["psnr"] for m in ("model", "last_frame", "optical_flow")}
-    lines = [f"evaluate: {metrics['clips']} clips; moving-region PSNR at step 1: "
+    key, name = HEADLINE[params.evaluate.measure]
+    step1 = {m: metrics[m]["step1"][key] for m in METHODS}
+    lines = [f"evaluate: {metrics['clips']} clips; {name} at step 1: "
              + ", ".join(f"{m} {v}" for m, v in step1.items())
              + f"; see {out_dir / 'metrics.json'}, {out_dir / 'pictures'}/"]
     extractor = metrics.get("feature_extractor")
@@ -100,6 +101,6 @@ def evaluate_predictor(params: Params, generator: Predictor, source: Path, data_
         lines.append(f"evaluate: {out_dir / 'pictures' / 'classes.png'} shows a test clip predicted under each class")
     model, last = step1["model"], step1["last_frame"]
     if model is not None and last is not None and model < last:
-        lines.append(f"evaluate: the model is WORSE than copying the last frame on moving regions at step 1 "
+        lines.append(f"evaluate: the model is WORSE than copying the last frame by its {name} at step 1 "
                      f"({model - last:+.2f} dB)")
     return lines
