@@ -41,7 +41,7 @@ Example:
     ...               "val_batches": 8, "image_every": 200, "augment": ["flip", "rotate"], "colour_jitter": 0.1,
     ...               "keep": "best"},
     ...     "evaluate": {"protocol": "all", "max_clips": 0, "flow_threshold": 1.0, "pictures": 4,
-    ...                  "patches": 256, "features": "", "kid_subsets": 100, "kid_subset_size": 1000,
+    ...                  "patches": 256, "features": "", "classifier": "", "kid_subsets": 100, "kid_subset_size": 1000,
     ...                  "measure": "moving_mean"}})
     >>> params.clip.train_frames, params.extract.frame_size, params.filter.min_motion
     (5, (240, 320), 8.0)
@@ -651,6 +651,9 @@ class EvaluateParams:
         features: a TorchScript feature extractor (frames ``(N, 3, H, W)`` RGB float32 in [0, 1]
             -> ``(N, d)``), relative to the params file, for FID and KID of the predicted frames
             (:mod:`pyext.fid`); '' computes neither.
+        classifier: a TorchScript classifier (frames as ``features`` takes them -> class logits
+            ``(N, C)``), relative to the params file, for the Inception Score of the predicted and
+            the true frames (:func:`pyext.fid.inception_score`); '' computes none.
         kid_subsets: random subsets KID averages over.
         kid_subset_size: frames per KID subset (at most the frames there are).
         measure: the measure the stage reports and plots (``eval/metrics.json`` holds both):
@@ -665,6 +668,7 @@ class EvaluateParams:
     pictures: _int(0)
     patches: _int(2)
     features: _OptionalPath
+    classifier: _OptionalPath
     kid_subsets: _Count
     kid_subset_size: _int(2)
     measure: _choice(*MEASURES)
@@ -845,16 +849,20 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
     if comparator.file:
         params = replace(params, loss=replace(params.loss, comparator=replace(
             comparator, file=_resolved(source, comparator.file))))
-    if evaluation.features:
-        params = replace(params, evaluate=replace(evaluation, features=_resolved(source, evaluation.features)))
+    for key in ("features", "classifier"):
+        if getattr(evaluation, key):
+            evaluation = replace(evaluation, **{key: _resolved(source, getattr(evaluation, key))})
+    params = replace(params, evaluate=evaluation)
 
     for key, holds, expected, found in _cross_checks(params):
         if not holds:
             raise ParamsError(source, key, f"expected {expected}, got {_show(found)}")
     if params.loss.comparator.kind == "file" and not Path(params.loss.comparator.file).is_file():
         raise ParamsError(source, "loss.comparator.file", f"no such file: {params.loss.comparator.file}")
-    if params.evaluate.features and not Path(params.evaluate.features).is_file():
-        raise ParamsError(source, "evaluate.features", f"no such file: {params.evaluate.features}")
+    for key in ("features", "classifier"):
+        path = getattr(params.evaluate, key)
+        if path and not Path(path).is_file():
+            raise ParamsError(source, f"evaluate.{key}", f"no such file: {path}")
     if params.data.source not in GENERATED_SOURCES and not root.is_dir():
         problem = "not a directory" if root.exists() else "path does not exist"
         raise ParamsError(source, "data.root",

@@ -24,7 +24,7 @@ from .data.dataset import to_model, to_uint8
 from .data.files import atomic_output, printable, write_json
 from .data.store import ClipArray, ClipArrayWriter, open_store, store_videos
 from .data.video import centre_crop
-from .fid import FrameFeatures, distances
+from .fid import FrameFeatures, distances, inception_scores
 from .metrics import (
     AUTHORS_PSNR_CUT,
     AUTHORS_SCORES,
@@ -192,6 +192,8 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
     out_dir = Path(out_dir)
     # FID/KID (pyext.fid): each set of frames (a method's, the truth's, per step) through the extractor.
     features = FrameFeatures(Path(ev.features), device) if ev.features else None
+    classifier = (FrameFeatures(Path(ev.classifier), device, "evaluate.classifier", "class logits")
+                  if ev.classifier else None)
     with open_store(test_path) as f:
         video, labels = f["video"][:], f["label"][:]
         names = store_videos(f)
@@ -218,10 +220,11 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
                 clip = clips.read(int(index), slice(0, length), slice(top, top + crop.shape[0]),
                                   slice(left, left + crop.shape[1]))
                 result = evaluate_clip(generator, clip, steps, ev.flow_threshold, device, int(labels[index]))
-                if features is not None:  # every set's frames of this clip through one call
-                    outputs = {"model": result.predictions, **result.baselines, "truth": clip[m:length]}
-                    features.add({f"{name}/step{s + 1}": frames[s * n:(s + 1) * n]
-                                  for name, frames in outputs.items() for s in range(steps)})
+                outputs = {"model": result.predictions, **result.baselines, "truth": clip[m:length]}
+                for network in (features, classifier):  # every set's frames of this clip through one call
+                    if network is not None:
+                        network.add({f"{name}/step{s + 1}": frames[s * n:(s + 1) * n]
+                                     for name, frames in outputs.items() for s in range(steps)})
                 stored.append(result.predictions[None])
                 origins[i] = top, left
                 results.append(result.scores)
@@ -244,6 +247,12 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
     metrics = {**summary, "clips": len(results), "clips_without_motion": without, **(extra or {})}
     if features is not None:
         metrics.update(frame_distances(features, steps, ev.kid_subsets, ev.kid_subset_size))
+    if classifier is not None:  # the Inception Score per step and method, and of the true frames
+        scored = inception_scores(classifier, [f"{name}/step{s}" for s in range(1, steps + 1)
+                                               for name in (*METHODS, "truth")])
+        metrics["inception_score"] = {f"step{s}": {name: scored["inception_score"][f"{name}/step{s}"]
+                                                   for name in (*METHODS, "truth")} for s in range(1, steps + 1)}
+        metrics["classifier"] = {k: v for k, v in scored.items() if k != "inception_score"}
     write_json(out_dir / "metrics.json", metrics)
     # Series tables (pyext.tables): the PSNR of evaluate.measure per recursive step, whole-frame PSNR at
     # step 1 per test clip, one series per method.

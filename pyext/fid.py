@@ -10,9 +10,13 @@ on the features, which this module extracts once per frame and feeds them throug
 
 FID estimates two d x d covariances: with no more frames than dimensions they are singular and the
 distance means nothing, so FID is refused below that (one line in the metrics and the stage's
-output) and KID, unbiased at any size, is the measure for small sets. The Inception Score needs a
-classifier's logits: it is not computed. Every result records the number of frames, the dimension
-and the extractor file's SHA-256.
+output) and KID, unbiased at any size, is the measure for small sets. Every result records the
+number of frames, the dimension and the extractor file's SHA-256.
+
+The Inception Score needs a classifier's logits: it is computed only through a classifier file of
+the user's (``evaluate.classifier``: frames as above in, class logits ``(N, C)`` out, e.g. a scripted
+Inception network with its 1008-way head, or a classifier of the data's own classes), by
+torchmetrics' ``InceptionScore``, and is absent without one.
 """
 from __future__ import annotations
 
@@ -47,13 +51,16 @@ class FrameFeatures:
     Args:
         path: the TorchScript file.
         device: where it runs.
+        key: the params key that names it (``evaluate.features``; the classifier's,
+            ``evaluate.classifier``, whose outputs are class logits ``(N, C)``).
+        what: what its outputs are, for the error messages.
     Raises:
         ParamsError: the file is not a TorchScript module, or does not map frames to ``(N, d)``.
     """
 
-    def __init__(self, path: Path, device: torch.device):
-        self.path, self.device = Path(path), device
-        self.module = load_scripted(self.path, "evaluate.features", device)
+    def __init__(self, path: Path, device: torch.device, key: str = "evaluate.features", what: str = "features"):
+        self.path, self.device, self.key, self.what = Path(path), device, key, what
+        self.module = load_scripted(self.path, key, device)
         # SHA-256, as `sha256sum` prints it, so a user can match the recorded file by hand.
         self.digest = "sha256:" + hashlib.sha256(self.path.read_bytes()).hexdigest()
         self.sets: dict[str, list[np.ndarray]] = {}
@@ -68,12 +75,12 @@ class FrameFeatures:
         try:
             out = self.module(x)
         except Exception as exc:
-            raise ParamsError("params.yaml", "evaluate.features",
+            raise ParamsError("params.yaml", self.key,
                               f"{self.path} fails on frames {tuple(x.shape)} in [0, 1]: {first_line(exc)}") from None
         if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != len(x):
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ParamsError("params.yaml", "evaluate.features",
-                              f"{self.path} must return features ({len(x)}, d) for {len(x)} frames, got {shape}")
+            raise ParamsError("params.yaml", self.key,
+                              f"{self.path} must return {self.what} ({len(x)}, d) for {len(x)} frames, got {shape}")
         self.dimension = out.shape[1]
         for name, part in zip(names, np.split(out.double().cpu().numpy(), np.cumsum(counts)[:-1])):
             self.sets.setdefault(name, []).append(part)
@@ -112,6 +119,44 @@ def kernel_distance(real: np.ndarray, fake: np.ndarray, subsets: int, subset_siz
     return float(mean), float(std)
 
 
+def inception_score(logits: np.ndarray, splits: int, seed: int = 0) -> tuple[float, float]:
+    """torchmetrics' Inception Score of class logits ``(N, C)``: ``exp E_x KL(p(y|x) || p(y))``
+    in each of ``splits`` parts of a random order (seeded: the same every run), their mean and
+    standard deviation."""
+    from torchmetrics.image.inception import InceptionScore
+
+    with warnings.catch_warnings():  # it warns that it keeps every feature: so does FrameFeatures
+        warnings.filterwarnings("ignore", message=".*will save all extracted features", category=UserWarning)
+        metric = InceptionScore(feature=_Given(logits.shape[1]), splits=splits)
+    metric.update(torch.as_tensor(logits))
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)  # the order is drawn with torch's global generator
+    try:
+        mean, std = metric.compute()
+    finally:
+        torch.random.set_rng_state(state)
+    return float(mean), float(std)
+
+
+def inception_scores(classifier: FrameFeatures, names: list[str], splits: int = 10) -> dict:
+    """The Inception Score of each set of ``names`` (:func:`inception_score`, ``min(splits, N)``
+    parts of its N frames).
+
+    Returns:
+        ``{"inception_score": {name: {"mean", "std"}}, "frames", "classes", "splits", "classifier",
+        "classifier_file"}`` (the frames and parts of the first set).
+    """
+    first = classifier.features(names[0])
+    n, classes = first.shape
+    parts = min(splits, n)
+    out: dict = {"frames": n, "classes": classes, "splits": parts, "classifier": classifier.digest,
+                 "classifier_file": classifier.path.name, "inception_score": {}}
+    for name in names:
+        mean, std = inception_score(classifier.features(name), min(splits, len(classifier.features(name))))
+        out["inception_score"][name] = {"mean": round(mean, 6), "std": round(std, 6)}
+    return out
+
+
 def distances(features: FrameFeatures, truth: str, methods: list[str], subsets: int, subset_size: int) -> dict:
     """FID and KID of each set in ``methods`` against the set ``truth``.
 
@@ -138,4 +183,4 @@ def distances(features: FrameFeatures, truth: str, methods: list[str], subsets: 
     return out
 
 
-__all__ = ["FrameFeatures", "distances", "frechet_distance", "kernel_distance"]
+__all__ = ["FrameFeatures", "distances", "frechet_distance", "inception_score", "inception_scores", "kernel_distance"]

@@ -20,7 +20,7 @@ from torch import nn
 
 from pyext.config import ParamsError, load_params
 from pyext.evaluate import METHODS, evaluate
-from pyext.fid import FrameFeatures, distances, frechet_distance, kernel_distance
+from pyext.fid import FrameFeatures, distances, frechet_distance, inception_score, kernel_distance
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -93,12 +93,13 @@ def test_fid_is_refused_without_more_frames_than_dimensions_and_kid_stays(tmp_pa
     assert large["extractor"] == "sha256:" + hashlib.sha256((tmp_path / "f.pt").read_bytes()).hexdigest()
 
 
-def _evaluate(tmp_path, features: str):
+def _evaluate(tmp_path, features: str, classifier: str = ""):
     g, _ = _generator(tmp_path)
     clips = [np.ascontiguousarray(_translating(6, seed=s, h=64, w=80)) for s in range(5)]
     _test_store(tmp_path / "test.h5", clips)
     p = load_params(TEST_PARAMS)
-    p = replace(p, evaluate=replace(p.evaluate, pictures=0, features=features, kid_subsets=4, kid_subset_size=3))
+    p = replace(p, evaluate=replace(p.evaluate, pictures=0, features=features, classifier=classifier, kid_subsets=4,
+                                    kid_subset_size=3))
     return evaluate(p, g, tmp_path / "test.h5", tmp_path / "eval", torch.device("cpu"), progress=False)
 
 
@@ -122,7 +123,30 @@ def test_evaluate_writes_fid_and_kid_with_an_extractor_and_never_touches_the_net
 
 def test_without_an_extractor_there_is_no_fid_or_kid(tmp_path):
     metrics = _evaluate(tmp_path, "")
-    assert not {"fid", "kid", "feature_extractor"} & set(metrics)
+    assert not {"fid", "kid", "feature_extractor", "inception_score", "classifier"} & set(metrics)
+
+
+def test_inception_score_by_hand():
+    logits = np.random.default_rng(0).normal(size=(12, 5)) * 3
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    marginal = p.mean(0)
+    expected = np.exp(np.mean((p * (np.log(p) - np.log(marginal))).sum(1)))  # one part: the order is moot
+    mean, std = inception_score(logits, splits=1)
+    assert mean == pytest.approx(expected, rel=1e-6)
+    confident = np.eye(5)[np.arange(10) % 5] * 50  # sure of each frame, every class equally often
+    assert inception_score(confident, splits=1)[0] == pytest.approx(5, rel=1e-6)  # the score's maximum: C
+
+
+def test_evaluate_writes_the_inception_score_with_a_classifier(tmp_path):
+    classifier = _extractor(tmp_path / "classifier.pt", 7)  # its outputs read as 7 class logits
+    metrics = _evaluate(tmp_path, "", str(classifier))
+    assert set(metrics["inception_score"]) == {"step1", "step2"}
+    assert set(metrics["inception_score"]["step1"]) == {*METHODS, "truth"}
+    assert all(1 <= v["mean"] <= 7 for v in metrics["inception_score"]["step2"].values())
+    about = metrics["classifier"]
+    assert (about["frames"], about["classes"], about["splits"]) == (5, 7, 5)
+    assert about["classifier"] == "sha256:" + hashlib.sha256(classifier.read_bytes()).hexdigest()
+    assert "fid" not in metrics and "kid" not in metrics
 
 
 def test_bad_extractor_files_stop_with_one_line(tmp_path):
