@@ -21,6 +21,7 @@ torchmetrics' ``InceptionScore``, and is absent without one.
 from __future__ import annotations
 
 import hashlib
+import math
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -99,43 +100,49 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
     return float(metric.compute())
 
 
+def _keeping(metric_class, **kwargs):
+    """A torchmetrics metric that keeps every feature it is given, built without its warning that
+    it does (so does :class:`FrameFeatures`)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*will save all extracted features", category=UserWarning)
+        return metric_class(**kwargs)
+
+
+def _seeded_mean_std(metric, seed: int) -> tuple[float, float]:
+    """A metric's ``(mean, std)``, computed with torch's global generator (which draws its random
+    subsets or order) seeded, so that it is the same every run; the generator's state is kept."""
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        mean, std = metric.compute()
+    finally:
+        torch.random.set_rng_state(state)
+    return float(mean), float(std)
+
+
 def kernel_distance(real: np.ndarray, fake: np.ndarray, subsets: int, subset_size: int,
                     seed: int = 0) -> tuple[float, float]:
     """torchmetrics' KID (polynomial kernel of degree 3) of two feature sets: the mean and standard
     deviation over ``subsets`` random subsets of ``subset_size`` (seeded: the same every run)."""
     from torchmetrics.image.kid import KernelInceptionDistance
 
-    with warnings.catch_warnings():  # it warns that it keeps every feature: so does FrameFeatures
-        warnings.filterwarnings("ignore", message=".*will save all extracted features", category=UserWarning)
-        metric = KernelInceptionDistance(feature=_Given(real.shape[1]), subsets=subsets, subset_size=subset_size)
+    metric = _keeping(KernelInceptionDistance, feature=_Given(real.shape[1]), subsets=subsets, subset_size=subset_size)
     metric.update(torch.as_tensor(real).float(), real=True)
     metric.update(torch.as_tensor(fake).float(), real=False)
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)  # the subsets are drawn with torch's global generator
-    try:
-        mean, std = metric.compute()
-    finally:
-        torch.random.set_rng_state(state)
-    return float(mean), float(std)
+    return _seeded_mean_std(metric, seed)
 
 
 def inception_score(logits: np.ndarray, splits: int, seed: int = 0) -> tuple[float, float]:
     """torchmetrics' Inception Score of class logits ``(N, C)``: ``exp E_x KL(p(y|x) || p(y))``
     in each of ``splits`` parts of a random order (seeded: the same every run), their mean and
-    standard deviation."""
+    standard deviation (NaN with one part)."""
     from torchmetrics.image.inception import InceptionScore
 
-    with warnings.catch_warnings():  # it warns that it keeps every feature: so does FrameFeatures
-        warnings.filterwarnings("ignore", message=".*will save all extracted features", category=UserWarning)
-        metric = InceptionScore(feature=_Given(logits.shape[1]), splits=splits)
+    metric = _keeping(InceptionScore, feature=_Given(logits.shape[1]), splits=splits)
     metric.update(torch.as_tensor(logits))
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)  # the order is drawn with torch's global generator
-    try:
-        mean, std = metric.compute()
-    finally:
-        torch.random.set_rng_state(state)
-    return float(mean), float(std)
+    with warnings.catch_warnings():  # one part has no spread: its std is NaN, and torch says why
+        warnings.filterwarnings("ignore", message=".*degrees of freedom", category=UserWarning)
+        return _seeded_mean_std(metric, seed)
 
 
 def inception_scores(classifier: FrameFeatures, names: list[str], splits: int = 10) -> dict:
@@ -144,7 +151,7 @@ def inception_scores(classifier: FrameFeatures, names: list[str], splits: int = 
 
     Returns:
         ``{"inception_score": {name: {"mean", "std"}}, "frames", "classes", "splits", "classifier",
-        "classifier_file"}`` (the frames and parts of the first set).
+        "classifier_file"}`` (the frames and parts of the first set; ``std`` None with one part).
     """
     first = classifier.features(names[0])
     n, classes = first.shape
@@ -152,8 +159,9 @@ def inception_scores(classifier: FrameFeatures, names: list[str], splits: int = 
     out: dict = {"frames": n, "classes": classes, "splits": parts, "classifier": classifier.digest,
                  "classifier_file": classifier.path.name, "inception_score": {}}
     for name in names:
-        mean, std = inception_score(classifier.features(name), min(splits, len(classifier.features(name))))
-        out["inception_score"][name] = {"mean": round(mean, 6), "std": round(std, 6)}
+        logits = classifier.features(name)
+        mean, std = inception_score(logits, min(splits, len(logits)))
+        out["inception_score"][name] = {"mean": round(mean, 6), "std": round(std, 6) if math.isfinite(std) else None}
     return out
 
 
