@@ -97,8 +97,12 @@ def evaluate_predictor(params: Params, generator: Predictor, source: Path, data_
         lines.append(f"evaluate: the discriminator's class head names the class of {head['accuracy']:.1%} of "
                      f"{head['patches']} moving test patches (chance {head['chance']:.1%}, commonest class "
                      f"{head['commonest_class']:.1%})")
-    if generator.classes:
+    if generator.classes and params.evaluate.pictures:
         lines.append(f"evaluate: {out_dir / 'pictures' / 'classes.png'} shows a test clip predicted under each class")
+    classifier = metrics.get("classifier")
+    if classifier is not None:
+        lines.append(f"evaluate: Inception Score through {classifier['classifier_file']} ({classifier['frames']} "
+                     f"frames a step, {classifier['classes']} classes, {classifier['splits']} parts)")
     model, last = step1["model"], step1["last_frame"]
     if model is not None and last is not None and model < last:
         lines.append(f"evaluate: the model is WORSE than copying the last frame by its {name} at step 1 "
