@@ -147,20 +147,18 @@ def inception_score(logits: np.ndarray, splits: int, seed: int = 0) -> tuple[flo
 
 def inception_scores(classifier: FrameFeatures, names: list[str], splits: int = 10) -> dict:
     """The Inception Score of each set of ``names`` (:func:`inception_score`, ``min(splits, N)``
-    parts of its N frames).
+    parts of the N frames every set holds: each has the frames of every evaluated clip).
 
     Returns:
         ``{"inception_score": {name: {"mean", "std"}}, "frames", "classes", "splits", "classifier",
-        "classifier_file"}`` (the frames and parts of the first set; ``std`` None with one part).
+        "classifier_file"}`` (``std`` None with one part).
     """
-    first = classifier.features(names[0])
-    n, classes = first.shape
+    n, classes = classifier.features(names[0]).shape
     parts = min(splits, n)
     out: dict = {"frames": n, "classes": classes, "splits": parts, "classifier": classifier.digest,
                  "classifier_file": classifier.path.name, "inception_score": {}}
     for name in names:
-        logits = classifier.features(name)
-        mean, std = inception_score(logits, min(splits, len(logits)))
+        mean, std = inception_score(classifier.features(name), parts)
         out["inception_score"][name] = {"mean": round(mean, 6), "std": round(std, 6) if math.isfinite(std) else None}
     return out
 

@@ -65,9 +65,6 @@ class Judge:
         """D's hidden layers (the feature loss's comparator), with the labels where D takes them."""
         return self.D.hidden(x, ys, layers, self.labels) if self.class_input else self.D.hidden(x, ys, layers)
 
-    def hidden_counts(self) -> list[int]:
-        return self.D.hidden_counts()
-
 
 def class_loss(logits: Sequence[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
     """``L_C``: the mean cross-entropy of each scale's class logits ``(B, C)`` against ``labels``

@@ -110,9 +110,6 @@ def pick_layers(count: int, layers: Sequence[int], what: str) -> list[int]:
     return list(dict.fromkeys(layer - 1 if layer > 0 else count + layer for layer in layers))
 
 
-__all__ = ["SelfAttention", "SplitBatchNorm2d", "pick_layers", "set_batch_groups", "spectral_norm_all", "tapped"]
-
-
 def check_labels(labels: object, classes: int, batch: int) -> torch.Tensor:
     """``labels`` as a long tensor ``(batch,)``. (Their range is checked where they come in, by
     :func:`pyext.data.dataset.check_classes` and the commands: here it would cost a device sync
@@ -148,3 +145,7 @@ class ClassChannels(nn.Module):
         labels = check_labels(labels, self.classes, x.shape[0])
         e = self.embed(labels).to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[-2:])
         return torch.cat([x, e], dim=1)
+
+
+__all__ = ["ClassChannels", "SelfAttention", "SplitBatchNorm2d", "check_labels", "pick_layers", "set_batch_groups",
+           "spectral_norm_all", "tapped"]

@@ -156,9 +156,11 @@ class MultiScaleStep(TrainingStep):
         targets = clip_pyramid(y, self.scales)
         with self.autocast:
             preds = self.g_forward(x, classes)
-            judge = self.condition.judge(self.d_judge, classes) if self.adversarial else None
-            adv = self.objective.generator_loss(judge, x, preds) if self.adversarial else None
-            class_term = self.condition.generator_loss(judge, classes) if self.adversarial else None
+            judge = adv = class_term = None
+            if self.adversarial:
+                judge = self.condition.judge(self.d_judge, classes)
+                adv = self.objective.generator_loss(judge, x, preds)
+                class_term = self.condition.generator_loss(judge, classes)
             feature = (self.comparator((x, preds), (x, targets), judge) if self.comparator is not None else None)
             g_loss = generator_loss(self.loss, preds, targets, adv, feature, class_term)
         if self.adversarial:
