@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.14.1
 # Without a visible GPU the demo builds the CPU kernels only (seconds instead of minutes of nvcc).
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
 
-.PHONY: install build build-cpu demo test bench zoo clean
+.PHONY: install build build-cpu demo test bench zoo table2 clean
 
 $(VENV)/.deps: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ bench: install
 zoo: $(VENV)/.deps
 	$(MAKE) $(if $(HAS_GPU),build,build-cpu)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench.zoo $(ZOO_ARGS)
+
+# The paper's Table 2 (bench/table2.py): one DVC experiment per row of configs/table2/ and a second
+# seed of Adv+GDL*, about an hour on 2 CPU cores; writes eval/table2.md, eval/table2.json and
+# eval/table2.png. TABLE2_ARGS="--set train.steps=100" or "--base configs/paper.yaml" (a GPU).
+table2: $(VENV)/.deps
+	$(MAKE) $(if $(HAS_GPU),build,build-cpu)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench.table2 $(TABLE2_ARGS)
 
 clean:
 	rm -rf build pyext/_C*.so

@@ -2,7 +2,8 @@
 (pyext.evaluation) -> eval/metrics.json, eval/predictions.h5, eval/plots/ and eval/pictures/. A
 predictor against two baselines (last frame, optical flow): PSNR, SSIM, sharpness on moving regions
 and whole frames, per recursive step. GAIA: reconstruction, code structure against PCA (fitted on
-data/train.h5), interpolation realism."""
+data/train.h5), interpolation realism. The generator measured: the fine-tuning stage's
+(models/finetune/generator.pt) where finetune.patch > 0, else the train stage's (models/generator.pt)."""
 from pathlib import Path
 
 import torch
@@ -10,16 +11,18 @@ import torch
 from pipeline.stage import run
 from pyext.config import load_params
 from pyext.evaluation import evaluate_model
-from pyext.models import load_generator
+from pyext.models import evaluated_generator, load_generator
 
 DATA, MODELS, EVAL = Path("data"), Path("models"), Path("eval")
 
 
 def main() -> None:
-    params = load_params()
+    # A fine-tuned generator's params: its patch size is what its discriminator (ACGAN's class
+    # head) was trained on; the full-frame measures do not depend on it.
+    params, path = evaluated_generator(load_params(), MODELS)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_generator(MODELS / "generator.pt", map_location=device)
-    for line in evaluate_model(params, model, MODELS / "generator.pt", DATA, EVAL, device):
+    model = load_generator(path, map_location=device)
+    for line in evaluate_model(params, model, path, DATA, EVAL, device):
         print(line)
 
 

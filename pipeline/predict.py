@@ -17,11 +17,13 @@ from pathlib import Path
 import torch
 
 from pipeline.stage import run
+from pyext.config import load_params
 from pyext.data.video import VideoError, read_video
-from pyext.models import load_predictor
+from pyext.models import evaluated_generator, load_predictor
 from pyext.prediction import check_label, check_output_path, check_writable, predict, write_side_by_side
 
 MODEL = Path("models") / "generator.pt"
+PARAMS = Path("params.yaml")
 # What ends the command with one line naming the file at fault (exit status 2): an unreadable video,
 # a missing or foreign model file, a bad output suffix, a video too short or small, an unwritable output.
 ERRORS = (VideoError, ValueError, OSError)
@@ -32,7 +34,9 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("video", type=Path, help="the video to predict on (any format FFmpeg reads)")
     parser.add_argument("--out", type=Path, required=True, help="the side-by-side result: .mp4, .avi or .gif")
-    parser.add_argument("--model", type=Path, default=MODEL, help=f"the trained generator (default: {MODEL})")
+    parser.add_argument("--model", type=Path, default=None,
+                        help=f"the trained generator (default: the one the evaluate stage measures: "
+                             f"models/finetune/generator.pt where {PARAMS}'s finetune.patch > 0, else {MODEL})")
     parser.add_argument("--steps", type=int, default=2, help="recursive prediction rounds per window (default: 2)")
     parser.add_argument("--stride", type=int, default=None,
                         help="frames between window starts (default: the frames predicted per window)")
@@ -61,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
                           else "cpu")
 
+    if args.model is None:  # outside a pipeline's folder: the train stage's file name
+        args.model = evaluated_generator(load_params(PARAMS))[1] if PARAMS.is_file() else MODEL
     check_output_path(args.out)  # a bad suffix fails before any work
     check_writable(args.out, inputs=(args.video, args.model))  # and so does an output that cannot, or must not, be written
     if not args.model.is_file():

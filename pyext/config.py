@@ -42,7 +42,7 @@ Example:
     ...               "keep": "best"},
     ...     "evaluate": {"protocol": "all", "max_clips": 0, "flow_threshold": 1.0, "pictures": 4,
     ...                  "patches": 256, "features": "", "classifier": "", "kid_subsets": 100, "kid_subset_size": 1000,
-    ...                  "measure": "moving_mean"}})
+    ...                  "measure": "moving_mean"}, "finetune": {"patch": 0, "steps": 200}})
     >>> params.clip.train_frames, params.extract.frame_size, params.filter.min_motion
     (5, (240, 320), 8.0)
 """
@@ -73,7 +73,9 @@ __all__ = [
     "PhotosParams",
     "ExtractParams",
     "FilterParams",
+    "FinetuneParams",
     "Params",
+    "finetune_params",
     "load_params",
     "parse_params",
 ]
@@ -635,6 +637,24 @@ class TrainParams:
 
 
 @_section
+class FinetuneParams:
+    """The fine-tuning on larger patches after training (the paper's Table 2 rows marked *, on
+    64x64): the train stage's generator goes on learning on ``patch``-square patches of the same
+    videos, cut and filtered as the training patches are; the discriminator is built afresh for
+    them (its fully connected layers fix its patch size; the generator is fully convolutional).
+
+    Attributes:
+        patch: side of the fine-tuning patches; 0: no fine-tuning (the train stage's generator is
+            the one evaluated).
+        steps: generator updates on them, at the train stage's final rates (``train.lr_g_final``,
+            ``train.lr_d_final``) throughout; every other key of ``train`` as it is.
+    """
+
+    patch: _int(0)
+    steps: _int(1, MAX_STEPS)
+
+
+@_section
 class EvaluateParams:
     """The evaluation on the full-frame test clips.
 
@@ -689,6 +709,7 @@ class Params:
     model: ModelParams
     loss: LossParams
     train: TrainParams
+    finetune: FinetuneParams
     evaluate: EvaluateParams
 
     def section(self, name: str) -> dict[str, Any]:
@@ -777,6 +798,15 @@ def _cross_checks(p: Params) -> Iterator[tuple[str, bool, str, Any]]:
         p.evaluate.protocol)
     yield ("clip.patch", clip.patch % step == 0,
            f"a multiple of 2^(model.multiscale.scales - 1) = {step}, so that every scale halves it", clip.patch)
+    tune = p.finetune.patch
+    if tune:
+        yield ("finetune.patch", tune > clip.patch, f"0 or > clip.patch ({clip.patch})", tune)
+        yield ("finetune.patch", tune % step == 0,
+               f"0 or a multiple of 2^(model.multiscale.scales - 1) = {step}, so that every scale halves it", tune)
+        yield ("finetune.patch", tune <= min(p.extract.frame_size),
+               f"0 or at most the smaller side of extract.frame_size ({min(p.extract.frame_size)})", tune)
+        yield ("finetune.patch", p.model.family == "multiscale",
+               f"0 with model.family: {p.model.family} (its autoencoders' sizes are fixed)", tune)
     model, loss = p.model, p.loss
     kind = loss.adversarial.kind
     yield ("model.d_norm", model.d_norm != "batch" or kind != "wgan_gp",
@@ -868,6 +898,21 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
         raise ParamsError(source, "data.root",
                           f"{problem}: {root} (data.source: {params.data.source} reads its videos there)")
     return params
+
+
+def finetune_params(params: Params) -> Params:
+    """The params the fine-tuning stage trains with (``finetune.patch`` > 0) and its generator is
+    evaluated with: ``clip.patch`` is ``finetune.patch``, ``train.steps`` is ``finetune.steps``,
+    and the rates stay at the train stage's final ones throughout.
+
+    >>> p = load_params("tests/params.yaml")
+    >>> q = finetune_params(replace(p, finetune=replace(p.finetune, patch=64, steps=50)))
+    >>> q.clip.patch, q.train.steps, q.train.lr_g == p.train.lr_g_final == q.train.lr_g_final
+    (64, 50, True)
+    """
+    tune, train = params.finetune, params.train
+    return replace(params, clip=replace(params.clip, patch=tune.patch),
+                   train=replace(train, steps=tune.steps, lr_g=train.lr_g_final, lr_d=train.lr_d_final))
 
 
 def _resolved(source: str, path: str) -> str:

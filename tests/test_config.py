@@ -296,6 +296,15 @@ ERRORS = [
     ("colour-jitter-1", _set("train.colour_jitter", 1.0), "train.colour_jitter",
      "expected a number in [0, 1), got 1.0"),
     ("keep", _set("train.keep", "first"), "train.keep", "expected one of last, best, got 'first'"),
+    # the fine-tuning on larger patches
+    ("finetune-steps", _set("finetune.steps", 0), "finetune.steps", "expected an int in 1..1000000000, got 0"),
+    ("finetune-patch-small", _set("finetune.patch", 32), "finetune.patch", "expected 0 or > clip.patch (32), got 32"),
+    ("finetune-patch-halving", _set("finetune.patch", 68), "finetune.patch",
+     "expected 0 or a multiple of 2^(model.multiscale.scales - 1) = 8, so that every scale halves it, got 68"),
+    ("finetune-patch-frame", _set("finetune.patch", 248), "finetune.patch",
+     "expected 0 or at most the smaller side of extract.frame_size (240), got 248"),
+    ("finetune-gaia", _both(_set("model.family", "gaia"), _set("finetune.patch", 64)), "finetune.patch",
+     "expected 0 with model.family: gaia (its autoencoders' sizes are fixed), got 64"),
 ]
 
 
@@ -310,7 +319,7 @@ def test_unknown_section():
     raw = _raw()
     raw["optimizer"] = {"name": "sgd"}
     assert _parse_error(raw) == (f"{SOURCE}: optimizer: unknown section "
-                                 f"(known: clip, data, demo, photos, extract, filter, model, loss, train, evaluate)")
+                                 f"(known: clip, data, demo, photos, extract, filter, model, loss, train, finetune, evaluate)")
 
 
 @pytest.mark.parametrize("raw,found", [([1, 2], "[1, 2]"), (None, "nothing (an empty value)"), ("clip", "'clip'")])

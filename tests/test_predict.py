@@ -11,11 +11,13 @@ import av
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 import pyext
 from pipeline import predict as cli
 from pipeline.stage import run
+from cases import TEST_PARAMS
 from pyext.data.dataset import to_model, to_uint8
 from pyext.data.video import read_video, write_video
 from pyext.models import MultiScaleGenerator, generator_file
@@ -264,6 +266,16 @@ def test_cli_errors_are_one_line(tmp_path, files, capsys, monkeypatch):
         f"predict: {video}: the video has 20 frames; a window needs 21 (4 input frames and 17 true future frames "
         "to compare the predictions with); predicting from its end needs only 4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.avi"]
+
+
+def test_cli_defaults_to_the_generator_the_evaluate_stage_measures(tmp_path, files, capsys, monkeypatch):
+    # In a pipeline's folder that fine-tunes, the fine-tuned generator (absent here), not the train stage's.
+    monkeypatch.chdir(tmp_path)
+    params = yaml.safe_load(TEST_PARAMS.read_text())
+    params["finetune"]["patch"] = 64
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    assert _in_process([files / "video.avi", "--out", "p.mp4"], capsys).startswith(
+        "predict: models/finetune/generator.pt: no such generator file")
 
 
 def test_cli_refuses_to_overwrite_its_input_or_write_where_it_cannot(tmp_path, files, capsys, monkeypatch):

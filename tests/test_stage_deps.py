@@ -19,7 +19,7 @@ from pyext.data.files import code_digest, paths_digest, stage_code_deps
 from cases import TEST_PARAMS
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("prepare", "extract", "filter", "train", "evaluate")
+STAGES = ("prepare", "extract", "filter", "finetune_data", "train", "finetune", "evaluate")
 NATIVE = "pyext/_C*.so"  # built from csrc/ by setup.py
 MARK = "LOADED-PROJECT-FILES "
 
@@ -54,6 +54,7 @@ def _tiny_params(source: str) -> dict:
     raw["train"].update(steps=2, batch_size=2, device="cpu", workers=0, checkpoint_every=2, log_every=1,
                         val_every=2, image_every=2, val_batches=1)
     raw["evaluate"]["pictures"] = 1
+    raw["finetune"].update(patch=2 * raw["clip"]["patch"], steps=2)  # the fine-tuning stages run whole
     return raw
 
 
@@ -85,6 +86,7 @@ def loaded(tmp_path_factory) -> dict[str, set[str]]:
         for kind, family in [(k, shipped[1]) for k in ADVERSARIAL_OBJECTIVES] + [(shipped[0], f) for f in MODEL_FAMILIES]:
             if (kind, family) != shipped:
                 raw["loss"]["adversarial"]["kind"], raw["model"]["family"] = kind, family
+                raw["finetune"]["patch"] = raw["finetune"]["patch"] if family == "multiscale" else 0
                 (project / "params.yaml").write_text(yaml.safe_dump(raw))
                 files["train"] |= _run_stage(project, "train")
     return files
@@ -112,7 +114,7 @@ def test_the_ops_stages_load_the_native_extension(loaded):
     # Where the extension is built, the stages that run the ops load it, and csrc/ and setup.py cover it.
     if not list((REPO / "pyext").glob("_C*.so")):
         pytest.skip("the native extension is not built")
-    for stage in ("train", "evaluate"):
+    for stage in ("train", "finetune", "evaluate"):
         assert any(fnmatch.fnmatch(f, NATIVE) for f in loaded[stage]), stage
         assert {"csrc", "setup.py"} <= _deps(stage)
 

@@ -17,7 +17,7 @@ import pkgutil
 
 from ..config import MODEL_FAMILIES
 from .base import DISCRIMINATORS, FAMILIES, Model, Predictor, clip_pyramid, register_discriminator, register_family
-from .files import GENERATOR_FORMAT, generator_file, load_generator, load_predictor
+from .files import FINETUNE_DIR, GENERATOR_FORMAT, evaluated_generator, generator_file, load_generator, load_predictor
 from .multiscale import MultiScaleDiscriminator, MultiScaleGenerator
 
 for _module in pkgutil.iter_modules(__path__):
@@ -26,6 +26,6 @@ assert sorted(FAMILIES) == sorted(MODEL_FAMILIES), \
     f"pyext.config.MODEL_FAMILIES {MODEL_FAMILIES} must name the registered {tuple(FAMILIES)}"
 
 
-__all__ = ["DISCRIMINATORS", "FAMILIES", "GENERATOR_FORMAT", "Model", "MultiScaleDiscriminator", "MultiScaleGenerator",
-           "Predictor", "clip_pyramid", "generator_file", "load_generator", "load_predictor",
+__all__ = ["DISCRIMINATORS", "FAMILIES", "FINETUNE_DIR", "GENERATOR_FORMAT", "Model", "MultiScaleDiscriminator",
+           "MultiScaleGenerator", "Predictor", "clip_pyramid", "evaluated_generator", "generator_file", "load_generator", "load_predictor",
            "register_discriminator", "register_family"]

@@ -37,15 +37,15 @@ def params_hash(params: Params) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def code_hash() -> str:
-    """Hash of the code a run's weights depend on: the files of the train stage's code deps in the
+def code_hash(stage: str = "train") -> str:
+    """Hash of the code a run's weights depend on: the files of ``stage``'s code deps in the
     project's ``dvc.yaml`` (:func:`pyext.data.files.code_digest`: ``pipeline/train.py``, this
     package's modules the stage runs, ``csrc/``, ``setup.py``), the project being the folder that
     holds this package. The package installed without its project (no ``dvc.yaml`` beside it)
     hashes all of its own files instead."""
     package = Path(__file__).resolve().parents[1]
     if (package.parent / "dvc.yaml").is_file():
-        return code_digest(package.parent, "train", size=8)
+        return code_digest(package.parent, stage, size=8)
     return paths_digest(package.parent, [package.name], size=8)
 
 

@@ -26,7 +26,7 @@ from ..data.dataset import ClipDataset, check_classes
 from ..data.files import file_digest
 from ..data.store import StoreError
 from ..losses.conditioning import CONDITIONS, manifest_classes
-from ..models import generator_file
+from ..models import generator_file, load_generator
 from .checkpoints import (
     CHECKPOINT,
     CHECKPOINT_FORMAT,
@@ -45,7 +45,28 @@ from .validation import Validations, validation_batches, verdict
 
 
 class TrainingError(RuntimeError):
-    """Training cannot go on (a loss became NaN or infinite); the message is one line."""
+    """Training cannot go on (a loss became NaN or infinite, a starting generator that does not
+    fit); the message is one line."""
+
+
+def start_from(model: torch.nn.Module, path: Path) -> None:
+    """Sets ``model``'s weights to those of the generator file ``path``: one of the same family and
+    config (frame counts, scales, width, classes, ...), whatever patch size it was trained on (the
+    generator is fully convolutional; its config holds no patch size).
+
+    Raises:
+        TrainingError: the file is not a generator, or one of another architecture.
+    """
+    try:
+        saved = load_generator(path)
+    except (FileNotFoundError, ValueError) as exc:
+        raise TrainingError(str(exc)) from None
+    mine, theirs = model.config(), saved.config()
+    differ = sorted(k for k in mine if mine[k] != theirs.get(k))
+    if saved.family != model.family or differ:
+        what = ", ".join(f"{k} {theirs.get(k)} (params: {mine[k]})" for k in differ) or f"family {saved.family}"
+        raise TrainingError(f"{path} does not fit the params ({what}): rerun train")
+    model.load_state_dict(saved.state_dict())
 
 
 def _next_batch(loader) -> list[torch.Tensor]:
@@ -103,7 +124,8 @@ def world_of(device: str) -> World:
 
 
 def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None = None,
-          until_step: int | None = None, progress: bool = True) -> dict:
+          until_step: int | None = None, progress: bool = True, start: Path | None = None,
+          manifest: Path | None = None, stage: str = "train") -> dict:
     """Trains (or resumes training) and writes ``out_dir/generator.pt``.
 
     Args:
@@ -117,6 +139,11 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
         until_step: stop after this step with a checkpoint (a time slice of a longer run), without
             writing ``generator.pt``; None runs to ``train.steps``.
         progress: show a progress bar.
+        start: a generator file whose weights the generator starts from (the fine-tuning stage's
+            models/generator.pt); the other networks start afresh. None: every network starts
+            from ``train.seed``'s random weights.
+        manifest: the data set's ``manifest.json`` (default: the one in ``data_dir``).
+        stage: the DVC stage whose code deps identify the run's code (:func:`.checkpoints.code_hash`).
     Returns:
         ``{"step": .., "resumed_from": .., "val_psnr": .., "val_step": .., "kept": ..,
         "val_psnr_last_frame": ..}``: the step reached, where the run started, the validation PSNR
@@ -145,10 +172,12 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
         if getattr(tp, f"{rate}_final") > getattr(tp, rate):
             say(f"train: train.{rate}_final ({getattr(tp, f'{rate}_final'):g}) is above train.{rate} "
                 f"({getattr(tp, rate):g}): the rate rises over the run")
-    identity = {"params_hash": params_hash(params), "data_hash": file_digest(train_path), "code_hash": code_hash()}
+    # The starting generator is part of the data: a retrained one starts the fine-tuning afresh.
+    data_hash = file_digest(train_path) + (f"+{file_digest(start)}" if start is not None else "")
+    identity = {"params_hash": params_hash(params), "data_hash": data_hash, "code_hash": code_hash(stage)}
     classes = 0
-    if CONDITIONS[params.model.condition].needs_classes:  # data/manifest.json, beside the stores
-        manifest = Path(data_dir) / "manifest.json"
+    if CONDITIONS[params.model.condition].needs_classes:
+        manifest = Path(data_dir) / "manifest.json" if manifest is None else manifest
         classes = len(manifest_classes(manifest))
         check_classes(dataset.labels.numpy(), classes, train_path, manifest)
 
@@ -162,7 +191,9 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
         rng = saved["rng"]
         step, validations = saved["step"], Validations(**saved["validations"])
         seconds = saved.get("seconds", 0.0)
-        say(f"train: resuming from {ckpt_path} at step {step}")
+        say(f"{stage}: resuming from {ckpt_path} at step {step}")
+    elif start is not None:
+        start_from(model, start)
     resumed_from = step
     del saved
 

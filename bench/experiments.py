@@ -1,0 +1,178 @@
+"""What the long comparisons (``bench/zoo.py``, ``bench/table2.py``) share: running rows as DVC
+experiments one at a time, reading an experiment's files back, and a picture of one test clip
+predicted by every experiment.
+
+Every experiment is ``dvc exp run --temp`` (a temporary copy of the workspace, so the user's
+``params.yaml``, models and evaluation stay as they are) with the built extension copied in
+(``--copy-paths``) and ``BEYONDMSE_REQUIRE_NATIVE=1``, so a run that would fall back to the
+reference ops fails instead. Each stays in the repository under ``<prefix><row>``: ``dvc exp show``
+lists them, ``dvc exp apply`` brings one into the workspace. A stage whose params, code and data
+some earlier run had is not rerun: DVC restores its outputs from the run cache.
+"""
+from __future__ import annotations
+
+import io
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+
+from pyext.data.store import ClipArray, open_store
+from pyext.evaluate import read_predictions
+from pyext.metrics import motion_mask, psnr
+
+
+@dataclass(frozen=True)
+class Row:
+    """One experiment: its name (``<prefix><name>`` in DVC) and the ``-S`` settings that make it."""
+
+    name: str
+    settings: tuple[str, ...]
+
+
+def chosen(every: list[Row], only: str | None, parser) -> list[Row]:
+    """The rows ``--only`` names (comma-separated; None: all), in their order; an unknown name is a
+    usage error naming the known ones."""
+    if not only:
+        return every
+    names = only.split(",")
+    unknown = sorted(set(names) - {r.name for r in every})
+    if unknown:
+        parser.error(f"--only: unknown rows {', '.join(unknown)} (known: {', '.join(r.name for r in every)})")
+    return [r for r in every if r.name in names]
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout
+
+
+def experiment_ref(prefix: str, name: str) -> str | None:
+    """The git ref of experiment ``<prefix><name>`` based on the workspace's commit, or None."""
+    head = git("rev-parse", "HEAD").strip()
+    base = f"refs/exps/{head[:2]}/{head[2:]}/{prefix}{name}"
+    return base if git("for-each-ref", "--format=%(refname)", base).strip() else None
+
+
+def show(ref: str, path: str) -> str:
+    """A text file of an experiment's commit."""
+    return git("show", f"{ref}:{path}")
+
+
+def machine() -> str:
+    """The machine's processor and core count, for a table's caption."""
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def _extension(command: str) -> Path:
+    built = sorted(Path("pyext").glob("_C*.so"))
+    if not built:
+        sys.exit(f"{command}: the extension is not built in pyext/ (run `make build` first)")
+    return built[0]
+
+
+def run_row(prefix: str, logs: Path, row: Row, extra: list[str], command: str) -> tuple[bool, float]:
+    """Runs one experiment (replacing an earlier one of the same name), its output in
+    ``logs/<row>.log``; returns (succeeded, seconds)."""
+    name = prefix + row.name
+    if experiment_ref(prefix, row.name):
+        subprocess.run(["dvc", "exp", "remove", name], check=True, capture_output=True)
+    run = ["dvc", "exp", "run", "--temp", "-n", name, "-C", str(_extension(command))]
+    for setting in (*row.settings, *extra):
+        run += ["-S", setting]
+    log = logs / f"{row.name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with open(log, "w") as f:
+        done = subprocess.run(run, stdout=f, stderr=subprocess.STDOUT,
+                              env={**os.environ, "BEYONDMSE_REQUIRE_NATIVE": "1"})
+    return done.returncode == 0, time.perf_counter() - start
+
+
+def run_rows(prefix: str, logs: Path, rows: list[Row], extra: list[str], command: str) -> dict[str, float]:
+    """Runs ``rows`` one at a time (each with the ``extra`` settings too), saying which and how long;
+    returns each finished row's seconds."""
+    _extension(command)
+    seconds = {}
+    for i, row in enumerate(rows):
+        print(f"{command}: [{i + 1}/{len(rows)}] {prefix}{row.name} ({' '.join(row.settings + tuple(extra))})",
+              flush=True)
+        ok, took = run_row(prefix, logs, row, extra, command)
+        print(f"{command}:   {'done' if ok else 'FAILED'} in {took:.0f} s"
+              + ("" if ok else f" (see {logs / (row.name + '.log')})"), flush=True)
+        if ok:
+            seconds[row.name] = took
+    return seconds
+
+
+def predictions(ref: str) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """An experiment's stored test predictions (per clip: (steps, h, w, 3)), the test clip indices
+    and the crop origins (N, 2), read through DVC from its cache."""
+    import dvc.api
+    data = dvc.api.read("eval/predictions.h5", repo=".", rev=ref, mode="rb")
+    with h5py.File(io.BytesIO(data), "r") as f:
+        stored, clip, origins = read_predictions(f)
+        return [stored[i] for i in range(len(stored))], clip, origins
+
+
+def _label(cell: np.ndarray, text: str) -> np.ndarray:
+    """``cell`` with ``text`` in a white margin above it."""
+    margin = np.full((22, cell.shape[1], 3), 255, np.uint8)
+    cv2.putText(margin, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([margin, cell])
+
+
+def picture(runs: list[tuple[str, str]], test_path: Path, m: int, threshold: float, per_row: int = 4, crop: int = 64,
+            zoom: int = 3) -> np.ndarray:
+    """One test clip (the one with the largest moving region at step 1) predicted by every
+    experiment of ``runs`` (label, git ref): per experiment, the moving region's crop at steps 1
+    and 2, ``zoom`` times enlarged, labelled with its moving-region PSNR on this clip at step 1
+    (``m`` input frames), after the truth and the last input frame. RGB uint8."""
+    stored = [predictions(ref) for _, ref in runs]
+    first, indices, origins = stored[0]
+    with open_store(test_path) as f:
+        test = ClipArray(f)
+        clips = [test.read(int(i), slice(0, m + 2), slice(top, top + p.shape[1]), slice(left, left + p.shape[2]))
+                 for i, (top, left), p in zip(indices, origins, first)]
+    masks = [np.stack([motion_mask(c[m + j - 1], c[m + j], threshold) for j in range(2)]) for c in clips]
+    best = int(np.argmax([mask[0].sum() for mask in masks]))
+    clip, mask = clips[best], masks[best]
+    h, w = clip.shape[1:3]
+    # The crop with the most moving edges of the true frame: blur shows there, not on flat colour.
+    grey = cv2.cvtColor(clip[m], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    edges = np.abs(cv2.Sobel(grey, cv2.CV_32F, 1, 0)) + np.abs(cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+    energy = cv2.boxFilter(edges * mask[0], -1, (crop, crop), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    valid = energy[crop // 2:h - crop // 2 + 1, crop // 2:w - crop // 2 + 1]
+    cy, cx = np.unravel_index(int(np.argmax(valid)), valid.shape)
+
+    def cell(frames: np.ndarray) -> np.ndarray:
+        crops = [cv2.resize(f[cy:cy + crop, cx:cx + crop], None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
+                 for f in frames]
+        return np.concatenate([crops[0], np.full((crop * zoom, 4, 3), 255, np.uint8), crops[1]], axis=1)
+
+    def score(frames: np.ndarray) -> str:
+        return f"{psnr(frames[0], clip[m], mask[0]):.2f} dB"
+
+    last = np.stack([clip[m - 1]] * 2)
+    cells = [_label(cell(clip[m:m + 2]), "truth, steps 1 | 2"), _label(cell(last), f"last frame {score(last)}")]
+    for (label, _), (pred, _, _) in zip(runs, stored):
+        cells.append(_label(cell(pred[best]), f"{label} {score(pred[best])}"))
+    blank = np.full_like(cells[0], 255)
+    cells += [blank] * (-len(cells) % per_row)
+    gap = np.full((cells[0].shape[0], 12, 3), 255, np.uint8)
+    lines = [np.concatenate([x for c in cells[i:i + per_row] for x in (c, gap)][:-1], axis=1)
+             for i in range(0, len(cells), per_row)]
+    spacer = np.full((12, lines[0].shape[1], 3), 255, np.uint8)
+    return np.concatenate([x for line in lines for x in (line, spacer)][:-1])
+
+
+def write_picture(path: Path, image: np.ndarray) -> None:
+    """Writes an RGB picture as PNG."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
