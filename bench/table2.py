@@ -11,8 +11,7 @@ every row.
     python -m bench.table2 --collect                    # only the table and picture, of existing experiments
 
 Each experiment stays in the repository as ``table2-<row>``. The rows marked * go on learning on
-64x64 patches after training (the finetune stage, ``finetune.steps`` more steps); the run cache
-lets "GDL l1*" reuse "GDL l1"'s training. The paper's last model ("Adv+GDL fine-tuned*": trained
+64x64 patches after training (the finetune stage, ``finetune.steps`` more steps). The paper's last model ("Adv+GDL fine-tuned*": trained
 on Sports-1M, fine-tuned on UCF101) needs two data sets and is listed as not run.
 """
 from __future__ import annotations
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.experiments import Row, chosen, experiment_ref, machine, picture, run_rows, show, write_picture
+from bench.experiments import Row, chosen, experiment_ref, git, machine, picture, run_rows, show, write_picture
 from pyext.config import load_params
 from pyext.presets import overrides, read_preset
 
@@ -179,8 +178,8 @@ def main() -> None:
     text = document(results, f"the {params.data.source} set")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "table2.md").write_text(text)
-    (OUT / "table2.json").write_text(json.dumps({"machine": machine(), "set": args.set, "base": args.base,
-                                                 "results": results}, indent=1))
+    (OUT / "table2.json").write_text(json.dumps({"machine": machine(), "commit": git("rev-parse", "HEAD").strip(),
+                                                 "set": args.set, "base": args.base, "results": results}, indent=1))
     write_picture(OUT / "table2.png", picture([(r["label"], r["ref"]) for r in results], Path("data/test.h5"),
                                               params.clip.input_frames, params.evaluate.flow_threshold))
     print(text)

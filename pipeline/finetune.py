@@ -38,7 +38,8 @@ def main() -> None:
                     manifest=DATA / "manifest.json", stage="finetune")
     if summary["step"] == tuned.train.steps:
         print(f"finetune: {OUT / 'generator.pt'}: {MODELS / 'generator.pt'} after {summary['step']} steps on "
-              f"{tuned.clip.patch}x{tuned.clip.patch} patches (validation PSNR {summary['val_psnr']})")
+              f"{tuned.clip.patch}x{tuned.clip.patch} patches holds the generator of step {summary['val_step']} "
+              f"(train.keep: {summary['kept']})")
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def test_without_validation_clips_the_run_logs_no_nan_and_still_draws(data_dir, 
     assert "val" not in metrics and metrics["step"] == 6
     assert sorted(p.name for p in (tmp_path / "live" / "plots" / "images" / "predictions").iterdir()) == [
         "step000003.png", "step000006.png"]
-    assert "train: no validation clips (data/val.h5 is empty)" in capsys.readouterr().out
+    assert "train: no validation clips (its val.h5 is empty)" in capsys.readouterr().out
     assert (tmp_path / "models" / GENERATOR).exists()
 
 
@@ -245,7 +245,7 @@ def test_checkpoint_of_other_code_is_kept_aside_and_the_same_code_resumes(data_d
     real_step = MultiScaleStep.step
     monkeypatch.setattr(MultiScaleStep, "step",
                         lambda self, step, batches, labels=None: steps.append(step) or real_step(self, step, batches, labels))
-    monkeypatch.setattr("pyext.training.loop.code_hash", lambda: "edited-code")
+    monkeypatch.setattr("pyext.training.loop.code_hash", lambda stage: "edited-code")
     again = train(params, data_dir, tmp_path, progress=False)
     assert again["resumed_from"] == 0 and again["step"] == 2 and steps == [0, 1]
     out = capsys.readouterr().out

@@ -211,7 +211,7 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
     # None without validation clips (a tiny set: data/val.h5 may hold none): nothing is compared.
     baseline = trainer.baseline(val_batches) if val_batches else None
     checked = step  # losses are known finite up to this step
-    bar = tqdm(total=tp.steps, initial=step, desc="train", unit="step", disable=not (progress and world.main))
+    bar = tqdm(total=tp.steps, initial=step, desc=stage, unit="step", disable=not (progress and world.main))
     if rng is not None:
         # Restored last: starting the loader above draws from torch's generator, which the
         # interrupted run did before its first step, not at this one (WGAN-GP's interpolates use it).
@@ -274,5 +274,5 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
     summary = {"step": step, "resumed_from": resumed_from, "val_psnr": val_psnr if math.isfinite(val_psnr) else None,
                "val_step": val_step, "kept": tp.keep, "val_psnr_last_frame": baseline}
     if step == tp.steps:
-        say(verdict(summary))
+        say(verdict(summary, stage))
     return summary

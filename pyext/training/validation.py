@@ -82,9 +82,9 @@ class Validations:
         return self.last_step, self.last_psnr, None
 
 
-def verdict(summary: dict) -> str:
-    """One line comparing the written generator's validation PSNR with copying the last input
-    frame, saying plainly when the model is worse.
+def verdict(summary: dict, stage: str = "train") -> str:
+    """One line (``stage``'s) comparing the written generator's validation PSNR with copying the
+    last input frame, saying plainly when the model is worse.
 
     Example:
         >>> verdict({"val_psnr": 21.0, "val_psnr_last_frame": 23.5, "val_step": 800, "kept": "last"})
@@ -92,13 +92,13 @@ def verdict(summary: dict) -> str:
     """
     psnr, baseline = summary.get("val_psnr"), summary.get("val_psnr_last_frame")
     if psnr is None or not math.isfinite(psnr):
-        return "train: no validation clips (data/val.h5 is empty): nothing compared the model with copying the last frame"
+        return f"{stage}: no validation clips (its val.h5 is empty): nothing compared the model with copying the last frame"
     which = f"generator of step {summary['val_step']}, train.keep: {summary['kept']}"
     if baseline is None or not math.isfinite(baseline):  # a model without a trivial baseline (GAIA)
-        return f"train: validation PSNR {psnr:.2f} dB ({which})"
+        return f"{stage}: validation PSNR {psnr:.2f} dB ({which})"
     gap = psnr - baseline
     where = f"{gap:+.2f} dB, {which}"
     if gap < 0:
-        return (f"train: the model is WORSE than copying the last frame: validation PSNR {psnr:.2f} dB against "
+        return (f"{stage}: the model is WORSE than copying the last frame: validation PSNR {psnr:.2f} dB against "
                 f"{baseline:.2f} dB ({where})")
-    return f"train: validation PSNR {psnr:.2f} dB against {baseline:.2f} dB for copying the last frame ({where})"
+    return f"{stage}: validation PSNR {psnr:.2f} dB against {baseline:.2f} dB for copying the last frame ({where})"
