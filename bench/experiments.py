@@ -66,8 +66,14 @@ def show(ref: str, path: str) -> str:
 
 
 def machine() -> str:
-    """The machine's processor and core count, for a table's caption."""
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    """The machine's processor and core count, for a table's caption (Linux names the processor
+    in /proc/cpuinfo only: platform.processor() is empty there)."""
+    name = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        name = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                     if line.startswith("model name")), name)
+    return f"{name or platform.machine()}, {os.cpu_count()} cores"
 
 
 def _extension(command: str) -> Path:
@@ -111,12 +117,17 @@ def run_rows(prefix: str, logs: Path, rows: list[Row], extra: list[str], command
     return seconds
 
 
+def _read(ref: str, path: str) -> io.BytesIO:
+    """A binary output of an experiment, read through DVC from its cache (the workspace may have
+    never run the pipeline: the experiments ran in temporary copies)."""
+    import dvc.api
+    return io.BytesIO(dvc.api.read(path, repo=".", rev=ref, mode="rb"))
+
+
 def predictions(ref: str) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """An experiment's stored test predictions (per clip: (steps, h, w, 3)), the test clip indices
-    and the crop origins (N, 2), read through DVC from its cache."""
-    import dvc.api
-    data = dvc.api.read("eval/predictions.h5", repo=".", rev=ref, mode="rb")
-    with h5py.File(io.BytesIO(data), "r") as f:
+    and the crop origins (N, 2)."""
+    with h5py.File(_read(ref, "eval/predictions.h5"), "r") as f:
         stored, clip, origins = read_predictions(f)
         return [stored[i] for i in range(len(stored))], clip, origins
 
@@ -128,15 +139,16 @@ def _label(cell: np.ndarray, text: str) -> np.ndarray:
     return np.concatenate([margin, cell])
 
 
-def picture(runs: list[tuple[str, str]], test_path: Path, m: int, threshold: float, per_row: int = 4, crop: int = 64,
+def picture(runs: list[tuple[str, str]], m: int, threshold: float, per_row: int = 4, crop: int = 64,
             zoom: int = 3) -> np.ndarray:
     """One test clip (the one with the largest moving region at step 1) predicted by every
     experiment of ``runs`` (label, git ref): per experiment, the moving region's crop at steps 1
     and 2, ``zoom`` times enlarged, labelled with its moving-region PSNR on this clip at step 1
-    (``m`` input frames), after the truth and the last input frame. RGB uint8."""
+    (``m`` input frames), after the truth and the last input frame, read from the first
+    experiment's ``data/test.h5`` (every experiment evaluates the same test clips). RGB uint8."""
     stored = [predictions(ref) for _, ref in runs]
     first, indices, origins = stored[0]
-    with open_store(test_path) as f:
+    with open_store(_read(runs[0][1], "data/test.h5")) as f:
         test = ClipArray(f)
         clips = [test.read(int(i), slice(0, m + 2), slice(top, top + p.shape[1]), slice(left, left + p.shape[2]))
                  for i, (top, left), p in zip(indices, origins, first)]

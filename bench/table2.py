@@ -180,7 +180,7 @@ def main() -> None:
     (OUT / "table2.md").write_text(text)
     (OUT / "table2.json").write_text(json.dumps({"machine": machine(), "commit": git("rev-parse", "HEAD").strip(),
                                                  "set": args.set, "base": args.base, "results": results}, indent=1))
-    write_picture(OUT / "table2.png", picture([(r["label"], r["ref"]) for r in results], Path("data/test.h5"),
+    write_picture(OUT / "table2.png", picture([(r["label"], r["ref"]) for r in results],
                                               params.clip.input_frames, params.evaluate.flow_threshold))
     print(text)
     print(f"table2: wrote {OUT / 'table2.md'}, {OUT / 'table2.json'}, {OUT / 'table2.png'}")

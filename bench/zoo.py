@@ -131,7 +131,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "zoo.json").write_text(json.dumps({"machine": machine(), "set": args.set, "results": results}, indent=1))
     (OUT / "table.md").write_text(table(results))
-    write_picture(OUT / "clip.png", picture([(r["row"], r["ref"]) for r in results], Path("data/test.h5"),
+    write_picture(OUT / "clip.png", picture([(r["row"], r["ref"]) for r in results],
                                             params.clip.input_frames, params.evaluate.flow_threshold))
     print(table(results))
     print(f"zoo: wrote {OUT / 'table.md'}, {OUT / 'zoo.json'}, {OUT / 'clip.png'}")
