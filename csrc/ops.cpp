@@ -27,8 +27,11 @@ TORCH_LIBRARY(beyondmse, m) {
   // Gradient difference loss (Mathieu et al. 2016, eq. 5) of (..., H, W) inputs: per-image sums of
   // the terms, shaped (...), in float32 (float64 for float64 inputs).
   m.def("gdl_loss(Tensor pred, Tensor target, float alpha) -> Tensor");
-  // Both input gradients in one pass; grad has the shape of gdl_loss's output.
-  m.def("gdl_loss_backward(Tensor grad, Tensor pred, Tensor target, float alpha) -> (Tensor, Tensor)");
+  // The input gradients (pred's, target's) in one pass; grad has the shape of gdl_loss's output.
+  // output_mask says which are wanted: the others are neither computed nor allocated (None).
+  m.def(
+      "gdl_loss_backward(Tensor grad, Tensor pred, Tensor target, float alpha, bool[2] output_mask) "
+      "-> (Tensor?, Tensor?)");
 
   // cv2.pyrDown per image: (..., H, W) -> (..., (H + 1) // 2, (W + 1) // 2).
   m.def("pyr_down(Tensor x) -> Tensor");
@@ -39,8 +42,8 @@ TORCH_LIBRARY(beyondmse, m) {
   // Adjoint of pyr_up: grad (..., h, w) -> (..., height, width) with height = (h + 1) // 2.
   m.def("pyr_up_backward(Tensor grad, SymInt height, SymInt width) -> Tensor");
 
-  // d[i, j] = mean_f (x[i, f] - x[j, f])^2 of x shaped (N, D), by differences: (N, N), in float32
-  // (float64 for float64 inputs).
+  // d[i, j] = mean_f (x[i, f] - x[j, f])^2 of x shaped (N, D): (N, N), in float32 (float64 for
+  // float64 inputs), within the bound stated in csrc/structure/structure_gemm.h.
   m.def("pairwise_sqdist(Tensor x) -> Tensor");
   // Gradient of pairwise_sqdist with respect to x: (N, D), dtype of x.
   m.def("pairwise_sqdist_backward(Tensor grad, Tensor x) -> Tensor");

@@ -24,9 +24,9 @@ def _(pred, target, alpha):
 
 
 @torch.library.register_fake("beyondmse::gdl_loss_backward")
-def _(grad, pred, target, alpha):
-    return torch.empty_like(pred, memory_format=torch.contiguous_format), torch.empty_like(
-        target, memory_format=torch.contiguous_format)
+def _(grad, pred, target, alpha, output_mask):
+    return tuple(torch.empty_like(pred, memory_format=torch.contiguous_format) if wanted else None
+                 for wanted in output_mask)
 
 
 @torch.library.register_fake("beyondmse::pyr_down")
@@ -72,7 +72,8 @@ def _save_input_size(ctx, inputs, output):
 
 def _gdl_backward(ctx, grad):
     pred, target = ctx.saved_tensors
-    grad_pred, grad_target = ops.gdl_loss_backward(grad, pred, target, ctx.args[0])
+    # Only the gradients autograd asks for are computed (usually pred's alone: targets are data).
+    grad_pred, grad_target = ops.gdl_loss_backward(grad, pred, target, ctx.args[0], list(ctx.needs_input_grad[:2]))
     return grad_pred, grad_target, None
 
 

@@ -168,7 +168,8 @@ def pyr_down(x: torch.Tensor) -> torch.Tensor:
     border, every second pixel kept).
 
     Args:
-        x: ``(..., H, W)``, any leading dims (e.g. ``(B, T, 3, H, W)``).
+        x: ``(..., H, W)``, any leading dims (e.g. ``(B, T, 3, H, W)``); the native kernels take axes
+            up to ``2**29``.
     Returns:
         ``(..., (H + 1) // 2, (W + 1) // 2)``.
 
@@ -291,7 +292,9 @@ def structure_loss(x: torch.Tensor, z: torch.Tensor, eps: float = 1e-12) -> torc
 
     ``sdx[i, j] = mean_f (x[i, f] - x[j, f])^2`` over all N^2 pairs, divided by ``max(mean(sdx), eps)``;
     the same for ``z``; the loss is ``mean_{i,j} (log1p(sdx[i,j]) - log1p(sdz[i,j]))^2``.
-    Distances are computed by differences, with no more than ``N x N`` intermediates.
+    The native kernels take the distances from the Gram matrix of the centred samples where an
+    error check meets the bound stated in ``csrc/structure/structure_gemm.h``, and by differences
+    otherwise; intermediates are at most ``N x N`` (plus a centred copy of the samples).
 
     Args:
         x: ``(N, ...)`` samples (flattened per sample to ``(N, D)``).

@@ -1,4 +1,7 @@
-"""pytest configuration: the ``cuda`` marker; the ``one_torch_thread`` and ``data_dir`` fixtures."""
+"""pytest configuration: the ``cuda`` marker, a compile cache of the run's own; the
+``one_torch_thread`` and ``data_dir`` fixtures."""
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -8,6 +11,9 @@ from cases import moving_squares, write_clips
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "cuda: needs a CUDA GPU (skipped without one)")
+    # torch.compile's on-disk cache keys graphs without the native ops' schemas: graphs cached by
+    # an earlier build would call a changed op with its old arguments.
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="beyondmse-inductor-"))
 
 
 @pytest.fixture(scope="module")

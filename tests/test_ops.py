@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import pyext
 from pyext import reference
@@ -92,8 +93,58 @@ def test_gdl_gradcheck(alpha):
 def test_gdl_opcheck():
     pred, target = _rand(2, 3, 6, 7, seed=7), _rand(2, 3, 6, 7, seed=8)
     torch.library.opcheck(ops.gdl_loss.default, (pred.requires_grad_(), target.requires_grad_(), 1.0))
+    torch.library.opcheck(ops.gdl_loss.default, (pred.detach().requires_grad_(), target.detach(), 1.5))
     grad = _rand(2, 3, seed=9)
-    torch.library.opcheck(ops.gdl_loss_backward.default, (grad, pred.detach(), target.detach(), 2.0))
+    for mask in ([True, True], [True, False], [False, True], [False, False]):
+        torch.library.opcheck(ops.gdl_loss_backward.default, (grad, pred.detach(), target.detach(), 2.0, mask))
+
+
+@pytest.mark.parametrize("device,dtype", DEVICE_DTYPES)
+@pytest.mark.parametrize("mask", [(True, False), (False, True), (True, True), (False, False)])
+def test_gdl_backward_computes_only_the_wanted_gradients(device, dtype, mask):
+    pred = _rand(2, 3, 9, 11, device=device, dtype=dtype, seed=31)
+    target = _rand(2, 3, 9, 11, device=device, dtype=dtype, seed=32)
+    grad = _rand(2, 3, device=device, seed=33)
+    got = ops.gdl_loss_backward(grad, pred, target, 1.5, list(mask))
+    leaves = [x.double().requires_grad_() for x in (pred, target)]
+    (reference.gdl_loss(*leaves, 1.5, "none") * grad.double()).sum().backward()
+    for wanted, g, leaf in zip(mask, got, leaves):
+        if wanted:
+            assert g.dtype == dtype
+            assert_close(g, leaf.grad, dtype)
+        else:
+            assert g is None
+
+
+class _BackwardMasks(TorchDispatchMode):
+    """Records the output_mask and the outputs of every gdl_loss_backward call."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func is ops.gdl_loss_backward.default:
+            self.calls.append((list(args[4]), [o is None for o in out]))
+        return out
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_gdl_autograd_skips_the_target_gradient_when_not_needed(device):
+    pred = _rand(2, 3, 8, 9, device=device, seed=34).requires_grad_()
+    target = _rand(2, 3, 8, 9, device=device, seed=35)
+    with _BackwardMasks() as record:
+        pyext.gdl_loss(pred, target).backward()
+    assert record.calls == [([True, False], [False, True])]
+    ref = pred.detach().double().requires_grad_()
+    reference.gdl_loss(ref, target.double()).backward()
+    assert_close(pred.grad, ref.grad, torch.float32)
+    # Target alone, as when a loss's target comes from a network and the prediction is fixed.
+    target.requires_grad_()
+    with _BackwardMasks() as record:
+        pyext.gdl_loss(pred.detach(), target).backward()
+    assert record.calls == [([False, True], [True, False])]
 
 
 @settings(max_examples=30, deadline=None)
@@ -167,6 +218,21 @@ def test_pyramid_opcheck():
     torch.library.opcheck(ops.pyr_up_backward.default, (_rand(2, 3, 17, 16, seed=14).requires_grad_(), 9, 8))
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_pyramid_rejects_axes_beyond_the_kernels_limit_before_allocating(device):
+    # Stride-0 views of one element: made contiguous, any of them would need terabytes, so only a
+    # check that reads the sizes before copying or allocating can raise these errors.
+    one = torch.zeros(1, 1, device=device)
+    tall = one.expand(2**29 + 1, 2**12)
+    with pytest.raises(RuntimeError, match=r"pyr_down height 536870913 is longer than the kernels' limit"):
+        pyext.pyr_down(tall)
+    wide = one.expand(2**12, 2**28 + 1)  # a valid input whose pyr_up output is too wide
+    with pytest.raises(RuntimeError, match=r"pyr_up width 536870914 is longer than the kernels' limit"):
+        pyext.pyr_up(wide)
+    with pytest.raises(RuntimeError, match=r"pyr_down_backward width 536870913 is longer"):
+        ops.pyr_down_backward(one.expand(2**12, 2**28 + 1), 2**13, 2**29 + 1)
+
+
 @pytest.mark.parametrize("device,dtype", DEVICE_DTYPES)
 def test_laplacian_pyramid_matches_reference_and_inverts(device, dtype):
     x = _rand(2, 3, 37, 50, device=device, dtype=dtype, seed=15)
@@ -215,6 +281,56 @@ def test_structure_loss_gradcheck():
     x = _rand(6, 2, 5, dtype=torch.float64, seed=19).requires_grad_()
     z = _rand(6, 3, dtype=torch.float64, seed=20).requires_grad_()
     assert torch.autograd.gradcheck(pyext.structure_loss, (x, z))
+
+
+# The distances' stated bound (csrc/structure/structure_gemm.h): every entry within
+# tol * (mean(d) + d[i, j]) of the exact distance, whichever form computed it.
+SQDIST_BOUND = {torch.float64: 2.0**-40, torch.float32: 2.0**-16, torch.float16: 2.0**-16, torch.bfloat16: 2.0**-16}
+
+
+def _structure_rows(kind, n=48, d=300, seed=0):
+    """(n, d) float64 rows: ordinary, near-duplicate pairs, or near-duplicate pairs far off the origin."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, d, generator=gen, dtype=torch.float64)
+    if kind != "ordinary":
+        x[1::2] = x[::2] + 1e-4 * torch.randn(n // 2, d, generator=gen, dtype=torch.float64)
+    return x + 50.0 if kind == "offset near-duplicate" else x
+
+
+def _assert_within_sqdist_bound(d, exact, dtype):
+    assert torch.equal(d.diagonal(), torch.zeros_like(d.diagonal())) and bool((d >= 0).all())
+    error = (d.double().cpu() - exact).abs()
+    assert bool((error <= SQDIST_BOUND[dtype] * (exact.mean() + exact)).all()), float(
+        (error / (exact.mean() + exact)).max())
+
+
+@pytest.mark.parametrize("device,dtype", DEVICE_DTYPES)
+@pytest.mark.parametrize("kind", ["ordinary", "near-duplicate", "offset near-duplicate"])
+def test_pairwise_sqdist_meets_its_bound_on_near_duplicate_rows(device, dtype, kind):
+    x = _structure_rows(kind).to(dtype)
+    exact = reference.pairwise_sqdist(x.double())
+    _assert_within_sqdist_bound(ops.pairwise_sqdist(x.to(device)), exact, dtype)
+    # Gradients against the float64 reference, through the loss's own weighting of the distances.
+    z = _rand(48, 5, dtype=torch.float64, seed=36)
+    _check_against_reference(pyext.structure_loss, reference.structure_loss, [x.to(device), z.to(device, dtype)],
+                             dtype, 10.0)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_pairwise_sqdist_keeps_the_difference_form_where_the_gemm_form_cancels(device):
+    # Rows +-4097, +-4098 among 4092 zero rows: the mean is exactly 0, so centring changes nothing,
+    # and d[0, 1] = (4097 - 4098)^2 = 1. The GEMM form computes it as 4097^2 + 4098^2 - 2 * 4097 * 4098,
+    # and 4097^2 = 16785409 is no float32 (odd, above 2^24): it gives 0 or 2, an error of 1 against a
+    # bound of 2^-16 * (mean(d) + 1) < 0.7. Its error check must reject it.
+    x = torch.zeros(4096, 1)
+    x[:4, 0] = torch.tensor([4097.0, 4098.0, -4097.0, -4098.0])
+    d = ops.pairwise_sqdist(x.to(device)).cpu()
+    assert d[0, 1] == 1 and d[2, 3] == 1
+    exact = (x[:4].double() - x.double().t()).pow(2)  # the first 4 rows; the others are 0 or x[k]^2
+    mean = 2 * x.double().pow(2).mean()  # mean of d over all pairs of centred rows
+    error = (d[:4].double() - exact).abs()
+    assert bool((error <= SQDIST_BOUND[torch.float32] * (mean + exact)).all())
+    torch.testing.assert_close(d[4:, 4:], torch.zeros(4092, 4092), rtol=0, atol=0)
 
 
 def test_structure_opcheck():
@@ -347,4 +463,4 @@ def test_native_ops_check_their_arguments():
     with pytest.raises(RuntimeError, match="2-D"):
         ops.pairwise_sqdist(x)
     with pytest.raises(RuntimeError, match="one value per image"):
-        ops.gdl_loss_backward(torch.ones(3), x, y, 1.0)
+        ops.gdl_loss_backward(torch.ones(3), x, y, 1.0, [True, True])

@@ -1,5 +1,5 @@
 // CPU kernels of the gradient difference loss: the forward is one pass over pred and target that
-// sums the terms of every image; the backward one pass that writes both gradients.
+// sums the terms of every image; the backward one pass that writes the wanted gradients.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -52,34 +52,49 @@ void forward_images(const T* p, const T* t, int64_t images, int64_t h, int64_t w
 }
 
 // Derivatives of the terms between rows a and b (b below a), for every column: one branch-free loop.
-template <Exponent E, typename T>
+// P and G say which derivatives are kept (with respect to pred's and target's differences).
+template <Exponent E, bool P, bool G, typename T>
 BMSE_CPU_CLONES void vertical_term_grads(const T* p_a, const T* t_a, const T* p_b, const T* t_b, int64_t width,
                                          T alpha, T* d_dp, T* d_dt) {
 #pragma omp simd
-  for (int64_t j = 0; j < width; ++j) gdl_term_grad<E, T>(t_b[j] - t_a[j], p_b[j] - p_a[j], alpha, d_dt[j], d_dp[j]);
+  for (int64_t j = 0; j < width; ++j) {
+    T dt, dp;
+    gdl_term_grad<E, T>(t_b[j] - t_a[j], p_b[j] - p_a[j], alpha, dt, dp);
+    if constexpr (P) d_dp[j] = dp;
+    if constexpr (G) d_dt[j] = dt;
+  }
 }
 
 // Gradients of one row. Pixel (i, j) appears in up to four terms: vertical (i-1, i) and (i, i+1),
 // horizontal (j-1, j) and (j, j+1); each contributes with + for its second pixel, - for its first.
 // up_* and dn_* hold the vertical terms above and below the row (zeros at the image's border).
-template <Exponent E, typename T>
+template <Exponent E, bool P, bool G, typename T>
 BMSE_CPU_CLONES void row_grads(const T* p, const T* t, const T* up_dp, const T* up_dt, const T* dn_dp,
                                const T* dn_dt, int64_t width, T g, T alpha, T* h_dp, T* h_dt, T* gp, T* gt) {
   // Horizontal terms: h_*[k] for the pair (k-1, k); zero at both ends, where no pair exists.
   h_dp[0] = h_dt[0] = h_dp[width] = h_dt[width] = T(0);
 #pragma omp simd
-  for (int64_t k = 1; k < width; ++k) gdl_term_grad<E, T>(t[k] - t[k - 1], p[k] - p[k - 1], alpha, h_dt[k], h_dp[k]);
+  for (int64_t k = 1; k < width; ++k) {
+    T dt, dp;
+    gdl_term_grad<E, T>(t[k] - t[k - 1], p[k] - p[k - 1], alpha, dt, dp);
+    if constexpr (P) h_dp[k] = dp;
+    if constexpr (G) h_dt[k] = dt;
+  }
+  if constexpr (P) {
 #pragma omp simd
-  for (int64_t j = 0; j < width; ++j) {
-    gp[j] = g * (h_dp[j] - h_dp[j + 1] + up_dp[j] - dn_dp[j]);
-    gt[j] = g * (h_dt[j] - h_dt[j + 1] + up_dt[j] - dn_dt[j]);
+    for (int64_t j = 0; j < width; ++j) gp[j] = g * (h_dp[j] - h_dp[j + 1] + up_dp[j] - dn_dp[j]);
+  }
+  if constexpr (G) {
+#pragma omp simd
+    for (int64_t j = 0; j < width; ++j) gt[j] = g * (h_dt[j] - h_dt[j + 1] + up_dt[j] - dn_dt[j]);
   }
 }
 
 // Rows are walked in order within each thread's range, so the vertical terms below one row are
 // reused as the terms above the next: two term evaluations per pixel instead of three. On the CPU
-// the kernels take float and double only, so T is its own accumulation type.
-template <Exponent E, typename T>
+// the kernels take float and double only, so T is its own accumulation type. gp (when P) and gt
+// (when G) receive the gradients.
+template <Exponent E, bool P, bool G, typename T>
 void backward_images(const acc_t<T>* grad, const T* p, const T* t, int64_t images, int64_t h, int64_t w,
                      double alpha_d, T* gp, T* gt) {
   static_assert(std::is_same_v<T, acc_t<T>>, "CPU kernels compute in their input type");
@@ -99,11 +114,11 @@ void backward_images(const acc_t<T>* grad, const T* p, const T* t, int64_t image
       const int64_t i = r % h;
       const T* p_r = p + r * w;
       const T* t_r = t + r * w;
-      if (i > 0 && r == begin) vertical_term_grads<E, T>(p_r - w, t_r - w, p_r, t_r, w, alpha, up_dp, up_dt);
-      if (i + 1 < h) vertical_term_grads<E, T>(p_r, t_r, p_r + w, t_r + w, w, alpha, dn_dp, dn_dt);
-      row_grads<E, T>(p_r, t_r, i > 0 ? up_dp : zeros, i > 0 ? up_dt : zeros, i + 1 < h ? dn_dp : zeros,
-                      i + 1 < h ? dn_dt : zeros, w, static_cast<T>(grad[r / h]), alpha, h_dp, h_dt, gp + r * w,
-                      gt + r * w);
+      if (i > 0 && r == begin) vertical_term_grads<E, P, G, T>(p_r - w, t_r - w, p_r, t_r, w, alpha, up_dp, up_dt);
+      if (i + 1 < h) vertical_term_grads<E, P, G, T>(p_r, t_r, p_r + w, t_r + w, w, alpha, dn_dp, dn_dt);
+      row_grads<E, P, G, T>(p_r, t_r, i > 0 ? up_dp : zeros, i > 0 ? up_dt : zeros, i + 1 < h ? dn_dp : zeros,
+                            i + 1 < h ? dn_dt : zeros, w, static_cast<T>(grad[r / h]), alpha, h_dp, h_dt,
+                            P ? gp + r * w : nullptr, G ? gt + r * w : nullptr);
       std::swap(up_dp, dn_dp);
       std::swap(up_dt, dn_dt);
     }
@@ -125,24 +140,27 @@ at::Tensor gdl_loss(const at::Tensor& pred, const at::Tensor& target, double alp
   return out;
 }
 
-std::tuple<at::Tensor, at::Tensor> gdl_loss_backward(const at::Tensor& grad, const at::Tensor& pred,
-                                                     const at::Tensor& target, double alpha) {
+OptionalGrads gdl_loss_backward(const at::Tensor& grad, const at::Tensor& pred, const at::Tensor& target,
+                                double alpha, std::array<bool, 2> output_mask) {
   check_gdl_inputs(pred, target, alpha);
   const at::Tensor p = pred.contiguous(), t = target.contiguous();
   const int64_t h = p.size(-2), w = p.size(-1), images = image_count(p);
-  TORCH_CHECK(grad.numel() == images, "beyondmse: gdl_loss_backward grad must hold one value per image (", images,
-              "), got shape ", grad.sizes());
+  check_gdl_grad(grad, images);
+  OptionalGrads out{empty_if(output_mask[0], p), empty_if(output_mask[1], p)};
+  if (p.numel() == 0 || !(output_mask[0] || output_mask[1])) return out;
   const at::Tensor g = grad.to(opmath_dtype(p.scalar_type())).contiguous();
-  at::Tensor gp = at::empty_like(p), gt = at::empty_like(p);
-  if (p.numel() == 0) return {gp, gt};
   AT_DISPATCH_FLOATING_TYPES(p.scalar_type(), "beyondmse_gdl_backward_cpu", [&] {
+    scalar_t* gp = data_or_null<scalar_t>(std::get<0>(out));
+    scalar_t* gt = data_or_null<scalar_t>(std::get<1>(out));
     dispatch_exponent(alpha, [&](auto e) {
-      backward_images<decltype(e)::value, scalar_t>(g.const_data_ptr<acc_t<scalar_t>>(), p.const_data_ptr<scalar_t>(),
-                                                    t.const_data_ptr<scalar_t>(), images, h, w, alpha,
-                                                    gp.mutable_data_ptr<scalar_t>(), gt.mutable_data_ptr<scalar_t>());
+      dispatch_wanted(output_mask, [&](auto want_p, auto want_t) {
+        backward_images<decltype(e)::value, decltype(want_p)::value, decltype(want_t)::value, scalar_t>(
+            g.const_data_ptr<acc_t<scalar_t>>(), p.const_data_ptr<scalar_t>(), t.const_data_ptr<scalar_t>(), images,
+            h, w, alpha, gp, gt);
+      });
     });
   });
-  return {gp, gt};
+  return out;
 }
 
 }  // namespace

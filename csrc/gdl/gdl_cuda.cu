@@ -1,7 +1,8 @@
 // CUDA kernels of the gradient difference loss. Each block walks a strided share of one image's
 // pixels: the forward sums the terms each pixel owns (vertical with the pixel above, horizontal with
-// the pixel to the left) and adds the block's total atomically into the image's output; the backward
-// writes both input gradients of every pixel in the same pass.
+// the pixel to the left) and writes the block's total as one part of the image's sum; a second
+// kernel adds an image's parts in a fixed order, so results are bit-identical run to run (no
+// atomics). The backward writes the wanted input gradients of every pixel in the same pass.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <c10/cuda/CUDAException.h>
@@ -63,10 +64,11 @@ __device__ __forceinline__ int64_t thread_stride() {
   return static_cast<int64_t>(gridDim.x) * blockDim.x;
 }
 
+// parts[img * gridDim.x + blockIdx.x]: the sum of the terms block blockIdx.x owns in image img.
 template <Exponent E, typename T>
 __global__ void __launch_bounds__(kMaxThreads)
     gdl_forward_kernel(const T* __restrict__ p, const T* __restrict__ t, int64_t images, int64_t hw, int64_t w,
-                       acc_t<T> alpha, acc_t<T>* __restrict__ out) {
+                       acc_t<T> alpha, acc_t<T>* __restrict__ parts) {
   using A = acc_t<T>;
   for (int64_t img = blockIdx.y; img < images; img += gridDim.y) {
     const T* pi = p + img * hw;
@@ -79,13 +81,28 @@ __global__ void __launch_bounds__(kMaxThreads)
       if (c.j > 0) sum += gdl_term<E, A>(tq - static_cast<A>(ti[q - 1]), pq - static_cast<A>(pi[q - 1]), alpha);
     }
     sum = block_sum(sum);
-    if (threadIdx.x == 0) atomicAdd(out + img, sum);
+    if (threadIdx.x == 0) parts[img * gridDim.x + blockIdx.x] = sum;
+  }
+}
+
+// out[img] = the sum of the image's count parts, one warp per image: lane l adds parts l, l + 32, ...
+// in order, then the warp's fixed shuffle tree adds the lanes. The order never depends on which
+// blocks of the forward ran first.
+template <typename A>
+__global__ void __launch_bounds__(32)
+    sum_parts_kernel(const A* __restrict__ parts, int64_t images, int64_t count, A* __restrict__ out) {
+  for (int64_t img = blockIdx.x; img < images; img += gridDim.x) {
+    A sum = 0;
+    for (int64_t k = threadIdx.x; k < count; k += 32) sum += parts[img * count + k];
+    sum = warp_sum(sum);
+    if (threadIdx.x == 0) out[img] = sum;
   }
 }
 
 // Pixel (i, j) appears in up to four terms: vertical (i-1, i) and (i, i+1), horizontal (j-1, j) and
 // (j, j+1); each contributes with + for its second pixel, - for its first (as in gdl_cpu.cpp).
-template <Exponent E, typename T>
+// gp is written when P, gt when G.
+template <Exponent E, bool P, bool G, typename T>
 __global__ void __launch_bounds__(kMaxThreads)
     gdl_backward_kernel(const acc_t<T>* __restrict__ grad, const T* __restrict__ p, const T* __restrict__ t,
                         int64_t images, int64_t hw, int64_t w, acc_t<T> alpha, T* __restrict__ gp,
@@ -116,8 +133,9 @@ __global__ void __launch_bounds__(kMaxThreads)
         gdl_term_grad<E, A>(static_cast<A>(ti[q + 1]) - tq, static_cast<A>(pi[q + 1]) - pq, alpha, d_dt, d_dp);
         sp -= d_dp, st -= d_dt;
       }
-      gp[base + q] = static_cast<T>(g * sp);
-      gt[base + q] = static_cast<T>(g * st);
+      // The unwanted sum is dead code: the compiler drops it and its share of the term derivatives.
+      if constexpr (P) gp[base + q] = static_cast<T>(g * sp);
+      if constexpr (G) gt[base + q] = static_cast<T>(g * st);
     }
   }
 }
@@ -142,46 +160,60 @@ at::Tensor gdl_loss(const at::Tensor& pred, const at::Tensor& target, double alp
   const c10::cuda::CUDAGuard guard(pred.device());
   const at::Tensor p = pred.contiguous(), t = target.contiguous();
   const int64_t h = p.size(-2), w = p.size(-1), images = image_count(p);
-  // Zeroed: the blocks of an image add their partial sums into it.
-  at::Tensor out = at::zeros(p.sizes().slice(0, p.dim() - 2), p.options().dtype(opmath_dtype(p.scalar_type())));
-  if (p.numel() == 0) return out;
+  const at::TensorOptions acc_options = p.options().dtype(opmath_dtype(p.scalar_type()));
+  const at::IntArrayRef out_shape = p.sizes().slice(0, p.dim() - 2);
+  if (p.numel() == 0) return at::zeros(out_shape, acc_options);  // images of no pixels sum to 0
+  at::Tensor out = at::empty(out_shape, acc_options);
   const LaunchShape shape = launch_shape(images, h * w);
+  // One block per image writes its sum straight into out; several write parts, summed afterwards.
+  const int64_t count = shape.grid.x;
+  at::Tensor parts = count == 1 ? out : at::empty({images, count}, acc_options);
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, p.scalar_type(), "beyondmse_gdl_cuda", [&] {
     using A = acc_t<scalar_t>;
     dispatch_exponent(alpha, [&](auto e) {
       gdl_forward_kernel<decltype(e)::value, scalar_t><<<shape.grid, shape.block, 0, stream>>>(
           p.const_data_ptr<scalar_t>(), t.const_data_ptr<scalar_t>(), images, h * w, w, static_cast<A>(alpha),
-          out.mutable_data_ptr<A>());
+          parts.mutable_data_ptr<A>());
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
+    if (count > 1) {
+      const auto blocks = static_cast<unsigned>(std::min(images, kMaxGridY));
+      sum_parts_kernel<A><<<blocks, 32, 0, stream>>>(parts.const_data_ptr<A>(), images, count,
+                                                     out.mutable_data_ptr<A>());
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    }
   });
   return out;
 }
 
-std::tuple<at::Tensor, at::Tensor> gdl_loss_backward(const at::Tensor& grad, const at::Tensor& pred,
-                                                     const at::Tensor& target, double alpha) {
+OptionalGrads gdl_loss_backward(const at::Tensor& grad, const at::Tensor& pred, const at::Tensor& target,
+                                double alpha, std::array<bool, 2> output_mask) {
   check_gdl_inputs(pred, target, alpha);
   const c10::cuda::CUDAGuard guard(pred.device());
   const at::Tensor p = pred.contiguous(), t = target.contiguous();
   const int64_t h = p.size(-2), w = p.size(-1), images = image_count(p);
-  TORCH_CHECK(grad.numel() == images, "beyondmse: gdl_loss_backward grad must hold one value per image (", images,
-              "), got shape ", grad.sizes());
+  check_gdl_grad(grad, images);
+  OptionalGrads out{empty_if(output_mask[0], p), empty_if(output_mask[1], p)};
+  if (p.numel() == 0 || !(output_mask[0] || output_mask[1])) return out;
   const at::Tensor g = grad.to(p.device(), opmath_dtype(p.scalar_type())).contiguous();
-  at::Tensor gp = at::empty_like(p), gt = at::empty_like(p);
-  if (p.numel() == 0) return {gp, gt};
   const LaunchShape shape = launch_shape(images, h * w);
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, p.scalar_type(), "beyondmse_gdl_backward_cuda", [&] {
     using A = acc_t<scalar_t>;
+    scalar_t* gp = data_or_null<scalar_t>(std::get<0>(out));
+    scalar_t* gt = data_or_null<scalar_t>(std::get<1>(out));
     dispatch_exponent(alpha, [&](auto e) {
-      gdl_backward_kernel<decltype(e)::value, scalar_t><<<shape.grid, shape.block, 0, stream>>>(
-          g.const_data_ptr<A>(), p.const_data_ptr<scalar_t>(), t.const_data_ptr<scalar_t>(), images, h * w, w,
-          static_cast<A>(alpha), gp.mutable_data_ptr<scalar_t>(), gt.mutable_data_ptr<scalar_t>());
-      C10_CUDA_KERNEL_LAUNCH_CHECK();
+      dispatch_wanted(output_mask, [&](auto want_p, auto want_t) {
+        gdl_backward_kernel<decltype(e)::value, decltype(want_p)::value, decltype(want_t)::value, scalar_t>
+            <<<shape.grid, shape.block, 0, stream>>>(g.const_data_ptr<A>(), p.const_data_ptr<scalar_t>(),
+                                                     t.const_data_ptr<scalar_t>(), images, h * w, w,
+                                                     static_cast<A>(alpha), gp, gt);
+        C10_CUDA_KERNEL_LAUNCH_CHECK();
+      });
     });
   });
-  return {gp, gt};
+  return out;
 }
 
 }  // namespace

@@ -6,7 +6,10 @@
 // torch.abs.
 #pragma once
 
+#include <array>
 #include <cmath>
+#include <optional>
+#include <tuple>
 #include <type_traits>
 
 #include "../common.h"
@@ -64,6 +67,27 @@ void dispatch_exponent(double alpha, F&& fn) {
   }
 }
 
+// Calls fn(std::bool_constant<pred>{}, std::bool_constant<target>{}) with the input gradients a
+// backward computes (at least one: with none wanted the kernels are not launched).
+template <typename F>
+void dispatch_wanted(std::array<bool, 2> mask, F&& fn) {
+  if (mask[0] && mask[1]) return fn(std::true_type{}, std::true_type{});
+  if (mask[0]) return fn(std::true_type{}, std::false_type{});
+  return fn(std::false_type{}, std::true_type{});
+}
+
+// The backward's outputs: an empty tensor like x where wanted, none where not.
+using OptionalGrads = std::tuple<std::optional<at::Tensor>, std::optional<at::Tensor>>;
+inline std::optional<at::Tensor> empty_if(bool wanted, const at::Tensor& x) {
+  return wanted ? std::optional<at::Tensor>(at::empty_like(x)) : std::nullopt;
+}
+
+// A data pointer of an optional gradient (nullptr where it is not wanted).
+template <typename T>
+T* data_or_null(std::optional<at::Tensor>& t) {
+  return t.has_value() ? t->mutable_data_ptr<T>() : nullptr;
+}
+
 inline void check_gdl_inputs(const at::Tensor& pred, const at::Tensor& target, double alpha) {
   check_images(pred, "pred");
   TORCH_CHECK(pred.sizes() == target.sizes(), "beyondmse: gdl_loss pred and target must have the same shape, got ",
@@ -73,6 +97,11 @@ inline void check_gdl_inputs(const at::Tensor& pred, const at::Tensor& target, d
   TORCH_CHECK(pred.device() == target.device(), "beyondmse: gdl_loss pred and target must be on the same device, got ",
               pred.device(), " and ", target.device());
   TORCH_CHECK(alpha >= 1.0, "beyondmse: gdl_loss alpha must be >= 1, got ", alpha);
+}
+
+inline void check_gdl_grad(const at::Tensor& grad, int64_t images) {
+  TORCH_CHECK(grad.numel() == images, "beyondmse: gdl_loss_backward grad must hold one value per image (", images,
+              "), got shape ", grad.sizes());
 }
 
 }  // namespace beyondmse

@@ -36,7 +36,7 @@ __global__ void __launch_bounds__(kThreads)
   extern __shared__ Taps shared_taps[];
   Taps* cols = shared_taps;               // blockDim.x entries
   Taps* rows = shared_taps + blockDim.x;  // blockDim.y entries
-  // 64-bit pixel indices: a tile may reach past an axis of nearly INT32_MAX.
+  // 64-bit pixel indices: an image may hold more than 2^31 pixels (axes up to 2^29, pyramid_taps.h).
   const int tid = threadIdx.y * blockDim.x + threadIdx.x;
   const int64_t col0 = static_cast<int64_t>(blockIdx.x) * blockDim.x, j = col0 + threadIdx.x;
   if (tid < static_cast<int>(blockDim.x) && col0 + tid < out_w)

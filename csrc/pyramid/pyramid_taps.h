@@ -13,6 +13,8 @@
 
 #include <torch/library.h>
 
+#include <algorithm>
+
 #include "../common.h"
 
 namespace beyondmse {
@@ -108,16 +110,37 @@ BMSE_HD int resample_taps(Resample kind, int o, int n_in, int n_out, int* idx, f
   }
 }
 
+// The longest axis (input or output) the kernels take: taps are computed in 32-bit ints, and the
+// largest intermediate, reflect-101 on pyr_up's doubled grid (2 * (2n - 1) - i for an input of n),
+// stays below 2^31 for axes up to 2^29.
+constexpr int64_t kMaxAxis = int64_t(1) << 29;
+
+inline const char* resample_op_name(Resample kind) {
+  switch (kind) {
+    case Resample::Down:
+      return "pyr_down";
+    case Resample::Up:
+      return "pyr_up";
+    case Resample::DownAdjoint:
+      return "pyr_down_backward";
+    default:
+      return "pyr_up_backward";
+  }
+}
+
 // Host-side guard of the sizes a resampling kind accepts (the adjoints mirror their forward op).
+// It reads sizes only, so it runs before any input is copied or output allocated.
 inline void check_resample_sizes(Resample kind, int64_t n_in, int64_t n_out, const char* axis) {
+  const char* op = resample_op_name(kind);
+  TORCH_CHECK(n_in <= kMaxAxis && n_out <= kMaxAxis, "beyondmse: ", op, " ", axis, " ",
+              std::max(n_in, n_out), " is longer than the kernels' limit of 2^29 = ", kMaxAxis);
   const bool ok = n_in >= 1 && n_out >= 1 &&
                   (kind == Resample::Down          ? n_out == (n_in + 1) / 2
                    : kind == Resample::Up          ? (n_out == 2 * n_in || n_out == 2 * n_in - 1)
                    : kind == Resample::DownAdjoint ? n_in == (n_out + 1) / 2
                                                    : n_out == (n_in + 1) / 2);
-  TORCH_CHECK(ok, "beyondmse: pyramid ", axis, " size ", n_out, " does not fit an input of size ", n_in,
+  TORCH_CHECK(ok, "beyondmse: ", op, " ", axis, " size ", n_out, " does not fit an input of size ", n_in,
               " (pyr_up takes 2n or 2n - 1 for an input of n; pyr_down gives (n + 1) // 2)");
-  TORCH_CHECK(n_in <= INT32_MAX && n_out <= INT32_MAX, "beyondmse: pyramid ", axis, " too large");
 }
 
 // The four pyramid ops of one device, built on its resample(input, kind, out_h, out_w); each device

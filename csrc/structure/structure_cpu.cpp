@@ -1,11 +1,14 @@
-// CPU kernels of the pairwise squared distances behind GAIA's structure loss, computed by
-// differences (never |a|^2 + |b|^2 - 2ab, which cancels), blocked for the caches.
+// CPU kernels of the pairwise squared distances behind GAIA's structure loss. The forward uses the
+// GEMM form (structure_gemm.h) where its error estimate meets the bound stated there, and otherwise
+// the difference kernel below (no |a|^2 + |b|^2 - 2ab, which cancels), blocked for the caches. The
+// backward uses the GEMM form (its error matches the difference form's, structure_gemm.h); at a
+// float32 matmul precision below "highest" both use the difference kernels.
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <vector>
 
-#include "structure_checks.h"
+#include "structure_gemm.h"
 
 namespace beyondmse {
 namespace {
@@ -123,6 +126,10 @@ at::Tensor pairwise_sqdist(const at::Tensor& input) {
   at::Tensor out = at::empty({n, n}, x.options().dtype(opmath_dtype(x.scalar_type())));
   if (n == 0) return out;
   if (d == 0) return out.zero_();
+  // The GEMM form where its error meets the bound (structure_gemm.h), else the difference form.
+  if (full_precision_mm(x)) {
+    if (at::Tensor gemm = sqdist_gemm(x); gemm.defined()) return gemm;
+  }
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "beyondmse_sqdist_cpu", [&] {
     sqdist_forward<scalar_t>(x.const_data_ptr<scalar_t>(), n, d, out.mutable_data_ptr<acc_t<scalar_t>>());
   });
@@ -134,10 +141,11 @@ at::Tensor pairwise_sqdist_backward(const at::Tensor& grad, const at::Tensor& in
   check_sqdist_grad(grad, input);
   const at::Tensor x = input.contiguous();
   const int64_t n = x.size(0), d = x.size(1);
-  at::Tensor out = at::empty_like(x);
-  if (x.numel() == 0) return out;
+  if (x.numel() == 0) return at::empty_like(x);
   const at::Tensor g = grad.to(opmath_dtype(x.scalar_type()));
   const at::Tensor sym = (g + g.t()).contiguous();
+  if (full_precision_mm(x)) return sqdist_gemm_backward(sym, x);
+  at::Tensor out = at::empty_like(x);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "beyondmse_sqdist_backward_cpu", [&] {
     sqdist_backward<scalar_t>(sym.const_data_ptr<acc_t<scalar_t>>(), x.const_data_ptr<scalar_t>(), n, d,
                               out.mutable_data_ptr<scalar_t>());

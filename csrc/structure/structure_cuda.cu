@@ -1,5 +1,7 @@
-// CUDA kernels of the pairwise squared distances behind GAIA's structure loss, computed by
-// differences (never |a|^2 + |b|^2 - 2ab, which cancels). Both are tiled like a matmul: a block
+// CUDA kernels of the pairwise squared distances behind GAIA's structure loss. Both ops use the
+// GEMM form (structure_gemm.h: cuBLAS, with the forward's error check) where gemm_allowed() says
+// so, and otherwise the difference kernels below (no |a|^2 + |b|^2 - 2ab, which cancels). These
+// are tiled like a matmul: a block
 // owns a 32 x 32 output tile, stages 32 x 32 input tiles in shared memory (converted to the
 // accumulation type once) and each of its 16 x 16 threads accumulates a 2 x 2 micro-tile.
 #include <ATen/ATen.h>
@@ -11,7 +13,9 @@
 
 #include <algorithm>
 
-#include "structure_checks.h"
+#include <c10/cuda/CUDAGraphsC10Utils.h>
+
+#include "structure_gemm.h"
 
 namespace beyondmse {
 namespace {
@@ -124,6 +128,14 @@ __global__ void __launch_bounds__(kThreads)
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// The GEMM form needs full-precision products (while TF32 matmuls are enabled the difference
+// kernels run); the forward's error check reads its verdict back to the host, which a CUDA graph
+// capture cannot do.
+bool gemm_allowed(const at::Tensor& x, bool reads_back) {
+  return full_precision_mm(x) &&
+         (!reads_back || c10::cuda::currentStreamCaptureStatusMayInitCtx() == c10::cuda::CaptureStatus::None);
+}
+
 at::Tensor pairwise_sqdist(const at::Tensor& input) {
   check_sqdist_input(input);
   const c10::cuda::CUDAGuard guard(input.device());
@@ -132,6 +144,9 @@ at::Tensor pairwise_sqdist(const at::Tensor& input) {
   at::Tensor out = at::empty({n, n}, x.options().dtype(opmath_dtype(x.scalar_type())));
   if (n == 0) return out;
   if (d == 0) return out.zero_();
+  if (gemm_allowed(x, /*reads_back=*/true)) {
+    if (at::Tensor gemm = sqdist_gemm(x); gemm.defined()) return gemm;
+  }
   const int64_t tiles = ceil_div(n, kTile);
   TORCH_CHECK(tiles <= kMaxGridY, "beyondmse: pairwise_sqdist N = ", n, " is too large");
   // Split the features so that about kTargetBlocks blocks compute, each split a whole number of
@@ -163,6 +178,7 @@ at::Tensor pairwise_sqdist_backward(const at::Tensor& grad, const at::Tensor& in
   TORCH_CHECK(ceil_div(n, kTile) <= kMaxGridY, "beyondmse: pairwise_sqdist_backward N = ", n, " is too large");
   const at::Tensor g = grad.to(opmath_dtype(x.scalar_type()));
   const at::Tensor sym = (g + g.t()).contiguous();
+  if (gemm_allowed(x, /*reads_back=*/false)) return sqdist_gemm_backward(sym, x);
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   const dim3 grid(static_cast<unsigned>(ceil_div(d, kTile)), static_cast<unsigned>(ceil_div(n, kTile)));
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "beyondmse_sqdist_backward_cuda", [&] {
