@@ -19,7 +19,7 @@ from pyext.data.video import VideoError, read_video
 from pyext.latent import interpolation_steps
 from pyext.models import load_generator
 from pyext.models.gaia import GAIA
-from pyext.pictures import clip_grid, save_gif, save_png
+from pyext.pictures import clip_grid, save_animation, save_png
 from pyext.prediction import check_writable
 
 MODEL = Path("models") / "generator.pt"
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         mixed = [model.mix(za, zb, float(t)) for t in interpolation_steps(args.steps)]
     frames = clip_grid(torch.stack([a, *mixed, b], dim=1))  # one row: A, the mixtures, B
     if args.out.suffix.lower() == ".gif":
-        save_gif(args.out, frames)
+        save_animation(args.out, frames)
     else:
         save_png(args.out, frames[-1])
     print(f"interpolate: {args.steps} mixtures of {model.frames}-frame {model.patch}x{model.patch} patches "

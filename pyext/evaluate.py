@@ -16,7 +16,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from .config import Params
@@ -35,13 +34,15 @@ from .metrics import (
     optical_flow_baseline,
 )
 from .models import Predictor
-from .prediction import write_side_by_side
+from .pictures import comparison, comparison_frames, enlarge, labelled_grid, save_animation, save_png
 from .tables import write_series
 
 METHODS = ("model", "last_frame", "optical_flow")
 # The PSNR each evaluate.measure reports and plots, and what it is called.
 HEADLINE = {"moving_mean": ("psnr", "moving-region PSNR"), "authors": ("authors_psnr", "PSNR by the authors' measure")}
 _BASELINES = {"last_frame": last_frame_baseline, "optical_flow": optical_flow_baseline}
+# The methods' rows in the clips' pictures: copying the last frame shows the last input.
+_ROW_NAMES = {"model": "model", "last_frame": "last frame\n(= input t)", "optical_flow": "optical flow"}
 PAPER_EVERY = 10  # the paper's protocol: every 10th video of the split's test list
 
 
@@ -122,45 +123,45 @@ def summarise(results: list[dict[str, list[dict[str, float]]]], steps: int) -> d
     return summary
 
 
-def _cell_grid(rows: list[list[np.ndarray | None]], label_rows: list[str]) -> np.ndarray:
-    """A picture of frames in rows (None: an empty cell), a label on the first cell of each row."""
-    import cv2
-    h, w = next(c for row in rows for c in row if c is not None).shape[:2]
-    gap = 4
-    out = np.full((len(rows) * (h + gap) - gap, len(rows[0]) * (w + gap) - gap, 3), 255, np.uint8)
-    for r, row in enumerate(rows):
-        for c, cell in enumerate(row):
-            if cell is not None:
-                out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = cell
-        cv2.putText(out, label_rows[r], (6, r * (h + gap) + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 2)
-        cv2.putText(out, label_rows[r], (6, r * (h + gap) + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1)
-    return out
+def clip_picture(clip: np.ndarray, result: ClipResult, m: int, n: int = 1) -> np.ndarray:
+    """The picture of one evaluated clip (:func:`pyext.pictures.comparison`): the truth, the
+    model and the baselines in rows, one column per predicted frame plus a zoomed crop of the
+    moving region of each; under each prediction its PSNR on this clip (moving region and whole
+    frame, of its step), the truth's moving region outlined.
 
-
-def clip_picture(clip: np.ndarray, result: ClipResult, m: int) -> np.ndarray:
-    """A PNG grid of one clip: the inputs then the true future frames; under the future frames the
-    model's and the baselines' predictions and the motion mask of each target."""
+    Args:
+        clip: uint8 ``(m + F, H, W, 3)``, F = ``len(result.predictions)``.
+        n: frames per recursive step.
+    Returns:
+        uint8 ``(H', W', 3)``, at most :data:`pyext.pictures.MAX_WIDTH` wide.
+    """
     future = len(result.predictions)
-    blank: list[np.ndarray | None] = [None] * m
-    mask_frames = [np.repeat((mask[..., None] * 255).astype(np.uint8), 3, axis=2) for mask in result.masks]
-    rows = [list(clip[:m + future]), blank + list(result.predictions)]
-    rows += [blank + list(result.baselines[name]) for name in _BASELINES]
-    rows.append(blank + mask_frames)
-    return _cell_grid(rows, ["inputs | truth", "model", "last frame", "optical flow", "moving regions"])
+    frames = {"model": result.predictions, **result.baselines}
+    methods = {_ROW_NAMES[method]: frames[method] for method in METHODS}
+    captions = {_ROW_NAMES[method]: [_psnr_caption(result.scores[method][j // n]) for j in range(future)]
+                for method in METHODS}
+    return comparison(clip[m:m + future], methods, result.masks, captions, n)[0]
+
+
+def _psnr_caption(scores: dict[str, float]) -> str:
+    moving = "none moves" if math.isnan(scores["psnr"]) else f"{scores['psnr']:.1f} dB"
+    return f"moving {moving}\nwhole {scores['psnr_full']:.1f} dB"
 
 
 def clip_animation(clip: np.ndarray, result: ClipResult, m: int, path: Path) -> None:
-    """An animated GIF of the recursive prediction: truth (left) and model (right), the inputs first."""
+    """An animated PNG of the recursive prediction (:func:`pyext.pictures.comparison_frames`):
+    truth | model | last frame | optical flow, the inputs first, each predicted frame held longer."""
     future = len(result.predictions)
-    frames = [np.concatenate([clip[t], clip[t]], axis=1) for t in range(m)]
-    frames += [np.concatenate([clip[m + j], result.predictions[j]], axis=1) for j in range(future)]
-    write_side_by_side(np.stack(frames), path, fps=3)
+    outputs = {"model": result.predictions, **result.baselines}
+    pictures = comparison_frames(clip[:m], clip[m:m + future],
+                                 {method.replace("_", " "): outputs[method] for method in METHODS})
+    save_animation(path, pictures, [300] * m + [900] * future)
 
 
 def class_picture(generator: Predictor, clip: np.ndarray, steps: int, device: torch.device,
                   names: list[str]) -> np.ndarray:
-    """What class conditioning does: one clip's inputs and true future frames, then its
-    prediction under each class of a class-conditioned generator (one row per class, named).
+    """What class conditioning does: one clip's true future frames, then its prediction under
+    each class of a class-conditioned generator (one row per class, named), one column per frame.
 
     Args:
         clip: uint8 ``(m + steps * n, H, W, 3)``.
@@ -169,9 +170,10 @@ def class_picture(generator: Predictor, clip: np.ndarray, steps: int, device: to
     m = generator.input_frames
     x = to_model(clip[:m])[None].to(device).expand(generator.classes, -1, -1, -1, -1)
     predicted = to_uint8(generator.predict(x, steps, torch.arange(generator.classes, device=device)))
-    blank: list[np.ndarray | None] = [None] * m
-    rows = [list(clip)] + [blank + list(frames) for frames in predicted]
-    return _cell_grid(rows, ["inputs | truth"] + [f"{k}: {name}" for k, name in enumerate(names)])
+    zoom = max(1, 160 // clip.shape[1])  # small frames enlarged, as in the clips' pictures
+    rows = [[enlarge(frame, zoom) for frame in frames] for frames in [clip[m:], *predicted]]
+    labels = ["truth"] + [f"class {k}: {name}" for k, name in enumerate(names)]
+    return labelled_grid(rows, labels, [f"t+{j + 1}" for j in range(len(predicted[0]))])[0]
 
 
 def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Path,
@@ -232,16 +234,13 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
                                  **{method: round(result.scores[method][0]["psnr_full"], 4) for method in METHODS}})
                 if i in drawn:
                     name = f"clip{int(index):05d}"
-                    picture = clip_picture(clip, result, m)
-                    with atomic_output(out_dir / "pictures" / f"{name}.png") as png:
-                        Image.fromarray(picture).save(png, format="PNG")
-                    clip_animation(clip, result, m, out_dir / "pictures" / f"{name}.gif")
+                    save_png(out_dir / "pictures" / f"{name}.png", clip_picture(clip, result, m, n))
+                    clip_animation(clip, result, m, out_dir / "pictures" / f"{name}_animated.png")
                     if not classes_drawn:
                         classes_drawn = True
                         picture = class_picture(generator, clip, steps, device,
                                                 class_names or [str(k) for k in range(generator.classes)])
-                        with atomic_output(out_dir / "pictures" / "classes.png") as png:
-                            Image.fromarray(picture).save(png, format="PNG")
+                        save_png(out_dir / "pictures" / "classes.png", picture)
     summary = summarise(results, steps)
     without = sum(any(math.isnan(r["model"][s]["psnr"]) for s in range(steps)) for r in results)
     metrics = {**summary, "clips": len(results), "clips_without_motion": without, **(extra or {})}

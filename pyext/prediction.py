@@ -24,13 +24,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from .data.dataset import to_model, to_uint8
-from .data.files import atomic_output
 from .data.video import DEFAULT_BITRATE, centre_crop, write_video
 from .models import Predictor
+from .pictures import save_animation
 
 __all__ = ["predict", "window_starts", "crop_to_model", "write_side_by_side", "check_label", "check_output_path",
            "OUTPUT_SUFFIXES", "INPUT_GAP_COLOUR", "PREDICTION_GAP_COLOUR"]
@@ -241,7 +240,7 @@ def write_side_by_side(frames: np.ndarray, path: str | os.PathLike, fps: int = 2
 
     By the suffix of ``path``: ``.mp4`` and ``.avi`` are MPEG-4 Part 2 (FFmpeg's ``mpeg4``) yuv420p
     through :func:`pyext.data.video.write_video`, at its bitrate scaled up with the frame area
-    beyond 320x240; ``.gif`` is written with Pillow, looping forever, each frame shown
+    beyond 320x240; ``.gif`` is written by :func:`pyext.pictures.save_animation`, looping forever, each frame shown
     ``1000 / fps`` ms (GIF counts in hundredths of a second, and Pillow merges consecutive identical
     frames into one longer frame). The file appears only once complete.
 
@@ -269,8 +268,5 @@ def write_side_by_side(frames: np.ndarray, path: str | os.PathLike, fps: int = 2
         bitrate = max(DEFAULT_BITRATE, round(DEFAULT_BITRATE * h * w / (240 * 320)))
         write_video(path, frames, fps=fps, bitrate=bitrate)
         return
-    images = [Image.fromarray(f) for f in frames]
-    with atomic_output(path) as tmp:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], loop=0,
-                       duration=max(1, round(1000 / fps)))
+    save_animation(path, list(frames), max(1, round(1000 / fps)))
 

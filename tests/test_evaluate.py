@@ -130,11 +130,18 @@ def test_evaluate_writes_the_schema_and_recomputes_with_skimage(tmp_path):
         assert saved["model"][step]["ssim_full"] == pytest.approx(np.mean(ssims), abs=1e-3)
 
     pictures = sorted(p.name for p in (tmp_path / "eval" / "pictures").iterdir())
-    assert pictures == ["clip00000.gif", "clip00000.png", "clip00002.gif", "clip00002.png"]  # spread out
+    assert pictures == ["clip00000.png", "clip00000_animated.png", "clip00002.png", "clip00002_animated.png"]  # spread out
     from PIL import Image
-    gif = Image.open(tmp_path / "eval" / "pictures" / "clip00000.gif")
-    assert gif.n_frames == 6 and gif.size == (160, 64)
-    assert Image.open(tmp_path / "eval" / "pictures" / "clip00002.gif").size == (80, 48)  # at its own size
+    from pyext.pictures import MAX_WIDTH
+    # The clip's picture: truth, model, last frame, optical flow in rows (the 64x80 frames enlarged
+    # twice), a column per predicted frame and a zoomed crop of each (tests/test_pictures.py: layout).
+    picture = np.asarray(Image.open(tmp_path / "eval" / "pictures" / "clip00000.png"))
+    assert picture.shape[0] > 4 * 128 and 2 * 160 + 2 * 126 < picture.shape[1] <= MAX_WIDTH
+    animation = Image.open(tmp_path / "eval" / "pictures" / "clip00000_animated.png")
+    assert animation.is_animated and animation.n_frames == 6  # 4 inputs, 2 predicted frames
+    assert 4 * 160 < animation.size[0] <= MAX_WIDTH and animation.size[1] > 128  # 4 panels, labels above
+    # Each at its own size: the still clip's 48x40 frames enlarged 3 times.
+    assert Image.open(tmp_path / "eval" / "pictures" / "clip00002_animated.png").size[1] > 3 * 48
     # Series tables (pyext.tables): a row per (x, method).
     steps = (tmp_path / "eval" / "plots" / "steps.csv").read_text().splitlines()
     assert steps[0] == "step,series,value" and len(steps) == 1 + 2 * 3

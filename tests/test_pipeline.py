@@ -40,8 +40,9 @@ def test_repro_builds_the_training_set_and_trains_then_does_nothing(workdir):
     assert "optical_flow" in metrics and "sharpness_full" in metrics
     plots = _run([sys.executable, "-m", "dvc", "plots", "show", "-o", "plots_html"], workdir)
     html = (workdir / "plots_html" / "index.html").read_text()
-    assert "loss_g" in html and "step000004.png" in html, plots.stdout
-    assert "the predictor's PSNR (dB; evaluate.measure) per recursive step" in html and "clip00000.gif" in html
+    assert "loss_g" in html and "predictions/step000004.png" in html and "scales/step000004.png" in html, plots.stdout
+    assert "the predictor's PSNR (dB; evaluate.measure) per recursive step" in html
+    assert "eval/pictures/clip00000.png" in html and "eval/pictures/clip00000_animated.png" in html
     assert "WARNING" not in plots.stderr and "failed to load" not in plots.stderr, plots.stderr
     # The training curves: validation PSNR beside copying the last frame's, in one plot drawn by
     # the project's series template (one colour per series).

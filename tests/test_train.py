@@ -495,8 +495,14 @@ def test_dvclive_logs_and_pictures(data_dir, tmp_path):
     from PIL import Image
     pictures = sorted((live / "plots" / "images" / "predictions").iterdir())
     assert [p.name for p in pictures] == ["step000003.png", "step000006.png"]
-    # 4 clips of the first validation batch, 4 inputs + truth + prediction, 32x32 zoomed 4x, 1-pixel borders
-    assert Image.open(pictures[0]).size == (6 * 130, 4 * 130)
+    # 4 clips of the first validation batch, 4 inputs + truth + prediction, 32x32 zoomed 4x, 4-pixel
+    # lines between them, a row of labels above
+    width, height = Image.open(pictures[0]).size
+    assert width == 6 * 132 - 4 and 4 * 132 - 4 + 10 < height < 4 * 132 - 4 + 40
+    # The generator's outputs at its 2 scales, beside the last input and the truth
+    scales = sorted((live / "plots" / "images" / "scales").iterdir())
+    assert [p.name for p in scales] == ["step000003.png", "step000006.png"]
+    assert Image.open(scales[0]).size == (4 * 132 - 4, height)
 
 
 def _project(tmp_path: Path, data_dir: Path, kind: str = "bce", pause: float = 0.0, condition: str = "none",

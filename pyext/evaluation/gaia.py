@@ -45,7 +45,7 @@ from ..latent import PCA, attribute_vectors, interpolation_steps, structure_corr
 from ..losses.gaia import unit
 from ..metrics import psnr_per_clip, sharpness_difference, ssim
 from ..models.gaia import GAIA
-from ..pictures import clip_grid, frame_grid, save_gif, save_png
+from ..pictures import clip_grid, frame_grid, save_animation, save_png
 from ..tables import write_series
 from .base import register_evaluation
 from .patches import moving_patches
@@ -176,7 +176,7 @@ def _draw(folder: Path, x: torch.Tensor, recon: np.ndarray, first: torch.Tensor,
     cells = torch.stack([first.cpu(), *(g.cpu() for g in grid), second.cpu()], dim=1)  # (pairs, steps + 2, T, 3, P, P)
     frames = clip_grid(cells)
     save_png(folder / "interpolation.png", frames[-1])
-    save_gif(folder / "interpolation.gif", frames)
+    save_animation(folder / "interpolation.gif", frames)
 
 
 def _draw_attributes(folder: Path, model: GAIA, training: torch.Tensor, labels: np.ndarray, x: torch.Tensor,

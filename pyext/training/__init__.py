@@ -6,8 +6,8 @@ from .checkpoints import CHECKPOINT, CHECKPOINT_FORMAT, GENERATOR, STALE, code_h
 from .data import ClipBatches
 from .loop import TrainingError, World, train
 from .steps import STEPS, TrainingStep, make_step, register_step
-from .validation import Validations, prediction_grid, validation_psnr, verdict
+from .validation import Validations, prediction_pictures, validation_psnr, verdict
 
 __all__ = ["CHECKPOINT", "CHECKPOINT_FORMAT", "GENERATOR", "STALE", "STEPS", "ClipBatches", "TrainingError",
-           "TrainingStep", "Validations", "World", "code_hash", "make_step", "params_hash", "prediction_grid",
+           "TrainingStep", "Validations", "World", "code_hash", "make_step", "params_hash", "prediction_pictures",
            "register_step", "train", "validation_psnr", "verdict"]

@@ -256,7 +256,8 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
                 # Validation clips, or without any the step's training clips: the pictures (a DVC
                 # output) exist whatever the set's size.
                 shown = val_batches[0] if val_batches else (batches[-1], labels[-1])
-                live.image(f"predictions/step{step:06d}.png", trainer.picture(shown))
+                for name, picture in trainer.pictures(shown).items():
+                    live.image(f"{name}/step{step:06d}.png", picture)
             if at_checkpoint and world.main:
                 save(ckpt_path, {"format": CHECKPOINT_FORMAT, **identity, "step": step,
                                   "position": step * per_step * tp.batch_size, **trainer.state(),

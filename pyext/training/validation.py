@@ -12,8 +12,8 @@ from torch import nn
 
 from ..data.dataset import ClipDataset, to_uint8
 from ..metrics import psnr_per_clip
-from ..models import Predictor
-from ..pictures import frame_grid
+from ..models import MultiScaleGenerator, Predictor
+from ..pictures import patch_grid
 from .data import split
 
 
@@ -43,18 +43,41 @@ def validation_psnr(generator: Predictor, batches: list[Batch], device: torch.de
 
 
 @torch.no_grad()
-def prediction_grid(generator: Predictor, clips: torch.Tensor, labels: torch.Tensor, device: torch.device,
-                    zoom: int = 4) -> np.ndarray:
-    """A picture: one row per clip, its input frames, then the true and the predicted frames.
+def prediction_pictures(generator: MultiScaleGenerator, clips: torch.Tensor, labels: torch.Tensor,
+                        device: torch.device, zoom: int = 4, scale_rows: int = 4) -> dict[str, np.ndarray]:
+    """Pictures of the generator at work on clips, from one forward pass:
+
+    - ``predictions``: one row per clip, its input frames, then the true and the predicted frames;
+    - ``scales``: the first ``scale_rows`` clips' last input, the generator's output at each scale
+      from the coarsest (each enlarged to the patch size, pixels kept square) and the truth: the
+      paper's coarse-to-fine refinement (its first predicted frame where it predicts several).
 
     Args:
         clips: ``(B, m + n, 3, P, P)``.
         labels: their classes ``(B,)``.
     Returns:
-        uint8 ``(B * (zoom P + 2), (m + 2n) * (zoom P + 2), 3)``, white lines between frames.
+        name -> uint8 picture; ``predictions`` is ``(band + B (zoom P + 4) - 4, (m + 2n) (zoom P + 4) - 4, 3)``
+        (:func:`pyext.pictures.patch_grid`; ``band``: its label row).
     """
-    x, y = split(clips.to(device), generator.input_frames)
-    return frame_grid(torch.cat([x, y, generator(x, labels.to(device))], dim=1), zoom)
+    m = generator.input_frames
+    x, y = split(clips.to(device), m)
+    scales = generator.forward_scales(x, labels.to(device))  # coarsest first, the last full size
+    n, p = y.shape[1], y.shape[-1]
+    truth = [f"truth {j + 1}" if n > 1 else "truth" for j in range(n)]
+    predicted = [f"predicted {j + 1}" if n > 1 else "predicted" for j in range(n)]
+    pictures = {"predictions": patch_grid(torch.cat([x, y, scales[-1]], dim=1),
+                                          [f"input {j + 1}" for j in range(m)] + truth + predicted, zoom)}
+    shown = slice(0, scale_rows)
+    widened = [_nearest(s[shown, :1], p) for s in scales]
+    columns = [f"input {m}"] + [f"scale {k + 1}: {s.shape[-1]}x{s.shape[-1]}" for k, s in enumerate(scales)] + ["truth"]
+    pictures["scales"] = patch_grid(torch.cat([x[shown, -1:], *widened, y[shown, :1]], dim=1), columns, zoom)
+    return pictures
+
+
+def _nearest(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """``frames`` ``(B, T, 3, s, s)`` enlarged to ``(B, T, 3, size, size)``, each pixel a square."""
+    b, t = frames.shape[:2]
+    return nn.functional.interpolate(frames.flatten(0, 1), size=(size, size), mode="nearest").unflatten(0, (b, t))
 
 
 @dataclass

@@ -55,8 +55,9 @@ class TrainingStep:
         predictor: copying the last input frame); None where there is none."""
         raise NotImplementedError
 
-    def picture(self, batch: tuple[torch.Tensor, torch.Tensor]) -> np.ndarray:
-        """A uint8 ``(H, W, 3)`` picture of the model at work on a batch ``(clips (B, T, 3, P, P), labels (B,))``."""
+    def pictures(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, np.ndarray]:
+        """Pictures of the model at work on a batch ``(clips (B, T, 3, P, P), labels (B,))``: name
+        (a folder of ``dvclive/plots/images``) -> uint8 ``(H, W, 3)``; ``predictions`` among them."""
         raise NotImplementedError
 
     def saved_beside(self) -> dict:

@@ -29,7 +29,7 @@ from ...losses import gaia as losses
 from ...losses import make_comparator
 from ...metrics import psnr_per_clip
 from ...models.gaia import GAIA
-from ...pictures import frame_grid
+from ...pictures import patch_grid
 from .base import TrainingStep, register_step
 
 
@@ -143,11 +143,13 @@ class GAIAStep(TrainingStep):
         return None  # nothing to copy: a reconstruction has no last-frame baseline
 
     @torch.no_grad()
-    def picture(self, batch) -> np.ndarray:
-        """One row per sample: its frames, then G's reconstruction of them."""
+    def pictures(self, batch) -> dict[str, np.ndarray]:
+        """``predictions``: one row per sample, its frames, then G's reconstruction of them."""
         clips = batch[0]
         x = self.model.samples(clips.to(self.device))[:clips.shape[0]]
-        return frame_grid(torch.cat([x, self.model(x)], dim=1))
+        t = x.shape[1]
+        columns = [f"frame {j + 1}" for j in range(t)] + [f"reconstructed {j + 1}" for j in range(t)]
+        return {"predictions": patch_grid(torch.cat([x, self.model(x)], dim=1), columns)}
 
     def state(self) -> dict:
         return {"model": self.model.state_dict(), "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()}

@@ -32,7 +32,7 @@ from ...models import DISCRIMINATORS, MultiScaleGenerator, clip_pyramid
 from ...models.blocks import set_batch_groups
 from ..data import split
 from ..optim import linear_lr, make_optimizer
-from ..validation import prediction_grid, validation_psnr
+from ..validation import prediction_pictures, validation_psnr
 from .base import TrainingStep, register_step
 
 
@@ -204,8 +204,8 @@ class MultiScaleStep(TrainingStep):
     def baseline(self, batches):
         return validation_psnr(self.G, batches, self.device, last_frame=True)
 
-    def picture(self, batch):
-        return prediction_grid(self.G, *batch, self.device)
+    def pictures(self, batch):
+        return prediction_pictures(self.G, *batch, self.device)
 
     def saved_beside(self) -> dict:
         """D's weights where D has a class head: the evaluation measures its accuracy."""
