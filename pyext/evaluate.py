@@ -41,8 +41,8 @@ METHODS = ("model", "last_frame", "optical_flow")
 # The PSNR each evaluate.measure reports and plots, and what it is called.
 HEADLINE = {"moving_mean": ("psnr", "moving-region PSNR"), "authors": ("authors_psnr", "PSNR by the authors' measure")}
 _BASELINES = {"last_frame": last_frame_baseline, "optical_flow": optical_flow_baseline}
-# The methods' rows in the clips' pictures: copying the last frame shows the last input.
-_ROW_NAMES = {"model": "model", "last_frame": "last frame\n(= input t)", "optical_flow": "optical flow"}
+# The methods' names in the clips' pictures: copying the last frame shows the last input.
+_PICTURE_NAMES = {"model": "model", "last_frame": "last frame\n(= input t)", "optical_flow": "optical flow"}
 PAPER_EVERY = 10  # the paper's protocol: every 10th video of the split's test list
 
 
@@ -136,11 +136,15 @@ def clip_picture(clip: np.ndarray, result: ClipResult, m: int, n: int = 1) -> np
         uint8 ``(H', W', 3)``, at most :data:`pyext.pictures.MAX_WIDTH` wide.
     """
     future = len(result.predictions)
-    frames = {"model": result.predictions, **result.baselines}
-    methods = {_ROW_NAMES[method]: frames[method] for method in METHODS}
-    captions = {_ROW_NAMES[method]: [_psnr_caption(result.scores[method][j // n]) for j in range(future)]
+    captions = {_PICTURE_NAMES[method]: [_psnr_caption(result.scores[method][j // n]) for j in range(future)]
                 for method in METHODS}
-    return comparison(clip[m:m + future], methods, result.masks, captions, n)[0]
+    return comparison(clip[m:m + future], _pictured(result), result.masks, captions, n)[0]
+
+
+def _pictured(result: ClipResult) -> dict[str, np.ndarray]:
+    """Each method's predicted frames ``(F, H, W, 3)`` under its name in the pictures, in :data:`METHODS` order."""
+    frames = {"model": result.predictions, **result.baselines}
+    return {_PICTURE_NAMES[method]: frames[method] for method in METHODS}
 
 
 def _psnr_caption(scores: dict[str, float]) -> str:
@@ -152,9 +156,7 @@ def clip_animation(clip: np.ndarray, result: ClipResult, m: int, path: Path) -> 
     """An animated PNG of the recursive prediction (:func:`pyext.pictures.comparison_frames`):
     truth | model | last frame | optical flow, the inputs first, each predicted frame held longer."""
     future = len(result.predictions)
-    outputs = {"model": result.predictions, **result.baselines}
-    pictures = comparison_frames(clip[:m], clip[m:m + future],
-                                 {method.replace("_", " "): outputs[method] for method in METHODS})
+    pictures = comparison_frames(clip[:m], clip[m:m + future], _pictured(result))
     save_animation(path, pictures, [300] * m + [900] * future)
 
 

@@ -35,7 +35,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
-from PIL import Image
 
 from ..config import Params
 from ..data.dataset import to_model, to_uint8
@@ -172,7 +171,7 @@ def _draw(folder: Path, x: torch.Tensor, recon: np.ndarray, first: torch.Tensor,
     playing the samples' frames)."""
     folder.mkdir(parents=True, exist_ok=True)
     both = torch.cat([x.cpu(), to_model(recon[:len(x)])], dim=1)
-    save_png(folder / "reconstructions.png", Image.fromarray(frame_grid(both)))
+    save_png(folder / "reconstructions.png", frame_grid(both))
     cells = torch.stack([first.cpu(), *(g.cpu() for g in grid), second.cpu()], dim=1)  # (pairs, steps + 2, T, 3, P, P)
     frames = clip_grid(cells)
     save_png(folder / "interpolation.png", frames[-1])
@@ -193,4 +192,4 @@ def _draw_attributes(folder: Path, model: GAIA, training: torch.Tensor, labels: 
     for c in np.unique(labels):
         moved = _batched(model.decode, z + vectors[c] - vectors[torch.as_tensor(x_labels, device=x.device)])
         rows = torch.cat([x, _batched(model.decode, z), moved], dim=1).cpu()
-        save_png(folder / f"attribute_class{int(c)}.png", Image.fromarray(frame_grid(rows)))
+        save_png(folder / f"attribute_class{int(c)}.png", frame_grid(rows))
