@@ -13,6 +13,7 @@ last-level cache (CPU).
 
     python -m bench.kernels                 # sizes of the targets (CPU, or CUDA when present)
     python -m bench.kernels --quick         # small sizes, a few seconds
+    python -m bench.kernels --only gdl      # the cases whose name contains "gdl"
 """
 from __future__ import annotations
 
@@ -246,6 +247,7 @@ def main() -> None:
                         help="seconds per case: slow cases get fewer repeats (at least 3)")
     parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile(reference)")
+    parser.add_argument("--only", default="", metavar="TEXT", help="only the cases whose name contains TEXT")
     args = parser.parse_args()
     device = torch.device(args.device)
     print(f"machine: {describe_machine(device)}; cache the pyramid cases outgrow 4x: "
@@ -256,6 +258,8 @@ def main() -> None:
           "| of copy | matmul ms | native / matmul |")
     print("|" + "---|" * 10)
     for case in cases(device, args.quick):
+        if args.only not in case.name:
+            continue
         inputs = case.make_inputs()
         impls = {"native": pyext, "eager": reference}
         if not args.no_compile:

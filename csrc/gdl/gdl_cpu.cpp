@@ -23,13 +23,20 @@ inline acc_t<T> sum_terms(const T* pa, const T* ta, const T* pb, const T* tb, in
 }
 
 // Sum of the terms owned by one row: vertical terms against the row above (when there is one)
-// and horizontal terms within the row.
+// and horizontal terms within the row. With a row above, both terms of a column are summed in one
+// loop: the kernel runs near memory bandwidth, and a second loop would read the row again.
 template <Exponent E, typename T>
 BMSE_CPU_CLONES double row_terms(const T* p, const T* t, const T* p_up, const T* t_up, int64_t width,
                                  double alpha_d) {
-  const auto alpha = static_cast<acc_t<T>>(alpha_d);
-  double sum = width > 1 ? sum_terms<E, T>(p + 1, t + 1, p, t, width - 1, alpha) : 0.0;
-  if (p_up != nullptr) sum += sum_terms<E, T>(p, t, p_up, t_up, width, alpha);
+  using A = acc_t<T>;
+  const auto alpha = static_cast<A>(alpha_d);
+  if (p_up == nullptr) return width > 1 ? sum_terms<E, T>(p + 1, t + 1, p, t, width - 1, alpha) : 0.0;
+  A sum = gdl_term<E, A>(A(t[0]) - A(t_up[0]), A(p[0]) - A(p_up[0]), alpha);
+#pragma omp simd reduction(+ : sum)
+  for (int64_t k = 1; k < width; ++k) {
+    sum += gdl_term<E, A>(A(t[k]) - A(t[k - 1]), A(p[k]) - A(p[k - 1]), alpha) +
+           gdl_term<E, A>(A(t[k]) - A(t_up[k]), A(p[k]) - A(p_up[k]), alpha);
+  }
   return sum;
 }
 
@@ -52,7 +59,8 @@ void forward_images(const T* p, const T* t, int64_t images, int64_t h, int64_t w
 }
 
 // Derivatives of the terms between rows a and b (b below a), for every column: one branch-free loop.
-// P and G say which derivatives are kept (with respect to pred's and target's differences).
+// Used for the terms above the first row of a thread's range; row_grads computes the others. P and G
+// say which derivatives are kept (with respect to pred's and target's differences).
 template <Exponent E, bool P, bool G, typename T>
 BMSE_CPU_CLONES void vertical_term_grads(const T* p_a, const T* t_a, const T* p_b, const T* t_b, int64_t width,
                                          T alpha, T* d_dp, T* d_dt) {
@@ -67,10 +75,13 @@ BMSE_CPU_CLONES void vertical_term_grads(const T* p_a, const T* t_a, const T* p_
 
 // Gradients of one row. Pixel (i, j) appears in up to four terms: vertical (i-1, i) and (i, i+1),
 // horizontal (j-1, j) and (j, j+1); each contributes with + for its second pixel, - for its first.
-// up_* and dn_* hold the vertical terms above and below the row (zeros at the image's border).
+// up_* hold the vertical terms above the row (zeros at the image's top). The vertical terms below
+// (against the row p_dn, t_dn; nullptr at the image's bottom) are computed in the loop that writes
+// the gradients and kept in dn_* for the next row: one pass over the row pair instead of two, which
+// matters because the kernel runs near memory bandwidth (a separate pass read the row pair again).
 template <Exponent E, bool P, bool G, typename T>
-BMSE_CPU_CLONES void row_grads(const T* p, const T* t, const T* up_dp, const T* up_dt, const T* dn_dp,
-                               const T* dn_dt, int64_t width, T g, T alpha, T* h_dp, T* h_dt, T* gp, T* gt) {
+BMSE_CPU_CLONES void row_grads(const T* p, const T* t, const T* p_dn, const T* t_dn, const T* up_dp, const T* up_dt,
+                               T* dn_dp, T* dn_dt, int64_t width, T g, T alpha, T* h_dp, T* h_dt, T* gp, T* gt) {
   // Horizontal terms: h_*[k] for the pair (k-1, k); zero at both ends, where no pair exists.
   h_dp[0] = h_dt[0] = h_dp[width] = h_dt[width] = T(0);
 #pragma omp simd
@@ -80,13 +91,26 @@ BMSE_CPU_CLONES void row_grads(const T* p, const T* t, const T* up_dp, const T* 
     if constexpr (P) h_dp[k] = dp;
     if constexpr (G) h_dt[k] = dt;
   }
-  if constexpr (P) {
+  if (p_dn == nullptr) {
 #pragma omp simd
-    for (int64_t j = 0; j < width; ++j) gp[j] = g * (h_dp[j] - h_dp[j + 1] + up_dp[j] - dn_dp[j]);
+    for (int64_t j = 0; j < width; ++j) {
+      if constexpr (P) gp[j] = g * (h_dp[j] - h_dp[j + 1] + up_dp[j]);
+      if constexpr (G) gt[j] = g * (h_dt[j] - h_dt[j + 1] + up_dt[j]);
+    }
+    return;
   }
-  if constexpr (G) {
 #pragma omp simd
-    for (int64_t j = 0; j < width; ++j) gt[j] = g * (h_dt[j] - h_dt[j + 1] + up_dt[j] - dn_dt[j]);
+  for (int64_t j = 0; j < width; ++j) {
+    T dt, dp;
+    gdl_term_grad<E, T>(t_dn[j] - t[j], p_dn[j] - p[j], alpha, dt, dp);
+    if constexpr (P) {
+      gp[j] = g * (h_dp[j] - h_dp[j + 1] + up_dp[j] - dp);
+      dn_dp[j] = dp;
+    }
+    if constexpr (G) {
+      gt[j] = g * (h_dt[j] - h_dt[j + 1] + up_dt[j] - dt);
+      dn_dt[j] = dt;
+    }
   }
 }
 
@@ -115,9 +139,9 @@ void backward_images(const acc_t<T>* grad, const T* p, const T* t, int64_t image
       const T* p_r = p + r * w;
       const T* t_r = t + r * w;
       if (i > 0 && r == begin) vertical_term_grads<E, P, G, T>(p_r - w, t_r - w, p_r, t_r, w, alpha, up_dp, up_dt);
-      if (i + 1 < h) vertical_term_grads<E, P, G, T>(p_r, t_r, p_r + w, t_r + w, w, alpha, dn_dp, dn_dt);
-      row_grads<E, P, G, T>(p_r, t_r, i > 0 ? up_dp : zeros, i > 0 ? up_dt : zeros, i + 1 < h ? dn_dp : zeros,
-                            i + 1 < h ? dn_dt : zeros, w, static_cast<T>(grad[r / h]), alpha, h_dp, h_dt,
+      const bool has_dn = i + 1 < h;
+      row_grads<E, P, G, T>(p_r, t_r, has_dn ? p_r + w : nullptr, has_dn ? t_r + w : nullptr, i > 0 ? up_dp : zeros,
+                            i > 0 ? up_dt : zeros, dn_dp, dn_dt, w, static_cast<T>(grad[r / h]), alpha, h_dp, h_dt,
                             P ? gp + r * w : nullptr, G ? gt + r * w : nullptr);
       std::swap(up_dp, dn_dp);
       std::swap(up_dt, dn_dt);
