@@ -55,11 +55,14 @@ def median_times(fns: dict[str, Callable[[], object]], device: torch.device, rep
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def copy_bandwidth(device: torch.device, nbytes: int, repeats: int) -> float:
-    """Bytes per second of a copy (read + write) of ``nbytes`` within the device's memory."""
+def copy_bandwidth(device: torch.device, nbytes: int, repeats: int) -> tuple[float, float]:
+    """Bytes per second of a copy (read + write) of ``nbytes`` within the device's memory: into an
+    existing tensor (the roofline), and into a new one, as an op returning its output does (on the
+    CPU, a fresh block this large comes from mmap and its pages are faulted in on first write)."""
     src = torch.empty(nbytes // 4, device=device)
     dst = torch.empty_like(src)
-    return 2 * nbytes / median_times({"copy": lambda: dst.copy_(src)}, device, repeats)["copy"]
+    times = median_times({"copy": lambda: dst.copy_(src), "new": src.clone}, device, repeats)
+    return 2 * nbytes / times["copy"], 2 * nbytes / times["new"]
 
 
 def cache_bytes(device: torch.device) -> int:
@@ -124,8 +127,6 @@ def pyramid_op_cases(shape, device, dtype) -> list[Case]:
         Case(f"pyr_down {tuple(shape)} {tag}", rand(shape), lambda impl, x: impl.pyr_down(x), nbytes(shape, small)),
         Case(f"pyr_up {tuple(small)} {tag}", rand(small), lambda impl, x: impl.pyr_up(x, (h, w)), nbytes(small, shape)),
     ]
-    if device.type == "cpu" and dtype not in (torch.float32, torch.float64):
-        return forward  # the CPU kernels take float32/float64; pyext converts for the forward ops only
     return forward + [
         # The adjoints have no reference of their own (autograd differentiates the reference).
         Case(f"pyr_down_backward {tuple(small)} {tag}", rand(small),
@@ -252,8 +253,9 @@ def main() -> None:
     device = torch.device(args.device)
     print(f"machine: {describe_machine(device)}; cache the pyramid cases outgrow 4x: "
           f"{cache_bytes(device) / 2**20:.0f} MiB")
-    copy_bw = copy_bandwidth(device, 1 << (30 if device.type == "cuda" else 28), args.repeats)
-    print(f"copy bandwidth (read + write): {copy_bw / 1e9:.1f} GB/s")
+    copy_bw, new_bw = copy_bandwidth(device, 1 << (30 if device.type == "cuda" else 28), args.repeats)
+    print(f"copy bandwidth (read + write): {copy_bw / 1e9:.1f} GB/s into an existing tensor, "
+          f"{new_bw / 1e9:.1f} GB/s into a new one")
     print("| case | native ms | eager ms | compiled ms | native vs eager | native vs compiled | native GB/s "
           "| of copy | matmul ms | native / matmul |")
     print("|" + "---|" * 10)

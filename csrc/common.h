@@ -5,6 +5,7 @@
 #include <c10/util/Exception.h>
 
 #include <cstdint>
+#include <cstring>
 
 #if defined(__CUDACC__)
 #define BMSE_HD __host__ __device__ __forceinline__
@@ -33,6 +34,21 @@ struct Acc<double> {
 };
 template <typename T>
 using acc_t = typename Acc<T>::type;
+
+// An accumulated value rounded to the kernel's element type, for the CPU kernels' stores. bfloat16
+// rounds to nearest even (as c10::BFloat16 and torch's casts do) in branch-free integer steps, which
+// the compiler vectorises; c10's conversion has a branch and keeps the loop scalar.
+template <typename T, typename A>
+inline T round_to(A value) {
+  return static_cast<T>(value);
+}
+template <>
+inline c10::BFloat16 round_to<c10::BFloat16, float>(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof bits);
+  const auto rounded = static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+  return c10::BFloat16(value != value ? uint16_t(0x7FC0) : rounded, c10::BFloat16::from_bits());
+}
 
 // The dtype of a reduction's output: float32, or float64 for float64 inputs.
 inline at::ScalarType opmath_dtype(at::ScalarType t) {

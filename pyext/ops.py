@@ -1,10 +1,11 @@
 """Python fronts of the BeyondMSE ops: validate arguments, run the native kernels
 (``torch.ops.beyondmse.*``), or fall back to :mod:`pyext.reference` when they are not built.
 
-Dtypes: inputs of two float dtypes are promoted to the wider one. The native CPU kernels compute in
-float32/float64 (float16/bfloat16 CPU inputs are computed in float32 and cast back); CUDA kernels
-take float16/bfloat16 too and accumulate in float32. Under ``torch.autocast`` the ops compute in
-float32 and return float32, as torch's own losses do.
+Dtypes: inputs of two float dtypes are promoted to the wider one. The CUDA kernels take float16 and
+bfloat16 and accumulate in float32; so do the GDL and pyramid CPU kernels for bfloat16. Other
+float16/bfloat16 CPU inputs (any float16, the structure loss's, the reference's) are computed
+in float32 and cast back. Under ``torch.autocast`` the ops compute in float32 and return float32, as
+torch's own losses do.
 """
 from __future__ import annotations
 
@@ -106,8 +107,14 @@ def _check_tensor(value: object, name: str, min_dim: int) -> torch.Tensor:
     return value
 
 
-def _prepare(named: dict[str, object], min_dim: int) -> tuple[list[torch.Tensor], torch.dtype]:
-    """Checks the tensors, puts them in one compute dtype, and returns them with the output dtype."""
+def _prepare(named: dict[str, object], min_dim: int, cpu_kernel_takes_bfloat16: bool = True
+             ) -> tuple[list[torch.Tensor], torch.dtype]:
+    """Checks the tensors, puts them in one compute dtype, and returns them with the output dtype.
+
+    float16/bfloat16 inputs stay so where a native kernel takes them (every CUDA kernel; a CPU
+    kernel, for bfloat16, unless ``cpu_kernel_takes_bfloat16`` is false); otherwise, and under
+    autocast, they are computed in float32.
+    """
     tensors = [_check_tensor(v, k, min_dim) for k, v in named.items()]
     names = list(named)
     for name, t in zip(names[1:], tensors[1:]):
@@ -121,8 +128,9 @@ def _prepare(named: dict[str, object], min_dim: int) -> tuple[list[torch.Tensor]
     low_precision = dtype in (torch.float16, torch.bfloat16)
     autocast = low_precision and torch.is_autocast_enabled(device.type)
     out_dtype = torch.float32 if autocast else dtype
-    # The CPU kernels take float32/float64; autocast asks for float32 compute.
-    compute = torch.float32 if low_precision and (autocast or device.type != "cuda") else dtype
+    # Autocast asks for float32 compute; the reference would sum in the low dtype on the CPU.
+    native_low = device.type == "cuda" or (dtype == torch.bfloat16 and cpu_kernel_takes_bfloat16 and _use_native())
+    compute = torch.float32 if low_precision and (autocast or not native_low) else dtype
     return [t.to(compute) for t in tensors], out_dtype
 
 
@@ -308,7 +316,7 @@ def structure_loss(x: torch.Tensor, z: torch.Tensor, eps: float = 1e-12) -> torc
         >>> float(structure_loss(x, 2 * x.flatten(1)))  # scaling keeps the structure
         0.0
     """
-    (x, z), out_dtype = _prepare({"x": x, "z": z}, 1)
+    (x, z), out_dtype = _prepare({"x": x, "z": z}, 1, cpu_kernel_takes_bfloat16=False)
     if x.shape[0] != z.shape[0]:
         raise ValueError(f"x and z must have the same batch size N, got {x.shape[0]} and {z.shape[0]}")
     if x.shape[0] == 0:

@@ -159,7 +159,7 @@ def test_gdl_property_random_shapes(lead, h, w, alpha, seed):
 
 # ---------------------------------------------------------------- pyramid
 
-PYRAMID_SIZES = [(1, 1), (1, 6), (5, 1), (2, 3), (7, 9), (16, 16), (33, 20)]
+PYRAMID_SIZES = [(1, 1), (1, 6), (5, 1), (2, 3), (7, 9), (16, 16), (33, 20), (6, 131)]  # 131: a long interior
 
 
 @pytest.mark.parametrize("device,dtype", DEVICE_DTYPES)
@@ -390,6 +390,35 @@ def test_half_precision_on_cpu_computes_in_float32():
         # Composite ops round their intermediate levels to the low dtype: compare at its precision.
         for a, b in zip(outs, _all_ops(x.to(low).float(), y.to(low).float(), z.to(low).float())):
             torch.testing.assert_close(a.float(), b, rtol=2e-2, atol=2e-2)
+
+
+def test_cpu_kernels_take_bfloat16_and_round_each_output_once():
+    # The pyramid and GDL CPU kernels read bfloat16 directly and compute in float32: each element of
+    # their output is the float32 kernel's on the same (exactly widened) values, rounded once to
+    # nearest even, as torch's cast rounds. Sums over an image may add in another order (their
+    # vector width differs). A NaN stays a NaN.
+    dtype = torch.bfloat16
+    x, y = _rand(2, 3, 21, 70, seed=40), _rand(2, 3, 21, 70, seed=41)
+    x[0, 0, 3, 5] = float("nan")
+    a, b = x.to(dtype), y.to(dtype)
+    for op in (lambda t: ops.pyr_down(t), lambda t: ops.pyr_up(t, 41, 140),
+               lambda t: ops.pyr_down_backward(t, 41, 139), lambda t: ops.pyr_up_backward(t, 11, 35)):
+        out, want = op(a), op(a.float()).to(dtype)
+        assert out.dtype == dtype and torch.equal(out.isnan(), want.isnan()) and bool(want.isnan().any())
+        assert torch.equal(out.nan_to_num(), want.nan_to_num())
+    a = y.flip(-1).to(dtype)  # no NaN for the loss
+    grad = _rand(2, 3, seed=42)
+    for alpha in (1.0, 1.5, 2.0):
+        loss = ops.gdl_loss(a, b, alpha)
+        assert loss.dtype == torch.float32
+        torch.testing.assert_close(loss, ops.gdl_loss(a.float(), b.float(), alpha), rtol=1e-6, atol=0)
+        for got, want in zip(ops.gdl_loss_backward(grad, a, b, alpha, [True, True]),
+                             ops.gdl_loss_backward(grad, a.float(), b.float(), alpha, [True, True])):
+            assert got.dtype == dtype and torch.equal(got, want.to(dtype))
+    # Through the Python fronts and autograd, against the float64 reference.
+    _check_against_reference(pyext.pyr_down, reference.pyr_down, [a], dtype)
+    _check_against_reference(lambda p, t: pyext.gdl_loss(p, t, 1.0), lambda p, t: reference.gdl_loss(p, t, 1.0),
+                             [a, b], dtype)
 
 
 @pytest.mark.parametrize("device", DEVICES)
