@@ -41,6 +41,12 @@ TORCH_LIBRARY(beyondmse, m) {
   m.def("pyr_up(Tensor x, SymInt height, SymInt width) -> Tensor");
   // Adjoint of pyr_up: grad (..., h, w) -> (..., height, width) with height = (h + 1) // 2.
   m.def("pyr_up_backward(Tensor grad, SymInt height, SymInt width) -> Tensor");
+  // Tests only: the CUDA pyramid kernel's phases (csrc/pyramid/pyramid_tile.h) run on the CPU for
+  // one resampling kind (0 pyr_down, 1 pyr_up, 2 and 3 their adjoints), with the tile size (0: the
+  // launch's own), threads per block, blocks along the grid's y axis, and the thread order given.
+  m.def(
+      "_pyramid_tile_kernel_on_cpu(Tensor x, int kind, int height, int width, int tile_h, int tile_w, "
+      "int threads, int grid_y, bool reverse) -> Tensor");
 
   // d[i, j] = mean_f (x[i, f] - x[j, f])^2 of x shaped (N, D): (N, N), in float32 (float64 for
   // float64 inputs), within the bound stated in csrc/structure/structure_gemm.h.

@@ -93,6 +93,24 @@ TOLERANCE = {
 }
 
 
+# Axis lengths that put pyramid outputs in one tile and in many, with border and interior tiles.
+PYRAMID_AXES = [1, 2, 3, 4, 5, 7, 16, 17, 33, 40, 67, 101]
+# The pyramid ops by the kernels' resampling kind (csrc/pyramid/pyramid_taps.h).
+PYRAMID_KINDS = {"pyr_down": 0, "pyr_up": 1, "pyr_down_backward": 2, "pyr_up_backward": 3}
+
+
+def pyramid_output_sizes(op: str, n: int) -> list[int]:
+    """The output lengths that pyramid op ``op`` takes for an axis of ``n`` inputs."""
+    return {"pyr_down": [(n + 1) // 2], "pyr_up": [2 * n - 1, 2 * n], "pyr_up_backward": [(n + 1) // 2],
+            "pyr_down_backward": [m for m in (2 * n - 1, 2 * n) if m >= 1]}[op]
+
+
+def pyramid_op(op: str, x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """torch.ops.beyondmse.<op> on x with the output size (height, width)."""
+    native = getattr(torch.ops.beyondmse, op)
+    return native(x) if op == "pyr_down" else native(x, height, width)
+
+
 def assert_close(actual: torch.Tensor, expected: torch.Tensor, dtype: torch.dtype, scale: float = 1.0):
     """Compares with the tolerance of ``dtype``; ``scale`` widens atol for sums of many terms."""
     rtol, atol = TOLERANCE[dtype]

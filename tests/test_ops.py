@@ -1,5 +1,8 @@
 """The native ops against the reference (forward and gradients), OpenCV, gradcheck and opcheck;
-dtypes, devices, non-contiguous inputs, autocast, torch.compile and argument errors."""
+dtypes, devices, non-contiguous inputs, autocast, torch.compile and argument errors; the CUDA pyramid
+kernel's phases run on the CPU."""
+import itertools
+
 import cv2
 import numpy as np
 import pytest
@@ -10,8 +13,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import pyext
 from pyext import reference
-from cases import DEVICE_DTYPES, DEVICES, assert_close
+from cases import (DEVICE_DTYPES, DEVICES, PYRAMID_AXES, PYRAMID_KINDS, assert_close, pyramid_op,
+                   pyramid_output_sizes)
 
+pyext.native_available()  # loads the extension, which fills torch.ops.beyondmse
 ops = torch.ops.beyondmse
 
 
@@ -216,6 +221,46 @@ def test_pyramid_opcheck():
     torch.library.opcheck(ops.pyr_up.default, (x, 17, 16))
     torch.library.opcheck(ops.pyr_down_backward.default, (_rand(2, 3, 5, 4, seed=13).requires_grad_(), 9, 8))
     torch.library.opcheck(ops.pyr_up_backward.default, (_rand(2, 3, 17, 16, seed=14).requires_grad_(), 9, 8))
+
+
+# The CUDA kernel's phases run on the CPU (csrc/pyramid/pyramid_tile.h): every kind and axis length,
+# the launch's own tiles and small ones (many border and interior tiles), a thread count that does
+# not divide the work, few blocks along y (the tile loop), threads in reverse order.
+_TILE_LAUNCHES = [((0, 0), 256, 65535, False), ((2, 4), 7, 3, True), ((16, 32), 33, 2, False), ((1, 1), 1, 1, True)]
+
+
+@pytest.mark.parametrize("op", list(PYRAMID_KINDS))
+def test_cuda_pyramid_kernel_phases_on_the_cpu_match_the_cpu_kernel(op):
+    for h, w in itertools.product(PYRAMID_AXES, PYRAMID_AXES):
+        x = _rand(2, h, w, dtype=torch.float64, seed=h * 1000 + w)
+        for out_h, out_w in itertools.product(pyramid_output_sizes(op, h), pyramid_output_sizes(op, w)):
+            expected = pyramid_op(op, x, out_h, out_w)
+            for (tile_h, tile_w), threads, grid_y, reverse in _TILE_LAUNCHES:
+                got = ops._pyramid_tile_kernel_on_cpu(x, PYRAMID_KINDS[op], out_h, out_w, tile_h, tile_w, threads,
+                                                      grid_y, reverse)
+                assert got.shape == expected.shape
+                torch.testing.assert_close(got, expected, rtol=0, atol=1e-12, msg=lambda m: (
+                    f"{op} {h}x{w} -> {out_h}x{out_w}, tile {tile_h}x{tile_w}, {threads} threads: {m}"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cuda_pyramid_kernel_phases_on_the_cpu_in_low_precision(dtype):
+    x = _rand(3, 70, 45, dtype=dtype, seed=16)
+    for op, size in [("pyr_down", (35, 23)), ("pyr_up", (139, 90))]:
+        got = ops._pyramid_tile_kernel_on_cpu(x, PYRAMID_KINDS[op], *size, 0, 0, 256, 65535, False)
+        assert got.dtype == dtype
+        assert_close(got, getattr(reference, op)(x.double(), *([size] if op == "pyr_up" else [])), dtype, 4.0)
+
+
+def test_cuda_pyramid_kernel_phases_read_only_staged_inputs():
+    # A bad kind or tile is refused by name, and shared memory starts as NaN: an output that read an
+    # unstaged value would be NaN.
+    with pytest.raises(RuntimeError, match="kind must be 0 .. 3"):
+        ops._pyramid_tile_kernel_on_cpu(torch.zeros(4, 4), 4, 2, 2, 0, 0, 256, 1, False)
+    with pytest.raises(RuntimeError, match="pyr_up height size 5 does not fit"):
+        ops._pyramid_tile_kernel_on_cpu(torch.zeros(4, 4), 1, 5, 8, 0, 0, 256, 1, False)
+    out = ops._pyramid_tile_kernel_on_cpu(torch.ones(1, 33, 33), 0, 17, 17, 4, 4, 5, 2, True)
+    assert torch.equal(out, torch.ones(1, 17, 17))
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -1,12 +1,14 @@
 """The CUDA kernels' launch paths against the float64 reference: grid-stride loops, images beyond
 gridDim.y, images over several blocks, several column tiles, several distance tiles, empty
 tensors, a non-default stream, and bit-identical results run to run."""
+import itertools
+
 import pytest
 import torch
 
 import pyext
 from pyext import reference
-from cases import HAS_CUDA, assert_close
+from cases import HAS_CUDA, PYRAMID_AXES, PYRAMID_KINDS, assert_close, pyramid_op, pyramid_output_sizes
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA GPU")]
 ops = torch.ops.beyondmse
@@ -111,6 +113,17 @@ def test_pyramid_launch_shapes(shape, dtype):
     (pyext.pyr_down(leaf).sum() + pyext.pyr_up(leaf).sum()).backward()
     (reference.pyr_down(ref_leaf).sum() + reference.pyr_up(ref_leaf).sum()).backward()
     assert_close(leaf.grad, ref_leaf.grad, dtype, 4.0)
+
+
+@pytest.mark.parametrize("op", list(PYRAMID_KINDS))
+def test_pyramid_every_kind_and_axis_length_matches_the_cpu_kernel(op):
+    # The tile kernel's border and interior tiles, staged spans and closed forms on the GPU (the
+    # same sweep as its CPU emulation in test_ops.py).
+    for h, w in itertools.product(PYRAMID_AXES, PYRAMID_AXES):
+        x = _rand(2, h, w, seed=h * 1000 + w, dtype=torch.float64)
+        for out_h, out_w in itertools.product(pyramid_output_sizes(op, h), pyramid_output_sizes(op, w)):
+            torch.testing.assert_close(pyramid_op(op, x, out_h, out_w).cpu(), pyramid_op(op, x.cpu(), out_h, out_w),
+                                       rtol=0, atol=1e-12)
 
 
 def test_pyramid_empty_and_non_default_stream():

@@ -4,76 +4,17 @@
 #include <torch/library.h>
 
 #include <algorithm>
-#include <utility>
 #include <vector>
 
-#include "pyramid_taps.h"
+#include "pyramid_tile.h"
 
 namespace beyondmse {
 namespace {
-
-struct Taps {
-  int count;
-  int idx[kMaxTaps];
-  float wt[kMaxTaps];
-};
 
 std::vector<Taps> axis_taps(Resample kind, int n_in, int n_out) {
   std::vector<Taps> taps(n_out);
   for (int o = 0; o < n_out; ++o) taps[o].count = resample_taps(kind, o, n_in, n_out, taps[o].idx, taps[o].wt);
   return taps;
-}
-
-// Away from the borders every output of an axis reads the same pattern of inputs, so the
-// horizontal pass runs there as a closed form over contiguous inputs (vectorised) instead of one
-// gathered tap list per output. The resamplings come in two shapes, with weights scale * base / 16:
-//   stride 2 (pyr_down, scale 1; pyr_up's adjoint, scale 2): output j reads 2j-2 .. 2j+2 with
-//     base [1 4 6 4 1];
-//   interleave (pyr_up, scale 2; pyr_down's adjoint, scale 1): output 2a reads a-1, a, a+1 with
-//     [1 6 1], output 2a+1 reads a, a+1 with [4 4].
-// The interior is found by comparing each output's taps with the closed form (interior_of), so the
-// border rules live in pyramid_taps.h alone.
-bool is_stride2(Resample kind) { return kind == Resample::Down || kind == Resample::UpAdjoint; }
-float interior_scale(Resample kind) { return kind == Resample::Down || kind == Resample::DownAdjoint ? 1.f : 2.f; }
-
-// Whether output o's taps are those of the closed form (as a set: add_tap keeps first-seen order).
-bool matches_closed_form(Resample kind, int o, const Taps& t) {
-  const float s = interior_scale(kind) / 16.f;
-  int first, count;
-  float base[5];
-  if (is_stride2(kind)) {
-    first = 2 * o - 2, count = 5;
-    const float b[5] = {1, 4, 6, 4, 1};
-    std::copy(b, b + 5, base);
-  } else if (o % 2 == 0) {
-    first = o / 2 - 1, count = 3, base[0] = 1, base[1] = 6, base[2] = 1;
-  } else {
-    first = o / 2, count = 2, base[0] = 4, base[1] = 4;
-  }
-  if (t.count != count) return false;
-  for (int k = 0; k < count; ++k) {
-    const int m = t.idx[k] - first;
-    if (m < 0 || m >= count || t.wt[k] != s * base[m]) return false;
-  }
-  return true;
-}
-
-// The outputs [lo, hi) that the closed form computes: the longest run of outputs whose taps match
-// it, trimmed to whole (2a, 2a + 1) pairs for the interleaving kinds.
-std::pair<int64_t, int64_t> interior_of(Resample kind, const std::vector<Taps>& taps) {
-  int64_t best_lo = 0, best_hi = 0;
-  for (int64_t o = 0, n = taps.size(); o < n;) {
-    if (!matches_closed_form(kind, o, taps[o])) {
-      ++o;
-      continue;
-    }
-    int64_t end = o;
-    while (end < n && matches_closed_form(kind, end, taps[end])) ++end;
-    if (end - o > best_hi - best_lo) best_lo = o, best_hi = end;
-    o = end;
-  }
-  if (!is_stride2(kind)) best_lo = (best_lo + 1) / 2 * 2, best_hi = std::max(best_lo, best_hi / 2 * 2);
-  return {best_lo, best_hi};
 }
 
 // line = sum over the first K taps a of wt[a] * input row idx[a]: one pass over the rows (the
@@ -147,7 +88,7 @@ at::Tensor resample(const at::Tensor& input, Resample kind, int64_t out_h, int64
   if (out.numel() == 0) return out;
   const std::vector<Taps> rows = axis_taps(kind, h, out_h);
   const std::vector<Taps> cols = axis_taps(kind, w, out_w);
-  const auto [lo, hi] = interior_of(kind, cols);
+  const auto [lo, hi] = interior_bounds(kind, w, out_w);
   AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, x.scalar_type(), "beyondmse_pyramid_cpu", [&] {
     const scalar_t* src = x.const_data_ptr<scalar_t>();
     scalar_t* dst = out.mutable_data_ptr<scalar_t>();
@@ -164,8 +105,35 @@ at::Tensor resample(const at::Tensor& input, Resample kind, int64_t out_h, int64
   return out;
 }
 
+at::Tensor tile_kernel_on_cpu(const at::Tensor& input, int64_t kind_index, int64_t out_h, int64_t out_w,
+                              int64_t tile_h, int64_t tile_w, int64_t threads, int64_t grid_y, bool reverse) {
+  TORCH_CHECK(kind_index >= 0 && kind_index <= 3, "beyondmse: kind must be 0 .. 3, got ", kind_index);
+  TORCH_CHECK(threads >= 1 && grid_y >= 1 && tile_h >= 0 && tile_w >= 0 && tile_h <= kMaxTileHeight &&
+                  tile_w <= kMaxTileWidth,
+              "beyondmse: threads and grid_y must be >= 1, tiles at most ", kMaxTileHeight, " x ", kMaxTileWidth);
+  const auto kind = static_cast<Resample>(kind_index);
+  check_images(input, "x");
+  check_resample_sizes(kind, input.size(-2), out_h, "height");
+  check_resample_sizes(kind, input.size(-1), out_w, "width");
+  const at::Tensor x = input.contiguous();
+  at::Tensor out = at::empty(image_shape(x, out_h, out_w), x.options());
+  if (out.numel() == 0) return out;
+  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, x.scalar_type(), "beyondmse_pyramid_tile_on_cpu", [&] {
+    const auto job = make_tile_job<scalar_t>(x.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(), kind,
+                                             image_count(x), static_cast<int>(x.size(-2)),
+                                             static_cast<int>(x.size(-1)), static_cast<int>(out_h),
+                                             static_cast<int>(out_w), static_cast<int>(tile_h),
+                                             static_cast<int>(tile_w));
+    emulate_tile_kernel(job, std::min(grid_y, job.tiles), static_cast<int>(threads), reverse);
+  });
+  return out;
+}
+
 }  // namespace
 
-TORCH_LIBRARY_IMPL(beyondmse, CPU, m) { PyramidOps<resample>::define(m); }
+TORCH_LIBRARY_IMPL(beyondmse, CPU, m) {
+  PyramidOps<resample>::define(m);
+  m.impl("_pyramid_tile_kernel_on_cpu", &tile_kernel_on_cpu);
+}
 
 }  // namespace beyondmse

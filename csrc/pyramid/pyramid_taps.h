@@ -14,6 +14,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "../common.h"
 
@@ -23,6 +24,13 @@ namespace beyondmse {
 constexpr int kMaxTaps = 10;
 
 enum class Resample : int { Down = 0, Up = 1, DownAdjoint = 2, UpAdjoint = 3 };
+
+// The taps of one output index: it reads inputs idx[0 .. count) with weights wt.
+struct Taps {
+  int count;
+  int idx[kMaxTaps];
+  float wt[kMaxTaps];
+};
 
 BMSE_HD int reflect101(int i, int n) {
   if (n == 1) return 0;
@@ -108,6 +116,87 @@ BMSE_HD int resample_taps(Resample kind, int o, int n_in, int n_out, int* idx, f
     default:
       return adjoint_taps(Resample::Up, o, n_out, n_in, idx, wt);
   }
+}
+
+// Away from the borders every output of an axis reads the same pattern of inputs, so the kernels
+// compute it there as a closed form over contiguous inputs instead of one gathered tap list per
+// output. The resamplings come in two shapes, with weights scale * base / 16:
+//   stride 2 (pyr_down, scale 1; pyr_up's adjoint, scale 2): output j reads 2j-2 .. 2j+2 with
+//     base [1 4 6 4 1];
+//   interleave (pyr_up, scale 2; pyr_down's adjoint, scale 1): output 2a reads a-1, a, a+1 with
+//     [1 6 1], output 2a+1 reads a, a+1 with [4 4].
+BMSE_HD bool is_stride2(Resample kind) { return kind == Resample::Down || kind == Resample::UpAdjoint; }
+BMSE_HD float interior_scale(Resample kind) {
+  return kind == Resample::Down || kind == Resample::DownAdjoint ? 1.f : 2.f;
+}
+
+// The closed form at interior output o; input k is x[(k - first) * stride].
+template <typename A>
+BMSE_HD A closed_form(Resample kind, int64_t o, const A* x, int64_t first, int64_t stride) {
+  const A s = static_cast<A>(interior_scale(kind)) / 16;
+  if (is_stride2(kind)) {
+    const A* l = x + (2 * o - 2 - first) * stride;
+    return s * (l[0] + l[4 * stride]) + 4 * s * (l[stride] + l[3 * stride]) + 6 * s * l[2 * stride];
+  }
+  // Both parities are computed and one is selected, so neighbouring outputs (threads) do not
+  // diverge; the even form's extra read (input a-1) lies inside the range an even neighbour reads.
+  const A* l = x + (o / 2 - 1 - first) * stride;
+  const A even = s * (l[0] + l[2 * stride]) + 6 * s * l[stride];
+  const A odd = 4 * s * (l[stride] + l[2 * stride]);
+  return (o & 1) ? odd : even;
+}
+
+// Whether output o's taps are those of the closed form (as a set: add_tap keeps first-seen order).
+inline bool matches_closed_form(Resample kind, int64_t o, const Taps& t) {
+  const float s = interior_scale(kind) / 16.f;
+  int64_t first;
+  int count;
+  float base[5] = {1, 4, 6, 4, 1};
+  if (is_stride2(kind)) {
+    first = 2 * o - 2, count = 5;
+  } else if (o % 2 == 0) {
+    first = o / 2 - 1, count = 3, base[0] = 1, base[1] = 6, base[2] = 1;
+  } else {
+    first = o / 2, count = 2, base[0] = 4, base[1] = 4;
+  }
+  if (t.count != count) return false;
+  for (int k = 0; k < count; ++k) {
+    const int64_t m = t.idx[k] - first;
+    if (m < 0 || m >= count || t.wt[k] != s * base[m]) return false;
+  }
+  return true;
+}
+
+// The outputs [lo, hi) of an axis that the closed form computes: the longest run of outputs whose
+// taps match it, trimmed to whole (2a, 2a + 1) pairs for the interleaving kinds. Reflections at a
+// border change the taps of the first and last few outputs only, so on a long axis only the ends
+// are examined; the outputs kBorder or more from either end match by translation.
+inline std::pair<int64_t, int64_t> interior_bounds(Resample kind, int64_t n_in, int64_t n_out) {
+  constexpr int64_t kBorder = 8;
+  auto matches = [&](int64_t o) {
+    Taps t;
+    t.count = resample_taps(kind, static_cast<int>(o), static_cast<int>(n_in), static_cast<int>(n_out), t.idx, t.wt);
+    return matches_closed_form(kind, o, t);
+  };
+  int64_t lo = 0, hi = 0;
+  if (n_out <= 4 * kBorder) {
+    for (int64_t o = 0; o < n_out;) {
+      if (!matches(o)) {
+        ++o;
+        continue;
+      }
+      int64_t end = o;
+      while (end < n_out && matches(end)) ++end;
+      if (end - o > hi - lo) lo = o, hi = end;
+      o = end;
+    }
+  } else {
+    TORCH_INTERNAL_ASSERT(matches(kBorder) && matches(n_out - kBorder - 1), "pyramid interior taps");
+    for (lo = kBorder; lo > 0 && matches(lo - 1);) --lo;
+    for (hi = n_out - kBorder; hi < n_out && matches(hi);) ++hi;
+  }
+  if (!is_stride2(kind)) lo = (lo + 1) / 2 * 2, hi = std::max(lo, hi / 2 * 2);
+  return {lo, hi};
 }
 
 // The longest axis (input or output) the kernels take: taps are computed in 32-bit ints, and the
