@@ -32,6 +32,12 @@ TORCH_LIBRARY(beyondmse, m) {
   m.def(
       "gdl_loss_backward(Tensor grad, Tensor pred, Tensor target, float alpha, bool[2] output_mask) "
       "-> (Tensor?, Tensor?)");
+  // Tests only: the CUDA GDL kernels' per-thread work (csrc/gdl/gdl_strips.h) run on the CPU with a
+  // vector width (4 or 1), rows per strip (0: the launch's own), blocks per image and threads per
+  // block: (per-image sums, pred's gradient, target's gradient), gradients scaled by grad.
+  m.def(
+      "_gdl_strip_kernel_on_cpu(Tensor pred, Tensor target, float alpha, Tensor grad, int vector, int strip, "
+      "int blocks, int threads) -> (Tensor, Tensor, Tensor)");
 
   // cv2.pyrDown per image: (..., H, W) -> (..., (H + 1) // 2, (W + 1) // 2).
   m.def("pyr_down(Tensor x) -> Tensor");

@@ -1,6 +1,6 @@
 """The native ops against the reference (forward and gradients), OpenCV, gradcheck and opcheck;
 dtypes, devices, non-contiguous inputs, autocast, torch.compile and argument errors; the CUDA pyramid
-kernel's phases run on the CPU."""
+kernel's phases and the CUDA GDL kernels' threads run on the CPU."""
 import itertools
 
 import cv2
@@ -160,6 +160,41 @@ def test_gdl_property_random_shapes(lead, h, w, alpha, seed):
     target = _rand(*lead, h, w, dtype=torch.float64, seed=seed + 1)
     _check_against_reference(lambda p, t: pyext.gdl_loss(p, t, alpha, "none"),
                              lambda p, t: reference.gdl_loss(p, t, alpha, "none"), [pred, target], torch.float64)
+
+
+# The CUDA GDL kernels' per-thread work runs on the CPU (csrc/gdl/gdl_strips.h): both vector widths,
+# strips of one row to more than the image, one and several blocks per image (the grid-stride loop),
+# thread counts that do not divide the work. Gradients start as NaN: every element must be written.
+_STRIP_LAUNCHES = [(4, 0, 1, 256), (4, 1, 2, 3), (4, 3, 1, 1), (4, 32, 2, 33), (1, 0, 1, 256), (1, 2, 3, 7)]
+
+
+@pytest.mark.parametrize("alpha", [1.0, 2.0, 1.5])
+def test_cuda_gdl_kernel_threads_on_the_cpu_match_the_cpu_kernel(alpha):
+    for h, w in itertools.product([1, 2, 3, 5, 8, 17, 40], [1, 2, 3, 4, 5, 8, 12, 36, 41]):
+        pred, target = _rand(3, h, w, dtype=torch.float64, seed=h * 100 + w), _rand(3, h, w, dtype=torch.float64)
+        grad = _rand(3, dtype=torch.float64, seed=5)
+        expected = ops.gdl_loss(pred, target, alpha), *ops.gdl_loss_backward(grad, pred, target, alpha, [True, True])
+        for vector, strip, blocks, threads in _STRIP_LAUNCHES:
+            if w % vector:
+                continue
+            got = ops._gdl_strip_kernel_on_cpu(pred, target, alpha, grad, vector, strip, blocks, threads)
+            for name, a, b in zip(("loss", "pred's gradient", "target's gradient"), got, expected):
+                torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12, msg=lambda m: (
+                    f"{name} of {h}x{w}, vector {vector}, strip {strip}, {blocks} x {threads} threads: {m}"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cuda_gdl_kernel_threads_on_the_cpu_in_low_precision(dtype):
+    pred, target = _rand(2, 3, 64, 48, dtype=dtype, seed=21), _rand(2, 3, 64, 48, dtype=dtype, seed=22)
+    grad = torch.ones(2, 3)
+    loss, gp, gt = ops._gdl_strip_kernel_on_cpu(pred, target, 1.0, grad, 4, 0, 2, 256)
+    ref_p, ref_t = pred.double().requires_grad_(), target.double().requires_grad_()
+    ref = reference.gdl_loss(ref_p, ref_t, 1.0, "none")
+    ref.sum().backward()
+    assert gp.dtype == gt.dtype == dtype and loss.dtype == torch.float32
+    assert_close(loss, ref, dtype, 64 * 48 / 10)
+    assert_close(gp, ref_p.grad, dtype)
+    assert_close(gt, ref_t.grad, dtype)
 
 
 # ---------------------------------------------------------------- pyramid

@@ -1,6 +1,7 @@
 """The CUDA kernels' launch paths against the float64 reference: grid-stride loops, images beyond
-gridDim.y, images over several blocks, several column tiles, several distance tiles, empty
-tensors, a non-default stream, and bit-identical results run to run."""
+gridDim.y, images over several blocks, vector and scalar loads, several column tiles, every pyramid
+kind and axis length, several distance tiles, empty tensors, a non-default stream, and
+bit-identical results run to run."""
 import itertools
 
 import pytest
@@ -36,14 +37,24 @@ def _gdl_against_reference(pred, target, alpha=1.0, scale=1.0):
 
 
 @pytest.mark.parametrize("shape", [
-    (3, 1024, 1024),  # more pixels than a grid's threads: the grid-stride loop runs several times
-    (2, 40, 41),      # one image over 7 blocks
-    (70000, 2, 3),    # more images than gridDim.y: the blocks loop over images
+    (3, 1024, 1024),    # 16-byte loads, strips of 2 rows, 512 blocks per image
+    (2, 40, 41),        # a width off the vector: one column per thread
+    (70000, 2, 3),      # more images than gridDim.y: the blocks loop over images
+    (4096, 128, 320),   # one block per image and strips of 32 rows: 320 items for 256 threads
 ])
 def test_gdl_launch_shapes(shape):
     pred, target = _rand(*shape, seed=1), _rand(*shape, seed=2)
     _gdl_against_reference(pred, target, 1.0, scale=shape[-1] * shape[-2] / 10)
     _gdl_against_reference(pred, target, 2.0, scale=shape[-1] * shape[-2] / 10)
+
+
+def test_gdl_inputs_off_the_vector_alignment_take_the_scalar_path():
+    # Width 64 takes 16-byte loads; a contiguous view one element into its storage cannot.
+    storage_p, storage_t = _rand(2 * 40 * 64 + 1, seed=12), _rand(2 * 40 * 64 + 1, seed=13)
+    pred, target = storage_p[1:].view(2, 40, 64), storage_t[1:].view(2, 40, 64)
+    assert pred.is_contiguous() and pred.data_ptr() % 16 != 0
+    _gdl_against_reference(pred, target, 1.0, scale=40 * 64 / 10)
+    _gdl_against_reference(pred.clone(), target.clone(), 1.0, scale=40 * 64 / 10)
 
 
 def test_gdl_is_bit_identical_run_to_run():

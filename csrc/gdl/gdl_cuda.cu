@@ -1,6 +1,7 @@
-// CUDA kernels of the gradient difference loss. Each block walks a strided share of one image's
-// pixels: the forward sums the terms each pixel owns (vertical with the pixel above, horizontal with
-// the pixel to the left) and writes the block's total as one part of the image's sum; a second
+// CUDA kernels of the gradient difference loss. Each thread walks strips of rows of one image's
+// column groups with vector loads (gdl_strips.h, where the per-thread work and its CPU emulation
+// live): the forward sums the terms each pixel owns (vertical with the pixel above, horizontal with
+// the pixel to the left) and each block writes its total as one part of the image's sum; a second
 // kernel adds an image's parts in a fixed order, so results are bit-identical run to run (no
 // atomics). The backward writes the wanted input gradients of every pixel in the same pass.
 #include <ATen/ATen.h>
@@ -13,7 +14,7 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "gdl_terms.h"
+#include "gdl_strips.h"
 
 namespace beyondmse {
 namespace {
@@ -21,20 +22,6 @@ namespace {
 constexpr int kMaxThreads = 256;
 constexpr int64_t kMaxGridY = 65535;      // CUDA's limit on gridDim.y; images beyond it loop
 constexpr int64_t kTargetBlocks = 4096;   // several waves of 256-thread blocks on current GPUs
-
-// Walks pixels start, start + stride, ... of an image of row width w, keeping the column j = q % w
-// up to date by addition, so the loop needs no 64-bit division.
-struct PixelCursor {
-  int64_t q, j;
-  const int64_t stride, w, dj;
-  __device__ PixelCursor(int64_t start, int64_t stride_, int64_t w_)
-      : q(start), j(start % w_), stride(stride_), w(w_), dj(stride_ % w_) {}
-  __device__ void next() {
-    q += stride;
-    j += dj;
-    if (j >= w) j -= w;  // j, dj < w, so one wrap at most
-  }
-};
 
 template <typename A>
 __device__ __forceinline__ A warp_sum(A v) {
@@ -56,7 +43,7 @@ __device__ A block_sum(A v) {
   return v;
 }
 
-// First pixel and stride of this thread within an image (gridDim.x blocks share each image).
+// First item and stride of this thread within an image (gridDim.x blocks share each image).
 __device__ __forceinline__ int64_t thread_start() {
   return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
 }
@@ -65,22 +52,11 @@ __device__ __forceinline__ int64_t thread_stride() {
 }
 
 // parts[img * gridDim.x + blockIdx.x]: the sum of the terms block blockIdx.x owns in image img.
-template <Exponent E, typename T>
+template <Exponent E, int V, typename T>
 __global__ void __launch_bounds__(kMaxThreads)
-    gdl_forward_kernel(const T* __restrict__ p, const T* __restrict__ t, int64_t images, int64_t hw, int64_t w,
-                       acc_t<T> alpha, acc_t<T>* __restrict__ parts) {
-  using A = acc_t<T>;
+    gdl_forward_kernel(const StripJob<T> job, int64_t images, acc_t<T> alpha, acc_t<T>* __restrict__ parts) {
   for (int64_t img = blockIdx.y; img < images; img += gridDim.y) {
-    const T* pi = p + img * hw;
-    const T* ti = t + img * hw;
-    A sum = 0;
-    for (PixelCursor c(thread_start(), thread_stride(), w); c.q < hw; c.next()) {
-      const int64_t q = c.q;
-      const A pq = static_cast<A>(pi[q]), tq = static_cast<A>(ti[q]);
-      if (q >= w) sum += gdl_term<E, A>(tq - static_cast<A>(ti[q - w]), pq - static_cast<A>(pi[q - w]), alpha);
-      if (c.j > 0) sum += gdl_term<E, A>(tq - static_cast<A>(ti[q - 1]), pq - static_cast<A>(pi[q - 1]), alpha);
-    }
-    sum = block_sum(sum);
+    const acc_t<T> sum = block_sum(strip_forward<E, V, T>(job, img, thread_start(), thread_stride(), alpha));
     if (threadIdx.x == 0) parts[img * gridDim.x + blockIdx.x] = sum;
   }
 }
@@ -99,45 +75,13 @@ __global__ void __launch_bounds__(32)
   }
 }
 
-// Pixel (i, j) appears in up to four terms: vertical (i-1, i) and (i, i+1), horizontal (j-1, j) and
-// (j, j+1); each contributes with + for its second pixel, - for its first (as in gdl_cpu.cpp).
-// gp is written when P, gt when G.
-template <Exponent E, bool P, bool G, typename T>
+// The wanted input gradients of every pixel: gp is written when P, gt when G.
+template <Exponent E, bool P, bool G, int V, typename T>
 __global__ void __launch_bounds__(kMaxThreads)
-    gdl_backward_kernel(const acc_t<T>* __restrict__ grad, const T* __restrict__ p, const T* __restrict__ t,
-                        int64_t images, int64_t hw, int64_t w, acc_t<T> alpha, T* __restrict__ gp,
-                        T* __restrict__ gt) {
-  using A = acc_t<T>;
-  for (int64_t img = blockIdx.y; img < images; img += gridDim.y) {
-    const int64_t base = img * hw;
-    const T* pi = p + base;
-    const T* ti = t + base;
-    const A g = grad[img];
-    for (PixelCursor c(thread_start(), thread_stride(), w); c.q < hw; c.next()) {
-      const int64_t q = c.q;
-      const A pq = static_cast<A>(pi[q]), tq = static_cast<A>(ti[q]);
-      A sp = 0, st = 0, d_dt, d_dp;
-      if (q >= w) {
-        gdl_term_grad<E, A>(tq - static_cast<A>(ti[q - w]), pq - static_cast<A>(pi[q - w]), alpha, d_dt, d_dp);
-        sp += d_dp, st += d_dt;
-      }
-      if (q + w < hw) {
-        gdl_term_grad<E, A>(static_cast<A>(ti[q + w]) - tq, static_cast<A>(pi[q + w]) - pq, alpha, d_dt, d_dp);
-        sp -= d_dp, st -= d_dt;
-      }
-      if (c.j > 0) {
-        gdl_term_grad<E, A>(tq - static_cast<A>(ti[q - 1]), pq - static_cast<A>(pi[q - 1]), alpha, d_dt, d_dp);
-        sp += d_dp, st += d_dt;
-      }
-      if (c.j + 1 < w) {
-        gdl_term_grad<E, A>(static_cast<A>(ti[q + 1]) - tq, static_cast<A>(pi[q + 1]) - pq, alpha, d_dt, d_dp);
-        sp -= d_dp, st -= d_dt;
-      }
-      // The unwanted sum is dead code: the compiler drops it and its share of the term derivatives.
-      if constexpr (P) gp[base + q] = static_cast<T>(g * sp);
-      if constexpr (G) gt[base + q] = static_cast<T>(g * st);
-    }
-  }
+    gdl_backward_kernel(const StripJob<T> job, int64_t images, acc_t<T> alpha, const acc_t<T>* __restrict__ grad,
+                        T* __restrict__ gp, T* __restrict__ gt) {
+  for (int64_t img = blockIdx.y; img < images; img += gridDim.y)
+    strip_backward<E, P, G, V, T>(job, img, thread_start(), thread_stride(), alpha, grad[img], gp, gt);
 }
 
 // Blocks per image (x) times images (y): small images get small blocks (down to one warp) so threads
@@ -147,10 +91,10 @@ struct LaunchShape {
   dim3 block;
 };
 
-LaunchShape launch_shape(int64_t images, int64_t hw) {
-  const int64_t threads = std::min<int64_t>(kMaxThreads, (hw + 31) / 32 * 32);
+LaunchShape launch_shape(int64_t images, int64_t items) {
+  const int64_t threads = std::min<int64_t>(kMaxThreads, (items + 31) / 32 * 32);
   const int64_t grid_y = std::min(images, kMaxGridY);
-  const int64_t grid_x = std::min((hw + threads - 1) / threads, std::max<int64_t>(1, kTargetBlocks / grid_y));
+  const int64_t grid_x = std::min((items + threads - 1) / threads, std::max<int64_t>(1, kTargetBlocks / grid_y));
   return {dim3(static_cast<unsigned>(grid_x), static_cast<unsigned>(grid_y)), dim3(static_cast<unsigned>(threads))};
 }
 
@@ -164,18 +108,21 @@ at::Tensor gdl_loss(const at::Tensor& pred, const at::Tensor& target, double alp
   const at::IntArrayRef out_shape = p.sizes().slice(0, p.dim() - 2);
   if (p.numel() == 0) return at::zeros(out_shape, acc_options);  // images of no pixels sum to 0
   at::Tensor out = at::empty(out_shape, acc_options);
-  const LaunchShape shape = launch_shape(images, h * w);
-  // One block per image writes its sum straight into out; several write parts, summed afterwards.
-  const int64_t count = shape.grid.x;
-  at::Tensor parts = count == 1 ? out : at::empty({images, count}, acc_options);
+  const int vector = strip_vector_width(w, {p.const_data_ptr(), t.const_data_ptr()}, p.element_size());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, p.scalar_type(), "beyondmse_gdl_cuda", [&] {
     using A = acc_t<scalar_t>;
+    const auto job = make_strip_job(p.const_data_ptr<scalar_t>(), t.const_data_ptr<scalar_t>(), images, h, w, vector);
+    const LaunchShape shape = launch_shape(images, job.items);
+    // One block per image writes its sum straight into out; several write parts, summed afterwards.
+    const int64_t count = shape.grid.x;
+    at::Tensor parts = count == 1 ? out : at::empty({images, count}, acc_options);
     dispatch_exponent(alpha, [&](auto e) {
-      gdl_forward_kernel<decltype(e)::value, scalar_t><<<shape.grid, shape.block, 0, stream>>>(
-          p.const_data_ptr<scalar_t>(), t.const_data_ptr<scalar_t>(), images, h * w, w, static_cast<A>(alpha),
-          parts.mutable_data_ptr<A>());
-      C10_CUDA_KERNEL_LAUNCH_CHECK();
+      dispatch_vector(vector, [&](auto v) {
+        gdl_forward_kernel<decltype(e)::value, decltype(v)::value, scalar_t><<<shape.grid, shape.block, 0, stream>>>(
+            job, images, static_cast<A>(alpha), parts.mutable_data_ptr<A>());
+        C10_CUDA_KERNEL_LAUNCH_CHECK();
+      });
     });
     if (count > 1) {
       const auto blocks = static_cast<unsigned>(std::min(images, kMaxGridY));
@@ -197,19 +144,22 @@ OptionalGrads gdl_loss_backward(const at::Tensor& grad, const at::Tensor& pred, 
   OptionalGrads out{empty_if(output_mask[0], p), empty_if(output_mask[1], p)};
   if (p.numel() == 0 || !(output_mask[0] || output_mask[1])) return out;
   const at::Tensor g = grad.to(p.device(), opmath_dtype(p.scalar_type())).contiguous();
-  const LaunchShape shape = launch_shape(images, h * w);
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, p.scalar_type(), "beyondmse_gdl_backward_cuda", [&] {
     using A = acc_t<scalar_t>;
     scalar_t* gp = data_or_null<scalar_t>(std::get<0>(out));
     scalar_t* gt = data_or_null<scalar_t>(std::get<1>(out));
+    const int vector = strip_vector_width(w, {p.const_data_ptr(), t.const_data_ptr(), gp, gt}, p.element_size());
+    const auto job = make_strip_job(p.const_data_ptr<scalar_t>(), t.const_data_ptr<scalar_t>(), images, h, w, vector);
+    const LaunchShape shape = launch_shape(images, job.items);
     dispatch_exponent(alpha, [&](auto e) {
       dispatch_wanted(output_mask, [&](auto want_p, auto want_t) {
-        gdl_backward_kernel<decltype(e)::value, decltype(want_p)::value, decltype(want_t)::value, scalar_t>
-            <<<shape.grid, shape.block, 0, stream>>>(g.const_data_ptr<A>(), p.const_data_ptr<scalar_t>(),
-                                                     t.const_data_ptr<scalar_t>(), images, h * w, w,
-                                                     static_cast<A>(alpha), gp, gt);
-        C10_CUDA_KERNEL_LAUNCH_CHECK();
+        dispatch_vector(vector, [&](auto v) {
+          gdl_backward_kernel<decltype(e)::value, decltype(want_p)::value, decltype(want_t)::value,
+                              decltype(v)::value, scalar_t><<<shape.grid, shape.block, 0, stream>>>(
+              job, images, static_cast<A>(alpha), g.const_data_ptr<A>(), gp, gt);
+          C10_CUDA_KERNEL_LAUNCH_CHECK();
+        });
       });
     });
   });

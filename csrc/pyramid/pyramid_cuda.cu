@@ -51,7 +51,7 @@ at::Tensor resample(const at::Tensor& input, Resample kind, int64_t out_h, int64
                                              static_cast<int>(out_h), static_cast<int>(out_w));
     const dim3 grid(static_cast<unsigned>((out_w + job.tile_w - 1) / job.tile_w),
                     static_cast<unsigned>(std::min(job.tiles, kMaxGridY)));
-    const size_t smem = tile_shared_bytes(job);  // at most 35 KiB (double, stride-2 kinds)
+    const size_t smem = tile_shared_bytes(job);  // at most 31 KiB (float64, stride-2 kinds)
     resample_kernel<scalar_t><<<grid, kTileThreads, smem, stream>>>(job);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
