@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.14.1
 # Without a visible GPU the demo builds the CPU kernels only (seconds instead of minutes of nvcc).
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
 
-.PHONY: install build build-cpu demo test bench zoo table2 clean
+.PHONY: install build build-cpu demo test bench gpu-wheels zoo table2 clean
 
 $(VENV)/.deps: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ test: install
 
 bench: install
 	BEYONDMSE_REQUIRE_NATIVE=1 $(PY) -m bench.kernels
+
+# Wheels of the packages bench/gpu_check.sh needs beyond a GPU machine's python3.12 and torch, for
+# a machine without a package index: WHEELS=.whl bash bench/gpu_check.sh there.
+gpu-wheels: $(VENV)/.deps
+	$(PY) -m pip download -q --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		-d .whl zstandard "pydantic>=2"
 
 # The adversarial objective zoo (bench/zoo.py): one DVC experiment per objective, about 80 minutes on
 # 2 CPU cores; the table and picture land in bench/zoo/. ZOO_ARGS="--only hinge --set train.steps=100".

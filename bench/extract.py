@@ -48,27 +48,6 @@ def raw_decode(paths: list[Path], max_size: tuple[int, int], workers: int) -> tu
     return time.perf_counter() - start, frames
 
 
-def loader_rate(path: Path, workers: int, batch_size: int = 8, batches: int = 200) -> float:
-    """Samples per second a shuffled DataLoader over ``path`` delivers (after its first batch)."""
-    # Imported here: extraction's spawned workers re-import this module, and torch would add
-    # seconds to their start-up that the extract stage does not pay.
-    import torch
-
-    from pyext.data.dataset import ClipDataset
-    loader = torch.utils.data.DataLoader(ClipDataset(path), batch_size=batch_size, shuffle=True,
-                                         num_workers=workers, persistent_workers=workers > 0)
-    done, start = 0, None
-    while done < batches * batch_size:
-        for batch in loader:
-            if start is None:  # worker start-up is not the steady rate
-                start = time.perf_counter()
-                continue
-            done += len(batch)
-            if done >= batches * batch_size:
-                break
-    return done / (time.perf_counter() - start)
-
-
 def long_set(root: Path, videos: int, frames: int) -> Path:
     """Writes ``videos`` (rounded to tens) demo-like videos of ``frames`` frames (320x240) in
     UCF101's layout under ``root`` (a fifth of them test videos) and their manifest; returns the
@@ -139,6 +118,8 @@ def main() -> None:
             measure(long_set(Path(root), args.long, args.frames), args.repeats)
         return
     measure(Path(args.manifest), args.repeats)
+    from bench.train import loader_rate  # torch: not in the spawned extraction workers
+
     print(f"\nDataLoader over {args.train}, batch 8, shuffled:")
     print("| loader workers | samples/s |")
     print("|---|---|")

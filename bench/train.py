@@ -8,8 +8,12 @@ One step is what `dvc repro train` runs per step: for the predictor
 generator update on the next, losses summed over the scales; for GAIA
 (pyext.training.steps.gaia.GAIAStep.step) both autoencoders' updates from one forward pass.
 
+On a GPU each preset runs in float32 and under bfloat16 autocast (the predictor's training mode
+there), eager and compiled; every ratio is to the eager float32 step with the reference ops.
+
     python -m bench.train                  # presets: default (params.yaml), paper, gaia
     python -m bench.train --steps 5 --repeats 3 --presets gaia
+    python -m bench.train --presets paper --batch 64
 """
 from __future__ import annotations
 
@@ -17,17 +21,33 @@ import argparse
 import contextlib
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 import pyext
-from bench.extract import loader_rate
 from pyext.config import load_params
 from pyext.data.dataset import ClipDataset
 from pyext.ops import reference_only
 from pyext.presets import preset_params
 from pyext.training import TrainingStep, make_step
+
+
+def loader_rate(path: Path, workers: int, batch_size: int = 8, batches: int = 200) -> float:
+    """Samples per second a shuffled DataLoader over ``path`` delivers (after its first batch)."""
+    loader = torch.utils.data.DataLoader(ClipDataset(path), batch_size=batch_size, shuffle=True,
+                                         num_workers=workers, persistent_workers=workers > 0)
+    done, start = 0, None
+    while done < batches * batch_size:
+        for batch in loader:
+            if start is None:  # worker start-up is not the steady rate
+                start = time.perf_counter()
+                continue
+            done += len(batch)
+            if done >= batches * batch_size:
+                break
+    return done / (time.perf_counter() - start)
 
 
 def presets(path: str = "params.yaml"):
@@ -60,6 +80,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="steps per timing")
     parser.add_argument("--repeats", type=int, default=3, help="timings per configuration (median)")
     parser.add_argument("--presets", nargs="+", default=["default", "paper", "gaia"])
+    parser.add_argument("--batch", type=int, default=0, help="clips per batch (0: each preset's train.batch_size)")
     args = parser.parse_args()
     if not pyext.native_available():
         raise SystemExit(f"the native ops are not built: {pyext.native_error()}")
@@ -72,14 +93,19 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name in args.presets:
         p = configurations[name]
+        if args.batch:
+            p = replace(p, train=replace(p.train, batch_size=args.batch))
         b = p.train.batch_size
-        configs = [("eager, reference ops", False, True), ("eager, native ops", False, False)]
+        # (label, compiled, reference ops, bfloat16 autocast); the first is every ratio's base.
+        configs = [("eager, reference ops", False, True, False), ("eager, native ops", False, False, False)]
         if device.type == "cuda":
-            configs += [("compiled, reference ops", True, True), ("compiled, native ops", True, False)]
+            configs = [(f"{label}, float32", *rest) for label, *rest in configs]
+            configs += [(f"{mode}, {ops} ops, bf16 autocast", compiled, ops == "reference", True)
+                        for mode, compiled in (("eager", False), ("compiled", True)) for ops in ("reference", "native")]
         trainers = {}
-        for label, compiled, reference in configs:
+        for label, compiled, reference, mixed in configs:
             with reference_only() if reference else contextlib.nullcontext():
-                trainers[label] = (make_step(p, device, compile=compiled), reference)
+                trainers[label] = (make_step(p, device, compile=compiled, mixed_precision=mixed), reference)
         per_step = next(iter(trainers.values()))[0].batches_per_step  # batches a step consumes
         batches = [torch.stack([data[i] for i in range(k * b, (k + 1) * b)]).to(device) for k in range(per_step)]
         times = {label: [] for label, *_ in configs}
@@ -87,7 +113,7 @@ def main() -> None:
             for label, (trainer, reference) in trainers.items():
                 with reference_only() if reference else contextlib.nullcontext():
                     times[label].append(time_steps(trainer, batches, args.steps))
-        base = statistics.median(times["eager, reference ops"])
+        base = statistics.median(times[configs[0][0]])
         family = p.model.family
         width = getattr(p.model, family).width
         for label in times:

@@ -1,6 +1,9 @@
 """Extraction and filtering on a tiny generated set with broken files mixed in: patch pixels
 against the decoded source frames, motion scores, worker-count independence, the skip report,
 atomic outputs, the filter's selection and the Dataset."""
+import subprocess
+import sys
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from pyext.data.filter import filter_patches, select
 from pyext.data.manifest import Manifest, VideoEntry, ucf101_manifest
 from pyext.data.store import ROW_FIELDS, ClipArray, ClipWriter, StoreError, merge_stores, open_store, read_rows
 from pyext.data.video import read_video, write_video
-from cases import TEST_PARAMS
+from cases import REPO, TEST_PARAMS
 
 REPO = Path(__file__).resolve().parents[1]
 BROKEN = ("empty.avi", "random.avi", "text.avi", "truncated.avi")
@@ -84,6 +87,31 @@ def test_patches_are_the_source_pixels_and_motion_is_recomputed(dataset, extract
         diff = np.diff(clips[i].astype(np.float64), axis=0)
         assert rows["motion"][i] == pytest.approx(np.sqrt((diff**2).mean()), rel=1e-5)
         assert rows["label"][i] == manifest.videos[rows["video"][i]].label
+
+
+def test_stores_read_without_hdf5plugin_and_refuse_writes_by_name(extracted, tmp_path):
+    # A machine without hdf5plugin (its HDF5 filter) still reads the clips: ClipArray decodes the
+    # Zstandard chunks itself. Writing names the missing package and leaves no file behind.
+    out, _ = extracted
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["hdf5plugin"] = None  # import hdf5plugin now raises ImportError
+        import numpy as np
+        from pyext.data.store import ClipArray, ClipWriter, StoreError, open_store
+        with open_store({str(out / "patches.h5")!r}) as f:
+            np.save({str(tmp_path / "clip.npy")!r}, ClipArray(f)[1])
+        try:
+            with ClipWriter({str(tmp_path / "new.h5")!r}, (4, 8, 8, 3), ["v"], {{"params": {{}}}}):
+                pass
+        except StoreError as exc:
+            print(exc)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "new.h5: writing a store needs the package hdf5plugin" in result.stdout
+    assert not (tmp_path / "new.h5").exists() and list(tmp_path.iterdir()) == [tmp_path / "clip.npy"]
+    with open_store(out / "patches.h5") as f:
+        np.testing.assert_array_equal(np.load(tmp_path / "clip.npy"), ClipArray(f)[1])
 
 
 def test_clips_are_checked_zstandard_frames(extracted, tmp_path):

@@ -23,7 +23,8 @@ order, and a row's place in its size's dataset is its rank among the rows of tha
 
 Each chunk is one Zstandard frame (level 1) with its checksum, under HDF5 filter 32015
 (``hdf5plugin``'s, imported here, so that h5py can read the stores anywhere this module is
-imported). The project reads clips through :class:`ClipArray`, which decodes the frames itself
+imported; writing needs it, reading through :class:`ClipArray` does not, so a machine without it
+still reads stores). The project reads clips through :class:`ClipArray`, which decodes the frames itself
 and so checks their checksums: hdf5plugin's filter does not, and would return a damaged chunk's
 wrong pixels without an error. Zstandard writes the clips 4-8x faster than gzip at about the
 same size (``bench/RESULTS.md``, "Compression filters"). Stores written before it hold gzip
@@ -36,9 +37,13 @@ import os
 from pathlib import Path
 
 import h5py
-import hdf5plugin
 import numpy as np
 import zstandard
+
+try:
+    import hdf5plugin
+except ImportError:  # stores can still be read (ClipArray decodes the chunks itself), not written
+    hdf5plugin = None
 
 from .files import kill_point, name_bytes, temporary_sibling
 
@@ -48,6 +53,7 @@ ROW_FIELDS = {"motion": np.float32, "video": np.int32, "start": np.int32, "yx": 
 # One clip a chunk: a Dataset reads one clip at a time, and workers can compress clips into
 # finished chunks (compress_clips) that the writer stores as they are.
 _ZSTD_LEVEL = 1
+_ZSTD_FILTER = 32015  # the HDF5 filter id registered for Zstandard (hdf5plugin.ZSTD_ID)
 
 
 def compress_clips(clips: np.ndarray) -> list[bytes]:
@@ -62,6 +68,13 @@ def compress_clips(clips: np.ndarray) -> list[bytes]:
 
 class StoreError(ValueError):
     """An HDF5 store that cannot be used; the message names the file."""
+
+
+def _require_hdf5plugin(path: str | os.PathLike) -> None:
+    """Raises, naming ``path``, where hdf5plugin (needed to write Zstandard chunks) is missing."""
+    if hdf5plugin is None:
+        raise StoreError(f"{path}: writing a store needs the package hdf5plugin (pip install hdf5plugin), "
+                         "which is not installed")
 
 
 class ClipArrayWriter:
@@ -90,6 +103,7 @@ class ClipArrayWriter:
         shape = (self.frames, *size, 3)
         key = self.name if self.frame_size is not None else f"{self.name}/{size[0]}x{size[1]}"
         if key not in self.file:
+            _require_hdf5plugin(self.file.filename)
             self.file.create_dataset(key, shape=(0, *shape), maxshape=(None, *shape), dtype=np.uint8,
                                      chunks=(1, *shape), **hdf5plugin.Zstd(clevel=_ZSTD_LEVEL))
         return self.file[key]
@@ -198,6 +212,7 @@ class ClipWriter:
 
     def __init__(self, path: str | os.PathLike, clip_shape: tuple, videos: list[str], attrs: dict):
         self.path = Path(path)
+        _require_hdf5plugin(self.path)  # before any file is made
         self.clip_shape = tuple(clip_shape)
         self.videos, self.attrs = videos, attrs
 
@@ -263,7 +278,7 @@ class ClipWriter:
 def _is_zstd(dataset: h5py.Dataset) -> bool:
     """Whether ``dataset`` holds Zstandard chunks (else gzip ones, written before)."""
     plist = dataset.id.get_create_plist()
-    return plist.get_nfilters() > 0 and plist.get_filter(0)[0] == hdf5plugin.ZSTD_ID
+    return plist.get_nfilters() > 0 and plist.get_filter(0)[0] == _ZSTD_FILTER
 
 
 def open_store(path: str | os.PathLike) -> h5py.File:

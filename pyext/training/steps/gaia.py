@@ -52,7 +52,7 @@ class GAIAStep(TrainingStep):
     adversarial = True
 
     def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,
-                 rank: int = 0, world: int = 1, classes: int = 0):
+                 rank: int = 0, world: int = 1, classes: int = 0, mixed_precision: bool = True):
         self.g, self.tp, self.device, self.world = params.model.gaia, params.train, device, world
         share = self.tp.batch_size // world
         if share % 2:

@@ -54,7 +54,7 @@ class MultiScaleStep(TrainingStep):
     Algorithm 1 (arguments: :class:`TrainingStep`'s)."""
 
     def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,
-                 rank: int = 0, world: int = 1, classes: int = 0):
+                 rank: int = 0, world: int = 1, classes: int = 0, mixed_precision: bool = True):
         self.loss, self.tp = params.loss, params.train
         self.offset = rank * (self.tp.batch_size // world)
         self.m, self.scales, self.device = params.clip.input_frames, params.model.multiscale.scales, device
@@ -90,7 +90,7 @@ class MultiScaleStep(TrainingStep):
             if self.adversarial:
                 self.d_forward, self.d_judge = torch.compile(self.d_forward), torch.compile(self.D)
         self.d_measures: list[str] = []  # the names of what D's updates log about it
-        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" and mixed_precision)
         self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)  # set by a NaN/inf loss
 
     @property
