@@ -59,4 +59,7 @@ TORCH_LIBRARY(beyondmse, m) {
   m.def("pairwise_sqdist(Tensor x) -> Tensor");
   // Gradient of pairwise_sqdist with respect to x: (N, D), dtype of x.
   m.def("pairwise_sqdist_backward(Tensor grad, Tensor x) -> Tensor");
+  // Tests only: the CUDA difference kernels of both (csrc/structure/structure_tiles.h) run on the
+  // CPU, threads in order or reversed: (distances, x's gradient for grad).
+  m.def("_sqdist_difference_kernels_on_cpu(Tensor x, Tensor grad, bool reverse) -> (Tensor, Tensor)");
 }

@@ -1,6 +1,6 @@
 """The native ops against the reference (forward and gradients), OpenCV, gradcheck and opcheck;
 dtypes, devices, non-contiguous inputs, autocast, torch.compile and argument errors; the CUDA pyramid
-kernel's phases and the CUDA GDL kernels' threads run on the CPU."""
+kernel's phases, the CUDA GDL kernels' threads and the CUDA difference kernels run on the CPU."""
 import itertools
 
 import cv2
@@ -411,6 +411,24 @@ def test_pairwise_sqdist_keeps_the_difference_form_where_the_gemm_form_cancels(d
     error = (d[:4].double() - exact).abs()
     assert bool((error <= SQDIST_BOUND[torch.float32] * (mean + exact)).all())
     torch.testing.assert_close(d[4:, 4:], torch.zeros(4092, 4092), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+def test_cuda_difference_kernels_on_the_cpu_match_the_reference(dtype):
+    # The CUDA difference kernels' phases run on the CPU (csrc/structure/structure_tiles.h): one
+    # tile and several, partial tiles, feature splits (5 x 2000: 8 splits; 40 x 1100: 5), threads
+    # in order and reversed. Distances start as NaN: the mirrored stores must fill every entry.
+    for n, d in [(1, 1), (2, 3), (33, 40), (65, 300), (5, 2000), (40, 1100)]:
+        x, grad = _rand(n, d, dtype=dtype, seed=n + d), _rand(n, n, dtype=torch.float64, seed=n)
+        ref_x = x.double().requires_grad_()
+        ref = reference.pairwise_sqdist(ref_x)
+        ref.backward(grad)
+        for reverse in (False, True):
+            out, grad_x = ops._sqdist_difference_kernels_on_cpu(x, grad, reverse)
+            assert out.dtype == (torch.float64 if dtype == torch.float64 else torch.float32)
+            assert grad_x.dtype == dtype
+            assert_close(out, ref, dtype, 4.0)
+            assert_close(grad_x, ref_x.grad, dtype, n * 4.0)
 
 
 def test_structure_opcheck():
