@@ -45,7 +45,7 @@ step() {
 }
 
 # The small CUDA tests: every op and launch path of the kernels, at sizes the sanitizers finish.
-small="empty or stream or alignment or every_kind or tf32 or (beyond_two_tiles and float32)"
+small="empty or stream or alignment or every_kind or tf32 or (beyond_two_tiles and dtype0)"  # dtype0: float32
 
 wanted environment && step environment 60 sh -c "nvidia-smi; nvcc --version; $py -c 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name())'"
 wanted build && step build 300 "$py" setup.py build_ext --inplace
