@@ -195,11 +195,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> strip_kernel_on_cpu(const at::Ten
   const at::Tensor p = pred.contiguous(), t = target.contiguous();
   const int64_t h = p.size(-2), w = p.size(-1), images = image_count(p);
   check_gdl_grad(grad, images);
-  TORCH_CHECK(vector == 1 || (vector == 4 && w % 4 == 0), "beyondmse: vector must be 1, or 4 for widths divisible by 4");
+  TORCH_CHECK(vector == 1 || (vector == 4 && w % 4 == 0),
+              "beyondmse: vector must be 1, or 4 for widths divisible by 4");
   TORCH_CHECK(strip >= 0 && blocks >= 1 && threads >= 1, "beyondmse: strip must be >= 0, blocks and threads >= 1");
   const at::Tensor g = grad.to(opmath_dtype(p.scalar_type())).contiguous();
   at::Tensor out = at::zeros(p.sizes().slice(0, p.dim() - 2), g.options());
-  at::Tensor gp = at::full_like(p, std::numeric_limits<double>::quiet_NaN()), gt = at::full_like(p, std::numeric_limits<double>::quiet_NaN());
+  constexpr double kUnwritten = std::numeric_limits<double>::quiet_NaN();  // every element must be written
+  at::Tensor gp = at::full_like(p, kUnwritten), gt = at::full_like(p, kUnwritten);
   if (p.numel() == 0) return {out, gp, gt};
   AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, p.scalar_type(), "beyondmse_gdl_strips_on_cpu", [&] {
     using A = acc_t<scalar_t>;

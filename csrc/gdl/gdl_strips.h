@@ -122,6 +122,17 @@ StripJob<T> make_strip_job(const T* p, const T* t, int64_t images, int64_t h, in
   return job;
 }
 
+// Item k of an image: the column group starting at column j0 over the rows [i0, i1).
+struct StripItem {
+  int64_t j0, i0, i1;
+};
+
+template <int V, typename T>
+BMSE_HD StripItem strip_item(const StripJob<T>& job, int64_t k) {
+  const int64_t i0 = k / job.groups * job.strip;
+  return {k % job.groups * V, i0, std::min(job.h, i0 + job.strip)};
+}
+
 // The sum of the terms owned by the items first, first + stride, ... of image img: for each pixel,
 // its vertical term with the pixel above and its horizontal term with the pixel to its left.
 template <Exponent E, int V, typename T>
@@ -133,7 +144,7 @@ BMSE_HD acc_t<T> strip_forward(const StripJob<T>& job, int64_t img, int64_t firs
   const T* ti = job.t + img * h * w;
   A sum = 0;
   for (int64_t k = first; k < job.items; k += stride) {
-    const int64_t j0 = k % job.groups * V, i0 = k / job.groups * job.strip, i1 = std::min(h, i0 + job.strip);
+    const auto [j0, i0, i1] = strip_item<V>(job, k);
     Row<A, V> above{};
     if (i0 > 0) above = load_row<V>(pi + (i0 - 1) * w + j0, ti + (i0 - 1) * w + j0);
     for (int64_t i = i0; i < i1; ++i) {
@@ -162,13 +173,14 @@ BMSE_HD void strip_backward(const StripJob<T>& job, int64_t img, int64_t first, 
   const T* pi = job.p + base;
   const T* ti = job.t + base;
   for (int64_t k = first; k < job.items; k += stride) {
-    const int64_t j0 = k % job.groups * V, i0 = k / job.groups * job.strip, i1 = std::min(h, i0 + job.strip);
+    const auto [j0, i0, i1] = strip_item<V>(job, k);
     A up_dt[V], up_dp[V];  // derivatives of the vertical term between row i - 1 and row i
     Row<A, V> row = load_row<V>(pi + i0 * w + j0, ti + i0 * w + j0), below{};
     for (int v = 0; v < V; ++v) up_dt[v] = up_dp[v] = 0;
     if (i0 > 0) {
       const Row<A, V> above = load_row<V>(pi + (i0 - 1) * w + j0, ti + (i0 - 1) * w + j0);
-      for (int v = 0; v < V; ++v) gdl_term_grad<E, A>(row.t[v] - above.t[v], row.p[v] - above.p[v], alpha, up_dt[v], up_dp[v]);
+      for (int v = 0; v < V; ++v)
+        gdl_term_grad<E, A>(row.t[v] - above.t[v], row.p[v] - above.p[v], alpha, up_dt[v], up_dp[v]);
     }
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t q = i * w + j0;

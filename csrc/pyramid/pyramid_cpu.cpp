@@ -112,9 +112,7 @@ at::Tensor tile_kernel_on_cpu(const at::Tensor& input, int64_t kind_index, int64
                   tile_w <= kMaxTileWidth,
               "beyondmse: threads and grid_y must be >= 1, tiles at most ", kMaxTileHeight, " x ", kMaxTileWidth);
   const auto kind = static_cast<Resample>(kind_index);
-  check_images(input, "x");
-  check_resample_sizes(kind, input.size(-2), out_h, "height");
-  check_resample_sizes(kind, input.size(-1), out_w, "width");
+  check_resample(input, kind, out_h, out_w);
   const at::Tensor x = input.contiguous();
   at::Tensor out = at::empty(image_shape(x, out_h, out_w), x.options());
   if (out.numel() == 0) return out;

@@ -232,14 +232,19 @@ inline void check_resample_sizes(Resample kind, int64_t n_in, int64_t n_out, con
               " (pyr_up takes 2n or 2n - 1 for an input of n; pyr_down gives (n + 1) // 2)");
 }
 
+// The checks of a resampling of input to (out_h, out_w), made before anything is copied or allocated.
+inline void check_resample(const at::Tensor& input, Resample kind, int64_t out_h, int64_t out_w) {
+  check_images(input, "input");
+  check_resample_sizes(kind, input.size(-2), out_h, "height");
+  check_resample_sizes(kind, input.size(-1), out_w, "width");
+}
+
 // The four pyramid ops of one device, built on its resample(input, kind, out_h, out_w); each device
 // file registers them with PyramidOps<resample>::define(m).
 template <at::Tensor (*resample)(const at::Tensor&, Resample, int64_t, int64_t)>
 struct PyramidOps {
   static at::Tensor checked(const at::Tensor& input, Resample kind, int64_t out_h, int64_t out_w) {
-    check_images(input, "input");
-    check_resample_sizes(kind, input.size(-2), out_h, "height");
-    check_resample_sizes(kind, input.size(-1), out_w, "width");
+    check_resample(input, kind, out_h, out_w);
     return resample(input, kind, out_h, out_w);
   }
   static at::Tensor down(const at::Tensor& x) {

@@ -219,7 +219,9 @@ void emulate_sqdist_kernels(const T* x, int64_t n, int64_t d, int64_t split, acc
           sqdist_backward_accumulate(*shared, own[tid], acc[tid], n, j0, tx, ty);
         });
       }
-      each_thread([&](int tid, int tx, int ty) { sqdist_backward_store(acc[tid], grad_x, n, d, i0, f0, scale, tx, ty); });
+      each_thread([&](int tid, int tx, int ty) {
+        sqdist_backward_store(acc[tid], grad_x, n, d, i0, f0, scale, tx, ty);
+      });
     }
 }
 
