@@ -21,7 +21,12 @@ PLOTS_PAGE := $(VENV)/share/beyondmse/plots.html
 $(PLOTS_PAGE): pyext/plots_page.py | $(VENV)/.deps
 	$(PY) -m pyext.plots_page $@ || echo "make: $@ not written: dvc plots show draws its curves only online"
 
-install: $(VENV)/.deps build $(PLOTS_PAGE)
+# The package in editable mode, for the `beyondmse` command (its extension is built by `build`).
+$(VENV)/.installed: setup.py | $(VENV)/.deps
+	BEYONDMSE_NO_EXTENSION=1 $(PY) -m pip install --quiet --no-build-isolation --no-deps -e .
+	touch $@
+
+install: $(VENV)/.deps $(VENV)/.installed build $(PLOTS_PAGE)
 
 # Incremental (ninja): a second run recompiles only what changed. CUDA sources compile whenever
 # nvcc is found; BEYONDMSE_CPU_ONLY=1 skips them.

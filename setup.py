@@ -3,6 +3,9 @@
 CPU sources are always built; the CUDA sources whenever nvcc is found, even on a machine without a
 GPU. Environment switches:
     BEYONDMSE_CPU_ONLY=1       build the CPU kernels only (no nvcc needed, builds in seconds)
+    BEYONDMSE_NO_EXTENSION=1   build no extension: `make install` registers the package and the
+                               `beyondmse` command this way (pip install -e builds in a fresh folder
+                               every time) and builds the extension incrementally with build_ext
     TORCH_CUDA_ARCH_LIST       CUDA architectures; without a visible GPU the default is
                                "8.0;9.0+PTX" (A100, H100/H200, PTX for newer GPUs)
     CUDA_HOME                  defaults to /usr/local/cuda when unset and present
@@ -55,6 +58,8 @@ setup(
     description="Multi-scale adversarial video prediction beyond mean square error, with fused native ops",
     packages=find_packages(include=["pyext", "pyext.*"]),  # every package under pyext/ (pyext.data, ...)
     python_requires=">=3.10",
-    ext_modules=[_extension()],
+    ext_modules=[] if os.environ.get("BEYONDMSE_NO_EXTENSION", "0") not in ("", "0") else [_extension()],
+    # `beyondmse` (pyext/cli.py); commands beyond its own are entry points of beyondmse.commands.
+    entry_points={"console_scripts": ["beyondmse = pyext.cli:main"]},
     cmdclass={"build_ext": BuildExtension.with_options(use_ninja=shutil.which("ninja") is not None)},
 )

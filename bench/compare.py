@@ -19,9 +19,9 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyext.data.files import atomic_output  # noqa: E402
+from pyext.files import atomic_output  # noqa: E402
 from pyext.data.store import ClipArray  # noqa: E402
-from pyext.evaluate import read_predictions  # noqa: E402
+from pyext.evaluation.predictor import read_predictions  # noqa: E402
 
 TITLE_HEIGHT = 18
 GAP = 4

@@ -25,8 +25,8 @@ import h5py
 import numpy as np
 
 from pyext.data.store import ClipArray, open_store
-from pyext.evaluate import read_predictions
-from pyext.metrics import motion_mask, psnr
+from pyext.evaluation.predictor import read_predictions
+from pyext.evaluation.metrics import motion_mask, psnr
 
 
 @dataclass(frozen=True)

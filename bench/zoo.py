@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.experiments import Row, chosen, experiment_ref, git, machine, picture, run_rows, show, write_picture
-from pyext.config import ADVERSARIAL_OBJECTIVES, load_params
+from pyext.config import OBJECTIVES, load_params
 
 OUT = Path("bench/zoo")
 PREFIX = "zoo-"
@@ -58,7 +58,7 @@ def rows(params_path: str = "params.yaml") -> list[Row]:
     """Every registered objective, then ``adv: 0``, a second seed of the shipped objective and the
     options of :data:`OPTION_ROWS`."""
     p = load_params(params_path)
-    out = [Row(kind, (f"loss.adversarial.kind={kind}",)) for kind in ADVERSARIAL_OBJECTIVES]
+    out = [Row(kind, (f"loss.adversarial.kind={kind}",)) for kind in OBJECTIVES]
     out.append(Row("adv0", ("loss.adv=0",)))
     out.append(Row(f"{p.loss.adversarial.kind}-seed{p.train.seed + 1}", (f"train.seed={p.train.seed + 1}",)))
     return out + list(OPTION_ROWS)

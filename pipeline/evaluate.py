@@ -4,25 +4,24 @@ predictor against two baselines (last frame, optical flow): PSNR, SSIM, sharpnes
 and whole frames, per recursive step. GAIA: reconstruction, code structure against PCA (fitted on
 data/train.h5), interpolation realism. The generator measured: the fine-tuning stage's
 (models/finetune/generator.pt) where finetune.patch > 0, else the train stage's (models/generator.pt)."""
-from pathlib import Path
-
 import torch
 
-from pipeline.stage import run
+from pyext.commands import run
 from pyext.config import load_params
 from pyext.evaluation import evaluate_model
+from pyext.files import Layout
 from pyext.models import evaluated_generator, load_generator
 
-DATA, MODELS, EVAL = Path("data"), Path("models"), Path("eval")
+LAYOUT = Layout()
 
 
 def main() -> None:
     # A fine-tuned generator's params: its patch size is what its discriminator (ACGAN's class
     # head) was trained on; the full-frame measures do not depend on it.
-    params, path = evaluated_generator(load_params(), MODELS)
+    params, path = evaluated_generator(load_params(), LAYOUT)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = load_generator(path, map_location=device)
-    for line in evaluate_model(params, model, path, DATA, EVAL, device):
+    for line in evaluate_model(params, model, path, LAYOUT.data, LAYOUT.evaluation, device):
         print(line)
 
 

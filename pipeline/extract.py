@@ -6,18 +6,13 @@ clips (data/test.h5) and what was skipped (data/extract_report.json).
     python -m pipeline.extract --merge --num-shards N   # join the N parts into data/
 """
 import argparse
-from pathlib import Path
-
-from pipeline.stage import run
+from pyext.commands import run
 from pyext.config import load_params
 from pyext.data.extract import extract, merge_shards
 from pyext.data.manifest import read_manifest
+from pyext.files import Layout
 
-DATA = Path("data")
-
-
-def shard_dir(index: int, count: int) -> Path:
-    return DATA / "shards" / f"{index}-of-{count}"
+LAYOUT = Layout()
 
 
 def main() -> None:
@@ -31,15 +26,15 @@ def main() -> None:
     params = load_params()
     record = {"clip": params.section("clip"), "extract": params.section("extract")}
     if args.merge:
-        parts = [shard_dir(i, args.num_shards) for i in range(args.num_shards)]
-        missing = [str(p) for p in parts if not (p / "extract_report.json").exists()]
+        parts = [LAYOUT.shard(i, args.num_shards) for i in range(args.num_shards)]
+        missing = [str(p.folder) for p in parts if not p.extract_report.exists()]
         if missing:
             parser.error(f"unfinished shards: {', '.join(missing)}")
-        report = merge_shards(parts, DATA, record)
+        report = merge_shards(parts, LAYOUT.data, record)
     else:
-        manifest = read_manifest(DATA / "manifest.json")
+        manifest = read_manifest(LAYOUT.data.manifest)
         shard = (args.shard, args.num_shards) if args.shard is not None else (0, 1)
-        out = shard_dir(*shard) if args.shard is not None else DATA
+        out = LAYOUT.shard(*shard) if args.shard is not None else LAYOUT.data
         report = extract(manifest, params.clip, params.extract, out, record, shard=shard)
     print(f"extract: {report['videos_read']} videos read, {report['videos_skipped']} skipped, "
           f"{report['patches']} patches, {report['test_clips']} test clips in {report['seconds']} s")

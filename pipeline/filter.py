@@ -1,20 +1,18 @@
 """filter: patches that move enough (data/train.h5), those of held-out videos (data/val.h5),
 and a report (data/filter_report.json)."""
-from pathlib import Path
-
-from pipeline.stage import run
+from pyext.commands import run
 from pyext.config import load_params
-from pyext.data.files import write_json
 from pyext.data.filter import filter_patches
+from pyext.files import Layout, write_json
 
-DATA = Path("data")
+DATA = Layout().data
 
 
 def main() -> None:
     params = load_params()
     record = {"clip": params.section("clip"), "filter": params.section("filter")}
-    report = filter_patches(DATA / "patches.h5", DATA / "train.h5", DATA / "val.h5", params.filter, record)
-    write_json(DATA / "filter_report.json", report)
+    report = filter_patches(DATA.patches, DATA.train, DATA.val, params.filter, record)
+    write_json(DATA.filter_report, report)
     print(f"filter: {report['why']}: {report['train']} training and {report['val']} validation patches "
           f"({report['bytes_per_patch']} bytes each on disk)")
 

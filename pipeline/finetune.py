@@ -5,39 +5,38 @@ checkpoint and dvclive logs beside it). The evaluate stage then measures it. Wit
 it trains nothing and writes models/finetune/none.json."""
 import json
 import shutil
-from pathlib import Path
 
-from pipeline.stage import run
+from pyext.commands import run
 from pyext.config import finetune_params, load_params
-from pyext.data.files import write_json
-from pyext.models import FINETUNE_DIR
+from pyext.files import Layout, write_json
 from pyext.training import TrainingError, train
 
-DATA, MODELS = Path("data"), Path("models")
-OUT = MODELS / FINETUNE_DIR
+LAYOUT = Layout()
+OUT = LAYOUT.finetune
 
 
 def main() -> None:
     params = load_params()
-    OUT.mkdir(parents=True, exist_ok=True)
+    OUT.folder.mkdir(parents=True, exist_ok=True)
     if not params.finetune.patch:
         # An earlier fine-tuning's generator and logs go (its checkpoint stays: it is only resumed
         # from by a run of the same params, data and code).
-        (OUT / "generator.pt").unlink(missing_ok=True)
-        shutil.rmtree(OUT / "dvclive", ignore_errors=True)
-        write_json(OUT / "none.json", {"patch": 0, "why": "finetune.patch is 0: evaluate reads models/generator.pt"})
+        OUT.generator.unlink(missing_ok=True)
+        shutil.rmtree(OUT.live, ignore_errors=True)
+        write_json(OUT.none, {"patch": 0, "why": f"finetune.patch is 0: evaluate reads {LAYOUT.train.generator}"})
         print("finetune: finetune.patch is 0: nothing to fine-tune")
         return
-    (OUT / "none.json").unlink(missing_ok=True)
+    OUT.none.unlink(missing_ok=True)
     tuned = finetune_params(params)
-    report = json.loads((DATA / FINETUNE_DIR / "report.json").read_text())
+    data = LAYOUT.finetune_data
+    report = json.loads(data.report.read_text())
     if report.get("patch") != tuned.clip.patch:  # the data stage ran with other params: dvc repro reruns it
-        raise TrainingError(f"{DATA / FINETUNE_DIR} holds {report.get('patch')}-pixel patches, params.yaml asks "
+        raise TrainingError(f"{data.folder} holds {report.get('patch')}-pixel patches, params.yaml asks "
                             f"for {tuned.clip.patch} (finetune.patch): rerun finetune_data")
-    summary = train(tuned, DATA / FINETUNE_DIR, OUT, OUT / "dvclive", start=MODELS / "generator.pt",
-                    manifest=DATA / "manifest.json", stage="finetune")
+    start = LAYOUT.train.generator
+    summary = train(tuned, data, OUT, start=start, manifest=LAYOUT.data.manifest, stage="finetune")
     if summary["step"] == tuned.train.steps:
-        print(f"finetune: {OUT / 'generator.pt'}: {MODELS / 'generator.pt'} after {summary['step']} steps on "
+        print(f"finetune: {OUT.generator}: {start} after {summary['step']} steps on "
               f"{tuned.clip.patch}x{tuned.clip.patch} patches holds the generator of step {summary['val_step']} "
               f"(train.keep: {summary['kept']})")
 

@@ -3,13 +3,12 @@ checkpoints in models/checkpoint.pt and dvclive logs in dvclive/. Resumes from a
 the same params, data and code (the stage's code deps in dvc.yaml); moves any other to
 models/stale/. Distributed: ``torchrun --nproc_per_node N -m pipeline.train``."""
 import argparse
-from pathlib import Path
-
-from pipeline.stage import run
+from pyext.commands import run
 from pyext.config import load_params
+from pyext.files import Layout
 from pyext.training import TrainingError, train
 
-DATA, MODELS, LIVE = Path("data"), Path("models"), Path("dvclive")
+LAYOUT = Layout()
 
 
 def main() -> None:
@@ -18,11 +17,11 @@ def main() -> None:
                         help="stop after step N with a checkpoint (a time slice of the run); rerun to go on")
     args = parser.parse_args()
     params = load_params()
-    summary = train(params, DATA, MODELS, LIVE, until_step=args.until_step)
+    summary = train(params, LAYOUT.data, LAYOUT.train, until_step=args.until_step)
     if summary["step"] < params.train.steps:
         print(f"train: stopped after step {summary['step']} of {params.train.steps}; rerun to continue")
     else:
-        print(f"train: {MODELS / 'generator.pt'} after {summary['step']} steps holds the generator of step "
+        print(f"train: {LAYOUT.train.generator} after {summary['step']} steps holds the generator of step "
               f"{summary['val_step']} (train.keep: {summary['kept']})")
 
 

@@ -20,7 +20,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from .data.dataset import to_uint8
-from .data.files import atomic_output
+from .files import atomic_output
 
 FONT_SIZE = 14
 PAD = 4  # around texts

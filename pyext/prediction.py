@@ -1,8 +1,8 @@
 """A trained generator on any video: recursive predictions beside the truth.
 
 :func:`predict` runs a generator over the windows of a whole video and lays each true frame and its
-prediction side by side; :func:`write_side_by_side` saves the result as an MP4, AVI or GIF. The
-command line is ``python -m pipeline.predict VIDEO --out OUT.mp4``.
+prediction side by side; :func:`write_side_by_side` saves the result as an MP4, AVI or GIF;
+:func:`predict_video` does both for a video file (the command ``beyondmse predict VIDEO --out OUT.mp4``).
 
 Example (an untrained generator, so the right halves are noise)::
 
@@ -27,12 +27,12 @@ import torch
 from tqdm import tqdm
 
 from .data.dataset import to_model, to_uint8
-from .data.video import DEFAULT_BITRATE, centre_crop, write_video
-from .models import Predictor
+from .data.video import DEFAULT_BITRATE, centre_crop, read_video, write_video
+from .models import Predictor, load_predictor
 from .pictures import save_animation
 
-__all__ = ["predict", "window_starts", "crop_to_model", "write_side_by_side", "check_label", "check_output_path",
-           "OUTPUT_SUFFIXES", "INPUT_GAP_COLOUR", "PREDICTION_GAP_COLOUR"]
+__all__ = ["predict", "predict_video", "window_starts", "crop_to_model", "write_side_by_side", "check_label",
+           "check_output_path", "OUTPUT_SUFFIXES", "INPUT_GAP_COLOUR", "PREDICTION_GAP_COLOUR"]
 
 OUTPUT_SUFFIXES = (".mp4", ".avi", ".gif")
 # The band between the halves: grey while a window's input frames are shown (the same frame on both
@@ -270,3 +270,33 @@ def write_side_by_side(frames: np.ndarray, path: str | os.PathLike, fps: int = 2
         return
     save_animation(path, list(frames), max(1, round(1000 / fps)))
 
+
+
+def predict_video(video: Path, out: Path, model: Path, steps: int = 2, stride: int | None = None,
+                  from_end: bool = False, label: int | None = None, fps: int = 25,
+                  max_size: tuple[int, int] = (240, 320), batch_size: int = 8,
+                  device: torch.device = torch.device("cpu"), progress: bool = False) -> str:
+    """A trained generator's predictions on a video file, beside the truth, written to ``out``
+    (:func:`predict`, then :func:`write_side_by_side`); the frames are downscaled to fit
+    ``max_size`` first. A bad output suffix, an output that cannot (or must not: one of the inputs)
+    be written and a missing model fail before any work. Returns the line that says what was written.
+
+    Raises:
+        ValueError, OSError, pyext.data.video.VideoError: one line naming the file at fault.
+    """
+    check_output_path(out)
+    check_writable(out, inputs=(video, model))
+    if not Path(model).is_file():
+        raise FileNotFoundError(f"{model}: no such generator file (train one with `dvc repro`, or pass --model)")
+    generator = load_predictor(model, map_location=device)
+    check_label(generator, label)
+    frames = read_video(video, max_size=tuple(max_size))
+    try:
+        frames_out = predict(generator, frames, steps=steps, stride=stride, from_end=from_end, label=label,
+                             batch_size=batch_size, progress=progress)
+    except ValueError as exc:  # too short, or frames too small: the video is at fault
+        raise ValueError(f"{video}: {exc}") from None
+    write_side_by_side(frames_out, out, fps=fps)
+    windows = len(frames_out) // (generator.input_frames + steps * generator.output_frames)
+    return (f"{windows} window{'s' * (windows != 1)} of {len(frames)} frames, {len(frames_out)} frames "
+            f"of {frames_out.shape[2]}x{frames_out.shape[1]} written to {out}")

@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from .config import Params, ParamsError, _StrictLoader, parse_params
+from .config import Params, ParamsError, StrictLoader, parse_params
 
 __all__ = ["apply_preset", "overrides", "preset_params", "read_preset", "write_preset"]
 
@@ -60,7 +60,7 @@ def _checked(path: str | os.PathLike, params: str | os.PathLike) -> tuple[dict[s
     """The preset at ``path`` and ``params`` with it applied, each checked (see :func:`read_preset`)."""
     source = str(path)
     try:
-        preset = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_StrictLoader)
+        preset = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=StrictLoader)
     except FileNotFoundError:
         raise ParamsError(source, None, f"no such preset file: {Path(path).resolve()}") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -106,7 +106,7 @@ def _set(tree: Any, path: tuple[str, ...], value: Any) -> None:
 
 def _load(params: str | os.PathLike) -> dict:
     try:
-        return yaml.load(Path(params).read_text(encoding="utf-8"), Loader=_StrictLoader)
+        return yaml.load(Path(params).read_text(encoding="utf-8"), Loader=StrictLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise ParamsError(str(params), None, " ".join(f"cannot read the params file: {exc}".split())) from None
 
@@ -130,7 +130,7 @@ def write_preset(preset: Mapping[str, Mapping[str, Any]], params: str | os.PathL
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedSeq
 
-    from .data.files import atomic_output
+    from .files import atomic_output
 
     rt = YAML()  # round trip: comments and key order survive
     rt.width = 4096

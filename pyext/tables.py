@@ -17,7 +17,7 @@ import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .data.files import atomic_output
+from .files import atomic_output
 
 SERIES_FIELDS = ("series", "value")  # the columns after x that the ``series`` template reads
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from pyext import reference
 from pyext.config import (
-    ADVERSARIAL_OBJECTIVES,
+    OBJECTIVES,
     FGAN_DIVERGENCES,
     AdversarialParams,
     BEGANParams,
@@ -45,7 +45,7 @@ def _objective(kind, clip=0.01, critic_steps=5, gp_weight=10.0, divergence="js",
 
 def _discriminator(kind, scales, width=0.1):
     """The discriminator family the objective ``kind`` trains, at 32x32 patches."""
-    return DISCRIMINATORS[ADVERSARIAL[kind].discriminator](4, 1, scales=scales, width=width, patch=32)
+    return DISCRIMINATORS[OBJECTIVES[kind].discriminator](4, 1, scales=scales, width=width, patch=32)
 
 
 class _FixedD:
@@ -54,13 +54,13 @@ class _FixedD:
     def __init__(self, outputs):
         self.outputs, self.calls = outputs, []
 
-    def __call__(self, x, ys):
+    def __call__(self, ys, x):
         self.calls.append((x, list(ys)))
         return [z.clone() for z in self.outputs]
 
 
 def test_registry_matches_config():
-    assert sorted(ADVERSARIAL) == sorted(ADVERSARIAL_OBJECTIVES)
+    assert sorted(ADVERSARIAL) == sorted(OBJECTIVES)
     for kind, cls in ADVERSARIAL.items():
         assert issubclass(cls, AdversarialObjective)
         assert isinstance(_objective(kind), cls)
@@ -89,7 +89,7 @@ ON_FIXED_OUTPUTS = sorted(BY_HAND)
 
 def test_every_objective_is_written_out_by_hand():
     # wgan_gp below with analytic critics; the energy-based ones with a fixed autoencoder.
-    assert sorted([*BY_HAND, "wgan_gp", "ebgan", "began"]) == sorted(ADVERSARIAL_OBJECTIVES)
+    assert sorted([*BY_HAND, "wgan_gp", "ebgan", "began"]) == sorted(OBJECTIVES)
 
 
 REAL = [[1.0, -1.0, 2.0, 0.7], [0.0, 1.0, 0.3, 1.5]]     # two scales, batch 4
@@ -104,7 +104,7 @@ def test_discriminator_loss_by_hand(kind):
     x = _clip(4, 4, 8, 8, seed=12)
     real = [_clip(4, 1, s, s, seed=13 + s) for s in (4, 8)]
     fake = [_clip(4, 1, s, s, seed=23 + s) for s in (4, 8)]
-    out = _objective(kind).discriminator_loss(D, x, real, fake)
+    out = _objective(kind).discriminator_loss(D, real, fake, x)
     assert isinstance(out, DiscriminatorLoss)
     # One call, real and generated clips together, each after the same input frames.
     assert len(D.calls) == 1
@@ -130,7 +130,7 @@ def test_generator_loss_by_hand(kind):
     D = _FixedD([torch.tensor([[0.5], [-1.0]]), torch.tensor([[2.0], [0.0]])])
     x = _clip(2, 4, 8, 8, seed=30)
     fake = [_clip(2, 1, s, s, seed=31 + s) for s in (4, 8)]
-    per_scale = _objective(kind).generator_loss(D, x, fake)
+    per_scale = _objective(kind).generator_loss(D, fake, x)
     assert len(D.calls) == 1 and torch.equal(D.calls[0][0], x)
     assert all(seen is f for seen, f in zip(D.calls[0][1], fake))
     for got, z in zip(per_scale, ([0.5, -1.0], [2.0, 0.0])):
@@ -140,8 +140,8 @@ def test_generator_loss_by_hand(kind):
 def test_bce_matches_torchs_binary_cross_entropy():
     # The paper's objective is BCE with real clips labelled 1 and generated ones 0.
     r, f = torch.tensor([[1.0], [-30.0], [40.0]]), torch.tensor([[-2.0], [50.0], [-60.0]])
-    out = _objective("bce").discriminator_loss(_FixedD([torch.cat([r, f])]), torch.zeros(3, 1), [torch.zeros(3, 1)],
-                                              [torch.zeros(3, 1)])
+    out = _objective("bce").discriminator_loss(_FixedD([torch.cat([r, f])]), [torch.zeros(3, 1)], [torch.zeros(3, 1)],
+                                              torch.zeros(3, 1))
     expected = (F.binary_cross_entropy_with_logits(r, torch.ones_like(r))
                 + F.binary_cross_entropy_with_logits(f, torch.zeros_like(f)))
     torch.testing.assert_close(out.per_scale[0], expected)
@@ -161,7 +161,7 @@ def test_accuracy_extremes():
 # ------------------------------------------------------------------ the contract, whole registry
 
 
-@pytest.mark.parametrize("kind", ADVERSARIAL_OBJECTIVES)
+@pytest.mark.parametrize("kind", OBJECTIVES)
 def test_adversarial_term_reaches_every_generator_weight(kind):
     # A port that fed the discriminator's answer back as a constant trained G on lp + gdl only.
     torch.manual_seed(0)
@@ -169,7 +169,7 @@ def test_adversarial_term_reaches_every_generator_weight(kind):
     D = _discriminator(kind, 4)
     D.requires_grad_(False)  # the gradient must reach G through D's input, not through D's weights
     x = _clip(4, 4, 32, 32, seed=5)
-    per_scale = _objective(kind).generator_loss(D, x, G.forward_scales(x))
+    per_scale = _objective(kind).generator_loss(D, G.forward_scales(x), x)
     assert len(per_scale) == 4 and all(loss.dim() == 0 and torch.isfinite(loss) for loss in per_scale)
     torch.stack(per_scale).sum().backward()
     for name, p in G.named_parameters():
@@ -183,7 +183,7 @@ def _flat_clip(b, seed):
     return _clip(b, 1, 1, 1, seed=seed).expand(b, 5, 3, 32, 32).clone()
 
 
-@pytest.mark.parametrize("kind", ADVERSARIAL_OBJECTIVES)
+@pytest.mark.parametrize("kind", OBJECTIVES)
 def test_discriminator_learns_to_tell_real_from_a_fixed_generator(kind):
     """Against an untrained generator's outputs on fresh random clips every update, D's loss falls
     well below its first value and it gets most clips right at its objective's threshold. An
@@ -195,14 +195,14 @@ def test_discriminator_learns_to_tell_real_from_a_fixed_generator(kind):
     D = _discriminator(kind, 2)
     opt = torch.optim.Adam(D.parameters(), 1e-3, betas=(0.5, 0.999))
     objective = _objective(kind)
-    energy = objective.discriminator == "autoencoder"
+    energy = OBJECTIVES[kind].discriminator == "autoencoder"
     losses = []
     for step in range(150 if energy else 60):
         clips = _flat_clip(8, step) if energy else _clip(8, 5, 32, 32, seed=step)
         x, y = clips[:, :4], clips[:, 4:]
         with torch.no_grad():
             fake = G.forward_scales(x)
-        out = objective.discriminator_loss(D, x, [reference.gaussian_pyramid(y, 2)[1], y], fake)
+        out = objective.discriminator_loss(D, [reference.gaussian_pyramid(y, 2)[1], y], fake, x)
         opt.zero_grad()
         out.total.backward()
         opt.step()
@@ -265,8 +265,8 @@ def test_fgan_stable_forms_stay_finite_where_the_textbook_ones_do_not(name):
 
 def test_fgan_threshold_is_the_divergences():
     kl = _objective("fgan", divergence="kl")
-    out = kl.discriminator_loss(_FixedD([torch.tensor([[1.5], [0.5], [0.9], [2.0]])]), torch.zeros(2, 1),
-                                [torch.zeros(2, 1)], [torch.zeros(2, 1)])
+    out = kl.discriminator_loss(_FixedD([torch.tensor([[1.5], [0.5], [0.9], [2.0]])]), [torch.zeros(2, 1)],
+                                [torch.zeros(2, 1)], torch.zeros(2, 1))
     # KL's critic answers "real" above v = 1: real 1.5 right, 0.5 wrong; generated 0.9 right, 2.0 wrong.
     assert out.threshold == 1.0 and float(out.accuracy()) == 0.5
 
@@ -275,13 +275,13 @@ def test_fgan_threshold_is_the_divergences():
 
 
 class _AnalyticCritic:
-    """D(x, ys) per scale: ``0.5 * |y|^2 + <w_k, y> + <v, x>`` summed per clip, so the gradient
+    """D(ys, x) per scale: ``0.5 * |y|^2 + <w_k, y> + <v, x>`` summed per clip, so the gradient
     with respect to a judged clip y is ``y + w_k`` (different per clip) and x's term has none."""
 
     def __init__(self, ws, v):
         self.ws, self.v = ws, v
 
-    def __call__(self, x, ys):
+    def __call__(self, ys, x):
         xs = (x * self.v).flatten(1).sum(1, keepdim=True)
         return [(0.5 * y.square() + y * w).flatten(1).sum(1, keepdim=True) + xs for y, w in zip(ys, self.ws)]
 
@@ -295,7 +295,7 @@ def test_gradient_penalty_against_an_analytic_critic():
     ws = [0.3 * _clip(1, 1, s, s, seed=61 + s) for s in (4, 8)]
     D = _AnalyticCritic(ws, v=_clip(1, 4, 8, 8, seed=70))
     torch.manual_seed(7)
-    out = _objective("wgan_gp", gp_weight=10.0).discriminator_loss(D, x, real, fake)
+    out = _objective("wgan_gp", gp_weight=10.0).discriminator_loss(D, real, fake, x)
     torch.manual_seed(7)
     e = torch.rand(b).view(-1, 1, 1, 1, 1)  # the same draw: one coefficient per clip, every scale
     for k, (r, f, w) in enumerate(zip(real, fake, ws)):
@@ -314,9 +314,9 @@ def test_gradient_penalty_of_a_linear_critic_is_known():
     # D(y) = <w, y>: the gradient is w for every clip and every interpolate, so the penalty is
     # gp_weight * (|w| - 1)^2 per scale whatever the mixing coefficients.
     w = torch.full((1, 1, 3, 4, 4), 0.5)  # |w| = 0.5 * sqrt(48)
-    linear = lambda x, ys: [(ys[0] * w).flatten(1).sum(1, keepdim=True)]  # noqa: E731
+    linear = lambda ys, x: [(ys[0] * w).flatten(1).sum(1, keepdim=True)]  # noqa: E731
     real, fake = [_clip(3, 1, 4, 4, seed=1)], [_clip(3, 1, 4, 4, seed=2)]
-    out = _objective("wgan_gp", gp_weight=2.0).discriminator_loss(linear, _clip(3, 4, 4, 4), real, fake)
+    out = _objective("wgan_gp", gp_weight=2.0).discriminator_loss(linear, real, fake, _clip(3, 4, 4, 4))
     distance = (real[0] * w).flatten(1).sum(1).mean() - (fake[0] * w).flatten(1).sum(1).mean()
     torch.testing.assert_close(out.per_scale[0], -distance + 2.0 * (0.5 * 48 ** 0.5 - 1) ** 2)
 
@@ -330,7 +330,7 @@ def test_wgan_clips_the_critic_after_each_update():
     real, fake = [reference.gaussian_pyramid(y, 2)[1], y], [torch.zeros(4, 1, 3, 16, 16), torch.zeros_like(y)]
     objective.after_discriminator_step(D)
     opt.zero_grad()
-    objective.discriminator_loss(D, x, real, fake).total.backward()
+    objective.discriminator_loss(D, real, fake, x).total.backward()
     opt.step()
     assert max(float(p.detach().abs().max()) for p in D.parameters()) > 0.01
     objective.after_discriminator_step(D)
@@ -354,7 +354,7 @@ class _FixedAutoencoder:
     def __init__(self, offsets, codes):
         self.offsets, self.codes, self.calls = offsets, codes, []
 
-    def __call__(self, x, ys):
+    def __call__(self, ys, x):
         self.calls.append((x, list(ys)))
         return [(y + torch.tensor(a).view(-1, 1, 1, 1, 1), c.clone()) for y, a, c in zip(ys, self.offsets, self.codes)]
 
@@ -373,7 +373,7 @@ def test_ebgan_losses_by_hand():
     x, real, fake = _energy_batch(4)
     D = _FixedAutoencoder(OFFSETS, CODES)
     objective = _objective("ebgan", margin=margin, pt_weight=pt_weight)
-    out = objective.discriminator_loss(D, x, real, fake)
+    out = objective.discriminator_loss(D, real, fake, x)
     assert len(D.calls) == 1 and torch.equal(D.calls[0][0], torch.cat([x, x]))
     for k, a in enumerate(OFFSETS):
         expected = sum(v * v for v in a[:4]) / 4 + sum(max(0.0, margin - v * v) for v in a[4:]) / 4
@@ -383,7 +383,7 @@ def test_ebgan_losses_by_hand():
     # (1,1), (2,0): squared cosines 0, 1/2, 1 | 1/2, 0 | 1/2, over 6 unordered pairs.
     pt = 2 * (0 + 0.5 + 1 + 0.5 + 0 + 0.5) / (4 * 3)
     D = _FixedAutoencoder([a[4:] for a in OFFSETS], [c[:4] for c in CODES])
-    per_scale = objective.generator_loss(D, x, fake)
+    per_scale = objective.generator_loss(D, fake, x)
     for k, a in enumerate(OFFSETS):
         assert float(per_scale[k]) == pytest.approx(sum(v * v for v in a[4:]) / 4 + pt_weight * pt, rel=1e-5)
 
@@ -401,12 +401,12 @@ def test_began_losses_and_k_by_hand():
     x, real, fake = _energy_batch(4)
     objective = _objective("began", gamma=gamma, lambda_k=lambda_k)
     objective.load_state_dict({"k": torch.tensor(0.2)})
-    out = objective.discriminator_loss(_FixedAutoencoder(OFFSETS, CODES), x, real, fake)
+    out = objective.discriminator_loss(_FixedAutoencoder(OFFSETS, CODES), real, fake, x)
     l_real = [sum(abs(v) for v in a[:4]) / 4 for a in OFFSETS]
     for k, a in enumerate(OFFSETS):
         assert float(out.per_scale[k]) == pytest.approx(l_real[k] - 0.2 * sum(abs(v) for v in a[4:]) / 4, rel=1e-5)
     g_offsets = [[0.05, 0.05, -0.05, 0.05], [0.1, 0.0, 0.0, -0.1]]  # the generator's batch, after D's update
-    per_scale = objective.generator_loss(_FixedAutoencoder(g_offsets, CODES), x, fake)
+    per_scale = objective.generator_loss(_FixedAutoencoder(g_offsets, CODES), fake, x)
     l_fake = [sum(abs(v) for v in a) / 4 for a in g_offsets]
     assert [float(v) for v in per_scale] == pytest.approx(l_fake, rel=1e-5)
     measures = objective.after_generator_step()
@@ -417,8 +417,8 @@ def test_began_losses_and_k_by_hand():
     assert objective.state_dict()["k"].device.type == "cpu"
     # k_t stays in [0, 1].
     objective.load_state_dict({"k": torch.tensor(0.999)})
-    objective.discriminator_loss(_FixedAutoencoder(OFFSETS, CODES), x, real, fake)
-    objective.generator_loss(_FixedAutoencoder([[0.0] * 4] * 2, CODES), x, fake)
+    objective.discriminator_loss(_FixedAutoencoder(OFFSETS, CODES), real, fake, x)
+    objective.generator_loss(_FixedAutoencoder([[0.0] * 4] * 2, CODES), fake, x)
     assert float(_objective("began", lambda_k=10.0).k) == 0.0 and float(objective.after_generator_step()["k"]) == 1.0
 
 
@@ -431,11 +431,11 @@ def test_stateless_objectives_refuse_state():
 def test_autoencoder_discriminator_shapes():
     D = _discriminator("ebgan", 4, width=0.25)
     x, y = _clip(3, 4, 32, 32, seed=1), _clip(3, 1, 32, 32, seed=2)
-    out = D(x, y)
+    out = D(y, x)
     assert [tuple(rec.shape) for rec, _ in out] == [(3, 1, 3, s, s) for s in (4, 8, 16, 32)]
     assert all(code.shape == (3, 32) for _, code in out)
     # The reconstruction depends on the input frames too (the encoder sees them).
-    other = D(_clip(3, 4, 32, 32, seed=3), y)
+    other = D(y, _clip(3, 4, 32, 32, seed=3))
     assert not torch.allclose(out[-1][0], other[-1][0])
     with pytest.raises(ValueError, match="ys must hold 4 scales"):
-        D(x, [y])
+        D([y], x)

@@ -17,6 +17,7 @@ import torch
 from cases import moving_squares
 from PIL import Image
 
+from pyext.files import DataFiles, EvaluationFiles, RunFiles
 from pyext.config import ParamsError
 from pyext.data.manifest import Manifest, write_manifest
 from pyext.data.store import ClipWriter, StoreError
@@ -78,10 +79,10 @@ def test_the_class_embedding_reaches_every_scale_of_g_and_d():
     # Every scale's output depends on the class.
     for a, b in zip(G.forward_scales(x, same), G.forward_scales(x, torch.tensor([0, 2])), strict=True):
         assert torch.equal(a[0], b[0]) and not torch.allclose(a[1], b[1])
-    for a, b in zip(D(x, y, same), D(x, y, torch.tensor([0, 2])), strict=True):
+    for a, b in zip(D(y, x, same), D(y, x, torch.tensor([0, 2])), strict=True):
         assert a[0] == b[0] and a[1] != b[1]
     # Gradients reach the embeddings of the classes used, and no other.
-    (G(x, torch.tensor([1, 1])).sum() + sum(z.sum() for z in D(x, y, torch.tensor([1, 1])))).backward()
+    (G(x, torch.tensor([1, 1])).sum() + sum(z.sum() for z in D(y, x, torch.tensor([1, 1])))).backward()
     for block in (G.class_input, D.class_input):
         grad = block.embed.weight.grad
         assert grad[1].abs().sum() > 0 and not grad[0].any() and not grad[2].any()
@@ -92,12 +93,12 @@ def test_the_class_embedding_reaches_every_scale_of_g_and_d():
 def test_the_judge_repeats_the_labels_for_every_kind_of_clip_in_one_call():
     seen = []
 
-    def D(x, ys, labels):
+    def D(ys, x, labels):
         seen.append(labels.clone())
         return [torch.zeros(len(x), 1)]
 
     judge = Judge(D, torch.tensor([2, 0, 1]), class_input=True, class_head=False)
-    judge(torch.zeros(6, 4, 3, 8, 8), None)  # real then generated clips
+    judge(None, torch.zeros(6, 4, 3, 8, 8))  # real then generated clips
     assert seen[0].tolist() == [2, 0, 1, 2, 0, 1]
 
 
@@ -123,7 +124,7 @@ class _FixedD:
     def __init__(self, *calls):
         self.calls = list(calls)
 
-    def __call__(self, x, ys):
+    def __call__(self, ys, x):
         return self.calls.pop(0)
 
 
@@ -139,7 +140,7 @@ def test_acgan_class_terms_against_cross_entropies_by_hand(class_d):
     pyramid = [torch.zeros(4, 1, 3, 16, 16), torch.zeros(4, 1, 3, 32, 32)]
 
     judge = condition.judge(_FixedD(d_out), labels)
-    d_loss = objective.discriminator_loss(judge, x, pyramid, pyramid)
+    d_loss = objective.discriminator_loss(judge, pyramid, pyramid, x)
     term, measures = condition.discriminator_loss(judge, labels)
     y = labels.numpy()
     real = sum(_ce(z[:4].numpy()[:, 1:], y) for z in d_out)
@@ -154,7 +155,7 @@ def test_acgan_class_terms_against_cross_entropies_by_hand(class_d):
         assert torch.equal(r, z[:4, :1]) and torch.equal(f, z[4:, :1])
 
     judge = condition.judge(_FixedD(g_out), labels)
-    adv = objective.generator_loss(judge, x, pyramid)
+    adv = objective.generator_loss(judge, pyramid, x)
     g_term = condition.generator_loss(judge, labels)
     assert float(g_term) == pytest.approx(sum(_ce(z.numpy()[:, 1:], y) for z in g_out), rel=1e-6)
     # G's loss adds it weighed as its adversarial term is: adv * class_weight * L_C.
@@ -213,27 +214,27 @@ def test_the_classes_come_from_the_manifest_and_must_fit_the_store(labelled, tmp
     for name in ("train.h5", "val.h5"):
         (bare / name).write_bytes((labelled / name).read_bytes())
     with pytest.raises(ParamsError, match=r"model\.condition: .*manifest.json, which is missing"):
-        train(_conditioned("concat"), bare, tmp_path / "models", progress=False)
+        train(_conditioned("concat"), DataFiles(bare), RunFiles(tmp_path / "models"), progress=False)
     write_manifest(bare / "manifest.json", Manifest("folder", "videos", 0, ["Walk"]))  # class 1 unknown
     with pytest.raises(StoreError, match=r"train.h5: clips of classes 0..1, but .*manifest.json has 1 classes"):
-        train(_conditioned("concat"), bare, tmp_path / "models", progress=False)
+        train(_conditioned("concat"), DataFiles(bare), RunFiles(tmp_path / "models"), progress=False)
     # Without conditioning neither is read.
     (bare / "manifest.json").unlink()
-    assert train(_conditioned("none"), bare, tmp_path / "plain", progress=False)["step"] == 2
+    assert train(_conditioned("none"), DataFiles(bare), RunFiles(tmp_path / "plain"), progress=False)["step"] == 2
 
 
 def test_an_acgan_run_is_saved_evaluated_and_predicts_under_a_class(labelled, tmp_path):
     params = _conditioned("acgan")
     params = replace(params, evaluate=replace(params.evaluate, patches=8, pictures=1),
                      filter=replace(params.filter, min_motion=1.0))
-    train(params, labelled, tmp_path / "models", tmp_path / "live", progress=False)
+    train(params, DataFiles(labelled), RunFiles(tmp_path / "models", tmp_path / "live"), progress=False)
     path = tmp_path / "models" / "generator.pt"
     G = load_generator(path)
     assert G.classes == 2 and G.config()["embedding"] == params.model.embedding
     saved = torch.load(path, weights_only=True)
     assert saved["discriminator"]["nets.0.classifier.4.weight"].shape[0] == 3  # logit + 2 classes
 
-    lines = evaluate_model(params, G, path, labelled, tmp_path / "eval", torch.device("cpu"), progress=False)
+    lines = evaluate_model(params, G, path, DataFiles(labelled), EvaluationFiles(tmp_path / "eval"), torch.device("cpu"), progress=False)
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     head = metrics["class_head"]
     assert head["patches"] == 8 and head["chance"] == 0.5 and len(head["accuracy_per_scale"]) == 2
@@ -247,7 +248,7 @@ def test_an_acgan_run_is_saved_evaluated_and_predicts_under_a_class(labelled, tm
     one, other = predict(G, frames, steps=1, label=0), predict(G, frames, steps=1, label=1)
     assert one.shape == other.shape and not np.array_equal(one, other)
     (tmp_path / "in.avi").write_bytes(b"not read: the missing class stops the command first")
-    result = subprocess.run([sys.executable, "-m", "pipeline.predict", str(tmp_path / "in.avi"), "--out",
+    result = subprocess.run([sys.executable, "-m", "pyext.cli", "predict", str(tmp_path / "in.avi"), "--out",
                              str(tmp_path / "out.gif"), "--model", str(path)], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.strip().endswith("(--label), got None"), result.stderr
     assert load_predictor(path).classes == 2
@@ -258,5 +259,4 @@ def test_a_store_of_more_classes_than_the_generator_stops_the_evaluation(labelle
     torch.save({"format": 2, "family": "multiscale", "config": G.config(), "state_dict": G.state_dict()},
                tmp_path / "generator.pt")
     with pytest.raises(StoreError, match=r"test.h5: clips of classes 0..1, but .*generator.pt has 1 classes"):
-        evaluate_model(_conditioned("concat"), G, tmp_path / "generator.pt", labelled, tmp_path / "eval",
-                       torch.device("cpu"), progress=False)
+        evaluate_model(_conditioned("concat"), G, tmp_path / "generator.pt", DataFiles(labelled), EvaluationFiles(tmp_path / "eval"), torch.device("cpu"), progress=False)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from pyext.files import DataFiles
 from pyext.config import load_params
 from pyext.data.dataset import ClipDataset, to_model, to_uint8
 from pyext.data.demo import generate_demo
@@ -45,7 +46,7 @@ def dataset(tmp_path_factory):
 
 def _extract(dataset, out: Path, **changes):
     manifest, clip, params = dataset
-    return extract(manifest, clip, replace(params, **changes), out, {"test": True}, progress=False)
+    return extract(manifest, clip, replace(params, **changes), DataFiles(out), {"test": True}, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +178,7 @@ def test_test_videos_of_other_sizes_keep_their_own_size(tmp_path):
         write_video(root / name, _moving(8, h, w, seed=i))
     manifest = Manifest("folder", str(root), 1, ["X"], [VideoEntry(name, "test", 0, "X", (0,)) for name in sizes])
     p = load_params(TEST_PARAMS)
-    report = extract(manifest, p.clip, replace(p.extract, workers=1), tmp_path / "out", {}, progress=False)
+    report = extract(manifest, p.clip, replace(p.extract, workers=1), DataFiles(tmp_path / "out"), {}, progress=False)
     assert report["skipped"] == [] and report["test_clips"] == 4
     with open_store(tmp_path / "out" / "test.h5") as f:
         clips, video = ClipArray(f), f["video"][:]
@@ -252,11 +253,12 @@ from pathlib import Path
 from pyext.config import load_params
 from pyext.data.extract import extract
 from pyext.data.manifest import Manifest, VideoEntry
+from pyext.files import DataFiles
 root, params = Path(sys.argv[1]), load_params(sys.argv[2])
 settings = replace(params.extract, workers=1, max_clips_per_video=20)
 def run(name, out):
     manifest = Manifest("folder", str(root), 1, ["X"], [VideoEntry(name, sys.argv[4], 0, "X", (0,))])
-    return extract(manifest, params.clip, settings, root / out, {}, progress=False)
+    return extract(manifest, params.clip, settings, DataFiles(root / out), {}, progress=False)
 run("warm-up.avi", "warm-up")  # the libraries' one-time allocations, before the baseline
 before = peak_memory_mb()
 report = run(sys.argv[3], "out")
@@ -377,8 +379,8 @@ def test_shards_merge_into_the_unsharded_output(dataset, extracted, tmp_path):
     parts = [tmp_path / f"{i}-of-3" for i in range(3)]
     manifest, clip, params = dataset
     for i, part in enumerate(parts):
-        extract(manifest, clip, params, part, {"test": True}, shard=(i, 3), progress=False)
-    merged = merge_shards(parts, tmp_path / "merged", {"test": True})
+        extract(manifest, clip, params, DataFiles(part), {"test": True}, shard=(i, 3), progress=False)
+    merged = merge_shards([DataFiles(p) for p in parts], DataFiles(tmp_path / "merged"), {"test": True})
     assert {k: v for k, v in merged.items() if k != "seconds"} == {k: v for k, v in report.items()
                                                                     if k not in ("seconds", "shard")}
     for name in ("patches.h5", "test.h5"):

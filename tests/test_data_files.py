@@ -1,4 +1,4 @@
-"""pyext.data.files and the stages' signal handling: a killed or timed-out writer leaves no
+"""pyext.files and the stages' signal handling: a killed or timed-out writer leaves no
 temporary that a rerun keeps; those of live writers and of other hosts stay."""
 import os
 import signal
@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from pyext.data.files import _started, _writer, atomic_output, temporary_sibling
+from pyext.files import _started, _writer, atomic_output, temporary_sibling
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,8 +46,8 @@ def test_sigterm_removes_what_a_stage_was_writing(tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from pipeline.stage import run
-        from pyext.data.files import atomic_output
+        from pyext.commands import run
+        from pyext.files import atomic_output
 
         def main():
             with atomic_output(Path({str(tmp_path)!r}) / "patches.h5") as tmp:

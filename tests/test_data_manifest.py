@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pyext.files import DataFiles
 from pyext.config import load_params
 from pyext.data.extract import extract
 from pyext.data.store import open_store, read_rows, store_videos
@@ -26,7 +27,7 @@ def _video(path, frames=8, seed=0):
 def _extract_and_check(manifest, tmp_path):
     """Runs extraction on a manifest (real encoded video) and checks each split's rows and labels."""
     params = load_params(TEST_PARAMS)
-    report = extract(manifest, params.clip, replace(params.extract, workers=1), tmp_path / "out", {}, progress=False)
+    report = extract(manifest, params.clip, replace(params.extract, workers=1), DataFiles(tmp_path / "out"), {}, progress=False)
     assert report["videos_read"] == len(manifest.videos) and not report["skipped"]
     for name, split in (("patches.h5", "train"), ("test.h5", "test")):
         rows = read_rows(tmp_path / "out" / name)
@@ -132,7 +133,7 @@ def test_folder_keeps_a_name_that_is_not_utf8_and_counts_bad_links(tmp_path):
     write_manifest(tmp_path / "manifest.json", m)
     assert read_manifest(tmp_path / "manifest.json") == m
     params = load_params(TEST_PARAMS)
-    report = extract(m, params.clip, replace(params.extract, workers=1), tmp_path / "out", {}, progress=False)
+    report = extract(m, params.clip, replace(params.extract, workers=1), DataFiles(tmp_path / "out"), {}, progress=False)
     assert report["videos_read"] == len(m.videos) and not report["skipped"]
     for name in ("patches.h5", "test.h5"):
         with open_store(tmp_path / "out" / name) as f:

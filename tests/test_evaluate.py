@@ -1,4 +1,4 @@
-"""pyext.evaluate and the evaluate stage: clip selection (all, the paper's every 10th video, a cap);
+"""pyext.evaluation.predictor and the evaluate stage: clip selection (all, the paper's every 10th video, a cap);
 the baselines on a known translation; the outputs' schema; whole-frame PSNR and SSIM recomputed
 with scikit-image from test.h5 and predictions.h5; clips without motion left out and counted."""
 from __future__ import annotations
@@ -17,10 +17,11 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from pyext.files import DataFiles, EvaluationFiles
 from pyext.config import load_params
 from pyext.data.store import ClipWriter
-from pyext.evaluate import METHODS, evaluate, evaluate_clip, read_predictions, select_clips, summarise
-from pyext.metrics import SCORES, luminance
+from pyext.evaluation.predictor import METHODS, evaluate, evaluate_clip, read_predictions, select_clips, summarise
+from pyext.evaluation.metrics import SCORES, luminance
 from pyext.models import MultiScaleGenerator, generator_file
 from cases import TEST_PARAMS
 
@@ -102,7 +103,7 @@ def test_evaluate_writes_the_schema_and_recomputes_with_skimage(tmp_path):
     _test_store(tmp_path / "test.h5", clips)
     p = load_params(TEST_PARAMS)
     p = replace(p, evaluate=replace(p.evaluate, pictures=2))
-    metrics = evaluate(p, g, tmp_path / "test.h5", tmp_path / "eval", torch.device("cpu"), progress=False)
+    metrics = evaluate(p, g, tmp_path / "test.h5", EvaluationFiles(tmp_path / "eval"), torch.device("cpu"), progress=False)
 
     saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert saved == metrics and saved["clips"] == 3 and saved["clips_without_motion"] == 1
@@ -158,7 +159,7 @@ def test_the_authors_measure_is_what_the_stage_reports_when_chosen(tmp_path):
     _test_store(tmp_path / "test.h5", [np.ascontiguousarray(_translating(6, seed=s)) for s in (2, 3)])
     p = load_params(TEST_PARAMS)
     p = replace(p, evaluate=replace(p.evaluate, pictures=0, measure="authors"))
-    lines = evaluate_model(p, g, path, tmp_path, tmp_path / "eval", torch.device("cpu"), progress=False)
+    lines = evaluate_model(p, g, path, DataFiles(tmp_path), EvaluationFiles(tmp_path / "eval"), torch.device("cpu"), progress=False)
     saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     step1 = saved["model"]["step1"]
     assert lines[0].startswith(f"evaluate: 2 clips; PSNR by the authors' measure at step 1: model {step1['authors_psnr']},")

@@ -1,4 +1,4 @@
-"""FID and KID (pyext.fid) through a local TorchScript extractor: the Fréchet distance against a
+"""FID and KID (pyext.evaluation.fid) through a local TorchScript extractor: the Fréchet distance against a
 hand computation on known Gaussians, KID against the unbiased MMD by hand, FID refused where the
 frames do not outnumber the dimensions, the evaluate stage's metrics with and without an extractor,
 no network access, and bad extractor files in one line."""
@@ -18,9 +18,10 @@ from cases import TEST_PARAMS
 from test_evaluate import _generator, _test_store, _translating
 from torch import nn
 
+from pyext.files import EvaluationFiles
 from pyext.config import ParamsError, load_params
-from pyext.evaluate import METHODS, evaluate
-from pyext.fid import FrameFeatures, distances, frechet_distance, inception_score, kernel_distance
+from pyext.evaluation.predictor import METHODS, evaluate
+from pyext.evaluation.fid import FrameFeatures, distances, frechet_distance, inception_score, kernel_distance
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -100,7 +101,7 @@ def _evaluate(tmp_path, features: str, classifier: str = ""):
     p = load_params(TEST_PARAMS)
     p = replace(p, evaluate=replace(p.evaluate, pictures=0, features=features, classifier=classifier, kid_subsets=4,
                                     kid_subset_size=3))
-    return evaluate(p, g, tmp_path / "test.h5", tmp_path / "eval", torch.device("cpu"), progress=False)
+    return evaluate(p, g, tmp_path / "test.h5", EvaluationFiles(tmp_path / "eval"), torch.device("cpu"), progress=False)
 
 
 def test_evaluate_writes_fid_and_kid_with_an_extractor_and_never_touches_the_network(tmp_path, monkeypatch):

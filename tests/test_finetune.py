@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from cases import assert_same_weights, run_in, saved_weights, set_params, tiny_pipeline
+from pyext.files import DataFiles, Layout, RunFiles
 from pyext.config import finetune_params, load_params
 from pyext.models import MultiScaleGenerator, evaluated_generator, generator_file
 from pyext.training import TrainingError, train
@@ -55,8 +56,7 @@ def test_the_finetuning_starts_from_the_trained_generator(work, tmp_path):
     # though its discriminator (built for 64x64) and its data are new.
     params = finetune_params(load_params(work / "params.yaml"))
     still = replace(params, train=replace(params.train, lr_g=0.0, lr_g_final=0.0))
-    train(still, work / "data" / "finetune", tmp_path, None, progress=False, start=work / "models" / "generator.pt",
-          manifest=work / "data" / "manifest.json", stage="finetune")
+    train(still, DataFiles(work / "data" / "finetune"), RunFiles(tmp_path), progress=False, start=work / "models" / "generator.pt", manifest=work / "data" / "manifest.json", stage="finetune")
     assert_same_weights(saved_weights(tmp_path / "generator.pt"), saved_weights(work / "models" / "generator.pt"))
     D = torch.load(tmp_path / "checkpoint.pt", weights_only=True)["discriminator"]
     trained = torch.load(work / "models" / "checkpoint.pt", weights_only=True)["discriminator"]
@@ -83,7 +83,7 @@ def test_the_finetune_stage_trains_and_evaluate_measures_its_generator(work):
     before = saved_weights(work / "models" / "generator.pt")
     after = saved_weights(tuned)
     assert any(not torch.equal(before[k], after[k]) for k in before)
-    assert evaluated_generator(load_params(work / "params.yaml"), work / "models")[1] == tuned
+    assert evaluated_generator(load_params(work / "params.yaml"), Layout(work))[1] == tuned
     _stage(work, "evaluate")
     fine = json.loads((work / "eval" / "metrics.json").read_text())
 

@@ -11,12 +11,13 @@ import pytest
 import torch
 from cases import TEST_PARAMS, assert_same_weights, saved_weights
 
+from pyext.files import DataFiles, RunFiles
 from pyext import reference
 from pyext.config import ParamsError, load_params, parse_params
 from pyext.losses import gaia as losses
 from pyext.models import load_generator
 from pyext.models.gaia import GAIA, levels_of
-from pyext.training import CHECKPOINT, GENERATOR, make_step, train
+from pyext.training import make_step, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -144,15 +145,15 @@ def test_one_step_updates_both_networks_at_rates_that_sum_to_lr(data_dir):
 
 def test_resumed_gaia_run_equals_uninterrupted(data_dir, tmp_path):
     params = _gaia_params()
-    whole = train(params, data_dir, tmp_path / "a", progress=False)
+    whole = train(params, DataFiles(data_dir), RunFiles(tmp_path / "a"), progress=False)
     assert whole["step"] == 4 and whole["val_psnr"] is not None and whole["val_psnr_last_frame"] is None
-    train(params, data_dir, tmp_path / "b", until_step=2, progress=False)
-    assert train(params, data_dir, tmp_path / "b", progress=False)["resumed_from"] == 2
-    assert_same_weights(saved_weights(tmp_path / "a" / GENERATOR), saved_weights(tmp_path / "b" / GENERATOR))
-    a, b = (torch.load(d / CHECKPOINT, weights_only=True) for d in (tmp_path / "a", tmp_path / "b"))
+    train(params, DataFiles(data_dir), RunFiles(tmp_path / "b"), until_step=2, progress=False)
+    assert train(params, DataFiles(data_dir), RunFiles(tmp_path / "b"), progress=False)["resumed_from"] == 2
+    assert_same_weights(saved_weights(RunFiles(tmp_path / "a").generator), saved_weights(RunFiles(tmp_path / "b").generator))
+    a, b = (torch.load(RunFiles(d).checkpoint, weights_only=True) for d in (tmp_path / "a", tmp_path / "b"))
     for k in a["opt_d"]["state"]:
         assert torch.equal(a["opt_d"]["state"][k]["exp_avg"], b["opt_d"]["state"][k]["exp_avg"])
-    model = load_generator(tmp_path / "a" / GENERATOR)
+    model = load_generator(RunFiles(tmp_path / "a").generator)
     assert isinstance(model, GAIA) and model.config() == GAIA.from_params(params).config()
 
 
@@ -240,8 +241,7 @@ def test_gaia_params_are_checked_with_one_line_naming_the_key():
 def test_the_predictors_commands_refuse_a_gaia_model_with_one_line(tmp_path, capsys):
     import numpy as np
 
-    import pipeline.predict as cli
-    from pipeline.stage import run
+    from pyext import cli
     from pyext.data.video import write_video
     from pyext.models import generator_file
 
@@ -250,7 +250,7 @@ def test_the_predictors_commands_refuse_a_gaia_model_with_one_line(tmp_path, cap
     write_video(tmp_path / "video.avi", np.zeros((8, 32, 32, 3), np.uint8))
     argv = [str(tmp_path / "video.avi"), "--out", str(tmp_path / "out.mp4"), "--model", str(tmp_path / "gaia.pt")]
     with pytest.raises(SystemExit) as exc_info:
-        run("predict", lambda: cli.main(argv), errors=cli.ERRORS)
+        cli.main(["predict", *argv])
     assert exc_info.value.code == 2
     assert capsys.readouterr().err.splitlines() == [
         f"predict: {tmp_path / 'gaia.pt'}: a gaia model, which predicts no frames "
@@ -269,7 +269,7 @@ def test_the_pipeline_trains_and_evaluates_gaia_with_every_output(tmp_path):
     import yaml
     from cases import run_in, set_params, tiny_pipeline
 
-    from pyext.evaluate import read_predictions
+    from pyext.evaluation.predictor import read_predictions
 
     work = tiny_pipeline(tmp_path)
     set_params(work, model__family="gaia", train__batch_size=2, evaluate__patches=8, evaluate__pictures=2,
@@ -311,8 +311,7 @@ def test_interpolate_writes_a_row_of_mixtures_and_refuses_a_predictor(tmp_path, 
     import numpy as np
     from PIL import Image
 
-    import pipeline.interpolate as cli
-    from pipeline.stage import run
+    from pyext import cli
     from pyext.data.video import write_video
     from pyext.models import MultiScaleGenerator, generator_file
 
@@ -323,14 +322,13 @@ def test_interpolate_writes_a_row_of_mixtures_and_refuses_a_predictor(tmp_path, 
     for name in ("a.avi", "b.avi"):
         write_video(tmp_path / name, rng.integers(0, 256, (6, 48, 64, 3), dtype=np.uint8))
     common = [str(tmp_path / "a.avi"), str(tmp_path / "b.avi"), "--steps", "4"]
-    cli.main([*common, "--out", str(tmp_path / "grid.gif"), "--model", str(tmp_path / "gaia.pt")])
+    cli.main(["interpolate", *common, "--out", str(tmp_path / "grid.gif"), "--model", str(tmp_path / "gaia.pt")])
     with Image.open(tmp_path / "grid.gif") as gif:  # one row of A, 4 mixtures, B; one GIF frame per clip frame
         assert gif.n_frames == 5 and gif.size == (6 * (4 * 32 + 2), 4 * 32 + 2)
-    cli.main([*common, "--out", str(tmp_path / "grid.png"), "--model", str(tmp_path / "gaia.pt")])
+    cli.main(["interpolate", *common, "--out", str(tmp_path / "grid.png"), "--model", str(tmp_path / "gaia.pt")])
     assert Image.open(tmp_path / "grid.png").size == (6 * 130, 130)
     with pytest.raises(SystemExit):
-        run("interpolate", lambda: cli.main([*common, "--out", str(tmp_path / "p.png"), "--model",
-                                             str(tmp_path / "predictor.pt")]), errors=cli.ERRORS)
+        cli.main(["interpolate", *common, "--out", str(tmp_path / "p.png"), "--model", str(tmp_path / "predictor.pt")])
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"interpolate: {tmp_path / 'predictor.pt'}: a multiscale model, which has no codes to interpolate "
         "(train one with model.family: gaia)")

@@ -89,7 +89,7 @@ def test_spectral_norm_keeps_each_layers_largest_singular_value_near_one():
     D = MultiScaleDiscriminator(4, 1, scales=2, width=0.25, patch=32, norm="spectral")
     x, y = _clip(4, 4, 32, 32), _clip(4, 1, 32, 32, seed=1)
     for _ in range(30):  # one power iteration per training forward
-        D(x, y)
+        D(y, x)
     layers = [m for m in D.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     assert layers and all(hasattr(m, "parametrizations") for m in layers)
     sigmas = [float(torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)) for m in layers]
@@ -118,7 +118,7 @@ def test_split_batch_norm_normalises_each_kind_as_separate_forwards_do():
     set_batch_groups(D, 2)
     norms = [m for m in D.modules() if isinstance(m, SplitBatchNorm2d)]
     assert len(norms) == 2 + 3 and all(m.group == 2 for m in norms)  # 3 and 4 convolutions, the first without
-    assert [z.shape for z in D(_clip(4, 4, 32, 32), _clip(4, 1, 32, 32))] == [(4, 1), (4, 1)]
+    assert [z.shape for z in D(_clip(4, 1, 32, 32), _clip(4, 4, 32, 32))] == [(4, 1), (4, 1)]
 
 
 # ------------------------------------------------------------------------------ feature loss
@@ -150,7 +150,7 @@ def test_file_comparator_loss_and_gradient_by_hand_and_its_weights_frozen(script
     comparator = make_comparator(params.loss.comparator, None, 16, torch.device("cpu"))
     pred = _clip(2, 1, 16, 16, seed=1, dtype=torch.float64).requires_grad_()
     truth = _clip(2, 1, 16, 16, seed=2, dtype=torch.float64)
-    loss = comparator((pred,), (truth,))
+    loss = comparator(pred, truth)
     value = float(loss.detach())
     # layer 1 is 2 * frames on [0, 1]: 2 (p + 1) / 2 - 2 (t + 1) / 2 = p - t
     assert value == pytest.approx(float(((pred - truth) ** 2).mean()), rel=1e-6)  # float32 features
@@ -159,7 +159,7 @@ def test_file_comparator_loss_and_gradient_by_hand_and_its_weights_frozen(script
     # Both outputs, and a pyramid's full-size frames; the module's weights take no gradient.
     both = make_comparator(replace(params.loss.comparator, layers=(1, -1)), None, 16, torch.device("cpu"))
     pyramid = [pred[..., ::2, ::2], pred]
-    total = both((None, pyramid), (None, truth))
+    total = both(pyramid, truth)
     total.backward()
     module = both.module
     assert all(not p.requires_grad and p.grad is None for p in module.parameters())
@@ -177,9 +177,9 @@ def test_discriminator_comparator_compares_ds_hidden_layers():
     # By hand: scale 1 (16x16, 3 convolutions) layers 1 and 3, scale 2 (32x32, 4) layers 1 and 4.
     expected = 0.0
     for k, net in enumerate(D.nets):
-        inputs = D.pyramids(x, pred)
+        inputs = D.pyramids(pred, x)
         a = torch.cat([inputs[0][k].flatten(1, 2), inputs[1][k].flatten(1, 2)], dim=1)
-        inputs_t = D.pyramids(x, truth)
+        inputs_t = D.pyramids(truth, x)
         b = torch.cat([inputs_t[0][k].flatten(1, 2), inputs_t[1][k].flatten(1, 2)], dim=1)
         convs = [m for m in net.features if isinstance(m, nn.Conv2d)]
         ha, hb, outs = a, b, []
@@ -187,7 +187,7 @@ def test_discriminator_comparator_compares_ds_hidden_layers():
             ha, hb = torch.relu(conv(ha)), torch.relu(conv(hb))
             outs.append((ha, hb))
         expected += float(((outs[0][0] - outs[0][1]) ** 2).mean() + ((outs[-1][0] - outs[-1][1]) ** 2).mean())
-    assert float(comparator((x, pred), (x, truth))) == pytest.approx(expected, rel=1e-5)
+    assert float(comparator(pred, truth, x)) == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ParamsError, match=r"loss.comparator.layers: the discriminator's scale 1 has 3 layers "
                                           r"\(1..3, or -3..-1\), asked for 4"):
         make_comparator(replace(params.loss.comparator, layers=(4,)), D, 32, torch.device("cpu"))

@@ -16,9 +16,9 @@ import torch
 import yaml
 
 from cases import run_in, tiny_pipeline
-from pyext.data.files import KILL_AT
+from pyext.files import KILL_AT
 
-# Where each stage is killed (pyext.data.files.kill_point): mid-write, with a temporary on disk.
+# Where each stage is killed (pyext.files.kill_point): mid-write, with a temporary on disk.
 KILLS = {
     "prepare": "rename:*.avi@3",  # the demo set half written
     "extract": "append:patches.h5@2",  # the candidate patches half written

@@ -1,10 +1,10 @@
-"""pyext.latent: distances against scipy's pdist, the structure correlation on known cases, PCA
+"""pyext.evaluation.latent: distances against scipy's pdist, the structure correlation on known cases, PCA
 against the covariance's eigenvectors, and an OLS attribute vector recovering a planted direction."""
 import numpy as np
 import pytest
 from scipy.spatial.distance import pdist
 
-from pyext.latent import PCA, attribute_vectors, interpolation_steps, pairwise_distances, structure_correlation
+from pyext.evaluation.latent import PCA, attribute_vectors, interpolation_steps, pairwise_distances, structure_correlation
 
 
 def test_pairwise_distances_are_scipys():

@@ -1,4 +1,4 @@
-"""pyext.metrics: PSNR, SSIM and sharpness difference against scikit-image and hand-computed
+"""pyext.evaluation.metrics: PSNR, SSIM and sharpness difference against scikit-image and hand-computed
 cases (identical frames, constant offsets, a known shift), on whole frames and on masks; motion
 masks on synthetic motion; the optical-flow baseline on a known translation; the authors' measure
 (masked frames scored whole) by hand."""
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from pyext.metrics import (
+from pyext.evaluation.metrics import (
     AUTHORS_PSNR_CUT,
     PSNR_CAP,
     authors_scores,

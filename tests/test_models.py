@@ -65,16 +65,16 @@ def test_per_scale_shapes_and_ranges(scales, m, n):
             assert y.abs().max() < 1 and torch.isfinite(y).all()
         assert torch.equal(G(x), ys[-1])
 
-        logits = D(x, ys)
+        logits = D(ys, x)
         assert len(logits) == scales
         assert all(z.shape == (2, 1) for z in logits)
 
         # A full-size tensor is judged as its Gaussian pyramid, coarsest first.
         full = _clip(2, n, 32, 32, seed=2)
-        logits_full = D(x, full)
+        logits_full = D(full, x)
         assert len(logits_full) == scales and all(z.shape == (2, 1) for z in logits_full)
         pyramid = reference.gaussian_pyramid(full.double(), scales)[::-1]
-        for z, z_ref in zip(logits_full, D(x, [p.float() for p in pyramid])):
+        for z, z_ref in zip(logits_full, D([p.float() for p in pyramid], x)):
             torch.testing.assert_close(z, z_ref, rtol=1e-5, atol=1e-5)
 
 
@@ -144,7 +144,7 @@ def test_table1_layout(width):
     # The FC input sizes match what the convolutions actually produce.
     x, y = _clip(1, m, 32, 32, seed=1), _clip(1, n, 32, 32, seed=2)
     with torch.no_grad():
-        logits = D(x, y)
+        logits = D(y, x)
     assert [z.shape for z in logits] == [(1, 1)] * 4
 
 
@@ -277,15 +277,15 @@ def test_discriminator_logits_depend_on_inputs_and_on_each_scale():
     gen = torch.Generator().manual_seed(8)
     ys = [torch.rand((2, 2, 3, s, s), generator=gen) * 1.8 - 0.9 for s in (4, 8, 16, 32)]
     with torch.no_grad():
-        base = D(x1, ys)
-        other_x = D(x2, ys)
+        base = D(ys, x1)
+        other_x = D(ys, x2)
         for a, b in zip(base, other_x):
             assert ((a - b).abs() > 1e-6).all()
         # Scale k judges ys[k] (and the inputs at its size) only.
         for k in range(scales):
             changed = list(ys)
             changed[k] = -ys[k]
-            logits = D(x1, changed)
+            logits = D(changed, x1)
             for j, (a, b) in enumerate(zip(base, logits)):
                 if j == k:
                     assert ((a - b).abs() > 1e-6).all(), (k, j)
@@ -538,23 +538,23 @@ def test_discriminator_argument_errors():
     x = _clip(2, 4, 32, 32)
     ys = [_clip(2, 1, s, s) for s in (8, 16, 32)]
     with torch.no_grad():
-        assert len(D(x, ys)) == 3
+        assert len(D(ys, x)) == 3
         with pytest.raises(ValueError, match="32x32"):
-            D(_clip(2, 4, 16, 16), [_clip(2, 1, s, s) for s in (4, 8, 16)])
+            D([_clip(2, 1, s, s) for s in (4, 8, 16)], _clip(2, 4, 16, 16))
         with pytest.raises(ValueError, match=r"\(B, 4, 3, H, W\)"):
-            D(_clip(2, 3, 32, 32), ys)
+            D(ys, _clip(2, 3, 32, 32))
         with pytest.raises(ValueError, match="3 scales, got 2"):
-            D(x, ys[1:])
+            D(ys[1:], x)
         with pytest.raises(ValueError, match="3 scales, got 4"):
-            D(x, [_clip(2, 1, 4, 4), *ys])
+            D([_clip(2, 1, 4, 4), *ys], x)
         with pytest.raises(ValueError, match=r"ys\[0\]"):
-            D(x, ys[::-1])
+            D(ys[::-1], x)
         with pytest.raises(ValueError, match=r"ys\[1\]"):
-            D(x, [ys[0], _clip(2, 2, 16, 16), ys[2]])  # wrong frame count at one scale
+            D([ys[0], _clip(2, 2, 16, 16), ys[2]], x)  # wrong frame count at one scale
         with pytest.raises(ValueError, match=r"ys\[2\]"):
-            D(x, [ys[0], ys[1], _clip(3, 1, 32, 32)])  # wrong batch at one scale
+            D([ys[0], ys[1], _clip(3, 1, 32, 32)], x)  # wrong batch at one scale
         with pytest.raises(ValueError, match=r"ys must be a clip \(B, 1, 3, H, W\)"):
-            D(x, _clip(2, 2, 32, 32))
+            D(_clip(2, 2, 32, 32), x)
 
 
 def test_generator_rejects_wrong_clips():

@@ -1,4 +1,4 @@
-"""pyext.predict and ``python -m pipeline.predict``: the side-by-side layout of windows (inputs on
+"""pyext.predict and ``beyondmse predict``: the side-by-side layout of windows (inputs on
 both sides, then truth | prediction), the predictions themselves against the generator run by hand,
 stride, from_end, cropping, too-short videos, and the command end to end on real encoded files
 (.mp4, .gif) with its one-line errors."""
@@ -15,8 +15,8 @@ import yaml
 from PIL import Image
 
 import pyext
-from pipeline import predict as cli
-from pipeline.stage import run
+import pyext.prediction
+from pyext import cli
 from cases import TEST_PARAMS
 from pyext.data.dataset import to_model, to_uint8
 from pyext.data.video import read_video, write_video
@@ -194,7 +194,7 @@ def test_write_side_by_side_gif_and_avi(tmp_path, frames):
 
 def _cli(args, cwd):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "pipeline.predict", *map(str, args)], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "pyext.cli", "predict", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -241,9 +241,9 @@ def test_cli_missing_video_is_one_line(tmp_path, files):
 
 
 def _in_process(argv, capsys) -> str:
-    """Runs the command as ``python -m pipeline.predict`` does, in this process; its stderr."""
+    """Runs ``beyondmse predict`` in this process; its stderr."""
     with pytest.raises(SystemExit) as exc_info:
-        run("predict", lambda: cli.main([str(a) for a in argv]), errors=cli.ERRORS)
+        cli.main(["predict", *(str(a) for a in argv)])
     assert exc_info.value.code == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and err.startswith("predict: "), err
@@ -294,7 +294,7 @@ def test_cli_refuses_to_overwrite_its_input_or_write_where_it_cannot(tmp_path, f
     (tmp_path / "locked").mkdir(mode=0o500)
     (tmp_path / "file").write_text("")
     decoded = []
-    monkeypatch.setattr(cli, "read_video", lambda *a, **k: decoded.append(a) or read_video(*a, **k))
+    monkeypatch.setattr(pyext.prediction, "read_video", lambda *a, **k: decoded.append(a) or read_video(*a, **k))
     if os.geteuid() != 0:  # root writes anywhere
         assert _in_process([video, "--out", tmp_path / "locked" / "p.mp4", "--model", model], capsys) == (
             f"predict: {tmp_path / 'locked' / 'p.mp4'}: cannot be written (permission denied)")
@@ -306,6 +306,6 @@ def test_cli_refuses_to_overwrite_its_input_or_write_where_it_cannot(tmp_path, f
 def test_cli_bad_options(tmp_path, files, capsys):
     for argv in (["--steps", "0"], ["--from-end", "--stride", "2"], ["--max-size", "0", "10"]):
         with pytest.raises(SystemExit) as exc_info:
-            cli.main([str(files / "video.avi"), "--out", str(tmp_path / "p.mp4"), *argv])
+            cli.main(["predict", str(files / "video.avi"), "--out", str(tmp_path / "p.mp4"), *argv])
         assert exc_info.value.code == 2
         assert argv[0] in capsys.readouterr().err

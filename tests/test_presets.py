@@ -1,4 +1,4 @@
-"""pyext.presets and python -m pipeline.preset: every shipped preset applies to params.yaml; the
+"""pyext.presets and beyondmse preset: every shipped preset applies to params.yaml; the
 paper preset is the paper's setting; overrides for dvc exp run; writing keeps the file's comments;
 bad presets stop with one line naming the preset and the key."""
 import subprocess
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pyext.config import ADVERSARIAL_OBJECTIVES, ParamsError, load_params, parse_params
+from pyext.config import OBJECTIVES, ParamsError, load_params, parse_params
 from pyext.presets import apply_preset, overrides, preset_params, read_preset, write_preset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,7 +79,7 @@ def test_write_keeps_comments_and_sets_values(tmp_path):
     assert [line.split("#")[0].strip() for line in text.splitlines() if line.strip().startswith("data:")] == ["data:"]
 
 
-@pytest.mark.parametrize("kind", ADVERSARIAL_OBJECTIVES)
+@pytest.mark.parametrize("kind", OBJECTIVES)
 def test_dvc_set_switches_the_objective_in_one_key(kind, tmp_path):
     # `dvc exp run -S loss.adversarial.kind=<kind>` from the shipped params: DVC's own override
     # parser, then the loader; nothing else of the loss section changes.
@@ -128,15 +128,16 @@ def test_bad_presets_name_the_preset_and_the_key(tmp_path, text, where, problem)
 
 def test_command_prints_overrides_and_writes(tmp_path):
     env_path = {"PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-m", "pipeline.preset", str(REPO / "configs" / "photos-small.yaml")],
+    done = subprocess.run([sys.executable, "-m", "pyext.cli", "preset", str(REPO / "configs" / "photos-small.yaml")],
                           cwd=REPO, capture_output=True, text=True, env=env_path)
     assert done.returncode == 0 and done.stdout.split() == ["-S", 'data.source="photos"', "-S",
                                                             "extract.test_clips_per_video=4"]
     params = tmp_path / "params.yaml"
     params.write_text((REPO / "params.yaml").read_text())
-    done = subprocess.run([sys.executable, "-m", "pipeline.preset", str(REPO / "configs" / "photos-small.yaml"),
+    done = subprocess.run([sys.executable, "-m", "pyext.cli", "preset", str(REPO / "configs" / "photos-small.yaml"),
                            "--params", str(params), "--write"], cwd=REPO, capture_output=True, text=True, env=env_path)
     assert done.returncode == 0 and load_params(params).data.source == "photos"
+    # The old spelling is an alias of the command.
     missing = subprocess.run([sys.executable, "-m", "pipeline.preset", str(tmp_path / "nope.yaml")], cwd=REPO,
                              capture_output=True, text=True, env=env_path)
     assert missing.returncode == 2 and missing.stderr.startswith("preset: ") and "no such preset file" in missing.stderr

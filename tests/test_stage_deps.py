@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pyext.config import ADVERSARIAL_OBJECTIVES, GENERATED_SOURCES, MODEL_FAMILIES
-from pyext.data.files import code_digest, paths_digest, stage_code_deps
+from pyext.config import OBJECTIVES, GENERATED_SOURCES, FAMILIES
+from pyext.files import code_digest, paths_digest, stage_code_deps
 from cases import TEST_PARAMS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,7 +83,7 @@ def loaded(tmp_path_factory) -> dict[str, set[str]]:
         if source != "demo":
             continue
         shipped = (raw["loss"]["adversarial"]["kind"], raw["model"]["family"])
-        for kind, family in [(k, shipped[1]) for k in ADVERSARIAL_OBJECTIVES] + [(shipped[0], f) for f in MODEL_FAMILIES]:
+        for kind, family in [(k, shipped[1]) for k in OBJECTIVES] + [(shipped[0], f) for f in FAMILIES]:
             if (kind, family) != shipped:
                 raw["loss"]["adversarial"]["kind"], raw["model"]["family"] = kind, family
                 raw["finetune"]["patch"] = raw["finetune"]["patch"] if family == "multiscale" else 0
@@ -105,7 +105,7 @@ def _covered(path: str, deps: set[str]) -> bool:
 @pytest.mark.parametrize("stage", STAGES)
 def test_deps_cover_every_project_file_the_stage_loads(loaded, stage):
     files = loaded[stage]
-    assert f"pipeline/{stage}.py" in files and "pyext/config.py" in files  # the probe saw the stage run
+    assert f"pipeline/{stage}.py" in files and "pyext/config/__init__.py" in files  # the probe saw the stage run
     missing = sorted(f for f in files if not _covered(f, _deps(stage)))
     assert not missing, f"dvc.yaml: stage {stage} runs these files but does not list them in its deps: {missing}"
 
@@ -117,6 +117,18 @@ def test_the_ops_stages_load_the_native_extension(loaded):
     for stage in ("train", "finetune", "evaluate"):
         assert any(fnmatch.fnmatch(f, NATIVE) for f in loaded[stage]), stage
         assert {"csrc", "setup.py"} <= _deps(stage)
+
+
+def test_pipeline_holds_the_scripts_dvc_yaml_runs():
+    # ... and the one-line aliases of the commands that moved to `beyondmse` (pyext.cli).
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    run = {stage["cmd"].split()[2].removeprefix("pipeline.") for stage in stages.values()}
+    assert run == set(STAGES)
+    modules = {p.stem for p in (REPO / "pipeline").glob("*.py")} - {"__init__"}
+    for alias in modules - run:
+        code = [line for line in (REPO / "pipeline" / f"{alias}.py").read_text().splitlines()
+                if line and not line.startswith(('"""', "#"))]
+        assert code == ["from pyext.cli import alias", f'alias("{alias}")'], alias
 
 
 def test_every_code_dep_exists():

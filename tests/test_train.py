@@ -19,16 +19,14 @@ import torch
 import yaml
 from cases import TEST_PARAMS, assert_same_weights, moving_squares, saved_weights, with_multiscale, write_clips
 
-from pyext.config import ADVERSARIAL_OBJECTIVES, AUGMENTATIONS, ParamsError, load_params, parse_params
+from pyext.config import OBJECTIVES, AUGMENTATIONS, ParamsError, load_params, parse_params
 from pyext.data.dataset import ClipDataset
 from pyext.data.manifest import Manifest, write_manifest
 from pyext.data.store import StoreError
 from pyext.models import MultiScaleGenerator, load_generator
+from pyext.files import DataFiles, RunFiles
 from pyext.presets import apply_preset, read_preset
 from pyext.training import (
-    CHECKPOINT,
-    GENERATOR,
-    STALE,
     ClipBatches,
     TrainingError,
     make_step,
@@ -71,30 +69,30 @@ def test_batches_continue_from_a_position_and_split_across_processes():
 def test_resumed_run_equals_uninterrupted(data_dir, tmp_path):
     # With every augmentation and the best generator kept: both must survive the interruption.
     params = _params(augment=AUGMENTATIONS, colour_jitter=0.2, keep="best", val_every=1)
-    whole = train(params, data_dir, tmp_path / "a", progress=False)
+    whole = train(params, DataFiles(data_dir), RunFiles(tmp_path / "a"), progress=False)
     assert whole["step"] == 6 and whole["resumed_from"] == 0
 
     # Stopped after step 3 (a time slice: it checkpoints there), then rerun with loader workers.
     interrupted = tmp_path / "b"
-    part = train(params, data_dir, interrupted, until_step=3, progress=False)
-    assert part["step"] == 3 and not (interrupted / GENERATOR).exists()
-    assert torch.load(interrupted / CHECKPOINT, weights_only=True)["step"] == 3
-    first = torch.load(interrupted / CHECKPOINT, weights_only=True)["seconds"]
-    rest = train(replace(params, train=replace(params.train, workers=2)), data_dir, interrupted, progress=False)
+    part = train(params, DataFiles(data_dir), RunFiles(interrupted), until_step=3, progress=False)
+    assert part["step"] == 3 and not RunFiles(interrupted).generator.exists()
+    assert torch.load(RunFiles(interrupted).checkpoint, weights_only=True)["step"] == 3
+    first = torch.load(RunFiles(interrupted).checkpoint, weights_only=True)["seconds"]
+    rest = train(replace(params, train=replace(params.train, workers=2)), DataFiles(data_dir), RunFiles(interrupted), progress=False)
     assert rest["resumed_from"] == 3 and rest["step"] == 6
     # The training time counts on from the interrupted part's.
-    assert torch.load(interrupted / CHECKPOINT, weights_only=True)["seconds"] > first > 0
+    assert torch.load(RunFiles(interrupted).checkpoint, weights_only=True)["seconds"] > first > 0
 
-    assert_same_weights(saved_weights(tmp_path / "a" / GENERATOR), saved_weights(interrupted / GENERATOR))
-    a, b = (torch.load(d / CHECKPOINT, weights_only=True) for d in (tmp_path / "a", interrupted))
+    assert_same_weights(saved_weights(RunFiles(tmp_path / "a").generator), saved_weights(RunFiles(interrupted).generator))
+    a, b = (torch.load(RunFiles(d).checkpoint, weights_only=True) for d in (tmp_path / "a", interrupted))
     assert_same_weights(a["discriminator"], b["discriminator"])
     assert a["opt_g"]["state"].keys() == b["opt_g"]["state"].keys()
     for k in a["opt_g"]["state"]:
         assert torch.equal(a["opt_g"]["state"][k]["exp_avg"], b["opt_g"]["state"][k]["exp_avg"])
     # A finished run is resumed at its end: nothing more to do, the same weights.
-    again = train(params, data_dir, tmp_path / "a", progress=False)
+    again = train(params, DataFiles(data_dir), RunFiles(tmp_path / "a"), progress=False)
     assert again["resumed_from"] == 6
-    assert_same_weights(saved_weights(tmp_path / "a" / GENERATOR), saved_weights(interrupted / GENERATOR))
+    assert_same_weights(saved_weights(RunFiles(tmp_path / "a").generator), saved_weights(RunFiles(interrupted).generator))
 
 
 def test_without_validation_clips_the_run_logs_no_nan_and_still_draws(data_dir, tmp_path, capsys):
@@ -103,14 +101,14 @@ def test_without_validation_clips_the_run_logs_no_nan_and_still_draws(data_dir, 
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.h5").symlink_to(data_dir / "train.h5")
     write_clips(tmp_path / "data" / "val.h5", moving_squares(0, 5, seed=2))
-    summary = train(_params(), tmp_path / "data", tmp_path / "models", tmp_path / "live", progress=False)
+    summary = train(_params(), DataFiles(tmp_path / "data"), RunFiles(tmp_path / "models", tmp_path / "live"), progress=False)
     assert summary["val_psnr"] is None and summary["val_psnr_last_frame"] is None
     metrics = json.loads((tmp_path / "live" / "metrics.json").read_text(), parse_constant=pytest.fail)
     assert "val" not in metrics and metrics["step"] == 6
     assert sorted(p.name for p in (tmp_path / "live" / "plots" / "images" / "predictions").iterdir()) == [
         "step000003.png", "step000006.png"]
-    assert "train: no validation clips (its val.h5 is empty)" in capsys.readouterr().out
-    assert (tmp_path / "models" / GENERATOR).exists()
+    assert "train: no validation clips (its validation set is empty)" in capsys.readouterr().out
+    assert RunFiles(tmp_path / "models").generator.exists()
 
 
 def test_absurd_but_valid_sizes_and_rates(data_dir, tmp_path, capsys):
@@ -118,15 +116,15 @@ def test_absurd_but_valid_sizes_and_rates(data_dir, tmp_path, capsys):
     # allowed (a warm-up) with one line; an empty training set names the file.
     with pytest.raises(ParamsError, match=rf"^params.yaml: train.batch_size: expected at most the 24 training "
                                           rf"clips of {data_dir / 'train.h5'}, got 25$"):
-        train(_params(batch_size=25), data_dir, tmp_path, progress=False)
-    train(_params(steps=1, lr_g_final=2e-3), data_dir, tmp_path / "warm", progress=False)
+        train(_params(batch_size=25), DataFiles(data_dir), RunFiles(tmp_path), progress=False)
+    train(_params(steps=1, lr_g_final=2e-3), DataFiles(data_dir), RunFiles(tmp_path / "warm"), progress=False)
     out = capsys.readouterr().out
     assert "train: train.lr_g_final (0.002) is above train.lr_g (0.001): the rate rises over the run" in out
     assert "lr_d_final" not in out
     (tmp_path / "empty").mkdir()
     write_clips(tmp_path / "empty" / "train.h5", moving_squares(0, 5, seed=1))
     with pytest.raises(TrainingError, match="holds no training clips"):
-        train(_params(), tmp_path / "empty", tmp_path / "e", progress=False)
+        train(_params(), DataFiles(tmp_path / "empty"), RunFiles(tmp_path / "e"), progress=False)
 
 
 @pytest.mark.parametrize("workers", [0, 1])
@@ -144,7 +142,7 @@ def test_a_damaged_chunk_of_the_training_set_is_one_line_naming_the_file(data_di
             f.seek(chunk.byte_offset + chunk.size // 4)
             f.write(bytes(range(256)) * (chunk.size // 512))
     with pytest.raises(StoreError) as info:
-        train(_params(workers=workers), tmp_path / "data", tmp_path / "models", progress=False)
+        train(_params(workers=workers), DataFiles(tmp_path / "data"), RunFiles(tmp_path / "models"), progress=False)
     message = str(info.value)
     assert "\n" not in message and message.startswith(f"{damaged}: clip ") and "cannot be read" in message
 
@@ -157,7 +155,7 @@ def test_killed_run_logs_each_step_once_after_resuming(data_dir, tmp_path, monke
     # A run killed after step 5 (its last checkpoint at step 4, every step logged, pictures at 3
     # and 6) resumes at 4: the tables and pictures are those of an uninterrupted run, no row twice.
     params = _params(checkpoint_every=4, image_every=5)
-    train(params, data_dir, tmp_path / "a", tmp_path / "a" / "live", progress=False)
+    train(params, DataFiles(data_dir), RunFiles(tmp_path / "a", tmp_path / "a" / "live"), progress=False)
     real_step = MultiScaleStep.step
 
     def killed(self, step, batches, labels=None):
@@ -167,12 +165,12 @@ def test_killed_run_logs_each_step_once_after_resuming(data_dir, tmp_path, monke
 
     monkeypatch.setattr(MultiScaleStep, "step", killed)
     with pytest.raises(KeyboardInterrupt):
-        train(params, data_dir, tmp_path / "b", tmp_path / "b" / "live", progress=False)
+        train(params, DataFiles(data_dir), RunFiles(tmp_path / "b", tmp_path / "b" / "live"), progress=False)
     live = tmp_path / "b" / "live"
     assert [r.split("\t")[0] for r in _table(live, "train/loss_g.tsv")[1:]] == list("12345")  # the defect's rows
     assert (live / "plots" / "images" / "predictions" / "step000005.png").exists()
     monkeypatch.setattr(MultiScaleStep, "step", real_step)
-    assert train(params, data_dir, tmp_path / "b", tmp_path / "b" / "live", progress=False)["resumed_from"] == 4
+    assert train(params, DataFiles(data_dir), RunFiles(tmp_path / "b", tmp_path / "b" / "live"), progress=False)["resumed_from"] == 4
     for name in ("train/loss_g.tsv", "train/d/scale1.tsv", "val/psnr.tsv"):
         whole, resumed = _table(tmp_path / "a" / "live", name), _table(live, name)
         assert [r.split("\t")[0] for r in resumed] == [r.split("\t")[0] for r in whole], name
@@ -181,7 +179,7 @@ def test_killed_run_logs_each_step_once_after_resuming(data_dir, tmp_path, monke
 
 
 def _stale(out_dir: Path) -> list[Path]:
-    return sorted((out_dir / STALE).iterdir()) if (out_dir / STALE).exists() else []
+    return sorted(RunFiles(out_dir).stale.iterdir()) if RunFiles(out_dir).stale.exists() else []
 
 
 def _objective_params(p, kind, **section):
@@ -197,11 +195,11 @@ def test_resumed_run_of_a_stateful_objective_equals_uninterrupted(data_dir, tmp_
     # wgan_gp: the penalty's random interpolates and the critic steps' batches come back exactly on
     # resume; began: k_t (a fast gain, so that it moves) comes back from the checkpoint.
     params = _objective_params(_params(steps=4, checkpoint_every=2), kind, **section)
-    train(params, data_dir, tmp_path / "a", progress=False)
-    train(params, data_dir, tmp_path / "b", until_step=2, progress=False)
-    assert train(params, data_dir, tmp_path / "b", progress=False)["resumed_from"] == 2
-    assert_same_weights(saved_weights(tmp_path / "a" / GENERATOR), saved_weights(tmp_path / "b" / GENERATOR))
-    a, b = (torch.load(d / CHECKPOINT, weights_only=True) for d in (tmp_path / "a", tmp_path / "b"))
+    train(params, DataFiles(data_dir), RunFiles(tmp_path / "a"), progress=False)
+    train(params, DataFiles(data_dir), RunFiles(tmp_path / "b"), until_step=2, progress=False)
+    assert train(params, DataFiles(data_dir), RunFiles(tmp_path / "b"), progress=False)["resumed_from"] == 2
+    assert_same_weights(saved_weights(RunFiles(tmp_path / "a").generator), saved_weights(RunFiles(tmp_path / "b").generator))
+    a, b = (torch.load(RunFiles(d).checkpoint, weights_only=True) for d in (tmp_path / "a", tmp_path / "b"))
     assert_same_weights(a["discriminator"], b["discriminator"])
     assert_same_weights(a["objective"], b["objective"])
     if kind == "began":
@@ -210,33 +208,33 @@ def test_resumed_run_of_a_stateful_objective_equals_uninterrupted(data_dir, tmp_
 
 def test_checkpoint_of_other_params_or_data_is_not_resumed(data_dir, tmp_path, capsys):
     params = _params(steps=2)
-    train(params, data_dir, tmp_path, progress=False)
-    first = (tmp_path / CHECKPOINT).read_bytes()
+    train(params, DataFiles(data_dir), RunFiles(tmp_path), progress=False)
+    first = RunFiles(tmp_path).checkpoint.read_bytes()
     no_gdl = replace(params, loss=replace(params.loss, gdl=0.0))
-    assert train(no_gdl, data_dir, tmp_path, progress=False)["resumed_from"] == 0
+    assert train(no_gdl, DataFiles(data_dir), RunFiles(tmp_path), progress=False)["resumed_from"] == 0
     out = capsys.readouterr().out
     assert "was trained with other params; starting afresh" in out
     [kept] = _stale(tmp_path)  # the old checkpoint is kept aside, named in that line
     assert kept.read_bytes() == first and f"the old checkpoint is kept as {kept}" in out
     # Operational keys do not make a checkpoint stale.
     watched = replace(no_gdl, train=replace(no_gdl.train, log_every=2, workers=1))
-    assert train(watched, data_dir, tmp_path, progress=False)["resumed_from"] == 2
+    assert train(watched, DataFiles(data_dir), RunFiles(tmp_path), progress=False)["resumed_from"] == 2
 
     other = tmp_path / "other"
     other.mkdir()
     write_clips(other / "train.h5", moving_squares(24, 5, seed=9))
     (other / "val.h5").symlink_to(data_dir / "val.h5")
-    assert train(no_gdl, other, tmp_path, progress=False)["resumed_from"] == 0
+    assert train(no_gdl, DataFiles(other), RunFiles(tmp_path), progress=False)["resumed_from"] == 0
     assert "was trained with other training data; starting afresh" in capsys.readouterr().out
     assert len(_stale(tmp_path)) == 2
 
 
 def test_checkpoint_of_other_code_is_kept_aside_and_the_same_code_resumes(data_dir, tmp_path, capsys, monkeypatch):
     params = _params(steps=2)
-    train(params, data_dir, tmp_path, progress=False)
-    finished = (tmp_path / CHECKPOINT).read_bytes()
+    train(params, DataFiles(data_dir), RunFiles(tmp_path), progress=False)
+    finished = RunFiles(tmp_path).checkpoint.read_bytes()
     # The same code (and params and data): a finished run resumes at its end, as before.
-    assert train(params, data_dir, tmp_path, progress=False)["resumed_from"] == 2
+    assert train(params, DataFiles(data_dir), RunFiles(tmp_path), progress=False)["resumed_from"] == 2
     assert "resuming from" in capsys.readouterr().out and not _stale(tmp_path)
 
     # Other code (the train stage's code deps changed): trained again from step 0, never from the
@@ -246,32 +244,32 @@ def test_checkpoint_of_other_code_is_kept_aside_and_the_same_code_resumes(data_d
     monkeypatch.setattr(MultiScaleStep, "step",
                         lambda self, step, batches, labels=None: steps.append(step) or real_step(self, step, batches, labels))
     monkeypatch.setattr("pyext.training.loop.code_hash", lambda stage: "edited-code")
-    again = train(params, data_dir, tmp_path, progress=False)
+    again = train(params, DataFiles(data_dir), RunFiles(tmp_path), progress=False)
     assert again["resumed_from"] == 0 and again["step"] == 2 and steps == [0, 1]
     out = capsys.readouterr().out
     [kept] = _stale(tmp_path)
     assert kept.read_bytes() == finished
-    assert (f"train: {tmp_path / CHECKPOINT} was trained with other code; starting afresh "
+    assert (f"train: {RunFiles(tmp_path).checkpoint} was trained with other code; starting afresh "
             f"(the old checkpoint is kept as {kept})") in out
-    assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["code_hash"] == "edited-code"
+    assert torch.load(RunFiles(tmp_path).checkpoint, weights_only=True)["code_hash"] == "edited-code"
     # ...and the new run resumes under that code.
-    assert train(params, data_dir, tmp_path, progress=False)["resumed_from"] == 2 and steps == [0, 1]
+    assert train(params, DataFiles(data_dir), RunFiles(tmp_path), progress=False)["resumed_from"] == 2 and steps == [0, 1]
 
     # A checkpoint from before code hashes counts as other code; a foreign file is kept aside too.
-    saved = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    saved = torch.load(RunFiles(tmp_path).checkpoint, weights_only=True)
     del saved["code_hash"]
-    torch.save(saved, tmp_path / CHECKPOINT)
-    assert train(params, data_dir, tmp_path, progress=False)["resumed_from"] == 0
+    torch.save(saved, RunFiles(tmp_path).checkpoint)
+    assert train(params, DataFiles(data_dir), RunFiles(tmp_path), progress=False)["resumed_from"] == 0
     assert "was trained with other code; starting afresh" in capsys.readouterr().out
-    (tmp_path / CHECKPOINT).write_bytes(b"not a checkpoint")
-    assert train(params, data_dir, tmp_path, progress=False)["resumed_from"] == 0
+    RunFiles(tmp_path).checkpoint.write_bytes(b"not a checkpoint")
+    assert train(params, DataFiles(data_dir), RunFiles(tmp_path), progress=False)["resumed_from"] == 0
     out = capsys.readouterr().out
     assert "is not a readable checkpoint" in out and len(_stale(tmp_path)) == 3
     assert any(p.read_bytes() == b"not a checkpoint" and str(p) in out for p in _stale(tmp_path))
 
 
 def test_code_hash_is_the_train_stages_code_digest():
-    from pyext.data.files import code_digest
+    from pyext.files import code_digest
     from pyext.training import code_hash
     assert code_hash() == code_digest(REPO, "train", size=8)
 
@@ -292,7 +290,7 @@ def _val_psnr_of(path: Path, data_dir: Path) -> float:
 def test_keep_writes_the_best_or_the_last_generator(data_dir, tmp_path, keep, capsys):
     # A high learning rate makes validation PSNR go up and down over 8 steps.
     params = _params(steps=8, val_every=1, keep=keep, lr_g=3e-3, lr_g_final=3e-3)
-    summary = train(params, data_dir, tmp_path / "models", tmp_path / "live", progress=False)
+    summary = train(params, DataFiles(data_dir), RunFiles(tmp_path / "models", tmp_path / "live"), progress=False)
     logged = _val_psnrs(tmp_path / "live")
     assert sorted(logged) == list(range(1, 9))
     best_step = max(logged, key=logged.get)
@@ -301,9 +299,9 @@ def test_keep_writes_the_best_or_the_last_generator(data_dir, tmp_path, keep, ca
     assert summary["val_step"] == expected_step and summary["kept"] == keep
     assert summary["val_psnr"] == pytest.approx(logged[expected_step])
     # The file holds that generator: validated again from the file, it scores what was logged.
-    assert _val_psnr_of(tmp_path / "models" / GENERATOR, data_dir) == pytest.approx(logged[expected_step], abs=1e-6)
-    last = torch.load(tmp_path / "models" / CHECKPOINT, weights_only=True)["generator"]
-    same_as_last = all(torch.equal(v, last[k]) for k, v in saved_weights(tmp_path / "models" / GENERATOR).items())
+    assert _val_psnr_of(RunFiles(tmp_path / "models").generator, data_dir) == pytest.approx(logged[expected_step], abs=1e-6)
+    last = torch.load(RunFiles(tmp_path / "models").checkpoint, weights_only=True)["generator"]
+    same_as_last = all(torch.equal(v, last[k]) for k, v in saved_weights(RunFiles(tmp_path / "models").generator).items())
     assert same_as_last == (keep == "last")
     assert verdict(summary) in capsys.readouterr().out
 
@@ -311,7 +309,7 @@ def test_keep_writes_the_best_or_the_last_generator(data_dir, tmp_path, keep, ca
 def test_end_of_training_line_says_when_the_model_is_worse_than_the_last_frame(data_dir, tmp_path, capsys,
                                                                               monkeypatch):
     # An untrained paper-form generator (learning rate 0) is far from the last frame...
-    worse = train(_params(steps=2, lr_g=0.0, lr_g_final=0.0), data_dir, tmp_path / "a", progress=False)
+    worse = train(_params(steps=2, lr_g=0.0, lr_g_final=0.0), DataFiles(data_dir), RunFiles(tmp_path / "a"), progress=False)
     assert worse["val_psnr"] < worse["val_psnr_last_frame"] - 3
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith("train: the model is WORSE than copying the last frame: validation PSNR")
@@ -328,7 +326,7 @@ def test_end_of_training_line_says_when_the_model_is_worse_than_the_last_frame(d
     monkeypatch.setattr(MultiScaleGenerator, "__init__", copying)
     params = _params(steps=2, lr_g=0.0, lr_g_final=0.0)
     params = with_multiscale(params, skip="last_frame")
-    same = train(params, data_dir, tmp_path / "b", progress=False)
+    same = train(params, DataFiles(data_dir), RunFiles(tmp_path / "b"), progress=False)
     assert same["val_psnr"] == pytest.approx(same["val_psnr_last_frame"], abs=1e-9)
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith("train: validation PSNR") and "(+0.00 dB" in line and "WORSE" not in line
@@ -364,7 +362,7 @@ def test_paper_preset_trains_the_papers_model_unchanged(data_dir, tmp_path, monk
 
     monkeypatch.setattr(MultiScaleStep, "step", spying_step)
     monkeypatch.setattr(MultiScaleGenerator, "forward_scales", spying_forward)
-    train(params, data_dir, tmp_path, progress=False)
+    train(params, DataFiles(data_dir), RunFiles(tmp_path), progress=False)
     dataset = ClipDataset(data_dir / "train.h5")
     order = [i for b, _ in zip(ClipBatches(len(dataset), 4, params.train.seed, 0), range(6)) for i in b]
     stored = torch.stack([dataset[i] for i in order]).view(6, 4, 5, 3, 32, 32)
@@ -373,8 +371,8 @@ def test_paper_preset_trains_the_papers_model_unchanged(data_dir, tmp_path, monk
     assert len(seen_by_networks) == 6
     for x, clips in zip(seen_by_networks, stored):
         assert torch.equal(x, clips[:, :4])
-    last = torch.load(tmp_path / CHECKPOINT, weights_only=True)["generator"]
-    assert_same_weights(saved_weights(tmp_path / GENERATOR), last)
+    last = torch.load(RunFiles(tmp_path).checkpoint, weights_only=True)["generator"]
+    assert_same_weights(saved_weights(RunFiles(tmp_path).generator), last)
 
 
 @pytest.mark.parametrize("kind,cls", [("sgd", torch.optim.SGD), ("adam", torch.optim.Adam),
@@ -393,10 +391,10 @@ MEASURES = {"wgan": {"critic_distance"}, "wgan_gp": {"critic_distance"}, "ebgan"
             "began": {"energy_real", "energy_fake", "k", "convergence"}}
 
 
-@pytest.mark.parametrize("kind", ADVERSARIAL_OBJECTIVES)
+@pytest.mark.parametrize("kind", OBJECTIVES)
 def test_every_objective_trains(kind, data_dir, tmp_path):
     params = _objective_params(_params(steps=2, log_every=1), kind)
-    summary = train(params, data_dir, tmp_path, tmp_path / "live", progress=False)
+    summary = train(params, DataFiles(data_dir), RunFiles(tmp_path, tmp_path / "live"), progress=False)
     assert math.isfinite(summary["val_psnr"])
     logged = json.loads((tmp_path / "live" / "metrics.json").read_text())["train"]
     assert math.isfinite(logged["loss_d"]) and math.isfinite(logged["loss_g"])
@@ -416,7 +414,7 @@ def test_critic_steps_update_the_critic_on_batches_of_their_own(data_dir):
     assert trainer.batches_per_step == 4
     seen = []
     real_loss = trainer.objective.discriminator_loss
-    trainer.objective.discriminator_loss = lambda D, x, real, fake: seen.append(x) or real_loss(D, x, real, fake)
+    trainer.objective.discriminator_loss = lambda D, real, fake, x: seen.append(x) or real_loss(D, real, fake, x)
     batches = [torch.from_numpy(moving_squares(4, 5, seed=10 + j)).permute(0, 1, 4, 2, 3).float() / 127.5 - 1
                for j in range(4)]  # (B, m + n, 3, P, P) in [-1, 1]
     trainer.step(0, batches)
@@ -436,13 +434,11 @@ def test_d_steps_update_every_objective_several_times(data_dir):
 
 
 def test_rmsprop_trains(data_dir, tmp_path):
-    summary = train(_params(steps=2, optimizer="rmsprop", lr_g=5e-5, lr_g_final=5e-5, lr_d=5e-5, lr_d_final=5e-5),
-                    data_dir, tmp_path, progress=False)
+    summary = train(_params(steps=2, optimizer="rmsprop", lr_g=5e-5, lr_g_final=5e-5, lr_d=5e-5, lr_d_final=5e-5), DataFiles(data_dir), RunFiles(tmp_path), progress=False)
     assert math.isfinite(summary["val_psnr"])
     # The same seed at rate 0 writes the initial weights: RMSProp moved them.
-    train(_params(steps=2, optimizer="rmsprop", lr_g=0.0, lr_g_final=0.0, lr_d=0.0, lr_d_final=0.0),
-          data_dir, tmp_path / "still", progress=False)
-    before, after = saved_weights(tmp_path / "still" / GENERATOR), saved_weights(tmp_path / GENERATOR)
+    train(_params(steps=2, optimizer="rmsprop", lr_g=0.0, lr_g_final=0.0, lr_d=0.0, lr_d_final=0.0), DataFiles(data_dir), RunFiles(tmp_path / "still"), progress=False)
+    before, after = saved_weights(RunFiles(tmp_path / "still").generator), saved_weights(RunFiles(tmp_path).generator)
     assert any(not torch.equal(before[k], v) for k, v in after.items())
 
 
@@ -460,27 +456,27 @@ def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_pa
                      steps=20)
     with pytest.raises(TrainingError, match=r"a loss became NaN or infinite between steps (\d+) and \1; "
                                             r"training stopped and .* keeps step \d+") as error:
-        train(params, data_dir, tmp_path, progress=False)
-    kept = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+        train(params, DataFiles(data_dir), RunFiles(tmp_path), progress=False)
+    kept = torch.load(RunFiles(tmp_path).checkpoint, weights_only=True)
     bad_step = int(str(error.value).split("between steps ")[1].split(" ")[0])
     assert kept["step"] == bad_step - 1
     assert f"keeps step {kept['step']}" in str(error.value)
     assert all(torch.isfinite(v).all() for v in kept["generator"].values())
-    assert not (tmp_path / GENERATOR).exists()
+    assert not RunFiles(tmp_path).generator.exists()
 
 
 def test_adversarial_off_trains_no_discriminator(data_dir, tmp_path):
     params = _params(steps=2)
     params = replace(params, loss=replace(params.loss, adv=0.0))
-    train(params, data_dir, tmp_path, progress=False)
-    saved = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    train(params, DataFiles(data_dir), RunFiles(tmp_path), progress=False)
+    saved = torch.load(RunFiles(tmp_path).checkpoint, weights_only=True)
     assert saved["discriminator"] is None and saved["opt_d"] is None
     assert saved["position"] == 2 * 4  # one batch a step: the generator's only
 
 
 def test_dvclive_logs_and_pictures(data_dir, tmp_path):
     params = _params()
-    summary = train(params, data_dir, tmp_path / "models", tmp_path / "live", progress=False)
+    summary = train(params, DataFiles(data_dir), RunFiles(tmp_path / "models", tmp_path / "live"), progress=False)
     live = tmp_path / "live"
     metrics = json.loads((live / "metrics.json").read_text())
     assert metrics["step"] == 6
@@ -552,24 +548,24 @@ def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port,
     done = _run(single, sys.executable, "-m", "pipeline.train")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "train: models/generator.pt after 2 steps" in done.stdout
-    ddp, one = (saved_weights(p / "models" / GENERATOR) for p in (project, single))
+    ddp, one = (saved_weights(RunFiles(p / "models").generator) for p in (project, single))
     assert ddp.keys() == one.keys()
     # the same updates (each process augments its rows of the batch as one process augments them
     # all), gradients averaged over two half-batches instead of one batch
     for name in ddp:
         torch.testing.assert_close(ddp[name], one[name], rtol=1e-4, atol=1e-6)
     # The discriminators too (where a gradient penalty acts first).
-    ddp_d, one_d = (torch.load(p / "models" / CHECKPOINT, weights_only=True)["discriminator"] for p in (project, single))
+    ddp_d, one_d = (torch.load(RunFiles(p / "models").checkpoint, weights_only=True)["discriminator"] for p in (project, single))
     for name in one_d:
         torch.testing.assert_close(ddp_d[name], one_d[name], rtol=1e-4, atol=1e-6)
-    ddp_o, one_o = (torch.load(p / "models" / CHECKPOINT, weights_only=True)["objective"] for p in (project, single))
+    ddp_o, one_o = (torch.load(RunFiles(p / "models").checkpoint, weights_only=True)["objective"] for p in (project, single))
     assert ddp_o.keys() == one_o.keys()
     for name in one_o:  # BEGAN's k_t, the same in every replica as in one process
         torch.testing.assert_close(ddp_o[name], one_o[name], rtol=1e-4, atol=1e-6)
     # ...and they did change the weights: the comparison is not between two untouched models.
     start = _project(tmp_path / "start", data_dir, kind, pause, condition, steps=1, lr_g=0.0, lr_g_final=0.0)
     _run(start, sys.executable, "-m", "pipeline.train")
-    untouched = saved_weights(start / "models" / GENERATOR)
+    untouched = saved_weights(RunFiles(start / "models").generator)
     assert any(not torch.allclose(untouched[n], one[n]) for n in one)
 
 

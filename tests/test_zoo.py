@@ -4,15 +4,15 @@ import yaml
 
 from bench.zoo import OPTION_ROWS, Row, rows, table
 from cases import TEST_PARAMS
-from pyext.config import ADVERSARIAL_OBJECTIVES, load_params, parse_params
+from pyext.config import OBJECTIVES, load_params, parse_params
 from pyext.presets import apply_preset
 
 
 def test_rows_are_every_objective_then_no_discriminator_a_second_seed_and_the_options():
     p = load_params(TEST_PARAMS)
     got = rows(TEST_PARAMS)
-    assert [r.name for r in got[:len(ADVERSARIAL_OBJECTIVES)]] == list(ADVERSARIAL_OBJECTIVES)
-    assert got[ADVERSARIAL_OBJECTIVES.index("hinge")] == Row("hinge", ("loss.adversarial.kind=hinge",))
+    assert [r.name for r in got[:len(OBJECTIVES)]] == list(OBJECTIVES)
+    assert got[list(OBJECTIVES).index("hinge")] == Row("hinge", ("loss.adversarial.kind=hinge",))
     options = len(OPTION_ROWS)
     assert got[-2 - options:-options] == [
         Row("adv0", ("loss.adv=0",)),

@@ -40,12 +40,13 @@ import math
 import cv2
 import numpy as np
 
+from ..config import SOURCES
 from .synthetic import GeneratedSet, Sprite, clip_seed, composite, round_uint8, video_arguments, video_name
 
 __all__ = ["CLASSES", "generate_demo", "render_clip", "clip_seed", "video_name"]
 
 # One class per motion kind, in classInd.txt order; generate_demo(classes=k) uses the first k.
-CLASSES = ("Translate", "Rotate", "Scale", "Bounce", "CameraPan", "Occlude")
+CLASSES = SOURCES["demo"].classes  # the motion kinds, one per class
 
 
 def _noise(rng: np.random.Generator, h: int, w: int, cell: float, channels: int = 1) -> np.ndarray:

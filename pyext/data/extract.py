@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..config import ClipParams, ExtractParams
-from .files import name_bytes, write_json
+from ..files import DataFiles, name_bytes, write_json
 from .manifest import Manifest, VideoEntry
 from .store import ClipWriter, compress_clips, merge_stores, open_store, store_videos
 from .video import VideoError, count_packets, iter_frames
@@ -177,19 +177,17 @@ def _score_and_compress(clips: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
     return motion_score(clips), compress_clips(clips)
 
 
-OUTPUTS = ("patches.h5", "test.h5")
-REPORT = "extract_report.json"
 _COUNTS = ("videos", "videos_read", "videos_skipped", "frames_decoded", "train_clips", "patches", "test_clips")
 
 
-def extract(manifest: Manifest, clip: ClipParams, params: ExtractParams, out_dir: Path,
+def extract(manifest: Manifest, clip: ClipParams, params: ExtractParams, out: DataFiles,
             record: dict, shard: tuple[int, int] = (0, 1), progress: bool = True) -> dict:
-    """Writes ``out_dir/patches.h5``, ``out_dir/test.h5`` and ``out_dir/extract_report.json``.
+    """Writes ``out.patches``, ``out.test`` and ``out.extract_report``.
 
     Args:
         manifest: the videos (:func:`pyext.data.manifest.read_manifest`).
         clip, params: the ``clip`` and ``extract`` params sections.
-        out_dir: output folder.
+        out: the output files.
         record: params recorded in the files' ``params`` attribute.
         shard: ``(i, n)``: process only the videos whose manifest index is ``i`` modulo ``n``
             (join the shards with :func:`merge_shards`).
@@ -208,9 +206,9 @@ def extract(manifest: Manifest, clip: ClipParams, params: ExtractParams, out_dir
     report = {name: 0 for name in _COUNTS} | {"videos": len(tasks), "skipped": [], "shard": [index, count]}
     began = time.perf_counter()
     # Test clips keep their video's frame size (stored by size), whatever the other videos'.
-    with ClipWriter(out_dir / OUTPUTS[0], (clip.train_frames, clip.patch, clip.patch, 3), videos,
+    with ClipWriter(out.patches, (clip.train_frames, clip.patch, clip.patch, 3), videos,
                     {"params": record}) as patches, \
-            ClipWriter(out_dir / OUTPUTS[1], (clip.test_frames, None, None, 3), videos, {"params": record}) as tests, \
+            ClipWriter(out.test, (clip.test_frames, None, None, 3), videos, {"params": record}) as tests, \
             _processed(tasks, params.workers) as results:
         for result in tqdm(results, total=len(tasks), desc="extract", unit="video", disable=not progress):
             entry = manifest.videos[result.index]
@@ -230,23 +228,23 @@ def extract(manifest: Manifest, clip: ClipParams, params: ExtractParams, out_dir
                 report["test_clips"] += n
         report["seconds"] = round(time.perf_counter() - began, 2)
         patches.attrs["counts"] = tests.attrs["counts"] = {k: v for k, v in report.items() if k != "skipped"}
-    write_json(out_dir / REPORT, report)
+    write_json(out.extract_report, report)
     return report
 
 
-def merge_shards(shard_dirs: list[Path], out_dir: Path, record: dict) -> dict:
-    """Joins the outputs of ``extract`` shards (one folder each) into ``out_dir``: the same files,
+def merge_shards(shards: list[DataFiles], out: DataFiles, record: dict) -> dict:
+    """Joins the outputs of ``extract`` shards (one folder each) into ``out``: the same files,
     rows and report as one unsharded run (``seconds`` is the sum of the shards')."""
-    reports = [json.loads((d / REPORT).read_text()) for d in shard_dirs]
+    reports = [json.loads(d.extract_report.read_text()) for d in shards]
     report = {name: sum(r[name] for r in reports) for name in _COUNTS}
-    with open_store(shard_dirs[0] / OUTPUTS[0]) as f:  # every shard lists all videos, in manifest order
+    with open_store(shards[0].patches) as f:  # every shard lists all videos, in manifest order
         order = {path: i for i, path in enumerate(store_videos(f))}
     report["skipped"] = sorted((s for r in reports for s in r["skipped"]), key=lambda s: order[s["path"]])
     report["seconds"] = round(sum(r["seconds"] for r in reports), 2)
     attrs = {"params": record, "counts": {k: v for k, v in report.items() if k != "skipped"}}
-    for name in OUTPUTS:
-        merge_stores([d / name for d in shard_dirs], out_dir / name, attrs)
-    write_json(out_dir / REPORT, report)
+    for store in ("patches", "test"):
+        merge_stores([getattr(d, store) for d in shards], getattr(out, store), attrs)
+    write_json(out.extract_report, report)
     return report
 
 

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from .files import name_bytes, write_json
+from ..config import SOURCES
+from ..files import name_bytes, write_json
 
 VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv", ".3gp"})
 
@@ -189,11 +190,6 @@ def _add(manifest: Manifest, root: Path, rel: str, split_name: str, labels: list
     manifest.videos.append(VideoEntry(rel, split_name, labels[0], name, tuple(labels)))
 
 
-# The generated sources (pyext.config.GENERATED_SOURCES): module and generator, imported on use
-# (reading the user's videos needs neither the demo's drawing nor scikit-image's photographs).
-_GENERATORS = {"demo": (".demo", "generate_demo"), "photos": (".photos", "generate_photos")}
-
-
 def build_manifest(params, generated_root: Path) -> Manifest:
     """The manifest of ``params.data.source``; for a generated source (``demo``, ``photos``), first
     generates the set under ``generated_root`` (laid out like UCF101) and reads it through the UCF101
@@ -204,9 +200,10 @@ def build_manifest(params, generated_root: Path) -> Manifest:
         generated_root: where a generated set is written.
     """
     data = params.data
-    if data.source in _GENERATORS:
-        module, name = _GENERATORS[data.source]
-        generate = getattr(importlib.import_module(module, __package__), name)
+    generator = SOURCES[data.source].generator
+    if generator:  # imported on use: reading the user's videos needs neither the demo's drawing nor photographs
+        module, name = generator.split(":")
+        generate = getattr(importlib.import_module(module), name)
         g = getattr(params, data.source)
         generate(generated_root, classes=g.classes, groups=g.groups, test_groups=g.test_groups,
                  clips_per_group=g.clips_per_group, frames=g.frames, seed=g.seed)

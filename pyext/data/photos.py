@@ -45,12 +45,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..config import SOURCES
 from .synthetic import GeneratedSet, Sprite, composite, round_uint8, video_arguments
 
 __all__ = ["CLASSES", "TEST_PHOTOS", "TRAIN_PHOTOS", "generate_photos", "photo", "render_video"]
 
 # One class per motion kind, in classInd.txt order; generate_photos(classes=k) uses the first k.
-CLASSES = ("Tripod", "Handheld", "Pan", "Zoom", "Follow")
+CLASSES = SOURCES["photos"].classes  # the camera motions, one per class
 # scikit-image's colour and grey photographs of scenes (not its diagrams, micrographs of cells
 # or star fields). The test photographs are never seen in training.
 TRAIN_PHOTOS = ("astronaut", "rocket", "motorcycle", "immunohistochemistry", "camera", "brick", "grass", "moon",

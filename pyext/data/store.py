@@ -45,7 +45,7 @@ try:
 except ImportError:  # stores can still be read (ClipArray decodes the chunks itself), not written
     hdf5plugin = None
 
-from .files import kill_point, name_bytes, temporary_sibling
+from ..files import kill_point, name_bytes, temporary_sibling
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from .files import temporary_sibling
+from ..files import temporary_sibling
 from .video import DEFAULT_BITRATE, write_video
 
 # The folder and list names of the official UCF101 release.

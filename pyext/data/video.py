@@ -28,7 +28,7 @@ import av
 import cv2
 import numpy as np
 
-from .files import atomic_output
+from ..files import atomic_output
 
 __all__ = ["VideoError", "read_video", "iter_frames", "count_packets", "write_video", "fit_size", "DEFAULT_BITRATE"]
 

@@ -6,23 +6,25 @@ from pathlib import Path
 
 import torch
 
-from ..config import Params
+from ..config import FAMILIES, Params
+from ..files import DataFiles, EvaluationFiles
 from ..models import Model
-from ..registry import registrar
+from ..registry import Registry
 
-# (params, model, model file, data folder, output folder, device, progress) -> the lines to print.
-Evaluation = Callable[[Params, Model, Path, Path, Path, torch.device, bool], list[str]]
-EVALUATIONS: dict[str, Evaluation] = {}
+# (params, model, model file, data files, output files, device, progress) -> the lines to print.
+Evaluation = Callable[[Params, Model, Path, DataFiles, EvaluationFiles, torch.device, bool], list[str]]
+# The evaluations by family (pyext.config.FAMILIES: each entry's ``evaluation`` module registers it).
+EVALUATIONS: Registry[Evaluation] = Registry("evaluation of model family", FAMILIES, lambda facts: facts.evaluation)
 
 
 def register_evaluation(family: str):
     """Function decorator: the evaluation of ``model.family: family``."""
-    return registrar(EVALUATIONS, "evaluation of model family", family)
+    return EVALUATIONS.register(family)
 
 
-def evaluate_model(params: Params, model: Model, source: Path, data_dir: Path, out_dir: Path,
+def evaluate_model(params: Params, model: Model, source: Path, data: DataFiles, out: EvaluationFiles,
                    device: torch.device, progress: bool = True) -> list[str]:
-    """Evaluates ``model`` (loaded from ``source``) with its family's evaluation on the data in
-    ``data_dir`` (``test.h5``, and ``train.h5`` where the family needs it), writing ``out_dir``;
-    returns the lines the evaluate stage prints."""
-    return EVALUATIONS[model.family](params, model, Path(source), Path(data_dir), Path(out_dir), device, progress)
+    """Evaluates ``model`` (loaded from ``source``) with its family's evaluation on ``data``
+    (``data.test``; ``data.train`` and ``data.manifest`` where the family needs them), writing
+    ``out``; returns the lines the evaluate stage prints."""
+    return EVALUATIONS[model.family](params, model, Path(source), data, out, device, progress)

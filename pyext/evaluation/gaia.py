@@ -8,10 +8,10 @@ frames reaches ``filter.min_motion`` (as the training patches were filtered), un
 
 Measured:
 - reconstruction: G's reconstruction against the sample, PSNR over the whole sample, SSIM and the
-  paper's sharpness per frame (:mod:`pyext.metrics`), averaged; beside the PSNR of the PCA
+  paper's sharpness per frame (:mod:`pyext.evaluation.metrics`), averaged; beside the PSNR of the PCA
   reference below (``psnr_pca``: the best a linear code of the same size does);
 - structure: Spearman's rank correlation of the samples' pairwise distances in pixel space and in
-  G's code space (:func:`pyext.latent.structure_correlation`), beside the same for a PCA of as many
+  G's code space (:func:`pyext.evaluation.latent.structure_correlation`), beside the same for a PCA of as many
   components fitted on (up to 2048 of) the training samples of ``train.h5``, the reference point
   (fewer components where the set has fewer samples: ``pca_components``);
 - interpolation realism: codes of the first half of the samples mixed with the second half's in
@@ -38,11 +38,11 @@ import torch
 
 from ..config import Params
 from ..data.dataset import to_model, to_uint8
-from ..data.files import atomic_output, printable, write_json
+from ..files import DataFiles, EvaluationFiles, atomic_output, printable, write_json
 from ..data.store import ClipArray, ClipArrayWriter, open_store, store_videos
-from ..latent import PCA, attribute_vectors, interpolation_steps, structure_correlation
+from .latent import PCA, attribute_vectors, interpolation_steps, structure_correlation
 from ..losses.gaia import unit
-from ..metrics import psnr_per_clip, sharpness_difference, ssim
+from .metrics import psnr_per_clip, sharpness_difference, ssim
 from ..models.gaia import GAIA
 from ..pictures import clip_grid, frame_grid, save_animation, save_png
 from ..tables import write_series
@@ -91,12 +91,12 @@ def _training_samples(train_path: Path, model: GAIA) -> tuple[torch.Tensor, np.n
 
 
 @register_evaluation("gaia")
-def evaluate_gaia(params: Params, model: GAIA, source: Path, data_dir: Path, out_dir: Path,
+def evaluate_gaia(params: Params, model: GAIA, source: Path, data: DataFiles, out: EvaluationFiles,
                   device: torch.device, progress: bool = True) -> list[str]:
-    """GAIA's measures and pictures (the module docstring) on ``data_dir/test.h5``; the PCA
-    reference is fitted on ``data_dir/train.h5``."""
+    """GAIA's measures and pictures (the module docstring) on ``data.test``; the PCA reference is
+    fitted on ``data.train``."""
     model = model.to(device).eval()
-    cut = test_samples(data_dir / "test.h5", model, params)
+    cut = test_samples(data.test, model, params)
     x = to_model(cut["samples"]).to(device)  # (N, T, 3, P, P)
     codes = _batched(model.encode, x)
     recon = to_uint8(_batched(model.decode, codes))  # (N, T, P, P, 3)
@@ -105,7 +105,7 @@ def evaluate_gaia(params: Params, model: GAIA, source: Path, data_dir: Path, out
     ssims = [np.mean([ssim(r, t) for r, t in zip(rs, ts)]) for rs, ts in zip(recon, truth)]
     sharp = [np.mean([sharpness_difference(r, t) for r, t in zip(rs, ts)]) for rs, ts in zip(recon, truth)]
     flat = x.flatten(1).cpu().numpy()  # the layout the training samples have
-    training, training_labels = _training_samples(data_dir / "train.h5", model)
+    training, training_labels = _training_samples(data.train, model)
     components = min(model.latent, *training.flatten(1).shape)  # as many as the codes have, where the set allows
     pca = PCA(training.flatten(1).numpy(), components)
     # PCA's reconstructions as a viewer sees them, the linear reference for GAIA's.
@@ -130,29 +130,29 @@ def evaluate_gaia(params: Params, model: GAIA, source: Path, data_dir: Path, out
                "structure": {**{k: round(v, 4) for k, v in structure.items()}, "pca_components": components},
                "interpolation": {"d_error_real": round(real_error, 6),
                                  "relative_mean": round(float(np.mean([r["relative"] for r in rows])), 4)}}
-    write_json(out_dir / "metrics.json", metrics)
-    with open_store(data_dir / "test.h5") as f:
+    write_json(out.metrics, metrics)
+    with open_store(data.test) as f:
         names = store_videos(f)
     # Series tables (pyext.tables): D's error per interpolation step beside its error on the real
     # samples; each sample's reconstruction PSNR, GAIA's beside PCA's.
-    write_series(out_dir / "plots" / "steps.csv", "step", [r["step"] for r in rows],
+    write_series(out.steps, "step", [r["step"] for r in rows],
                  {"d_error_interpolations": [r["d_error"] for r in rows],
                   "d_error_real": [round(real_error, 6)] * len(rows)},
                  {"t": [r["t"] for r in rows], "relative": [r["relative"] for r in rows]})
-    write_series(out_dir / "plots" / "clips.csv", "sample", list(range(len(psnrs))),
+    write_series(out.clips, "sample", list(range(len(psnrs))),
                  {"gaia": [round(float(q), 4) for q in psnrs], "pca": [round(float(q), 4) for q in pca_psnrs]},
                  {"clip": [int(c) for c in cut["clip"]], "video": [printable(names[v]) for v in cut["video"]]})
-    _write_reconstructions(out_dir / "predictions.h5", recon, cut, model)
-    _draw(out_dir / "pictures", x[:params.evaluate.pictures], recon[:params.evaluate.pictures],
+    _write_reconstructions(out.predictions, recon, cut, model)
+    _draw(out.pictures, x[:params.evaluate.pictures], recon[:params.evaluate.pictures],
           x[:half][:params.evaluate.pictures], x[half:][:params.evaluate.pictures], grid)
-    _draw_attributes(out_dir / "pictures", model, training.to(device), training_labels, x[:params.evaluate.pictures],
+    _draw_attributes(out.pictures, model, training.to(device), training_labels, x[:params.evaluate.pictures],
                      cut["label"][:params.evaluate.pictures])
     psnr = metrics["reconstruction"]["psnr"]
     return [f"evaluate: GAIA on {len(x)} moving test patches: reconstruction PSNR {psnr} dB "
             f"(PCA {metrics['reconstruction']['psnr_pca']} dB); "
             f"structure correlation {structure['gaia']:.3f} (PCA {structure['pca']:.3f}); D's error on "
             f"interpolations {metrics['interpolation']['relative_mean']:.2f}x its error on real clips; "
-            f"see {out_dir / 'metrics.json'}, {out_dir / 'pictures'}/"]
+            f"see {out.metrics}, {out.pictures}/"]
 
 
 def _write_reconstructions(path: Path, recon: np.ndarray, cut: dict[str, np.ndarray], model: GAIA) -> None:

@@ -1,4 +1,4 @@
-"""The predictors' evaluation (the paper's section 4: :func:`pyext.evaluate.evaluate`) for the
+"""The predictors' evaluation (the paper's section 4: :func:`pyext.evaluation.predictor.evaluate`) for the
 ``multiscale`` family; with ACGAN's class head (``model.condition: acgan``) also the head's accuracy
 on moving test patches (:func:`class_head_accuracy`)."""
 from __future__ import annotations
@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import Params, ParamsError
+from ..config import OBJECTIVES, Params, ParamsError
 from ..data.dataset import check_classes, to_model
 from ..data.store import open_store
-from ..evaluate import HEADLINE, METHODS, evaluate
-from ..losses import make_condition, make_objective
+from ..files import DataFiles, EvaluationFiles
+from .predictor import CLASSES_PICTURE, HEADLINE, METHODS, evaluate
+from ..losses import make_condition
 from ..losses.conditioning import manifest_classes
 from ..models import DISCRIMINATORS, Predictor
 from .base import register_evaluation
@@ -34,7 +35,7 @@ def class_head_accuracy(params: Params, generator: Predictor, state: dict[str, t
             test patch moves.
     """
     condition = make_condition(params, generator.classes)
-    kind = make_objective(params.loss.adversarial).discriminator
+    kind = OBJECTIVES[params.loss.adversarial.kind].discriminator
     D = DISCRIMINATORS[kind].from_params(params, **condition.discriminator)
     try:
         D.load_state_dict(state)
@@ -51,7 +52,7 @@ def class_head_accuracy(params: Params, generator: Predictor, state: dict[str, t
     for i in range(0, len(labels), _BATCH):
         clips, m = to_model(cut["samples"][i:i + _BATCH]).to(device), params.clip.input_frames
         x, y = clips[:, :m], clips[:, m:]
-        scores.append(torch.stack([z[:, 1:].float().log_softmax(1) for z in D(x, y)]).cpu())
+        scores.append(torch.stack([z[:, 1:].float().log_softmax(1) for z in D(y, x)]).cpu())
     logp = torch.cat(scores, dim=1)
     right = (logp.argmax(2) == labels).float().mean(1)
     return {"patches": len(labels), "accuracy_per_scale": [round(float(a), 4) for a in right],
@@ -61,7 +62,7 @@ def class_head_accuracy(params: Params, generator: Predictor, state: dict[str, t
 
 
 @register_evaluation("multiscale")
-def evaluate_predictor(params: Params, generator: Predictor, source: Path, data_dir: Path, out_dir: Path,
+def evaluate_predictor(params: Params, generator: Predictor, source: Path, data: DataFiles, out: EvaluationFiles,
                        device: torch.device, progress: bool = True) -> list[str]:
     """The predictor against copying the last frame and extrapolating the optical flow on the
     full-frame test clips; the lines say where the numbers are and when the model is worse."""
@@ -70,22 +71,21 @@ def evaluate_predictor(params: Params, generator: Predictor, source: Path, data_
         raise ParamsError("params.yaml", "clip.input_frames",
                           f"{generator.input_frames} -> {generator.output_frames} frames, as {source} "
                           f"was trained, got {clip.input_frames} -> {clip.output_frames} (rerun train)")
-    test, names, extra = data_dir / "test.h5", None, {}
+    test, names, extra = data.test, None, {}
     if generator.classes:  # predicted under each test clip's class
         with open_store(test) as f:
             check_classes(f["label"][:], generator.classes, test, source)
-        manifest = data_dir / "manifest.json"
-        names = manifest_classes(manifest) if manifest.is_file() else None
+        names = manifest_classes(data.manifest) if data.manifest.is_file() else None
         names = names if names is not None and len(names) == generator.classes else None
         saved = torch.load(source, map_location="cpu", weights_only=True)
         if "discriminator" in saved:  # ACGAN's class head
             extra["class_head"] = class_head_accuracy(params, generator, saved["discriminator"], test, device)
-    metrics = evaluate(params, generator, test, out_dir, device, progress, names, extra)
+    metrics = evaluate(params, generator, test, out, device, progress, names, extra)
     key, name = HEADLINE[params.evaluate.measure]
     step1 = {m: metrics[m]["step1"][key] for m in METHODS}
     lines = [f"evaluate: {metrics['clips']} clips; {name} at step 1: "
              + ", ".join(f"{m} {v}" for m, v in step1.items())
-             + f"; see {out_dir / 'metrics.json'}, {out_dir / 'pictures'}/"]
+             + f"; see {out.metrics}, {out.pictures}/"]
     extractor = metrics.get("feature_extractor")
     if extractor is not None:
         refused = extractor.get("fid_refused")
@@ -98,7 +98,7 @@ def evaluate_predictor(params: Params, generator: Predictor, source: Path, data_
                      f"{head['patches']} moving test patches (chance {head['chance']:.1%}, commonest class "
                      f"{head['commonest_class']:.1%})")
     if generator.classes and params.evaluate.pictures:
-        lines.append(f"evaluate: {out_dir / 'pictures' / 'classes.png'} shows a test clip predicted under each class")
+        lines.append(f"evaluate: {out.pictures / CLASSES_PICTURE} shows a test clip predicted under each class")
     classifier = metrics.get("classifier")
     if classifier is not None:
         lines.append(f"evaluate: Inception Score through {classifier['classifier_file']} ({classifier['frames']} "

@@ -10,15 +10,11 @@
   :data:`CONDITIONS` (``model.condition``).
 - :mod:`.gaia`: GAIA's errors, balancing and losses.
 """
-from ..config import COMPARATORS as _COMPARATOR_NAMES
 from .adversarial import ADVERSARIAL, AdversarialObjective, DiscriminatorLoss, make_objective
 from .conditioning import CONDITIONS, Condition, make_condition
 from .feature import COMPARATORS, Comparator, make_comparator
 from .generator import GeneratorLoss, generator_loss
 from .reconstruction import lp_loss
-
-assert sorted(COMPARATORS) == sorted(_COMPARATOR_NAMES), \
-    f"pyext.config.COMPARATORS {_COMPARATOR_NAMES} must name the registered {tuple(COMPARATORS)}"
 
 __all__ = ["ADVERSARIAL", "COMPARATORS", "CONDITIONS", "AdversarialObjective", "Comparator", "Condition",
            "DiscriminatorLoss", "GeneratorLoss", "generator_loss", "lp_loss", "make_comparator", "make_condition",

@@ -27,43 +27,44 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..config import CONDITIONS as _CONDITION_NAMES
+from ..config import CONDITIONS as _CONDITION_TABLE
 from ..config import Params, ParamsError
 from ..data.manifest import read_manifest
-from ..registry import registrar
+from ..registry import Registry
 
-CONDITIONS: dict[str, type[Condition]] = {}
+# The conditionings by name (pyext.config.CONDITIONS: each entry's module registers it).
+CONDITIONS: Registry[type[Condition]] = Registry("class conditioning", _CONDITION_TABLE, lambda facts: facts.module)
 
 
 def register_condition(name: str):
     """Class decorator: the conditioning of ``model.condition: name``."""
-    return registrar(CONDITIONS, "class conditioning", name)
+    return CONDITIONS.register(name)
 
 
 class Judge:
-    """D as an adversarial objective calls it, ``(x, ys) -> outputs per scale``, for a batch of
-    clips of classes ``labels`` ``(B,)``: an objective may judge several kinds of clips in one call
-    (real, generated, ...: ``k * B`` rows, each kind in the batch's order), so the labels are
-    repeated ``k`` times. With ``class_input`` they go to D; with ``class_head`` the class logits
-    are split off D's outputs (the objective sees the ``(N, 1)`` logits alone) and recorded in
-    :attr:`class_logits`, one list per scale for each call.
+    """D as an adversarial objective calls it, ``(ys, x) -> outputs per scale`` (judged frames per
+    scale, input frames), for a batch of clips of classes ``labels`` ``(B,)``: an objective may
+    judge several kinds of clips in one call (real, generated, ...: ``k * B`` rows, each kind in
+    the batch's order), so the labels are repeated ``k`` times. With ``class_input`` they go to D;
+    with ``class_head`` the class logits are split off D's outputs (the objective sees the
+    ``(N, 1)`` logits alone) and recorded in :attr:`class_logits`, one list per scale for each call.
     """
 
     def __init__(self, D, labels: torch.Tensor, class_input: bool, class_head: bool):
         self.D, self.labels, self.class_input, self.class_head = D, labels, class_input, class_head
         self.class_logits: list[list[torch.Tensor]] = []
 
-    def __call__(self, x: torch.Tensor, ys) -> list[torch.Tensor]:
+    def __call__(self, ys: Sequence[torch.Tensor], x: torch.Tensor) -> list[torch.Tensor]:
         labels = self.labels.repeat(len(x) // len(self.labels))
-        outputs = self.D(x, ys, labels) if self.class_input else self.D(x, ys)
+        outputs = self.D(ys, x, labels) if self.class_input else self.D(ys, x)
         if not self.class_head:
             return outputs
         self.class_logits.append([z[:, 1:] for z in outputs])
         return [z[:, :1] for z in outputs]
 
-    def hidden(self, x: torch.Tensor, ys, layers: Sequence[int]) -> list[torch.Tensor]:
+    def hidden(self, ys, x: torch.Tensor, layers: Sequence[int]) -> list[torch.Tensor]:
         """D's hidden layers (the feature loss's comparator), with the labels where D takes them."""
-        return self.D.hidden(x, ys, layers, self.labels) if self.class_input else self.D.hidden(x, ys, layers)
+        return self.D.hidden(ys, x, layers, self.labels) if self.class_input else self.D.hidden(ys, x, layers)
 
 
 def class_loss(logits: Sequence[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
@@ -172,8 +173,5 @@ def manifest_classes(path: Path) -> list[str]:
         raise ParamsError("params.yaml", "model.condition", f"none where the data have no classes ({path} lists none)")
     return names
 
-
-assert sorted(CONDITIONS) == sorted(_CONDITION_NAMES), \
-    f"pyext.config.CONDITIONS {_CONDITION_NAMES} must name the registered {tuple(CONDITIONS)}"
 
 __all__ = ["CONDITIONS", "Condition", "Judge", "class_loss", "make_condition", "manifest_classes", "register_condition"]

@@ -22,17 +22,19 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..config import COMPARATORS as _COMPARATOR_TABLE
 from ..config import ComparatorParams, ParamsError
 from ..models.blocks import pick_layers
-from ..registry import registrar
+from ..registry import Registry
 from ..scripted import first_line, load_scripted
 
-COMPARATORS: dict[str, type[Comparator]] = {}
+# The comparators by name (pyext.config.COMPARATORS: each entry's module registers it).
+COMPARATORS: Registry[type[Comparator]] = Registry("feature comparator", _COMPARATOR_TABLE, lambda facts: facts.module)
 
 
 def register_comparator(kind: str):
     """Class decorator: the comparator of ``loss.comparator.kind: kind``."""
-    return registrar(COMPARATORS, "feature comparator", kind)
+    return COMPARATORS.register(kind)
 
 
 def _bad_layers(exc: ValueError) -> ParamsError:
@@ -40,13 +42,15 @@ def _bad_layers(exc: ValueError) -> ParamsError:
 
 
 class Comparator:
-    """C: judged frames -> a list of feature tensors. ``features(*judged)`` takes what the family's
-    network takes (the predictor: input frames and the judged frames per scale; GAIA: samples);
-    the judged frames are the last argument.
+    """C: judged samples -> a list of feature tensors. ``features(judged, condition)`` takes what
+    the family's discriminator judges: the samples (the predictor: its frames per scale, coarsest
+    first; GAIA: samples ``(B, T, 3, P, P)``) and what they are judged given (the predictor: its
+    input frames; GAIA: None).
 
     Args:
         params: ``loss.comparator``.
-        network: the family's discriminator (with ``hidden(*judged, layers)`` and ``hidden_counts()``).
+        network: the family's discriminator (with ``hidden(judged, condition, layers)`` and
+            ``hidden_counts()``).
         patch: the training patch's side (the frames' size during training).
         device: where the features are computed.
     """
@@ -54,16 +58,17 @@ class Comparator:
     def __init__(self, params: ComparatorParams, network: nn.Module, patch: int, device: torch.device):
         raise NotImplementedError
 
-    def features(self, *judged, network=None) -> list[torch.Tensor]:
+    def features(self, judged, condition=None, network=None) -> list[torch.Tensor]:
         raise NotImplementedError
 
-    def __call__(self, fake: Sequence, real: Sequence, network=None) -> torch.Tensor:
-        """``L_feat``: the fake arguments' features against the real ones' (no gradient to them).
-        ``network``: the discriminator to look through this time (one bound to the batch's classes,
+    def __call__(self, fake, real, condition: torch.Tensor | None = None, network=None) -> torch.Tensor:
+        """``L_feat``: the features of the generated samples ``fake`` against those of the real ones
+        (no gradient to them), both judged given ``condition``. ``network``: the discriminator to
+        look through this time (one bound to the batch's classes,
         :class:`pyext.losses.conditioning.Judge`); None: the one the comparator was built with."""
         with torch.no_grad():
-            targets = self.features(*real, network=network)
-        fakes = self.features(*fake, network=network)
+            targets = self.features(real, condition, network=network)
+        fakes = self.features(fake, condition, network=network)
         return torch.stack([(a.float() - b.float()).pow(2).mean() for a, b in zip(fakes, targets)]).sum()
 
 
@@ -82,8 +87,8 @@ class DiscriminatorComparator(Comparator):
                 raise _bad_layers(exc) from None
         self.network, self.layers = network, params.layers
 
-    def features(self, *judged, network=None) -> list[torch.Tensor]:
-        return (self.network if network is None else network).hidden(*judged, self.layers)
+    def features(self, judged, condition=None, network=None) -> list[torch.Tensor]:
+        return (self.network if network is None else network).hidden(judged, condition, self.layers)
 
 
 @register_comparator("file")
@@ -112,8 +117,8 @@ class FileComparator(Comparator):
             raise TypeError("it must return a tensor or a list or tuple of tensors")
         return outputs
 
-    def features(self, *judged, network=None) -> list[torch.Tensor]:
-        frames = judged[-1]
+    def features(self, judged, condition=None, network=None) -> list[torch.Tensor]:
+        frames = judged
         if not isinstance(frames, torch.Tensor):
             frames = frames[-1]  # a pyramid, coarsest first: the full-size frames
         outputs = self._outputs(frames.flatten(0, -4).float().add(1).div(2))  # (N, 3, H, W) float32 in [0, 1]

@@ -87,17 +87,18 @@ class AutoencoderDiscriminator(PyramidDiscriminator):
     def knobs(cls, params) -> dict:
         return {"norm": params.model.d_norm}
 
-    def forward(self, x: torch.Tensor, ys) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Reconstructions of the judged frames ``ys`` given the input frames ``x``, per scale.
+    def forward(self, ys, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Reconstructions of the judged frames ``ys`` given the input frames ``x``, per scale:
+        ``D(judged, condition)``.
 
         Args:
-            x: input frames ``(B, m, 3, P, P)`` at full size (P = ``patch``).
             ys: the judged frames: a list per scale, coarsest first, or one full-size tensor
                 ``(B, n, 3, P, P)`` (turned into the pyramid).
+            x: input frames ``(B, m, 3, P, P)`` at full size (P = ``patch``).
         Returns:
             per scale, coarsest first, ``(reconstruction (B, n, 3, p_k, p_k), code (B, c))``.
         """
-        xs, ys = self.pyramids(x, ys)
+        xs, ys = self.pyramids(ys, x)
         out = []
         for net, x_k, y_k in zip(self.nets, xs, ys):
             recon, code = net(torch.cat([fold(x_k), fold(y_k)], dim=1))

@@ -19,7 +19,9 @@ import torch
 from torch import nn
 
 from .. import ops
-from ..registry import registrar
+from ..config import DISCRIMINATORS as _DISCRIMINATOR_TABLE
+from ..config import FAMILIES as _FAMILY_TABLE
+from ..registry import Registry
 
 __all__ = ["DISCRIMINATORS", "FAMILIES", "Model", "Predictor", "clip_pyramid", "register_discriminator",
            "register_family"]
@@ -83,23 +85,24 @@ class Predictor(Model):
         return torch.cat(out, dim=1)
 
 
-FAMILIES: dict[str, type[Model]] = {}
+# The model classes by family (pyext.config.FAMILIES: each entry's ``model`` module registers it).
+FAMILIES: Registry[type[Model]] = Registry("model family", _FAMILY_TABLE, lambda facts: facts.model)
 # Discriminator classes by name; each has ``from_params(params)``. Which one trains is the
-# adversarial objective's choice (AdversarialObjective.discriminator).
-DISCRIMINATORS: dict[str, type[nn.Module]] = {}
+# adversarial objective's choice (pyext.config.OBJECTIVES: its ``discriminator``).
+DISCRIMINATORS: Registry[type[nn.Module]] = Registry("discriminator", _DISCRIMINATOR_TABLE, lambda facts: facts.module)
 
 
 def register_family(name: str):
     """Class decorator: the model under ``model.family: name``."""
     def add(cls: type[Model]) -> type[Model]:
         cls.family = name
-        return registrar(FAMILIES, "model family", name)(cls)
+        return FAMILIES.register(name)(cls)
     return add
 
 
 def register_discriminator(name: str):
-    """Class decorator: the discriminator an objective names with ``discriminator = name``."""
-    return registrar(DISCRIMINATORS, "discriminator", name)
+    """Class decorator: the discriminator of that name in :data:`pyext.config.DISCRIMINATORS`."""
+    return DISCRIMINATORS.register(name)
 
 
 # ------------------------------------------------------------------------------------ clip helpers

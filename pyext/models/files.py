@@ -12,11 +12,10 @@ from pathlib import Path
 import torch
 
 from ..config import Params, finetune_params
+from ..files import Layout
 from .base import FAMILIES, Model, Predictor
 
 GENERATOR_FORMAT = 2
-# Beside models/generator.pt (the train stage's): the fine-tuning stage's folder and its generator.
-FINETUNE_DIR = "finetune"
 _FORMATS = (1, 2)
 
 
@@ -74,11 +73,10 @@ def load_predictor(path: str | os.PathLike, map_location: str | torch.device = "
     return model
 
 
-def evaluated_generator(params: Params, models_dir: str | os.PathLike = "models") -> tuple[Params, Path]:
-    """The generator the evaluate stage measures (and ``pipeline.predict`` uses by default), with
-    the params it was trained under: ``models_dir/finetune/generator.pt`` and
-    :func:`pyext.config.finetune_params` where ``finetune.patch`` > 0, else
-    ``models_dir/generator.pt`` and ``params``."""
+def evaluated_generator(params: Params, layout: Layout = Layout()) -> tuple[Params, Path]:
+    """The generator the evaluate stage measures (and ``beyondmse predict`` uses by default), with
+    the params it was trained under: the fine-tuning stage's and :func:`pyext.config.finetune_params`
+    where ``finetune.patch`` > 0, else the train stage's and ``params``."""
     if params.finetune.patch:
-        return finetune_params(params), Path(models_dir) / FINETUNE_DIR / "generator.pt"
-    return params, Path(models_dir) / "generator.pt"
+        return finetune_params(params), layout.finetune.generator
+    return params, layout.train.generator

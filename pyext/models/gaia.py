@@ -163,9 +163,10 @@ class GAIA(Model):
         """The discriminator encoder's hidden layers (one "scale")."""
         return [len(self.discriminator.taps)]
 
-    def hidden(self, x: torch.Tensor, layers) -> list[torch.Tensor]:
+    def hidden(self, x: torch.Tensor, condition: None, layers) -> list[torch.Tensor]:
         """The discriminator encoder's feature maps of the chosen layers (1-based, or negative from
-        the last) for samples ``(B, T, 3, P, P)``: its learned similarity (VAE-GAN)."""
+        the last) for samples ``x`` ``(B, T, 3, P, P)`` (judged given nothing: ``condition`` is
+        None): its learned similarity (VAE-GAN)."""
         net = self.discriminator
         chosen = pick_layers(len(net.taps), layers, "GAIA's discriminator")
         return tapped(net.encoder, fold(x), [net.taps[i] for i in chosen])

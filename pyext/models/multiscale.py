@@ -256,7 +256,7 @@ class PyramidDiscriminator(nn.Module):
         """The constructor's keyword arguments of a subclass's own, from the params."""
         return {}
 
-    def pyramids(self, x: torch.Tensor, ys) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def pyramids(self, ys, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """The checked pyramids of the input frames and the judged ones (:func:`judged_pyramid`)."""
         return judged_pyramid(x, ys, self.input_frames, self.output_frames, self.scales, self.patch)
 
@@ -269,15 +269,16 @@ class PyramidDiscriminator(nn.Module):
         class input adds the class's)."""
         return torch.cat([fold(x_k), fold(y_k)], dim=1)
 
-    def hidden(self, x: torch.Tensor, ys, layers: Sequence[int], labels: torch.Tensor | None = None) -> list[torch.Tensor]:
+    def hidden(self, ys, x: torch.Tensor, layers: Sequence[int], labels: torch.Tensor | None = None
+               ) -> list[torch.Tensor]:
         """The feature maps of the chosen hidden layers of every scale's network (1-based, or
-        negative from each scale's last) for the input frames ``x`` and judged frames ``ys`` (and
-        classes ``labels``, as :meth:`forward` takes them): a flat list, coarsest scale first.
+        negative from each scale's last) for the judged frames ``ys`` after the input frames ``x``
+        (and classes ``labels``, as :meth:`forward` takes them): a flat list, coarsest scale first.
 
         Raises:
             ValueError: a scale has no such layer.
         """
-        xs, ys = self.pyramids(x, ys)
+        xs, ys = self.pyramids(ys, x)
         out = []
         for k, (net, x_k, y_k) in enumerate(zip(self.nets, xs, ys)):
             chosen = pick_layers(len(net.taps), layers, f"the discriminator's scale {k + 1}")
@@ -336,19 +337,20 @@ class MultiScaleDiscriminator(PyramidDiscriminator):
         joined = super().joined(x_k, y_k, labels)
         return joined if self.class_input is None else self.class_input(joined, labels)
 
-    def forward(self, x: torch.Tensor, ys: torch.Tensor | Sequence[torch.Tensor],
+    def forward(self, ys: torch.Tensor | Sequence[torch.Tensor], x: torch.Tensor,
                 labels: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """Logits of the clips ``x`` then ``ys``, per scale.
+        """Logits of the clips ``x`` then ``ys``, per scale: ``D(judged, condition)``, the judged
+        frames given the input frames.
 
         Args:
-            x: input frames ``(B, m, 3, P, P)`` at full size (P = ``patch``).
             ys: the frames judged: the list :meth:`MultiScaleGenerator.forward_scales` gives
                 (coarsest first), or one full-size tensor ``(B, n, 3, P, P)`` (real frames), turned
                 into the same pyramid.
+            x: input frames ``(B, m, 3, P, P)`` at full size (P = ``patch``).
             labels: the clips' classes ``(B,)``, for a discriminator with a class input.
         Returns:
             ``scales`` logits ``(B, 1)``, coarsest first; > 0 means "real". With a class head,
             ``(B, 1 + classes)``: that logit, then the class logits.
         """
-        xs, ys = self.pyramids(x, ys)
+        xs, ys = self.pyramids(ys, x)
         return [net(self.joined(x_k, y_k, labels)) for net, x_k, y_k in zip(self.nets, xs, ys)]

@@ -1,8 +1,8 @@
 """Checkpoints: what identifies a run (its params, training data and code), and saving, loading
-and setting aside ``models/checkpoint.pt``.
+and setting aside a run's checkpoint (:attr:`pyext.files.RunFiles.checkpoint`).
 
-A checkpoint of other params, data or code is never resumed from: it is moved to ``stale/`` beside
-it (kept, named in one line), and the run starts afresh.
+A checkpoint of other params, data or code is never resumed from: it is moved to the run's stale
+folder (kept, named in one line), and the run starts afresh.
 """
 from __future__ import annotations
 
@@ -13,33 +13,38 @@ from pathlib import Path
 
 import torch
 
-from ..config import Params
-from ..data.files import atomic_output, code_digest, file_digest, paths_digest
+from ..config import COMPARATORS, FAMILIES, OPERATIONAL, Params
+from ..files import RunFiles, atomic_output, code_digest, file_digest, paths_digest
 
-CHECKPOINT, GENERATOR = "checkpoint.pt", "generator.pt"
-STALE = "stale"  # the folder beside the checkpoint where one that is not resumed from is kept
 CHECKPOINT_FORMAT = 3  # 2: validation PSNRs and the best generator; 3: the objective's state
-# train params that change how a run is watched or where it runs, not what it computes: a
-# checkpoint stays valid when they change.
-_NOT_HASHED = ("device", "compile", "workers", "checkpoint_every", "log_every", "val_every", "val_batches",
-               "image_every", "keep")
+
+
+def _leaves(dotted: str, value) -> dict:
+    """A params value as its leaves by dotted key (``{"train.seed": 0, ...}``)."""
+    if not isinstance(value, dict):
+        return {dotted: value}
+    return {k: v for name, sub in value.items() for k, v in _leaves(f"{dotted}.{name}", sub).items()}
 
 
 def params_hash(params: Params) -> str:
-    """Hash of everything a run's weights depend on: the ``clip``, ``model``, ``loss`` and ``train``
-    params (less the operational keys in ``_NOT_HASHED``), and the contents of the feature loss's
-    TorchScript file where it has one (DVC does not track that file: a replaced one starts afresh)."""
-    train = {k: v for k, v in params.section("train").items() if k not in _NOT_HASHED}
-    record = {"clip": params.section("clip"), "model": params.section("model"), "loss": params.section("loss"),
-              "train": train}
-    if params.loss.feature > 0 and params.loss.comparator.kind == "file":
+    """Hash of everything a run's weights depend on: the model family and the params it reads
+    (:attr:`pyext.config.Family.reads`: editing a key that only another family reads keeps the run),
+    less ``train``'s operational keys (:data:`pyext.config.OPERATIONAL`), and the contents of the
+    feature loss's file where its comparator reads one (DVC does not track that file: a replaced
+    one starts afresh)."""
+    record = {"model.family": params.model.family}
+    for dotted in FAMILIES[params.model.family].reads:
+        record |= _leaves(dotted, params.value(dotted))
+    for key in OPERATIONAL:
+        record.pop(f"train.{key}", None)
+    if params.loss.feature > 0 and COMPARATORS[params.loss.comparator.kind].file:
         record["comparator"] = file_digest(params.loss.comparator.file)
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def code_hash(stage: str = "train") -> str:
     """Hash of the code a run's weights depend on: the files of ``stage``'s code deps in the
-    project's ``dvc.yaml`` (:func:`pyext.data.files.code_digest`: ``pipeline/train.py``, this
+    project's ``dvc.yaml`` (:func:`pyext.files.code_digest`: ``pipeline/train.py``, this
     package's modules the stage runs, ``csrc/``, ``setup.py``), the project being the folder that
     holds this package. The package installed without its project (no ``dvc.yaml`` beside it)
     hashes all of its own files instead."""
@@ -65,12 +70,13 @@ def set_rng_state(state: dict, device: torch.device) -> None:
 _IDENTITY = (("params_hash", "other params"), ("data_hash", "other training data"), ("code_hash", "other code"))
 
 
-def load_checkpoint(path: Path, expected: dict, say, move_aside: bool = True) -> dict | None:
-    """The checkpoint at ``path`` if it continues this run (the same params, data and code hashes as
+def load_checkpoint(run: RunFiles, expected: dict, say, move_aside: bool = True) -> dict | None:
+    """The run's checkpoint if it continues this run (the same params, data and code hashes as
     ``expected``), else None. One that does not (unreadable, of another format, params, data or
     code; one without a code hash counts as other code) is neither resumed from nor overwritten:
     with ``move_aside`` (process 0 of a run) it is moved to :func:`set_aside`'s name, and ``say``
     tells where and why."""
+    path = run.checkpoint
     if not path.exists():
         return None
     try:
@@ -86,15 +92,15 @@ def load_checkpoint(path: Path, expected: dict, say, move_aside: bool = True) ->
                 return saved
             why = "was trained with " + " and ".join(other)
     if move_aside:
-        say(f"train: {path} {why}; starting afresh (the old checkpoint is kept as {set_aside(path)})")
+        say(f"train: {path} {why}; starting afresh (the old checkpoint is kept as {set_aside(path, run.stale)})")
     return None
 
 
-def set_aside(path: Path) -> Path:
-    """Moves ``path`` to ``stale/<stem>-<digest of its bytes><suffix>`` beside it (the same file
-    always gets the same name) and returns where it went."""
-    target = path.parent / STALE / f"{path.stem}-{file_digest(path, size=4)}{path.suffix}"
-    target.parent.mkdir(exist_ok=True)
+def set_aside(path: Path, stale: Path) -> Path:
+    """Moves ``path`` into the folder ``stale`` as ``<stem>-<digest of its bytes><suffix>`` (the
+    same file always gets the same name) and returns where it went."""
+    target = stale / f"{path.stem}-{file_digest(path, size=4)}{path.suffix}"
+    target.parent.mkdir(parents=True, exist_ok=True)
     os.replace(path, target)
     return target
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,14 +24,12 @@ from tqdm import tqdm
 
 from ..config import Params, ParamsError
 from ..data.dataset import ClipDataset, check_classes
-from ..data.files import file_digest
 from ..data.store import StoreError
+from ..files import DataFiles, RunFiles, file_digest
 from ..losses.conditioning import CONDITIONS, manifest_classes
 from ..models import generator_file, load_generator
 from .checkpoints import (
-    CHECKPOINT,
     CHECKPOINT_FORMAT,
-    GENERATOR,
     code_hash,
     load_checkpoint,
     params_hash,
@@ -40,7 +39,7 @@ from .checkpoints import (
 )
 from .data import ClipBatches
 from .live import Live
-from .steps import make_step
+from .steps import TrainingStep, make_step
 from .validation import Validations, validation_batches, verdict
 
 
@@ -123,26 +122,193 @@ def world_of(device: str) -> World:
     return World(rank, size, torch.device("cpu"))
 
 
-def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None = None,
-          until_step: int | None = None, progress: bool = True, start: Path | None = None,
-          manifest: Path | None = None, stage: str = "train") -> dict:
-    """Trains (or resumes training) and writes ``out_dir/generator.pt``.
+@dataclass
+class Run:
+    """A run set up and ready to train (:func:`set_up`): its params, files, step and its parts."""
+
+    params: Params
+    world: World
+    run: RunFiles
+    stage: str
+    trainer: TrainingStep
+    identity: dict  # the checkpoint's identity: params, data and code hashes
+    step: int  # the step reached (where it resumes)
+    resumed_from: int
+    validations: Validations
+    seconds: float  # training wall time of its earlier parts (a resumed run's)
+    loader: Iterator
+    val_batches: list
+    baseline: float | None  # the validation PSNR of the trivial answer (None: none, or no clips)
+    live: Live
+    last: int  # the step it stops after
+    rng: dict | None  # the checkpoint's random state, restored just before the first step
+
+
+def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | None = None,
+           start: Path | None = None, manifest: Path | None = None, stage: str = "train") -> Run:
+    """Checks what the run needs, builds the family's training step and resumes it from
+    ``run.checkpoint`` where that continues this run (any other is moved aside); opens the data
+    and the logs. Arguments as :func:`train`'s."""
+    tp = params.train
+    world = world_of(tp.device)
+    if tp.batch_size % world.size:
+        raise ParamsError("params.yaml", "train.batch_size",
+                          f"expected a multiple of the {world.size} processes, got {tp.batch_size}")
+    say = _say(world)
+    dataset = ClipDataset(data.train, labels=True)  # a missing or foreign file stops here, with its name
+    if not len(dataset):
+        raise TrainingError(f"{data.train} holds no training clips (see {data.filter_report}: "
+                            f"filter.min_motion may keep none)")
+    if tp.batch_size > len(dataset):
+        raise ParamsError("params.yaml", "train.batch_size",
+                          f"expected at most the {len(dataset)} training clips of {data.train}, got {tp.batch_size}")
+    for rate in ("lr_g", "lr_d"):
+        if getattr(tp, f"{rate}_final") > getattr(tp, rate):
+            say(f"train: train.{rate}_final ({getattr(tp, f'{rate}_final'):g}) is above train.{rate} "
+                f"({getattr(tp, rate):g}): the rate rises over the run")
+    # The starting generator is part of the data: a retrained one starts the fine-tuning afresh.
+    data_hash = file_digest(data.train) + (f"+{file_digest(start)}" if start is not None else "")
+    identity = {"params_hash": params_hash(params), "data_hash": data_hash, "code_hash": code_hash(stage)}
+    classes = 0
+    if CONDITIONS[params.model.condition].needs_classes:
+        manifest = data.manifest if manifest is None else manifest
+        classes = len(manifest_classes(manifest))
+        check_classes(dataset.labels.numpy(), classes, data.train, manifest)
+
+    trainer = make_step(params, world.device, distributed=world.size > 1, compile=tp.compile, rank=world.rank,
+                        world=world.size, classes=classes)
+    saved = load_checkpoint(run, identity, say, move_aside=world.main)
+    step, validations, rng, seconds = 0, Validations(), None, 0.0
+    if saved is not None:
+        trainer.load_state(saved)
+        rng = saved["rng"]
+        step, validations = saved["step"], Validations(**saved["validations"])
+        seconds = saved.get("seconds", 0.0)
+        say(f"{stage}: resuming from {run.checkpoint} at step {step}")
+    elif start is not None:
+        start_from(trainer.model, start)
+    del saved
+
+    sampler = ClipBatches(len(dataset), tp.batch_size, tp.seed, step * trainer.batches_per_step * tp.batch_size,
+                          world.rank, world.size)
+    loader = iter(torch.utils.data.DataLoader(dataset, batch_sampler=sampler, num_workers=tp.workers,
+                                              persistent_workers=tp.workers > 0,
+                                              pin_memory=world.device.type == "cuda"))
+    val_batches = validation_batches(data.val, tp.batch_size, tp.val_batches) if world.main else []
+    live = Live(run if world.main else None, resume_step=step)
+    live.validation_table()  # a declared output, also where no validation runs (no val.h5 clips)
+    live.summary("machine", machine(world.device))
+    # None without validation clips (a tiny set: data/val.h5 may hold none): nothing is compared.
+    baseline = trainer.baseline(val_batches) if val_batches else None
+    last = tp.steps if until_step is None else min(until_step, tp.steps)
+    return Run(params, world, run, stage, trainer, identity, step, step, validations, seconds, loader, val_batches,
+               baseline, live, last, rng)
+
+
+def _say(world: World):
+    return tqdm.write if world.main else (lambda _: None)
+
+
+def run_steps(r: Run, progress: bool = True) -> dict:
+    """Trains ``r`` from its step to its last: the family's steps, with the losses checked and
+    logged, validations, pictures and checkpoints; writes the generator at ``train.steps``.
+    Returns :func:`train`'s summary."""
+    tp, world, trainer, step = r.params.train, r.world, r.trainer, r.step
+    per_step, ckpt_path = trainer.batches_per_step, r.run.checkpoint
+    checked = step  # losses are known finite up to this step
+    bar = tqdm(total=tp.steps, initial=step, desc=r.stage, unit="step", disable=not (progress and world.main))
+    if r.rng is not None:
+        # Restored last: starting the loader draws from torch's generator, which the interrupted
+        # run did before its first step, not at this one (WGAN-GP's interpolates use it).
+        set_rng_state(r.rng, world.device)
+
+    def check_finite() -> None:
+        if trainer.nonfinite.item():
+            kept = f"{ckpt_path} keeps step {checked}" if ckpt_path.exists() else "no checkpoint was written"
+            raise TrainingError(
+                f"a loss became NaN or infinite between steps {checked + 1} and {step}; training stopped "
+                f"and {kept} (lower train.lr_g / train.lr_d, now {tp.lr_g:g} / {tp.lr_d:g})")
+
+    # Training wall time, logged as train/seconds: the checkpoint carries it, so a resumed run
+    # counts the time its earlier parts trained (not the time it lay interrupted).
+    started = time.perf_counter() - r.seconds
+    try:
+        while step < r.last:
+            drawn = [_next_batch(r.loader) for _ in range(per_step)]
+            batches = [clips.to(world.device, non_blocking=True) for clips, _ in drawn]
+            labels = [kinds.to(world.device, non_blocking=True) for _, kinds in drawn]
+            logged = trainer.step(step, batches, labels)
+            step += 1
+            bar.update(1)
+            at_checkpoint = step % tp.checkpoint_every == 0 or step == r.last
+            if step % tp.log_every == 0 or at_checkpoint:
+                check_finite()
+                checked = step
+                values = {name: float(v) for name, v in logged.items()}
+                values["train/seconds"] = time.perf_counter() - started
+                r.live.metrics(step, values)
+                bar.set_postfix(_postfix(trainer, values))
+            if world.main and r.val_batches and (step % tp.val_every == 0 or step == tp.steps):
+                r.validations.add(step, trainer.validate(r.val_batches), trainer.model)
+                r.live.metrics(step, {"val/psnr": r.validations.last_psnr}
+                               | ({"val/psnr_last_frame": r.baseline} if r.baseline is not None else {}))
+                r.live.validation_table()
+            if world.main and (step % tp.image_every == 0 or step == tp.steps):
+                # Validation clips, or without any the step's training clips: the pictures (a DVC
+                # output) exist whatever the set's size.
+                shown = r.val_batches[0] if r.val_batches else (batches[-1], labels[-1])
+                for name, picture in trainer.pictures(shown).items():
+                    r.live.image(f"{name}/step{step:06d}.png", picture)
+            if at_checkpoint and world.main:
+                save(ckpt_path, {"format": CHECKPOINT_FORMAT, **r.identity, "step": step,
+                                  "position": step * per_step * tp.batch_size, **trainer.state(),
+                                  "rng": rng_state(world.device), "validations": asdict(r.validations),
+                                  "seconds": time.perf_counter() - started})
+        val_step, val_psnr, weights = r.validations.kept(tp.keep if step == tp.steps else "last")
+        if step == tp.steps and world.main:
+            save(r.run.generator, generator_file(trainer.model, weights) | trainer.saved_beside())
+    finally:
+        bar.close()
+        r.live.end()
+    if world.size > 1:
+        dist.barrier()  # process 0 has written its files when the others return
+        dist.destroy_process_group()
+    summary = {"step": step, "resumed_from": r.resumed_from,
+               "val_psnr": val_psnr if math.isfinite(val_psnr) else None, "val_step": val_step, "kept": tp.keep,
+               "val_psnr_last_frame": r.baseline}
+    if step == tp.steps:
+        _say(world)(verdict(summary, r.stage))
+    return summary
+
+
+def _postfix(trainer: TrainingStep, values: dict[str, float]) -> dict[str, str]:
+    """What the progress bar shows: G's loss; D's and its measures (accuracy, critic distance, ...)."""
+    postfix = {"G": f"{values['train/loss_g']:.4f}"}
+    if trainer.adversarial:
+        postfix["D"] = f"{values['train/loss_d']:.3f}"
+        postfix.update({name: f"{values[f'train/{name}']:.2f}" for name in trainer.d_measures})
+    return postfix
+
+
+def train(params: Params, data: DataFiles, run: RunFiles, until_step: int | None = None, progress: bool = True,
+          start: Path | None = None, manifest: Path | None = None, stage: str = "train") -> dict:
+    """Trains (or resumes training) and writes ``run.generator``: :func:`set_up`, then :func:`run_steps`.
 
     Args:
-        params: the validated params (``clip``, ``model``, ``loss``, ``train`` are used).
-        data_dir: holds ``train.h5`` and ``val.h5`` (and ``manifest.json``, whose class list a
-            class-conditioned model reads).
-        out_dir: gets ``checkpoint.pt`` (every ``train.checkpoint_every`` steps and at the end) and
-            ``generator.pt`` (at the end). A ``checkpoint.pt`` there of the same params, data and
-            code is resumed from; any other is moved to ``out_dir/stale/`` first.
-        live_dir: the dvclive folder, or None for no logging.
+        params: the validated params (the sections the family reads, and ``train``).
+        data: ``data.train`` and ``data.val`` are the training and validation clips (and
+            ``data.manifest``, whose class list a class-conditioned model reads).
+        run: gets ``run.checkpoint`` (every ``train.checkpoint_every`` steps and at the end) and
+            ``run.generator`` (at the end), dvclive logs in ``run.live`` (None: no logging). A
+            checkpoint there of the same params, data and code is resumed from; any other is moved
+            to ``run.stale`` first.
         until_step: stop after this step with a checkpoint (a time slice of a longer run), without
-            writing ``generator.pt``; None runs to ``train.steps``.
+            writing the generator; None runs to ``train.steps``.
         progress: show a progress bar.
-        start: a generator file whose weights the generator starts from (the fine-tuning stage's
-            models/generator.pt); the other networks start afresh. None: every network starts
-            from ``train.seed``'s random weights.
-        manifest: the data set's ``manifest.json`` (default: the one in ``data_dir``).
+        start: a generator file whose weights the generator starts from (the fine-tuning stage's:
+            the train stage's generator); the other networks start afresh. None: every network
+            starts from ``train.seed``'s random weights.
+        manifest: the data set's manifest (default: ``data.manifest``).
         stage: the DVC stage whose code deps identify the run's code (:func:`.checkpoints.code_hash`).
     Returns:
         ``{"step": .., "resumed_from": .., "val_psnr": .., "val_step": .., "kept": ..,
@@ -154,126 +320,4 @@ def train(params: Params, data_dir: Path, out_dir: Path, live_dir: Path | None =
         TrainingError: a loss became NaN or infinite (the last checkpoint is kept).
         ParamsError: a param that this machine or world size cannot honour.
     """
-    tp = params.train
-    world = world_of(tp.device)
-    if tp.batch_size % world.size:
-        raise ParamsError("params.yaml", "train.batch_size",
-                          f"expected a multiple of the {world.size} processes, got {tp.batch_size}")
-    say = tqdm.write if world.main else (lambda _: None)
-    train_path, ckpt_path = Path(data_dir) / "train.h5", Path(out_dir) / CHECKPOINT
-    dataset = ClipDataset(train_path, labels=True)  # a missing or foreign file stops here, with its name
-    if not len(dataset):
-        raise TrainingError(f"{train_path} holds no training clips (see data/filter_report.json: "
-                            f"filter.min_motion may keep none)")
-    if tp.batch_size > len(dataset):
-        raise ParamsError("params.yaml", "train.batch_size",
-                          f"expected at most the {len(dataset)} training clips of {train_path}, got {tp.batch_size}")
-    for rate in ("lr_g", "lr_d"):
-        if getattr(tp, f"{rate}_final") > getattr(tp, rate):
-            say(f"train: train.{rate}_final ({getattr(tp, f'{rate}_final'):g}) is above train.{rate} "
-                f"({getattr(tp, rate):g}): the rate rises over the run")
-    # The starting generator is part of the data: a retrained one starts the fine-tuning afresh.
-    data_hash = file_digest(train_path) + (f"+{file_digest(start)}" if start is not None else "")
-    identity = {"params_hash": params_hash(params), "data_hash": data_hash, "code_hash": code_hash(stage)}
-    classes = 0
-    if CONDITIONS[params.model.condition].needs_classes:
-        manifest = Path(data_dir) / "manifest.json" if manifest is None else manifest
-        classes = len(manifest_classes(manifest))
-        check_classes(dataset.labels.numpy(), classes, train_path, manifest)
-
-    trainer = make_step(params, world.device, distributed=world.size > 1, compile=tp.compile, rank=world.rank,
-                        world=world.size, classes=classes)
-    model = trainer.model
-    saved = load_checkpoint(ckpt_path, identity, say, move_aside=world.main)
-    step, validations, rng, seconds = 0, Validations(), None, 0.0
-    if saved is not None:
-        trainer.load_state(saved)
-        rng = saved["rng"]
-        step, validations = saved["step"], Validations(**saved["validations"])
-        seconds = saved.get("seconds", 0.0)
-        say(f"{stage}: resuming from {ckpt_path} at step {step}")
-    elif start is not None:
-        start_from(model, start)
-    resumed_from = step
-    del saved
-
-    per_step = trainer.batches_per_step
-    sampler = ClipBatches(len(dataset), tp.batch_size, tp.seed, step * per_step * tp.batch_size,
-                          world.rank, world.size)
-    loader = iter(torch.utils.data.DataLoader(dataset, batch_sampler=sampler, num_workers=tp.workers,
-                                              persistent_workers=tp.workers > 0,
-                                              pin_memory=world.device.type == "cuda"))
-    val_batches = validation_batches(Path(data_dir) / "val.h5", tp.batch_size, tp.val_batches) if world.main else []
-    live = Live(live_dir if world.main else None, resume_step=resumed_from)
-    live.validation_table()  # a declared output, also where no validation runs (no val.h5 clips)
-    live.summary("machine", machine(world.device))
-    last = tp.steps if until_step is None else min(until_step, tp.steps)
-    # None without validation clips (a tiny set: data/val.h5 may hold none): nothing is compared.
-    baseline = trainer.baseline(val_batches) if val_batches else None
-    checked = step  # losses are known finite up to this step
-    bar = tqdm(total=tp.steps, initial=step, desc=stage, unit="step", disable=not (progress and world.main))
-    if rng is not None:
-        # Restored last: starting the loader above draws from torch's generator, which the
-        # interrupted run did before its first step, not at this one (WGAN-GP's interpolates use it).
-        set_rng_state(rng, world.device)
-
-    def check_finite() -> None:
-        if trainer.nonfinite.item():
-            kept = f"{ckpt_path} keeps step {checked}" if ckpt_path.exists() else "no checkpoint was written"
-            raise TrainingError(
-                f"a loss became NaN or infinite between steps {checked + 1} and {step}; training stopped "
-                f"and {kept} (lower train.lr_g / train.lr_d, now {tp.lr_g:g} / {tp.lr_d:g})")
-
-    # Training wall time, logged as train/seconds: the checkpoint carries it, so a resumed run
-    # counts the time its earlier parts trained (not the time it lay interrupted).
-    started = time.perf_counter() - seconds
-    try:
-        while step < last:
-            drawn = [_next_batch(loader) for _ in range(per_step)]
-            batches = [clips.to(world.device, non_blocking=True) for clips, _ in drawn]
-            labels = [kinds.to(world.device, non_blocking=True) for _, kinds in drawn]
-            logged = trainer.step(step, batches, labels)
-            step += 1
-            bar.update(1)
-            at_checkpoint = step % tp.checkpoint_every == 0 or step == last
-            if step % tp.log_every == 0 or at_checkpoint:
-                check_finite()
-                checked = step
-                values = {name: float(v) for name, v in logged.items()}
-                values["train/seconds"] = time.perf_counter() - started
-                live.metrics(step, values)
-                postfix = {"G": f"{values['train/loss_g']:.4f}"}
-                if trainer.adversarial:  # D's loss and its measures (accuracy, critic distance, ...)
-                    postfix["D"] = f"{values['train/loss_d']:.3f}"
-                    postfix.update({name: f"{values[f'train/{name}']:.2f}" for name in trainer.d_measures})
-                bar.set_postfix(postfix)
-            if world.main and val_batches and (step % tp.val_every == 0 or step == tp.steps):
-                validations.add(step, trainer.validate(val_batches), model)
-                live.metrics(step, {"val/psnr": validations.last_psnr}
-                             | ({"val/psnr_last_frame": baseline} if baseline is not None else {}))
-                live.validation_table()
-            if world.main and (step % tp.image_every == 0 or step == tp.steps):
-                # Validation clips, or without any the step's training clips: the pictures (a DVC
-                # output) exist whatever the set's size.
-                shown = val_batches[0] if val_batches else (batches[-1], labels[-1])
-                for name, picture in trainer.pictures(shown).items():
-                    live.image(f"{name}/step{step:06d}.png", picture)
-            if at_checkpoint and world.main:
-                save(ckpt_path, {"format": CHECKPOINT_FORMAT, **identity, "step": step,
-                                  "position": step * per_step * tp.batch_size, **trainer.state(),
-                                  "rng": rng_state(world.device), "validations": asdict(validations),
-                                  "seconds": time.perf_counter() - started})
-        val_step, val_psnr, weights = validations.kept(tp.keep if step == tp.steps else "last")
-        if step == tp.steps and world.main:
-            save(Path(out_dir) / GENERATOR, generator_file(model, weights) | trainer.saved_beside())
-    finally:
-        bar.close()
-        live.end()
-    if world.size > 1:
-        dist.barrier()  # process 0 has written its files when the others return
-        dist.destroy_process_group()
-    summary = {"step": step, "resumed_from": resumed_from, "val_psnr": val_psnr if math.isfinite(val_psnr) else None,
-               "val_step": val_step, "kept": tp.keep, "val_psnr_last_frame": baseline}
-    if step == tp.steps:
-        say(verdict(summary, stage))
-    return summary
+    return run_steps(set_up(params, data, run, until_step, start, manifest, stage), progress)

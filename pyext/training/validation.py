@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..data.dataset import ClipDataset, to_uint8
-from ..metrics import psnr_per_clip
+from ..evaluation.metrics import psnr_per_clip
 from ..models import MultiScaleGenerator, Predictor
 from ..pictures import patch_grid
 from .data import split
@@ -115,7 +115,7 @@ def verdict(summary: dict, stage: str = "train") -> str:
     """
     psnr, baseline = summary.get("val_psnr"), summary.get("val_psnr_last_frame")
     if psnr is None or not math.isfinite(psnr):
-        return f"{stage}: no validation clips (its val.h5 is empty): nothing compared the model with copying the last frame"
+        return f"{stage}: no validation clips (its validation set is empty): nothing compared the model with copying the last frame"
     which = f"generator of step {summary['val_step']}, train.keep: {summary['kept']}"
     if baseline is None or not math.isfinite(baseline):  # a model without a trivial baseline (GAIA)
         return f"{stage}: validation PSNR {psnr:.2f} dB ({which})"

@@ -1,19 +1,10 @@
 """The adversarial objectives, one module per family, each registering its objectives by name
-(:func:`register`). Every module of this package is imported here, so a new objective is one new
-file: a class with :func:`register`, plus its name (and its params section, if it has knobs) in
-:mod:`pyext.config`.
+(:func:`register`). A new objective is its module plus one entry of :data:`pyext.config.OBJECTIVES`
+naming it (and its params section, if it has knobs); the registry imports an objective's module
+when its name is first used.
 """
-import importlib
-import pkgutil
-
-from ...config import ADVERSARIAL_OBJECTIVES, AdversarialParams
+from ...config import AdversarialParams
 from .base import ADVERSARIAL, AdversarialObjective, DiscriminatorLoss, LogitObjective, register
-
-for _module in pkgutil.iter_modules(__path__):
-    if _module.name != "base":
-        importlib.import_module(f"{__name__}.{_module.name}")
-assert sorted(ADVERSARIAL) == sorted(ADVERSARIAL_OBJECTIVES), \
-    f"pyext.config.ADVERSARIAL_OBJECTIVES {ADVERSARIAL_OBJECTIVES} must name the registered {tuple(ADVERSARIAL)}"
 
 
 def make_objective(params: AdversarialParams) -> AdversarialObjective:

@@ -1,4 +1,10 @@
-"""What an adversarial objective is, and the registry of them by name (``loss.adversarial.kind``)."""
+"""What an adversarial objective is, and the registry of them by name (``loss.adversarial.kind``).
+
+An objective judges through a discriminator called as ``D(judged, condition)``: ``judged`` is a list
+per scale (coarsest first) of the frames or images judged, ``B`` of them; ``condition`` what they
+are judged given, ``B`` rows too (a predictor's input frames; a class; or None, for a generator from
+noise), so every objective serves every family. D answers one output per scale.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -6,10 +12,11 @@ from dataclasses import dataclass
 
 import torch
 
-from ...config import AdversarialParams
-from ...registry import registrar
+from ...config import OBJECTIVES, AdversarialParams
+from ...registry import Registry
 
-Discriminator = Callable[[torch.Tensor, Sequence[torch.Tensor]], list[torch.Tensor]]
+# D(judged per scale, condition or None) -> its outputs per scale.
+Discriminator = Callable[[Sequence[torch.Tensor], "torch.Tensor | None"], list]
 
 
 @dataclass
@@ -49,29 +56,27 @@ class CriticLoss(DiscriminatorLoss):
         return {"critic_distance": torch.stack(gaps).sum()}
 
 
-def judge_together(D: Discriminator, x: torch.Tensor, *kinds: Sequence[torch.Tensor]):
-    """One call of ``D`` on several kinds of judged clips (each a list per scale of ``B`` clips:
-    real, generated, ...), every one after the same input frames ``x``: DistributedDataParallel
-    allows one forward per backward. Returns D's outputs per scale on the ``len(kinds) * B`` clips
-    (the kinds in order) and the judged frames per scale it saw."""
+def judge_together(D: Discriminator, condition: torch.Tensor | None, *kinds: Sequence[torch.Tensor]):
+    """One call of ``D`` on several kinds of judged samples (each a list per scale of ``B``:
+    real, generated, ...), every one under the same ``condition`` (``B`` rows, or None):
+    DistributedDataParallel allows one forward per backward. Returns D's outputs per scale on the
+    ``len(kinds) * B`` samples (the kinds in order) and the judged samples per scale it saw."""
     judged = [torch.cat(scale) for scale in zip(*kinds)]
-    return D(torch.cat([x] * len(kinds)), judged), judged
+    return D(judged, None if condition is None else torch.cat([condition] * len(kinds))), judged
 
 
 class AdversarialObjective:
     """What an adversarial objective provides. It calls ``D`` once per update (a distributed
-    discriminator allows one forward per backward): several kinds of clips go in one batch.
+    discriminator allows one forward per backward): several kinds of samples go in one batch.
 
-    ``x`` is the input frames ``(B, m, 3, P, P)``; ``real`` and ``fake`` are lists per scale,
-    coarsest first, of the real frames' pyramid and the generator's outputs ``(B, n, 3, p_k, p_k)``.
-    An objective is built from the ``loss.adversarial`` params (its own section among them). One
-    that keeps state across steps (BEGAN's k_t) returns it from :meth:`state_dict`: checkpoints
-    hold it, so a resumed run continues exactly.
+    ``real`` and ``fake`` are lists per scale, coarsest first, of ``B`` real and generated samples
+    (the predictor's: the true frames' pyramid and the generator's outputs ``(B, n, 3, p_k, p_k)``);
+    ``condition`` is what they are judged given (the predictor's input frames ``(B, m, 3, P, P)``),
+    or None. An objective is built from the ``loss.adversarial`` params (its own section among them);
+    the discriminator it trains is its table entry's (:data:`pyext.config.OBJECTIVES`). One that
+    keeps state across steps (BEGAN's k_t) returns it from :meth:`state_dict`: checkpoints hold it,
+    so a resumed run continues exactly.
     """
-
-    # The discriminator family it trains (pyext.models.DISCRIMINATORS): Table 1's classifier, or
-    # "autoencoder" (the energy-based objectives).
-    discriminator = "multiscale"
 
     def __init__(self, params: AdversarialParams):
         self.params = params
@@ -98,11 +103,12 @@ class AdversarialObjective:
         if state:
             raise ValueError(f"{type(self).__name__} keeps no state, got {sorted(state)}")
 
-    def discriminator_loss(self, D: Discriminator, x: torch.Tensor, real: Sequence[torch.Tensor],
-                           fake: Sequence[torch.Tensor]) -> DiscriminatorLoss:
+    def discriminator_loss(self, D: Discriminator, real: Sequence[torch.Tensor], fake: Sequence[torch.Tensor],
+                           condition: torch.Tensor | None = None) -> DiscriminatorLoss:
         raise NotImplementedError
 
-    def generator_loss(self, D: Discriminator, x: torch.Tensor, fake: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    def generator_loss(self, D: Discriminator, fake: Sequence[torch.Tensor],
+                       condition: torch.Tensor | None = None) -> list[torch.Tensor]:
         """``L_adv`` per scale; its gradient must reach the generator through ``fake``."""
         raise NotImplementedError
 
@@ -124,19 +130,23 @@ class LogitObjective(AdversarialObjective):
     def g(self, f: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def discriminator_loss(self, D, x, real, fake):
-        outputs, _ = judge_together(D, x, real, fake)
-        real_out, fake_out = [z[:len(x)] for z in outputs], [z[len(x):] for z in outputs]
+    def discriminator_loss(self, D, real, fake, condition=None):
+        outputs, _ = judge_together(D, condition, real, fake)
+        b = len(real[0])
+        real_out, fake_out = [z[:b] for z in outputs], [z[b:] for z in outputs]
         per_scale = [self.d_real(r).mean() + self.d_fake(f).mean() for r, f in zip(real_out, fake_out)]
         return self.result(per_scale, real_out, fake_out, self.threshold)
 
-    def generator_loss(self, D, x, fake):
-        return [self.g(f).mean() for f in D(x, fake)]
+    def generator_loss(self, D, fake, condition=None):
+        return [self.g(f).mean() for f in D(fake, condition)]
 
 
-ADVERSARIAL: dict[str, type[AdversarialObjective]] = {}
+# The objective classes by name (pyext.config.OBJECTIVES: each entry's module registers it).
+ADVERSARIAL: Registry[type[AdversarialObjective]] = Registry("adversarial objective", OBJECTIVES,
+                                                               lambda facts: facts.module)
 
 
 def register(name: str):
-    """Class decorator: the objective under ``loss.adversarial.kind: name``."""
-    return registrar(ADVERSARIAL, "adversarial objective", name)
+    """Class decorator: the objective under ``loss.adversarial.kind: name`` (an entry of
+    :data:`pyext.config.OBJECTIVES`)."""
+    return ADVERSARIAL.register(name)

@@ -1,5 +1,5 @@
 """Energy-based objectives: the discriminator is an autoencoder
-(:class:`pyext.models.autoencoder.AutoencoderDiscriminator`, ``discriminator = "autoencoder"``) and
+(:class:`pyext.models.autoencoder.AutoencoderDiscriminator`: ``pyext.config.OBJECTIVES``) and
 a clip's energy per scale is its judged frames' reconstruction error, low for clips D takes as real.
 
 - ``ebgan`` (Zhao, Mathieu & LeCun 2017): energy ``E`` = the per-clip mean squared reconstruction
@@ -54,9 +54,9 @@ def pull_away(codes: torch.Tensor) -> torch.Tensor:
 
 
 class _Autoencoder(AdversarialObjective):
-    """Energies ``mean |D(v) - v|^power`` per clip and scale, judged in one call of D."""
+    """Energies ``mean |D(v) - v|^power`` per clip and scale, judged in one call of D (an
+    autoencoder: ``pyext.config.OBJECTIVES`` names it for these objectives)."""
 
-    discriminator = "autoencoder"
     power = 2
 
     def energies(self, outputs, judged) -> list[torch.Tensor]:
@@ -64,10 +64,11 @@ class _Autoencoder(AdversarialObjective):
         return [(rec.float() - y.float()).abs().pow(self.power).flatten(1).mean(1)
                 for (rec, _), y in zip(outputs, judged)]
 
-    def _real_and_fake(self, D, x, real, fake) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        outputs, judged = judge_together(D, x, real, fake)
+    def _real_and_fake(self, D, real, fake, condition) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        outputs, judged = judge_together(D, condition, real, fake)
         energies = self.energies(outputs, judged)
-        return [e[:len(x)] for e in energies], [e[len(x):] for e in energies]
+        b = len(real[0])
+        return [e[:b] for e in energies], [e[b:] for e in energies]
 
 
 @register("ebgan")
@@ -76,13 +77,13 @@ class EBGANObjective(_Autoencoder):
         super().__init__(params)
         self.margin, self.pt_weight = params.ebgan.margin, params.ebgan.pt_weight
 
-    def discriminator_loss(self, D, x, real, fake):
-        e_real, e_fake = self._real_and_fake(D, x, real, fake)
+    def discriminator_loss(self, D, real, fake, condition=None):
+        e_real, e_fake = self._real_and_fake(D, real, fake, condition)
         per_scale = [r.mean() + F.relu(self.margin - f).mean() for r, f in zip(e_real, e_fake)]
         return EnergyLoss(per_scale, e_real, e_fake)
 
-    def generator_loss(self, D, x, fake):
-        outputs = D(x, fake)
+    def generator_loss(self, D, fake, condition=None):
+        outputs = D(fake, condition)
         return [e.mean() + self.pt_weight * pull_away(code)
                 for e, (_, code) in zip(self.energies(outputs, fake), outputs)]
 
@@ -100,15 +101,15 @@ class BEGANObjective(_Autoencoder):
         self._real: torch.Tensor | None = None
         self._fake: torch.Tensor | None = None
 
-    def discriminator_loss(self, D, x, real, fake):
-        e_real, e_fake = self._real_and_fake(D, x, real, fake)
-        k = self.k.to(x.device)
+    def discriminator_loss(self, D, real, fake, condition=None):
+        e_real, e_fake = self._real_and_fake(D, real, fake, condition)
+        k = self.k.to(real[0].device)
         per_scale = [r.mean() - k * f.mean() for r, f in zip(e_real, e_fake)]
         self._real = torch.stack([r.mean() for r in e_real]).sum().detach()
         return EnergyLoss(per_scale, e_real, e_fake)
 
-    def generator_loss(self, D, x, fake):
-        per_scale = [e.mean() for e in self.energies(D(x, fake), fake)]
+    def generator_loss(self, D, fake, condition=None):
+        per_scale = [e.mean() for e in self.energies(D(fake, condition), fake)]
         self._fake = torch.stack(per_scale).sum().detach()
         return per_scale
 

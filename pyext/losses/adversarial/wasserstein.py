@@ -59,15 +59,16 @@ class WGANGPObjective(_Critic):
         super().__init__(params, params.wgan_gp)
         self.gp_weight = params.wgan_gp.gp_weight
 
-    def discriminator_loss(self, D, x, real, fake):
+    def discriminator_loss(self, D, real, fake, condition=None):
         # One mixing coefficient per clip, for every scale; drawn for the whole batch (see rows).
-        first, total = self.rows or (0, len(x))
-        e = torch.rand(total, device=x.device)[first:first + len(x)]
+        b = len(real[0])
+        first, total = self.rows or (0, b)
+        e = torch.rand(total, device=real[0].device)[first:first + b]
         mixed = []
         for r, f in zip(real, fake):
             w = e.to(r.dtype).view(-1, *([1] * (r.dim() - 1)))
             mixed.append((w * r + (1 - w) * f.detach()).requires_grad_(True))
-        outputs, _ = judge_together(D, x, real, fake, mixed)
+        outputs, _ = judge_together(D, condition, real, fake, mixed)
         r_out, f_out, m_out = ([z.chunk(3)[i] for z in outputs] for i in range(3))
         # d(sum of D's outputs on the interpolates) / d(interpolates): per clip, each clip's own
         # gradient (the clips of a batch do not interact in D); with respect to the judged frames only.

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...config import Params
+from ...config import FAMILIES, Params
 from ...models import Model
-from ...registry import registrar
+from ...registry import Registry
 
 
 class TrainingStep:
@@ -76,11 +76,12 @@ class TrainingStep:
         raise NotImplementedError
 
 
-STEPS: dict[str, type[TrainingStep]] = {}
+# The training steps by family (pyext.config.FAMILIES: each entry's ``step`` module registers it).
+STEPS: Registry[type[TrainingStep]] = Registry("training step of model family", FAMILIES, lambda facts: facts.step)
 
 __all__ = ["STEPS", "TrainingStep", "register_step"]
 
 
 def register_step(family: str):
     """Class decorator: the training step of ``model.family: family``."""
-    return registrar(STEPS, "training step of model family", family)
+    return STEPS.register(family)

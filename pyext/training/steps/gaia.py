@@ -27,7 +27,7 @@ from ...config import Params, ParamsError
 from ...data.dataset import to_uint8
 from ...losses import gaia as losses
 from ...losses import make_comparator
-from ...metrics import psnr_per_clip
+from ...evaluation.metrics import psnr_per_clip
 from ...models.gaia import GAIA
 from ...pictures import patch_grid
 from .base import TrainingStep, register_step
@@ -104,7 +104,7 @@ class GAIAStep(TrainingStep):
         balance = losses.GAIABalance.of(*balancing, self.g.slope)
         d_loss = losses.discriminator_loss(errors, balance)
         g_loss = losses.generator_loss(errors, balance, self.g.structure_weight)
-        feature = self.comparator((errors.reconstruction,), (x,)) if self.comparator is not None else None
+        feature = self.comparator(errors.reconstruction, x) if self.comparator is not None else None
         if feature is not None:
             g_loss = g_loss + self.feature_weight * feature
         self.opt_d.zero_grad(set_to_none=True)

@@ -26,7 +26,7 @@ import torch.distributed as dist
 from torch import nn
 
 from ...augment import augment_clips
-from ...config import Params
+from ...config import OBJECTIVES, Params
 from ...losses import generator_loss, make_comparator, make_condition, make_objective
 from ...models import DISCRIMINATORS, MultiScaleGenerator, clip_pyramid
 from ...models.blocks import set_batch_groups
@@ -65,7 +65,8 @@ class MultiScaleStep(TrainingStep):
         self.G = MultiScaleGenerator.from_params(params, **self.condition.generator).to(device)
         self.model = self.G
         self.adversarial = self.loss.adv > 0
-        self.D = (DISCRIMINATORS[self.objective.discriminator].from_params(params, **self.condition.discriminator)
+        self.D = (DISCRIMINATORS[OBJECTIVES[self.loss.adversarial.kind].discriminator]
+                  .from_params(params, **self.condition.discriminator)
                   .to(device) if self.adversarial else None)
         if self.D is not None:  # batch norm (model.d_norm: batch) normalises each kind of clips apart
             set_batch_groups(self.D, self.tp.batch_size // world)
@@ -128,12 +129,12 @@ class MultiScaleStep(TrainingStep):
                 if paused:  # measured only: the plain D, no graph, no update
                     with torch.no_grad(), self.autocast:
                         judge = self.condition.judge(self.D, classes)
-                        d_loss = self.objective.discriminator_loss(judge, x, clip_pyramid(y, self.scales), fake)
+                        d_loss = self.objective.discriminator_loss(judge, clip_pyramid(y, self.scales), fake, x)
                         _, class_measures = self.condition.discriminator_loss(judge, classes)
                     continue
                 with self.autocast:
                     judge = self.condition.judge(self.d_forward, classes)
-                    d_loss = self.objective.discriminator_loss(judge, x, clip_pyramid(y, self.scales), fake)
+                    d_loss = self.objective.discriminator_loss(judge, clip_pyramid(y, self.scales), fake, x)
                     class_term, class_measures = self.condition.discriminator_loss(judge, classes)
                 total = d_loss.total if class_term is None else d_loss.total + class_term
                 self.opt_d.zero_grad(set_to_none=True)
@@ -159,9 +160,9 @@ class MultiScaleStep(TrainingStep):
             judge = adv = class_term = None
             if self.adversarial:
                 judge = self.condition.judge(self.d_judge, classes)
-                adv = self.objective.generator_loss(judge, x, preds)
+                adv = self.objective.generator_loss(judge, preds, x)
                 class_term = self.condition.generator_loss(judge, classes)
-            feature = (self.comparator((x, preds), (x, targets), judge) if self.comparator is not None else None)
+            feature = self.comparator(preds, targets, x, judge) if self.comparator is not None else None
             g_loss = generator_loss(self.loss, preds, targets, adv, feature, class_term)
         if self.adversarial:
             self.D.requires_grad_(True)

@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -222,3 +223,184 @@ def code_digest(root: str | os.PathLike, stage: str, size: int = 16) -> str:
     and every file under ``csrc/`` for the train stage. Editing any of them changes it, as it makes
     ``dvc repro`` rerun the stage; the stage's data (the outputs of earlier stages) does not."""
     return paths_digest(root, stage_code_deps(Path(root) / "dvc.yaml", stage), size)
+
+
+# ------------------------------------------------------------------------------ the pipeline's layout
+#
+# Every file the pipeline's stages write, named once: the stage scripts pass these paths to the
+# library, whose functions take paths. dvc.yaml spells the same paths for DVC (tests/test_layout.py
+# checks both agree, and that no other module of the package spells an output's name).
+
+
+@dataclass(frozen=True)
+class DataFiles:
+    """A data folder: the extraction's and the filter's outputs (``data/``; the fine-tuning
+    patches' ``data/finetune/``; a shard's ``data/shards/<i>-of-<n>/``)."""
+
+    folder: Path
+
+    @property
+    def manifest(self) -> Path:
+        """The videos, their splits and classes (prepare)."""
+        return self.folder / "manifest.json"
+
+    @property
+    def patches(self) -> Path:
+        """Every candidate training patch with its motion score (extract)."""
+        return self.folder / "patches.h5"
+
+    @property
+    def test(self) -> Path:
+        """The full-frame test clips (extract)."""
+        return self.folder / "test.h5"
+
+    @property
+    def extract_report(self) -> Path:
+        return self.folder / "extract_report.json"
+
+    @property
+    def train(self) -> Path:
+        """The training patches that move enough (filter)."""
+        return self.folder / "train.h5"
+
+    @property
+    def val(self) -> Path:
+        """The validation patches, of held-out videos (filter)."""
+        return self.folder / "val.h5"
+
+    @property
+    def filter_report(self) -> Path:
+        return self.folder / "filter_report.json"
+
+    @property
+    def report(self) -> Path:
+        """The fine-tuning data's report (finetune_data), which holds its extraction's and filter's."""
+        return self.folder / "report.json"
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """A training run's files: its checkpoint and generator in ``folder``, its dvclive logs in ``live``
+    (None: the run logs nothing)."""
+
+    folder: Path
+    live: Path | None = None
+
+    @property
+    def checkpoint(self) -> Path:
+        """Kept across runs: a run of the same params, data and code resumes from it."""
+        return self.folder / "checkpoint.pt"
+
+    @property
+    def generator(self) -> Path:
+        """The trained generator (:mod:`pyext.models.files`)."""
+        return self.folder / "generator.pt"
+
+    @property
+    def stale(self) -> Path:
+        """Where a checkpoint of other params, data or code is moved, kept."""
+        return self.folder / "stale"
+
+    @property
+    def none(self) -> Path:
+        """The fine-tuning stage's note that it trained nothing (``finetune.patch`` 0)."""
+        return self.folder / "none.json"
+
+    @property
+    def live_summary(self) -> Path:
+        """dvclive's summary of the run (its last values, the machine)."""
+        return self.live / "metrics.json"
+
+    @property
+    def live_metrics(self) -> Path:
+        """dvclive's curves, one table per logged value."""
+        return self.live / "plots" / "metrics"
+
+    @property
+    def live_images(self) -> Path:
+        """dvclive's pictures."""
+        return self.live / "plots" / "images"
+
+    @property
+    def validation_table(self) -> Path:
+        """The validation PSNRs as one series table (:mod:`pyext.tables`)."""
+        return self.live / "plots" / "custom" / "validation.csv"
+
+
+@dataclass(frozen=True)
+class EvaluationFiles:
+    """The evaluate stage's outputs in ``folder``."""
+
+    folder: Path
+
+    @property
+    def metrics(self) -> Path:
+        return self.folder / "metrics.json"
+
+    @property
+    def predictions(self) -> Path:
+        """The model's outputs on the test samples."""
+        return self.folder / "predictions.h5"
+
+    @property
+    def steps(self) -> Path:
+        """A series table per step (:mod:`pyext.tables`)."""
+        return self.folder / "plots" / "steps.csv"
+
+    @property
+    def clips(self) -> Path:
+        """A series table per test sample."""
+        return self.folder / "plots" / "clips.csv"
+
+    @property
+    def pictures(self) -> Path:
+        return self.folder / "pictures"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The pipeline's files under ``root`` (the repository, where ``dvc repro`` runs its stages).
+
+    Example:
+        >>> layout = Layout(Path("."))
+        >>> layout.data.train.as_posix(), layout.finetune.generator.as_posix()
+        ('data/train.h5', 'models/finetune/generator.pt')
+    """
+
+    root: Path = Path(".")
+
+    @property
+    def data(self) -> DataFiles:
+        return DataFiles(self.root / "data")
+
+    def generated(self, source: str) -> Path:
+        """Where prepare renders a generated set (``data.source: demo``, ``photos``)."""
+        return self.data.folder / source
+
+    def unused_note(self, source: str) -> Path:
+        """The note in a generated set's folder while another source is in use."""
+        return self.generated(source) / "UNUSED.txt"
+
+    def shard(self, index: int, count: int) -> DataFiles:
+        """One part of a sharded extraction (``pipeline.extract --shard``)."""
+        return DataFiles(self.data.folder / "shards" / f"{index}-of-{count}")
+
+    @property
+    def finetune_data(self) -> DataFiles:
+        """The fine-tuning patches (finetune_data)."""
+        return DataFiles(self.data.folder / "finetune")
+
+    @property
+    def train(self) -> RunFiles:
+        """The train stage's run."""
+        return RunFiles(self.root / "models", self.root / "dvclive")
+
+    @property
+    def finetune(self) -> RunFiles:
+        """The finetune stage's run, its logs beside its generator."""
+        folder = self.root / "models" / "finetune"
+        return RunFiles(folder, folder / "dvclive")
+
+    @property
+    def evaluation(self) -> EvaluationFiles:
+        return EvaluationFiles(self.root / "eval")

@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import ParamsError
-from .data.dataset import to_model
-from .scripted import first_line, load_scripted
+from ..config import ParamsError
+from ..data.dataset import to_model
+from ..scripted import first_line, load_scripted
 
 
 class _Given(nn.Module):

@@ -4,7 +4,7 @@ For each clip of ``data/test.h5`` the first ``clip.input_frames`` frames are the
 following ones the targets of recursive steps 1, 2, ...; the generator predicts every step fully
 convolutionally, feeding its predictions back, and so do the two baselines (copying the last
 frame; extrapolating the optical flow). Every prediction is rounded to uint8 frames before it is
-scored, on the moving regions of its target and on the whole frame (:func:`pyext.metrics.frame_scores`).
+scored, on the moving regions of its target and on the whole frame (:func:`pyext.evaluation.metrics.frame_scores`).
 With ``clip.output_frames`` n > 1, a step's numbers average its n frames.
 """
 from __future__ import annotations
@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .config import Params
-from .data.dataset import to_model, to_uint8
-from .data.files import atomic_output, printable, write_json
-from .data.store import ClipArray, ClipArrayWriter, open_store, store_videos
-from .data.video import centre_crop
+from ..config import Params
+from ..data.dataset import to_model, to_uint8
+from ..files import EvaluationFiles, atomic_output, printable, write_json
+from ..data.store import ClipArray, ClipArrayWriter, open_store, store_videos
+from ..data.video import centre_crop
 from .fid import FrameFeatures, distances, inception_scores
 from .metrics import (
     AUTHORS_PSNR_CUT,
@@ -33,9 +33,9 @@ from .metrics import (
     motion_mask,
     optical_flow_baseline,
 )
-from .models import Predictor
-from .pictures import comparison, comparison_frames, enlarge, labelled_grid, save_animation, save_png
-from .tables import write_series
+from ..models import Predictor
+from ..pictures import comparison, comparison_frames, enlarge, labelled_grid, save_animation, save_png
+from ..tables import write_series
 
 METHODS = ("model", "last_frame", "optical_flow")
 # The PSNR each evaluate.measure reports and plots, and what it is called.
@@ -44,6 +44,7 @@ _BASELINES = {"last_frame": last_frame_baseline, "optical_flow": optical_flow_ba
 # The methods' names in the clips' pictures: copying the last frame shows the last input.
 _PICTURE_NAMES = {"model": "model", "last_frame": "last frame\n(= input t)", "optical_flow": "optical flow"}
 PAPER_EVERY = 10  # the paper's protocol: every 10th video of the split's test list
+CLASSES_PICTURE = "classes.png"  # a class-conditioned predictor's picture of one clip under every class
 
 
 def select_clips(video: np.ndarray, protocol: str, max_clips: int) -> np.ndarray:
@@ -105,7 +106,7 @@ def summarise(results: list[dict[str, list[dict[str, float]]]], steps: int) -> d
     """Averages over clips: ``{method: {"step1": {metric: ..}, ...}}``. A clip whose moving region
     is empty at a step is left out of that step's moving-region averages; the authors' measure
     (``authors_*``) leaves out, as their script does, every clip scoring ``authors_psnr`` >=
-    :data:`~pyext.metrics.AUTHORS_PSNR_CUT` at that step, and counts those it keeps
+    :data:`~pyext.evaluation.metrics.AUTHORS_PSNR_CUT` at that step, and counts those it keeps
     (``authors_clips``)."""
     summary = {}
     for method in METHODS:
@@ -178,23 +179,22 @@ def class_picture(generator: Predictor, clip: np.ndarray, steps: int, device: to
     return labelled_grid(rows, labels, [f"t+{j + 1}" for j in range(len(predicted[0]))])[0]
 
 
-def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Path,
+def evaluate(params: Params, generator: Predictor, test_path: Path, out: EvaluationFiles,
              device: torch.device | None = None, progress: bool = True, class_names: list[str] | None = None,
              extra: dict | None = None) -> dict:
-    """Writes ``out_dir/metrics.json``, ``predictions.h5``, ``plots/steps.csv``, ``plots/clips.csv``
-    and ``pictures/`` for the test clips of ``test_path``; returns the metrics. A class-conditioned
-    generator predicts each clip under its class, and ``pictures/classes.png`` shows the first
+    """Writes ``out``'s metrics, predictions, series tables (per step, per clip) and pictures for
+    the test clips of ``test_path``; returns the metrics. A class-conditioned generator predicts
+    each clip under its class, and :data:`CLASSES_PICTURE` among the pictures shows the first
     pictured clip predicted under every class (:func:`class_picture`; ``class_names`` label the
     rows, their numbers where None). ``extra``: the model's own metrics, recorded beside.
 
-    ``predictions.h5`` holds the model's predictions of each evaluated clip at its frame size (a
+    The predictions file holds the model's predictions of each evaluated clip at its frame size (a
     :class:`pyext.data.store.ClipArray` named ``predictions``), ``clip`` (the test clip indices)
     and ``crop_origin`` (N, 2); :func:`read_predictions` reads it."""
     ev, steps = params.evaluate, params.clip.test_steps
     device = device or next(generator.parameters()).device
     m, n = generator.input_frames, generator.output_frames
-    out_dir = Path(out_dir)
-    # FID/KID (pyext.fid): each set of frames (a method's, the truth's, per step) through the extractor.
+    # FID/KID (pyext.evaluation.fid): each set of frames (a method's, the truth's, per step) through the extractor.
     features = FrameFeatures(Path(ev.features), device) if ev.features else None
     classifier = (FrameFeatures(Path(ev.classifier), device, "evaluate.classifier", "class logits")
                   if ev.classifier else None)
@@ -205,12 +205,12 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
         chosen = select_clips(video, ev.protocol, ev.max_clips)
         length = m + steps * n
         results, per_clip = [], []
-        (out_dir / "pictures").mkdir(parents=True, exist_ok=True)
-        with atomic_output(out_dir / "predictions.h5") as tmp, h5py.File(tmp, "w") as out:
-            stored = ClipArrayWriter(out, "predictions", steps * n, None)
-            out.create_dataset("clip", data=chosen.astype(np.int32))
-            origins = out.create_dataset("crop_origin", shape=(len(chosen), 2), dtype=np.int16)
-            out.attrs.update({"input_frames": m, "output_frames": n, "steps": steps, "test_file": str(test_path)})
+        out.pictures.mkdir(parents=True, exist_ok=True)
+        with atomic_output(out.predictions) as tmp, h5py.File(tmp, "w") as written:
+            stored = ClipArrayWriter(written, "predictions", steps * n, None)
+            written.create_dataset("clip", data=chosen.astype(np.int32))
+            origins = written.create_dataset("crop_origin", shape=(len(chosen), 2), dtype=np.int16)
+            written.attrs.update({"input_frames": m, "output_frames": n, "steps": steps, "test_file": str(test_path)})
             # Pictures of clips spread over the selection (the test list is grouped by class).
             drawn = set(np.linspace(0, len(chosen) - 1, min(ev.pictures, len(chosen))).round().astype(int).tolist())
             classes_drawn = not generator.classes  # the picture of every class: at the first pictured clip
@@ -236,13 +236,13 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
                                  **{method: round(result.scores[method][0]["psnr_full"], 4) for method in METHODS}})
                 if i in drawn:
                     name = f"clip{int(index):05d}"
-                    save_png(out_dir / "pictures" / f"{name}.png", clip_picture(clip, result, m, n))
-                    clip_animation(clip, result, m, out_dir / "pictures" / f"{name}_animated.png")
+                    save_png(out.pictures / f"{name}.png", clip_picture(clip, result, m, n))
+                    clip_animation(clip, result, m, out.pictures / f"{name}_animated.png")
                     if not classes_drawn:
                         classes_drawn = True
                         picture = class_picture(generator, clip, steps, device,
                                                 class_names or [str(k) for k in range(generator.classes)])
-                        save_png(out_dir / "pictures" / "classes.png", picture)
+                        save_png(out.pictures / CLASSES_PICTURE, picture)
     summary = summarise(results, steps)
     without = sum(any(math.isnan(r["model"][s]["psnr"]) for s in range(steps)) for r in results)
     metrics = {**summary, "clips": len(results), "clips_without_motion": without, **(extra or {})}
@@ -254,13 +254,13 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
         metrics["inception_score"] = {f"step{s}": {name: scored["inception_score"][f"{name}/step{s}"]
                                                    for name in (*METHODS, "truth")} for s in range(1, steps + 1)}
         metrics["classifier"] = {k: v for k, v in scored.items() if k != "inception_score"}
-    write_json(out_dir / "metrics.json", metrics)
+    write_json(out.metrics, metrics)
     # Series tables (pyext.tables): the PSNR of evaluate.measure per recursive step, whole-frame PSNR at
     # step 1 per test clip, one series per method.
     key = HEADLINE[ev.measure][0]
-    write_series(out_dir / "plots" / "steps.csv", "step", list(range(1, steps + 1)),
+    write_series(out.steps, "step", list(range(1, steps + 1)),
                  {method: [summary[method][f"step{s + 1}"][key] for s in range(steps)] for method in METHODS})
-    write_series(out_dir / "plots" / "clips.csv", "sample", list(range(len(per_clip))),
+    write_series(out.clips, "sample", list(range(len(per_clip))),
                  {method: [row[method] for row in per_clip] for method in METHODS},
                  {"clip": [row["clip"] for row in per_clip], "video": [row["video"] for row in per_clip]})
     return metrics
@@ -269,7 +269,7 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out_dir: Pat
 def frame_distances(features: FrameFeatures, steps: int, subsets: int, subset_size: int) -> dict:
     """``{"fid": {"step1": {method: ..}}, "kid": {"step1": {method: {"mean", "std"}}},
     "feature_extractor": {...}}`` of each method's predicted frames against the true frames of the
-    same step (:func:`pyext.fid.distances`; ``fid`` is absent where it is refused)."""
+    same step (:func:`pyext.evaluation.fid.distances`; ``fid`` is absent where it is refused)."""
     out: dict = {"fid": {}, "kid": {}}
     for s in range(1, steps + 1):
         step = distances(features, f"truth/step{s}", [f"{method}/step{s}" for method in METHODS], subsets,
@@ -284,7 +284,7 @@ def frame_distances(features: FrameFeatures, steps: int, subsets: int, subset_si
 
 
 def read_predictions(f: h5py.File) -> tuple[ClipArray, np.ndarray, np.ndarray]:
-    """An open ``predictions.h5``: the predictions (clip i: uint8 (steps * n, h_i, w_i, 3)), the
+    """An open predictions file (:attr:`pyext.files.EvaluationFiles.predictions`): the predictions (clip i: uint8 (steps * n, h_i, w_i, 3)), the
     index of each one's test clip (N,) and the origin (top, left) of its crop of that clip (N, 2).
     Files written before test clips kept their own sizes hold one origin, as an attribute."""
     clip = f["clip"][:]

@@ -1,0 +1,221 @@
+"""The ``beyondmse`` command: a trained model on your files, presets, and the long experiments.
+
+    beyondmse predict VIDEO --out OUT.mp4           # a trained generator on any video
+    beyondmse interpolate A.avi B.avi --out grid.gif  # a trained GAIA model's codes mixed
+    beyondmse preset configs/paper.yaml [--write]   # a preset as `dvc exp run` overrides
+    beyondmse zoo | table2 ...                      # the experiments (experiments/), where installed
+
+``beyondmse COMMAND --help`` says more. Each command parses its arguments and makes one call; bad
+input ends it with one line naming the file, key or argument at fault (exit status 2). The
+pipeline's stages are not commands here: ``dvc repro`` runs them (``python -m pipeline.<stage>``).
+
+Commands beyond this module's come from the entry points of the group ``beyondmse.commands``
+(the project's ``setup.py`` registers its experiment runners there): each names a function
+``main(argv: list[str] | None, prog: str)`` whose module's first docstring line is its help.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from .commands import run
+from .files import Layout
+
+__all__ = ["main", "alias"]
+
+PLUGINS = "beyondmse.commands"
+PARAMS = Path("params.yaml")
+LAYOUT = Layout()
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its help line, its arguments, and the call it makes with them (which
+    returns the line to print) and the errors that end it with one line (given when it runs:
+    their modules are imported then, not for ``--help``)."""
+
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    call: Callable[[argparse.Namespace, argparse.ArgumentParser], str | None]
+    errors: Callable[[], tuple[type[Exception], ...]] = tuple
+
+
+def _positive(parser: argparse.ArgumentParser, args: argparse.Namespace, *names: str) -> None:
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+
+
+# ------------------------------------------------------------------------------------------ predict
+
+
+def _predict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", type=Path, help="the video to predict on (any format FFmpeg reads)")
+    parser.add_argument("--out", type=Path, required=True, help="the side-by-side result: .mp4, .avi or .gif")
+    parser.add_argument("--model", type=Path, default=None,
+                        help=f"the trained generator (default: the one the evaluate stage measures: "
+                             f"{LAYOUT.finetune.generator} where {PARAMS}'s finetune.patch > 0, else "
+                             f"{LAYOUT.train.generator})")
+    parser.add_argument("--steps", type=int, default=2, help="recursive prediction rounds per window (default: 2)")
+    parser.add_argument("--stride", type=int, default=None,
+                        help="frames between window starts (default: the frames predicted per window)")
+    parser.add_argument("--from-end", action="store_true",
+                        help="one window, the last input frames, predicting past the end of the video")
+    parser.add_argument("--label", type=int, default=None, metavar="CLASS",
+                        help="the video's class (0-based, as the manifest lists them): what a class-conditioned "
+                             "generator (model.condition: concat or acgan) predicts under; others ignore it")
+    parser.add_argument("--fps", type=int, default=25, help="frame rate of the output (default: 25)")
+    parser.add_argument("--max-size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"),
+                        help="downscale larger frames to fit, aspect kept (default: 240 320, as extract.frame_size)")
+    parser.add_argument("--batch-size", type=int, default=8, help="windows per generator call (default: 8)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where the generator runs (auto: CUDA when present)")
+
+
+def _predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    import torch
+
+    from .config import load_params
+    from .models import evaluated_generator
+    from .prediction import predict_video
+
+    _positive(parser, args, "steps", "stride", "fps", "batch_size")
+    if min(args.max_size) < 1:
+        parser.error(f"--max-size must be two positive ints, got {' '.join(map(str, args.max_size))}")
+    if args.from_end and args.stride is not None:
+        parser.error("--stride has no effect with --from-end (one window)")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda, but no CUDA device is visible")
+    use_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    if args.model is None:  # outside a pipeline's folder: the train stage's generator
+        args.model = evaluated_generator(load_params(PARAMS), LAYOUT)[1] if PARAMS.is_file() else LAYOUT.train.generator
+    return predict_video(args.video, args.out, args.model, steps=args.steps, stride=args.stride,
+                         from_end=args.from_end, label=args.label, fps=args.fps, max_size=tuple(args.max_size),
+                         batch_size=args.batch_size, device=torch.device("cuda" if use_cuda else "cpu"),
+                         progress=sys.stderr.isatty())
+
+
+# -------------------------------------------------------------------------------------- interpolate
+
+
+def _interpolate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("a", type=Path, help="the first video")
+    parser.add_argument("b", type=Path, help="the second video")
+    parser.add_argument("--out", type=Path, required=True, help="the grid: .gif (the frames play) or .png")
+    parser.add_argument("--model", type=Path, default=LAYOUT.train.generator,
+                        help=f"the trained GAIA model (default: {LAYOUT.train.generator})")
+    parser.add_argument("--steps", type=int, default=8, help="mixtures from A's code to B's, both ends included "
+                                                             "(default: 8)")
+    parser.add_argument("--max-size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"),
+                        help="downscale larger frames to fit, aspect kept (default: 240 320, as extract.frame_size)")
+
+
+def _interpolate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    from .interpolation import interpolate_videos
+
+    if args.steps < 2:
+        parser.error(f"--steps must be >= 2, got {args.steps}")
+    return interpolate_videos(args.a, args.b, args.out, args.model, args.steps, tuple(args.max_size))
+
+
+# ------------------------------------------------------------------------------------------- preset
+
+
+def _preset_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("preset", help="a preset file, e.g. configs/paper.yaml")
+    parser.add_argument("--params", default=str(PARAMS), help=f"the params file (default: {PARAMS})")
+    parser.add_argument("--write", action="store_true", help="set the preset's values in the params file, "
+                                                             "keeping its comments, instead of printing overrides")
+
+
+def _preset(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    from .presets import overrides, read_preset, write_preset
+
+    preset = read_preset(args.preset, args.params)
+    if args.write:
+        write_preset(preset, args.params)
+        return f"{args.preset} written into {args.params}"
+    print(" ".join(f"-S {o}" for o in overrides(preset)))
+    return None
+
+
+def _file_errors() -> tuple[type[Exception], ...]:
+    """What a command's video and model files can be: unreadable videos, missing or foreign model
+    files, a bad suffix, an output that cannot be written; each error names its file."""
+    from .data.video import VideoError
+    return (VideoError, ValueError, OSError)
+
+
+COMMANDS: dict[str, Command] = {
+    "predict": Command("a trained generator on any video, truth and prediction side by side",
+                       _predict_arguments, _predict, _file_errors),
+    "interpolate": Command("a trained GAIA model's codes mixed between two videos' patches",
+                           _interpolate_arguments, _interpolate, _file_errors),
+    "preset": Command("a preset file as `dvc exp run` overrides, or written into params.yaml",
+                      _preset_arguments, _preset),
+}
+
+
+def _doc(module_name: str) -> str:
+    doc = sys.modules[module_name].__doc__ or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _plugins() -> dict[str, Callable]:
+    """The installed commands of the group :data:`PLUGINS`, by name."""
+    return {ep.name: ep for ep in entry_points(group=PLUGINS)}
+
+
+def _parser(plugins: dict) -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The command's parser and each of this module's subcommands' own."""
+    parser = argparse.ArgumentParser(prog="beyondmse", description="BeyondMSE: a trained model on your files, "
+                                     "presets, and the long experiments.",
+                                     epilog="`beyondmse COMMAND --help` for a command's arguments.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subs = {}
+    for name, command in COMMANDS.items():
+        subs[name] = commands.add_parser(name, help=command.help, description=command.help)
+        command.arguments(subs[name])
+    for name, ep in plugins.items():
+        module = ep.value.split(":")[0]
+        try:
+            importlib.import_module(module)
+            help_line = _doc(module)
+        except ImportError as exc:  # an entry point of a removed or broken install: said, not fatal
+            help_line = f"(cannot be loaded: {exc})"
+        commands.add_parser(name, help=help_line, add_help=False)
+    return parser, subs
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Runs ``beyondmse`` with ``argv`` (default: the command line)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    plugins = _plugins()
+    if argv and argv[0] in plugins:  # its own parser reads the rest, --help included
+        plugins[argv[0]].load()(argv[1:], prog=f"beyondmse {argv[0]}")
+        return
+    parser, subs = _parser(plugins)
+    args = parser.parse_args(argv)
+    command = COMMANDS[args.command]
+
+    def call() -> None:
+        line = command.call(args, subs[args.command])
+        if line is not None:
+            print(f"{args.command}: {line}")
+
+    run(args.command, call, command.errors())
+
+
+def alias(name: str) -> None:
+    """``python -m pipeline.<name>``, kept as an alias of ``beyondmse <name>``."""
+    main([name, *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    main()

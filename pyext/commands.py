@@ -1,0 +1,32 @@
+"""What every command shares, the DVC stages' scripts and ``beyondmse``'s: bad params or input data
+end it with one line naming the thing at fault (exit status 2), not a traceback."""
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable
+
+from .config import ParamsError
+from .data.manifest import ManifestError
+from .data.store import StoreError
+from .files import printable
+
+# Bad params, a bad manifest or a damaged or foreign store: every stage reports these in one line.
+USER_ERRORS = (ParamsError, ManifestError, StoreError)
+
+
+def _terminated(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+def run(command: str, main: Callable[[], None], errors: tuple[type[Exception], ...] = ()) -> None:
+    """Runs ``main``; bad params, a bad manifest or store, or one of the command's own ``errors`` end
+    it with one line ``<command>: <the error>`` and exit status 2."""
+    # A scheduler's SIGTERM (Slurm's at a time limit) unwinds like Ctrl-C, so that what is being
+    # written is removed (pyext.files.atomic_output) rather than left as a hidden temporary.
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        main()
+    except (*USER_ERRORS, *errors) as exc:
+        print(printable(f"{command}: {exc}"), file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,141 @@
+"""The clip geometry and where the videos come from: ``clip``, ``data``, and the generated sets'
+sections (``demo``, ``photos``), with the table of data sources (:data:`SOURCES`)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .rules import Rule, _choice, _Count, _int, _Path, _Seed, section
+
+__all__ = ["SOURCES", "GENERATED_SOURCES", "DATA_SOURCES", "DEMO_MAX_CLASSES", "PHOTOS_MAX_CLASSES", "Source",
+           "ClipParams", "DataParams", "DemoParams", "PhotosParams", "rules"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A ``data.source``'s facts.
+
+    Attributes:
+        generator: a generated set's renderer, ``module:function`` (prepare renders the set into
+            ``data/<source>/`` with its section's keys, then reads it as UCF101); '' for the user's
+            videos under ``data.root``.
+        classes: a generated set's classes, one motion kind each (its section's ``classes`` takes
+            the first ones).
+    """
+
+    generator: str = ""
+    classes: tuple[str, ...] = ()
+
+
+# The generated sources come first: prepare renders them into data/<source>/.
+SOURCES: dict[str, Source] = {
+    "demo": Source("pyext.data.demo:generate_demo", ("Translate", "Rotate", "Scale", "Bounce", "CameraPan", "Occlude")),
+    "photos": Source("pyext.data.photos:generate_photos", ("Tripod", "Handheld", "Pan", "Zoom", "Follow")),
+    "ucf101": Source(),
+    "sports1m": Source(),
+    "folder": Source(),
+}
+GENERATED_SOURCES = tuple(name for name, source in SOURCES.items() if source.generator)
+DATA_SOURCES = tuple(SOURCES)
+DEMO_MAX_CLASSES = len(SOURCES["demo"].classes)
+PHOTOS_MAX_CLASSES = len(SOURCES["photos"].classes)
+
+
+@section
+class ClipParams:
+    """Clip geometry shared by every stage (data, model, evaluation).
+
+    Attributes:
+        input_frames: frames the predictor sees.
+        output_frames: frames predicted jointly in one step (the paper's 8 -> 8 sets both to 8).
+        patch: side of the square training patches, in pixels.
+        test_steps: recursive prediction steps stored per full-frame test clip.
+    """
+
+    input_frames: _Count
+    output_frames: _Count
+    patch: _int(4)
+    test_steps: _Count
+
+    @property
+    def train_frames(self) -> int:
+        """Frames of a training clip: the inputs and one step of outputs.
+
+        >>> ClipParams(input_frames=4, output_frames=1, patch=32, test_steps=2).train_frames
+        5
+        """
+        return self.input_frames + self.output_frames
+
+    @property
+    def test_frames(self) -> int:
+        """Frames of a test clip: the inputs and ``test_steps`` recursive steps of outputs.
+
+        >>> ClipParams(input_frames=4, output_frames=1, patch=32, test_steps=2).test_frames
+        6
+        """
+        return self.input_frames + self.test_steps * self.output_frames
+
+
+@section
+class DataParams:
+    """Where the videos come from.
+
+    Attributes:
+        source: ``demo`` or ``photos`` (generated), ``ucf101``, ``sports1m`` or ``folder`` (any videos).
+        root: the user's videos, absolute (resolved against the params file's folder); unused by
+            the generated sources, which write into ``data/<source>/``.
+        split: UCF101 official train/test split, 1..3 (the generated sets have split 1 only).
+    """
+
+    source: _choice(*DATA_SOURCES)
+    root: _Path
+    split: _int(1, 3)
+
+
+@section
+class DemoParams:
+    """The generated demo set (``data.source: demo``), laid out like UCF101.
+
+    Attributes:
+        classes: motion kinds, one class each (at most ``DEMO_MAX_CLASSES``).
+        groups: groups ``g01..gNN`` per class.
+        test_groups: groups ``1..test_groups`` are test videos, never seen in training.
+        clips_per_group: videos per group.
+        frames: frames per video.
+        seed: random seed of the generator.
+    """
+
+    classes: _int(1, DEMO_MAX_CLASSES)
+    groups: _Count
+    test_groups: _Count
+    clips_per_group: _Count
+    frames: _Count
+    seed: _Seed
+
+
+@section
+class PhotosParams(DemoParams):
+    """The photo set (``data.source: photos``): videos rendered from real photographs under camera
+    and object motion (:mod:`pyext.data.photos`), laid out like UCF101; the keys of the demo's.
+
+    Attributes:
+        classes: motion kinds, one class each (at most ``PHOTOS_MAX_CLASSES``).
+    """
+
+    classes: _int(1, PHOTOS_MAX_CLASSES)
+
+
+def rules(p) -> Iterator[Rule]:
+    """The generated sets' sizes against the clip geometry; a generated set's one split."""
+    clip, data = p.clip, p.data
+    for name in GENERATED_SOURCES:
+        generated = getattr(p, name)
+        yield Rule(f"{name}.test_groups", generated.test_groups < generated.groups,
+                   f"< {name}.groups ({generated.groups}), so that training keeps at least one group",
+                   generated.test_groups)
+        # test_frames >= train_frames since test_steps >= 1: this also covers the training clips.
+        yield Rule(f"{name}.frames", generated.frames >= clip.test_frames,
+                   f">= clip.input_frames + clip.test_steps * clip.output_frames ({clip.test_frames})",
+                   generated.frames)
+    yield Rule("data.split", data.source not in GENERATED_SOURCES or data.split == 1,
+               f"1 with data.source: {data.source} (a generated set has split 1 only)", data.split)

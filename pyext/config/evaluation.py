@@ -1,0 +1,61 @@
+"""The evaluation on the full-frame test clips: ``evaluate``."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from .rules import Rule, _Cap, _choice, _Count, _float, _int, _OptionalPath, section
+
+__all__ = ["MEASURES", "EvaluateParams", "rules"]
+
+# The evaluation's measures (pyext.evaluation.predictor): this project's moving-region means; the
+# authors' released script's whole-frame measure of masked frames (pyext.evaluation.metrics.authors_scores).
+MEASURES = ("moving_mean", "authors")
+
+
+@section
+class EvaluateParams:
+    """The evaluation on the full-frame test clips.
+
+    Attributes:
+        protocol: ``all`` (every test clip of ``data/test.h5``) or ``paper`` (the clips of every
+            10th test video in list order: with UCF101, 4 inputs and 2 recursive steps on 240x320
+            frames, the paper's Table 2 protocol).
+        max_clips: at most this many clips; 0: no cap.
+        flow_threshold: a target pixel moves when the optical-flow magnitude from the frame before
+            exceeds this many pixels.
+        pictures: test clips drawn as PNG grids and GIFs (GAIA: samples and interpolated pairs).
+        patches: GAIA's evaluation samples: moving patches cut from the test clips
+            (:mod:`pyext.evaluation.gaia`).
+        features: a TorchScript feature extractor (frames ``(N, 3, H, W)`` RGB float32 in [0, 1]
+            -> ``(N, d)``), relative to the params file, for FID and KID of the predicted frames
+            (:mod:`pyext.evaluation.fid`); '' computes neither.
+        classifier: a TorchScript classifier (frames as ``features`` takes them -> class logits
+            ``(N, C)``), relative to the params file, for the Inception Score of the predicted and
+            the true frames (:func:`pyext.evaluation.fid.inception_score`); '' computes none.
+        kid_subsets: random subsets KID averages over.
+        kid_subset_size: frames per KID subset (at most the frames there are).
+        measure: the measure the stage reports and plots (``eval/metrics.json`` holds both):
+            ``moving_mean`` (this project's: means over the moving pixels) or ``authors`` (the
+            authors' released script's, which Table 2's figures come from:
+            :func:`pyext.evaluation.metrics.authors_scores`).
+    """
+
+    protocol: _choice("all", "paper")
+    max_clips: _Cap
+    flow_threshold: _float(0)
+    pictures: _int(0)
+    patches: _int(2)
+    features: _OptionalPath
+    classifier: _OptionalPath
+    kid_subsets: _Count
+    kid_subset_size: _int(2)
+    measure: _choice(*MEASURES)
+
+
+def rules(p) -> Iterator[Rule]:
+    """The paper's protocol needs the paper's clip geometry."""
+    clip = p.clip
+    yield Rule("evaluate.protocol", p.evaluate.protocol != "paper" or (
+        clip.input_frames == 4 and clip.output_frames == 1 and clip.test_steps >= 2),
+        "all unless clip.input_frames is 4, clip.output_frames 1 and clip.test_steps >= 2 (the paper's protocol)",
+        p.evaluate.protocol)

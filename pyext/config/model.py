@@ -1,0 +1,248 @@
+"""The model: ``model`` and its families' sections, with the tables of the registries the model
+draws on: model families (:data:`FAMILIES`), discriminators (:data:`DISCRIMINATORS`) and class
+conditionings (:data:`CONDITIONS`).
+
+A table holds each registered piece's facts, torch-free: where its implementation is (the module
+that registers it under its name, imported when the name is first used: :mod:`pyext.registry`),
+and what the validation needs to know of it (what it reads, refuses, and its own rules). A new
+family is its modules plus one entry here; nothing else names it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+from .rules import Expect, Rule, _Betas, _Bool, _choice, _Count, _float, _int, _list, named, section
+
+__all__ = ["FAMILIES", "DISCRIMINATORS", "CONDITIONS", "D_NORMS", "SKIPS", "MODEL_MAX_SCALES", "Family",
+           "DiscriminatorFacts", "ConditionFacts", "MultiScaleParams", "GAIAParams", "ModelParams", "rules"]
+
+MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
+# Normalisations of the discriminator's layers (pyext.models.blocks): the paper's none, SN-GAN's
+# spectral, DCGAN's batch.
+D_NORMS = ("none", "spectral", "batch")
+# The generator's forms (pyext.models.MultiScaleGenerator's skip).
+SKIPS = ("none", "last_frame")
+
+# A rule on a patch side (clip.patch, finetune.patch): (holds, what is expected) for the params.
+PatchRule = Callable[[Any, int], tuple[bool, str]]
+
+
+def _no_rules(p, *_) -> Iterator[Rule]:
+    return iter(())
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family's facts (``model.family``).
+
+    Attributes:
+        model, step, evaluation: the modules that register its model (:mod:`pyext.models`), its
+            training step (:mod:`pyext.training.steps`) and its evaluation (:mod:`pyext.evaluation`)
+            under the family's name.
+        reads: the params its run depends on, as sections or dotted keys: a checkpoint's identity
+            hashes these alone (less ``train``'s operational keys), so editing a key that only
+            another family reads keeps a finished run valid.
+        patch: the rule its networks put on a patch side (training and fine-tuning patches).
+        objective: whether it trains the adversarial objective's discriminator (``loss.adversarial``)
+            where ``loss.adv > 0``; a family with a discriminator of its own ignores those keys.
+        finetune: why it cannot go on learning on larger patches; '' where it can.
+        rules: its own rules that span keys, given the params.
+    """
+
+    model: str
+    step: str
+    evaluation: str
+    reads: tuple[str, ...]
+    patch: PatchRule
+    objective: bool = True
+    finetune: str = ""
+    rules: Callable[[Any], Iterator[Rule]] = _no_rules
+
+
+@dataclass(frozen=True)
+class DiscriminatorFacts:
+    """A discriminator's facts (the objective picks it, :data:`pyext.config.loss.OBJECTIVES`).
+
+    Attributes:
+        module: the module that registers its class under its name (:mod:`pyext.models`).
+        rules: what it refuses, given the params and the key that chose it (e.g.
+            ``loss.adversarial.kind: ebgan``).
+    """
+
+    module: str
+    rules: Callable[[Any, str], Iterator[Rule]] = _no_rules
+
+
+@dataclass(frozen=True)
+class ConditionFacts:
+    """A class conditioning's facts (``model.condition``).
+
+    Attributes:
+        module: the module that registers it under its name (:mod:`pyext.losses.conditioning`).
+        discriminator: why it needs a trained discriminator; '' where it needs none.
+    """
+
+    module: str
+    discriminator: str = ""
+
+
+def _halvable(p, patch: int) -> tuple[bool, str]:
+    step = 2 ** (p.model.multiscale.scales - 1)
+    return patch % step == 0, f"a multiple of 2^(model.multiscale.scales - 1) = {step}, so that every scale halves it"
+
+
+def _gaia_patch(p, patch: int) -> tuple[bool, str]:
+    return (patch >= 8 and patch & (patch - 1) == 0,
+            "a power of two >= 8 with model.family: gaia (its autoencoders halve the patch down to 4x4)")
+
+
+def _gaia_rules(p) -> Iterator[Rule]:
+    model = p.model
+    yield Rule("model.condition", model.condition == "none",
+               "none with model.family: gaia (its autoencoders take no class)", model.condition)
+    yield Rule("model.d_norm", model.d_norm != "batch",
+               "none or spectral with model.family: gaia (its balancing reads per-batch errors)", model.d_norm)
+    yield Rule("model.attention", not model.attention,
+               "false with model.family: gaia (its autoencoders have no attention block)", model.attention)
+    yield Rule("train.batch_size", p.train.batch_size % 2 == 0,
+               "an even number with model.family: gaia (codes are interpolated between the batch's halves)",
+               p.train.batch_size)
+
+
+def _autoencoder_refusals(p, chosen_by: str) -> Iterator[Rule]:
+    model = p.model
+    yield Rule("model.d_norm", model.d_norm != "batch",
+               f"none or spectral with {chosen_by} (its autoencoder discriminator has no batch norm)", model.d_norm)
+    yield Rule("model.attention", not model.attention,
+               f"false with {chosen_by} (the attention block is in Table 1's discriminator; its autoencoder "
+               "discriminator has none)", model.attention)
+    yield Rule("model.condition", model.condition == "none" or p.loss.adv == 0,
+               f"none with {chosen_by} (its autoencoder discriminator has no class input or head)", model.condition)
+
+
+# The keys of train a run reads are the same for every family of the paper's optimisers; GAIA's own
+# rates and Adam settings are in its section.
+_TRAINING_RUN = ("train.steps", "train.batch_size", "train.seed", "train.augment", "train.colour_jitter")
+
+FAMILIES: dict[str, Family] = {
+    # The paper's multi-scale predictor (Table 1), trained by Algorithm 1.
+    "multiscale": Family(
+        model="pyext.models.multiscale", step="pyext.training.steps.multiscale",
+        evaluation="pyext.evaluation.multiscale",
+        reads=("clip", "model.d_norm", "model.attention", "model.condition", "model.embedding", "model.multiscale",
+               "loss", "train"),
+        patch=_halvable),
+    # GAIA's interpolating autoencoder pair (Sainburg et al. 2018).
+    "gaia": Family(
+        model="pyext.models.gaia", step="pyext.training.steps.gaia", evaluation="pyext.evaluation.gaia",
+        reads=("clip", "model.d_norm", "model.gaia", "loss.feature", "loss.comparator", *_TRAINING_RUN),
+        patch=_gaia_patch, objective=False, finetune="its autoencoders' sizes are fixed", rules=_gaia_rules),
+}
+
+DISCRIMINATORS: dict[str, DiscriminatorFacts] = {
+    "multiscale": DiscriminatorFacts("pyext.models.multiscale"),  # Table 1's classifier
+    "autoencoder": DiscriminatorFacts("pyext.models.autoencoder", _autoencoder_refusals),  # EBGAN's, BEGAN's
+}
+
+CONDITIONS: dict[str, ConditionFacts] = {
+    "none": ConditionFacts("pyext.losses.conditioning"),
+    "concat": ConditionFacts("pyext.losses.conditioning"),
+    "acgan": ConditionFacts("pyext.losses.conditioning", discriminator="the class head is the discriminator's"),
+}
+
+
+@section
+class MultiScaleParams:
+    """The paper's multi-scale networks (``model.family: multiscale``; their frame counts and patch
+    come from ``clip``). The discriminators of every objective follow the same scales and width.
+
+    Attributes:
+        scales: pyramid levels of the generator and the discriminator, 1..4 (the paper: 4); with S
+            scales the model uses the S finest of Table 1, the coarsest at ``clip.patch / 2^(S-1)``.
+        width: multiplies every channel count of Table 1 (the paper: 1.0).
+        skip: ``none`` (the paper) or ``last_frame``: the generator predicts a change to the last
+            input frame (:class:`pyext.models.MultiScaleGenerator`).
+        d_leak: the negative slope of Table 1's discriminator's activations, in [0, 1): 0 is the
+            paper's ReLU, 0.2 DCGAN's LeakyReLU.
+    """
+
+    scales: _int(1, MODEL_MAX_SCALES)
+    width: _float(1e-3)
+    skip: _choice(*SKIPS)
+    d_leak: _float(0, 1)
+
+
+@section
+class GAIAParams:
+    """GAIA's autoencoders and their training (``model.family: gaia``; Sainburg et al. 2018,
+    :mod:`pyext.models.gaia`, :mod:`pyext.losses.gaia`). GAIA trains with these rates and Adam's
+    settings, not ``train.optimizer``/``lr_*``/``betas``; ``train.batch_size`` must be even.
+
+    Attributes:
+        frames: ``clip`` (a sample is a training clip, its frames stacked on channels) or
+            ``single`` (each frame its own sample: the paper's image setting).
+        latent: the code's size.
+        width: multiplies every map count of both autoencoders.
+        lr: the learning rate both networks share, balanced by ``slope`` (the authors' 1e-4).
+        betas: Adam's ``(beta1, beta2)`` (the authors': TensorFlow's [0.9, 0.999]).
+        adam_eps: Adam's epsilon (the authors' example: 1e-8).
+        slope: b of the sigmoid balancing (the authors' 20).
+        structure_weight: w of the structure loss (the authors: lr / 2).
+        interpolation: ``[mean, std]`` of the normal the interpolation coefficients are drawn from
+            (the authors' [0.5, 0.25]).
+    """
+
+    frames: _choice("clip", "single")
+    latent: _Count
+    width: _float(1e-3)
+    lr: _float(0)
+    betas: _Betas
+    adam_eps: _float(0)
+    slope: _float(0)
+    structure_weight: _float(0)
+    interpolation: Annotated[tuple[_float(-10), _float(0)], BeforeValidator(_list),
+                             Expect("a list of two numbers [mean, std], std >= 0")]
+
+
+@section
+class ModelParams:
+    """The model: one key picks the family (:data:`FAMILIES`, :mod:`pyext.models`); each family
+    reads its knobs from the section under its name.
+
+    Attributes:
+        family: the model family: ``multiscale`` (the paper's predictor) or ``gaia``.
+        d_norm: the discriminator's normalisation (:data:`D_NORMS`, :mod:`pyext.models.blocks`):
+            ``none`` (the paper), ``spectral`` (SN-GAN, Miyato et al. 2018: every weight divided
+            by its largest singular value) or ``batch`` (DCGAN: batch norm after every convolution
+            but the first, real and generated clips normalised apart). GAIA: ``none`` or ``spectral``.
+        attention: a self-attention block (SAGAN, Zhang et al. 2018) in the discriminator at every
+            scale and in the generator at its coarse scales (the multi-scale family, Table 1's
+            discriminator).
+        condition: class conditioning (:data:`CONDITIONS`, :mod:`pyext.losses.conditioning`): ``none``,
+            ``concat`` (cGAN: a learned class embedding as extra input channels of G and of D at
+            every scale) or ``acgan`` (a class head on D at every scale; ACGAN). The multi-scale
+            family with Table 1's discriminator only.
+        embedding: ``concat``: the class embedding's size (the channels it adds).
+        multiscale: the knobs of the paper's networks.
+        gaia: the knobs of GAIA's autoencoders and their training.
+    """
+
+    family: named(FAMILIES)
+    d_norm: _choice(*D_NORMS)
+    attention: _Bool
+    condition: named(CONDITIONS)
+    embedding: _Count
+    multiscale: MultiScaleParams
+    gaia: GAIAParams
+
+
+def rules(p) -> Iterator[Rule]:
+    """The family's rule on the training patch, then its own rules."""
+    family = FAMILIES[p.model.family]
+    holds, expected = family.patch(p, p.clip.patch)
+    yield Rule("clip.patch", holds, expected, p.clip.patch)
+    yield from family.rules(p)
