@@ -1,7 +1,7 @@
 // Every schema of the beyondmse operator library, in one place.
 //
 // Kernels register per device in csrc/<op>/<op>_{cpu.cpp,cuda.cu} with TORCH_LIBRARY_IMPL; fake
-// (meta) kernels, autograd and autocast are registered from Python in pyext/_registration.py.
+// (meta) kernels, autograd and autocast are registered from Python in pyext/ops/<op>.py.
 #include <Python.h>
 #include <torch/library.h>
 
