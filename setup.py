@@ -1,7 +1,11 @@
-"""Builds pyext._C, the native BeyondMSE ops (torch.utils.cpp_extension).
+"""Builds pyext._C, the native BeyondMSE ops (torch.utils.cpp_extension), and, in place only,
+pyext._C_testing, the tests' library.
 
-CPU sources are always built; the CUDA sources whenever nvcc is found, even on a machine without a
-GPU. Environment switches:
+pyext._C: csrc/ops.cpp (the schemas) with every csrc/<op>/<op>_cpu.cpp, and the csrc/<op>/<op>_cuda.cu
+whenever nvcc is found, even on a machine without a GPU. pyext._C_testing: csrc/testing.cpp with
+every csrc/<op>/<op>_testing.cpp (the CUDA kernels' per-thread code run on the CPU, CPU sources
+only); `build_ext --inplace` (make build) and editable installs build it for the tests, which load
+it themselves; wheels and installs leave it out, and pyext never imports it. Environment switches:
     BEYONDMSE_CPU_ONLY=1       build the CPU kernels only (no nvcc needed, builds in seconds)
     BEYONDMSE_NO_EXTENSION=1   build no extension: `make install` registers the package and the
                                `beyondmse` command this way (pip install -e builds in a fresh folder
@@ -25,6 +29,7 @@ import torch  # noqa: E402
 from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension  # noqa: E402
 
 DEFAULT_ARCH_LIST = "8.0;9.0+PTX"
+TESTING_MODULE = "pyext._C_testing"
 
 
 def _nvcc_available() -> bool:
@@ -33,23 +38,34 @@ def _nvcc_available() -> bool:
     return CUDA_HOME is not None and os.path.exists(os.path.join(CUDA_HOME, "bin", "nvcc"))
 
 
-def _extension():
+def _extensions():
     root = os.path.dirname(os.path.abspath(__file__))
-    sources = ["csrc/ops.cpp"] + sorted(glob.glob("csrc/*/*_cpu.cpp", root_dir=root))
+
+    def sources(*patterns):
+        return [path for pattern in patterns for path in sorted(glob.glob(pattern, root_dir=root))]
+
     # at::parallel_for runs on OpenMP, but only in code compiled with -fopenmp.
-    cxx = ["-O3", "-fopenmp"]
-    # Recorded in the module, so pyext can tell a build for another torch from a broken one.
-    macros = [("BEYONDMSE_TORCH_VERSION", torch.__version__)]
+    options = {
+        # Recorded in each module, so a build for another torch is told from a broken one.
+        "define_macros": [("BEYONDMSE_TORCH_VERSION", torch.__version__)],
+        "extra_compile_args": {"cxx": ["-O3", "-fopenmp"], "nvcc": ["-O3", "-lineinfo"]},
+    }
+    testing = CppExtension(TESTING_MODULE, sources("csrc/testing.cpp", "csrc/*/*_testing.cpp"), **options)
+    production = sources("csrc/ops.cpp", "csrc/*/*_cpu.cpp")
     if not _nvcc_available():
-        return CppExtension("pyext._C", sources, define_macros=macros, extra_compile_args={"cxx": cxx})
+        return [CppExtension("pyext._C", production, **options), testing]
     if not torch.cuda.is_available() and not os.environ.get("TORCH_CUDA_ARCH_LIST"):
         os.environ["TORCH_CUDA_ARCH_LIST"] = DEFAULT_ARCH_LIST
-    return CUDAExtension(
-        "pyext._C",
-        sources + sorted(glob.glob("csrc/*/*_cuda.cu", root_dir=root)),
-        define_macros=macros,
-        extra_compile_args={"cxx": cxx, "nvcc": ["-O3", "-lineinfo"]},
-    )
+    return [CUDAExtension("pyext._C", production + sources("csrc/*/*_cuda.cu"), **options), testing]
+
+
+class BuildExtensions(BuildExtension.with_options(use_ninja=shutil.which("ninja") is not None)):
+    """build_ext that builds the tests' library only in place (in a checkout, for its tests)."""
+
+    def finalize_options(self):
+        super().finalize_options()  # an editable install turns inplace on here
+        if not self.inplace:
+            self.extensions = [ext for ext in self.extensions if ext.name != TESTING_MODULE]
 
 
 setup(
@@ -58,8 +74,8 @@ setup(
     description="Multi-scale adversarial video prediction beyond mean square error, with fused native ops",
     packages=find_packages(include=["pyext", "pyext.*"]),  # every package under pyext/ (pyext.data, ...)
     python_requires=">=3.10",
-    ext_modules=[] if os.environ.get("BEYONDMSE_NO_EXTENSION", "0") not in ("", "0") else [_extension()],
+    ext_modules=[] if os.environ.get("BEYONDMSE_NO_EXTENSION", "0") not in ("", "0") else _extensions(),
     # `beyondmse` (pyext/cli.py); commands beyond its own are entry points of beyondmse.commands.
     entry_points={"console_scripts": ["beyondmse = pyext.cli:main"]},
-    cmdclass={"build_ext": BuildExtension.with_options(use_ninja=shutil.which("ninja") is not None)},
+    cmdclass={"build_ext": BuildExtensions},
 )

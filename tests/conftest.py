@@ -1,5 +1,6 @@
 """pytest configuration: the ``cuda`` marker, a compile cache of the run's own; the
-``one_torch_thread`` and ``data_dir`` fixtures."""
+``one_torch_thread``, ``data_dir`` and ``testing_ops`` fixtures."""
+import importlib
 import os
 import tempfile
 from pathlib import Path
@@ -33,3 +34,24 @@ def data_dir(tmp_path_factory) -> Path:
     write_clips(folder / "train.h5", moving_squares(24, 5, seed=1))
     write_clips(folder / "val.h5", moving_squares(6, 5, seed=2))
     return folder
+
+
+@pytest.fixture(scope="session")
+def testing_ops():
+    """``torch.ops.beyondmse_testing``: the tests' own ops, which run the CUDA kernels' per-thread code
+    on the CPU (``csrc/testing.cpp``). Their library, ``pyext._C_testing``, is built in place beside
+    ``pyext._C`` and loaded only here: pyext never imports it. Without it the test is skipped, or
+    fails where ``BEYONDMSE_REQUIRE_NATIVE`` is set."""
+    from pyext.ops import REQUIRE_NATIVE_ENV
+
+    try:
+        built_for = importlib.import_module("pyext._C_testing").torch_version
+        problem = None if built_for == torch.__version__ else f"it was built for torch {built_for}"
+    except ImportError as exc:
+        problem = str(exc)
+    if problem is not None:
+        message = f"the tests' library pyext._C_testing cannot be used ({problem}): run `make build`"
+        if os.environ.get(REQUIRE_NATIVE_ENV, "0") not in ("", "0"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return torch.ops.beyondmse_testing

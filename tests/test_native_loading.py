@@ -11,6 +11,7 @@ import pytest
 import pyext
 
 PACKAGE = Path(pyext.__file__).parent
+REPO = PACKAGE.parent
 
 
 # An editable install (pip install -e .) adds an import hook that would find the real pyext._C
@@ -58,7 +59,7 @@ def test_require_native_turns_a_missing_extension_into_an_import_error(package_c
 
 
 def test_a_broken_extension_is_reported(package_copy):
-    native = next(PACKAGE.glob("_C*.so"))
+    native = next(PACKAGE.glob("_C.*.so"))
     (package_copy / "pyext" / native.name).write_bytes(b"not a shared library")
     result = _run("import pyext; print(pyext.native_error())", package_copy)
     assert result.returncode == 0, result.stderr
@@ -66,7 +67,7 @@ def test_a_broken_extension_is_reported(package_copy):
 
 
 def test_an_extension_built_for_another_torch_is_refused(package_copy):
-    native = next(PACKAGE.glob("_C*.so"))
+    native = next(PACKAGE.glob("_C.*.so"))
     shutil.copy(native, package_copy / "pyext" / native.name)
     result = _run("import torch; torch.__version__ = '0.0.1'; import pyext; print(pyext.native_error())",
                   package_copy)
@@ -91,3 +92,20 @@ def test_reference_only_runs_the_reference_within_its_block(monkeypatch):
     torch.testing.assert_close(referenced, native)
     pyext.gdl_loss(p, t)
     assert calls == [1]  # native again after the block
+
+
+@pytest.mark.skipif(not pyext.native_available(), reason="needs the built extension (make test requires it)")
+def test_the_ops_load_no_testing_op():
+    # The tests' library (pyext._C_testing, torch.ops.beyondmse_testing) is theirs alone: the
+    # package's ops never load it, and the production library holds none of its schemas.
+    result = _run("""
+        import sys, torch, pyext.ops
+        assert pyext.ops.native_available(), pyext.ops.native_error()
+        names = [s.name for s in torch._C._jit_get_all_schemas() if s.name.startswith("beyondmse")]
+        assert "beyondmse::gdl_loss" in names, names
+        assert not [n for n in names if not n.startswith("beyondmse::") or n.endswith("_on_cpu")], names
+        assert "pyext._C_testing" not in sys.modules
+        print("ok")
+    """, REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -1,6 +1,7 @@
 """The native ops against the reference (forward and gradients), OpenCV, gradcheck and opcheck;
 dtypes, devices, non-contiguous inputs, autocast, torch.compile and argument errors; the CUDA pyramid
-kernel's phases, the CUDA GDL kernels' threads and the CUDA difference kernels run on the CPU."""
+kernel's phases, the CUDA GDL kernels' threads and the CUDA difference kernels run on the CPU (the
+tests' library, the ``testing_ops`` fixture)."""
 import itertools
 
 import cv2
@@ -169,7 +170,7 @@ _STRIP_LAUNCHES = [(4, 0, 1, 256), (4, 1, 2, 3), (4, 3, 1, 1), (4, 32, 2, 33), (
 
 
 @pytest.mark.parametrize("alpha", [1.0, 2.0, 1.5])
-def test_cuda_gdl_kernel_threads_on_the_cpu_match_the_cpu_kernel(alpha):
+def test_cuda_gdl_kernel_threads_on_the_cpu_match_the_cpu_kernel(testing_ops, alpha):
     for h, w in itertools.product([1, 2, 3, 5, 8, 17, 40], [1, 2, 3, 4, 5, 8, 12, 36, 41]):
         pred, target = _rand(3, h, w, dtype=torch.float64, seed=h * 100 + w), _rand(3, h, w, dtype=torch.float64)
         grad = _rand(3, dtype=torch.float64, seed=5)
@@ -177,17 +178,17 @@ def test_cuda_gdl_kernel_threads_on_the_cpu_match_the_cpu_kernel(alpha):
         for vector, strip, blocks, threads in _STRIP_LAUNCHES:
             if w % vector:
                 continue
-            got = ops._gdl_strip_kernel_on_cpu(pred, target, alpha, grad, vector, strip, blocks, threads)
+            got = testing_ops.gdl_strip_kernel_on_cpu(pred, target, alpha, grad, vector, strip, blocks, threads)
             for name, a, b in zip(("loss", "pred's gradient", "target's gradient"), got, expected):
                 torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12, msg=lambda m: (
                     f"{name} of {h}x{w}, vector {vector}, strip {strip}, {blocks} x {threads} threads: {m}"))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_cuda_gdl_kernel_threads_on_the_cpu_in_low_precision(dtype):
+def test_cuda_gdl_kernel_threads_on_the_cpu_in_low_precision(testing_ops, dtype):
     pred, target = _rand(2, 3, 64, 48, dtype=dtype, seed=21), _rand(2, 3, 64, 48, dtype=dtype, seed=22)
     grad = torch.ones(2, 3)
-    loss, gp, gt = ops._gdl_strip_kernel_on_cpu(pred, target, 1.0, grad, 4, 0, 2, 256)
+    loss, gp, gt = testing_ops.gdl_strip_kernel_on_cpu(pred, target, 1.0, grad, 4, 0, 2, 256)
     ref_p, ref_t = pred.double().requires_grad_(), target.double().requires_grad_()
     ref = reference.gdl_loss(ref_p, ref_t, 1.0, "none")
     ref.sum().backward()
@@ -265,36 +266,36 @@ _TILE_LAUNCHES = [((0, 0), 256, 65535, False), ((2, 4), 7, 3, True), ((16, 32), 
 
 
 @pytest.mark.parametrize("op", list(PYRAMID_KINDS))
-def test_cuda_pyramid_kernel_phases_on_the_cpu_match_the_cpu_kernel(op):
+def test_cuda_pyramid_kernel_phases_on_the_cpu_match_the_cpu_kernel(testing_ops, op):
     for h, w in itertools.product(PYRAMID_AXES, PYRAMID_AXES):
         x = _rand(2, h, w, dtype=torch.float64, seed=h * 1000 + w)
         for out_h, out_w in itertools.product(pyramid_output_sizes(op, h), pyramid_output_sizes(op, w)):
             expected = pyramid_op(op, x, out_h, out_w)
             for (tile_h, tile_w), threads, grid_y, reverse in _TILE_LAUNCHES:
-                got = ops._pyramid_tile_kernel_on_cpu(x, PYRAMID_KINDS[op], out_h, out_w, tile_h, tile_w, threads,
-                                                      grid_y, reverse)
+                got = testing_ops.pyramid_tile_kernel_on_cpu(x, PYRAMID_KINDS[op], out_h, out_w, tile_h, tile_w,
+                                                             threads, grid_y, reverse)
                 assert got.shape == expected.shape
                 torch.testing.assert_close(got, expected, rtol=0, atol=1e-12, msg=lambda m: (
                     f"{op} {h}x{w} -> {out_h}x{out_w}, tile {tile_h}x{tile_w}, {threads} threads: {m}"))
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_cuda_pyramid_kernel_phases_on_the_cpu_in_low_precision(dtype):
+def test_cuda_pyramid_kernel_phases_on_the_cpu_in_low_precision(testing_ops, dtype):
     x = _rand(3, 70, 45, dtype=dtype, seed=16)
     for op, size in [("pyr_down", (35, 23)), ("pyr_up", (139, 90))]:
-        got = ops._pyramid_tile_kernel_on_cpu(x, PYRAMID_KINDS[op], *size, 0, 0, 256, 65535, False)
+        got = testing_ops.pyramid_tile_kernel_on_cpu(x, PYRAMID_KINDS[op], *size, 0, 0, 256, 65535, False)
         assert got.dtype == dtype
         assert_close(got, getattr(reference, op)(x.double(), *([size] if op == "pyr_up" else [])), dtype, 4.0)
 
 
-def test_cuda_pyramid_kernel_phases_read_only_staged_inputs():
+def test_cuda_pyramid_kernel_phases_read_only_staged_inputs(testing_ops):
     # A bad kind or tile is refused by name, and shared memory starts as NaN: an output that read an
     # unstaged value would be NaN.
     with pytest.raises(RuntimeError, match="kind must be 0 .. 3"):
-        ops._pyramid_tile_kernel_on_cpu(torch.zeros(4, 4), 4, 2, 2, 0, 0, 256, 1, False)
+        testing_ops.pyramid_tile_kernel_on_cpu(torch.zeros(4, 4), 4, 2, 2, 0, 0, 256, 1, False)
     with pytest.raises(RuntimeError, match="pyr_up height size 5 does not fit"):
-        ops._pyramid_tile_kernel_on_cpu(torch.zeros(4, 4), 1, 5, 8, 0, 0, 256, 1, False)
-    out = ops._pyramid_tile_kernel_on_cpu(torch.ones(1, 33, 33), 0, 17, 17, 4, 4, 5, 2, True)
+        testing_ops.pyramid_tile_kernel_on_cpu(torch.zeros(4, 4), 1, 5, 8, 0, 0, 256, 1, False)
+    out = testing_ops.pyramid_tile_kernel_on_cpu(torch.ones(1, 33, 33), 0, 17, 17, 4, 4, 5, 2, True)
     assert torch.equal(out, torch.ones(1, 17, 17))
 
 
@@ -414,7 +415,7 @@ def test_pairwise_sqdist_keeps_the_difference_form_where_the_gemm_form_cancels(d
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
-def test_cuda_difference_kernels_on_the_cpu_match_the_reference(dtype):
+def test_cuda_difference_kernels_on_the_cpu_match_the_reference(testing_ops, dtype):
     # The CUDA difference kernels' phases run on the CPU (csrc/structure/structure_tiles.h): one
     # tile and several, partial tiles, feature splits (5 x 2000: 8 splits; 40 x 1100: 5), threads
     # in order and reversed. Distances start as NaN: the mirrored stores must fill every entry.
@@ -424,7 +425,7 @@ def test_cuda_difference_kernels_on_the_cpu_match_the_reference(dtype):
         ref = reference.pairwise_sqdist(ref_x)
         ref.backward(grad)
         for reverse in (False, True):
-            out, grad_x = ops._sqdist_difference_kernels_on_cpu(x, grad, reverse)
+            out, grad_x = testing_ops.sqdist_difference_kernels_on_cpu(x, grad, reverse)
             assert out.dtype == (torch.float64 if dtype == torch.float64 else torch.float32)
             assert grad_x.dtype == dtype
             assert_close(out, ref, dtype, 4.0)

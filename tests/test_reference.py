@@ -91,3 +91,11 @@ def test_structure_loss_hand_computed():
     dx, dz = dx / dx.mean(), dz / dz.mean()
     expected = ((dx.log1p() - dz.log1p()) ** 2).mean()
     assert reference.structure_loss(x, z).item() == pytest.approx(expected.item(), rel=1e-12)
+
+
+def test_every_op_has_a_specification():
+    import pyext.ops
+
+    fronts = [name for name in pyext.ops.__all__ if name not in ("native_available", "native_error")]
+    assert fronts and all(callable(getattr(reference, name)) for name in fronts)
+    assert set(fronts) <= set(reference.__all__)

@@ -1,6 +1,6 @@
 // CUDA kernels of the gradient difference loss. Each thread walks strips of rows of one image's
-// column groups with vector loads (gdl_strips.h, where the per-thread work and its CPU emulation
-// live): the forward sums the terms each pixel owns (vertical with the pixel above, horizontal with
+// column groups with vector loads (gdl_strips.h, the per-thread work, which gdl_testing.cpp also
+// runs on the CPU): the forward sums the terms each pixel owns (vertical with the pixel above, horizontal with
 // the pixel to the left) and each block writes its total as one part of the image's sum; a second
 // kernel adds an image's parts in a fixed order, so results are bit-identical run to run (no
 // atomics). The backward writes the wanted input gradients of every pixel in the same pass.

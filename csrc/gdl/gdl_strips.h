@@ -1,6 +1,6 @@
 // The CUDA GDL kernels' per-thread work, as host-device functions: gdl_cuda.cu runs them on the
-// GPU and emulate_gdl_strips runs the same code on the CPU (every thread of the grid in turn), so
-// the strip walk, the vector loads and the image edges are tested on machines without a GPU.
+// GPU and gdl_testing.cpp runs the same code on the CPU (every thread of the grid in turn), so the
+// strip walk, the vector loads and the image edges are tested on machines without a GPU.
 //
 // A thread owns a group of V adjacent columns (V = 4: one 16-byte load of float32 per row) over a
 // strip of consecutive rows, and walks down it keeping the rows it needs in registers: the forward
@@ -221,24 +221,6 @@ template <typename F>
 void dispatch_vector(int vector, F&& fn) {
   if (vector == 4) return fn(std::integral_constant<int, 4>{});
   return fn(std::integral_constant<int, 1>{});
-}
-
-// The launch's threads (blocks x threads for each image) run one after another on the CPU: the
-// image's sum adds the threads' partial sums in thread order (the GPU adds them in a fixed tree,
-// so the two agree to rounding), and the gradients are written as the GPU writes them.
-template <Exponent E, int V, typename T>
-void emulate_gdl_strips(const StripJob<T>& job, int64_t images, int64_t blocks, int threads, acc_t<T> alpha,
-                        const acc_t<T>* grad, acc_t<T>* out, T* gp, T* gt) {
-  using A = acc_t<T>;
-  const int64_t stride = blocks * threads;
-  for (int64_t img = 0; img < images; ++img) {
-    A sum = 0;
-    for (int64_t first = 0; first < stride; ++first) {
-      sum += strip_forward<E, V, T>(job, img, first, stride, alpha);
-      strip_backward<E, true, true, V, T>(job, img, first, stride, alpha, grad[img], gp, gt);
-    }
-    out[img] = sum;
-  }
 }
 
 }  // namespace beyondmse

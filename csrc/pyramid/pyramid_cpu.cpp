@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "pyramid_tile.h"
+#include "pyramid_taps.h"
 
 namespace beyondmse {
 namespace {
@@ -105,33 +105,8 @@ at::Tensor resample(const at::Tensor& input, Resample kind, int64_t out_h, int64
   return out;
 }
 
-at::Tensor tile_kernel_on_cpu(const at::Tensor& input, int64_t kind_index, int64_t out_h, int64_t out_w,
-                              int64_t tile_h, int64_t tile_w, int64_t threads, int64_t grid_y, bool reverse) {
-  TORCH_CHECK(kind_index >= 0 && kind_index <= 3, "beyondmse: kind must be 0 .. 3, got ", kind_index);
-  TORCH_CHECK(threads >= 1 && grid_y >= 1 && tile_h >= 0 && tile_w >= 0 && tile_h <= kMaxTileHeight &&
-                  tile_w <= kMaxTileWidth,
-              "beyondmse: threads and grid_y must be >= 1, tiles at most ", kMaxTileHeight, " x ", kMaxTileWidth);
-  const auto kind = static_cast<Resample>(kind_index);
-  check_resample(input, kind, out_h, out_w);
-  const at::Tensor x = input.contiguous();
-  at::Tensor out = at::empty(image_shape(x, out_h, out_w), x.options());
-  if (out.numel() == 0) return out;
-  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, x.scalar_type(), "beyondmse_pyramid_tile_on_cpu", [&] {
-    const auto job = make_tile_job<scalar_t>(x.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(), kind,
-                                             image_count(x), static_cast<int>(x.size(-2)),
-                                             static_cast<int>(x.size(-1)), static_cast<int>(out_h),
-                                             static_cast<int>(out_w), static_cast<int>(tile_h),
-                                             static_cast<int>(tile_w));
-    emulate_tile_kernel(job, std::min(grid_y, job.tiles), static_cast<int>(threads), reverse);
-  });
-  return out;
-}
-
 }  // namespace
 
-TORCH_LIBRARY_IMPL(beyondmse, CPU, m) {
-  PyramidOps<resample>::define(m);
-  m.impl("_pyramid_tile_kernel_on_cpu", &tile_kernel_on_cpu);
-}
+TORCH_LIBRARY_IMPL(beyondmse, CPU, m) { PyramidOps<resample>::define(m); }
 
 }  // namespace beyondmse

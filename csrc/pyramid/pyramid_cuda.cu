@@ -1,7 +1,7 @@
 // CUDA kernel of the pyramid ops: one separable resampling kernel serves pyr_down, pyr_up and both
 // adjoints (see pyramid_taps.h). A block stages a tile's inputs with their halo in shared memory and
-// filters them in two separable passes (pyramid_tile.h, where the phases and their CPU emulation
-// live); blocks loop over (image, row tile) pairs, so any number of images fits the grid.
+// filters them in two separable passes (pyramid_tile.h, the phases, which pyramid_testing.cpp also
+// runs on the CPU); blocks loop over (image, row tile) pairs, so any number of images fits the grid.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <c10/cuda/CUDAException.h>

@@ -1,5 +1,5 @@
 // The CUDA pyramid kernel's work, written as phases that a block runs one after another, with a
-// barrier between phases; pyramid_cuda.cu runs them on the GPU and emulate_tile_kernel runs the
+// barrier between phases; pyramid_cuda.cu runs them on the GPU and pyramid_testing.cpp runs the
 // same code on the CPU (each phase for every thread of a block in turn), so the tiling, the staged
 // ranges and the closed forms are tested on machines without a GPU.
 //
@@ -18,10 +18,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
-#include <vector>
 
-// The emulator checks every shared-memory index the phases read; the GPU build does not.
+// The emulator (pyramid_testing.cpp) checks every shared-memory index the phases read; the GPU
+// build does not.
 #if defined(__CUDA_ARCH__)
 #define BMSE_TILE_CHECK(cond) ((void)0)
 #else
@@ -217,34 +216,6 @@ BMSE_HD void phase_vertical(const TileJob<T>& job, const TileShared<acc_t<T>>& s
       }
     }
     out[static_cast<int64_t>(r) * job.out_w + c] = static_cast<T>(acc);
-  }
-}
-
-// The blocks of a launch (grid_x column tiles, grid_y blocks walking the (image, row tile) pairs)
-// run one after another on the CPU, each phase for threads 0 .. threads - 1 in turn (or in reverse)
-// with the barriers between phases. Shared memory starts as NaN, so a read of anything not staged
-// shows in the output.
-template <typename T>
-void emulate_tile_kernel(const TileJob<T>& job, int64_t grid_y, int threads, bool reverse) {
-  using A = acc_t<T>;
-  std::vector<unsigned char> shared(tile_shared_bytes(job));  // operator new aligns it for any A
-  const int64_t grid_x = (job.out_w + job.tile_w - 1) / job.tile_w;
-  auto each_thread = [&](auto&& phase) {
-    for (int k = 0; k < threads; ++k) phase(reverse ? threads - 1 - k : k);
-  };
-  for (int64_t bx = 0; bx < grid_x; ++bx) {
-    for (int64_t by = 0; by < grid_y; ++by) {
-      const TileShared<A> s = tile_shared(shared.data(), job);
-      std::fill(s.stage, s.stage + job.cap_r * (job.cap_c + job.tile_w), std::numeric_limits<A>::quiet_NaN());
-      TilePos p = tile_position(job, bx, by);
-      each_thread([&](int tid) { phase_col_taps(job, s, p, tid, threads); });
-      for (int64_t tile = by; tile < job.tiles; tile += grid_y) {
-        p = tile_position(job, bx, tile);
-        each_thread([&](int tid) { phase_stage(job, s, p, tid, threads); });
-        each_thread([&](int tid) { phase_horizontal(job, s, p, tid, threads); });
-        each_thread([&](int tid) { phase_vertical(job, s, p, tid, threads); });
-      }
-    }
   }
 }
 

@@ -6,12 +6,9 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
-#include <limits>
-#include <tuple>
 #include <vector>
 
 #include "structure_gemm.h"
-#include "structure_tiles.h"
 
 namespace beyondmse {
 namespace {
@@ -156,34 +153,11 @@ at::Tensor pairwise_sqdist_backward(const at::Tensor& grad, const at::Tensor& in
   return out;
 }
 
-std::tuple<at::Tensor, at::Tensor> difference_kernels_on_cpu(const at::Tensor& input, const at::Tensor& grad,
-                                                             bool reverse) {
-  check_sqdist_input(input);
-  check_sqdist_grad(grad, input);
-  const at::Tensor x = input.contiguous();
-  const int64_t n = x.size(0), d = x.size(1);
-  TORCH_CHECK(n > 0 && d > 0, "beyondmse: the difference kernels take N, D >= 1");
-  const int64_t split = split_features(n, d), splits = ceil_div(d, split);
-  const at::TensorOptions acc = x.options().dtype(opmath_dtype(x.scalar_type()));
-  at::Tensor partial = at::full({splits, n, n}, std::numeric_limits<double>::quiet_NaN(), acc);
-  at::Tensor grad_x = at::full_like(x, std::numeric_limits<double>::quiet_NaN());
-  const at::Tensor g = grad.to(acc.dtype_opt()->toScalarType());
-  const at::Tensor sym = (g + g.t()).contiguous();
-  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, x.scalar_type(), "beyondmse_sqdist_tiles_on_cpu", [&] {
-    using A = acc_t<scalar_t>;
-    emulate_sqdist_kernels<scalar_t>(x.const_data_ptr<scalar_t>(), n, d, split, partial.mutable_data_ptr<A>(),
-                                     sym.const_data_ptr<A>(), A(2) / static_cast<A>(d),
-                                     grad_x.mutable_data_ptr<scalar_t>(), reverse);
-  });
-  return {partial.sum(0), grad_x};
-}
-
 }  // namespace
 
 TORCH_LIBRARY_IMPL(beyondmse, CPU, m) {
   m.impl("pairwise_sqdist", &pairwise_sqdist);
   m.impl("pairwise_sqdist_backward", &pairwise_sqdist_backward);
-  m.impl("_sqdist_difference_kernels_on_cpu", &difference_kernels_on_cpu);
 }
 
 }  // namespace beyondmse

@@ -1,6 +1,6 @@
 // The CUDA difference kernels of pairwise_sqdist, written as phases that a block runs one after
 // another with a barrier between them: structure_cuda.cu runs them on the GPU and
-// emulate_sqdist_kernels runs the same code on the CPU (each phase for the 16 x 16 threads of a
+// structure_testing.cpp runs the same code on the CPU (each phase for the 16 x 16 threads of a
 // block in turn, each thread's registers kept between phases), so the tiling, the feature splits
 // and the mirrored stores are tested on machines without a GPU.
 //
@@ -10,9 +10,6 @@
 #pragma once
 
 #include <algorithm>
-#include <limits>
-#include <memory>
-#include <vector>
 
 #include "../common.h"
 
@@ -170,58 +167,6 @@ BMSE_HD void sqdist_backward_store(const Micro<A>& acc, T* grad_x, int64_t n, in
     for (int c = 0; c < kMicro; ++c) {
       const int64_t i = i0 + ty + r * kSide, f = f0 + tx + c * kSide;
       if (i < n && f < d) grad_x[i * d + f] = static_cast<T>(scale * acc.v[r][c]);
-    }
-}
-
-// ---------------------------------------------------------------- the CPU run of both
-// Every block of both launches, one after another; each phase runs for threads 0 .. 255 (or in
-// reverse) with the barriers between phases, and shared memory starts as NaN. out holds the
-// splits' partial matrices (splits x n x n); grad_x is written from sym = S + S^T.
-template <typename T>
-void emulate_sqdist_kernels(const T* x, int64_t n, int64_t d, int64_t split, acc_t<T>* out, const acc_t<T>* sym,
-                            acc_t<T> scale, T* grad_x, bool reverse) {
-  using A = acc_t<T>;
-  auto shared = std::make_unique<TilePair<A>>();
-  std::vector<Micro<A>> acc(kSqdistThreads), own(kSqdistThreads);
-  auto each_thread = [&](auto&& phase) {
-    for (int k = 0; k < kSqdistThreads; ++k) {
-      const int tid = reverse ? kSqdistThreads - 1 - k : k;
-      phase(tid, tid % kSide, tid / kSide);
-    }
-  };
-  auto poison = [&] {
-    A* first = &shared->a[0][0];
-    std::fill(first, first + 2 * kTile * (kTile + 1), std::numeric_limits<A>::quiet_NaN());
-  };
-  const int64_t tiles = ceil_div(n, kTile), splits = ceil_div(d, split);
-  for (int64_t bz = 0; bz < splits; ++bz)
-    for (int64_t by = 0; by < tiles; ++by)
-      for (int64_t bx = by; bx < tiles; ++bx) {  // blocks below the diagonal return at once
-        const SqdistBlock b = sqdist_block(bx, by, bz, d, split);
-        poison();
-        for (auto& a : acc) a = Micro<A>{};
-        for (int64_t f0 = b.f_begin; f0 < b.f_end; f0 += kTile) {
-          each_thread([&](int tid, int, int) { sqdist_stage(*shared, x, n, d, b, f0, tid); });
-          each_thread([&](int tid, int tx, int ty) { sqdist_accumulate(*shared, acc[tid], tx, ty); });
-        }
-        each_thread([&](int tid, int tx, int ty) { sqdist_result(*shared, acc[tid], d, tx, ty); });
-        each_thread([&](int tid, int, int) { sqdist_store(*shared, out, n, b, tid); });
-      }
-  for (int64_t by = 0; by < tiles; ++by)
-    for (int64_t bx = 0; bx < ceil_div(d, kTile); ++bx) {
-      const int64_t i0 = by * kTile, f0 = bx * kTile;
-      poison();
-      for (auto& a : acc) a = Micro<A>{};
-      each_thread([&](int tid, int tx, int ty) { sqdist_backward_own(own[tid], x, n, d, i0, f0, tx, ty); });
-      for (int64_t j0 = 0; j0 < n; j0 += kTile) {
-        each_thread([&](int tid, int, int) { sqdist_backward_stage(*shared, sym, x, n, d, i0, f0, j0, tid); });
-        each_thread([&](int tid, int tx, int ty) {
-          sqdist_backward_accumulate(*shared, own[tid], acc[tid], n, j0, tx, ty);
-        });
-      }
-      each_thread([&](int tid, int tx, int ty) {
-        sqdist_backward_store(acc[tid], grad_x, n, d, i0, f0, scale, tx, ty);
-      });
     }
 }
 

@@ -15,16 +15,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = [
-    "gdl_loss",
-    "pyr_down",
-    "pyr_up",
-    "gaussian_pyramid",
-    "laplacian_pyramid",
-    "laplacian_reconstruct",
-    "structure_loss",
-    "reflect101",
-]
+from .. import _OPS
+
+__all__ = [*_OPS, "reflect101"]
 
 # Binomial 5-tap kernel of cv2.pyrDown / cv2.pyrUp.
 _BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
