@@ -1,11 +1,11 @@
-"""bench.table2: the rows are the presets of configs/table2/ (each a valid params change making the
-row the paper names), and the table lays both measures out as Table 2 does."""
+"""experiments.table2: the rows are the presets of configs/table2/ (each a valid params change
+making the row the paper names), and the table lays both measures out as Table 2 does."""
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bench.table2 import NOT_RUN, PAPER, PRESETS, ROWS, SEEDED, document, label, rows, table
+from experiments.table2 import NOT_RUN, PAPER, PRESETS, ROWS, SEEDED, document, label, rows, table
 from cases import REPO, TEST_PARAMS
 from pyext.config import parse_params
 from pyext.presets import apply_preset, read_preset

@@ -1,4 +1,4 @@
-"""What the long comparisons (``bench/zoo.py``, ``bench/table2.py``) share: running rows as DVC
+"""What the long comparisons (:mod:`experiments.zoo`, :mod:`experiments.table2`) share: running rows as DVC
 experiments one at a time, reading an experiment's files back, and a picture of one test clip
 predicted by every experiment.
 

@@ -1,14 +1,14 @@
 """The paper's Table 2 as one command: every row a preset of ``configs/table2/`` run as a DVC
-experiment over the workspace's params (:mod:`bench.experiments`, as the zoo runs its rows), each
+experiment over the workspace's params (:mod:`experiments.runner`, as the zoo runs its rows), each
 with the same budget, one at a time, plus a second seed of one row as the noise floor; then the
 table, by both measures, beside the published one, and a picture of one test clip predicted by
 every row.
 
-    python -m bench.table2                              # every row; writes eval/table2.{md,json,png}
-    python -m bench.table2 --set train.steps=100        # a shorter budget for every row
-    python -m bench.table2 --base configs/paper.yaml    # the paper's networks and training under every row
-    python -m bench.table2 --only l1,gdl-l1             # some rows
-    python -m bench.table2 --collect                    # only the table and picture, of existing experiments
+    python -m experiments.table2                            # every row; writes experiments/results/table2/
+    python -m experiments.table2 --set train.steps=100      # a shorter budget for every row
+    python -m experiments.table2 --base configs/paper.yaml  # the paper's networks and training under every row
+    python -m experiments.table2 --only l1,gdl-l1           # some rows
+    python -m experiments.table2 --collect                  # only the table and picture, of existing experiments
 
 Each experiment stays in the repository as ``table2-<row>``. The rows marked * go on learning on
 64x64 patches after training (the finetune stage, ``finetune.steps`` more steps). The paper's last model ("Adv+GDL fine-tuned*": trained
@@ -23,12 +23,12 @@ from pathlib import Path
 
 import yaml
 
-from bench.experiments import Row, chosen, experiment_ref, git, machine, picture, run_rows, show, write_picture
+from experiments.runner import Row, chosen, experiment_ref, git, machine, picture, run_rows, show, write_picture
 from pyext.config import load_params
 from pyext.presets import overrides, read_preset
 
 PRESETS = Path("configs/table2")
-OUT = Path("eval")
+OUT = Path("experiments/results/table2")
 PREFIX = "table2-"
 
 # The rows this project runs, in Table 2's order: the preset's name and the paper's label (* :
@@ -150,7 +150,7 @@ def caption(results: list[dict], data: str) -> str:
 
 
 def document(results: list[dict], data: str) -> str:
-    """``eval/table2.md``: the caption, both measures, and the published table."""
+    """``table2.md``: the caption, both measures, and the published table."""
     parts = [f"# Table 2, reproduced\n\n{caption(results, data)}\n"]
     for title, prefix in MEASURES:
         parts.append(f"## By {title}\n\n{table(results, prefix)}")
@@ -170,7 +170,7 @@ def main() -> None:
     args = parser.parse_args()
     every = rows(base=tuple(args.base))
     if not args.collect:
-        run_rows(PREFIX, OUT / "table2-logs", chosen(every, args.only, parser), args.set, "table2")
+        run_rows(PREFIX, Path("experiments/logs/table2"), chosen(every, args.only, parser), args.set, "table2")
     results = [c for c in (collect(r) for r in every) if c is not None]
     if not results:
         sys.exit("table2: no table2 experiments to tabulate")

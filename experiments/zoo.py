@@ -2,7 +2,7 @@
 (the demo set as shipped), each with the same step budget, one at a time; then a table and a
 picture of one test clip predicted by each.
 
-Every experiment runs as :mod:`bench.experiments` runs them. The rows: every
+Every experiment runs as :mod:`experiments.runner` runs them. The rows: every
 ``loss.adversarial.kind`` (f-GAN with the divergence ``params.yaml`` names), ``loss.adv: 0`` (no
 discriminator: the reconstruction losses alone), the shipped objective with a second
 ``train.seed`` (the noise floor), and the shipped objective with each option of
@@ -12,14 +12,14 @@ stays in the repository under its name (``zoo-<row>``): ``dvc exp show`` lists t
 apply zoo-hinge`` brings one into the workspace. A row with the params of the workspace's commit
 is not retrained: DVC reuses that commit's run.
 
-    python -m bench.zoo                          # every row; writes bench/zoo/
-    python -m bench.zoo --only hinge,wgan_gp     # some rows
-    python -m bench.zoo --set train.steps=100    # a shorter budget for every row
-    python -m bench.zoo --collect                # only the table and picture, of existing experiments
+    python -m experiments.zoo                        # every row; writes experiments/results/zoo/
+    python -m experiments.zoo --only hinge,wgan_gp   # some rows
+    python -m experiments.zoo --set train.steps=100  # a shorter budget for every row
+    python -m experiments.zoo --collect              # only the table and picture, of existing experiments
 
-Writes ``bench/zoo/table.md`` (moving-region PSNR / SSIM / sharpness at the two predicted steps,
-D's measure over the second half of the run, training seconds), ``bench/zoo/zoo.json`` and
-``bench/zoo/clip.png``; ``bench/zoo/logs/<row>.log`` holds each experiment's output.
+Writes ``experiments/results/zoo/zoo.md`` (moving-region PSNR / SSIM / sharpness at the two predicted steps,
+D's measure over the second half of the run, training seconds), ``zoo.json`` and ``zoo.png`` beside it;
+``experiments/logs/zoo/<row>.log`` holds each experiment's output.
 """
 from __future__ import annotations
 
@@ -30,10 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.experiments import Row, chosen, experiment_ref, git, machine, picture, run_rows, show, write_picture
+from experiments.runner import Row, chosen, experiment_ref, git, machine, picture, run_rows, show, write_picture
 from pyext.config import ADVERSARIAL_OBJECTIVES, load_params
 
-OUT = Path("bench/zoo")
+OUT = Path("experiments/results/zoo")
 PREFIX = "zoo-"
 # What the training log holds beside D's measures (pyext.training.steps): the zoo reports every
 # other train/ curve as "how D is doing", whatever the objective names it.
@@ -123,18 +123,18 @@ def main() -> None:
     args = parser.parse_args()
     every = rows()
     if not args.collect:
-        run_rows(PREFIX, OUT / "logs", chosen(every, args.only, parser), args.set, "zoo")
+        run_rows(PREFIX, Path("experiments/logs/zoo"), chosen(every, args.only, parser), args.set, "zoo")
     results = [c for c in (collect(r) for r in every) if c is not None]
     if not results:
         sys.exit("zoo: no zoo experiments to tabulate")
     params = load_params()
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "zoo.json").write_text(json.dumps({"machine": machine(), "set": args.set, "results": results}, indent=1))
-    (OUT / "table.md").write_text(table(results))
-    write_picture(OUT / "clip.png", picture([(r["row"], r["ref"]) for r in results],
+    (OUT / "zoo.md").write_text(table(results))
+    write_picture(OUT / "zoo.png", picture([(r["row"], r["ref"]) for r in results],
                                             params.clip.input_frames, params.evaluate.flow_threshold))
     print(table(results))
-    print(f"zoo: wrote {OUT / 'table.md'}, {OUT / 'zoo.json'}, {OUT / 'clip.png'}")
+    print(f"zoo: wrote {OUT / 'zoo.md'}, {OUT / 'zoo.json'}, {OUT / 'zoo.png'}")
 
 
 if __name__ == "__main__":
