@@ -1,6 +1,7 @@
-"""What the long comparisons (:mod:`experiments.zoo`, :mod:`experiments.table2`) share: running rows as DVC
-experiments one at a time, reading an experiment's files back, and a picture of one test clip
-predicted by every experiment.
+"""What the long comparisons (:mod:`experiments.zoo`, :mod:`experiments.table2`) share: their
+command line (:func:`main`, run with a :class:`Study`), running rows as DVC experiments one at a
+time, reading an experiment's files back, and a picture of one test clip predicted by every
+experiment.
 
 Every experiment is ``dvc exp run --temp`` (a temporary copy of the workspace, so the user's
 ``params.yaml``, models and evaluation stay as they are) with the built extension copied in
@@ -11,12 +12,15 @@ some earlier run had is not rerun: DVC restores its outputs from the run cache.
 """
 from __future__ import annotations
 
+import argparse
 import io
+import json
 import os
 import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +28,13 @@ import cv2
 import h5py
 import numpy as np
 
+from pyext.config import load_params
 from pyext.data.store import ClipArray, open_store
 from pyext.evaluate import read_predictions
 from pyext.metrics import motion_mask, psnr
+
+RESULTS = Path("experiments/results")  # a study's files: RESULTS/<name>/<name>.{json,md,png}
+LOGS = Path("experiments/logs")  # each experiment's output: LOGS/<name>/<row>.log (not kept in git)
 
 
 @dataclass(frozen=True)
@@ -188,3 +196,79 @@ def write_picture(path: Path, image: np.ndarray) -> None:
     """Writes an RGB picture as PNG."""
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+
+
+@dataclass(frozen=True)
+class Study:
+    """A long comparison as :func:`main` runs it: rows run as DVC experiments ``<name>-<row>``, each
+    read back, then a record (JSON), a document (markdown) and a picture in ``RESULTS/<name>/``.
+
+    ``rows`` gives every row from the parsed arguments; ``collect(row, ref)`` the figures of the
+    row's experiment (git ref ``ref``), which the runner files under the row's name, settings and
+    ref; ``document`` the markdown of a record; ``label`` a result's name in the picture;
+    ``options`` the study's own arguments (flag and ``add_argument`` keywords), recorded by name.
+    """
+
+    name: str
+    description: str
+    rows: Callable[[argparse.Namespace], list[Row]]
+    collect: Callable[[Row, str], dict]
+    document: Callable[[dict], str]
+    label: Callable[[dict], str]
+    options: tuple[tuple[str, dict], ...] = ()
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.name}-"
+
+    @property
+    def out(self) -> Path:
+        return RESULTS / self.name
+
+
+def collect(study: Study, rows: list[Row]) -> list[dict]:
+    """The figures of every row whose experiment exists (based on the workspace's commit), in order."""
+    results = []
+    for row in rows:
+        ref = experiment_ref(study.prefix, row.name)
+        if ref is not None:
+            results.append({"row": row.name, "settings": list(row.settings), "ref": ref, **study.collect(row, ref)})
+    return results
+
+
+def write(study: Study, record: dict) -> str:
+    """Writes the record, its document and the picture of one test clip into ``study.out``; returns
+    the document."""
+    params = load_params()
+    text = study.document(record)
+    study.out.mkdir(parents=True, exist_ok=True)
+    (study.out / f"{study.name}.json").write_text(json.dumps(record, indent=1))
+    (study.out / f"{study.name}.md").write_text(text)
+    results = record["results"]
+    write_picture(study.out / f"{study.name}.png", picture([(study.label(r), r["ref"]) for r in results],
+                                                           params.clip.input_frames, params.evaluate.flow_threshold))
+    return text
+
+
+def main(study: Study, argv: list[str] | None = None, prog: str | None = None) -> None:
+    """The command line of a study: runs the rows ``--only`` names (all by default) with the ``--set``
+    settings, unless ``--collect``; then records, documents and pictures every existing experiment
+    of the study. ``argv``: the arguments (None: ``sys.argv[1:]``); ``prog``: the command's name in
+    its usage and errors."""
+    parser = argparse.ArgumentParser(prog=prog, description=study.description)
+    parser.add_argument("--only", help="comma-separated rows to run (default: all)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a -S setting for every row (e.g. train.steps=100); repeatable")
+    options = [parser.add_argument(flag, **kwargs).dest for flag, kwargs in study.options]
+    parser.add_argument("--collect", action="store_true", help="do not run: tabulate existing experiments")
+    args = parser.parse_args(argv)
+    every = study.rows(args)
+    if not args.collect:
+        run_rows(study.prefix, LOGS / study.name, chosen(every, args.only, parser), args.set, study.name)
+    results = collect(study, every)
+    if not results:
+        sys.exit(f"{study.name}: no {study.name} experiments to tabulate")
+    record = {"machine": machine(), "commit": git("rev-parse", "HEAD").strip(), "set": args.set,
+              **{name: getattr(args, name) for name in options}, "results": results}
+    print(write(study, record))
+    print(f"{study.name}: wrote {', '.join(str(study.out / f'{study.name}.{e}') for e in ('md', 'json', 'png'))}")

@@ -16,20 +16,17 @@ on Sports-1M, fine-tuned on UCF101) needs two data sets and is listed as not run
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import yaml
 
-from experiments.runner import Row, chosen, experiment_ref, git, machine, picture, run_rows, show, write_picture
+from experiments import runner
+from experiments.runner import Row, Study, machine, show
 from pyext.config import load_params
 from pyext.presets import overrides, read_preset
 
 PRESETS = Path("configs/table2")
-OUT = Path("experiments/results/table2")
-PREFIX = "table2-"
 
 # The rows this project runs, in Table 2's order: the preset's name and the paper's label (* :
 # fine-tuned on 64x64 patches).
@@ -87,14 +84,10 @@ def _seconds(ref: str, path: str) -> float | None:
     return summary.get("train", {}).get("seconds")
 
 
-def collect(row: Row) -> dict | None:
-    """The experiment's figures and budget, or None where it does not exist."""
-    ref = experiment_ref(PREFIX, row.name)
-    if ref is None:
-        return None
+def collect(row: Row, ref: str) -> dict:
+    """The figures and budget of the row's experiment (git ref ``ref``)."""
     params = yaml.safe_load(show(ref, "params.yaml"))
-    return {"row": row.name, "label": label(row.name), "settings": list(row.settings), "ref": ref,
-            "metrics": json.loads(show(ref, "eval/metrics.json")),
+    return {"label": label(row.name), "metrics": json.loads(show(ref, "eval/metrics.json")),
             "budget": {"train": params["train"], "finetune": params["finetune"],
                        "width": params["model"]["multiscale"]["width"]},
             "seconds": {"train": _seconds(ref, "dvclive/metrics.json"),
@@ -159,31 +152,18 @@ def document(results: list[dict], data: str) -> str:
     return "\n".join(parts)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", help="comma-separated rows to run (default: all)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a -S setting for every row (e.g. train.steps=100); repeatable")
-    parser.add_argument("--base", action="append", default=[], metavar="PRESET",
-                        help="a preset applied under every row (e.g. configs/paper.yaml); repeatable")
-    parser.add_argument("--collect", action="store_true", help="do not run: tabulate existing experiments")
-    args = parser.parse_args()
-    every = rows(base=tuple(args.base))
-    if not args.collect:
-        run_rows(PREFIX, Path("experiments/logs/table2"), chosen(every, args.only, parser), args.set, "table2")
-    results = [c for c in (collect(r) for r in every) if c is not None]
-    if not results:
-        sys.exit("table2: no table2 experiments to tabulate")
-    params = load_params()
-    text = document(results, f"the {params.data.source} set")
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "table2.md").write_text(text)
-    (OUT / "table2.json").write_text(json.dumps({"machine": machine(), "commit": git("rev-parse", "HEAD").strip(),
-                                                 "set": args.set, "base": args.base, "results": results}, indent=1))
-    write_picture(OUT / "table2.png", picture([(r["label"], r["ref"]) for r in results],
-                                              params.clip.input_frames, params.evaluate.flow_threshold))
-    print(text)
-    print(f"table2: wrote {OUT / 'table2.md'}, {OUT / 'table2.json'}, {OUT / 'table2.png'}")
+STUDY = Study(
+    name="table2", description=__doc__.split("\n\n")[0], rows=lambda args: rows(base=tuple(args.base)),
+    collect=collect, document=lambda record: document(record["results"], f"the {load_params().data.source} set"),
+    label=lambda result: result["label"],
+    options=(("--base", {"action": "append", "default": [], "metavar": "PRESET",
+                         "help": "a preset applied under every row (e.g. configs/paper.yaml); repeatable"}),))
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m experiments.table2") -> None:
+    """``python -m experiments.table2 [--only ROWS] [--set KEY=VALUE] [--base PRESET] [--collect]``
+    (``argv``: the arguments, None: the command line's)."""
+    runner.main(STUDY, argv, prog)
 
 
 if __name__ == "__main__":
