@@ -27,6 +27,7 @@ from pathlib import Path
 import cv2
 import h5py
 import numpy as np
+import yaml
 
 from pyext.config import load_params
 from pyext.data.store import ClipArray, open_store
@@ -35,6 +36,9 @@ from pyext.metrics import motion_mask, psnr
 
 RESULTS = Path("experiments/results")  # a study's files: RESULTS/<name>/<name>.{json,md,png}
 LOGS = Path("experiments/logs")  # each experiment's output: LOGS/<name>/<row>.log (not kept in git)
+# The data every row trains, validates and is tested on: a record names them by DVC's md5, so that
+# a table made on other data than the pipeline's today says so.
+DATA_FILES = ("data/train.h5", "data/val.h5", "data/test.h5")
 
 
 @dataclass(frozen=True)
@@ -201,7 +205,8 @@ def write_picture(path: Path, image: np.ndarray) -> None:
 @dataclass(frozen=True)
 class Study:
     """A long comparison as :func:`main` runs it: rows run as DVC experiments ``<name>-<row>``, each
-    read back, then a record (JSON), a document (markdown) and a picture in ``RESULTS/<name>/``.
+    read back, then a record (JSON: the machine, the commit, the data the rows ran on, the settings
+    and each row's results), a document (markdown) and a picture in ``RESULTS/<name>/``.
 
     ``rows`` gives every row from the parsed arguments; ``collect(row, ref)`` the figures of the
     row's experiment (git ref ``ref``), which the runner files under the row's name, settings and
@@ -226,13 +231,34 @@ class Study:
         return RESULTS / self.name
 
 
+def lock_data(lock: str) -> dict[str, str]:
+    """The DVC md5 of each store of :data:`DATA_FILES`, and of the fine-tuning patches, that the
+    text of a ``dvc.lock`` records as a stage's output."""
+    outs = (out for stage in yaml.safe_load(lock)["stages"].values() for out in stage.get("outs", []))
+    return {out["path"]: out["md5"] for out in outs
+            if out["path"] in DATA_FILES or out["path"].startswith("data/finetune/") and out["path"].endswith(".h5")}
+
+
+def data_record(results: list[dict]) -> dict:
+    """What data the rows ran on: ``source`` (the first experiment's ``data.source``) and ``md5``, the
+    digests of :data:`DATA_FILES` that every row's ``data`` holds, with where they come from; ``md5``
+    None with a ``reason`` where the rows' differ."""
+    source = yaml.safe_load(show(results[0]["ref"], "params.yaml"))["data"]["source"]
+    digests = [{path: r["data"].get(path) for path in DATA_FILES} for r in results]
+    if any(d != digests[0] for d in digests):
+        return {"source": source, "md5": None, "reason": "the rows ran on different data: each row's data says which"}
+    return {"source": source, "md5": digests[0], "from": "the experiments' dvc.lock"}
+
+
 def collect(study: Study, rows: list[Row]) -> list[dict]:
-    """The figures of every row whose experiment exists (based on the workspace's commit), in order."""
+    """The figures of every row whose experiment exists (based on the workspace's commit), in order,
+    each with the data its experiment's ``dvc.lock`` records (:func:`lock_data`)."""
     results = []
     for row in rows:
         ref = experiment_ref(study.prefix, row.name)
         if ref is not None:
-            results.append({"row": row.name, "settings": list(row.settings), "ref": ref, **study.collect(row, ref)})
+            results.append({"row": row.name, "settings": list(row.settings), "ref": ref, **study.collect(row, ref),
+                            "data": lock_data(show(ref, "dvc.lock"))})
     return results
 
 
@@ -268,7 +294,8 @@ def main(study: Study, argv: list[str] | None = None, prog: str | None = None) -
     results = collect(study, every)
     if not results:
         sys.exit(f"{study.name}: no {study.name} experiments to tabulate")
-    record = {"machine": machine(), "commit": git("rev-parse", "HEAD").strip(), "set": args.set,
+    record = {"machine": machine(), "commit": git("rev-parse", "HEAD").strip(), "data": data_record(results),
+              "set": args.set,
               **{name: getattr(args, name) for name in options}, "results": results}
     print(write(study, record))
     print(f"{study.name}: wrote {', '.join(str(study.out / f'{study.name}.{e}') for e in ('md', 'json', 'png'))}")

@@ -1,11 +1,21 @@
 """experiments.runner.main: the command line the zoo and Table 2 share runs the rows asked for, then
-records every existing experiment of the study, the settings and the study's own options."""
+records every existing experiment of the study, the commit and data they ran on, the settings and
+the study's own options."""
 import pytest
+import yaml
 
 from experiments import runner, table2, zoo
 from experiments.runner import Row, Study
 
 ROWS = [Row("a", ("x=1",)), Row("b", ("x=2",)), Row("c", ("x=3",))]
+DATA = {"data/train.h5": "11", "data/val.h5": "22", "data/test.h5": "33"}
+
+
+def _lock(data: dict[str, str]) -> str:
+    """A dvc.lock whose stages write ``data`` (path: md5), and a store the record leaves out."""
+    outs = [{"path": path, "md5": md5} for path, md5 in data.items()]
+    return yaml.safe_dump({"schema": "2.0", "stages": {"extract": {"outs": [{"path": "data/patches.h5", "md5": "0"}]},
+                                                       "filter": {"outs": outs}}})
 
 
 def _study() -> Study:
@@ -19,6 +29,8 @@ def _study() -> Study:
 def experiments(monkeypatch):
     """Experiments ``toy-a`` and ``toy-c`` exist; running rows and writing files are recorded."""
     calls = {"run": [], "write": []}
+    locks = {"refs/exps/toy-a": _lock(DATA), "refs/exps/toy-c": _lock({**DATA, "data/finetune/train.h5": "44"})}
+    monkeypatch.setattr(runner, "show", lambda ref, path: locks[ref] if path == "dvc.lock" else "data: {source: demo}")
     monkeypatch.setattr(runner, "experiment_ref", lambda prefix, name: f"refs/exps/{prefix}{name}"
                         if name in ("a", "c") else None)
     monkeypatch.setattr(runner, "run_rows", lambda prefix, logs, rows, extra, command:
@@ -34,9 +46,17 @@ def test_main_runs_the_rows_asked_for_then_records_every_existing_experiment(exp
     (record,) = experiments["write"]
     assert record["machine"] == "a machine" and len(record["commit"]) == 40
     assert record["set"] == ["train.steps=5"] and record["base"] == ["p.yaml"]
+    assert record["data"] == {"source": "demo", "md5": DATA, "from": "the experiments' dvc.lock"}
     assert record["results"] == [
-        {"row": "a", "settings": ["x=1"], "ref": "refs/exps/toy-a", "figure": 1, "option": None},
-        {"row": "c", "settings": ["x=3"], "ref": "refs/exps/toy-c", "figure": 1, "option": None}]
+        {"row": "a", "settings": ["x=1"], "ref": "refs/exps/toy-a", "figure": 1, "option": None, "data": DATA},
+        {"row": "c", "settings": ["x=3"], "ref": "refs/exps/toy-c", "figure": 1, "option": None,
+         "data": {**DATA, "data/finetune/train.h5": "44"}}]
+
+
+def test_rows_on_other_data_leave_the_record_without_one_digest(experiments):
+    results = [{"ref": "r", "data": DATA}, {"ref": "r", "data": {**DATA, "data/test.h5": "34"}}]
+    assert runner.data_record(results) == {"source": "demo", "md5": None,
+                                           "reason": "the rows ran on different data: each row's data says which"}
 
 
 def test_collect_runs_nothing(experiments):
