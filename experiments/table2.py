@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from experiments import runner
-from experiments.runner import Row, Study, machine, show
+from experiments.runner import Row, Study, show
 from pyext.config import load_params
 from pyext.presets import overrides, read_preset
 
@@ -130,23 +130,25 @@ def published() -> str:
                           + " |\n" for name, row in PAPER.items())
 
 
-def caption(results: list[dict], data: str) -> str:
-    """What the table was measured on: data, machine, budget, and the noise floor."""
+def caption(record: dict) -> str:
+    """What a record's table was measured on: data, machine, budget, and the noise floor."""
+    results = record["results"]
     first = results[0]
     train, tune = first["budget"]["train"], first["budget"]["finetune"]
     clips = first["metrics"]["clips"]
     total = sum(s for r in results for s in r["seconds"].values() if s is not None)
-    return (f"Measured on {data} ({clips} full-frame test clips, 4 frames in, 2 recursive steps), on {machine()}: "
+    return (f"Measured on the {record['data']['source']} set ({clips} full-frame test clips, 4 frames in, 2 recursive "
+            f"steps), on {record['machine']}: "
             f"every row {train['steps']} steps of batch {train['batch_size']} ({train['optimizer']}, width "
             f"{first['budget']['width']}); the * rows then {tune['steps']} steps on 64x64 patches at the final "
             f"rates; {total / 60:.0f} min of training in all. The row run with a second seed shows the noise floor.")
 
 
-def document(results: list[dict], data: str) -> str:
-    """``table2.md``: the caption, both measures, and the published table."""
-    parts = [f"# Table 2, reproduced\n\n{caption(results, data)}\n"]
+def document(record: dict) -> str:
+    """``table2.md`` of a record: the caption, both measures, and the published table."""
+    parts = [f"# Table 2, reproduced\n\n{caption(record)}\n"]
     for title, prefix in MEASURES:
-        parts.append(f"## By {title}\n\n{table(results, prefix)}")
+        parts.append(f"## By {title}\n\n{table(record['results'], prefix)}")
     parts.append("## As published (UCF101; Mathieu, Couprie & LeCun, ICLR 2016, arXiv:1511.05440, Table 2)\n\n"
                  + published())
     return "\n".join(parts)
@@ -154,8 +156,7 @@ def document(results: list[dict], data: str) -> str:
 
 STUDY = Study(
     name="table2", description=__doc__.split("\n\n")[0], rows=lambda args: rows(base=tuple(args.base)),
-    collect=collect, document=lambda record: document(record["results"], f"the {load_params().data.source} set"),
-    label=lambda result: result["label"],
+    collect=collect, document=document, label=lambda result: result["label"],
     options=(("--base", {"action": "append", "default": [], "metavar": "PRESET",
                          "help": "a preset applied under every row (e.g. configs/paper.yaml); repeatable"}),))
 

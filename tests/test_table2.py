@@ -86,8 +86,8 @@ def test_table_lays_out_frames_1_and_2_then_the_rows_not_run_and_the_baselines()
 
 
 def test_document_states_data_budget_and_both_measures_beside_the_published_table():
-    text = document(_results(), "the demo set")
-    assert "Measured on the demo set (24 full-frame test clips" in text
+    text = document({"machine": "a machine", "data": {"source": "demo"}, "results": _results()})
+    assert "Measured on the demo set (24 full-frame test clips, 4 frames in, 2 recursive steps), on a machine:" in text
     assert "every row 800 steps of batch 8 (adam, width 0.25); the * rows then 200 steps on 64x64" in text
     assert "6 min of training in all" in text
     assert text.count("| Adv+GDL fine-tuned* |") == 3  # not run, twice; published once
