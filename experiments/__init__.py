@@ -7,6 +7,7 @@
 - :mod:`experiments.compare`: several runs' predictions of the same test clips in one picture;
 - :mod:`experiments.determinism`: which machine settings change a training run's bits;
 - :mod:`experiments.sqdist_error`: the pairwise distances' error against float64.
+- :mod:`experiments.readme`: the README's tables of these results, written from their files.
 
 Their files live in ``experiments/results/``. This package imports ``pyext``, never the reverse.
 """
