@@ -85,3 +85,16 @@ def test_each_study_takes_its_arguments_and_name(module, capsys):
     usage = capsys.readouterr().out
     assert usage.startswith(f"usage: beyondmse {module.STUDY.name} [-h] [--only ONLY]")
     assert ("--base PRESET" in usage) == (module is table2)
+
+
+def test_pyext_never_imports_the_experiments():
+    """The floors: experiments import pyext, never the reverse (pyext installs without them)."""
+    import ast
+
+    from cases import REPO
+
+    for path in (REPO / "pyext").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n == "experiments" or n.startswith("experiments.") for n in names), path
