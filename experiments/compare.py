@@ -76,8 +76,8 @@ def comparison(test: Path, runs: list[tuple[str, Path]], clips: list[int]) -> Im
     return canvas
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str = "python -m experiments.compare") -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--run", dest="runs", action="append", type=run_argument, required=True,
                         metavar="TITLE=PREDICTIONS.h5", help="a run's eval/predictions.h5, under its column title")
     parser.add_argument("--test", type=Path, default=Path("data/test.h5"), help="the test clips every run evaluated")

@@ -59,11 +59,12 @@ def child(steps: int, out: Path) -> None:
                       "seconds": seconds}))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, prog: str = "python -m experiments.determinism") -> None:
+    """Prints the table of settings against the defaults' weights (``argv``: None, the command line's)."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         child(args.steps, args.child)
         return
