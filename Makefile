@@ -55,18 +55,21 @@ gpu-wheels: $(VENV)/.deps
 		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
 		-d .whl zstandard "pydantic>=2"
 
-# The adversarial objective zoo (bench/zoo.py): one DVC experiment per objective, about 80 minutes on
-# 2 CPU cores; the table and picture land in bench/zoo/. ZOO_ARGS="--only hinge --set train.steps=100".
+# The adversarial objective zoo (experiments/zoo.py): one DVC experiment per objective and per option of the
+# networks and losses; on 2 CPU cores the objective rows took 78 minutes (measured), all rows about 110
+# (estimated: the option rows' training seconds added). The table and picture land in
+# experiments/results/zoo/. ZOO_ARGS="--only hinge --set train.steps=100".
 zoo: $(VENV)/.deps
 	$(MAKE) $(if $(HAS_GPU),build,build-cpu)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench.zoo $(ZOO_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m experiments.zoo $(ZOO_ARGS)
 
-# The paper's Table 2 (bench/table2.py): one DVC experiment per row of configs/table2/ and a second
-# seed of Adv+GDL*, about 35 minutes on 2 otherwise idle CPU cores; writes eval/table2.md, eval/table2.json and
-# eval/table2.png. TABLE2_ARGS="--set train.steps=100" or "--base configs/paper.yaml" (a GPU).
+# The paper's Table 2 (experiments/table2.py): one DVC experiment per row of configs/table2/ and a second
+# seed of Adv+GDL*; on 2 CPU cores it took 70 minutes with three rows sharing them with other work
+# (measured), about 35 on idle cores (estimated from the rows run alone). Writes
+# experiments/results/table2/table2.md, .json and .png. TABLE2_ARGS="--set train.steps=100" or "--base configs/paper.yaml" (a GPU).
 table2: $(VENV)/.deps
 	$(MAKE) $(if $(HAS_GPU),build,build-cpu)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench.table2 $(TABLE2_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m experiments.table2 $(TABLE2_ARGS)
 
 clean:
 	rm -rf build pyext/_C*.so

@@ -1,10 +1,10 @@
-"""bench/compare.py: several runs' predictions beside the truth and the last frame."""
+"""experiments.compare: several runs' predictions beside the truth and the last frame."""
 import h5py
 import numpy as np
 import pytest
 from PIL import Image
 
-from bench.compare import GAP, TITLE_HEIGHT, main
+from experiments.compare import GAP, TITLE_HEIGHT, main
 
 
 def _write(tmp_path, clips, runs):

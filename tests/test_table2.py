@@ -1,11 +1,11 @@
-"""bench.table2: the rows are the presets of configs/table2/ (each a valid params change making the
-row the paper names), and the table lays both measures out as Table 2 does."""
+"""experiments.table2: the rows are the presets of configs/table2/ (each a valid params change
+making the row the paper names), and the table lays both measures out as Table 2 does."""
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bench.table2 import NOT_RUN, PAPER, PRESETS, ROWS, SEEDED, document, label, rows, table
+from experiments.table2 import NOT_RUN, PAPER, PRESETS, ROWS, SEEDED, document, label, rows, table
 from cases import REPO, TEST_PARAMS
 from pyext.config import parse_params
 from pyext.presets import apply_preset, read_preset
@@ -86,8 +86,8 @@ def test_table_lays_out_frames_1_and_2_then_the_rows_not_run_and_the_baselines()
 
 
 def test_document_states_data_budget_and_both_measures_beside_the_published_table():
-    text = document(_results(), "the demo set")
-    assert "Measured on the demo set (24 full-frame test clips" in text
+    text = document({"machine": "a machine", "data": {"source": "demo"}, "results": _results()})
+    assert "Measured on the demo set (24 full-frame test clips, 4 frames in, 2 recursive steps), on a machine:" in text
     assert "every row 800 steps of batch 8 (adam, width 0.25); the * rows then 200 steps on 64x64" in text
     assert "6 min of training in all" in text
     assert text.count("| Adv+GDL fine-tuned* |") == 3  # not run, twice; published once

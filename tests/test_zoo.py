@@ -1,8 +1,8 @@
-"""bench.zoo: the rows come from the objective registry (so a new objective enters the zoo), and the
-table puts the baselines once, then one line per experiment with D's measure and the seconds."""
+"""experiments.zoo: the rows come from the objective registry (so a new objective enters the zoo),
+and the table puts the baselines once, then one line per experiment with D's measure and the seconds."""
 import yaml
 
-from bench.zoo import OPTION_ROWS, Row, rows, table
+from experiments.zoo import OPTION_ROWS, Row, rows, table
 from cases import TEST_PARAMS
 from pyext.config import OBJECTIVES, load_params, parse_params
 from pyext.presets import apply_preset

@@ -11,7 +11,7 @@
 // |error of d| / (mean(d) + d)): every entry within tol * (mean(d) + d[i, j]) of the exact
 // distance, tol = 2^-16 (float32 accumulation) or 2^-40 (float64). Rounding makes the GEMM form's
 // error of entry (i, j) at most about u (sqrt(D) + 2) (q_i + q_j), q_i = |y_i|^2 / D, u the unit
-// roundoff. Measured against float64 (python -m bench.sqdist_error, bench/RESULTS.md) on ordinary,
+// roundoff. Measured against float64 (python -m experiments.sqdist_error, experiments/results/sqdist_error.md) on ordinary,
 // offset, near-duplicate, clustered, outlier and spread rows, the error stayed below 0.6 of that
 // estimate; the form is used only where the estimate meets the bound for every pair. It does not
 // where rows are close to each other but far from the centre (near-duplicate outliers): there

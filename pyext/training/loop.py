@@ -95,7 +95,7 @@ class World:
 
 def machine(device: torch.device) -> dict:
     """What a run's weights depend on besides its params, data and code (measured by
-    ``bench/determinism.py``): the torch build; the instruction set the CPU kernels use (oneDNN's
+    ``experiments/determinism.py``): the torch build; the instruction set the CPU kernels use (oneDNN's
     convolutions and MKL's matrix products take the widest the CPU has, as ATen's kernels do, whose
     level ``cpu_capability`` reports; ``ONEDNN_MAX_CPU_ISA`` and ``MKL_CBWR`` override the first
     two); the number of intra-op threads; on a GPU, its name."""

@@ -1,14 +1,14 @@
 """The paper's Table 2 as one command: every row a preset of ``configs/table2/`` run as a DVC
-experiment over the workspace's params (:mod:`bench.experiments`, as the zoo runs its rows), each
+experiment over the workspace's params (:mod:`experiments.runner`, as the zoo runs its rows), each
 with the same budget, one at a time, plus a second seed of one row as the noise floor; then the
 table, by both measures, beside the published one, and a picture of one test clip predicted by
 every row.
 
-    python -m bench.table2                              # every row; writes eval/table2.{md,json,png}
-    python -m bench.table2 --set train.steps=100        # a shorter budget for every row
-    python -m bench.table2 --base configs/paper.yaml    # the paper's networks and training under every row
-    python -m bench.table2 --only l1,gdl-l1             # some rows
-    python -m bench.table2 --collect                    # only the table and picture, of existing experiments
+    python -m experiments.table2                            # every row; writes experiments/results/table2/
+    python -m experiments.table2 --set train.steps=100      # a shorter budget for every row
+    python -m experiments.table2 --base configs/paper.yaml  # the paper's networks and training under every row
+    python -m experiments.table2 --only l1,gdl-l1           # some rows
+    python -m experiments.table2 --collect                  # only the table and picture, of existing experiments
 
 Each experiment stays in the repository as ``table2-<row>``. The rows marked * go on learning on
 64x64 patches after training (the finetune stage, ``finetune.steps`` more steps). The paper's last model ("Adv+GDL fine-tuned*": trained
@@ -16,20 +16,17 @@ on Sports-1M, fine-tuned on UCF101) needs two data sets and is listed as not run
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import yaml
 
-from bench.experiments import Row, chosen, experiment_ref, git, machine, picture, run_rows, show, write_picture
+from experiments import runner
+from experiments.runner import Row, Study, show
 from pyext.config import load_params
 from pyext.presets import overrides, read_preset
 
 PRESETS = Path("configs/table2")
-OUT = Path("eval")
-PREFIX = "table2-"
 
 # The rows this project runs, in Table 2's order: the preset's name and the paper's label (* :
 # fine-tuned on 64x64 patches).
@@ -87,14 +84,10 @@ def _seconds(ref: str, path: str) -> float | None:
     return summary.get("train", {}).get("seconds")
 
 
-def collect(row: Row) -> dict | None:
-    """The experiment's figures and budget, or None where it does not exist."""
-    ref = experiment_ref(PREFIX, row.name)
-    if ref is None:
-        return None
+def collect(row: Row, ref: str) -> dict:
+    """The figures and budget of the row's experiment (git ref ``ref``)."""
     params = yaml.safe_load(show(ref, "params.yaml"))
-    return {"row": row.name, "label": label(row.name), "settings": list(row.settings), "ref": ref,
-            "metrics": json.loads(show(ref, "eval/metrics.json")),
+    return {"label": label(row.name), "metrics": json.loads(show(ref, "eval/metrics.json")),
             "budget": {"train": params["train"], "finetune": params["finetune"],
                        "width": params["model"]["multiscale"]["width"]},
             "seconds": {"train": _seconds(ref, "dvclive/metrics.json"),
@@ -137,53 +130,41 @@ def published() -> str:
                           + " |\n" for name, row in PAPER.items())
 
 
-def caption(results: list[dict], data: str) -> str:
-    """What the table was measured on: data, machine, budget, and the noise floor."""
+def caption(record: dict) -> str:
+    """What a record's table was measured on: data, machine, budget, and the noise floor."""
+    results = record["results"]
     first = results[0]
     train, tune = first["budget"]["train"], first["budget"]["finetune"]
     clips = first["metrics"]["clips"]
     total = sum(s for r in results for s in r["seconds"].values() if s is not None)
-    return (f"Measured on {data} ({clips} full-frame test clips, 4 frames in, 2 recursive steps), on {machine()}: "
+    return (f"Measured on the {record['data']['source']} set ({clips} full-frame test clips, 4 frames in, 2 recursive "
+            f"steps), on {record['machine']}: "
             f"every row {train['steps']} steps of batch {train['batch_size']} ({train['optimizer']}, width "
             f"{first['budget']['width']}); the * rows then {tune['steps']} steps on 64x64 patches at the final "
             f"rates; {total / 60:.0f} min of training in all. The row run with a second seed shows the noise floor.")
 
 
-def document(results: list[dict], data: str) -> str:
-    """``eval/table2.md``: the caption, both measures, and the published table."""
-    parts = [f"# Table 2, reproduced\n\n{caption(results, data)}\n"]
+def document(record: dict) -> str:
+    """``table2.md`` of a record: the caption, both measures, and the published table."""
+    parts = [f"# Table 2, reproduced\n\n{caption(record)}\n"]
     for title, prefix in MEASURES:
-        parts.append(f"## By {title}\n\n{table(results, prefix)}")
+        parts.append(f"## By {title}\n\n{table(record['results'], prefix)}")
     parts.append("## As published (UCF101; Mathieu, Couprie & LeCun, ICLR 2016, arXiv:1511.05440, Table 2)\n\n"
                  + published())
     return "\n".join(parts)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", help="comma-separated rows to run (default: all)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a -S setting for every row (e.g. train.steps=100); repeatable")
-    parser.add_argument("--base", action="append", default=[], metavar="PRESET",
-                        help="a preset applied under every row (e.g. configs/paper.yaml); repeatable")
-    parser.add_argument("--collect", action="store_true", help="do not run: tabulate existing experiments")
-    args = parser.parse_args()
-    every = rows(base=tuple(args.base))
-    if not args.collect:
-        run_rows(PREFIX, OUT / "table2-logs", chosen(every, args.only, parser), args.set, "table2")
-    results = [c for c in (collect(r) for r in every) if c is not None]
-    if not results:
-        sys.exit("table2: no table2 experiments to tabulate")
-    params = load_params()
-    text = document(results, f"the {params.data.source} set")
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "table2.md").write_text(text)
-    (OUT / "table2.json").write_text(json.dumps({"machine": machine(), "commit": git("rev-parse", "HEAD").strip(),
-                                                 "set": args.set, "base": args.base, "results": results}, indent=1))
-    write_picture(OUT / "table2.png", picture([(r["label"], r["ref"]) for r in results],
-                                              params.clip.input_frames, params.evaluate.flow_threshold))
-    print(text)
-    print(f"table2: wrote {OUT / 'table2.md'}, {OUT / 'table2.json'}, {OUT / 'table2.png'}")
+STUDY = Study(
+    name="table2", description=__doc__.split("\n\n")[0], rows=lambda args: rows(base=tuple(args.base)),
+    collect=collect, document=document, label=lambda result: result["label"],
+    options=(("--base", {"action": "append", "default": [], "metavar": "PRESET",
+                         "help": "a preset applied under every row (e.g. configs/paper.yaml); repeatable"}),))
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m experiments.table2") -> None:
+    """``python -m experiments.table2 [--only ROWS] [--set KEY=VALUE] [--base PRESET] [--collect]``
+    (``argv``: the arguments, None: the command line's)."""
+    runner.main(STUDY, argv, prog)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Columns: the true next frame, the last input frame (the baseline), then each run
 predicted frame; one row per test clip. Every run must have evaluated the same ``data/test.h5``
 (the same clips, in the same order), e.g. two copies of the repository run with different params:
 
-    python bench/compare.py --test data/test.h5 --clips 0 6 12 --out bench/figures/photos-small.jpg \\
+    python -m experiments.compare --test data/test.h5 --clips 0 6 12 \\
+        --out experiments/results/figures/photos-small.jpg \\
         --run "earlier defaults=../old/eval/predictions.h5" --run "new defaults=eval/predictions.h5"
 """
 from __future__ import annotations
@@ -17,11 +18,9 @@ import h5py
 import numpy as np
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pyext.files import atomic_output  # noqa: E402
-from pyext.data.store import ClipArray  # noqa: E402
-from pyext.evaluation.predictor import read_predictions  # noqa: E402
+from pyext.data.store import ClipArray
+from pyext.evaluation.predictor import read_predictions
+from pyext.files import atomic_output
 
 TITLE_HEIGHT = 18
 GAP = 4
@@ -77,8 +76,8 @@ def comparison(test: Path, runs: list[tuple[str, Path]], clips: list[int]) -> Im
     return canvas
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None, prog: str = "python -m experiments.compare") -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--run", dest="runs", action="append", type=run_argument, required=True,
                         metavar="TITLE=PREDICTIONS.h5", help="a run's eval/predictions.h5, under its column title")
     parser.add_argument("--test", type=Path, default=Path("data/test.h5"), help="the test clips every run evaluated")

@@ -9,7 +9,7 @@ form's error estimate ``u (sqrt(D) + 2) max_ij (q_i + q_j) / (mean(d) + d[i, j])
 compares with the bound 2^-16; then the backward's error over the largest gradient, GEMM form and
 difference form.
 
-    python -m bench.sqdist_error
+    python -m experiments.sqdist_error
 """
 from __future__ import annotations
 

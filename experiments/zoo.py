@@ -2,7 +2,7 @@
 (the demo set as shipped), each with the same step budget, one at a time; then a table and a
 picture of one test clip predicted by each.
 
-Every experiment runs as :mod:`bench.experiments` runs them. The rows: every
+Every experiment runs as :mod:`experiments.runner` runs them. The rows: every
 ``loss.adversarial.kind`` (f-GAN with the divergence ``params.yaml`` names), ``loss.adv: 0`` (no
 discriminator: the reconstruction losses alone), the shipped objective with a second
 ``train.seed`` (the noise floor), and the shipped objective with each option of
@@ -12,29 +12,26 @@ stays in the repository under its name (``zoo-<row>``): ``dvc exp show`` lists t
 apply zoo-hinge`` brings one into the workspace. A row with the params of the workspace's commit
 is not retrained: DVC reuses that commit's run.
 
-    python -m bench.zoo                          # every row; writes bench/zoo/
-    python -m bench.zoo --only hinge,wgan_gp     # some rows
-    python -m bench.zoo --set train.steps=100    # a shorter budget for every row
-    python -m bench.zoo --collect                # only the table and picture, of existing experiments
+    python -m experiments.zoo                        # every row; writes experiments/results/zoo/
+    python -m experiments.zoo --only hinge,wgan_gp   # some rows
+    python -m experiments.zoo --set train.steps=100  # a shorter budget for every row
+    python -m experiments.zoo --collect              # only the table and picture, of existing experiments
 
-Writes ``bench/zoo/table.md`` (moving-region PSNR / SSIM / sharpness at the two predicted steps,
-D's measure over the second half of the run, training seconds), ``bench/zoo/zoo.json`` and
-``bench/zoo/clip.png``; ``bench/zoo/logs/<row>.log`` holds each experiment's output.
+Writes ``experiments/results/zoo/zoo.md`` (moving-region PSNR / SSIM / sharpness at the two predicted steps,
+D's measure over the second half of the run, training seconds), ``zoo.json`` and ``zoo.png`` beside it;
+``experiments/logs/zoo/<row>.log`` holds each experiment's output.
 """
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from bench.experiments import Row, chosen, experiment_ref, git, machine, picture, run_rows, show, write_picture
+from experiments import runner
+from experiments.runner import Row, Study, git, show
 from pyext.config import OBJECTIVES, load_params
 
-OUT = Path("bench/zoo")
-PREFIX = "zoo-"
 # What the training log holds beside D's measures (pyext.training.steps): the zoo reports every
 # other train/ curve as "how D is doing", whatever the objective names it.
 _NOT_MEASURES = ("loss_", "lr_", "seconds")
@@ -70,11 +67,9 @@ def _curve(ref: str, path: str) -> np.ndarray:
     return np.array([[float(v) for v in line.split("\t")[:2]] for line in lines]).reshape(-1, 2)
 
 
-def collect(row: Row) -> dict | None:
-    """The experiment's figures, or None where it does not exist."""
-    ref = experiment_ref(PREFIX, row.name)
-    if ref is None:
-        return None
+def collect(row: Row, ref: str) -> dict:
+    """The figures of the row's experiment (git ref ``ref``): its evaluation, D's measures averaged
+    over the second half of training, the training seconds and the best validation PSNR."""
     metrics = json.loads(show(ref, "eval/metrics.json"))
     live = json.loads(show(ref, "dvclive/metrics.json"))
     folder = "dvclive/plots/metrics/train/"
@@ -85,8 +80,7 @@ def collect(row: Row) -> dict | None:
             curve = _curve(ref, name)
             half = curve[curve[:, 0] > curve[-1, 0] / 2, 1]
             measures[stem] = float(half.mean())
-    return {"row": row.name, "settings": list(row.settings), "ref": ref, "metrics": metrics,
-            "d_measures": measures, "train_seconds": live["train"].get("seconds"),
+    return {"metrics": metrics, "d_measures": measures, "train_seconds": live["train"].get("seconds"),
             "val_psnr": live["val"]["psnr"]}
 
 
@@ -114,27 +108,14 @@ def table(results: list[dict]) -> str:
     return head + body
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", help="comma-separated rows to run (default: all)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a -S setting for every row (e.g. train.steps=100); repeatable")
-    parser.add_argument("--collect", action="store_true", help="do not run: tabulate existing experiments")
-    args = parser.parse_args()
-    every = rows()
-    if not args.collect:
-        run_rows(PREFIX, OUT / "logs", chosen(every, args.only, parser), args.set, "zoo")
-    results = [c for c in (collect(r) for r in every) if c is not None]
-    if not results:
-        sys.exit("zoo: no zoo experiments to tabulate")
-    params = load_params()
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "zoo.json").write_text(json.dumps({"machine": machine(), "set": args.set, "results": results}, indent=1))
-    (OUT / "table.md").write_text(table(results))
-    write_picture(OUT / "clip.png", picture([(r["row"], r["ref"]) for r in results],
-                                            params.clip.input_frames, params.evaluate.flow_threshold))
-    print(table(results))
-    print(f"zoo: wrote {OUT / 'table.md'}, {OUT / 'zoo.json'}, {OUT / 'clip.png'}")
+STUDY = Study(name="zoo", description=__doc__.split("\n\n")[0], rows=lambda args: rows(), collect=collect,
+              document=lambda record: table(record["results"]), label=lambda result: result["row"])
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m experiments.zoo") -> None:
+    """``python -m experiments.zoo [--only ROWS] [--set KEY=VALUE] [--collect]`` (``argv``: the
+    arguments, None: the command line's)."""
+    runner.main(STUDY, argv, prog)
 
 
 if __name__ == "__main__":

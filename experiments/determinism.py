@@ -7,8 +7,8 @@ vector instructions ATen's kernels dispatch to (``ATEN_CPU_CAPABILITY``), the on
 convolutions are generated for (``ONEDNN_MAX_CPU_ISA``), MKL's code path (``MKL_CBWR``) and the
 number of intra-op threads. A setting that changes a weight's bits changes the run.
 
-    python -m bench.determinism                 # 20 steps under each setting
-    python -m bench.determinism --steps 5
+    python -m experiments.determinism           # 20 steps under each setting
+    python -m experiments.determinism --steps 5
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ SETTINGS: dict[str, dict[str, str]] = {
     "ONEDNN_MAX_CPU_ISA=AVX2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
     "MKL_CBWR=AVX2": {"MKL_CBWR": "AVX2"},
     "MKL_CBWR=COMPATIBLE": {"MKL_CBWR": "COMPATIBLE"},
-    "1 thread": {"BENCH_THREADS": "1"},
+    "1 thread": {"DETERMINISM_THREADS": "1"},
     "ONEDNN_MAX_CPU_ISA=AVX2, MKL_CBWR=AVX2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "AVX2"},
 }
 
@@ -43,8 +43,8 @@ def child(steps: int, out: Path) -> None:
     from pyext.config import parse_params
     from pyext.training import train
 
-    if "BENCH_THREADS" in os.environ:
-        torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
+    if "DETERMINISM_THREADS" in os.environ:
+        torch.set_num_threads(int(os.environ["DETERMINISM_THREADS"]))
     raw = yaml.safe_load(Path("params.yaml").read_text())
     raw["train"].update(steps=steps, val_every=steps, image_every=steps, checkpoint_every=steps, log_every=steps)
     params = parse_params(raw, "params.yaml")
@@ -59,11 +59,12 @@ def child(steps: int, out: Path) -> None:
                       "seconds": seconds}))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None, prog: str = "python -m experiments.determinism") -> None:
+    """Prints the table of settings against the defaults' weights (``argv``: None, the command line's)."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         child(args.steps, args.child)
         return
@@ -72,7 +73,7 @@ def main() -> None:
         runs = {}
         for name, env in SETTINGS.items():
             path = Path(tmp) / f"{len(runs)}.pt"
-            done = subprocess.run([sys.executable, "-m", "bench.determinism", "--steps", str(args.steps),
+            done = subprocess.run([sys.executable, "-m", "experiments.determinism", "--steps", str(args.steps),
                                    "--child", str(path)], env={**os.environ, **env}, capture_output=True, text=True)
             if done.returncode:
                 sys.exit(f"determinism: {name} failed:\n{done.stderr[-2000:]}")

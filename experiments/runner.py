@@ -1,6 +1,7 @@
-"""What the long comparisons (``bench/zoo.py``, ``bench/table2.py``) share: running rows as DVC
-experiments one at a time, reading an experiment's files back, and a picture of one test clip
-predicted by every experiment.
+"""What the long comparisons (:mod:`experiments.zoo`, :mod:`experiments.table2`) share: their
+command line (:func:`main`, run with a :class:`Study`), running rows as DVC experiments one at a
+time, reading an experiment's files back, and a picture of one test clip predicted by every
+experiment.
 
 Every experiment is ``dvc exp run --temp`` (a temporary copy of the workspace, so the user's
 ``params.yaml``, models and evaluation stay as they are) with the built extension copied in
@@ -11,22 +12,33 @@ some earlier run had is not rerun: DVC restores its outputs from the run cache.
 """
 from __future__ import annotations
 
+import argparse
 import io
+import json
 import os
 import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import h5py
 import numpy as np
+import yaml
 
+from pyext.config import load_params
 from pyext.data.store import ClipArray, open_store
 from pyext.evaluation.predictor import read_predictions
 from pyext.evaluation.metrics import motion_mask, psnr
+
+RESULTS = Path("experiments/results")  # a study's files: RESULTS/<name>/<name>.{json,md,png}
+LOGS = Path("experiments/logs")  # each experiment's output: LOGS/<name>/<row>.log (not kept in git)
+# The data every row trains, validates and is tested on: a record names them by DVC's md5, so that
+# a table made on other data than the pipeline's today says so.
+DATA_FILES = ("data/train.h5", "data/val.h5", "data/test.h5")
 
 
 @dataclass(frozen=True)
@@ -77,7 +89,7 @@ def machine() -> str:
 
 
 def _extension(command: str) -> Path:
-    built = sorted(Path("pyext").glob("_C*.so"))
+    built = sorted(Path("pyext").glob("_C.*.so"))  # the ops, not the tests' library (_C_testing)
     if not built:
         sys.exit(f"{command}: the extension is not built in pyext/ (run `make build` first)")
     return built[0]
@@ -188,3 +200,102 @@ def write_picture(path: Path, image: np.ndarray) -> None:
     """Writes an RGB picture as PNG."""
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+
+
+@dataclass(frozen=True)
+class Study:
+    """A long comparison as :func:`main` runs it: rows run as DVC experiments ``<name>-<row>``, each
+    read back, then a record (JSON: the machine, the commit, the data the rows ran on, the settings
+    and each row's results), a document (markdown) and a picture in ``RESULTS/<name>/``.
+
+    ``rows`` gives every row from the parsed arguments; ``collect(row, ref)`` the figures of the
+    row's experiment (git ref ``ref``), which the runner files under the row's name, settings and
+    ref; ``document`` the markdown of a record; ``label`` a result's name in the picture;
+    ``options`` the study's own arguments (flag and ``add_argument`` keywords), recorded by name.
+    """
+
+    name: str
+    description: str
+    rows: Callable[[argparse.Namespace], list[Row]]
+    collect: Callable[[Row, str], dict]
+    document: Callable[[dict], str]
+    label: Callable[[dict], str]
+    options: tuple[tuple[str, dict], ...] = ()
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.name}-"
+
+    @property
+    def out(self) -> Path:
+        return RESULTS / self.name
+
+
+def lock_data(lock: str) -> dict[str, str]:
+    """The DVC md5 of each store of :data:`DATA_FILES`, and of the fine-tuning patches, that the
+    text of a ``dvc.lock`` records as a stage's output."""
+    outs = (out for stage in yaml.safe_load(lock)["stages"].values() for out in stage.get("outs", []))
+    return {out["path"]: out["md5"] for out in outs
+            if out["path"] in DATA_FILES or out["path"].startswith("data/finetune/") and out["path"].endswith(".h5")}
+
+
+def data_record(results: list[dict]) -> dict:
+    """What data the rows ran on: ``source`` (the first experiment's ``data.source``) and ``md5``, the
+    digests of :data:`DATA_FILES` that every row's ``data`` holds, with where they come from; ``md5``
+    None with a ``reason`` where the rows' differ."""
+    source = yaml.safe_load(show(results[0]["ref"], "params.yaml"))["data"]["source"]
+    digests = [{path: r["data"].get(path) for path in DATA_FILES} for r in results]
+    if any(d != digests[0] for d in digests):
+        return {"source": source, "md5": None, "reason": "the rows ran on different data: each row's data says which"}
+    return {"source": source, "md5": digests[0], "from": "the experiments' dvc.lock"}
+
+
+def collect(study: Study, rows: list[Row]) -> list[dict]:
+    """The figures of every row whose experiment exists (based on the workspace's commit), in order,
+    each with the data its experiment's ``dvc.lock`` records (:func:`lock_data`)."""
+    results = []
+    for row in rows:
+        ref = experiment_ref(study.prefix, row.name)
+        if ref is not None:
+            results.append({"row": row.name, "settings": list(row.settings), "ref": ref, **study.collect(row, ref),
+                            "data": lock_data(show(ref, "dvc.lock"))})
+    return results
+
+
+def write(study: Study, record: dict) -> str:
+    """Writes the record, its document and the picture of one test clip into ``study.out``; returns
+    the document."""
+    params = load_params()
+    text = study.document(record)
+    study.out.mkdir(parents=True, exist_ok=True)
+    (study.out / f"{study.name}.json").write_text(json.dumps(record, indent=1))
+    (study.out / f"{study.name}.md").write_text(text)
+    results = record["results"]
+    write_picture(study.out / f"{study.name}.png", picture([(study.label(r), r["ref"]) for r in results],
+                                                           params.clip.input_frames, params.evaluate.flow_threshold))
+    return text
+
+
+def main(study: Study, argv: list[str] | None = None, prog: str | None = None) -> None:
+    """The command line of a study: runs the rows ``--only`` names (all by default) with the ``--set``
+    settings, unless ``--collect``; then records, documents and pictures every existing experiment
+    of the study. ``argv``: the arguments (None: ``sys.argv[1:]``); ``prog``: the command's name in
+    its usage and errors."""
+    parser = argparse.ArgumentParser(prog=prog, description=study.description)
+    parser.add_argument("--only", help="comma-separated rows to run (default: all)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a -S setting for every row (e.g. train.steps=100); repeatable")
+    options = [parser.add_argument(flag, **kwargs).dest for flag, kwargs in study.options]
+    parser.add_argument("--collect", action="store_true", help="do not run: tabulate existing experiments")
+    args = parser.parse_args(argv)
+    every = study.rows(args)
+    if not args.collect:
+        run_rows(study.prefix, LOGS / study.name, chosen(every, args.only, parser), args.set, study.name)
+    results = collect(study, every)
+    if not results:
+        sys.exit(f"{study.name}: no {study.name} experiments to tabulate")
+    record = {"machine": machine(), "commit": git("rev-parse", "HEAD").strip(), "data": data_record(results),
+              "set": args.set,
+              **{name: getattr(args, name) for name in options}, "results": results}
+    print(write(study, record))
+    print(f"{study.name}: wrote {', '.join(str(study.out / f'{study.name}.{e}') for e in ('md', 'json', 'png'))}")

@@ -1,0 +1,223 @@
+"""The README's tables that come from result files, written from those files.
+
+Each such table sits in README.md between a marker naming its file and view and an end marker:
+
+    <!-- from: experiments/results/zoo/zoo.json zoo -->
+    (what VIEWS["zoo"] renders from that file)
+    <!-- /from -->
+
+A block says beside its table which commit and which data (DVC's md5s) the figures were made with,
+and whether today's ``dvc.lock`` records other data: a table can match its file and still not be
+what the command gives today.
+
+    python -m experiments.readme            # rewrites every block of README.md from its file
+    python -m experiments.readme --check    # only lists the blocks that differ (exit status 1)
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from experiments import table2, zoo
+from experiments.runner import DATA_FILES, lock_data
+
+README = Path("README.md")
+BLOCK = re.compile(r"^<!-- from: (?P<path>\S+) (?P<view>\S+) -->\n(?P<body>.*?)^<!-- /from -->$", re.M | re.S)
+
+
+def _para(text: str) -> str:
+    """A paragraph wrapped as the README's prose is (100 columns), never inside `inline code` nor
+    before a lone ``*`` (a line starting ``* `` would be a list item)."""
+    kept = re.sub(r"`[^`]*`", lambda code: code.group().replace(" ", "\0"), text).replace(" * ", "\0* ")
+    return textwrap.fill(kept, 100, break_long_words=False, break_on_hyphens=False).replace("\0", " ")
+
+
+def _md5s(digests: dict[str, str]) -> str:
+    """``data/train.h5 9a89f580, ...``: DVC md5s shortened as git shortens commits."""
+    return ", ".join(f"{path} {md5[:8]}" for path, md5 in digests.items())
+
+
+def data_line(data: dict, command: str, root: Path) -> str:
+    """Which data a record's figures were made with, against what ``dvc.lock`` under ``root`` records
+    today; ``data``: a record's ``data`` (:func:`experiments.runner.data_record`)."""
+    source = data["source"]
+    if data["md5"] is None:
+        return (f"Data: the {source} set, digests unknown: {data['reason']}. Whether today's {source} data are the "
+                f"same cannot be checked, so these figures may not be what `{command}` gives today.")
+    made = f"Data: the {source} set, DVC md5s {_md5s(data['md5'])}; digests from {data['from']}."
+    today = lock_data((root / "dvc.lock").read_text())
+    other = {path: today.get(path, "none") for path, md5 in data["md5"].items() if today.get(path) != md5}
+    if not other:
+        return f"{made} Today's `dvc.lock` records the same data."
+    return (f"{made} **Today's {source} data differ** (`dvc.lock`: {_md5s(other)}): these figures are not what "
+            f"`{command}` gives today.")
+
+
+def made_line(record: dict, command: str, root: Path, machine: bool = True) -> str:
+    """The commit, settings and (``machine``) machine a study's record was made with, then its data."""
+    where = f" on {record['machine']}" if machine else ""
+    settings = ", ".join(f"`{s}`" for s in record["set"] + [f"--base {b}" for b in record.get("base", [])])
+    every = f" (for every row: {settings})" if settings else ""
+    made = f"Made by `{command}` at commit {record['commit'][:7]}{where}{every}."
+    return f"{made} {data_line(record['data'], command, root)}"
+
+
+def seed_pairs(results: list[dict]) -> list[tuple[dict, dict]]:
+    """Each row run again with another ``train.seed`` (``<row>-seed<n>``), beside its row."""
+    by_name = {r["row"]: r for r in results}
+    return [(by_name[r["row"].rsplit("-seed", 1)[0]], r) for r in results
+            if "-seed" in r["row"] and r["row"].rsplit("-seed", 1)[0] in by_name]
+
+
+def _gap(a: dict, b: dict, key: str) -> str:
+    """|a - b| of a PSNR at steps 1 and 2 of two rows' models."""
+    return " and ".join(f"{abs(a['metrics']['model'][f'step{s}'][key] - b['metrics']['model'][f'step{s}'][key]):.2f}"
+                        for s in (1, 2))
+
+
+def zoo_block(record: dict, root: Path) -> str:
+    """A zoo record: how it was made, its table, the noise floor and, for ACGAN rows, D's class head."""
+    results = record["results"]
+    lines = [_para(made_line(record, "make zoo", root)), "", zoo.table(results).rstrip("\n")]
+    notes = [f"Noise floor: `{a['row']}` and `{b['row']}` differ by {_gap(a, b, 'psnr')} dB at steps 1 and 2."
+             for a, b in seed_pairs(results)]
+    heads = [(r["row"], r["metrics"]["class_head"]) for r in results if r["metrics"].get("class_head")]
+    if heads:
+        first = heads[0][1]
+        notes.append("D's class head at the end of training names the class of "
+                     + ", ".join(f"{h['accuracy']:.1%} (`{row}`)" for row, h in heads)
+                     + f" of {first['patches']} moving test patches; chance {first['chance']:.1%}, always the "
+                       f"commonest class {first['commonest_class']:.1%}.")
+    return "\n".join(lines + [line for note in notes for line in ("", _para(note))])
+
+
+def table2_block(record: dict, root: Path) -> str:
+    """Table 2's record: how it was made and its caption, both measures and the noise floor."""
+    results = record["results"]
+    parts = [_para(made_line(record, "make table2", root, machine=False) + " " + table2.caption(record))]
+    for title, prefix in table2.MEASURES:
+        parts.append(f"{_para(f'By {title}:')}\n\n{table2.table(results, prefix).rstrip()}")
+    for a, b in seed_pairs(results):
+        parts.append(_para(f"Noise floor: {a['label']} and {b['label']} differ by {_gap(a, b, 'authors_psnr')} dB at "
+                           f"steps 1 and 2 by the authors' measure, {_gap(a, b, 'psnr')} by the moving-region mean."))
+    return "\n\n".join(parts)
+
+
+def published_block(path: Path, root: Path) -> str:
+    """Table 2 as the paper publishes it (:data:`experiments.table2.PAPER`)."""
+    return table2.published().rstrip()
+
+
+def _lock_output(root: Path, path: str) -> str | None:
+    """The md5 ``dvc.lock`` records for an output of a stage."""
+    stages = yaml.safe_load((root / "dvc.lock").read_text())["stages"].values()
+    return next((out["md5"] for stage in stages for out in stage.get("outs", []) if out["path"] == path), None)
+
+
+def demo_made(path: Path, root: Path) -> str:
+    """Which run the committed metrics are: the evaluate output ``dvc.lock`` records, and its data."""
+    name = path.relative_to(root).as_posix()
+    recorded, actual = _lock_output(root, name), hashlib.md5(path.read_bytes()).hexdigest()
+    if recorded != actual:
+        return (f"`{name}` (md5 {actual[:8]}) is not the output `dvc.lock` records ({(recorded or 'none')[:8]}): "
+                f"run `dvc repro`, or `dvc commit` a run of its own.")
+    data = lock_data((root / "dvc.lock").read_text())
+    return (f"The committed `{name}`: the evaluate output that `dvc.lock` records (md5 {recorded[:8]}), made on the "
+            f"data it records: DVC md5s {_md5s({p: data[p] for p in DATA_FILES})}.")
+
+
+def _scores(metrics: dict) -> tuple[str, str, str]:
+    """Moving-region PSNR (SSIM) at steps 1 and 2, whole-frame PSNR at steps 1 / 2."""
+    s1, s2 = metrics["step1"], metrics["step2"]
+    return (f"{s1['psnr']:.2f} ({s1['ssim']:.3f})", f"{s2['psnr']:.2f} ({s2['ssim']:.3f})",
+            f"{s1['psnr_full']:.2f} / {s2['psnr_full']:.2f}")
+
+
+METHODS = (("model", "model"), ("last_frame", "last frame"), ("optical_flow", "optical flow"))
+
+
+def demo_block(path: Path, root: Path) -> str:
+    """The demo run's metrics against both baselines: PSNR (SSIM) on moving regions, whole frames."""
+    metrics = json.loads(path.read_text())
+    rows = "".join(f"| {label} | {' | '.join(_scores(metrics[key]))} |\n" for key, label in METHODS)
+    head = f"| {metrics['clips']} test clips | step 1 | step 2 | whole frame, step 1 / step 2 |\n|---|---|---|---|\n"
+    return f"{_para(demo_made(path, root))}\n\n{head}{rows}".rstrip()
+
+
+def demo_summary(path: Path, root: Path) -> str:
+    """The demo run in one sentence, for the README's opening."""
+    m = json.loads(path.read_text())
+    model, last, flow = (m[key] for key, _ in METHODS)
+    return _para(f"On its {m['clips']} test clips, moving-region PSNR at step 1 is {model['step1']['psnr']:.1f} dB "
+                 f"for the model against {last['step1']['psnr']:.1f} dB for copying the last frame (step 2: "
+                 f"{model['step2']['psnr']:.1f} against {last['step2']['psnr']:.1f}; whole frames "
+                 f"{model['step1']['psnr_full']:.1f} against {last['step1']['psnr_full']:.1f}); optical flow "
+                 f"reaches {flow['step1']['psnr']:.1f} dB.")
+
+
+def _record(render: Callable[[dict, Path], str]) -> Callable[[Path, Path], str]:
+    """A view of a study's JSON record."""
+    return lambda path, root: render(json.loads(path.read_text()), root)
+
+
+# view name -> (the file's path, the repository's root) -> the block's markdown.
+VIEWS: dict[str, Callable[[Path, Path], str]] = {
+    "zoo": _record(zoo_block),
+    "table2": _record(table2_block),
+    "published": published_block,
+    "demo": demo_block,
+    "demo-summary": demo_summary,
+}
+
+
+def blocks(text: str) -> list[re.Match]:
+    """The marked blocks of a README's text, in order."""
+    return list(BLOCK.finditer(text))
+
+
+def render(text: str, root: Path) -> str:
+    """``text`` with every marked block rewritten from its file (paths relative to ``root``)."""
+    def block(match: re.Match) -> str:
+        view = VIEWS[match["view"]]
+        return f"<!-- from: {match['path']} {match['view']} -->\n{view(root / match['path'], root)}\n<!-- /from -->"
+
+    return BLOCK.sub(block, text)
+
+
+def differing(text: str, root: Path) -> list[str]:
+    """``path view`` of each block of ``text`` that is not what its file gives."""
+    rendered = blocks(render(text, root))
+    return [f"{a['path']} {a['view']}" for a, b in zip(blocks(text), rendered) if a["body"] != b["body"]]
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m experiments.readme") -> None:
+    """``python -m experiments.readme [--check] [README]`` (``argv``: the arguments, None: the command
+    line's)."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser.add_argument("readme", nargs="?", type=Path, default=README, help="the file (default: README.md)")
+    parser.add_argument("--check", action="store_true", help="write nothing: list the blocks that differ")
+    args = parser.parse_args(argv)
+    root = args.readme.resolve().parent
+    text = args.readme.read_text()
+    unknown = sorted({m["view"] for m in blocks(text)} - set(VIEWS))
+    if unknown:
+        parser.error(f"{args.readme}: unknown views {', '.join(unknown)} (known: {', '.join(VIEWS)})")
+    stale = differing(text, root)
+    if args.check:
+        for name in stale:
+            print(f"{args.readme}: {name}: not what its file gives")
+        sys.exit(1 if stale else 0)
+    args.readme.write_text(render(text, root))
+    print(f"{args.readme}: {len(blocks(text))} blocks, {len(stale)} rewritten")
+
+
+if __name__ == "__main__":
+    main()

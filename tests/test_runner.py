@@ -1,0 +1,100 @@
+"""experiments.runner.main: the command line the zoo and Table 2 share runs the rows asked for, then
+records every existing experiment of the study, the commit and data they ran on, the settings and
+the study's own options."""
+import pytest
+import yaml
+
+from experiments import runner, table2, zoo
+from experiments.runner import Row, Study
+
+ROWS = [Row("a", ("x=1",)), Row("b", ("x=2",)), Row("c", ("x=3",))]
+DATA = {"data/train.h5": "11", "data/val.h5": "22", "data/test.h5": "33"}
+
+
+def _lock(data: dict[str, str]) -> str:
+    """A dvc.lock whose stages write ``data`` (path: md5), and a store the record leaves out."""
+    outs = [{"path": path, "md5": md5} for path, md5 in data.items()]
+    return yaml.safe_dump({"schema": "2.0", "stages": {"extract": {"outs": [{"path": "data/patches.h5", "md5": "0"}]},
+                                                       "filter": {"outs": outs}}})
+
+
+def _study() -> Study:
+    return Study(name="toy", description="A toy study.", rows=lambda args: ROWS,
+                 collect=lambda row, ref: {"figure": len(row.name), "option": None},
+                 document=lambda record: "the document", label=lambda result: result["row"],
+                 options=(("--base", {"action": "append", "default": []}),))
+
+
+@pytest.fixture
+def experiments(monkeypatch):
+    """Experiments ``toy-a`` and ``toy-c`` exist; running rows and writing files are recorded."""
+    calls = {"run": [], "write": []}
+    locks = {"refs/exps/toy-a": _lock(DATA), "refs/exps/toy-c": _lock({**DATA, "data/finetune/train.h5": "44"})}
+    monkeypatch.setattr(runner, "show", lambda ref, path: locks[ref] if path == "dvc.lock" else "data: {source: demo}")
+    monkeypatch.setattr(runner, "experiment_ref", lambda prefix, name: f"refs/exps/{prefix}{name}"
+                        if name in ("a", "c") else None)
+    monkeypatch.setattr(runner, "run_rows", lambda prefix, logs, rows, extra, command:
+                        calls["run"].append((prefix, logs, [r.name for r in rows], extra, command)))
+    monkeypatch.setattr(runner, "write", lambda study, record: calls["write"].append(record) or "")
+    monkeypatch.setattr(runner, "machine", lambda: "a machine")
+    return calls
+
+
+def test_main_runs_the_rows_asked_for_then_records_every_existing_experiment(experiments):
+    runner.main(_study(), ["--only", "b,a", "--set", "train.steps=5", "--base", "p.yaml"])
+    assert experiments["run"] == [("toy-", runner.LOGS / "toy", ["a", "b"], ["train.steps=5"], "toy")]
+    (record,) = experiments["write"]
+    assert record["machine"] == "a machine" and len(record["commit"]) == 40
+    assert record["set"] == ["train.steps=5"] and record["base"] == ["p.yaml"]
+    assert record["data"] == {"source": "demo", "md5": DATA, "from": "the experiments' dvc.lock"}
+    assert record["results"] == [
+        {"row": "a", "settings": ["x=1"], "ref": "refs/exps/toy-a", "figure": 1, "option": None, "data": DATA},
+        {"row": "c", "settings": ["x=3"], "ref": "refs/exps/toy-c", "figure": 1, "option": None,
+         "data": {**DATA, "data/finetune/train.h5": "44"}}]
+
+
+def test_rows_on_other_data_leave_the_record_without_one_digest(experiments):
+    results = [{"ref": "r", "data": DATA}, {"ref": "r", "data": {**DATA, "data/test.h5": "34"}}]
+    assert runner.data_record(results) == {"source": "demo", "md5": None,
+                                           "reason": "the rows ran on different data: each row's data says which"}
+
+
+def test_collect_runs_nothing(experiments):
+    runner.main(_study(), ["--collect"])
+    assert experiments["run"] == [] and len(experiments["write"]) == 1
+
+
+def test_errors_name_the_command_it_was_given(experiments, capsys):
+    with pytest.raises(SystemExit):
+        runner.main(_study(), ["--only", "a,nope"], prog="beyondmse toy")
+    assert "beyondmse toy: error: --only: unknown rows nope (known: a, b, c)" in capsys.readouterr().err
+    assert experiments["run"] == []
+
+
+def test_no_experiment_is_a_one_line_exit(experiments, monkeypatch):
+    monkeypatch.setattr(runner, "experiment_ref", lambda prefix, name: None)
+    with pytest.raises(SystemExit, match="^toy: no toy experiments to tabulate$"):
+        runner.main(_study(), ["--collect"])
+
+
+@pytest.mark.parametrize("module", [zoo, table2])
+def test_each_study_takes_its_arguments_and_name(module, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        module.main(["--help"], prog=f"beyondmse {module.STUDY.name}")
+    assert exit_.value.code == 0
+    usage = capsys.readouterr().out
+    assert usage.startswith(f"usage: beyondmse {module.STUDY.name} [-h] [--only ONLY]")
+    assert ("--base PRESET" in usage) == (module is table2)
+
+
+def test_pyext_never_imports_the_experiments():
+    """The floors: experiments import pyext, never the reverse (pyext installs without them)."""
+    import ast
+
+    from cases import REPO
+
+    for path in (REPO / "pyext").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n == "experiments" or n.startswith("experiments.") for n in names), path
