@@ -36,7 +36,7 @@ build: $(VENV)/.deps
 build-cpu: $(VENV)/.deps
 	BEYONDMSE_CPU_ONLY=1 $(PY) setup.py --quiet build_ext --inplace
 
-demo: $(VENV)/.deps
+demo: $(VENV)/.deps $(VENV)/.installed
 	$(MAKE) $(if $(HAS_GPU),build,build-cpu) $(PLOTS_PAGE)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" dvc repro
 
@@ -59,17 +59,17 @@ gpu-wheels: $(VENV)/.deps
 # networks and losses; on 2 CPU cores the objective rows took 78 minutes (measured), all rows about 110
 # (estimated: the option rows' training seconds added). The table and picture land in
 # experiments/results/zoo/. ZOO_ARGS="--only hinge --set train.steps=100".
-zoo: $(VENV)/.deps
+zoo: $(VENV)/.deps $(VENV)/.installed
 	$(MAKE) $(if $(HAS_GPU),build,build-cpu)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m experiments.zoo $(ZOO_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" beyondmse zoo $(ZOO_ARGS)
 
 # The paper's Table 2 (experiments/table2.py): one DVC experiment per row of configs/table2/ and a second
 # seed of Adv+GDL*; on 2 CPU cores it took 70 minutes with three rows sharing them with other work
 # (measured), about 35 on idle cores (estimated from the rows run alone). Writes
 # experiments/results/table2/table2.md, .json and .png. TABLE2_ARGS="--set train.steps=100" or "--base configs/paper.yaml" (a GPU).
-table2: $(VENV)/.deps
+table2: $(VENV)/.deps $(VENV)/.installed
 	$(MAKE) $(if $(HAS_GPU),build,build-cpu)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m experiments.table2 $(TABLE2_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" beyondmse table2 $(TABLE2_ARGS)
 
 clean:
 	rm -rf build pyext/_C*.so

@@ -72,10 +72,14 @@ setup(
     name="beyondmse",
     version="0.1.0",
     description="Multi-scale adversarial video prediction beyond mean square error, with fused native ops",
-    packages=find_packages(include=["pyext", "pyext.*"]),  # every package under pyext/ (pyext.data, ...)
+    # Every package under pyext/ (pyext.data, ...), and the experiments (above pyext: nothing in pyext
+    # imports them; `beyondmse` finds their commands through the entry points below).
+    packages=find_packages(include=["pyext", "pyext.*", "experiments"]),
     python_requires=">=3.10",
     ext_modules=[] if os.environ.get("BEYONDMSE_NO_EXTENSION", "0") not in ("", "0") else _extensions(),
     # `beyondmse` (pyext/cli.py); commands beyond its own are entry points of beyondmse.commands.
-    entry_points={"console_scripts": ["beyondmse = pyext.cli:main"]},
+    entry_points={"console_scripts": ["beyondmse = pyext.cli:main"],
+                  "beyondmse.commands": ["zoo = experiments.zoo:main", "table2 = experiments.table2:main",
+                                         "readme = experiments.readme:main"]},
     cmdclass={"build_ext": BuildExtensions},
 )

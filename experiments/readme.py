@@ -29,6 +29,9 @@ import yaml
 from experiments import table2, zoo
 from experiments.runner import DATA_FILES, lock_data
 
+# What `beyondmse readme` says of itself in `beyondmse --help`.
+HELP = "the README's result tables, written from their result files (--check: compare only)"
+
 README = Path("README.md")
 BLOCK = re.compile(r"^<!-- from: (?P<path>\S+) (?P<view>\S+) -->\n(?P<body>.*?)^<!-- /from -->$", re.M | re.S)
 

@@ -26,6 +26,9 @@ from experiments.runner import Row, Study, show
 from pyext.config import load_params
 from pyext.presets import overrides, read_preset
 
+# What `beyondmse table2` says of itself in `beyondmse --help`.
+HELP = "the paper's Table 2: every row as a DVC experiment, then the table beside the published one"
+
 PRESETS = Path("configs/table2")
 
 # The rows this project runs, in Table 2's order: the preset's name and the paper's label (* :

@@ -32,6 +32,9 @@ from experiments import runner
 from experiments.runner import Row, Study, git, show
 from pyext.config import OBJECTIVES, load_params
 
+# What `beyondmse zoo` says of itself in `beyondmse --help`.
+HELP = "the adversarial objective zoo: every objective as a DVC experiment, then its table and picture"
+
 # What the training log holds beside D's measures (pyext.training.steps): the zoo reports every
 # other train/ curve as "how D is doing", whatever the objective names it.
 _NOT_MEASURES = ("loss_", "lr_", "seconds")

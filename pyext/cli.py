@@ -11,7 +11,7 @@ pipeline's stages are not commands here: ``dvc repro`` runs them (``python -m pi
 
 Commands beyond this module's come from the entry points of the group ``beyondmse.commands``
 (the project's ``setup.py`` registers its experiment runners there): each names a function
-``main(argv: list[str] | None, prog: str)`` whose module's first docstring line is its help.
+``main(argv: list[str] | None, prog: str)`` whose module's ``HELP`` is its line in ``--help``.
 """
 from __future__ import annotations
 
@@ -162,11 +162,6 @@ COMMANDS: dict[str, Command] = {
 }
 
 
-def _doc(module_name: str) -> str:
-    doc = sys.modules[module_name].__doc__ or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
-
-
 def _plugins() -> dict[str, Callable]:
     """The installed commands of the group :data:`PLUGINS`, by name."""
     return {ep.name: ep for ep in entry_points(group=PLUGINS)}
@@ -185,8 +180,7 @@ def _parser(plugins: dict) -> tuple[argparse.ArgumentParser, dict[str, argparse.
     for name, ep in plugins.items():
         module = ep.value.split(":")[0]
         try:
-            importlib.import_module(module)
-            help_line = _doc(module)
+            help_line = getattr(importlib.import_module(module), "HELP", "")
         except ImportError as exc:  # an entry point of a removed or broken install: said, not fatal
             help_line = f"(cannot be loaded: {exc})"
         commands.add_parser(name, help=help_line, add_help=False)
