@@ -135,23 +135,23 @@ def _forget(registry: Registry, name: str) -> None:
 
 def test_a_new_objective_is_its_module_plus_one_table_entry(data_dir, tmp_path, monkeypatch, module):
     name = module("throwaway_objective", '''
-        import torch.nn.functional as F
-
         from pyext.losses.adversarial import LogitObjective, register
 
 
         @register("throwaway")
         class Throwaway(LogitObjective):
-            """A hinge objective under another name."""
+            """Least absolute deviations from the targets 1 (real) and 0 (generated)."""
+
+            threshold = 0.5
 
             def d_real(self, r):
-                return F.relu(1 - r)
+                return (r - 1).abs()
 
             def d_fake(self, f):
-                return F.relu(1 + f)
+                return f.abs()
 
             def g(self, f):
-                return -f
+                return (f - 1).abs()
         ''')
     adversarial = {**yaml.safe_load(TEST_PARAMS.read_text())["loss"]["adversarial"], "kind": "throwaway"}
     monkeypatch.setitem(OBJECTIVES, "throwaway", Objective(name))
