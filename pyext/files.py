@@ -12,11 +12,12 @@ import glob
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,6 +167,41 @@ def file_digest(path: str | os.PathLike, size: int = 16) -> str:
     return digest.hexdigest()
 
 
+class StrictLoader(yaml.SafeLoader):
+    """The project's YAML reader (params, presets, dvc.yaml): SafeLoader that refuses duplicate keys
+    (plain YAML keeps the last one silently, so a second ``min_motion:`` further down would override
+    the first unnoticed) and reads numbers in scientific notation as YAML 1.2 does.
+
+    YAML 1.1's resolver, PyYAML's, takes a float only with a dot and a signed exponent: ``5e-05`` or
+    ``1e-4`` would be strings, yet DVC and ruamel write floats below 1e-4 so (``-S
+    train.lr_g=5e-5``). Merge keys (``<<: *anchor``) merge as in plain YAML, the keys written beside
+    them overriding the merged ones.
+
+    >>> [yaml.load(text, Loader=StrictLoader) for text in ("5e-05", "1e4", "1.0e-4", "'1e4'", "1_000", "e5")]
+    [5e-05, 10000.0, 0.0001, '1e4', 1000, 'e5']
+    """
+
+
+def _construct_mapping(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # merged keys may be overridden: not duplicates
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, Hashable):  # an unhashable key is SafeLoader's error to report
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# YAML 1.2's floats that YAML 1.1 leaves as strings: an exponent without a dot or without a sign.
+StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float",
+                                   re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+                                   list("-+.0123456789"))
+
+
 def stage_code_deps(dvc_yaml: str | os.PathLike, stage: str) -> list[str]:
     """The code dependencies of ``stage`` as ``dvc_yaml`` lists them: its deps less the data, i.e.
     less every path some stage writes (its outs, metrics or plots) and anything under ``data/``.
@@ -180,7 +216,7 @@ def stage_code_deps(dvc_yaml: str | os.PathLike, stage: str) -> list[str]:
         ['csrc', 'src/b.py']
     """
     with open(dvc_yaml, encoding="utf-8") as f:
-        stages = yaml.safe_load(f)["stages"]
+        stages = yaml.load(f, Loader=StrictLoader)["stages"]
     if stage not in stages:
         raise KeyError(f"{dvc_yaml}: no stage {stage!r}")
 

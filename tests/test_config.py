@@ -4,6 +4,7 @@ the dotted key and what was expected."""
 import copy
 import json
 import pickle
+import re
 from pathlib import Path
 
 import pytest
@@ -405,6 +406,38 @@ def test_unparsable_file(tmp_path, text, problem):
     with pytest.raises(ParamsError) as info:
         load_params(path)
     assert str(info.value) == f"{path}: {problem}"
+
+
+def _with(text: str, key: str, value: str) -> str:
+    """``text`` (a params file) with the first ``key:`` line's value replaced, its comment kept."""
+    return re.sub(rf"(\n *{key}: )[^ \n]+", lambda m: m.group(1) + value, text, count=1)
+
+
+def test_numbers_in_scientific_notation_are_numbers(tmp_path):
+    # As DVC and ruamel write small floats (`dvc exp run -S train.lr_g=5e-5` writes 5e-05), and as a
+    # person types them: YAML 1.1 read these as strings, refused with "expected a number".
+    text = _with(_with(_with(FROZEN.read_text(), "lr_g", "5e-05"), "lr_d", "1e-4"), "lr_g_final", "1.5E-6")
+    train = load_params(_write(tmp_path, text)).train
+    assert (train.lr_g, train.lr_d, train.lr_g_final) == (5e-05, 1e-4, 1.5e-6)
+    assert load_params(_write(tmp_path, _with(FROZEN.read_text(), "lr_g", "1e3"))).train.lr_g == 1000.0
+    # Only numbers: a quoted one stays a string; an int key refuses a float.
+    with pytest.raises(ParamsError, match="train.lr_g: expected a number >= 0, got '5e-05'"):
+        load_params(_write(tmp_path, _with(FROZEN.read_text(), "lr_g", "'5e-05'")))
+    with pytest.raises(ParamsError, match=r"train.steps: expected an int in 1..1000000000, got 800.0"):
+        load_params(_write(tmp_path, _with(FROZEN.read_text(), "steps", "8e2")))  # train.steps comes first
+
+
+def test_merge_keys_merge(tmp_path):
+    # `<<: *anchor` was refused as "not valid YAML" (the duplicate-key check built the << key).
+    text = FROZEN.read_text()
+    start, end = text.index("\ndemo:"), text.index("\nextract:")
+    text = (text[:start] + "\ndemo: &generated\n  classes: 6\n  groups: 7\n  test_groups: 2\n  clips_per_group: 2\n"
+            "  frames: 40\n  seed: 0\nphotos:\n  <<: *generated\n  classes: 4\n  groups: 4\n  test_groups: 1\n"
+            + text[end:])
+    p = load_params(_write(tmp_path, text))
+    assert (p.photos.classes, p.photos.groups, p.photos.frames, p.photos.clips_per_group) == (4, 4, 40, 2)
+    with pytest.raises(ParamsError, match="duplicate key 'classes'"):  # written twice beside the merge
+        load_params(_write(tmp_path, text.replace("  classes: 4\n", "  classes: 4\n  classes: 5\n")))
 
 
 def test_empty_file(tmp_path):

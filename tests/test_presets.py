@@ -105,6 +105,23 @@ def test_write_sets_a_key_of_a_subsection(tmp_path):
     assert overrides({"loss": {"adversarial": {"kind": "hinge"}}}) == ['loss.adversarial.kind="hinge"']
 
 
+def test_a_written_small_rate_reads_back(tmp_path):
+    # ruamel writes 0.00005 as 5e-05, which the params loader refused (YAML 1.1 reads it as a string)
+    # after --write had reported success: the README's WGAN rate could not be set as it says.
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    write_preset({"train": {"lr_g": 0.00005, "lr_d": 0.00005}}, params)
+    assert "lr_g: 5e-05" in params.read_text()
+    assert (load_params(params).train.lr_g, load_params(params).train.lr_d) == (5e-05, 5e-05)
+    assert read_preset(_preset(tmp_path, "train:\n  lr_g: 5e-5\n"), params) == {"train": {"lr_g": 5e-05}}
+
+
+def _preset(folder: Path, text: str) -> Path:
+    path = folder / "preset.yaml"
+    path.write_text(text)
+    return path
+
+
 @pytest.mark.parametrize("text,where,problem", [
     ("modle:\n  width: 1.0\n", "modle", "not a section of"),
     ("model:\n  widht: 1.0\n", "model.widht", "not a key of"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -14,6 +14,7 @@ from typing import Any, get_type_hints
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from ..files import StrictLoader
 from . import data, evaluation, extraction, loss, model, training
 from .data import GENERATED_SOURCES, ClipParams, DataParams, DemoParams, PhotosParams
 from .evaluation import EvaluateParams
@@ -179,26 +180,6 @@ def finetune_params(params: Params) -> Params:
 
 def _resolved(source: str, path: str) -> str:
     return str((Path(source).parent / Path(path).expanduser()).resolve())
-
-
-class StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys: plain YAML keeps the last one silently, so a second
-    ``min_motion:`` further down would override the first unnoticed."""
-
-
-def _construct_mapping(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if isinstance(key, Hashable):  # an unhashable key is SafeLoader's error to report
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}",
-                                                        key_node.start_mark)
-            seen.add(key)
-    return loader.construct_mapping(node, deep)
-
-
-StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def load_params(path: str | os.PathLike = "params.yaml") -> Params:

@@ -16,7 +16,6 @@ The true frames' features are constants (computed without a graph): the loss mov
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
