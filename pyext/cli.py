@@ -141,7 +141,7 @@ def _preset(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
     if args.write:
         write_preset(preset, args.params)
         return f"{args.preset} written into {args.params}"
-    print(" ".join(f"-S {o}" for o in overrides(preset)))
+    print(" ".join(f"-S {o}" for o in overrides(preset, args.preset)))
     return None
 
 

@@ -119,10 +119,28 @@ def apply_preset(raw: Mapping[str, Mapping[str, Any]], preset: Mapping[str, Mapp
     return out
 
 
-def overrides(preset: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def overrides(preset: Mapping[str, Mapping[str, Any]], source: str = "the preset") -> list[str]:
     """The preset as ``dvc exp run -S`` overrides, ``section.key=value`` (values as JSON, which
-    DVC's override grammar reads as YAML does)."""
-    return [f"{'.'.join(path)}={json.dumps(value, separators=(',', ':'))}" for path, value in _leaves(preset)]
+    DVC's override grammar reads as YAML does).
+
+    Raises:
+        ParamsError: a value holds white space: ``$(beyondmse preset ...)`` would split it into
+            words (the shell's splitting sees no quotes), and DVC's grammar has no escape for it.
+    """
+    out = []
+    for path, value in _leaves(preset):
+        if any(c.isspace() for text in _strings(value) for c in text):
+            raise ParamsError(source, ".".join(path), f"{value!r} holds white space, which $(beyondmse preset ...) "
+                              f"splits into separate words: write the preset into params.yaml with --write instead")
+        out.append(f"{'.'.join(path)}={json.dumps(value, separators=(',', ':'))}")
+    return out
+
+
+def _strings(value: Any) -> list[str]:
+    """The strings of a preset's value: itself, or a list's items, at any depth."""
+    if isinstance(value, str):
+        return [value]
+    return [s for item in value for s in _strings(item)] if isinstance(value, list) else []
 
 
 def write_preset(preset: Mapping[str, Mapping[str, Any]], params: str | os.PathLike = "params.yaml") -> None:

@@ -1,6 +1,7 @@
 """pyext.presets and beyondmse preset: every shipped preset applies to params.yaml; the
 paper preset is the paper's setting; overrides for dvc exp run; writing keeps the file's comments;
 bad presets stop with one line naming the preset and the key."""
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -159,3 +160,22 @@ def test_command_prints_overrides_and_writes(tmp_path):
                              capture_output=True, text=True, env=env_path)
     assert missing.returncode == 2 and missing.stderr.startswith("preset: ") and "no such preset file" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_a_value_with_white_space_is_refused_as_overrides_and_written(tmp_path):
+    # `dvc exp run $(beyondmse preset p.yaml)` split '-S data.root="/my videos"' into two words (DVC:
+    # LexerNoViableAltException); the command refuses it with one line and --write sets it.
+    videos = tmp_path / "my videos"
+    videos.mkdir()
+    preset = _preset(tmp_path, f"data:\n  source: folder\n  root: {videos}\n")
+    done = subprocess.run([sys.executable, "-m", "pyext.cli", "preset", str(preset)], cwd=REPO, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"preset: {preset}: data.root: {str(videos)!r} holds white space, which $(beyondmse preset ...) splits "
+        "into separate words: write the preset into params.yaml with --write instead"]
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    write_preset(read_preset(preset, params), params)
+    assert load_params(params).data.root == videos
+    assert overrides({"train": {"betas": [0.5, 0.999]}}) == ["train.betas=[0.5,0.999]"]  # lists have no spaces
