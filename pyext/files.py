@@ -153,9 +153,14 @@ def printable(text: str) -> str:
 
 def write_json(path: str | os.PathLike, data: object) -> None:
     """Writes ``data`` as indented JSON, atomically (ASCII, so a name that is not valid UTF-8 keeps
-    its lone surrogates as ``\\udcNN`` escapes and reads back the same)."""
+    its lone surrogates as ``\\udcNN`` escapes and reads back the same).
+
+    Raises:
+        ValueError: ``data`` holds NaN or infinity, which strict JSON has no words for (nothing is written).
+    """
+    text = json.dumps(data, indent=2, allow_nan=False) + "\n"  # before the temporary exists
     with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.write_text(text)
 
 
 def file_digest(path: str | os.PathLike, size: int = 16) -> str:

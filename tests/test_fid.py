@@ -172,6 +172,43 @@ def test_bad_extractor_files_stop_with_one_line(tmp_path):
         load_params(raw_missing)
 
 
+class _Broken(nn.Module):
+    """The pooled frames, as integers or with a NaN where a frame is dark, as a broken network's."""
+
+    def __init__(self, fault: str):
+        super().__init__()
+        self.fault = fault
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        pooled = nn.functional.adaptive_avg_pool2d(frames, 2).flatten(1)
+        if self.fault == "integers":
+            return (pooled * 100).long()
+        return torch.where(pooled < 0.5, torch.full_like(pooled, float("nan")), pooled)
+
+
+@pytest.mark.parametrize("fault,problem", [("nan", "values that are not finite"), ("integers", "torch.int64 values")])
+@pytest.mark.parametrize("key", ["features", "classifier"])
+def test_features_that_are_not_finite_numbers_stop_evaluate_with_one_line(tmp_path, key, fault, problem):
+    # A NaN from the user's network was "measured": the stage succeeded and wrote NaN into
+    # eval/metrics.json (not JSON to a strict parser).
+    path = tmp_path / "broken.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(_Broken(fault)).save(str(path))
+    with pytest.raises(ParamsError) as error:
+        _evaluate(tmp_path, str(path) if key == "features" else "", str(path) if key == "classifier" else "")
+    assert str(error.value).startswith(f"params.yaml: evaluate.{key}: {path} returned ") and problem in str(error.value)
+    assert not (tmp_path / "eval" / "metrics.json").exists()
+
+
+def test_no_nan_reaches_a_json_file(tmp_path):
+    from pyext.files import write_json
+
+    with pytest.raises(ValueError, match="Out of range float values are not JSON compliant"):
+        write_json(tmp_path / "metrics.json", {"fid": float("nan")})
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_sets_added_in_one_call_are_split_back_as_added_apart(tmp_path):
     path = _extractor(tmp_path / "f.pt", 5)
     rng = np.random.default_rng(3)

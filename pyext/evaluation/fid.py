@@ -82,6 +82,10 @@ class FrameFeatures:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ParamsError("params.yaml", self.key,
                               f"{self.path} must return {self.what} ({len(x)}, d) for {len(x)} frames, got {shape}")
+        if not out.is_floating_point() or not torch.isfinite(out).all():  # NaN would be "measured"
+            problem = f"{out.dtype} values" if not out.is_floating_point() else "values that are not finite (NaN or inf)"
+            raise ParamsError("params.yaml", self.key, f"{self.path} returned {self.what} with {problem} for frames "
+                              f"{tuple(x.shape)} in [0, 1]: they must be finite floating-point numbers")
         self.dimension = out.shape[1]
         for name, part in zip(names, np.split(out.double().cpu().numpy(), np.cumsum(counts)[:-1])):
             self.sets.setdefault(name, []).append(part)

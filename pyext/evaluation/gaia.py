@@ -121,7 +121,8 @@ def evaluate_gaia(params: Params, model: GAIA, source: Path, data: DataFiles, ou
         mixed = _batched(functools.partial(model.mix, t=float(t)), a, b)
         error = float(_d_error(model, mixed).mean())
         rows.append({"step": k + 1, "t": round(float(t), 4), "d_error": round(error, 6),
-                     "relative": round(error / real_error, 6) if real_error > 0 else math.nan})
+                     # None where D reconstructs the real samples exactly: no ratio (JSON has no NaN).
+                     "relative": round(error / real_error, 6) if real_error > 0 else None})
         grid.append(mixed[:params.evaluate.pictures])
     metrics = {"family": "gaia", "samples": len(x),
                "reconstruction": {"psnr": round(float(np.mean(psnrs)), 4), "ssim": round(float(np.mean(ssims)), 4),
@@ -129,7 +130,8 @@ def evaluate_gaia(params: Params, model: GAIA, source: Path, data: DataFiles, ou
                                   "psnr_pca": round(float(np.mean(pca_psnrs)), 4)},
                "structure": {**{k: round(v, 4) for k, v in structure.items()}, "pca_components": components},
                "interpolation": {"d_error_real": round(real_error, 6),
-                                 "relative_mean": round(float(np.mean([r["relative"] for r in rows])), 4)}}
+                                 "relative_mean": round(float(np.mean([r["relative"] for r in rows])), 4)
+                                 if real_error > 0 else None}}
     write_json(out.metrics, metrics)
     with open_store(data.test) as f:
         names = store_videos(f)
@@ -138,7 +140,8 @@ def evaluate_gaia(params: Params, model: GAIA, source: Path, data: DataFiles, ou
     write_series(out.steps, "step", [r["step"] for r in rows],
                  {"d_error_interpolations": [r["d_error"] for r in rows],
                   "d_error_real": [round(real_error, 6)] * len(rows)},
-                 {"t": [r["t"] for r in rows], "relative": [r["relative"] for r in rows]})
+                 {"t": [r["t"] for r in rows],
+                  "relative": [math.nan if r["relative"] is None else r["relative"] for r in rows]})
     write_series(out.clips, "sample", list(range(len(psnrs))),
                  {"gaia": [round(float(q), 4) for q in psnrs], "pca": [round(float(q), 4) for q in pca_psnrs]},
                  {"clip": [int(c) for c in cut["clip"]], "video": [printable(names[v]) for v in cut["video"]]})
@@ -151,8 +154,12 @@ def evaluate_gaia(params: Params, model: GAIA, source: Path, data: DataFiles, ou
     return [f"evaluate: GAIA on {len(x)} moving test patches: reconstruction PSNR {psnr} dB "
             f"(PCA {metrics['reconstruction']['psnr_pca']} dB); "
             f"structure correlation {structure['gaia']:.3f} (PCA {structure['pca']:.3f}); D's error on "
-            f"interpolations {metrics['interpolation']['relative_mean']:.2f}x its error on real clips; "
+            f"interpolations {_ratio(metrics['interpolation']['relative_mean'])} its error on real clips; "
             f"see {out.metrics}, {out.pictures}/"]
+
+
+def _ratio(value: float | None) -> str:
+    return "(no ratio: D reconstructs the real samples exactly)" if value is None else f"{value:.2f}x"
 
 
 def _write_reconstructions(path: Path, recon: np.ndarray, cut: dict[str, np.ndarray], model: GAIA) -> None:
