@@ -1,5 +1,6 @@
 """Manifests of the UCF101, Sports-1M and folder sources, and extraction from them, on small
 fixtures of real encoded video."""
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +13,8 @@ from pyext.config import load_params
 from pyext.data.extract import extract
 from pyext.data.store import open_store, read_rows, store_videos
 
-from pyext.data.manifest import ManifestError, folder_manifest, read_manifest, sports1m_manifest, ucf101_manifest, write_manifest
+from pyext.data.manifest import (Manifest, ManifestError, VideoEntry, folder_manifest, read_manifest, sports1m_manifest,
+                                 ucf101_manifest, write_manifest)
 from pyext.data.video import write_video
 from cases import TEST_PARAMS
 
@@ -147,3 +149,23 @@ def test_manifest_round_trip(ucf101, tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ManifestError, match="bad.json"):
         read_manifest(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("edit,problem", [
+    (lambda v: v.update(split="tset"), r"videos\[1\].split: expected train or test, got 'tset'"),
+    (lambda v: v.update(path=None), r"videos\[1\].path: expected a video's path relative to the root, got None"),
+    (lambda v: v.update(label="Walk"), r"videos\[1\].label: expected class indices 0..1 .* got label 'Walk'"),
+    (lambda v: v.update(label=7, labels=[7]), r"videos\[1\].label: expected class indices 0..1 .* got label 7"),
+    (lambda v: v.update(path="a/one.avi"), r"videos\[1\].path: a/one.avi is listed twice \(also videos\[0\]\)"),
+], ids=["split", "null-path", "string-label", "label-out-of-range", "duplicate"])
+def test_a_hand_edited_manifest_is_refused_with_one_line(tmp_path, edit, problem):
+    # A typo in a split silently made a video a test video; a null path tracebacked in extract;
+    # string labels and duplicates were accepted.
+    m = Manifest("folder", str(tmp_path), 0, ["a", "b"], [VideoEntry("a/one.avi", "train", 0, "a", (0,)),
+                                                            VideoEntry("b/two.avi", "test", 1, "b", (1,))])
+    write_manifest(tmp_path / "manifest.json", m)
+    data = json.loads((tmp_path / "manifest.json").read_text())
+    edit(data["videos"][1])
+    (tmp_path / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(ManifestError, match=rf"^{tmp_path / 'manifest.json'}: {problem}"):
+        read_manifest(tmp_path / "manifest.json")

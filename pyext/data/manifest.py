@@ -62,14 +62,48 @@ class Manifest:
 
 
 def write_manifest(path: str | os.PathLike, manifest: Manifest) -> None:
+    """Writes the manifest, its entries checked as :func:`read_manifest` checks them."""
+    _check_entries(manifest, path)
     write_json(path, manifest.to_json())
 
 
 def read_manifest(path: str | os.PathLike) -> Manifest:
+    """The manifest at ``path``, its entries checked (a hand-edited one too).
+
+    Raises:
+        ManifestError: one line naming the file and the entry at fault: not JSON, a missing field, a
+            split other than train or test, a path that is not a non-empty string, a label that is
+            not one of the classes' indices, a video listed twice.
+    """
     try:
-        return Manifest.from_json(json.loads(Path(path).read_text()))
+        data = json.loads(Path(path).read_text())
+        manifest = Manifest.from_json(data)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ManifestError(f"{path}: not a readable manifest ({exc}); rerun the prepare stage") from exc
+    _check_entries(manifest, path)
+    return manifest
+
+
+def _is_index(value: object, count: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < count
+
+
+def _check_entries(manifest: Manifest, path: str | os.PathLike) -> None:
+    """Each video's fields as prepare writes them (the manifest may be edited by hand)."""
+    listed: dict[str, int] = {}
+    count = len(manifest.classes)
+    for i, video in enumerate(manifest.videos):
+        where = f"{path}: videos[{i}]"
+        if not isinstance(video.path, str) or not video.path.strip():
+            raise ManifestError(f"{where}.path: expected a video's path relative to the root, got {video.path!r}")
+        if video.split not in ("train", "test"):
+            raise ManifestError(f"{where}.split: expected train or test, got {video.split!r} ({video.path})")
+        if not _is_index(video.label, count) or not all(_is_index(label, count) for label in video.labels):
+            raise ManifestError(f"{where}.label: expected class indices 0..{count - 1} (of the manifest's {count} "
+                                f"classes), got label {video.label!r}, labels {list(video.labels)!r} ({video.path})")
+        if video.path in listed:
+            raise ManifestError(f"{where}.path: {video.path} is listed twice (also videos[{listed[video.path]}])")
+        listed[video.path] = i
 
 
 def _lines(path: Path) -> list[str]:
@@ -143,6 +177,8 @@ def sports1m_manifest(root: Path) -> Manifest:
             _add(manifest, root, on_disk[video_id], split_name, labels)
     if not classes:
         manifest.classes = [str(i) for i in range(max_label + 1)]
+    elif max_label >= len(classes):
+        raise ManifestError(f"{names_file}: names {len(classes)} classes, but the partition files use label {max_label}")
     return manifest
 
 
