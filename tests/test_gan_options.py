@@ -168,6 +168,39 @@ def test_file_comparator_loss_and_gradient_by_hand_and_its_weights_frozen(script
                                          rel=1e-5)
 
 
+class _Faulty(nn.Module):
+    """A comparator whose second output is broken: constant, integer, or NaN where a frame is dark."""
+
+    def __init__(self, fault: str):
+        super().__init__()
+        self.fault = fault
+
+    def forward(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        pooled = nn.functional.adaptive_avg_pool2d(frames, 2)
+        if self.fault == "constant":
+            broken = torch.ones_like(pooled)
+        elif self.fault == "integer":
+            broken = (pooled * 10).long()
+        else:
+            broken = torch.where(pooled < 0.5, torch.full_like(pooled, float("nan")), pooled)
+        return [pooled, broken]
+
+
+@pytest.mark.parametrize("fault,problem", [("constant", "is the same for a blank frame and a textured one"),
+                                           ("integer", "holds integers"), ("nan", r"is not finite \(NaN or inf\)")])
+def test_a_comparator_file_whose_features_are_useless_is_refused_at_load(tmp_path, fault, problem):
+    # A constant or integer output trained "fine" with a zero feature loss; a NaN stopped training
+    # with advice to lower the learning rates.
+    path = tmp_path / "faulty.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(_Faulty(fault)).save(str(path))
+    params = _params(loss={"feature": 1.0}, comparator={"kind": "file", "file": str(path), "layers": (1, 2)})
+    with pytest.raises(ParamsError, match=rf"^params.yaml: loss.comparator.file: {path}: its output 2 {problem}"):
+        make_comparator(params.loss.comparator, None, 16, torch.device("cpu"))
+    make_comparator(replace(params.loss.comparator, layers=(1,)), None, 16, torch.device("cpu"))  # output 1 is fine
+
+
 def test_discriminator_comparator_compares_ds_hidden_layers():
     torch.manual_seed(0)
     D = MultiScaleDiscriminator(4, 1, scales=2, width=0.1, patch=32)

@@ -93,21 +93,34 @@ class DiscriminatorComparator(Comparator):
 @register_comparator("file")
 class FileComparator(Comparator):
     """A frozen TorchScript module (the module docstring), loaded from ``loss.comparator.file`` and
-    checked on one blank frame of the patch size."""
+    checked on two frames of the patch size, a blank one and a textured one: the chosen outputs
+    must be finite floating-point features that tell the two apart (a constant, an integer or a NaN
+    would train "fine" with a zero loss, or stop with advice about the learning rates)."""
 
     def __init__(self, params: ComparatorParams, network: nn.Module, patch: int, device: torch.device):
         path = Path(params.file)
         self.module = load_scripted(path, "loss.comparator.file", device)
+        blank = torch.zeros(1, 3, patch, patch, device=device)
+        ramp = torch.linspace(0, 1, patch * patch, device=device).view(1, 1, patch, patch).expand(1, 3, -1, -1)
         try:
             with torch.no_grad():
-                count = len(self._outputs(torch.zeros(1, 3, patch, patch, device=device)))
+                on_blank, on_ramp = self._outputs(blank), self._outputs(ramp)
         except Exception as exc:
             raise ParamsError("params.yaml", "loss.comparator.file",
                               f"{path} fails on frames (1, 3, {patch}, {patch}) in [0, 1]: {first_line(exc)}") from None
         try:
-            self.chosen = pick_layers(count, params.layers, f"{path.name}'s output")
+            self.chosen = pick_layers(len(on_blank), params.layers, f"{path.name}'s output")
         except ValueError as exc:
             raise _bad_layers(exc) from None
+        for i in self.chosen:
+            a, b = on_blank[i], on_ramp[i]
+            problem = ("holds integers" if not a.is_floating_point() else
+                       "is not finite (NaN or inf)" if not (torch.isfinite(a).all() and torch.isfinite(b).all()) else
+                       "is the same for a blank frame and a textured one" if torch.equal(a, b) else None)
+            if problem is not None:
+                raise ParamsError("params.yaml", "loss.comparator.file",
+                                  f"{path}: its output {i + 1} {problem}: the features must be finite floating-point "
+                                  f"numbers that depend on the frames")
 
     def _outputs(self, frames: torch.Tensor) -> list[torch.Tensor]:
         out = self.module(frames)
