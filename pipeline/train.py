@@ -16,6 +16,8 @@ def main() -> None:
     parser.add_argument("--until-step", type=int, default=None, metavar="N",
                         help="stop after step N with a checkpoint (a time slice of the run); rerun to go on")
     args = parser.parse_args()
+    if args.until_step is not None and args.until_step < 1:
+        parser.error(f"--until-step must be >= 1, got {args.until_step}")
     params = load_params()
     summary = train(params, LAYOUT.data, LAYOUT.train, until_step=args.until_step)
     if summary["step"] < params.train.steps:

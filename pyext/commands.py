@@ -13,6 +13,11 @@ from .files import printable
 
 # Bad params, a bad manifest or a damaged or foreign store: every stage reports these in one line.
 USER_ERRORS = (ParamsError, ManifestError, StoreError)
+INTERRUPTED = 130  # the shell's status of a command ended by Ctrl-C (128 + SIGINT)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with one line of what it left (e.g. the training step reached and the checkpoint kept)."""
 
 
 def _terminated(signum, frame) -> None:
@@ -30,3 +35,6 @@ def run(command: str, main: Callable[[], None], errors: tuple[type[Exception], .
     except (*USER_ERRORS, *errors) as exc:
         print(printable(f"{command}: {exc}"), file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt as exc:  # what was being written is removed as the stack unwinds
+        print(printable(f"{command}: {exc or 'interrupted; nothing half-written was kept'}"), file=sys.stderr)
+        sys.exit(INTERRUPTED)

@@ -148,3 +148,41 @@ def test_a_stage_killed_while_writing_reruns_to_the_same_outputs(workdir, tmp_pa
         assert _files(workdir / path) == _files(reference / path), path
         for name in _files(reference / path):
             _assert_same_file(reference / path / name, workdir / path / name)
+
+
+def test_ctrl_c_ends_a_training_run_with_one_line(data_dir, tmp_path):
+    # Ctrl-C printed a 66-line KeyboardInterrupt traceback.
+    import re
+    import signal
+    import subprocess
+    import time
+
+    from cases import REPO, TEST_PARAMS
+
+    script = f"""
+import yaml
+from dataclasses import replace
+from pathlib import Path
+from pyext.commands import run
+from pyext.config import load_params
+from pyext.files import DataFiles, RunFiles
+from pyext.training import train
+p = load_params({str(TEST_PARAMS)!r})
+p = replace(p, model=replace(p.model, multiscale=replace(p.model.multiscale, scales=2, width=0.05)),
+            train=replace(p.train, steps=100000, batch_size=4, device="cpu", workers=0, checkpoint_every=2,
+                          val_every=1000, image_every=1000))
+run("train", lambda: train(p, DataFiles(Path({str(data_dir)!r})), RunFiles(Path({str(tmp_path)!r})), progress=False))
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+    checkpoint = tmp_path / "checkpoint.pt"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and re.fullmatch(rf"train: interrupted at step \d+; {re.escape(str(checkpoint))} keeps "
+                                            r"step \d+; rerun to go on", lines[0]), err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left

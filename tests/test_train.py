@@ -109,6 +109,11 @@ def test_without_validation_clips_the_run_logs_no_nan_and_still_draws(data_dir, 
         "step000003.png", "step000006.png"]
     assert "train: no validation clips (its validation set is empty)" in capsys.readouterr().out
     assert RunFiles(tmp_path / "models").generator.exists()
+    # The generator written is the last step's, and the summary says so (with train.keep: best it
+    # named step 0).
+    best = _params(keep="best")
+    summary = train(best, DataFiles(tmp_path / "data"), RunFiles(tmp_path / "best"), progress=False)
+    assert summary["val_step"] == best.train.steps == summary["step"]
 
 
 def test_absurd_but_valid_sizes_and_rates(data_dir, tmp_path, capsys):

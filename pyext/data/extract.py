@@ -180,6 +180,12 @@ def _score_and_compress(clips: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
 _COUNTS = ("videos", "videos_read", "videos_skipped", "frames_decoded", "train_clips", "patches", "test_clips")
 
 
+def _counts(report: dict) -> dict:
+    """What the stores record of their extraction: the counts, not the skipped videos' list nor the
+    seconds it took (a rerun on unchanged inputs writes the same bytes; the report keeps both)."""
+    return {k: v for k, v in report.items() if k not in ("skipped", "seconds")}
+
+
 def extract(manifest: Manifest, clip: ClipParams, params: ExtractParams, out: DataFiles,
             record: dict, shard: tuple[int, int] = (0, 1), progress: bool = True) -> dict:
     """Writes ``out.patches``, ``out.test`` and ``out.extract_report``.
@@ -227,7 +233,7 @@ def extract(manifest: Manifest, clip: ClipParams, params: ExtractParams, out: Da
             else:
                 report["test_clips"] += n
         report["seconds"] = round(time.perf_counter() - began, 2)
-        patches.attrs["counts"] = tests.attrs["counts"] = {k: v for k, v in report.items() if k != "skipped"}
+        patches.attrs["counts"] = tests.attrs["counts"] = _counts(report)
     write_json(out.extract_report, report)
     return report
 
@@ -241,7 +247,7 @@ def merge_shards(shards: list[DataFiles], out: DataFiles, record: dict) -> dict:
         order = {path: i for i, path in enumerate(store_videos(f))}
     report["skipped"] = sorted((s for r in reports for s in r["skipped"]), key=lambda s: order[s["path"]])
     report["seconds"] = round(sum(r["seconds"] for r in reports), 2)
-    attrs = {"params": record, "counts": {k: v for k, v in report.items() if k != "skipped"}}
+    attrs = {"params": record, "counts": _counts(report)}
     for store in ("patches", "test"):
         merge_stores([getattr(d, store) for d in shards], getattr(out, store), attrs)
     write_json(out.extract_report, report)

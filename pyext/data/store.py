@@ -94,7 +94,8 @@ class ClipArrayWriter:
         self.count = 0
         if frame_size is None:
             file.create_group(name).attrs["frames"] = frames  # known also while the group is empty
-            file.create_dataset(f"{name}_size", shape=(0, 2), maxshape=(None, 2), dtype=np.int16, chunks=(4096, 2))
+            file.create_dataset(f"{name}_size", shape=(0, 2), maxshape=(None, 2), dtype=np.int16, chunks=(4096, 2),
+                                track_times=False)
         else:
             self._dataset(tuple(frame_size))
 
@@ -105,7 +106,7 @@ class ClipArrayWriter:
         if key not in self.file:
             _require_hdf5plugin(self.file.filename)
             self.file.create_dataset(key, shape=(0, *shape), maxshape=(None, *shape), dtype=np.uint8,
-                                     chunks=(1, *shape), **hdf5plugin.Zstd(clevel=_ZSTD_LEVEL))
+                                     chunks=(1, *shape), track_times=False, **hdf5plugin.Zstd(clevel=_ZSTD_LEVEL))
         return self.file[key]
 
     def _make_room(self, clip_shape: tuple[int, ...], n: int) -> tuple[h5py.Dataset, int]:
@@ -229,10 +230,11 @@ class ClipWriter:
         for name, dtype in ROW_FIELDS.items():
             shape = (0, 2) if name == "yx" else (0,)
             self._file.create_dataset(name, shape=shape, maxshape=(None, *shape[1:]), dtype=dtype,
-                                      chunks=(4096, *shape[1:]))
+                                      chunks=(4096, *shape[1:]), track_times=False)
         # As bytes: h5py refuses the lone surrogates of a name that is not valid UTF-8 (store_videos
         # reads them back the same).
-        self._file.create_dataset("videos", data=[name_bytes(v) for v in self.videos], dtype=h5py.string_dtype())
+        self._file.create_dataset("videos", data=[name_bytes(v) for v in self.videos], dtype=h5py.string_dtype(),
+                                  track_times=False)
         return self
 
     def append(self, clips: np.ndarray, **rows: np.ndarray) -> None:

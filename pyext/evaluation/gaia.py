@@ -165,8 +165,8 @@ def _ratio(value: float | None) -> str:
 def _write_reconstructions(path: Path, recon: np.ndarray, cut: dict[str, np.ndarray], model: GAIA) -> None:
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as out:
         ClipArrayWriter(out, "predictions", recon.shape[1], recon.shape[2:4]).append(recon)
-        out.create_dataset("clip", data=cut["clip"].astype(np.int32))
-        out.create_dataset("crop_origin", data=cut["yx"].astype(np.int16))
+        out.create_dataset("clip", data=cut["clip"].astype(np.int32), track_times=False)
+        out.create_dataset("crop_origin", data=cut["yx"].astype(np.int16), track_times=False)
         out.attrs.update({"family": "gaia", "frames": model.frames})
 
 

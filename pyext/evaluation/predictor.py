@@ -208,8 +208,8 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
         out.pictures.mkdir(parents=True, exist_ok=True)
         with atomic_output(out.predictions) as tmp, h5py.File(tmp, "w") as written:
             stored = ClipArrayWriter(written, "predictions", steps * n, None)
-            written.create_dataset("clip", data=chosen.astype(np.int32))
-            origins = written.create_dataset("crop_origin", shape=(len(chosen), 2), dtype=np.int16)
+            written.create_dataset("clip", data=chosen.astype(np.int32), track_times=False)
+            origins = written.create_dataset("crop_origin", shape=(len(chosen), 2), dtype=np.int16, track_times=False)
             written.attrs.update({"input_frames": m, "output_frames": n, "steps": steps, "test_file": str(test_path)})
             # Pictures of clips spread over the selection (the test list is grouped by class).
             drawn = set(np.linspace(0, len(chosen) - 1, min(ev.pictures, len(chosen))).round().astype(int).tolist())

@@ -22,6 +22,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from ..commands import Interrupted
 from ..config import Params, ParamsError
 from ..data.dataset import ClipDataset, check_classes
 from ..data.store import StoreError
@@ -232,6 +233,7 @@ def run_steps(r: Run, progress: bool = True) -> dict:
     # Training wall time, logged as train/seconds: the checkpoint carries it, so a resumed run
     # counts the time its earlier parts trained (not the time it lay interrupted).
     started = time.perf_counter() - r.seconds
+    saved = r.step if ckpt_path.exists() else None  # the step the checkpoint on disk holds
     try:
         while step < r.last:
             drawn = [_next_batch(r.loader) for _ in range(per_step)]
@@ -264,9 +266,13 @@ def run_steps(r: Run, progress: bool = True) -> dict:
                                   "position": step * per_step * tp.batch_size, **trainer.state(),
                                   "rng": rng_state(world.device), "validations": asdict(r.validations),
                                   "seconds": time.perf_counter() - started})
-        val_step, val_psnr, weights = r.validations.kept(tp.keep if step == tp.steps else "last")
+                saved = step
+        val_step, val_psnr, weights = r.validations.kept(tp.keep if step == tp.steps else "last", step)
         if step == tp.steps and world.main:
             save(r.run.generator, generator_file(trainer.model, weights) | trainer.saved_beside())
+    except KeyboardInterrupt:
+        kept = f"{ckpt_path} keeps step {saved}; rerun to go on" if saved is not None else "no checkpoint was written"
+        raise Interrupted(f"interrupted at step {step}; {kept}") from None
     finally:
         bar.close()
         r.live.end()

@@ -97,11 +97,14 @@ class Validations:
             self.best_step, self.best_psnr = step, psnr
             self.best_generator = {k: v.detach().cpu().clone() for k, v in generator.state_dict().items()}
 
-    def kept(self, keep: str) -> tuple[int, float, dict[str, torch.Tensor] | None]:
+    def kept(self, keep: str, step: int) -> tuple[int, float, dict[str, torch.Tensor] | None]:
         """The step, validation PSNR and weights (None: the generator's current ones) of the
-        generator ``train.keep`` picks."""
+        generator ``train.keep`` picks: the best, or the latest validated; without any validation
+        (no validation clips), the run's current one, of ``step``, its PSNR unknown (NaN)."""
         if keep == "best" and self.best_generator is not None:
             return self.best_step, self.best_psnr, self.best_generator
+        if self.best_generator is None:  # nothing was validated
+            return step, float("nan"), None
         return self.last_step, self.last_psnr, None
 
 
