@@ -111,16 +111,16 @@ def _interpolate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=LAYOUT.train.generator,
                         help=f"the trained GAIA model (default: {LAYOUT.train.generator})")
     parser.add_argument("--steps", type=int, default=8, help="mixtures from A's code to B's, both ends included "
-                                                             "(default: 8)")
+                                                             "(default: 8; at most 64)")
     parser.add_argument("--max-size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"),
                         help="downscale larger frames to fit, aspect kept (default: 240 320, as extract.frame_size)")
 
 
 def _interpolate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
-    from .interpolation import interpolate_videos
+    from .interpolation import MAX_STEPS, interpolate_videos
 
-    if args.steps < 2:
-        parser.error(f"--steps must be >= 2, got {args.steps}")
+    if not 2 <= args.steps <= MAX_STEPS:  # one row of pictures: 100000 grew without bound
+        parser.error(f"--steps must be in 2..{MAX_STEPS}, got {args.steps}")
     return interpolate_videos(args.a, args.b, args.out, args.model, args.steps, tuple(args.max_size))
 
 

@@ -20,8 +20,10 @@ from .pictures import clip_grid, save_animation, save_png
 from .prediction import check_writable
 
 SUFFIXES = (".gif", ".png")
+# Mixtures in a row at most: with A's and B's patches, 66 cells of 4 x 32 + 2 pixels, 8580 wide.
+MAX_STEPS = 64
 
-__all__ = ["SUFFIXES", "interpolate_videos", "patch_of"]
+__all__ = ["MAX_STEPS", "SUFFIXES", "interpolate_videos", "patch_of"]
 
 
 def patch_of(path: Path, model: GAIA, max_size: tuple[int, int]) -> torch.Tensor:
@@ -44,6 +46,8 @@ def interpolate_videos(a: Path, b: Path, out: Path, model: Path, steps: int = 8,
     Raises:
         ValueError, OSError, pyext.data.video.VideoError: one line naming the file at fault.
     """
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= MAX_STEPS:
+        raise ValueError(f"steps must be an int in 2..{MAX_STEPS} (the mixtures of one row), got {steps!r}")
     if Path(out).suffix.lower() not in SUFFIXES:
         raise ValueError(f"{out}: the grid is written as .gif or .png, not {Path(out).suffix or 'no suffix'}")
     check_writable(out, inputs=(a, b, model))

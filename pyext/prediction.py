@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from .data.dataset import to_model, to_uint8
-from .data.video import DEFAULT_BITRATE, centre_crop, read_video, write_video
+from .data.video import DEFAULT_BITRATE, centre_crop, read_video, video_shape, write_video
 from .models import Predictor, load_predictor
 from .pictures import save_animation
 
@@ -39,6 +39,7 @@ OUTPUT_SUFFIXES = (".mp4", ".avi", ".gif")
 # sides), red while its predictions are (truth on the left, prediction on the right).
 INPUT_GAP_COLOUR = (128, 128, 128)
 PREDICTION_GAP_COLOUR = (220, 0, 0)
+GAP = 8  # pixels of the band between the halves
 
 
 def _positive_int(name: str, value: object, allow_zero: bool = False) -> int:
@@ -120,7 +121,7 @@ def check_label(generator: Predictor, label: int | None) -> None:
 
 
 def predict(generator: Predictor, frames: np.ndarray, steps: int = 2, stride: int | None = None,
-            from_end: bool = False, *, label: int | None = None, batch_size: int = 8, gap: int = 8,
+            from_end: bool = False, *, label: int | None = None, batch_size: int = 8, gap: int = GAP,
             progress: bool = False) -> np.ndarray:
     """Recursive predictions over a whole video, each beside the truth, as frames of a new video.
 
@@ -272,6 +273,36 @@ def write_side_by_side(frames: np.ndarray, path: str | os.PathLike, fps: int = 2
 
 
 
+def available_memory() -> int | None:
+    """Bytes of memory this machine can give a process now (Linux's MemAvailable); None where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def memory_needed(frames: int, height: int, width: int, input_frames: int, predicted: int, stride: int | None,
+                  from_end: bool, batch_size: int) -> int:
+    """Bytes :func:`predict_video` holds at once for a video of ``frames`` frames of ``height`` x
+    ``width`` (after downscaling): the decoded frames twice (decoding stacks them), the side-by-side
+    frames it writes, and a batch of windows in float32, in and out (the network's own activations
+    come on top).
+
+    Example:
+        >>> # 100 frames twice, 48 windows of 6 frames 240 x (2 x 320 + 8), 8 windows of 6 in float32
+        >>> memory_needed(100, 240, 320, 4, 2, None, False, 8) == (2 * 100 * 320 + 48 * 6 * 648 + 8 * 6 * 320 * 4) * 240 * 3
+        True
+    """
+    frame = height * width * 3
+    windows = window_starts(frames, input_frames, predicted, stride, from_end)
+    written = len(windows) * (input_frames + predicted) * height * (2 * width + GAP) * 3
+    batch = min(batch_size, len(windows)) * (input_frames + predicted) * frame * 4
+    return 2 * frames * frame + written + batch
+
+
 def predict_video(video: Path, out: Path, model: Path, steps: int = 2, stride: int | None = None,
                   from_end: bool = False, label: int | None = None, fps: int = 25,
                   max_size: tuple[int, int] = (240, 320), batch_size: int = 8,
@@ -290,6 +321,17 @@ def predict_video(video: Path, out: Path, model: Path, steps: int = 2, stride: i
         raise FileNotFoundError(f"{model}: no such generator file (train one with `dvc repro`, or pass --model)")
     generator = load_predictor(model, map_location=device)
     check_label(generator, label)
+    length, height, width = video_shape(video, tuple(max_size))
+    try:
+        need = memory_needed(length, height, width, generator.input_frames, steps * generator.output_frames, stride,
+                             from_end, batch_size)
+    except ValueError as exc:  # too short: said before decoding
+        raise ValueError(f"{video}: {exc}") from None
+    free = available_memory()
+    if free is not None and need > free:
+        raise ValueError(f"{video}: predicting its {length} frames at {width}x{height} needs about {need / 2**30:.1f} "
+                         f"GiB, more than the {free / 2**30:.1f} GiB this machine has free: pass a smaller --max-size "
+                         f"(or --from-end, or a larger --stride)")
     frames = read_video(video, max_size=tuple(max_size))
     try:
         frames_out = predict(generator, frames, steps=steps, stride=stride, from_end=from_end, label=label,

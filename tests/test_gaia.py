@@ -333,3 +333,8 @@ def test_interpolate_writes_a_row_of_mixtures_and_refuses_a_predictor(tmp_path, 
         f"interpolate: {tmp_path / 'predictor.pt'}: a multiscale model, which has no codes to interpolate "
         "(train one with model.family: gaia)")
     assert not (tmp_path / "p.png").exists()
+    for steps in ("1", "100000"):  # one row of pictures: 100000 mixtures grew without bound
+        with pytest.raises(SystemExit) as done:
+            cli.main(["interpolate", *common[:2], "--steps", steps, "--out", str(tmp_path / "p.png")])
+        assert done.value.code == 2
+        assert f"--steps must be in 2..64, got {steps}" in capsys.readouterr().err

@@ -309,3 +309,22 @@ def test_cli_bad_options(tmp_path, files, capsys):
             cli.main(["predict", str(files / "video.avi"), "--out", str(tmp_path / "p.mp4"), *argv])
         assert exc_info.value.code == 2
         assert argv[0] in capsys.readouterr().err
+
+
+def test_a_video_too_large_for_the_machines_memory_is_refused_before_decoding(tmp_path, files, capsys, monkeypatch):
+    # predict --max-size 3000 4000 on a 4000x3000 video grew to 21 GB with no warning.
+    from pyext.data.video import video_shape
+    from pyext.prediction import memory_needed
+
+    video, model = files / "video.avi", files / "generator.pt"
+    assert video_shape(video) == read_video(video).shape[:3] == (T, H, W)
+    assert video_shape(video, (32, 40)) == read_video(video, max_size=(32, 40)).shape[:3]
+    need = memory_needed(T, H, W, 4, 2, None, False, 8)
+    monkeypatch.setattr(pyext.prediction, "available_memory", lambda: need - 1)
+    decoded = []
+    monkeypatch.setattr(pyext.prediction, "read_video", lambda *a, **k: decoded.append(a))
+    assert _in_process([video, "--out", tmp_path / "p.mp4", "--model", model], capsys) == (
+        f"predict: {video}: predicting its {T} frames at {W}x{H} needs about {need / 2**30:.1f} GiB, more than the "
+        f"{(need - 1) / 2**30:.1f} GiB this machine has free: pass a smaller --max-size (or --from-end, or a larger "
+        "--stride)")
+    assert decoded == [] and not (tmp_path / "p.mp4").exists()

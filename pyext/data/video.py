@@ -243,6 +243,26 @@ def count_packets(path: str | os.PathLike) -> int:
         raise VideoError(path, f"cannot decode: {_ffmpeg_reason(exc)}") from exc
 
 
+def video_shape(path: str | os.PathLike, max_size: tuple[int, int] | None = None) -> tuple[int, int, int]:
+    """``(T, H, W)`` that :func:`read_video` will return for the video, read without decoding: its
+    packets (:func:`count_packets`) and its stream's frame size fitted to ``max_size``. A plan, to
+    size work before it starts.
+
+    Raises:
+        VideoError: as :func:`count_packets`; a stream that states no frame size.
+    """
+    frames = count_packets(path)
+    try:
+        with av.open(str(path), mode="r") as container:
+            context = container.streams.video[0].codec_context
+            h, w = context.height, context.width
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise VideoError(Path(path), f"cannot decode: {_ffmpeg_reason(exc)}") from exc
+    if not h or not w:
+        raise VideoError(Path(path), "its video stream states no frame size")
+    return (frames, *fit_size(h, w, max_size))
+
+
 def _frames(container, stream) -> Iterator[av.VideoFrame | float]:
     """The stream's decoded frames, and before a packet's frames the time (s) of a packet that the
     demuxer read only in part (FFmpeg flags it corrupt: a file cut inside the packet). A cut that
