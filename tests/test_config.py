@@ -140,7 +140,7 @@ def test_float_keys_accept_ints():
 @pytest.mark.parametrize("mutate", [
     _set("extract.max_clips_per_video", 0), _set("filter.max_per_video", 0), _set("demo.seed", 0),
     _set("filter.min_motion", 0.0), _set("demo.classes", DEMO_MAX_CLASSES), _set("demo.test_groups", 6),
-    _set("demo.frames", 6), _set("extract.frame_size", [32, 32]), _both(_set("clip.patch", 4), _set("model.multiscale.scales", 3)),
+    _set("demo.frames", 6), _set("extract.frame_size", [32, 32]), _both(_set("clip.patch", 4), _set("model.multiscale.scales", 3), _set("loss.adv", 0.0)),
     _set("data.root", "/no/such/folder"),  # demo ignores the root
     _both(_set("data.source", "ucf101"), _set("data.split", 3), _set("data.root", str(REPO))),
     _both(_set("data.source", "photos"), _set("data.root", "/no/such/folder")), _set("photos.classes", 5),
@@ -238,6 +238,9 @@ ERRORS = [
      "expected >= clip.input_frames + clip.test_steps * clip.output_frames (6), got 5"),
     ("patch-not-halvable", _set("clip.patch", 36), "clip.patch",
      "expected a multiple of 2^(model.multiscale.scales - 1) = 8, so that every scale halves it, got 36"),
+    ("patch-too-small-for-d", _set("clip.patch", 16), "clip.patch",
+     "expected at least 32 with model.multiscale.scales: 4 (Table 1's discriminator sees 2x2 at its scale 1, which "
+     "its convolutions, kernels [3], leave nothing of), got 16"),
     # model, loss, train
     ("scales-5", _set("model.multiscale.scales", 5), "model.multiscale.scales", "expected an int in 1..4, got 5"),
     ("width-0", _set("model.multiscale.width", 0), "model.multiscale.width", "expected a number >= 0.001, got 0"),

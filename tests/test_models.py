@@ -563,3 +563,38 @@ def test_generator_rejects_wrong_clips():
         G(_clip(1, 3, 16, 16))
     with pytest.raises(ValueError, match=r"\(B, 4, 3, H, W\)"):
         G(torch.zeros(1, 12, 16, 16))
+
+
+def test_the_validation_takes_exactly_the_patches_table_1s_discriminator_takes():
+    # patch 16 with 4 scales passed the validator and failed in D with a 37-line ValueError (42 such
+    # pairs): the rule now comes from the same layout the discriminator is built from.
+    import yaml
+
+    from cases import TEST_PARAMS
+    from pyext.config import ParamsError, parse_params
+
+    raw = yaml.safe_load(TEST_PARAMS.read_text())
+    raw["extract"]["frame_size"] = [256, 256]
+    checked = refused = 0
+    for scales in range(1, 5):
+        for patch in range(2 ** (scales - 1), 129, 2 ** (scales - 1)):
+            if patch < 4:
+                continue
+            raw["clip"]["patch"], raw["model"]["multiscale"]["scales"] = patch, scales
+            try:
+                parse_params(raw)
+                valid = True
+            except ParamsError as error:
+                assert "\n" not in str(error) and str(error).startswith("params.yaml: clip.patch: expected at least ")
+                valid = False
+            try:
+                MultiScaleDiscriminator(4, 1, scales=scales, width=0.05, patch=patch)
+                builds = True
+            except ValueError:
+                builds = False
+            assert valid == builds, (scales, patch)
+            checked, refused = checked + 1, refused + (not valid)
+    assert checked > 100 and refused > 10
+    raw["loss"]["adv"] = 0.0  # no discriminator is built: any halvable patch
+    raw["clip"]["patch"], raw["model"]["multiscale"]["scales"] = 16, 4
+    assert parse_params(raw).clip.patch == 16

@@ -86,6 +86,7 @@ from .model import (
     FAMILIES,
     MODEL_MAX_SCALES,
     SKIPS,
+    TABLE1_DISCRIMINATOR,
     ConditionFacts,
     DiscriminatorFacts,
     Family,
@@ -100,7 +101,7 @@ from .training import AUGMENTATIONS, OPERATIONAL, OPTIMIZERS, FinetuneParams, Tr
 __all__ = [
     "AUGMENTATIONS", "COMPARATORS", "CONDITIONS", "DATA_SOURCES", "DEMO_MAX_CLASSES", "DISCRIMINATORS", "D_NORMS",
     "FAMILIES", "FGAN_DIVERGENCES", "GENERATED_SOURCES", "MAX_STEPS", "MEASURES", "MODEL_MAX_SCALES", "OBJECTIVES",
-    "OPERATIONAL", "OPTIMIZERS", "PHOTOS_MAX_CLASSES", "SKIPS", "SOURCES", "AdversarialParams", "BEGANParams",
+    "OPERATIONAL", "OPTIMIZERS", "PHOTOS_MAX_CLASSES", "SKIPS", "SOURCES", "TABLE1_DISCRIMINATOR", "AdversarialParams", "BEGANParams",
     "ClipParams", "ComparatorFacts", "ComparatorParams", "ConditionFacts", "DataParams", "DemoParams",
     "DiscriminatorFacts", "EBGANParams", "EvaluateParams", "ExtractParams", "FGANParams", "Family", "FilterParams",
     "FinetuneParams", "GAIAParams", "LossParams", "ModelParams", "MultiScaleParams", "Objective", "Params",

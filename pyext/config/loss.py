@@ -236,8 +236,14 @@ def rules(p) -> Iterator[Rule]:
     comparator = COMPARATORS[loss.comparator.kind]
     if FAMILIES[model.family].objective:
         objective = OBJECTIVES[kind]
+        discriminator = DISCRIMINATORS[objective.discriminator]
         yield from objective.rules(p)
-        yield from DISCRIMINATORS[objective.discriminator].rules(p, f"loss.adversarial.kind: {kind}")
+        yield from discriminator.rules(p, f"loss.adversarial.kind: {kind}")
+        if loss.adv > 0:  # a discriminator is built, for every patch it judges
+            for key in ("clip.patch", "finetune.patch") if p.finetune.patch else ("clip.patch",):
+                patch = p.finetune.patch if key == "finetune.patch" else p.clip.patch
+                holds, expected = discriminator.patch(p, patch)
+                yield Rule(key, holds, expected, patch)
         pausing = _others(OBJECTIVES, lambda o: o.pause).replace(" or ", ", ")
         yield Rule("loss.adversarial.d_pause", adversarial.d_pause == 0 or objective.pause,
                    f"0 with loss.adversarial.kind: {kind} (the pause reads a ratio of two positive losses: {pausing})",

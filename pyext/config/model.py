@@ -17,7 +17,8 @@ from pydantic import BeforeValidator
 
 from .rules import Expect, Rule, _Betas, _Bool, _choice, _Count, _float, _int, _list, named, section
 
-__all__ = ["FAMILIES", "DISCRIMINATORS", "CONDITIONS", "D_NORMS", "SKIPS", "MODEL_MAX_SCALES", "Family",
+__all__ = ["FAMILIES", "DISCRIMINATORS", "CONDITIONS", "D_NORMS", "SKIPS", "MODEL_MAX_SCALES", "TABLE1_DISCRIMINATOR",
+           "Family",
            "DiscriminatorFacts", "ConditionFacts", "MultiScaleParams", "GAIAParams", "ModelParams", "rules"]
 
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
@@ -29,6 +30,40 @@ SKIPS = ("none", "last_frame")
 
 # A rule on a patch side (clip.patch, finetune.patch): (holds, what is expected) for the params.
 PatchRule = Callable[[Any, int], tuple[bool, str]]
+
+# Table 1's discriminator (pyext.models.multiscale builds it), finest scale last; a model with S
+# scales uses the S finest: per scale its convolution maps, their kernels (unpadded: each takes
+# kernel - 1 pixels off the side), the max-pool after them (1: none) and its hidden FC sizes.
+TABLE1_DISCRIMINATOR = (
+    ((64,), (3,), 1, (512, 256)),
+    ((64, 128, 128), (3, 3, 3), 1, (1024, 512)),
+    ((128, 256, 256), (5, 5, 5), 1, (1024, 512)),
+    ((128, 256, 512, 128), (7, 7, 5, 5), 2, (1024, 512)),
+)
+
+
+def _table1_left(patch: int, scales: int) -> list[tuple[int, int, tuple[int, ...]]]:
+    """Per scale of Table 1's discriminator, coarsest first: the side it sees, the side its
+    convolutions and pool leave, and its kernels."""
+    out = []
+    for k, (_, kernels, pool, _) in enumerate(TABLE1_DISCRIMINATOR[MODEL_MAX_SCALES - scales:]):
+        side = patch // 2 ** (scales - 1 - k)
+        out.append((side, (side - sum(kernel - 1 for kernel in kernels)) // pool, kernels))
+    return out
+
+
+def _table1_takes(p, patch: int) -> tuple[bool, str]:
+    """Table 1's discriminator takes the patch where every scale's convolutions leave something."""
+    scales = p.model.multiscale.scales
+    step = 2 ** (scales - 1)
+    smallest = next(n for n in range(step, 2 ** 12, step) if all(left >= 1 for _, left, _ in _table1_left(n, scales)))
+    short = [(k, side, kernels) for k, (side, left, kernels) in enumerate(_table1_left(patch, scales)) if left < 1]
+    if not short:
+        return True, ""
+    k, side, kernels = short[0]
+    return False, (f"at least {smallest} with model.multiscale.scales: {scales} (Table 1's discriminator sees "
+                   f"{side}x{side} at its scale {k + 1}, which its convolutions, kernels {list(kernels)}, leave "
+                   f"nothing of)")
 
 
 def _no_rules(p, *_) -> Iterator[Rule]:
@@ -71,10 +106,12 @@ class DiscriminatorFacts:
         module: the module that registers its class under its name (:mod:`pyext.models`).
         rules: what it refuses, given the params and the key that chose it (e.g.
             ``loss.adversarial.kind: ebgan``).
+        patch: the rule its networks put on a patch side (the training and fine-tuning patches).
     """
 
     module: str
     rules: Callable[[Any, str], Iterator[Rule]] = _no_rules
+    patch: PatchRule = lambda p, patch: (True, "")
 
 
 @dataclass(frozen=True)
@@ -144,7 +181,7 @@ FAMILIES: dict[str, Family] = {
 }
 
 DISCRIMINATORS: dict[str, DiscriminatorFacts] = {
-    "multiscale": DiscriminatorFacts("pyext.models.multiscale"),  # Table 1's classifier
+    "multiscale": DiscriminatorFacts("pyext.models.multiscale", patch=_table1_takes),  # Table 1's classifier
     "autoencoder": DiscriminatorFacts("pyext.models.autoencoder", _autoencoder_refusals),  # EBGAN's, BEGAN's
 }
 

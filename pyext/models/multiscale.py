@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .. import ops
-from ..config import D_NORMS, SKIPS
+from ..config import D_NORMS, MODEL_MAX_SCALES, SKIPS, TABLE1_DISCRIMINATOR
 from .base import (
     Predictor,
     check_clip,
@@ -49,7 +49,7 @@ from .base import (
 )
 from .blocks import ClassChannels, SelfAttention, SplitBatchNorm2d, pick_layers, spectral_norm_all, tapped
 
-MAX_SCALES = 4
+MAX_SCALES = MODEL_MAX_SCALES
 # The generator's attention blocks are at the scales of at most a quarter of the full size: on a
 # 240x320 test frame the finest scale's attention matrix would hold 76800^2 floats (~24 GB), the
 # next one's ~1.5 GB, a quarter-size scale's 92 MB.
@@ -64,13 +64,8 @@ _G_LAYOUT = (
     ((128, 256, 512, 256, 128), (5, 3, 3, 3, 3, 5)),
     ((128, 256, 512, 256, 128), (7, 5, 5, 5, 5, 7)),
 )
-# Discriminator: convolution maps, their kernels, max-pool size after them (1: none), hidden FC sizes.
-_D_LAYOUT = (
-    ((64,), (3,), 1, (512, 256)),
-    ((64, 128, 128), (3, 3, 3), 1, (1024, 512)),
-    ((128, 256, 256), (5, 5, 5), 1, (1024, 512)),
-    ((128, 256, 512, 128), (7, 7, 5, 5), 2, (1024, 512)),
-)
+# Discriminator: pyext.config.TABLE1_DISCRIMINATOR (the validation reads the sizes it takes).
+_D_LAYOUT = TABLE1_DISCRIMINATOR
 
 
 def _check_skip(skip: object) -> None:
