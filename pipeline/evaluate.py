@@ -26,4 +26,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run("evaluate", main, errors=(FileNotFoundError, ValueError))
+    run("evaluate", main, errors=(FileNotFoundError, ValueError), lock=LAYOUT.locked("evaluate"))

@@ -23,6 +23,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.num_shards < 1 or (args.shard is not None and not 0 <= args.shard < args.num_shards):
         parser.error(f"--shard must be in 0..{args.num_shards - 1} and --num-shards >= 1")
+    # One lock per output set: the shards of a sharded extraction run side by side.
+    if args.shard is None:
+        locked = LAYOUT.locked("extract")
+    else:
+        locked = LAYOUT.locked(f"extract-shard-{args.shard}-of-{args.num_shards}",
+                               (LAYOUT.shard(args.shard, args.num_shards).folder,))
+    with locked:
+        print(_extracted(args, parser))
+
+
+def _extracted(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    """Extracts (a shard, or the whole manifest) or merges the shards; the line that says what."""
     params = load_params()
     record = {"clip": params.section("clip"), "extract": params.section("extract")}
     if args.merge:
@@ -36,8 +48,8 @@ def main() -> None:
         shard = (args.shard, args.num_shards) if args.shard is not None else (0, 1)
         out = LAYOUT.shard(*shard) if args.shard is not None else LAYOUT.data
         report = extract(manifest, params.clip, params.extract, out, record, shard=shard)
-    print(f"extract: {report['videos_read']} videos read, {report['videos_skipped']} skipped, "
-          f"{report['patches']} patches, {report['test_clips']} test clips in {report['seconds']} s")
+    return (f"extract: {report['videos_read']} videos read, {report['videos_skipped']} skipped, "
+            f"{report['patches']} patches, {report['test_clips']} test clips in {report['seconds']} s")
 
 
 if __name__ == "__main__":

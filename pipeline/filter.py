@@ -5,7 +5,8 @@ from pyext.config import load_params
 from pyext.data.filter import filter_patches
 from pyext.files import Layout, write_json
 
-DATA = Layout().data
+LAYOUT = Layout()
+DATA = LAYOUT.data
 
 
 def main() -> None:
@@ -18,4 +19,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run("filter", main)
+    run("filter", main, lock=LAYOUT.locked("filter"))

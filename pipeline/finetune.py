@@ -42,4 +42,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run("finetune", main, errors=(TrainingError, FileNotFoundError))
+    run("finetune", main, errors=(TrainingError, FileNotFoundError), lock=LAYOUT.locked("finetune"))

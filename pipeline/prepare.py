@@ -28,4 +28,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run("prepare", main)
+    run("prepare", main, lock=LAYOUT.locked("prepare"))

@@ -28,4 +28,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run("train", main, errors=(TrainingError,))
+    run("train", main, errors=(TrainingError,), lock=LAYOUT.locked("train"))

@@ -7,6 +7,8 @@ file that looks complete after an interrupted run.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import fnmatch
 import glob
 import hashlib
@@ -55,25 +57,112 @@ def _writer() -> str:
 
 
 KILL_AT = "BEYONDMSE_KILL_AT"
-_kill_count = 0
+FAIL_AT = "BEYONDMSE_FAIL_AT"
+_counts = {KILL_AT: 0, FAIL_AT: 0}
 
 
-def kill_point(name: str) -> None:
-    """A point where a test can kill this process the way an out-of-memory killer or a scheduler's
-    hard limit does (SIGKILL: no handler, no cleanup runs), to check that a rerun recovers. With
-    ``BEYONDMSE_KILL_AT=PATTERN`` or ``PATTERN@N`` in the environment, the N-th (default: first)
-    point whose name matches the glob ``PATTERN`` kills the process. The points: ``rename:<file
-    name>`` just before a finished temporary becomes the output, ``append:<store name>`` after rows
-    are added to a store being written."""
-    global _kill_count
-    target = os.environ.get(KILL_AT)
-    if not target:
+def fault_point(name: str, path: str | os.PathLike | None = None) -> None:
+    """A point where a test makes this process fail as a machine does, to check what is left.
+
+    - ``BEYONDMSE_KILL_AT=PATTERN`` or ``PATTERN@N``: the N-th (default: first) point whose name
+      matches the glob ``PATTERN`` kills the process the way an out-of-memory killer or a
+      scheduler's hard limit does (SIGKILL: no handler, no cleanup runs), to check that a rerun
+      recovers.
+    - ``BEYONDMSE_FAIL_AT=PATTERN[@N]=ERRNO`` (an errno name: ENOSPC, EROFS, ...): the N-th matching
+      point raises that OSError for ``path``, as a full or read-only disk fails a write (tests run
+      as root, where chmod does not stop writes).
+
+    The points: ``write:<name>`` just before a file (or a folder's probe, ``write:<folder>/``) is
+    created, ``append:<store name>`` after rows are added to a store being written, ``rename:<file
+    name>`` just before a finished temporary becomes the output.
+    """
+    for variable in (KILL_AT, FAIL_AT):
+        target = os.environ.get(variable)
+        if not target:
+            continue
+        target, _, code = target.partition("=") if variable == FAIL_AT else (target, "", "")
+        pattern, _, nth = target.partition("@")
+        if fnmatch.fnmatchcase(name, pattern):
+            _counts[variable] += 1
+            if _counts[variable] != int(nth or 1):
+                continue
+            if variable == KILL_AT:
+                os.kill(os.getpid(), signal.SIGKILL)
+            number = getattr(errno, code)
+            raise OSError(number, os.strerror(number), str(path) if path is not None else None)
+
+
+class FileError(OSError):
+    """A file or folder that cannot be used; ``str`` is its one line, naming it (no ``[Errno N]``)."""
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
+
+
+class LockedError(FileError):
+    """The outputs a run would write are being written by another run (it holds their lock)."""
+
+
+class WriteError(FileError):
+    """An output that cannot be written (a full disk, a read-only folder)."""
+
+
+def cannot_write(path: str | os.PathLike, exc: BaseException) -> WriteError:
+    """``exc``, a failed write of ``path`` (or of its temporary), as one line naming ``path`` and the cause."""
+    cause = getattr(exc, "strerror", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return WriteError(getattr(exc, "errno", None) or errno.EIO, f"{path}: cannot be written ({cause})")
+
+
+def check_writable(folder: str | os.PathLike) -> None:
+    """Creates ``folder`` if needed and a file in it (then removes it): a stage checks its output
+    folders so, before any work, rather than failing at its first write after hours.
+
+    Raises:
+        WriteError: naming the folder and the cause (a read-only file system, a full disk, ...).
+    """
+    folder = Path(folder)
+    probe = temporary_sibling(folder / ".write-probe")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fault_point(f"write:{folder.name}/", probe)
+        with open(probe, "xb") as f:
+            f.write(b"\0")
+    except OSError as exc:
+        raise cannot_write(folder, exc) from None
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+
+
+@contextlib.contextmanager
+def output_lock(path: str | os.PathLike, what: str) -> Iterator[None]:
+    """Holds an exclusive kernel lock (``flock``) on the file ``path`` for the block, for a run
+    that writes ``what``: a second run of the same outputs stops at once (two runs of one stage
+    would log every step twice and move each other's checkpoints aside). The kernel releases the
+    lock when the process ends, however it ends (SIGKILL too): there is no stale lock to remove.
+    Under torchrun only rank 0 takes it: the other ranks are part of the same run.
+
+    Raises:
+        LockedError: another process holds it (the message names its process id).
+    """
+    if os.environ.get("RANK", "0") != "0":
+        yield
         return
-    pattern, _, nth = target.partition("@")
-    if fnmatch.fnmatchcase(name, pattern):
-        _kill_count += 1
-        if _kill_count == int(nth or 1):
-            os.kill(os.getpid(), signal.SIGKILL)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"  # its pid, as it wrote
+            raise LockedError(errno.EAGAIN, f"{what} are being written by another run (process {holder}, which "
+                                            f"holds {path}): wait for it to end, or stop it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _remove_stale_siblings(path: Path) -> None:
@@ -118,16 +207,70 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         ['out.txt']
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fault_point(f"write:{path.name}", tmp)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+    try:
         yield tmp
-        kill_point(f"rename:{path.name}")
+        fault_point(f"rename:{path.name}", tmp)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        # Removed also where the folder refuses it (read-only): the first error is the one to report.
+        with contextlib.suppress(OSError):
             os.remove(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, FileError) and _about(exc, path, tmp):
+            raise cannot_write(path, exc) from None
         raise
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """:func:`atomic_output` for a folder: yields a new temporary folder beside ``path``, which
+    replaces ``path`` (and all it held) when the block succeeds; when it fails, the temporary goes
+    and ``path`` stays as it was.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     with atomic_folder(Path(d) / "set") as tmp:
+        ...         _ = (tmp / "a.txt").write_text("done")
+        ...     print(sorted(p.relative_to(d).as_posix() for p in Path(d).rglob("*")))
+        ['set', 'set/a.txt']
+    """
+    path = Path(path)
+    tmp = temporary_sibling(path)
+    try:
+        tmp.mkdir(parents=True)
+        fault_point(f"write:{path.name}/", tmp)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+    try:
+        yield tmp
+        fault_point(f"rename:{path.name}/", tmp)
+        if path.exists():  # a rename cannot replace a non-empty folder: the old one goes aside first
+            old = temporary_sibling(path)
+            path.rename(old)
+            try:
+                tmp.rename(path)
+            except BaseException:
+                old.rename(path)
+                raise
+            shutil.rmtree(old)
+        else:
+            tmp.rename(path)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and not isinstance(exc, FileError) and _about(exc, path, tmp):
+            raise cannot_write(path, exc) from None
+        raise
+
+
+def _about(exc: OSError, *paths: Path) -> bool:
+    """Whether ``exc`` is an error of one of ``paths`` (not of a file the block read)."""
+    return any(str(name) in (str(p) for p in paths) for name in (exc.filename, exc.filename2) if name is not None)
 
 
 def name_bytes(name: str) -> bytes:
@@ -445,3 +588,20 @@ class Layout:
     @property
     def evaluation(self) -> EvaluationFiles:
         return EvaluationFiles(self.root / "eval")
+
+    def folders(self, stage: str) -> tuple[Path, ...]:
+        """The folders a DVC stage writes its outputs into."""
+        data = self.data.folder
+        return {"prepare": (data,), "extract": (data,), "filter": (data,), "finetune_data": (self.finetune_data.folder,),
+                "train": (self.train.folder, self.train.live), "finetune": (self.finetune.folder,),
+                "evaluate": (self.evaluation.folder,)}[stage]
+
+    @contextlib.contextmanager
+    def locked(self, outputs: str, folders: tuple[Path, ...] | None = None) -> Iterator[None]:
+        """Holds the lock of one set of outputs (a stage's, or one shard's of a sharded extraction:
+        :func:`output_lock`, on a file kept out of DVC's outputs and git's files), having checked
+        that their ``folders`` (default: the stage's, :meth:`folders`) can be written."""
+        with output_lock(self.root / ".beyondmse" / "locks" / f"{outputs}.lock", f"the {outputs} outputs"):
+            for folder in self.folders(outputs) if folders is None else folders:
+                check_writable(folder)
+            yield

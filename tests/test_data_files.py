@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from pyext.files import _started, _writer, atomic_output, temporary_sibling
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,3 +66,56 @@ def test_sigterm_removes_what_a_stage_was_writing(tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 128 + signal.SIGTERM
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------------------- locks
+
+
+def test_a_second_run_of_the_same_outputs_stops_with_one_line(tmp_path):
+    # Two `python -m pipeline.train` at once both finished, their dvclive tables holding steps twice;
+    # with different params each moved the other's checkpoint aside.
+    from pyext.files import Layout
+
+    with Layout(tmp_path).locked("train"):
+        done = subprocess.run([sys.executable, "-m", "pipeline.train"], cwd=tmp_path, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"train: the train outputs are being written by another run (process {os.getpid()}, which holds "
+        ".beyondmse/locks/train.lock): wait for it to end, or stop it"]
+
+
+def test_locks_are_per_output_set_and_go_with_their_process(tmp_path):
+    from pyext.files import Layout, LockedError
+
+    layout = Layout(tmp_path)
+    shards = [(f"extract-shard-{i}-of-2", (layout.shard(i, 2).folder,)) for i in range(2)]
+    with layout.locked(*shards[0]), layout.locked(*shards[1]):  # the shards run side by side
+        with pytest.raises(LockedError, match="the extract-shard-0-of-2 outputs are being written by another run"):
+            with layout.locked(*shards[0]):
+                pass
+    # A holder killed with SIGKILL leaves no lock behind: the kernel releases it.
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from pyext.files import Layout
+        with Layout(Path({str(tmp_path)!r})).locked("train"):
+            print("held", flush=True)
+            time.sleep(60)
+    """)], cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(LockedError, match=rf"process {holder.pid}, which holds"):
+        with layout.locked("train"):
+            pass
+    holder.kill()
+    holder.wait(timeout=30)
+    with layout.locked("train"):
+        pass
+    # Under torchrun only rank 0 takes it.
+    with layout.locked("evaluate"):
+        os.environ["RANK"] = "1"
+        try:
+            with layout.locked("evaluate"):
+                pass
+        finally:
+            del os.environ["RANK"]

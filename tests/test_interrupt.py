@@ -186,3 +186,40 @@ run("train", lambda: train(p, DataFiles(Path({str(data_dir)!r})), RunFiles(Path(
     assert len(lines) == 1 and re.fullmatch(rf"train: interrupted at step \d+; {re.escape(str(checkpoint))} keeps "
                                             r"step \d+; rerun to go on", lines[0]), err
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+# A write that fails, as on a full disk (mid-write: the first finished temporary cannot become its
+# output) and on a read-only folder (the first write of all: each stage checks its folders first).
+FAULTS = {"ENOSPC": "rename:*", "EROFS": "write:*"}
+STAGES = ("prepare", "extract", "filter", "finetune_data", "train", "finetune", "evaluate")
+
+
+def _contents(workdir: Path, outputs) -> dict[str, bytes]:
+    return {str(f.relative_to(workdir)): f.read_bytes() for path in outputs for f in
+            ([workdir / path] if (workdir / path).is_file() else sorted((workdir / path).rglob("*")))
+            if f.is_file()}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_every_stage_reports_a_failed_write_in_one_line_and_keeps_its_outputs(workdir, fault):
+    # A full disk gave torch.save's RuntimeError, h5py's 58-line chain or (filter) a traceback; a
+    # read-only folder let train and evaluate work for their whole run first, and the removal of
+    # the temporary masked the first error.
+    import errno
+    import os
+    import re
+
+    from pyext.files import FAIL_AT
+
+    for stage in STAGES:
+        command = [sys.executable, "-m", f"pipeline.{stage}"]
+        outputs = _outputs(workdir, stage)
+        if not all((workdir / path).exists() for path in outputs):
+            run_in(command, workdir)  # the earlier outputs a failed rerun must keep
+        before = _contents(workdir, outputs)
+        failed = run_in(command, workdir, check=False, env={FAIL_AT: f"{FAULTS[fault]}={fault}"})
+        lines = [line for line in failed.stderr.strip().splitlines() if not re.search(r"\d+%\|", line)]  # progress bars
+        assert failed.returncode == 2 and len(lines) == 1, f"{stage}:\n{failed.stderr}"
+        assert lines[0].startswith(f"{stage}: ") and os.strerror(getattr(errno, fault)) in lines[0], lines[0]
+        assert _contents(workdir, outputs) == before, stage
+        assert _temporaries(workdir) == [], stage

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -585,3 +586,70 @@ def test_stage_errors_are_one_line(data_dir, tmp_path):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("train: data/train.h5: cannot open as HDF5"), done.stderr
+
+
+def _foreign_store(path: Path, frames: np.ndarray, **changes) -> Path:
+    """A store written by hand, as a foreign tool would: the schema's fields, ``changes`` replacing
+    some (None: left out)."""
+    n = len(frames)
+    fields = {"clips": frames, "motion": np.ones(n, np.float32), "video": np.zeros(n, np.int32),
+              "start": np.zeros(n, np.int32), "yx": np.zeros((n, 2), np.int16), "label": np.zeros(n, np.int16),
+              "videos": np.array([b"synthetic"])} | changes
+    with h5py.File(path, "w") as f:
+        f.attrs["schema_version"] = 2
+        for name, values in fields.items():
+            if values is not None:
+                f.create_dataset(name, data=values)
+    return path
+
+
+@pytest.mark.parametrize("case,problem", [
+    ("six-frames", r"clips of 6 frames of 32x32, but params.yaml asks for 5 frames of 32x32 "
+                   r"\(clip.input_frames \+ clip.output_frames, clip.patch\): the data stages ran with other params"),
+    ("16x16", r"clips of 5 frames of 16x16, but params.yaml asks for 5 frames of 32x32"),
+    ("four-channels", r"not a clip store of this project: clips uint8 \(8, 5, 32, 32, 4\) \(expected uint8 "),
+    ("float", r"not a clip store of this project: clips float32 \(8, 5, 32, 32, 3\)"),
+    ("short-labels", r"not a clip store of this project: label holds 3 values for its 8 clips"),
+    ("no-datasets", r"not a clip store of this project: it holds no clips"),
+])
+def test_a_foreign_or_mismatched_store_stops_training_with_one_line(tmp_path, case, problem):
+    # After clip.input_frames changed without re-extracting, training stopped with "RuntimeError:
+    # Sizes of tensors must match"; foreign stores tracebacked, and float clips were trained on.
+    clips = moving_squares(8, 5, seed=1)
+    (tmp_path / "data").mkdir()
+    path = tmp_path / "data" / "train.h5"
+    if case == "six-frames":
+        _foreign_store(path, np.concatenate([clips, clips[:, :1]], 1))
+    elif case == "16x16":
+        _foreign_store(path, clips[:, :, :16, :16])
+    elif case == "four-channels":
+        _foreign_store(path, np.concatenate([clips, clips[..., :1]], -1))
+    elif case == "float":
+        _foreign_store(path, clips.astype(np.float32))
+    elif case == "short-labels":
+        _foreign_store(path, clips, label=np.zeros(3, np.int16))
+    else:
+        _foreign_store(path, clips, **{name: None for name in ("clips", "motion", "video", "start", "yx", "label",
+                                                                "videos")})
+    write_clips(tmp_path / "data" / "val.h5", moving_squares(4, 5, seed=2))
+    with pytest.raises(StoreError, match=rf"^{path}: {problem}"):
+        train(_params(), DataFiles(tmp_path / "data"), RunFiles(tmp_path / "models"), progress=False)
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+
+
+def test_a_checkpoint_that_cannot_be_written_is_one_line_naming_it(data_dir, tmp_path, monkeypatch):
+    # torch.save reports a full disk as a RuntimeError: the stage printed its traceback.
+    from pyext.files import WriteError
+    from pyext.training import checkpoints
+
+    def full_disk(obj, path):
+        Path(path).write_bytes(b"half")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0\nmore lines")
+
+    monkeypatch.setattr(checkpoints.torch, "save", full_disk)
+    run = RunFiles(tmp_path / "models")
+    with pytest.raises(WriteError) as error:
+        train(_params(), DataFiles(data_dir), run, progress=False)
+    assert str(error.value) == (f"{run.checkpoint}: cannot be written ([enforce fail at inline_container.cc:672] . "
+                                "unexpected pos 64 vs 0)")
+    assert sorted(p.name for p in run.folder.iterdir()) == []  # no temporary, no checkpoint

@@ -52,7 +52,8 @@ class ClipDataset(torch.utils.data.Dataset):
     def __init__(self, path: str | os.PathLike, labels: bool = False):
         self.path = Path(path)
         with open_store(self.path) as f:
-            self._len = len(ClipArray(f))
+            clips = ClipArray(f)
+            self._len, self.clip_shape = len(clips), clips.clip_shape
             # The labels are small (2 bytes a clip): read once, not per item.
             self.labels = torch.from_numpy(f["label"][:].astype(np.int64)) if labels else None
         self._file: h5py.File | None = None

@@ -14,7 +14,7 @@ import time
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,8 @@ from tqdm import tqdm
 
 from ..config import ClipParams, ExtractParams
 from ..files import DataFiles, name_bytes, write_json
-from .manifest import Manifest, VideoEntry
+from .filter import filter_patches
+from .manifest import Manifest, VideoEntry, read_manifest
 from .store import ClipWriter, compress_clips, merge_stores, open_store, store_videos
 from .video import VideoError, count_packets, iter_frames
 
@@ -274,3 +275,28 @@ def _processed(tasks: list[Task], workers: int) -> Iterator[Iterator[VideoClips]
     finally:
         pool.terminate()
         pool.join()
+
+
+def finetune_patches(params, manifest_path: Path, out: DataFiles) -> str:
+    """The fine-tuning patches (``finetune.patch`` square, the paper's Table 2 rows marked *) of the
+    training videos of the manifest at ``manifest_path``, cut and motion-filtered as the training
+    patches are, into ``out`` (its training and validation stores and its report; the candidates
+    are dropped, held in the report). With ``finetune.patch`` 0, the report alone: no video is read.
+    Returns the line that says what was written."""
+    patch = params.finetune.patch
+    if not patch:
+        write_json(out.report, {"patch": 0, "why": "finetune.patch is 0: no fine-tuning"})
+        return "finetune_data: finetune.patch is 0: no fine-tuning patches"
+    clip = replace(params.clip, patch=patch)
+    record = {"clip": params.section("clip") | {"patch": patch}, "extract": params.section("extract"),
+              "filter": params.section("filter"), "finetune": params.section("finetune")}
+    manifest = read_manifest(manifest_path)
+    # The training videos only: the test clips are the extract stage's (full frames, any patch size).
+    training = replace(manifest, videos=[v for v in manifest.videos if v.split == "train"])
+    cut = extract(training, clip, params.extract, out, record)
+    kept = filter_patches(out.patches, out.train, out.val, params.filter, record)
+    for candidates in (out.patches, out.test, out.extract_report):  # the candidates, held in the report
+        candidates.unlink()
+    write_json(out.report, {"patch": patch, "extract": cut, "filter": kept})
+    return (f"finetune_data: {patch}x{patch} patches of {cut['videos_read']} training videos: {kept['why']}: "
+            f"{kept['train']} training and {kept['val']} validation patches")

@@ -32,6 +32,8 @@ chunks (zlib streams carry their own checksum), read through HDF5's own filter.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 from pathlib import Path
@@ -45,7 +47,7 @@ try:
 except ImportError:  # stores can still be read (ClipArray decodes the chunks itself), not written
     hdf5plugin = None
 
-from ..files import kill_point, name_bytes, temporary_sibling
+from ..files import FileError, cannot_write, fault_point, name_bytes, temporary_sibling
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -222,9 +224,13 @@ class ClipWriter:
         return self._clips.count
 
     def __enter__(self) -> ClipWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = temporary_sibling(self.path)
-        self._file = h5py.File(self._tmp, "w")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fault_point(f"write:{self.path.name}", self._tmp)
+            self._file = h5py.File(self._tmp, "w")
+        except OSError as exc:
+            raise cannot_write(self.path, exc) from None
         size = self.clip_shape[1:3]
         self._clips = ClipArrayWriter(self._file, "clips", self.clip_shape[0], None if None in size else size)
         for name, dtype in ROW_FIELDS.items():
@@ -260,21 +266,38 @@ class ClipWriter:
             dataset = self._file[name]
             dataset.resize(start + n, axis=0)
             dataset[start:] = np.asarray(data, dtype=dataset.dtype)
-        kill_point(f"append:{self.path.name}")
+        fault_point(f"append:{self.path.name}", self._tmp)
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is None:
-                self._file.attrs["schema_version"] = SCHEMA_VERSION
-                for key, value in self.attrs.items():
-                    self._file.attrs[key] = json.dumps(value)
-            self._file.close()
-            if exc_type is None:
-                kill_point(f"rename:{self.path.name}")
-                os.replace(self._tmp, self.path)
-        finally:
-            if self._tmp.exists():
+        if exc_type is not None:  # nothing is kept; closing a file whose write failed may fail again
+            with contextlib.suppress(Exception):
+                self._file.close()
+            with contextlib.suppress(OSError):
                 self._tmp.unlink()
+            if issubclass(exc_type, OSError) and not isinstance(exc, FileError) and _writing(exc, self._tmp):
+                raise cannot_write(self.path, exc) from None
+            return
+        try:
+            self._file.attrs["schema_version"] = SCHEMA_VERSION
+            for key, value in self.attrs.items():
+                self._file.attrs[key] = json.dumps(value)
+            self._file.close()
+            fault_point(f"rename:{self.path.name}", self._tmp)
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            with contextlib.suppress(Exception):
+                self._file.close()
+            with contextlib.suppress(OSError):
+                self._tmp.unlink()
+            raise cannot_write(self.path, exc) from None
+
+
+def _writing(exc: OSError, tmp: Path) -> bool:
+    """Whether an error raised while a store was being written (to ``tmp``) is the write's own:
+    the temporary's, a full or read-only disk's, HDF5's failed writes; not a read of another file
+    inside the block."""
+    return (exc.filename == str(tmp) or exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT)
+            or "write failed" in str(exc) or "can't write" in str(exc).lower())
 
 
 def _is_zstd(dataset: h5py.Dataset) -> bool:
@@ -284,7 +307,11 @@ def _is_zstd(dataset: h5py.Dataset) -> bool:
 
 
 def open_store(path: str | os.PathLike) -> h5py.File:
-    """Opens a store for reading, checking its schema version."""
+    """Opens a store for reading, checking its schema version and its layout (:func:`_layout_problem`).
+
+    Raises:
+        StoreError: one line naming the file: not HDF5, another schema, a foreign or damaged layout.
+    """
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
@@ -293,7 +320,51 @@ def open_store(path: str | os.PathLike) -> h5py.File:
         f.close()
         raise StoreError(f"{path}: schema version {f.attrs.get('schema_version')!r}, expected one of "
                          f"{', '.join(map(str, READABLE_VERSIONS))}")
+    problem = _layout_problem(f)
+    if problem is not None:
+        f.close()
+        raise StoreError(f"{path}: not a clip store of this project: {problem}; rerun the stage that wrote it")
     return f
+
+
+def _layout_problem(f: h5py.File) -> str | None:
+    """What in an open store is not the schema's (the module docstring), or None: clips uint8
+    (N, T, H, W, 3) in either layout, and one value of every row field per clip."""
+    if "clips" not in f:
+        return "it holds no clips"
+    node = f["clips"]
+    datasets = [node] if isinstance(node, h5py.Dataset) else [d for d in node.values() if isinstance(d, h5py.Dataset)]
+    for dataset in datasets:
+        if dataset.ndim != 5 or dataset.shape[-1] != 3 or dataset.dtype != np.uint8:
+            return f"clips {dataset.dtype} {tuple(dataset.shape)} (expected uint8 (N, T, H, W, 3): RGB frames)"
+    count = len(node) if isinstance(node, h5py.Dataset) else (len(f["clips_size"]) if "clips_size" in f else None)
+    if count is None or sum(len(d) for d in datasets) != count:
+        return "its clips and their sizes disagree"
+    for name in (*ROW_FIELDS, "videos"):
+        if name not in f or not isinstance(f[name], h5py.Dataset):
+            return f"it has no {name}"
+        if name != "videos" and len(f[name]) != count:
+            return f"{name} holds {len(f[name])} values for its {count} clips"
+    return None
+
+
+def check_clips(path: str | os.PathLike, clip_shape: tuple, frames: int, patch: int | None, keys: str) -> None:
+    """Checks that a store's clips (``clip_shape``: :attr:`ClipArray.clip_shape`) are what a stage
+    needs, ``frames`` frames (at least, for the full-frame test clips: ``patch`` None) of
+    ``patch`` x ``patch``; ``keys`` are the params that ask for them, named in the error.
+
+    Raises:
+        StoreError: naming the file, what it holds, what params.yaml asks for, and the rerun.
+    """
+    t, h, w = clip_shape[:3]
+    held = f"{t} frames" + (f" of {w}x{h}" if h is not None else "")
+    if patch is None:
+        fits, wanted = t >= frames, f"at least {frames} frames"
+    else:
+        fits, wanted = (t, h, w) == (frames, patch, patch), f"{frames} frames of {patch}x{patch}"
+    if not fits:
+        raise StoreError(f"{path}: clips of {held}, but params.yaml asks for {wanted} ({keys}): the data stages ran "
+                         f"with other params; rerun them (dvc repro)")
 
 
 def store_videos(f: h5py.File) -> list[str]:

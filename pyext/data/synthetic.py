@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..files import temporary_sibling
+from ..files import atomic_folder
 from .video import DEFAULT_BITRATE, write_video
 
 # The folder and list names of the official UCF101 release.
@@ -111,22 +110,6 @@ def check_size(size: object, even: bool) -> tuple[int, int]:
     return int(size[0]), int(size[1])
 
 
-def _replace_dir(new: Path, root: Path) -> None:
-    """Renames the folder ``new`` to ``root``, replacing ``root`` if it exists."""
-    if not root.exists():
-        new.rename(root)
-        return
-    # Renamed aside first: a rename cannot replace a non-empty folder.
-    old = new.with_name(new.name + ".old")
-    root.rename(old)
-    try:
-        new.rename(root)
-    except BaseException:
-        old.rename(root)
-        raise
-    shutil.rmtree(old)
-
-
 # (class name, seed, group, clip, frames, test video?, (H, W)) -> uint8 (T, H, W, 3)
 Render = Callable[[str, int, int, int, int, bool, tuple[int, int]], np.ndarray]
 
@@ -200,9 +183,7 @@ def _write_tree(root: Path, class_names: Sequence[str], groups: int, test_groups
         "testlist01.txt": [f"{name}/{video_name(name, group, clip)}"
                            for name, group, clip in videos if group <= test_groups],
     }
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(root)
-    try:
+    with atomic_folder(root) as tmp:
         for name in names:
             (tmp / VIDEO_DIR / name).mkdir(parents=True)
         for name, group, clip in tqdm(videos, desc=what, unit="video", disable=not progress):
@@ -212,7 +193,3 @@ def _write_tree(root: Path, class_names: Sequence[str], groups: int, test_groups
         for filename, lines in lists.items():
             # LF line endings; readers should strip each line, which accepts CRLF lists too.
             (tmp / LIST_DIR / filename).write_text("".join(line + "\n" for line in lines), newline="\n")
-        _replace_dir(tmp, root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

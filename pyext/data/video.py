@@ -28,7 +28,7 @@ import av
 import cv2
 import numpy as np
 
-from ..files import atomic_output
+from ..files import FileError, atomic_output
 
 __all__ = ["VideoError", "read_video", "iter_frames", "count_packets", "write_video", "fit_size", "DEFAULT_BITRATE"]
 
@@ -362,6 +362,8 @@ def write_video(
             for rgb in frames:
                 container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
             container.mux(stream.encode(None))  # flush the encoder's delayed packets
+    except FileError:  # the file could not be written (a full disk, a read-only folder): said as it is
+        raise
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise VideoError(path, f"cannot write: {_ffmpeg_reason(exc)}") from exc
 

@@ -39,7 +39,7 @@ import torch
 from ..config import Params
 from ..data.dataset import to_model, to_uint8
 from ..files import DataFiles, EvaluationFiles, atomic_output, printable, write_json
-from ..data.store import ClipArray, ClipArrayWriter, open_store, store_videos
+from ..data.store import ClipArray, ClipArrayWriter, check_clips, open_store, store_videos
 from .latent import PCA, attribute_vectors, interpolation_steps, structure_correlation
 from ..losses.gaia import unit
 from .metrics import psnr_per_clip, sharpness_difference, ssim
@@ -78,11 +78,13 @@ def _d_error(model: GAIA, x: torch.Tensor) -> np.ndarray:
     return (unit(recon) - unit(x)).abs().flatten(1).mean(1).cpu().numpy().astype(np.float64)
 
 
-def _training_samples(train_path: Path, model: GAIA) -> tuple[torch.Tensor, np.ndarray]:
+def _training_samples(train_path: Path, model: GAIA, params: Params) -> tuple[torch.Tensor, np.ndarray]:
     """Up to ``_PCA_SAMPLES`` training clips of ``train_path`` as the model's samples
     ``(N, T, 3, P, P)``, and their class labels ``(N,)``."""
     with open_store(train_path) as f:
         stored = ClipArray(f)
+        check_clips(train_path, stored.clip_shape, params.clip.train_frames, params.clip.patch,
+                    "clip.input_frames + clip.output_frames, clip.patch")
         count = min(len(stored), _PCA_SAMPLES)
         clips = to_model(np.stack([stored[i] for i in range(count)]))
         labels = f["label"][:count].astype(np.int64)
@@ -105,7 +107,7 @@ def evaluate_gaia(params: Params, model: GAIA, source: Path, data: DataFiles, ou
     ssims = [np.mean([ssim(r, t) for r, t in zip(rs, ts)]) for rs, ts in zip(recon, truth)]
     sharp = [np.mean([sharpness_difference(r, t) for r, t in zip(rs, ts)]) for rs, ts in zip(recon, truth)]
     flat = x.flatten(1).cpu().numpy()  # the layout the training samples have
-    training, training_labels = _training_samples(data.train, model)
+    training, training_labels = _training_samples(data.train, model, params)
     components = min(model.latent, *training.flatten(1).shape)  # as many as the codes have, where the set allows
     pca = PCA(training.flatten(1).numpy(), components)
     # PCA's reconstructions as a viewer sees them, the linear reference for GAIA's.

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..config import Params
 from ..data.extract import motion_score
-from ..data.store import ClipArray, open_store
+from ..data.store import ClipArray, check_clips, open_store
 
 _ROUNDS = 64  # crops tried per test clip at most
 
@@ -30,6 +30,8 @@ def moving_patches(test_path: Path, params: Params, frames: int) -> dict[str, np
     samples: list[np.ndarray] = []
     with open_store(test_path) as f:
         clips, video, labels = ClipArray(f), f["video"][:], f["label"][:]
+        check_clips(test_path, clips.clip_shape, max(motion_frames, frames), None,
+                    "clip.input_frames + clip.output_frames")
         usable = [i for i, (h, w) in enumerate(clips.sizes) if min(h, w) >= p]
         for _ in range(_ROUNDS if usable else 0):
             for i in usable:

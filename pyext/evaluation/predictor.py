@@ -21,7 +21,7 @@ from tqdm import tqdm
 from ..config import Params
 from ..data.dataset import to_model, to_uint8
 from ..files import EvaluationFiles, atomic_output, printable, write_json
-from ..data.store import ClipArray, ClipArrayWriter, open_store, store_videos
+from ..data.store import ClipArray, ClipArrayWriter, check_clips, open_store, store_videos
 from ..data.video import centre_crop
 from .fid import FrameFeatures, distances, inception_scores
 from .metrics import (
@@ -202,8 +202,9 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
         video, labels = f["video"][:], f["label"][:]
         names = store_videos(f)
         clips = ClipArray(f)
-        chosen = select_clips(video, ev.protocol, ev.max_clips)
         length = m + steps * n
+        check_clips(test_path, clips.clip_shape, length, None, "clip.input_frames + clip.test_steps * clip.output_frames")
+        chosen = select_clips(video, ev.protocol, ev.max_clips)
         results, per_clip = [], []
         out.pictures.mkdir(parents=True, exist_ok=True)
         with atomic_output(out.predictions) as tmp, h5py.File(tmp, "w") as written:

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from ..config import COMPARATORS, FAMILIES, OPERATIONAL, Params
-from ..files import RunFiles, atomic_output, code_digest, file_digest, paths_digest
+from ..files import RunFiles, atomic_output, cannot_write, code_digest, file_digest, paths_digest
 
 CHECKPOINT_FORMAT = 3  # 2: validation PSNRs and the best generator; 3: the objective's state
 
@@ -106,5 +106,14 @@ def set_aside(path: Path, stale: Path) -> Path:
 
 
 def save(path: Path, obj: dict) -> None:
+    """Writes ``obj`` with torch.save, atomically.
+
+    Raises:
+        pyext.files.WriteError: the write failed (torch reports a full disk as a RuntimeError,
+            "[enforce fail at inline_container.cc] unexpected pos").
+    """
     with atomic_output(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as exc:
+            raise cannot_write(path, exc) from None

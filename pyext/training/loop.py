@@ -25,7 +25,7 @@ from tqdm import tqdm
 from ..commands import Interrupted
 from ..config import Params, ParamsError
 from ..data.dataset import ClipDataset, check_classes
-from ..data.store import StoreError
+from ..data.store import StoreError, check_clips
 from ..files import DataFiles, RunFiles, file_digest
 from ..losses.conditioning import CONDITIONS, manifest_classes
 from ..models import generator_file, load_generator
@@ -157,6 +157,8 @@ def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | Non
                           f"expected a multiple of the {world.size} processes, got {tp.batch_size}")
     say = _say(world)
     dataset = ClipDataset(data.train, labels=True)  # a missing or foreign file stops here, with its name
+    clips_wanted = (params.clip.train_frames, params.clip.patch, "clip.input_frames + clip.output_frames, clip.patch")
+    check_clips(data.train, dataset.clip_shape, *clips_wanted)
     if not len(dataset):
         raise TrainingError(f"{data.train} holds no training clips (see {data.filter_report}: "
                             f"filter.min_motion may keep none)")
@@ -195,7 +197,7 @@ def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | Non
     loader = iter(torch.utils.data.DataLoader(dataset, batch_sampler=sampler, num_workers=tp.workers,
                                               persistent_workers=tp.workers > 0,
                                               pin_memory=world.device.type == "cuda"))
-    val_batches = validation_batches(data.val, tp.batch_size, tp.val_batches) if world.main else []
+    val_batches = validation_batches(data.val, tp.batch_size, tp.val_batches, clips_wanted) if world.main else []
     live = Live(run if world.main else None, resume_step=step)
     live.validation_table()  # a declared output, also where no validation runs (no val.h5 clips)
     live.summary("machine", machine(world.device))

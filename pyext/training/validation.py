@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..data.dataset import ClipDataset, to_uint8
+from ..data.store import check_clips
 from ..evaluation.metrics import psnr_per_clip
 from ..models import MultiScaleGenerator, Predictor
 from ..pictures import patch_grid
@@ -20,10 +21,13 @@ from .data import split
 Batch = tuple[torch.Tensor, torch.Tensor]  # clips (B, T, 3, P, P) and their classes (B,)
 
 
-def validation_batches(path: Path, batch: int, limit: int) -> list[Batch]:
+def validation_batches(path: Path, batch: int, limit: int, wanted: tuple | None = None) -> list[Batch]:
     """The first ``limit`` batches (0: all) of ``path``, in file order: the same clips every time,
-    each ``(clips, labels)``."""
+    each ``(clips, labels)``; ``wanted``: the frames, patch and params keys the clips must match
+    (:func:`pyext.data.store.check_clips`)."""
     dataset = ClipDataset(path, labels=True)
+    if wanted is not None:
+        check_clips(path, dataset.clip_shape, *wanted)
     count = len(dataset) if limit == 0 else min(len(dataset), limit * batch)
     return [torch.utils.data.default_collate([dataset[i] for i in range(s, min(s + batch, count))])
             for s in range(0, count, batch)]
