@@ -119,3 +119,10 @@ def test_locks_are_per_output_set_and_go_with_their_process(tmp_path):
                 pass
         finally:
             del os.environ["RANK"]
+
+
+def test_a_negative_until_step_is_refused(tmp_path):
+    # `python -m pipeline.train --until-step -5` was accepted.
+    done = subprocess.run([sys.executable, "-m", "pipeline.train", "--until-step", "-5"], cwd=tmp_path,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].endswith("--until-step must be >= 1, got -5")
