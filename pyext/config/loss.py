@@ -228,36 +228,36 @@ def _others(table: dict, holds) -> str:
 
 
 def rules(p) -> Iterator[Rule]:
-    """Where the family trains the objective's discriminator: the objective's and its
-    discriminator's refusals, the pause, the conditioning's and the comparator's needs of a trained
-    discriminator; for every family, the comparator's file."""
+    """For every family, the comparator's file; where the family trains the objective's
+    discriminator, the objective's and its discriminator's refusals and patch sizes, the pause, and
+    the conditioning's and the comparator's needs of a trained discriminator."""
     model, loss = p.model, p.loss
     kind, adversarial = loss.adversarial.kind, loss.adversarial
     comparator = COMPARATORS[loss.comparator.kind]
-    if FAMILIES[model.family].objective:
-        objective = OBJECTIVES[kind]
-        discriminator = DISCRIMINATORS[objective.discriminator]
-        yield from objective.rules(p)
-        yield from discriminator.rules(p, f"loss.adversarial.kind: {kind}")
-        if loss.adv > 0:  # a discriminator is built, for every patch it judges
-            for key in ("clip.patch", "finetune.patch") if p.finetune.patch else ("clip.patch",):
-                patch = p.finetune.patch if key == "finetune.patch" else p.clip.patch
-                holds, expected = discriminator.patch(p, patch)
-                yield Rule(key, holds, expected, patch)
-        pausing = _others(OBJECTIVES, lambda o: o.pause).replace(" or ", ", ")
-        yield Rule("loss.adversarial.d_pause", adversarial.d_pause == 0 or objective.pause,
-                   f"0 with loss.adversarial.kind: {kind} (the pause reads a ratio of two positive losses: {pausing})",
-                   adversarial.d_pause)
-        needs = CONDITIONS[model.condition].discriminator
-        yield Rule("model.condition", not needs or loss.adv > 0,
-                   f"{_others(CONDITIONS, lambda c: not c.discriminator)} with loss.adv: 0 ({needs}, and none trains)",
-                   model.condition)
     yield Rule("loss.comparator.file", not comparator.file or loss.comparator.file != "",
                f"a TorchScript file with loss.comparator.kind: {loss.comparator.kind}", loss.comparator.file)
-    if FAMILIES[model.family].objective:
-        yield Rule("loss.adversarial.d_pause", adversarial.d_pause == 0 or loss.adv > 0,
-                   "0 with loss.adv: 0 (no discriminator trains)", adversarial.d_pause)
-        blind = _others(COMPARATORS, lambda c: not c.discriminator)
-        yield Rule("loss.comparator.kind", loss.feature == 0 or not comparator.discriminator or loss.adv > 0,
-                   f"{blind} with loss.adv: 0 and loss.feature > 0 (no discriminator trains, so its layers would "
-                   "stay random)", loss.comparator.kind)
+    if not FAMILIES[model.family].objective:
+        return
+    objective = OBJECTIVES[kind]
+    discriminator = DISCRIMINATORS[objective.discriminator]
+    yield from objective.rules(p)
+    yield from discriminator.rules(p, f"loss.adversarial.kind: {kind}")
+    if loss.adv > 0:  # a discriminator is built, for every patch it judges
+        for key, patch in (("clip.patch", p.clip.patch), ("finetune.patch", p.finetune.patch)):
+            if patch:
+                holds, expected = discriminator.patch(p, patch)
+                yield Rule(key, holds, expected, patch)
+    pausing = _others(OBJECTIVES, lambda o: o.pause).replace(" or ", ", ")
+    yield Rule("loss.adversarial.d_pause", adversarial.d_pause == 0 or objective.pause,
+               f"0 with loss.adversarial.kind: {kind} (the pause reads a ratio of two positive losses: {pausing})",
+               adversarial.d_pause)
+    needs = CONDITIONS[model.condition].discriminator
+    yield Rule("model.condition", not needs or loss.adv > 0,
+               f"{_others(CONDITIONS, lambda c: not c.discriminator)} with loss.adv: 0 ({needs}, and none trains)",
+               model.condition)
+    yield Rule("loss.adversarial.d_pause", adversarial.d_pause == 0 or loss.adv > 0,
+               "0 with loss.adv: 0 (no discriminator trains)", adversarial.d_pause)
+    blind = _others(COMPARATORS, lambda c: not c.discriminator)
+    yield Rule("loss.comparator.kind", loss.feature == 0 or not comparator.discriminator or loss.adv > 0,
+               f"{blind} with loss.adv: 0 and loss.feature > 0 (no discriminator trains, so its layers would "
+               "stay random)", loss.comparator.kind)
