@@ -44,11 +44,16 @@ def _extensions():
     def sources(*patterns):
         return [path for pattern in patterns for path in sorted(glob.glob(pattern, root_dir=root))]
 
-    # at::parallel_for runs on OpenMP, but only in code compiled with -fopenmp.
+    # at::parallel_for runs on OpenMP, but only in code compiled with -fopenmp. -ffp-contract=off:
+    # GCC's C++ default fuses a * b + c into an FMA wherever its inlining happens to bring them
+    # together (in the x86-64-v3 clones of common.h), so a kernel's bits followed the unrelated code
+    # compiled beside it (moving the tests' tile emulation out of pyramid_cpu.cpp changed pyr_down's
+    # results in the last bit, and so every training run); without contraction they follow the
+    # source alone.
     options = {
         # Recorded in each module, so a build for another torch is told from a broken one.
         "define_macros": [("BEYONDMSE_TORCH_VERSION", torch.__version__)],
-        "extra_compile_args": {"cxx": ["-O3", "-fopenmp"], "nvcc": ["-O3", "-lineinfo"]},
+        "extra_compile_args": {"cxx": ["-O3", "-fopenmp", "-ffp-contract=off"], "nvcc": ["-O3", "-lineinfo"]},
     }
     testing = CppExtension(TESTING_MODULE, sources("csrc/testing.cpp", "csrc/*/*_testing.cpp"), **options)
     production = sources("csrc/ops.cpp", "csrc/*/*_cpu.cpp")
