@@ -109,6 +109,9 @@ class WriteError(FileError):
 
 def cannot_write(path: str | os.PathLike, exc: BaseException) -> WriteError:
     """``exc``, a failed write of ``path`` (or of its temporary), as one line naming ``path`` and the cause."""
+    blocking = next((p for p in Path(path).parents if p.exists() and not p.is_dir()), None)
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) and blocking is not None:
+        return WriteError(exc.errno, f"{path}: cannot be written ({blocking} is not a folder)")
     cause = getattr(exc, "strerror", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return WriteError(getattr(exc, "errno", None) or errno.EIO, f"{path}: cannot be written ({cause})")
 

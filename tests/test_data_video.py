@@ -210,7 +210,8 @@ def test_write_errors(tmp_path):
     with pytest.raises(VideoError, match="no 'nope' encoder"):
         write_video(tmp_path / "clip.avi", frames, codec="nope")
     (tmp_path / "a_file").write_text("")
-    with pytest.raises(VideoError, match="cannot write"):
+    with pytest.raises(OSError, match=rf"^{tmp_path / 'a_file' / 'clip.avi'}: cannot be written \({tmp_path / 'a_file'} "
+                                      r"is not a folder\)$"):
         write_video(tmp_path / "a_file" / "clip.avi", frames)
     (tmp_path / "a_file").unlink()
     with pytest.raises(TypeError, match="uint8"):

@@ -159,8 +159,11 @@ def test_ctrl_c_ends_a_training_run_with_one_line(data_dir, tmp_path):
 
     from cases import REPO, TEST_PARAMS
 
+    # Python keeps SIGINT ignored where the shell started it so (a background job, as CI may be):
+    # the run gets Ctrl-C as a terminal's foreground job does.
     script = f"""
-import yaml
+import signal
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from dataclasses import replace
 from pathlib import Path
 from pyext.commands import run

@@ -328,6 +328,8 @@ def write_video(
         TypeError, ValueError: ``frames`` is not a uint8 ``(T, H, W, 3)`` array, or an invalid
             ``fps``/``bitrate``.
         VideoError: odd H or W, an unknown suffix, or FFmpeg failed to encode or write.
+        pyext.files.WriteError: the file cannot be written (a full disk, a read-only folder, a
+            parent that is a file), one line naming it.
     """
     path = Path(path)
     if not isinstance(frames, np.ndarray):
