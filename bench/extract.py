@@ -2,7 +2,7 @@
 extraction's peak memory; and the rate at which ClipDataset feeds a DataLoader from data/train.h5.
 
 For 1 and 2 workers: the extract stage's work (decode, cut clips and crops, motion scores, write
-HDF5) against decoding the same videos to RGB arrays and nothing else, with the same processes and
+HDF5) against decoding the same videos to RGB frames and nothing else, with the same processes and
 decoder threads (one worker: FFmpeg picks its decoder threads, as extract lets it; several
 workers: one decoder thread each). Frames/s and patches/s, and extraction / raw decode. Peak
 memory (VmHWM) of fresh processes: extracting the set with one worker, cutting the longest video
@@ -27,12 +27,15 @@ import numpy as np
 from pyext.config import load_params
 from pyext.data.extract import extract, process_video
 from pyext.data.manifest import read_manifest
-from pyext.data.video import read_video
+from pyext.data.video import iter_frames, read_video
+from pyext.files import DataFiles
 
 
 def _decode(task: tuple[Path, tuple[int, int], int | None]) -> int:
+    # Frame by frame, as extraction decodes (iter_frames), keeping none: read_video's whole-video
+    # array adds page faults whose cost varies 1x-4x from run to run on a VM.
     path, max_size, threads = task
-    return len(read_video(path, max_size=max_size, threads=threads))
+    return sum(1 for _ in iter_frames(path, max_size=max_size, threads=threads))
 
 
 def raw_decode(paths: list[Path], max_size: tuple[int, int], workers: int) -> tuple[float, int]:
@@ -95,14 +98,15 @@ def _peak_of(manifest_path: Path, mode: str) -> None:
         process_video((longest, manifest.videos[longest], Path(manifest.root), params.clip, params.extract, 1))
     else:
         with tempfile.TemporaryDirectory() as out:
-            extract(manifest, params.clip, replace(params.extract, workers=1), Path(out), {}, progress=False)
+            extract(manifest, params.clip, replace(params.extract, workers=1), DataFiles(Path(out)), {},
+                    progress=False)
     print(peak_memory_mb())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--manifest", default="data/manifest.json")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each (median)")
+    parser.add_argument("--repeats", type=int, default=4, help="runs of each (median)")
     parser.add_argument("--train", default="data/train.h5", help="store the DataLoader reads")
     parser.add_argument("--long", type=int, default=0, metavar="N",
                         help="generate N long videos, rounded to tens (in a temporary folder), and measure "
@@ -142,7 +146,7 @@ def measure(manifest_path: Path, repeats: int) -> None:
             raw.append(frames / seconds)
             with tempfile.TemporaryDirectory() as out:
                 start = time.perf_counter()
-                report = extract(manifest, params.clip, replace(params.extract, workers=workers), Path(out), {},
+                report = extract(manifest, params.clip, replace(params.extract, workers=workers), DataFiles(Path(out)), {},
                                  progress=False)
                 seconds = time.perf_counter() - start
             ext.append((report["frames_decoded"] / seconds, report["patches"] / seconds))

@@ -289,8 +289,10 @@ def main(study: Study, argv: list[str] | None = None, prog: str | None = None) -
     parser.add_argument("--collect", action="store_true", help="do not run: tabulate existing experiments")
     args = parser.parse_args(argv)
     every = study.rows(args)
+    began, ran = time.perf_counter(), []
     if not args.collect:
-        run_rows(study.prefix, LOGS / study.name, chosen(every, args.only, parser), args.set, study.name)
+        ran = chosen(every, args.only, parser)
+        run_rows(study.prefix, LOGS / study.name, ran, args.set, study.name)
     results = collect(study, every)
     if not results:
         sys.exit(f"{study.name}: no {study.name} experiments to tabulate")
@@ -299,3 +301,7 @@ def main(study: Study, argv: list[str] | None = None, prog: str | None = None) -
               **{name: getattr(args, name) for name in options}, "results": results}
     print(write(study, record))
     print(f"{study.name}: wrote {', '.join(str(study.out / f'{study.name}.{e}') for e in ('md', 'json', 'png'))}")
+    if ran:
+        took = time.perf_counter() - began
+        print(f"{study.name}: {len(ran)} rows in {took / 60:.1f} min ({len(ran) / took * 3600:.1f} rows/h) on "
+              f"{machine()}")

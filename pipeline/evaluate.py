@@ -4,6 +4,8 @@ predictor against two baselines (last frame, optical flow): PSNR, SSIM, sharpnes
 and whole frames, per recursive step. GAIA: reconstruction, code structure against PCA (fitted on
 data/train.h5), interpolation realism. The generator measured: the fine-tuning stage's
 (models/finetune/generator.pt) where finetune.patch > 0, else the train stage's (models/generator.pt)."""
+import time
+
 import torch
 
 from pyext.commands import run
@@ -21,8 +23,10 @@ def main() -> None:
     params, path = evaluated_generator(load_params(), LAYOUT)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = load_generator(path, map_location=device)
+    began = time.perf_counter()
     for line in evaluate_model(params, model, path, LAYOUT.data, LAYOUT.evaluation, device):
         print(line)
+    print(f"evaluate: {time.perf_counter() - began:.1f} s")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,9 @@ def _extracted(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str
         out = LAYOUT.shard(*shard) if args.shard is not None else LAYOUT.data
         report = extract(manifest, params.clip, params.extract, out, record, shard=shard)
     return (f"extract: {report['videos_read']} videos read, {report['videos_skipped']} skipped, "
-            f"{report['patches']} patches, {report['test_clips']} test clips in {report['seconds']} s")
+            f"{report['patches']} patches, {report['test_clips']} test clips in {report['seconds']} s "
+            f"({report['videos'] / max(report['seconds'], 0.01):.1f} videos/s, "
+            f"{report['frames_decoded'] / max(report['seconds'], 0.01):.0f} frames/s)")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import shutil
 from pyext.commands import run
 from pyext.config import finetune_params, load_params
 from pyext.files import Layout, write_json
-from pyext.training import TrainingError, train
+from pyext.training import TrainingError, rate, train
 
 LAYOUT = Layout()
 OUT = LAYOUT.finetune
@@ -39,6 +39,7 @@ def main() -> None:
         print(f"finetune: {OUT.generator}: {start} after {summary['step']} steps on "
               f"{tuned.clip.patch}x{tuned.clip.patch} patches holds the generator of step {summary['val_step']} "
               f"(train.keep: {summary['kept']})")
+    print(f"finetune: {rate(summary)}")
 
 
 if __name__ == "__main__":

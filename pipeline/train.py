@@ -6,7 +6,7 @@ import argparse
 from pyext.commands import run
 from pyext.config import load_params
 from pyext.files import Layout
-from pyext.training import TrainingError, train
+from pyext.training import TrainingError, rate, train
 
 LAYOUT = Layout()
 
@@ -25,6 +25,7 @@ def main() -> None:
     else:
         print(f"train: {LAYOUT.train.generator} after {summary['step']} steps holds the generator of step "
               f"{summary['val_step']} (train.keep: {summary['kept']})")
+    print(f"train: {rate(summary)}")
 
 
 if __name__ == "__main__":

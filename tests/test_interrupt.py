@@ -172,7 +172,7 @@ from pyext.files import DataFiles, RunFiles
 from pyext.training import train
 p = load_params({str(TEST_PARAMS)!r})
 p = replace(p, model=replace(p.model, multiscale=replace(p.model.multiscale, scales=2, width=0.05)),
-            train=replace(p.train, steps=100000, batch_size=4, device="cpu", workers=0, checkpoint_every=2,
+            train=replace(p.train, steps=5000, batch_size=4, device="cpu", workers=0, checkpoint_every=2,
                           val_every=1000, image_every=1000))
 run("train", lambda: train(p, DataFiles(Path({str(data_dir)!r})), RunFiles(Path({str(tmp_path)!r})), progress=False))
 """
@@ -182,8 +182,12 @@ run("train", lambda: train(p, DataFiles(Path({str(data_dir)!r})), RunFiles(Path(
     deadline = time.monotonic() + 120
     while not checkpoint.exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    try:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:  # a run that ignored the signal must not outlive the test (it would train for hours)
+        proc.kill()
+        proc.wait()
     assert proc.returncode == 130, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and re.fullmatch(rf"train: interrupted at step \d+; {re.escape(str(checkpoint))} keeps "

@@ -653,3 +653,11 @@ def test_a_checkpoint_that_cannot_be_written_is_one_line_naming_it(data_dir, tmp
     assert str(error.value) == (f"{run.checkpoint}: cannot be written ([enforce fail at inline_container.cc:672] . "
                                 "unexpected pos 64 vs 0)")
     assert sorted(p.name for p in run.folder.iterdir()) == []  # no temporary, no checkpoint
+
+
+def test_a_training_command_ends_with_its_steps_time_and_rate(data_dir, tmp_path):
+    from pyext.training import rate
+    assert rate({"step": 10, "resumed_from": 4, "seconds": 3.0}) == "6 steps in 3.0 s (2.00 steps/s)"
+    assert rate({"step": 6, "resumed_from": 6, "seconds": 0.3}) == "no step left to train (0.3 s)"
+    summary = train(_params(steps=2), DataFiles(data_dir), RunFiles(tmp_path), progress=False)
+    assert summary["step"] - summary["resumed_from"] == 2 and 0 < summary["seconds"] < 600

@@ -163,7 +163,8 @@ def _autoencoder_refusals(p, chosen_by: str) -> Iterator[Rule]:
 
 # The keys of train a run reads are the same for every family of the paper's optimisers; GAIA's own
 # rates and Adam settings are in its section.
-_TRAINING_RUN = ("train.steps", "train.batch_size", "train.seed", "train.augment", "train.colour_jitter")
+_TRAINING_RUN = ("train.steps", "train.batch_size", "train.seed", "train.augment", "train.colour_jitter",
+                 "train.precision", "train.channels_last")
 
 FAMILIES: dict[str, Family] = {
     # The paper's multi-scale predictor (Table 1), trained by Algorithm 1.

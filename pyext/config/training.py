@@ -33,6 +33,12 @@ class TrainParams:
         seed: random seed of the weights and of the order of the training clips.
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
         compile: run the networks through ``torch.compile``.
+        precision: what the networks compute in: ``float32``, ``bfloat16`` (autocast; the losses'
+            ops accumulate in float32) or ``auto``: bfloat16 where the device multiplies it
+            natively (CUDA, a CPU with AVX512-BF16 or AMX), float32 elsewhere, where bfloat16 is
+            emulated and slower (:mod:`pyext.training.arithmetic`, bench/RESULTS.md).
+        channels_last: store the networks' convolution weights, and so their activations,
+            channels-last (oneDNN's and cuDNN's faster layout); it changes the last bits.
         workers: DataLoader processes.
         checkpoint_every: steps between checkpoints (``models/checkpoint.pt``).
         log_every: steps between logged losses.
@@ -57,6 +63,8 @@ class TrainParams:
     seed: _Seed
     device: _choice("auto", "cpu", "cuda")
     compile: _Bool
+    precision: _choice("auto", "float32", "bfloat16")
+    channels_last: _Bool
     workers: _int(0)
     checkpoint_every: _Count
     log_every: _Count

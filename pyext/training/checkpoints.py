@@ -67,13 +67,15 @@ def set_rng_state(state: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-_IDENTITY = (("params_hash", "other params"), ("data_hash", "other training data"), ("code_hash", "other code"))
+_IDENTITY = (("params_hash", "other params"), ("data_hash", "other training data"), ("code_hash", "other code"),
+             ("dtype", "another precision"))
 
 
 def load_checkpoint(run: RunFiles, expected: dict, say, move_aside: bool = True) -> dict | None:
-    """The run's checkpoint if it continues this run (the same params, data and code hashes as
-    ``expected``), else None. One that does not (unreadable, of another format, params, data or
-    code; one without a code hash counts as other code) is neither resumed from nor overwritten:
+    """The run's checkpoint if it continues this run (the same params, data and code hashes and
+    the same resolved ``train.precision`` as ``expected``), else None. One that does not
+    (unreadable, of another format, params, data, code or precision; one without a code hash
+    counts as other code) is neither resumed from nor overwritten:
     with ``move_aside`` (process 0 of a run) it is moved to :func:`set_aside`'s name, and ``say``
     tells where and why."""
     path = run.checkpoint

@@ -132,7 +132,7 @@ class Run:
     run: RunFiles
     stage: str
     trainer: TrainingStep
-    identity: dict  # the checkpoint's identity: params, data and code hashes
+    identity: dict  # the checkpoint's identity: params, data and code hashes, the resolved precision
     step: int  # the step reached (where it resumes)
     resumed_from: int
     validations: Validations
@@ -180,6 +180,8 @@ def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | Non
 
     trainer = make_step(params, world.device, distributed=world.size > 1, compile=tp.compile, rank=world.rank,
                         world=world.size, classes=classes)
+    # train.precision: auto resolves per machine: a run never resumes across a change of it.
+    identity["dtype"] = str(trainer.dtype).removeprefix("torch.")
     saved = load_checkpoint(run, identity, say, move_aside=world.main)
     step, validations, rng, seconds = 0, Validations(), None, 0.0
     if saved is not None:
@@ -235,6 +237,7 @@ def run_steps(r: Run, progress: bool = True) -> dict:
     # Training wall time, logged as train/seconds: the checkpoint carries it, so a resumed run
     # counts the time its earlier parts trained (not the time it lay interrupted).
     started = time.perf_counter() - r.seconds
+    began = time.perf_counter()  # this invocation's own time, for its rate
     saved = r.step if ckpt_path.exists() else None  # the step the checkpoint on disk holds
     try:
         while step < r.last:
@@ -281,12 +284,19 @@ def run_steps(r: Run, progress: bool = True) -> dict:
     if world.size > 1:
         dist.barrier()  # process 0 has written its files when the others return
         dist.destroy_process_group()
-    summary = {"step": step, "resumed_from": r.resumed_from,
+    summary = {"step": step, "resumed_from": r.resumed_from, "seconds": time.perf_counter() - began,
                "val_psnr": val_psnr if math.isfinite(val_psnr) else None, "val_step": val_step, "kept": tp.keep,
                "val_psnr_last_frame": r.baseline}
     if step == tp.steps:
         _say(world)(verdict(summary, r.stage))
     return summary
+
+
+def rate(summary: dict) -> str:
+    """What a training command says last: the steps this invocation trained, in how long, how fast."""
+    steps, seconds = summary["step"] - summary["resumed_from"], summary["seconds"]
+    return f"{steps} steps in {seconds:.1f} s ({steps / seconds:.2f} steps/s)" if steps else \
+        f"no step left to train ({seconds:.1f} s)"
 
 
 def _postfix(trainer: TrainingStep, values: dict[str, float]) -> dict[str, str]:

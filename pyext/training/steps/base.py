@@ -18,8 +18,6 @@ class TrainingStep:
         device: where the networks live.
         distributed: wrap the networks in DistributedDataParallel (a process group is initialised).
         compile: run them through ``torch.compile``.
-        mixed_precision: on CUDA, run the family's networks under bfloat16 autocast where the family
-            does (the predictor; GAIA trains in float32); False keeps float32 throughout.
         rank, world: this process's place in a distributed run: its batches are rows
             ``rank * B / world ..`` of each whole batch of ``B = train.batch_size`` clips.
         classes: the number of classes of the data (``data/manifest.json``), for a class-conditioned
@@ -30,9 +28,12 @@ class TrainingStep:
     adversarial: bool  # whether a discriminator trains (its loss is then logged as train/loss_d)
     # The names of the measures of "how D is doing" its steps log (shown beside the progress bar).
     d_measures: list[str]
+    # The dtype the networks compute in (``train.precision`` resolved on this device, where the
+    # family reads it): part of a checkpoint's identity, as ``auto`` differs from machine to machine.
+    dtype: torch.dtype = torch.float32
 
     def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,
-                 rank: int = 0, world: int = 1, classes: int = 0, mixed_precision: bool = True):
+                 rank: int = 0, world: int = 1, classes: int = 0):
         raise NotImplementedError
 
     @property

@@ -30,6 +30,7 @@ from ...losses import make_comparator
 from ...evaluation.metrics import psnr_per_clip
 from ...models.gaia import GAIA
 from ...pictures import patch_grid
+from ..arithmetic import to_memory_format, training_dtype
 from .base import TrainingStep, register_step
 
 
@@ -52,7 +53,7 @@ class GAIAStep(TrainingStep):
     adversarial = True
 
     def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,
-                 rank: int = 0, world: int = 1, classes: int = 0, mixed_precision: bool = True):
+                 rank: int = 0, world: int = 1, classes: int = 0):
         self.g, self.tp, self.device, self.world = params.model.gaia, params.train, device, world
         share = self.tp.batch_size // world
         if share % 2:
@@ -62,6 +63,9 @@ class GAIAStep(TrainingStep):
         self.offset = rank * share
         torch.manual_seed(self.tp.seed)
         self.model = GAIA.from_params(params).to(device)
+        to_memory_format(self.tp.channels_last, self.model)
+        self.dtype = training_dtype(self.tp.precision, device)
+        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16)
         self.encode, self.decode, self.judge = self.model.encode, self.model.decode, self.model.judge
         if compile:
             self.encode, self.decode, self.judge = (torch.compile(f) for f in (self.encode, self.decode, self.judge))
@@ -82,6 +86,10 @@ class GAIAStep(TrainingStep):
 
     def errors(self, x: torch.Tensor) -> losses.GAIAErrors:
         """The errors of samples ``x`` ``(B, T, 3, P, P)`` (B even)."""
+        with self.autocast:
+            return self._errors(x)
+
+    def _errors(self, x: torch.Tensor) -> losses.GAIAErrors:
         z = self.encode(x)
         recon = self.decode(z)
         t = losses.interpolation_weights(x.shape[0] // 2, *self.g.interpolation, device=x.device)

@@ -31,6 +31,7 @@ from ...losses import generator_loss, make_comparator, make_condition, make_obje
 from ...models import DISCRIMINATORS, MultiScaleGenerator, clip_pyramid
 from ...models.blocks import set_batch_groups
 from ..data import split
+from ..arithmetic import to_memory_format, training_dtype
 from ..optim import linear_lr, make_optimizer
 from ..validation import prediction_pictures, validation_psnr
 from .base import TrainingStep, register_step
@@ -54,7 +55,7 @@ class MultiScaleStep(TrainingStep):
     Algorithm 1 (arguments: :class:`TrainingStep`'s)."""
 
     def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,
-                 rank: int = 0, world: int = 1, classes: int = 0, mixed_precision: bool = True):
+                 rank: int = 0, world: int = 1, classes: int = 0):
         self.loss, self.tp = params.loss, params.train
         self.offset = rank * (self.tp.batch_size // world)
         self.m, self.scales, self.device = params.clip.input_frames, params.model.multiscale.scales, device
@@ -74,6 +75,7 @@ class MultiScaleStep(TrainingStep):
                            if self.loss.feature > 0 else None)
         # DeePSiM's pause: L_D / L_adv at the last step (inf: none yet, D trains).
         self.pause, self.ratio, self.distributed = self.loss.adversarial.d_pause, math.inf, distributed
+        to_memory_format(self.tp.channels_last, self.G, self.D)
         self.opt_g = make_optimizer(self.tp, self.G.parameters(), self.tp.lr_g)
         self.opt_d = make_optimizer(self.tp, self.D.parameters(), self.tp.lr_d) if self.adversarial else None
         # What the updates call: G's whole pyramid and D's update through DDP (which averages the
@@ -91,7 +93,8 @@ class MultiScaleStep(TrainingStep):
             if self.adversarial:
                 self.d_forward, self.d_judge = torch.compile(self.d_forward), torch.compile(self.D)
         self.d_measures: list[str] = []  # the names of what D's updates log about it
-        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda" and mixed_precision)
+        self.dtype = training_dtype(self.tp.precision, device)
+        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16)
         self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)  # set by a NaN/inf loss
 
     @property
