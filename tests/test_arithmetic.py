@@ -9,7 +9,7 @@ import pytest
 import torch
 from cases import TEST_PARAMS, moving_squares, with_multiscale, write_clips
 
-from pyext.config import load_params
+from pyext.config import OBJECTIVES, load_params
 from pyext.data.dataset import to_model
 from pyext.files import DataFiles, RunFiles
 from pyext.presets import preset_params
@@ -147,3 +147,20 @@ def test_a_run_never_resumes_across_a_change_of_the_resolved_precision(data_dir,
     assert f"{run.checkpoint} was trained with another precision; starting afresh" in capsys.readouterr().out
     assert torch.load(run.checkpoint, weights_only=True)["dtype"] == "bfloat16"
     assert train(params, DataFiles(data_dir), run, progress=False)["resumed_from"] == 2
+
+
+@pytest.mark.parametrize("kind", sorted(OBJECTIVES))
+def test_every_objective_trains_under_bfloat16_and_channels_last(kind):
+    # WGAN-GP's penalty differentiates through D twice, BEGAN's k_t and the energy-based objectives'
+    # autoencoder D read D's outputs: each must stay finite and move the weights in bfloat16.
+    p = _params(precision="bfloat16", channels_last=True)
+    p = replace(p, loss=replace(p.loss, adversarial=replace(p.loss.adversarial, kind=kind)))
+    trainer = make_step(p, CPU)
+    before = {net: [w.detach().clone() for w in net.parameters()] for net in (trainer.G, trainer.D)}
+    batches = _batches(trainer.batches_per_step)
+    for i in range(2):
+        logged = trainer.step(i, batches)
+    assert not trainer.nonfinite.item() and all(torch.isfinite(v).all() for v in logged.values())
+    for net, weights in before.items():
+        assert all(w.dtype == torch.float32 for w in net.parameters())
+        assert any(not torch.equal(a, b) for a, b in zip(weights, net.parameters()))
