@@ -131,8 +131,9 @@ def main() -> None:
         print(f"| {workers} | {loader_rate(Path(args.train), workers):.0f} |", flush=True)
 
 
-def measure(manifest_path: Path, repeats: int) -> None:
-    """Prints the throughput table and the peak memory of extracting ``manifest_path``'s videos."""
+def measure(manifest_path: Path, repeats: int, peaks: bool = True) -> None:
+    """Prints the throughput table and (``peaks``) the peak memory of extracting ``manifest_path``'s
+    videos."""
     params = load_params()
     manifest = read_manifest(manifest_path)
     paths = [Path(manifest.root) / v.path for v in manifest.videos]
@@ -154,6 +155,8 @@ def measure(manifest_path: Path, repeats: int) -> None:
         frame_rate, patch_rate = sorted(ext)[len(ext) // 2]
         print(f"| {workers} | {raw_rate:.0f} | {frame_rate:.0f} | {patch_rate:.0f} | {frame_rate / raw_rate:.2f}x |",
               flush=True)
+    if not peaks:
+        return
     print("\n| peak memory of a fresh process | MB |")
     print("|---|---|")
     for mode, what in PEAK_MODES.items():

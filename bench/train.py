@@ -174,12 +174,17 @@ class Bench:
         self.times[setting] = []
         return True
 
-    def time(self, settings: list[Setting], repeats: int) -> None:
-        """Adds ``repeats`` timings of each of ``settings``, round-robin."""
+    def time(self, settings: list[Setting], repeats: int) -> dict[Setting, float]:
+        """Adds ``repeats`` timings of each of ``settings``, round-robin; returns the median of
+        these new timings of each (a comparison made in one sitting)."""
+        new = {setting: [] for setting in settings}
         for _ in range(repeats):
             for setting in settings:
                 with _applied(setting):
-                    self.times[setting].append(time_steps(self.trainers[setting], self.batches, self.steps))
+                    new[setting].append(time_steps(self.trainers[setting], self.batches, self.steps))
+        for setting, times in new.items():
+            self.times[setting] += times
+        return {setting: statistics.median(times) for setting, times in new.items()}
 
     def seconds(self, setting: Setting) -> float:
         return statistics.median(self.times[setting])
@@ -188,20 +193,21 @@ class Bench:
 def greedy(bench: Bench, base: Setting, levers: list[str], repeats: int, budget: int,
            gain: float = 1.02) -> tuple[list[Setting], Setting]:
     """The cumulative combinations: from ``base``, each lever of ``levers`` (best first) kept where
-    it makes the step ``gain`` times faster than the combination so far, and for torch.compile where
-    its compile time is also paid back within ``budget`` steps. Returns the combinations tried
-    (kept or not) and the last kept."""
+    it makes the step ``gain`` times faster than the combination so far, timed side by side, and for
+    torch.compile where its compile time is also paid back within ``budget`` steps. Returns the
+    combinations tried (kept or not) and the last kept. The table's figures are the medians of all
+    of a configuration's timings, so a kept lever's row may differ from that comparison's."""
     current, tried = base, []
     for name in levers:
         candidate = LEVERS[name](current)
         if not bench.add(candidate):
             continue
-        bench.time([current, candidate], repeats)
+        pair = bench.time([current, candidate], repeats)  # decided on these timings, side by side
         tried.append(candidate)
-        saved = bench.seconds(current) - bench.seconds(candidate)
+        saved = pair[current] - pair[candidate]
         pays = candidate not in bench.compile_seconds or \
-            saved * budget > bench.compile_seconds[candidate] - 2 * bench.seconds(candidate)
-        if bench.seconds(current) / bench.seconds(candidate) >= gain and pays:
+            saved * budget > bench.compile_seconds[candidate] - 2 * pair[candidate]
+        if pair[current] / pair[candidate] >= gain and pays:
             current = candidate
     return tried, current
 
@@ -213,7 +219,7 @@ def run_preset(name: str, p, device: torch.device, data: ClipDataset, args) -> S
     family, b = p.model.family, p.train.batch_size
     width = getattr(p.model, family).width
     bf16 = native_bfloat16(device) or args.all
-    alone = {lever: LEVERS[lever](base) for lever in LEVERS if bf16 or lever != "bf16 autocast"}
+    alone = {lever: LEVERS[lever](base) for lever in args.levers if bf16 or lever != "bf16 autocast"}
     if not bf16:
         print(f"({name}: bf16 autocast not measured: this CPU has neither AVX512-BF16 nor AMX; --all measures it)")
     for setting in [base, *alone.values()]:
@@ -288,6 +294,7 @@ def main() -> None:
     parser.add_argument("--presets", nargs="+", default=["default", "paper", "gaia"])
     parser.add_argument("--batch", type=int, default=0, help="clips per batch (0: each preset's train.batch_size)")
     parser.add_argument("--all", action="store_true", help="measure bf16 autocast also where it is emulated")
+    parser.add_argument("--levers", nargs="+", choices=list(LEVERS), default=list(LEVERS), help="levers to measure")
     parser.add_argument("--real", type=int, default=0, metavar="N",
                         help="also train N steps of the default preset as the train stage does")
     args = parser.parse_args()

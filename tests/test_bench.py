@@ -1,0 +1,50 @@
+"""The benchmarks run (tiny inputs, one timing each): a restructure that breaks one fails here,
+not months later on the machine it was meant to measure."""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from dataclasses import replace
+
+import torch
+from cases import TEST_PARAMS, moving_squares, with_multiscale, write_clips
+
+from bench import extract as bench_extract
+from bench import train as bench_train
+from pyext.config import load_params
+from pyext.data.dataset import ClipDataset
+
+
+def test_bench_train_times_each_lever_then_a_greedy_combination(tmp_path, capsys):
+    write_clips(tmp_path / "train.h5", moving_squares(8, 5, seed=0))
+    p = load_params(TEST_PARAMS)
+    p = replace(with_multiscale(p, scales=2, width=0.05, skip="none"), train=replace(p.train, batch_size=4))
+    args = argparse.Namespace(steps=1, repeats=1, all=True, levers=["reference ops", "channels-last", "bf16 autocast"])
+    kept = bench_train.run_preset("tiny", p, torch.device("cpu"), ClipDataset(tmp_path / "train.h5"), args)
+    out = capsys.readouterr().out
+    rows = re.findall(r"^\| tiny \| (alone|combined) \| ([^|]+?) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)x \|$", out, re.M)
+    alone = {label.removesuffix(" (kept)"): float(ms) for kind, label, ms, *_ in rows if kind == "alone"}
+    assert set(alone) == {"base: eager, native ops, float32, contiguous", "reference ops", "channels-last",
+                          "bf16 autocast"}
+    # Every ratio is to the base row, whose own is 1.00x; the kept combination is a setting tried.
+    base = alone["base: eager, native ops, float32, contiguous"]
+    for kind, label, ms, per_s, ratio in rows:
+        assert abs(float(ratio) - base / float(ms)) <= 0.01 + 0.01 * base / float(ms)
+        assert abs(float(per_s) - 1e3 / float(ms)) <= 0.01 * 1e3 / float(ms) + 0.01
+    assert not kept.reference and kept.label() in {label.removesuffix(" (kept)") for _, label, *_ in rows}
+    assert sum(label.endswith("(kept)") for _, label, *_ in rows) == 1
+
+
+def test_bench_extract_measures_the_demo_layout(tmp_path, capsys):
+    from pyext.data.demo import generate_demo
+    from pyext.data.manifest import ucf101_manifest, write_manifest
+    generate_demo(tmp_path, classes=1, groups=2, test_groups=1, clips_per_group=1, frames=20, seed=0, progress=False)
+    write_manifest(tmp_path / "manifest.json", ucf101_manifest(tmp_path, 1))
+    bench_extract.measure(tmp_path / "manifest.json", repeats=1, peaks=False)
+    out = capsys.readouterr().out
+    rows = re.findall(r"^\| (\d) \| (\d+) \| (\d+) \| (\d+) \| ([\d.]+)x \|$", out, re.M)
+    assert [r[0] for r in rows] == ["1", "2"]
+    for _, raw, frames, _, ratio in rows:
+        assert abs(float(ratio) - int(frames) / int(raw)) <= 0.01 + 0.01 * int(frames) / int(raw)
+    assert json.loads((tmp_path / "manifest.json").read_text())
