@@ -18,7 +18,7 @@ from pyext.data.demo import generate_demo
 from pyext.data.extract import extract, motion_score
 from pyext.data.filter import filter_patches, select
 from pyext.data.manifest import Manifest, VideoEntry, ucf101_manifest
-from pyext.data.store import ROW_FIELDS, ClipArray, ClipWriter, StoreError, merge_stores, open_store, read_rows
+from pyext.data.store import ROW_FIELDS, ClipArray, ClipWriter, StoreError, compress_clips, merge_stores, open_store, read_rows
 from pyext.data.video import read_video, write_video
 from cases import REPO, TEST_PARAMS
 
@@ -398,3 +398,18 @@ def test_a_rerun_on_unchanged_inputs_writes_the_same_bytes(dataset, extracted, t
     for name in ("patches.h5", "test.h5"):
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
     assert "seconds" in again and "seconds" in report
+
+
+def test_compress_clips_makes_one_checked_zstandard_frame_a_clip():
+    import zstandard
+    rng = np.random.default_rng(0)
+    clips = rng.integers(0, 40, (3, 5, 8, 8, 3), dtype=np.uint8)
+    clips[1] = 0  # one that shrinks to almost nothing
+    chunks = compress_clips(clips[:, :, ::-1])  # a non-contiguous view, as cut windows may be
+    # The frames one compress() call a clip makes (the stores' bytes depend on it), and they decode back.
+    one_by_one = zstandard.ZstdCompressor(level=1, write_checksum=True)
+    assert chunks == [one_by_one.compress(np.ascontiguousarray(c).tobytes()) for c in clips[:, :, ::-1]]
+    assert [zstandard.ZstdDecompressor().decompress(c) for c in chunks] == \
+        [np.ascontiguousarray(c).tobytes() for c in clips[:, :, ::-1]]
+    assert all(zstandard.get_frame_parameters(c).has_checksum for c in chunks)
+    assert compress_clips(np.zeros((0, 5, 8, 8, 3), np.uint8)) == []

@@ -62,9 +62,9 @@ def compress_clips(clips: np.ndarray) -> list[bytes]:
     """Each clip of ``clips`` (n, T, H, W, 3) uint8 as a finished chunk of a clips dataset (one
     Zstandard frame with its checksum), for :meth:`ClipWriter.append_compressed`."""
     compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL, write_checksum=True)  # not shared by threads
-    rows = np.ascontiguousarray(clips, dtype=np.uint8).reshape(len(clips), -1)
-    if not len(rows):
+    if not len(clips):
         return []
+    rows = np.ascontiguousarray(clips, dtype=np.uint8).reshape(len(clips), -1)
     # One call for all: the frames (byte for byte what compress() makes of each clip) are made in C
     # without the interpreter's lock, and each comes back as an exact-size copy of its segment.
     frames = compressor.multi_compress_to_buffer([memoryview(row) for row in rows])
