@@ -147,8 +147,8 @@ def measure(manifest_path: Path, repeats: int, peaks: bool = True) -> None:
             raw.append(frames / seconds)
             with tempfile.TemporaryDirectory() as out:
                 start = time.perf_counter()
-                report = extract(manifest, params.clip, replace(params.extract, workers=workers), DataFiles(Path(out)), {},
-                                 progress=False)
+                report = extract(manifest, params.clip, replace(params.extract, workers=workers),
+                                 DataFiles(Path(out)), {}, progress=False)
                 seconds = time.perf_counter() - start
             ext.append((report["frames_decoded"] / seconds, report["patches"] / seconds))
         raw_rate = sorted(raw)[len(raw) // 2]

@@ -47,7 +47,7 @@ from pyext.data.dataset import ClipDataset
 from pyext.files import DataFiles, RunFiles
 from pyext.ops import reference_only
 from pyext.presets import preset_params
-from pyext.training import TrainingStep, make_step
+from pyext.training import TrainingStep, make_step, run_steps, set_up
 from pyext.training.arithmetic import native_bfloat16
 
 
@@ -144,10 +144,7 @@ class Bench:
         self.trainers: dict[Setting, TrainingStep] = {}
         self.compile_seconds: dict[Setting, float] = {}
         self.failed: dict[Setting, str] = {}
-        b = p.train.batch_size
-        per_step = make_step(p, device).batches_per_step
-        self.batches = [torch.stack([data[i] for i in range(k * b, (k + 1) * b)]).to(device)
-                        for k in range(per_step)]
+        self.data, self.batches = data, None  # the batches: made once the first trainer says how many
         self.times: dict[Setting, list[float]] = {}
 
     def add(self, setting: Setting) -> bool:
@@ -157,6 +154,10 @@ class Bench:
             return setting in self.trainers
         with _applied(setting):
             trainer = make_step(setting.params(self.p), self.device, compile=setting.compile)
+            if self.batches is None:
+                b = self.p.train.batch_size
+                self.batches = [torch.stack([self.data[i] for i in range(k * b, (k + 1) * b)]).to(self.device)
+                                for k in range(trainer.batches_per_step)]
             if setting.compile:
                 try:
                     start = time.perf_counter()
@@ -169,7 +170,7 @@ class Bench:
                     print(f"torch.compile cannot run here ({self.failed[setting]}); its rows are left out",
                           flush=True)
                     return False
-                self.compile_seconds[setting] = first  # less two steps, subtracted once timed
+                self.compile_seconds[setting] = first  # two steps and the compiling: see compile_time
         self.trainers[setting] = trainer
         self.times[setting] = []
         return True
@@ -189,6 +190,11 @@ class Bench:
     def seconds(self, setting: Setting) -> float:
         return statistics.median(self.times[setting])
 
+    def compile_time(self, setting: Setting, per_step: float) -> float:
+        """Seconds ``setting``'s compilation took: its first two steps less two steps of
+        ``per_step`` seconds."""
+        return self.compile_seconds[setting] - 2 * per_step
+
 
 def greedy(bench: Bench, base: Setting, levers: list[str], repeats: int, budget: int,
            gain: float = 1.02) -> tuple[list[Setting], Setting]:
@@ -205,8 +211,7 @@ def greedy(bench: Bench, base: Setting, levers: list[str], repeats: int, budget:
         pair = bench.time([current, candidate], repeats)  # decided on these timings, side by side
         tried.append(candidate)
         saved = pair[current] - pair[candidate]
-        pays = candidate not in bench.compile_seconds or \
-            saved * budget > bench.compile_seconds[candidate] - 2 * pair[candidate]
+        pays = candidate not in bench.compile_seconds or saved * budget > bench.compile_time(candidate, pair[candidate])
         if pair[current] / pair[candidate] >= gain and pays:
             current = candidate
     return tried, current
@@ -229,24 +234,20 @@ def run_preset(name: str, p, device: torch.device, data: ClipDataset, args) -> S
     rows = [("alone", base)] + [("alone", s) for s in alone.values() if s in bench.trainers]
     speedups = sorted((lever for lever, s in alone.items() if s in bench.trainers and lever != "reference ops"),
                       key=lambda lever: bench.seconds(alone[lever]))
-    path, fastest = greedy(bench, base, [lever for lever in speedups if bench.seconds(alone[lever]) < bench.seconds(base)],
-                           args.repeats, p.train.steps)
+    faster = [lever for lever in speedups if bench.seconds(alone[lever]) < bench.seconds(base)]
+    path, fastest = greedy(bench, base, faster, args.repeats, p.train.steps)
     t0 = bench.seconds(base)
     rows += [("combined", s) for s in path]
     print(f"\n{name} ({family}, width {width:g}, batch {b}):")
     print("| preset | | configuration | ms/step | steps/s | vs base |")
     print("|---|---|---|---|---|---|")
-    seen = set()
     for kind, setting in rows:
-        if (kind, setting) in seen:
-            continue
-        seen.add((kind, setting))
         t = bench.seconds(setting)
         mark = " (kept)" if setting == fastest and (kind == "combined" or setting == base) else ""
         print(f"| {name} | {kind} | {setting.label()}{mark} | {t * 1e3:.1f} | {1 / t:.2f} | {t0 / t:.2f}x |",
               flush=True)
-    for setting, first in bench.compile_seconds.items():
-        compile_s = first - 2 * bench.seconds(setting)
+    for setting in bench.compile_seconds:
+        compile_s = bench.compile_time(setting, bench.seconds(setting))
         eager = replace(setting, compile=False)
         saving = bench.seconds(eager) - bench.seconds(setting) if eager in bench.times else float("nan")
         pays = f"pays off after {compile_s / saving:.0f} steps" if saving > 0 else "never pays off (no faster step)"
@@ -258,8 +259,6 @@ def run_preset(name: str, p, device: torch.device, data: ClipDataset, args) -> S
 def outside_steps(p, settings: list[Setting], device: torch.device, real: int) -> None:
     """Trains ``real`` steps as the train stage does, for the base and the fastest setting; prints
     seconds per step, and what the run does outside its steps, per step at the default intervals."""
-    from pyext.training.loop import run_steps, set_up
-
     print(f"\nA real run ({real} steps, pyext.training.loop, the default params):")
     print("| configuration | train.workers | s/step of the run | s/step of the steps alone |")
     print("|---|---|---|---|")
@@ -275,7 +274,8 @@ def outside_steps(p, settings: list[Setting], device: torch.device, real: int) -
             alone = time_steps(trainer, batches, 5)
             extra = {"a validation": (lambda: trainer.validate(r.val_batches), q.train.val_every),
                      "the pictures": (lambda: trainer.pictures(r.val_batches[0]), q.train.image_every),
-                     "a checkpoint": (lambda: torch.save(trainer.state(), Path(d) / "c.pt"), q.train.checkpoint_every)}
+                     "a checkpoint": (lambda: torch.save(trainer.state(), Path(d) / "c.pt"),
+                                      q.train.checkpoint_every)}
             costs = {}
             for what, (do, every) in extra.items():
                 start = time.perf_counter()
@@ -283,7 +283,8 @@ def outside_steps(p, settings: list[Setting], device: torch.device, real: int) -
                 costs[what] = ((time.perf_counter() - start), every)
         print(f"| {setting.label()} | {workers} | {run:.3f} | {alone:.3f} |")
         print("  outside the steps, per step: " + "; ".join(
-            f"{what} {s * 1e3:.0f} ms every {every} steps = {s / every * 1e3:.1f} ms" for what, (s, every) in costs.items()))
+            f"{what} {s * 1e3:.0f} ms every {every} steps = {s / every * 1e3:.1f} ms"
+            for what, (s, every) in costs.items()))
 
 
 def main() -> None:

@@ -48,10 +48,10 @@ def _extracted(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str
         shard = (args.shard, args.num_shards) if args.shard is not None else (0, 1)
         out = LAYOUT.shard(*shard) if args.shard is not None else LAYOUT.data
         report = extract(manifest, params.clip, params.extract, out, record, shard=shard)
+    seconds = max(report["seconds"], 0.01)  # the report rounds to 0.01 s
     return (f"extract: {report['videos_read']} videos read, {report['videos_skipped']} skipped, "
             f"{report['patches']} patches, {report['test_clips']} test clips in {report['seconds']} s "
-            f"({report['videos'] / max(report['seconds'], 0.01):.1f} videos/s, "
-            f"{report['frames_decoded'] / max(report['seconds'], 0.01):.0f} frames/s)")
+            f"({report['videos'] / seconds:.1f} videos/s, {report['frames_decoded'] / seconds:.0f} frames/s)")
 
 
 if __name__ == "__main__":

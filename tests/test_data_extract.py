@@ -18,7 +18,8 @@ from pyext.data.demo import generate_demo
 from pyext.data.extract import extract, motion_score
 from pyext.data.filter import filter_patches, select
 from pyext.data.manifest import Manifest, VideoEntry, ucf101_manifest
-from pyext.data.store import ROW_FIELDS, ClipArray, ClipWriter, StoreError, compress_clips, merge_stores, open_store, read_rows
+from pyext.data.store import (ROW_FIELDS, ClipArray, ClipWriter, StoreError, compress_clips, merge_stores, open_store,
+                              read_rows)
 from pyext.data.video import read_video, write_video
 from cases import REPO, TEST_PARAMS
 

@@ -42,8 +42,8 @@ Example:
     ...     "train": {"steps": 800, "batch_size": 8, "optimizer": "sgd", "betas": [0.5, 0.999], "lr_g": 0.04,
     ...               "lr_g_final": 0.005, "lr_d": 0.02, "lr_d_final": 0.02, "seed": 0, "device": "auto",
     ...               "compile": False, "precision": "float32", "channels_last": False, "workers": 2,
-    ...               "checkpoint_every": 100, "log_every": 10, "val_every": 100, "val_batches": 8, "image_every": 200, "augment": ["flip", "rotate"], "colour_jitter": 0.1,
-    ...               "keep": "best"},
+    ...               "checkpoint_every": 100, "log_every": 10, "val_every": 100, "val_batches": 8,
+    ...               "image_every": 200, "augment": ["flip", "rotate"], "colour_jitter": 0.1, "keep": "best"},
     ...     "evaluate": {"protocol": "all", "max_clips": 0, "flow_threshold": 1.0, "pictures": 4,
     ...                  "patches": 256, "features": "", "classifier": "", "kid_subsets": 100, "kid_subset_size": 1000,
     ...                  "measure": "moving_mean"}, "finetune": {"patch": 0, "steps": 200}})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["native_bfloat16", "training_dtype", "to_memory_format"]
+__all__ = ["native_bfloat16", "training_dtype", "training_autocast", "to_memory_format"]
 
 
 def _cpu_flags() -> set[str]:
@@ -47,6 +47,13 @@ def training_dtype(setting: str, device: torch.device) -> torch.dtype:
     if setting == "auto":
         return torch.bfloat16 if native_bfloat16(device) else torch.float32
     return {"float32": torch.float32, "bfloat16": torch.bfloat16}[setting]
+
+
+def training_autocast(setting: str, device: torch.device) -> tuple[torch.dtype, torch.autocast]:
+    """:func:`training_dtype` of ``setting`` on ``device``, and the autocast a step's forward passes
+    run under: bfloat16 when that is the dtype, disabled (float32 throughout) otherwise."""
+    dtype = training_dtype(setting, device)
+    return dtype, torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
 
 
 def to_memory_format(channels_last: bool, *modules: torch.nn.Module | None) -> None:

@@ -28,8 +28,8 @@ class TrainingStep:
     adversarial: bool  # whether a discriminator trains (its loss is then logged as train/loss_d)
     # The names of the measures of "how D is doing" its steps log (shown beside the progress bar).
     d_measures: list[str]
-    # The dtype the networks compute in (``train.precision`` resolved on this device, where the
-    # family reads it): part of a checkpoint's identity, as ``auto`` differs from machine to machine.
+    # The dtype the networks compute in (``train.precision`` resolved on this device): part of a
+    # checkpoint's identity, as ``auto`` differs from machine to machine.
     dtype: torch.dtype = torch.float32
 
     def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,

@@ -30,7 +30,7 @@ from ...losses import make_comparator
 from ...evaluation.metrics import psnr_per_clip
 from ...models.gaia import GAIA
 from ...pictures import patch_grid
-from ..arithmetic import to_memory_format, training_dtype
+from ..arithmetic import to_memory_format, training_autocast
 from .base import TrainingStep, register_step
 
 
@@ -64,8 +64,7 @@ class GAIAStep(TrainingStep):
         torch.manual_seed(self.tp.seed)
         self.model = GAIA.from_params(params).to(device)
         to_memory_format(self.tp.channels_last, self.model)
-        self.dtype = training_dtype(self.tp.precision, device)
-        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16)
+        self.dtype, self.autocast = training_autocast(self.tp.precision, device)
         self.encode, self.decode, self.judge = self.model.encode, self.model.decode, self.model.judge
         if compile:
             self.encode, self.decode, self.judge = (torch.compile(f) for f in (self.encode, self.decode, self.judge))

@@ -31,7 +31,7 @@ from ...losses import generator_loss, make_comparator, make_condition, make_obje
 from ...models import DISCRIMINATORS, MultiScaleGenerator, clip_pyramid
 from ...models.blocks import set_batch_groups
 from ..data import split
-from ..arithmetic import to_memory_format, training_dtype
+from ..arithmetic import to_memory_format, training_autocast
 from ..optim import linear_lr, make_optimizer
 from ..validation import prediction_pictures, validation_psnr
 from .base import TrainingStep, register_step
@@ -93,8 +93,7 @@ class MultiScaleStep(TrainingStep):
             if self.adversarial:
                 self.d_forward, self.d_judge = torch.compile(self.d_forward), torch.compile(self.D)
         self.d_measures: list[str] = []  # the names of what D's updates log about it
-        self.dtype = training_dtype(self.tp.precision, device)
-        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.dtype == torch.bfloat16)
+        self.dtype, self.autocast = training_autocast(self.tp.precision, device)
         self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)  # set by a NaN/inf loss
 
     @property
