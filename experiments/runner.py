@@ -262,45 +262,50 @@ def collect(study: Study, rows: list[Row]) -> list[dict]:
     return results
 
 
-def write(study: Study, record: dict) -> str:
-    """Writes the record, its document and the picture of one test clip into ``study.out``; returns
-    the document."""
+def write(study: Study, record: dict, out: Path) -> str:
+    """Writes the record, its document and the picture of one test clip into the folder ``out``;
+    returns the document."""
     params = load_params()
     text = study.document(record)
-    study.out.mkdir(parents=True, exist_ok=True)
-    (study.out / f"{study.name}.json").write_text(json.dumps(record, indent=1))
-    (study.out / f"{study.name}.md").write_text(text)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{study.name}.json").write_text(json.dumps(record, indent=1))
+    (out / f"{study.name}.md").write_text(text)
     results = record["results"]
-    write_picture(study.out / f"{study.name}.png", picture([(study.label(r), r["ref"]) for r in results],
-                                                           params.clip.input_frames, params.evaluate.flow_threshold))
+    write_picture(out / f"{study.name}.png", picture([(study.label(r), r["ref"]) for r in results],
+                                                     params.clip.input_frames, params.evaluate.flow_threshold))
     return text
 
 
 def main(study: Study, argv: list[str] | None = None, prog: str | None = None) -> None:
     """The command line of a study: runs the rows ``--only`` names (all by default) with the ``--set``
     settings, unless ``--collect``; then records, documents and pictures every existing experiment
-    of the study. ``argv``: the arguments (None: ``sys.argv[1:]``); ``prog``: the command's name in
-    its usage and errors."""
+    of the study (with ``--collect``, those ``--only`` names) in ``--out`` (default ``RESULTS/<name>``).
+    ``argv``: the arguments (None: ``sys.argv[1:]``); ``prog``: the command's name in its usage and
+    errors."""
     parser = argparse.ArgumentParser(prog=prog, description=study.description)
-    parser.add_argument("--only", help="comma-separated rows to run (default: all)")
+    parser.add_argument("--only", help="comma-separated rows to run (default: all); with --collect, to tabulate")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a -S setting for every row (e.g. train.steps=100); repeatable")
     options = [parser.add_argument(flag, **kwargs).dest for flag, kwargs in study.options]
-    parser.add_argument("--collect", action="store_true", help="do not run: tabulate existing experiments")
+    parser.add_argument("--collect", action="store_true",
+                        help="do not run: tabulate existing experiments (with --only, those rows alone)")
+    parser.add_argument("--out", type=Path, default=study.out, metavar="DIR",
+                        help=f"where the record, document and picture go (default: {study.out})")
     args = parser.parse_args(argv)
     every = study.rows(args)
     began, ran = time.perf_counter(), []
     if not args.collect:
         ran = chosen(every, args.only, parser)
         run_rows(study.prefix, LOGS / study.name, ran, args.set, study.name)
-    results = collect(study, every)
+    # A subset of one run's rows (the README's option and class tables) is tabulated with --collect --only.
+    results = collect(study, chosen(every, args.only, parser) if args.collect else every)
     if not results:
         sys.exit(f"{study.name}: no {study.name} experiments to tabulate")
     record = {"machine": machine(), "commit": git("rev-parse", "HEAD").strip(), "data": data_record(results),
               "set": args.set,
               **{name: getattr(args, name) for name in options}, "results": results}
-    print(write(study, record))
-    print(f"{study.name}: wrote {', '.join(str(study.out / f'{study.name}.{e}') for e in ('md', 'json', 'png'))}")
+    print(write(study, record, args.out))
+    print(f"{study.name}: wrote {', '.join(str(args.out / f'{study.name}.{e}') for e in ('md', 'json', 'png'))}")
     if ran:
         took = time.perf_counter() - began
         print(f"{study.name}: {len(ran)} rows in {took / 60:.1f} min ({len(ran) / took * 3600:.1f} rows/h) on "

@@ -35,7 +35,7 @@ def experiments(monkeypatch):
                         if name in ("a", "c") else None)
     monkeypatch.setattr(runner, "run_rows", lambda prefix, logs, rows, extra, command:
                         calls["run"].append((prefix, logs, [r.name for r in rows], extra, command)))
-    monkeypatch.setattr(runner, "write", lambda study, record: calls["write"].append(record) or "")
+    monkeypatch.setattr(runner, "write", lambda study, record, out: calls["write"].append((out, record)) or "")
     monkeypatch.setattr(runner, "machine", lambda: "a machine")
     return calls
 
@@ -43,7 +43,8 @@ def experiments(monkeypatch):
 def test_main_runs_the_rows_asked_for_then_records_every_existing_experiment(experiments):
     runner.main(_study(), ["--only", "b,a", "--set", "train.steps=5", "--base", "p.yaml"])
     assert experiments["run"] == [("toy-", runner.LOGS / "toy", ["a", "b"], ["train.steps=5"], "toy")]
-    (record,) = experiments["write"]
+    ((out, record),) = experiments["write"]
+    assert out == runner.RESULTS / "toy"
     assert record["machine"] == "a machine" and len(record["commit"]) == 40
     assert record["set"] == ["train.steps=5"] and record["base"] == ["p.yaml"]
     assert record["data"] == {"source": "demo", "md5": DATA, "from": "the experiments' dvc.lock"}
@@ -62,6 +63,14 @@ def test_rows_on_other_data_leave_the_record_without_one_digest(experiments):
 def test_collect_runs_nothing(experiments):
     runner.main(_study(), ["--collect"])
     assert experiments["run"] == [] and len(experiments["write"]) == 1
+
+
+def test_collect_only_tabulates_those_rows_where_asked(experiments, tmp_path):
+    """One run's subset (the README's option rows) gets its own record, of those rows alone."""
+    runner.main(_study(), ["--collect", "--only", "c,b", "--out", str(tmp_path / "subset")])
+    ((out, record),) = experiments["write"]
+    assert out == tmp_path / "subset" and experiments["run"] == []
+    assert [r["row"] for r in record["results"]] == ["c"]
 
 
 def test_errors_name_the_command_it_was_given(experiments, capsys):
