@@ -56,16 +56,15 @@ gpu-wheels: $(VENV)/.deps
 		-d .whl zstandard "pydantic>=2"
 
 # The adversarial objective zoo (experiments/zoo.py): one DVC experiment per objective and per option of the
-# networks and losses; on 2 CPU cores the objective rows took 78 minutes (measured), all rows about 110
-# (estimated: the option rows' training seconds added). The table and picture land in
+# networks and losses; on 2 CPU cores all 18 rows took 81 minutes (measured, five of them beside other
+# work). The table and picture land in
 # experiments/results/zoo/. ZOO_ARGS="--only hinge --set train.steps=100".
 zoo: $(VENV)/.deps $(VENV)/.installed
 	$(MAKE) $(if $(HAS_GPU),build,build-cpu)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" beyondmse zoo $(ZOO_ARGS)
 
 # The paper's Table 2 (experiments/table2.py): one DVC experiment per row of configs/table2/ and a second
-# seed of Adv+GDL*; on 2 CPU cores it took 70 minutes with three rows sharing them with other work
-# (measured), about 35 on idle cores (estimated from the rows run alone). Writes
+# seed of Adv+GDL*; on 2 CPU cores it took 19 minutes (measured). Writes
 # experiments/results/table2/table2.md, .json and .png. TABLE2_ARGS="--set train.steps=100" or "--base configs/paper.yaml" (a GPU).
 table2: $(VENV)/.deps $(VENV)/.installed
 	$(MAKE) $(if $(HAS_GPU),build,build-cpu)
