@@ -21,6 +21,8 @@ Example:
     ...              "seed": 0},
     ...     "photos": {"classes": 4, "groups": 4, "test_groups": 1, "clips_per_group": 1, "frames": 40,
     ...                "seed": 0},
+    ...     "stochastic": {"classes": 4, "groups": 5, "test_groups": 1, "clips_per_group": 2, "frames": 40,
+    ...                    "seed": 0, "branches": 2, "switch_probability": 0.5},
     ...     "extract": {"workers": 2, "frame_size": [240, 320], "clip_stride": 4, "crops_per_clip": 4,
     ...                 "max_clips_per_video": 0, "test_clips_per_video": 1, "seed": 0},
     ...     "filter": {"min_motion": 8, "min_kept": 1000, "val_fraction": 0.1, "max_per_video": 0, "seed": 0},
@@ -56,11 +58,14 @@ from .data import (
     GENERATED_SOURCES,
     PHOTOS_MAX_CLASSES,
     SOURCES,
+    STOCHASTIC_MAX_BRANCHES,
+    STOCHASTIC_MAX_CLASSES,
     ClipParams,
     DataParams,
     DemoParams,
     PhotosParams,
     Source,
+    StochasticParams,
 )
 from .evaluation import MEASURES, EvaluateParams
 from .extraction import ExtractParams, FilterParams
@@ -101,10 +106,11 @@ from .training import AUGMENTATIONS, OPERATIONAL, OPTIMIZERS, FinetuneParams, Tr
 __all__ = [
     "AUGMENTATIONS", "COMPARATORS", "CONDITIONS", "DATA_SOURCES", "DEMO_MAX_CLASSES", "DISCRIMINATORS", "D_NORMS",
     "FAMILIES", "FGAN_DIVERGENCES", "GENERATED_SOURCES", "MAX_STEPS", "MEASURES", "MODEL_MAX_SCALES", "OBJECTIVES",
-    "OPERATIONAL", "OPTIMIZERS", "PHOTOS_MAX_CLASSES", "SKIPS", "SOURCES", "TABLE1_DISCRIMINATOR", "AdversarialParams", "BEGANParams",
+    "OPERATIONAL", "OPTIMIZERS", "PHOTOS_MAX_CLASSES", "SKIPS", "SOURCES", "STOCHASTIC_MAX_BRANCHES",
+    "STOCHASTIC_MAX_CLASSES", "TABLE1_DISCRIMINATOR", "AdversarialParams", "BEGANParams",
     "ClipParams", "ComparatorFacts", "ComparatorParams", "ConditionFacts", "DataParams", "DemoParams",
     "DiscriminatorFacts", "EBGANParams", "EvaluateParams", "ExtractParams", "FGANParams", "Family", "FilterParams",
     "FinetuneParams", "GAIAParams", "LossParams", "ModelParams", "MultiScaleParams", "Objective", "Params",
-    "ParamsError", "PhotosParams", "Source", "StrictLoader", "TrainParams", "WGANGPParams", "WGANParams",
+    "ParamsError", "PhotosParams", "Source", "StochasticParams", "StrictLoader", "TrainParams", "WGANGPParams", "WGANParams",
     "finetune_params", "load_params", "parse_params",
 ]
