@@ -152,3 +152,78 @@ def test_prepare_generates_the_set_through_ucf101s_path(tmp_path):
         frames = read_video(tmp_path / "stochastic" / video.path)
         assert len(frames) == (6 if video.split == "train" else params.clip.test_frames)
         assert all((tmp_path / "stochastic" / p).is_file() for p in future_paths(video.path, 2)) == (video.split == "test")
+
+
+def _extract_set(root, out, shard=(0, 1)):
+    from dataclasses import replace
+
+    from pyext.data.extract import extract
+    from pyext.data.manifest import ucf101_manifest
+    from pyext.files import DataFiles
+
+    params = parse_params(yaml.safe_load(TEST_PARAMS.read_text()), TEST_PARAMS)
+    extract(ucf101_manifest(root, 1), params.clip, replace(params.extract, workers=1, max_clips_per_video=2),
+            DataFiles(out), {"test": True}, shard=shard, progress=False)
+    return params.clip
+
+
+def test_the_test_store_holds_every_future_of_each_clip(stochastic_set, tmp_path):
+    from pyext.data.store import ClipArray, futures_of, open_store
+
+    clip = _extract_set(stochastic_set, tmp_path)
+    with open_store(tmp_path / "test.h5") as f:
+        clips, (futures, branches) = ClipArray(f), futures_of(f)
+        videos = [v.decode() for v in f["videos"][:]]
+        assert branches == 3 and len(futures) == len(clips) == 2
+        for i in range(len(clips)):
+            video = videos[f["video"][i]]
+            held = futures[i].reshape(3, -1, *clips.sizes[i], 3)
+            assert held.shape == (3, clip.test_frames - clip.input_frames, *SIZE, 3)
+            for k, path in enumerate(future_paths(video, 3)):
+                assert (held[k] == read_video(stochastic_set / path)[clip.input_frames:]).all()
+            name, group = video.split("/")[1], 1
+            assert (held[happened(0, name, group, 1, 3)] == clips[i][clip.input_frames:]).all()
+    with open_store(tmp_path / "patches.h5") as f:  # training patches record no futures
+        assert futures_of(f) is None
+
+
+def test_shards_of_a_store_with_futures_merge_with_them(stochastic_set, tmp_path):
+    from pyext.data.extract import merge_shards
+    from pyext.data.store import ClipArray, futures_of, open_store
+    from pyext.files import DataFiles
+
+    _extract_set(stochastic_set, tmp_path / "whole")
+    for i in range(2):
+        _extract_set(stochastic_set, tmp_path / f"{i}-of-2", shard=(i, 2))
+    merge_shards([DataFiles(tmp_path / f"{i}-of-2") for i in range(2)], DataFiles(tmp_path / "merged"), {"test": True})
+    with open_store(tmp_path / "whole" / "test.h5") as whole, open_store(tmp_path / "merged" / "test.h5") as merged:
+        (a, k), (b, m) = futures_of(whole), futures_of(merged)
+        assert k == m == 3 and len(a) == len(b) == 2
+        assert all((a[i] == b[i]).all() and (ClipArray(whole)[i] == ClipArray(merged)[i]).all() for i in range(2))
+
+
+def test_store_checks_know_the_futures(tmp_path):
+    import h5py
+
+    from pyext.data.store import ROW_FIELDS, ClipWriter, StoreError, futures_of, open_store
+
+    clips = np.zeros((2, 6, 8, 8, 3), np.uint8)
+    futures = np.arange(2 * 3 * 2 * 8 * 8 * 3, dtype=np.int64).astype(np.uint8).reshape(2, 3, 2, 8, 8, 3)
+    rows = {name: np.zeros((2, 2) if name == "yx" else 2) for name in ROW_FIELDS}
+    with ClipWriter(tmp_path / "test.h5", (6, None, None, 3), ["a.avi"], {}) as out:
+        out.append(clips, futures, **rows)
+    with open_store(tmp_path / "test.h5") as f:
+        array, branches = futures_of(f)
+        assert branches == 3 and (array[1].reshape(3, 2, 8, 8, 3) == futures[1]).all()
+    # Rows without futures beside rows with them, either way round, are refused by name.
+    for first, then in ((futures, None), (None, futures)):
+        with pytest.raises(ValueError, match="every test clip needs its futures, or none may have them"):
+            with ClipWriter(tmp_path / "mixed.h5", (6, None, None, 3), ["a.avi"], {}) as out:
+                out.append(clips, first, **rows)
+                out.append(clips, then, **rows)
+        assert not (tmp_path / "mixed.h5").exists()
+    # A store whose futures and clips disagree is not a store of this project.
+    with h5py.File(tmp_path / "test.h5", "a") as f:
+        f["futures_size"].resize(1, axis=0)
+    with pytest.raises(StoreError, match="its futures and its 2 clips disagree"):
+        open_store(tmp_path / "test.h5")

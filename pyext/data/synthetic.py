@@ -70,6 +70,15 @@ def future_paths(video: str, branches: int) -> list[str]:
     return [f"{FUTURES_DIR}/{folder.partition('/')[2]}/{name[:-4]}_k{k + 1}.avi" for k in range(branches)]
 
 
+def recorded_futures(root: Path, video: str) -> list[Path]:
+    """The futures recorded for the video at ``root / video`` (:func:`future_paths`), K = 1, 2, ...
+    as long as they exist; none for a set that does not record them (UCF101's own)."""
+    found = []
+    while (path := root / future_paths(video, len(found) + 1)[-1]).is_file():
+        found.append(path)
+    return found
+
+
 def composite(canvas: np.ndarray, sprite: Sprite, cx: float, cy: float, angle: float, scale: float) -> None:
     """Draws ``sprite`` over ``canvas`` (float32 ``(H, W, 3)``, in place), its centre at ``(cx, cy)``,
     rotated by ``angle`` degrees (counter-clockwise) and scaled; only its bounding box is warped."""
