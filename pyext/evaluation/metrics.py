@@ -42,6 +42,20 @@ def _decibels(mean: np.ndarray | float) -> np.ndarray | float:
     return float(value) if np.ndim(value) == 0 else value
 
 
+def mse(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """The mean squared error over the RGB values (of the masked pixels), 0..255 scale; NaN for an
+    empty mask."""
+    _check(pred, truth, mask)
+    diff = pred.astype(np.float64) - truth.astype(np.float64)
+    return _masked_mean(diff * diff, mask)
+
+
+def psnr_of_mse(mean: float) -> float:
+    """``10 log10(255^2 / mean)`` of a mean squared error (0..255 scale), capped at :data:`PSNR_CAP`;
+    NaN stays NaN. Of an MSE averaged over clips, it is their pooled PSNR (:func:`pooled_psnr`)."""
+    return _decibels(mean)
+
+
 def psnr(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) -> float:
     """``10 log10(255^2 / MSE)`` over the RGB values (of the masked pixels), capped at
     :data:`PSNR_CAP` for identical frames.
@@ -51,9 +65,7 @@ def psnr(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None = None) ->
         >>> psnr(a, a), round(psnr(a + 10, a), 2)
         (100.0, 28.13)
     """
-    _check(pred, truth, mask)
-    diff = pred.astype(np.float64) - truth.astype(np.float64)
-    return _decibels(_masked_mean(diff * diff, mask))
+    return _decibels(mse(pred, truth, mask))
 
 
 def psnr_per_clip(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
@@ -149,19 +161,34 @@ def authors_scores(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> dic
 
 
 AUTHORS_SCORES = ("authors_psnr", "authors_ssim", "authors_sharpness")
-SCORES = ("psnr", "ssim", "sharpness", "psnr_full", "ssim_full", "sharpness_full", *AUTHORS_SCORES)
+# No-reference sharpness against the truth's, and the squared error a pooled PSNR averages (the
+# paper's sharpness difference cannot tell a blurred mean of futures from a sharp one: its L1 of
+# gradients is linear in the blend).
+SHARPNESS_SCORES = ("gradient_ratio", "gradient_log_ratio", "laplacian_ratio", "mse")
+SCORES = ("psnr", "ssim", "sharpness", "psnr_full", "ssim_full", "sharpness_full", *AUTHORS_SCORES,
+          *SHARPNESS_SCORES)
 
 
 def frame_scores(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     """Every metric of a predicted frame, on the moving regions ``mask`` (``psnr``, ``ssim``,
     ``sharpness``; NaN when the mask is empty), on the whole frame (``*_full``; the SSIM map is
-    computed once for both) and by the authors' measure (``authors_*``, :func:`authors_scores`)."""
+    computed once for both), by the authors' measure (``authors_*``, :func:`authors_scores`) and,
+    on the moving regions, the sharpness ratios to the truth's and the squared error
+    (:func:`sharpness_scores`)."""
     _check(pred, truth, mask)
     full, inner = _ssim_map(pred, truth)
     return {"psnr": psnr(pred, truth, mask), "ssim": _masked_mean(full, inner & mask),
             "sharpness": sharpness_difference(pred, truth, mask), "psnr_full": psnr(pred, truth),
             "ssim_full": _masked_mean(full, inner), "sharpness_full": sharpness_difference(pred, truth),
-            **authors_scores(pred, truth, mask)}
+            **authors_scores(pred, truth, mask), **sharpness_scores(pred, truth, mask)}
+
+
+def sharpness_scores(pred: np.ndarray, truth: np.ndarray, mask: np.ndarray | None) -> dict[str, float]:
+    """:data:`SHARPNESS_SCORES` of a predicted frame on ``mask``: :func:`gradient_energy_ratio`, its
+    :func:`log_ratio`, :func:`laplacian_variance_ratio` and :func:`mse`."""
+    gradient = gradient_energy_ratio(pred, truth, mask)
+    return {"gradient_ratio": gradient, "gradient_log_ratio": log_ratio(gradient),
+            "laplacian_ratio": laplacian_variance_ratio(pred, truth, mask), "mse": mse(pred, truth, mask)}
 
 
 def optical_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -410,4 +437,4 @@ def pooled_psnr(preds: np.ndarray, truths: np.ndarray, masks: np.ndarray | None 
     diff = preds.astype(np.float64) - truths.astype(np.float64)
     mses = np.array([_masked_mean(d * d, m) for d, m in zip(diff, [None] * len(diff) if masks is None else masks)])
     mses = mses[~np.isnan(mses)]
-    return _decibels(mses.mean()) if len(mses) else float("nan")
+    return psnr_of_mse(mses.mean()) if len(mses) else float("nan")
