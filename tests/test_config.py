@@ -206,6 +206,9 @@ ERRORS = [
      "expected one of demo, photos, stochastic, ucf101, sports1m, folder, got 'kinetics'"),
     ("root-not-string", _set("data.root", 123), "data.root", "expected a path (a non-empty string), got 123"),
     ("root-empty", _set("data.root", " "), "data.root", "expected a path (a non-empty string), got ' '"),
+    ("noise-negative", _set("model.multiscale.noise", -1), "model.multiscale.noise", "expected an int >= 0, got -1"),
+    ("stochastic-probability", _set("stochastic.switch_probability", 0), "stochastic.switch_probability",
+     "expected a number in (0, 1], got 0.0"),
     # pathlib's RuntimeError for a home folder it cannot find was not a ParamsError.
     ("root-unknown-user", _set("data.root", "~nosuchuser0/videos"), "data.root",
      "expected a path (a non-empty string), got '~nosuchuser0/videos'"),
