@@ -132,6 +132,61 @@ def test_evaluate_scores_every_clip_against_its_recorded_futures(tmp_path):
         assert recorded[step]["mean_of_futures"]["commit_share"] == 0.0  # the blurred reference never commits
 
 
+def test_samples_scored_best_of_n_mean_of_n_and_coverage():
+    """Samples that are the two futures themselves: the best of them is the truth (the PSNR cap), the
+    mean is that and the wrong future's averaged, both futures are reached; two copies of the wrong
+    future reach one of two and score its PSNR."""
+    from pyext.evaluation.metrics import psnr
+    from pyext.evaluation.predictor import score_samples
+
+    background = _texture(48, 64, 5) // 4 + 40
+    def frame(x):
+        out = background.copy()
+        out[18:30, x:x + 12] = 230
+        return out
+
+    futures = np.stack([frame(8)[None], frame(32)[None]])  # (K, 1, H, W, 3)
+    truth, masks = futures[0], np.ones((1, 48, 64), bool)
+    union = [np.ones((48, 64), bool)]
+    (both,) = score_samples(futures, truth, masks, 1, futures, union)
+    wrong = psnr(futures[1, 0], truth[0], masks[0])
+    assert both["best_psnr"] == 100.0 and both["mean_psnr"] == pytest.approx((100.0 + wrong) / 2)
+    assert both["coverage"] == 1.0 and both["diversity"] > 20
+    (one,) = score_samples(np.stack([futures[1], futures[1]]), truth, masks, 1, futures, union)
+    assert one["coverage"] == 0.5 and one["best_psnr"] == pytest.approx(wrong) and one["diversity"] == 0.0
+
+
+def test_a_generator_with_noise_is_evaluated_on_its_samples(tmp_path):
+    torch.manual_seed(0)
+    g = MultiScaleGenerator(4, 1, scales=2, width=0.05, noise=3).eval()
+    clips = [np.ascontiguousarray(_translating(6, seed=s, h=64, w=80)) for s in (2, 3)]
+    futures = [np.stack([c[4:], np.roll(c[4:], 4, axis=1)]) for c in clips]
+    rows = {"motion": np.zeros(1, np.float32), "start": np.zeros(1, np.int32), "yx": np.zeros((1, 2), np.int16),
+            "label": np.zeros(1, np.int16)}
+    with ClipWriter(tmp_path / "test.h5", (6, None, None, 3), ["v0.avi", "v1.avi"], {"params": {}}) as w:
+        for i, (clip, future) in enumerate(zip(clips, futures)):
+            w.append(clip[None], future[None], video=np.array([i], np.int32), **rows)
+    p = load_params(TEST_PARAMS)
+    p = replace(p, evaluate=replace(p.evaluate, samples=3, pictures=0))
+    metrics = evaluate(p, g, tmp_path / "test.h5", EvaluationFiles(tmp_path / "eval"), torch.device("cpu"),
+                       progress=False)
+    sampled = metrics["samples"]
+    assert sampled["samples"] == 3 and set(sampled) == {"samples", "step1", "step2"}
+    for step in ("step1", "step2"):
+        scores = sampled[step]
+        assert set(scores) == {"best_psnr", "mean_psnr", "diversity", "coverage", "best_psnr_union"}
+        assert scores["best_psnr"] >= scores["mean_psnr"] and scores["diversity"] > 0  # the latents matter
+        assert 0.5 <= scores["coverage"] <= 1.0
+    # The model's row is its first sample's: the same as predicting with that latent alone.
+    from pyext.evaluation.predictor import SAMPLE_SEED, evaluate_clip
+    from pyext.models import draw_latents
+    first = draw_latents((SAMPLE_SEED, 0), 3, 3)[:1]
+    alone = evaluate_clip(g, clips[0], 2, p.evaluate.flow_threshold, torch.device("cpu"), latents=first)
+    with h5py.File(tmp_path / "eval" / "predictions.h5") as f:
+        stored, _, _ = read_predictions(f)
+        np.testing.assert_array_equal(stored[0], alone.predictions)
+
+
 def test_baselines_on_a_known_translation():
     g = MultiScaleGenerator(4, 1, scales=2, width=0.05).eval()
     clip = _translating(6, seed=1)

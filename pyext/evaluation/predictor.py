@@ -28,16 +28,20 @@ from .metrics import (
     AUTHORS_PSNR_CUT,
     AUTHORS_SCORES,
     SCORES,
+    best_of_n,
     commits,
+    coverage,
+    diversity,
     frame_scores,
     last_frame_baseline,
+    mean_of_n,
     motion_mask,
     optical_flow_baseline,
     psnr,
     psnr_of_mse,
     sharpness_scores,
 )
-from ..models import Predictor
+from ..models import Predictor, draw_latents
 from ..pictures import comparison, comparison_frames, enlarge, labelled_grid, save_animation, save_png
 from ..tables import write_series
 
@@ -76,6 +80,7 @@ class ClipResult:
     masks: np.ndarray  # bool (steps * n, H, W)
     scores: dict[str, list[dict[str, float]]]
     future_scores: dict[str, list[dict[str, float]]] | None = None
+    sample_scores: list[dict[str, float]] | None = None  # per step, of a generator with noise (score_samples)
 
 
 # Against a clip's recorded futures (the stochastic set): on the union of the futures' moving regions.
@@ -100,9 +105,7 @@ def score_against_futures(outputs: dict[str, np.ndarray], inputs: np.ndarray, fu
         truth: uint8 ``(F, H, W, 3)``, the future that happened.
     """
     frames = len(truth)
-    before = np.concatenate([np.broadcast_to(inputs[-1], (len(futures), 1, *inputs.shape[1:])), futures[:, :-1]], 1)
-    masks = [np.logical_or.reduce([motion_mask(before[k, j], futures[k, j], threshold) for k in range(len(futures))])
-             for j in range(frames)]
+    masks = _union_masks(inputs, futures, threshold)
     mean = np.rint(futures.astype(np.float64).mean(axis=0)).astype(np.uint8)
     out = {}
     for method, predicted in {**outputs, FUTURES_MEAN: mean}.items():
@@ -114,9 +117,45 @@ def score_against_futures(outputs: dict[str, np.ndarray], inputs: np.ndarray, fu
     return out
 
 
+# A stochastic predictor's samples: scored against the future that happened, on its moving region,
+# and, where the clip's futures are recorded, how many of them the samples reach.
+SAMPLE_SCORES = ("best_psnr", "mean_psnr", "diversity")
+FUTURE_SAMPLE_SCORES = ("coverage", "best_psnr_union")
+SAMPLE_SEED = 0x5A4D  # the evaluation's latents: clip i's N are draw_latents((SAMPLE_SEED, i), noise, N)
+
+
+def score_samples(samples: np.ndarray, truth: np.ndarray, masks: np.ndarray, n: int,
+                  futures: np.ndarray | None = None, union: list[np.ndarray] | None = None) -> list[dict[str, float]]:
+    """Per step (the mean over its ``n`` frames): the best and the mean PSNR of the N samples
+    ``(N, F, H, W, 3)`` against ``truth`` ``(F, H, W, 3)`` on its moving regions ``masks`` ``(F, H,
+    W)`` (SVG's and SAVP's best-of-N and mean-of-N), and the samples' diversity there; with the
+    clip's ``futures`` ``(K, F, H, W, 3)`` and their moving regions' ``union`` (F masks), the share
+    of futures some sample is nearest (coverage) and the best PSNR on the union."""
+    per_frame = []
+    for j in range(len(truth)):
+        row = {"best_psnr": best_of_n(samples[:, j], truth[j], masks[j]),
+               "mean_psnr": mean_of_n(samples[:, j], truth[j], masks[j]),
+               "diversity": diversity(samples[:, j], masks[j])}
+        if futures is not None:
+            row["coverage"] = coverage(samples[:, j], futures[:, j], union[j])
+            row["best_psnr_union"] = best_of_n(samples[:, j], truth[j], union[j])
+        per_frame.append(row)
+    return [{k: float(np.mean([f[k] for f in per_frame[s * n:(s + 1) * n]])) for k in per_frame[0]}
+            for s in range(len(truth) // n)]
+
+
+def _union_masks(inputs: np.ndarray, futures: np.ndarray, threshold: float) -> list[np.ndarray]:
+    """Per predicted frame, the union of the K futures ``(K, F, H, W, 3)``'s moving regions, each
+    from its own frame before (the last input first)."""
+    before = np.concatenate([np.broadcast_to(inputs[-1], (len(futures), 1, *inputs.shape[1:])), futures[:, :-1]], 1)
+    return [np.logical_or.reduce([motion_mask(before[k, j], futures[k, j], threshold) for k in range(len(futures))])
+            for j in range(futures.shape[1])]
+
+
 @torch.no_grad()
 def evaluate_clip(generator: Predictor, clip: np.ndarray, steps: int, threshold: float,
-                  device: torch.device, label: int = 0, futures: np.ndarray | None = None) -> ClipResult:
+                  device: torch.device, label: int = 0, futures: np.ndarray | None = None,
+                  latents: torch.Tensor | None = None) -> ClipResult:
     """Predicts and scores one clip.
 
     Args:
@@ -125,11 +164,15 @@ def evaluate_clip(generator: Predictor, clip: np.ndarray, steps: int, threshold:
         threshold: optical-flow magnitude (pixels) above which a target pixel moves.
         label: the clip's class (what a class-conditioned generator is given).
         futures: uint8 ``(K, steps * n, H, W, 3)``, the clip's possible futures where recorded.
+        latents: a generator with noise: ``(N, noise)``, one prediction from each (the first is the
+            one scored as the model's; all N by :func:`score_samples`).
     """
     m, n = generator.input_frames, generator.output_frames
     inputs, targets = clip[:m], clip[m:m + steps * n]
-    x = to_model(inputs)[None].to(device)
-    predictions = to_uint8(generator.predict(x, steps, torch.tensor([label], device=device)))[0]
+    count = 1 if latents is None else len(latents)
+    x = to_model(inputs)[None].to(device).expand(count, -1, -1, -1, -1)
+    samples = to_uint8(generator.predict(x, steps, torch.full((count,), label, device=device), latents))
+    predictions = samples[0]
     baselines = {}
     for name, baseline in _BASELINES.items():
         window = list(inputs)
@@ -144,7 +187,11 @@ def evaluate_clip(generator: Predictor, clip: np.ndarray, steps: int, threshold:
         scores[method] = [{k: float(np.mean([f[k] for f in per_frame[s * n:(s + 1) * n]])) for k in SCORES}
                           for s in range(steps)]
     against = None if futures is None else score_against_futures(outputs, inputs, futures, targets, threshold, n)
-    return ClipResult(predictions, baselines, masks, scores, against)
+    sampled = None
+    if latents is not None:
+        union = None if futures is None else _union_masks(inputs, futures, threshold)
+        sampled = score_samples(samples, targets, masks, n, futures, union)
+    return ClipResult(predictions, baselines, masks, scores, against, sampled)
 
 
 def _mean(column: list[float], pooled: bool = False) -> float | None:
@@ -172,6 +219,12 @@ def summarise_futures(results: list[dict[str, list[dict[str, float]]]], steps: i
             values["commit_share"] = _mean([r[method][s]["commits"] for r in results])
             step[method] = values
     return summary
+
+
+def summarise_samples(results: list[list[dict[str, float]]], steps: int, count: int) -> dict:
+    """Averages over clips of :func:`score_samples`: ``{"samples": N, "step1": {score: ...}, ...}``."""
+    return {"samples": count, **{f"step{s + 1}": {k: _mean([r[s][k] for r in results]) for k in results[0][s]}
+                                 for s in range(steps)}}
 
 
 def summarise(results: list[dict[str, list[dict[str, float]]]], steps: int) -> dict:
@@ -275,7 +328,8 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
         length = m + steps * n
         check_clips(test_path, clips.clip_shape, length, None, "clip.input_frames + clip.test_steps * clip.output_frames")
         chosen = select_clips(video, ev.protocol, ev.max_clips)
-        results, per_clip, against = [], [], []
+        results, per_clip, against, sampled = [], [], [], []
+        samples = ev.samples if generator.noise else 0
         out.pictures.mkdir(parents=True, exist_ok=True)
         with atomic_output(out.predictions) as tmp, h5py.File(tmp, "w") as written:
             stored = ClipArrayWriter(written, "predictions", steps * n, None)
@@ -300,9 +354,14 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
                     futures = rows.read(int(index), slice(None), slice(top, top + crop.shape[0]),
                                         slice(left, left + crop.shape[1])).reshape(branches, -1, *crop.shape)
                     futures = futures[:, :steps * n]
-                result = evaluate_clip(generator, clip, steps, ev.flow_threshold, device, int(labels[index]), futures)
+                latents = draw_latents((SAMPLE_SEED, int(index)), generator.noise, samples, device=device) \
+                    if samples else None
+                result = evaluate_clip(generator, clip, steps, ev.flow_threshold, device, int(labels[index]), futures,
+                                       latents)
                 if result.future_scores is not None:
                     against.append(result.future_scores)
+                if result.sample_scores is not None:
+                    sampled.append(result.sample_scores)
                 outputs = {"model": result.predictions, **result.baselines, "truth": clip[m:length]}
                 for network in (features, classifier):  # every set's frames of this clip through one call
                     if network is not None:
@@ -327,6 +386,8 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
     metrics = {**summary, "clips": len(results), "clips_without_motion": without, **(extra or {})}
     if against:
         metrics["futures"] = summarise_futures(against, steps, recorded[1])
+    if sampled:
+        metrics["samples"] = summarise_samples(sampled, steps, samples)
     if features is not None:
         metrics.update(frame_distances(features, steps, ev.kid_subsets, ev.kid_subset_size))
     if classifier is not None:  # the Inception Score per step and method, and of the true frames
