@@ -110,16 +110,22 @@ def test_scores_against_recorded_futures_tell_the_blurred_mean_from_a_sharp_futu
     assert mean["psnr"] > other["psnr"] + 3
 
 
-def test_evaluate_scores_every_clip_against_its_recorded_futures(tmp_path):
-    g, _ = _generator(tmp_path)
+def _futures_store(path: Path) -> list[np.ndarray]:
+    """A test store of two translating clips, each with two futures recorded: its own last two
+    frames, and those frames shifted 4 px down; returns the clips."""
     clips = [np.ascontiguousarray(_translating(6, seed=s, h=64, w=80)) for s in (2, 3)]
-    # Each clip's two futures: the clip's own last two frames, and those frames shifted 4 px down.
-    futures = [np.stack([c[4:], np.roll(c[4:], 4, axis=1)]) for c in clips]
     rows = {"motion": np.zeros(1, np.float32), "start": np.zeros(1, np.int32), "yx": np.zeros((1, 2), np.int16),
             "label": np.zeros(1, np.int16)}
-    with ClipWriter(tmp_path / "test.h5", (6, None, None, 3), ["v0.avi", "v1.avi"], {"params": {}}) as w:
-        for i, (clip, future) in enumerate(zip(clips, futures)):
+    with ClipWriter(path, (6, None, None, 3), ["v0.avi", "v1.avi"], {"params": {}}) as w:
+        for i, clip in enumerate(clips):
+            future = np.stack([clip[4:], np.roll(clip[4:], 4, axis=1)])
             w.append(clip[None], future[None], video=np.array([i], np.int32), **rows)
+    return clips
+
+
+def test_evaluate_scores_every_clip_against_its_recorded_futures(tmp_path):
+    g, _ = _generator(tmp_path)
+    _futures_store(tmp_path / "test.h5")
     metrics = evaluate(load_params(TEST_PARAMS), g, tmp_path / "test.h5", EvaluationFiles(tmp_path / "eval"),
                        torch.device("cpu"), progress=False)
     recorded = metrics["futures"]
@@ -159,13 +165,7 @@ def test_samples_scored_best_of_n_mean_of_n_and_coverage():
 def test_a_generator_with_noise_is_evaluated_on_its_samples(tmp_path):
     torch.manual_seed(0)
     g = MultiScaleGenerator(4, 1, scales=2, width=0.05, noise=3).eval()
-    clips = [np.ascontiguousarray(_translating(6, seed=s, h=64, w=80)) for s in (2, 3)]
-    futures = [np.stack([c[4:], np.roll(c[4:], 4, axis=1)]) for c in clips]
-    rows = {"motion": np.zeros(1, np.float32), "start": np.zeros(1, np.int32), "yx": np.zeros((1, 2), np.int16),
-            "label": np.zeros(1, np.int16)}
-    with ClipWriter(tmp_path / "test.h5", (6, None, None, 3), ["v0.avi", "v1.avi"], {"params": {}}) as w:
-        for i, (clip, future) in enumerate(zip(clips, futures)):
-            w.append(clip[None], future[None], video=np.array([i], np.int32), **rows)
+    clips = _futures_store(tmp_path / "test.h5")
     p = load_params(TEST_PARAMS)
     p = replace(p, evaluate=replace(p.evaluate, samples=3, pictures=0))
     metrics = evaluate(p, g, tmp_path / "test.h5", EvaluationFiles(tmp_path / "eval"), torch.device("cpu"),
