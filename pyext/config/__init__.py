@@ -48,7 +48,8 @@ Example:
     ...               "image_every": 200, "augment": ["flip", "rotate"], "colour_jitter": 0.1, "keep": "best"},
     ...     "evaluate": {"protocol": "all", "max_clips": 0, "flow_threshold": 1.0, "pictures": 4,
     ...                  "patches": 256, "features": "", "classifier": "", "kid_subsets": 100, "kid_subset_size": 1000,
-    ...                  "measure": "moving_mean", "samples": 4}, "finetune": {"patch": 0, "steps": 200}})
+    ...                  "measure": "moving_mean", "samples": 4,
+    ...                  "probe_steps": 0}, "finetune": {"patch": 0, "steps": 200}})
     >>> params.clip.train_frames, params.extract.frame_size, params.filter.min_motion
     (5, (240, 320), 8.0)
 """

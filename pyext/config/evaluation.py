@@ -42,6 +42,9 @@ class EvaluateParams:
             each from its own latent; the first is the one the paper's measures score, all N give
             best-of-N and mean-of-N PSNR, their diversity and, where the clip's futures are recorded,
             the share of futures some sample is nearest (coverage). Unused without noise.
+        probe_steps: updates of a fresh probe discriminator trained against the frozen generator
+            on the training patches and scored on the validation patches (``multiscale``;
+            :mod:`pyext.evaluation.probe`); 0: none.
     """
 
     protocol: _choice("all", "paper")
@@ -55,6 +58,7 @@ class EvaluateParams:
     kid_subset_size: _int(2)
     measure: _choice(*MEASURES)
     samples: _Count
+    probe_steps: _int(0)
 
 
 def rules(p) -> Iterator[Rule]:
