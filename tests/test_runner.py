@@ -4,7 +4,7 @@ the study's own options."""
 import pytest
 import yaml
 
-from experiments import runner, table2, zoo
+from experiments import claim, runner, table2, zoo
 from experiments.runner import Row, Study
 
 ROWS = [Row("a", ("x=1",)), Row("b", ("x=2",)), Row("c", ("x=3",))]
@@ -86,7 +86,7 @@ def test_no_experiment_is_a_one_line_exit(experiments, monkeypatch):
         runner.main(_study(), ["--collect"])
 
 
-@pytest.mark.parametrize("module", [zoo, table2])
+@pytest.mark.parametrize("module", [zoo, table2, claim])
 def test_each_study_takes_its_arguments_and_name(module, capsys):
     with pytest.raises(SystemExit) as exit_:
         module.main(["--help"], prog=f"beyondmse {module.STUDY.name}")
