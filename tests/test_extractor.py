@@ -48,3 +48,13 @@ def test_a_trained_extractor_exports_files_the_fid_path_loads(small, tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(torch.from_numpy(features.features("a")).float(), net.features(x),
                                    rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["gaussian noise", "gaussian blur", "black rectangles", "swirl", "salt and pepper"])
+def test_each_distortion_grows_with_its_level(small, kind):
+    from pyext.evaluation.extractor import DISTORTIONS, distort
+
+    patches = small["patches"][:8]
+    changes = [np.abs(distort(patches, kind, level).astype(int) - patches).mean() for level in DISTORTIONS[kind]]
+    assert 0 < changes[0] and all(a < b for a, b in zip(changes, changes[1:])), changes
+    assert distort(patches, kind, DISTORTIONS[kind][0]).dtype == np.uint8

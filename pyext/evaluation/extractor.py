@@ -17,7 +17,8 @@ the object shape's.
 
 writes ``features.pt`` and ``classifier.pt`` (TorchScript: frames ``(N, 3, H, W)`` RGB float32 in
 [0, 1] -> features ``(N, 128)`` / shape logits ``(N, 4)``) and ``card.json`` (the corpus, the task,
-the held-out accuracies, the machine and the files' SHA-256).
+the held-out accuracies, the machine, the files' SHA-256 and the check FID's authors made of it:
+FID from a floor between two sets of real patches, rising under five disturbances at four levels).
 """
 from __future__ import annotations
 
@@ -167,12 +168,81 @@ def export(net: PatchNet, out: Path, card: dict) -> dict:
     return card
 
 
+# Heusel et al. (2017)'s check of FID: it should rise with the strength of each disturbance. Four
+# levels each, on 0..255 patches; rectangles and swirl as their paper's figure shows them.
+DISTORTIONS = {
+    "gaussian noise": (8.0, 16.0, 32.0, 64.0),  # sigma, levels
+    "gaussian blur": (0.5, 1.0, 2.0, 4.0),  # sigma, pixels
+    "black rectangles": (1, 2, 4, 8),  # rectangles of a quarter of the side each
+    "swirl": (1.0, 2.0, 4.0, 8.0),  # strength, radius the patch's side
+    "salt and pepper": (0.02, 0.05, 0.1, 0.2),  # share of pixels
+}
+
+
+def distort(patches: np.ndarray, kind: str, level: float, seed: int = 0) -> np.ndarray:
+    """``patches`` uint8 ``(N, P, P, 3)`` under one of :data:`DISTORTIONS` at ``level``."""
+    import cv2
+    from skimage.transform import swirl
+    from skimage.util import random_noise
+
+    rng = np.random.default_rng(seed)
+    x = patches.astype(np.float64)
+    p = patches.shape[1]
+    if kind == "gaussian noise":
+        x = x + rng.normal(0, level, x.shape)
+    elif kind == "gaussian blur":
+        x = np.stack([cv2.GaussianBlur(image, (0, 0), level) for image in x])
+    elif kind == "black rectangles":
+        x = x.copy()
+        side = p // 4
+        for image in x:
+            for y, left in rng.integers(0, p - side + 1, (int(level), 2)):
+                image[y:y + side, left:left + side] = 0
+    elif kind == "swirl":
+        x = np.stack([swirl(image / 255, strength=level, radius=p, preserve_range=True) * 255 for image in x])
+    elif kind == "salt and pepper":
+        x = random_noise(patches, mode="s&p", amount=level, rng=int(rng.integers(2 ** 31))) * 255
+    else:
+        raise ValueError(f"unknown distortion {kind!r}; known: {', '.join(DISTORTIONS)}")
+    return np.rint(np.clip(x, 0, 255)).astype(np.uint8)
+
+
+def validate(features_path: Path, per_level: int = 1000, seed: int = 1) -> dict:
+    """FID through the extractor at ``features_path`` of ``per_level`` real patches (a corpus of
+    another seed than the training one) against a disjoint set of as many, undisturbed (the floor)
+    and under each of :data:`DISTORTIONS` at its four levels; ``monotone`` per distortion."""
+    from .fid import FrameFeatures, frechet_distance
+
+    real = corpus(2 * per_level // len(SOURCES) + 1, seed)["patches"]
+    order = np.random.default_rng(seed).permutation(len(real))
+    reference, other = real[order[:per_level]], real[order[per_level:2 * per_level]]
+    extractor = FrameFeatures(features_path, torch.device("cpu"))
+
+    def features(name: str, patches: np.ndarray) -> np.ndarray:
+        for lo in range(0, len(patches), 500):
+            extractor.add({name: patches[lo:lo + 500]})
+        return extractor.features(name)
+
+    base = features("reference", reference)
+    floor = frechet_distance(base, features("other", other))
+    table = {}
+    for kind, levels in DISTORTIONS.items():
+        table[kind] = [frechet_distance(base, features(f"{kind} {level}", distort(other, kind, level, seed)))
+                       for level in levels]
+    return {"patches": per_level, "floor": round(floor, 4),
+            "fid": {kind: [round(v, 4) for v in values] for kind, values in table.items()},
+            "monotone": {kind: bool(floor < values[0] and all(a < b for a, b in zip(values, values[1:])))
+                         for kind, values in table.items()}}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m pyext.evaluation.extractor", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=EXTRACTOR_DIR, help=f"where the files go (default {EXTRACTOR_DIR})")
     parser.add_argument("--per-source", type=int, default=12000, help="patches of each generated set")
     parser.add_argument("--steps", type=int, default=3000, help="training steps of 128 patches")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--validate-patches", type=int, default=1000,
+                        help="real patches per level of the distortion check (Heusel et al.)")
     args = parser.parse_args(argv)
     began = time.perf_counter()
     data = corpus(args.per_source, args.seed)
@@ -185,7 +255,11 @@ def main(argv: list[str] | None = None) -> None:
             "machine": f"{platform.machine()}, torch {torch.__version__}",
             "seconds": round(time.perf_counter() - began, 1)}
     card = export(net, args.out, card)
-    print(f"extractor: held-out accuracy {accuracy}; wrote {args.out} in {card['seconds']:.0f} s")
+    card["validation"] = validate(args.out / "features.pt", args.validate_patches)
+    (args.out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
+    print(f"extractor: held-out accuracy {accuracy}; FID floor {card['validation']['floor']}, monotone under "
+          f"{sum(card['validation']['monotone'].values())} of {len(DISTORTIONS)} distortions; wrote {args.out} "
+          f"in {time.perf_counter() - began:.0f} s")
 
 
 if __name__ == "__main__":
