@@ -374,10 +374,10 @@ def test_paper_preset_trains_the_papers_model_unchanged(data_dir, tmp_path, monk
         finally:
             inside[0] = False
 
-    def spying_forward(self, x, labels=None):
+    def spying_forward(self, x, labels=None, z=None):
         if inside[0]:
             seen_by_networks.append(x.detach().clone())
-        return real_forward(self, x, labels)
+        return real_forward(self, x, labels, z)
 
     monkeypatch.setattr(MultiScaleStep, "step", spying_step)
     monkeypatch.setattr(MultiScaleGenerator, "forward_scales", spying_forward)

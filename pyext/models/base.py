@@ -88,7 +88,9 @@ class Predictor(Model):
         """
         out, window = [], x
         for _ in range(steps):
-            y = self(window, labels, z).clamp(-1, 1)  # what a viewer sees; and inputs stay in the training range
+            # Clamped: what a viewer sees, and inputs stay in the training range. A family without
+            # noise need not take z: it is passed only where given.
+            y = (self(window, labels) if z is None else self(window, labels, z)).clamp(-1, 1)
             out.append(y)
             window = torch.cat([window, y], dim=1)[:, -self.input_frames:]
         return torch.cat(out, dim=1)
