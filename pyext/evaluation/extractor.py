@@ -252,8 +252,7 @@ def main(argv: list[str] | None = None) -> None:
             "task": "rotation (4 quarter turns) + source set (3) + the stochastic set's object shape (4), "
                     "cross-entropies summed; features: the trunk's pooled 128 activations",
             "steps": args.steps, "batch": 128, "accuracy_held_out": accuracy,
-            "machine": f"{platform.machine()}, torch {torch.__version__}",
-            "seconds": round(time.perf_counter() - began, 1)}
+            "machine": f"{platform.machine()}, torch {torch.__version__}"}
     card = export(net, args.out, card)
     card["validation"] = validate(args.out / "features.pt", args.validate_patches)
     (args.out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
