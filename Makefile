@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.14.1
 # Without a visible GPU the demo builds the CPU kernels only (seconds instead of minutes of nvcc).
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
 
-.PHONY: install build build-cpu demo test bench gpu-wheels zoo table2 clean
+.PHONY: install build build-cpu demo test bench gpu-wheels zoo table2 claim clean
 
 $(VENV)/.deps: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,13 @@ zoo: $(VENV)/.deps $(VENV)/.installed
 table2: $(VENV)/.deps $(VENV)/.installed
 	$(MAKE) $(if $(HAS_GPU),build,build-cpu)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" beyondmse table2 $(TABLE2_ARGS)
+
+# The paper's claim on uncertain futures (experiments/claim.py): l2, l1, GDL, Adv+GDL at three weights and
+# with noise, two other objectives, two seeds of l2 and Adv+GDL, one DVC experiment each over
+# configs/stochastic.yaml. Writes experiments/results/claim/claim.md, .json and .png. CLAIM_ARGS="--only l2".
+claim: $(VENV)/.deps $(VENV)/.installed
+	$(MAKE) $(if $(HAS_GPU),build,build-cpu)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" beyondmse claim $(CLAIM_ARGS)
 
 clean:
 	rm -rf build pyext/_C*.so

@@ -85,6 +85,7 @@ setup(
     # `beyondmse` (pyext/cli.py); commands beyond its own are entry points of beyondmse.commands.
     entry_points={"console_scripts": ["beyondmse = pyext.cli:main"],
                   "beyondmse.commands": ["zoo = experiments.zoo:main", "table2 = experiments.table2:main",
+                                         "claim = experiments.claim:main",
                                          "readme = experiments.readme:main"]},
     cmdclass={"build_ext": BuildExtensions},
 )

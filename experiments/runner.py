@@ -30,7 +30,7 @@ import numpy as np
 import yaml
 
 from pyext.config import load_params
-from pyext.data.store import ClipArray, open_store
+from pyext.data.store import ClipArray, futures_of, open_store
 from pyext.evaluation.predictor import read_predictions
 from pyext.evaluation.metrics import motion_mask, psnr
 
@@ -156,14 +156,19 @@ def picture(runs: list[tuple[str, str]], m: int, threshold: float, per_row: int 
     """One test clip (the one with the largest moving region at step 1) predicted by every
     experiment of ``runs`` (label, git ref): per experiment, the moving region's crop at steps 1
     and 2, ``zoom`` times enlarged, labelled with its moving-region PSNR on this clip at step 1
-    (``m`` input frames), after the truth and the last input frame, read from the first
-    experiment's ``data/test.h5`` (every experiment evaluates the same test clips). RGB uint8."""
+    (``m`` input frames), after the truth, each possible future where the test store records them
+    (the stochastic set) and the last input frame, read from the first experiment's
+    ``data/test.h5`` (every experiment evaluates the same test clips). RGB uint8."""
     stored = [predictions(ref) for _, ref in runs]
     first, indices, origins = stored[0]
     with open_store(_read(runs[0][1], "data/test.h5")) as f:
-        test = ClipArray(f)
-        clips = [test.read(int(i), slice(0, m + 2), slice(top, top + p.shape[1]), slice(left, left + p.shape[2]))
-                 for i, (top, left), p in zip(indices, origins, first)]
+        test, recorded = ClipArray(f), futures_of(f)
+        windows = [(int(i), slice(top, top + p.shape[1]), slice(left, left + p.shape[2]))
+                   for i, (top, left), p in zip(indices, origins, first)]
+        clips = [test.read(i, slice(0, m + 2), rows, columns) for i, rows, columns in windows]
+        futures = None if recorded is None else \
+            [recorded[0].read(i, slice(None), rows, columns).reshape(recorded[1], -1, *c.shape[1:])[:, :2]
+             for (i, rows, columns), c in zip(windows, clips)]
     masks = [np.stack([motion_mask(c[m + j - 1], c[m + j], threshold) for j in range(2)]) for c in clips]
     best = int(np.argmax([mask[0].sum() for mask in masks]))
     clip, mask = clips[best], masks[best]
@@ -184,7 +189,10 @@ def picture(runs: list[tuple[str, str]], m: int, threshold: float, per_row: int 
         return f"{psnr(frames[0], clip[m], mask[0]):.2f} dB"
 
     last = np.stack([clip[m - 1]] * 2)
-    cells = [_label(cell(clip[m:m + 2]), "truth, steps 1 | 2"), _label(cell(last), f"last frame {score(last)}")]
+    cells = [_label(cell(clip[m:m + 2]), "truth, steps 1 | 2")]
+    if futures is not None:
+        cells += [_label(cell(future), f"future {k + 1} {score(future)}") for k, future in enumerate(futures[best])]
+    cells.append(_label(cell(last), f"last frame {score(last)}"))
     for (label, _), (pred, _, _) in zip(runs, stored):
         cells.append(_label(cell(pred[best]), f"{label} {score(pred[best])}"))
     blank = np.full_like(cells[0], 255)

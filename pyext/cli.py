@@ -3,7 +3,7 @@
     beyondmse predict VIDEO --out OUT.mp4           # a trained generator on any video
     beyondmse interpolate A.avi B.avi --out grid.gif  # a trained GAIA model's codes mixed
     beyondmse preset configs/paper.yaml [--write]   # a preset as `dvc exp run` overrides
-    beyondmse zoo | table2 ...                      # the experiments (experiments/), where installed
+    beyondmse zoo | table2 | claim ...              # the experiments (experiments/), where installed
 
 ``beyondmse COMMAND --help`` says more. Each command parses its arguments and makes one call; bad
 input ends it with one line naming the file, key or argument at fault (exit status 2). The

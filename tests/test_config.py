@@ -203,9 +203,15 @@ ERRORS = [
      "expected a number in [0, 1), got -0.1"),
     # strings, paths, pairs
     ("source", _set("data.source", "kinetics"), "data.source",
-     "expected one of demo, photos, ucf101, sports1m, folder, got 'kinetics'"),
+     "expected one of demo, photos, stochastic, ucf101, sports1m, folder, got 'kinetics'"),
     ("root-not-string", _set("data.root", 123), "data.root", "expected a path (a non-empty string), got 123"),
     ("root-empty", _set("data.root", " "), "data.root", "expected a path (a non-empty string), got ' '"),
+    ("noise-negative", _set("model.multiscale.noise", -1), "model.multiscale.noise", "expected an int >= 0, got -1"),
+    ("stochastic-probability", _set("stochastic.switch_probability", 0), "stochastic.switch_probability",
+     "expected a number in (0, 1], got 0.0"),
+    # pathlib's RuntimeError for a home folder it cannot find was not a ParamsError.
+    ("root-unknown-user", _set("data.root", "~nosuchuser0/videos"), "data.root",
+     "expected a path (a non-empty string), got '~nosuchuser0/videos'"),
     ("frame-size-one", _set("extract.frame_size", [240]), "extract.frame_size",
      "expected a list of two ints [height, width], each >= 1, got [240]"),
     ("frame-size-three", _set("extract.frame_size", [240, 320, 3]), "extract.frame_size",
@@ -323,7 +329,7 @@ def test_unknown_section():
     raw = _raw()
     raw["optimizer"] = {"name": "sgd"}
     assert _parse_error(raw) == (f"{SOURCE}: optimizer: unknown section "
-                                 f"(known: clip, data, demo, photos, extract, filter, model, loss, train, finetune, evaluate)")
+                                 f"(known: clip, data, demo, photos, stochastic, extract, filter, model, loss, train, finetune, evaluate)")
 
 
 @pytest.mark.parametrize("raw,found", [([1, 2], "[1, 2]"), (None, "nothing (an empty value)"), ("clip", "'clip'")])
@@ -433,7 +439,7 @@ def test_numbers_in_scientific_notation_are_numbers(tmp_path):
 def test_merge_keys_merge(tmp_path):
     # `<<: *anchor` was refused as "not valid YAML" (the duplicate-key check built the << key).
     text = FROZEN.read_text()
-    start, end = text.index("\ndemo:"), text.index("\nextract:")
+    start, end = text.index("\ndemo:"), text.index("\nstochastic:")
     text = (text[:start] + "\ndemo: &generated\n  classes: 6\n  groups: 7\n  test_groups: 2\n  clips_per_group: 2\n"
             "  frames: 40\n  seed: 0\nphotos:\n  <<: *generated\n  classes: 4\n  groups: 4\n  test_groups: 1\n"
             + text[end:])

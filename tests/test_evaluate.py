@@ -73,6 +73,120 @@ def test_the_authors_averages_leave_out_clips_at_50_db_and_count_the_rest():
     assert step["psnr"] == pytest.approx((20.0 + 35.0) / 2)  # the moving-region mean keeps the 50 dB clip
 
 
+def test_pooled_psnr_averages_the_squared_errors_not_the_decibels():
+    """An exact clip (100 dB, the cap) and one of MSE 100: the mean PSNR is (100 + 28.13) / 2, the pooled
+    one that of an MSE of 50, 31.14 dB; a clip without motion (NaN) is left out of both."""
+    def scores(mse, psnr):
+        return [{**dict.fromkeys(SCORES, 1.0), "psnr": psnr, "mse": mse}]
+
+    results = [{m: scores(e, p) for m in METHODS} for e, p in ((0.0, 100.0), (100.0, 28.1308),
+                                                                 (float("nan"), float("nan")))]
+    step = summarise(results, 1)["model"]["step1"]
+    assert step["psnr"] == pytest.approx(64.0654) and step["psnr_pooled"] == pytest.approx(31.1411, abs=1e-4)
+
+
+def test_scores_against_recorded_futures_tell_the_blurred_mean_from_a_sharp_future():
+    """A bright square on a textured background that moves 12 px left or right: a copy of the future
+    that happened commits to it and is as sharp (ratio 1); the futures' mean does not commit and has
+    about half the gradient energy on the union of the two branches' moving regions."""
+    from pyext.evaluation.predictor import FUTURES_MEAN, score_against_futures
+
+    background = _texture(48, 64, 5) // 4 + 40
+    def frame(x):
+        out = background.copy()
+        out[18:30, x:x + 12] = 230
+        return out
+
+    inputs = np.stack([frame(20 + 0 * t) for t in range(4)])
+    futures = np.stack([frame(8)[None], frame(32)[None]])  # (K, 1, H, W, 3): apart, so no edge is shared
+    scored = score_against_futures({"copy": futures[0], "other": futures[1]}, inputs, futures, futures[0],
+                                   threshold=1.0, n=1)
+    copy, other, mean = scored["copy"][0], scored["other"][0], scored[FUTURES_MEAN][0]
+    assert copy["commits"] == 1.0 and copy["gradient_ratio"] == 1.0 and copy["psnr"] == 100.0
+    # As sharp as the truth, up to the background each square hides on the union of their regions.
+    assert other["commits"] == 1.0 and other["gradient_ratio"] == pytest.approx(1.0, abs=0.1)
+    assert mean["commits"] == 0.0 and 0.4 < mean["gradient_ratio"] < 0.65 and mean["laplacian_ratio"] < 0.65
+    # The blurred mean beats the sharp wrong guess by PSNR: the paper's measure prefers it.
+    assert mean["psnr"] > other["psnr"] + 3
+
+
+def _futures_store(path: Path) -> list[np.ndarray]:
+    """A test store of two translating clips, each with two futures recorded: its own last two
+    frames, and those frames shifted 4 px down; returns the clips."""
+    clips = [np.ascontiguousarray(_translating(6, seed=s, h=64, w=80)) for s in (2, 3)]
+    rows = {"motion": np.zeros(1, np.float32), "start": np.zeros(1, np.int32), "yx": np.zeros((1, 2), np.int16),
+            "label": np.zeros(1, np.int16)}
+    with ClipWriter(path, (6, None, None, 3), ["v0.avi", "v1.avi"], {"params": {}}) as w:
+        for i, clip in enumerate(clips):
+            future = np.stack([clip[4:], np.roll(clip[4:], 4, axis=1)])
+            w.append(clip[None], future[None], video=np.array([i], np.int32), **rows)
+    return clips
+
+
+def test_evaluate_scores_every_clip_against_its_recorded_futures(tmp_path):
+    g, _ = _generator(tmp_path)
+    _futures_store(tmp_path / "test.h5")
+    metrics = evaluate(load_params(TEST_PARAMS), g, tmp_path / "test.h5", EvaluationFiles(tmp_path / "eval"),
+                       torch.device("cpu"), progress=False)
+    recorded = metrics["futures"]
+    assert recorded["branches"] == 2 and set(recorded) == {"branches", "step1", "step2"}
+    for step in ("step1", "step2"):
+        assert set(recorded[step]) == {*METHODS, "mean_of_futures"}
+        for scores in recorded[step].values():
+            assert set(scores) == {"psnr", "psnr_pooled", "gradient_ratio", "gradient_log_ratio", "laplacian_ratio",
+                                   "mse", "commit_share"}
+        assert recorded[step]["mean_of_futures"]["commit_share"] == 0.0  # the blurred reference never commits
+
+
+def test_samples_scored_best_of_n_mean_of_n_and_coverage():
+    """Samples that are the two futures themselves: the best of them is the truth (the PSNR cap), the
+    mean is that and the wrong future's averaged, both futures are reached; two copies of the wrong
+    future reach one of two and score its PSNR."""
+    from pyext.evaluation.metrics import psnr
+    from pyext.evaluation.predictor import score_samples
+
+    background = _texture(48, 64, 5) // 4 + 40
+    def frame(x):
+        out = background.copy()
+        out[18:30, x:x + 12] = 230
+        return out
+
+    futures = np.stack([frame(8)[None], frame(32)[None]])  # (K, 1, H, W, 3)
+    truth, masks = futures[0], np.ones((1, 48, 64), bool)
+    union = [np.ones((48, 64), bool)]
+    (both,) = score_samples(futures, truth, masks, 1, futures, union)
+    wrong = psnr(futures[1, 0], truth[0], masks[0])
+    assert both["best_psnr"] == 100.0 and both["mean_psnr"] == pytest.approx((100.0 + wrong) / 2)
+    assert both["coverage"] == 1.0 and both["diversity"] > 20
+    (one,) = score_samples(np.stack([futures[1], futures[1]]), truth, masks, 1, futures, union)
+    assert one["coverage"] == 0.5 and one["best_psnr"] == pytest.approx(wrong) and one["diversity"] == 0.0
+
+
+def test_a_generator_with_noise_is_evaluated_on_its_samples(tmp_path):
+    torch.manual_seed(0)
+    g = MultiScaleGenerator(4, 1, scales=2, width=0.05, noise=3).eval()
+    clips = _futures_store(tmp_path / "test.h5")
+    p = load_params(TEST_PARAMS)
+    p = replace(p, evaluate=replace(p.evaluate, samples=3, pictures=0))
+    metrics = evaluate(p, g, tmp_path / "test.h5", EvaluationFiles(tmp_path / "eval"), torch.device("cpu"),
+                       progress=False)
+    sampled = metrics["samples"]
+    assert sampled["samples"] == 3 and set(sampled) == {"samples", "step1", "step2"}
+    for step in ("step1", "step2"):
+        scores = sampled[step]
+        assert set(scores) == {"best_psnr", "mean_psnr", "diversity", "coverage", "best_psnr_union"}
+        assert scores["best_psnr"] >= scores["mean_psnr"] and scores["diversity"] > 0  # the latents matter
+        assert 0.5 <= scores["coverage"] <= 1.0
+    # The model's row is its first sample's: the same as predicting with that latent alone.
+    from pyext.evaluation.predictor import SAMPLE_SEED, evaluate_clip
+    from pyext.models import draw_latents
+    first = draw_latents((SAMPLE_SEED, 0), 3, 3)[:1]
+    alone = evaluate_clip(g, clips[0], 2, p.evaluate.flow_threshold, torch.device("cpu"), latents=first)
+    with h5py.File(tmp_path / "eval" / "predictions.h5") as f:
+        stored, _, _ = read_predictions(f)
+        np.testing.assert_array_equal(stored[0], alone.predictions)
+
+
 def test_baselines_on_a_known_translation():
     g = MultiScaleGenerator(4, 1, scales=2, width=0.05).eval()
     clip = _translating(6, seed=1)
@@ -107,10 +221,11 @@ def test_evaluate_writes_the_schema_and_recomputes_with_skimage(tmp_path):
 
     saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert saved == metrics and saved["clips"] == 3 and saved["clips_without_motion"] == 1
+    assert "futures" not in saved  # a store that records no futures
     for method in METHODS:
         assert set(saved[method]) == {"step1", "step2"}
         for step in ("step1", "step2"):
-            assert set(saved[method][step]) == {*SCORES, "authors_clips"}
+            assert set(saved[method][step]) == {*SCORES, "authors_clips", "psnr_pooled"}
             assert all(isinstance(saved[method][step][k], float) and math.isfinite(saved[method][step][k])
                        for k in SCORES)
             # The authors' script leaves out the still clip: its masked frames agree exactly (88 dB).

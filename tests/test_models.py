@@ -426,7 +426,8 @@ def test_load_generator_round_trip(tmp_path):
     loaded = load_generator(path)
     assert isinstance(loaded, MultiScaleGenerator)
     assert loaded.config() == G.config() == {"input_frames": 2, "output_frames": 3, "scales": 3, "width": 0.15,
-                                             "skip": "none", "attention": False, "classes": 0, "embedding": 0}
+                                             "skip": "none", "attention": False, "classes": 0, "embedding": 0,
+                                             "noise": 0}
     assert not loaded.training
     assert loaded.state_dict().keys() == G.state_dict().keys()
     for key, value in G.state_dict().items():

@@ -4,7 +4,7 @@ the study's own options."""
 import pytest
 import yaml
 
-from experiments import runner, table2, zoo
+from experiments import claim, runner, table2, zoo
 from experiments.runner import Row, Study
 
 ROWS = [Row("a", ("x=1",)), Row("b", ("x=2",)), Row("c", ("x=3",))]
@@ -86,7 +86,7 @@ def test_no_experiment_is_a_one_line_exit(experiments, monkeypatch):
         runner.main(_study(), ["--collect"])
 
 
-@pytest.mark.parametrize("module", [zoo, table2])
+@pytest.mark.parametrize("module", [zoo, table2, claim])
 def test_each_study_takes_its_arguments_and_name(module, capsys):
     with pytest.raises(SystemExit) as exit_:
         module.main(["--help"], prog=f"beyondmse {module.STUDY.name}")
@@ -107,3 +107,43 @@ def test_pyext_never_imports_the_experiments():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             assert not any(n == "experiments" or n.startswith("experiments.") for n in names), path
+
+
+def _test_store(path, futures: bool):
+    """Two translating-square clips of 6 frames (64x80), with two recorded futures each or none."""
+    import numpy as np
+
+    from pyext.data.store import ClipWriter
+
+    rng = np.random.default_rng(0)
+    background = rng.integers(0, 100, (64, 80, 3)).astype(np.uint8)
+    clips = []
+    for s in range(2):
+        clip = np.repeat(background[None], 6, axis=0)
+        for t in range(6):
+            clip[t, 20:36, 10 + 4 * t + s:26 + 4 * t + s] = 220
+        clips.append(clip)
+    rows = {"motion": np.zeros(1, np.float32), "start": np.zeros(1, np.int32), "yx": np.zeros((1, 2), np.int16),
+            "label": np.zeros(1, np.int16)}
+    with ClipWriter(path, (6, None, None, 3), ["v0.avi", "v1.avi"], {"params": {}}) as w:
+        for i, clip in enumerate(clips):
+            recorded = np.stack([clip[4:], np.roll(clip[4:], 8, axis=1)])[None] if futures else None
+            w.append(clip[None], recorded, video=np.array([i], np.int32), **rows)
+    return clips
+
+
+@pytest.mark.parametrize("futures", [False, True])
+def test_the_picture_shows_every_run_and_the_recorded_futures(tmp_path, monkeypatch, futures):
+    import io
+
+    import numpy as np
+
+    clips = _test_store(tmp_path / "test.h5", futures)
+    stored = ([c[4:6] for c in clips], np.arange(2), np.zeros((2, 2), np.int64))
+    monkeypatch.setattr(runner, "predictions", lambda ref: stored)
+    monkeypatch.setattr(runner, "_read", lambda ref, path: io.BytesIO((tmp_path / "test.h5").read_bytes()))
+    image = runner.picture([("a", "ref-a"), ("b", "ref-b")], 4, 1.0, per_row=4, crop=32, zoom=1)
+    cell = 22 + 32  # a label, then the crop
+    # truth, last frame, a, b: one line of four; with two futures after the truth, two lines.
+    assert image.shape[0] == (2 * cell + 12 if futures else cell)
+    assert image.shape[1] == 4 * (2 * 32 + 4) + 3 * 12

@@ -212,6 +212,19 @@ def test_resumed_run_of_a_stateful_objective_equals_uninterrupted(data_dir, tmp_
         assert 0 < float(a["objective"]["k"]) < 1
 
 
+def test_resumed_run_of_a_generator_with_noise_equals_uninterrupted(data_dir, tmp_path):
+    # Its latents come from (seed, step, batch), not from a random state a resume would lose.
+    params = with_multiscale(_params(steps=4, checkpoint_every=2), noise=3)
+    train(params, DataFiles(data_dir), RunFiles(tmp_path / "a"), progress=False)
+    train(params, DataFiles(data_dir), RunFiles(tmp_path / "b"), until_step=2, progress=False)
+    assert train(params, DataFiles(data_dir), RunFiles(tmp_path / "b"), progress=False)["resumed_from"] == 2
+    a, b = (saved_weights(RunFiles(tmp_path / d).generator) for d in "ab")
+    assert_same_weights(a, b)
+    # ...and the latents reached the generator: its first layer has weights on them, trained.
+    first = MultiScaleGenerator(4, 1, scales=2, width=0.05, noise=3).nets[0][0].in_channels
+    assert a["nets.0.0.weight"].shape[1] == first == 3 * 4 + 3
+
+
 def test_checkpoint_of_other_params_or_data_is_not_resumed(data_dir, tmp_path, capsys):
     params = _params(steps=2)
     train(params, DataFiles(data_dir), RunFiles(tmp_path), progress=False)
@@ -361,10 +374,10 @@ def test_paper_preset_trains_the_papers_model_unchanged(data_dir, tmp_path, monk
         finally:
             inside[0] = False
 
-    def spying_forward(self, x, labels=None):
+    def spying_forward(self, x, labels=None, z=None):
         if inside[0]:
             seen_by_networks.append(x.detach().clone())
-        return real_forward(self, x, labels)
+        return real_forward(self, x, labels, z)
 
     monkeypatch.setattr(MultiScaleStep, "step", spying_step)
     monkeypatch.setattr(MultiScaleGenerator, "forward_scales", spying_forward)
@@ -508,14 +521,14 @@ def test_dvclive_logs_and_pictures(data_dir, tmp_path):
 
 
 def _project(tmp_path: Path, data_dir: Path, kind: str = "bce", pause: float = 0.0, condition: str = "none",
-             **train_settings) -> Path:
+             noise: int = 0, **train_settings) -> Path:
     raw = yaml.safe_load((TEST_PARAMS).read_text())
     raw["model"]["condition"] = condition
     raw["loss"]["adversarial"]["kind"] = kind
     raw["loss"]["adversarial"]["d_pause"] = pause
     raw["loss"]["adversarial"]["wgan_gp"]["critic_steps"] = 2
     raw["loss"]["adversarial"]["began"]["lambda_k"] = 0.5
-    raw["model"]["multiscale"].update(scales=2, width=0.05)
+    raw["model"]["multiscale"].update(scales=2, width=0.05, noise=noise)
     raw["train"].update(dict(steps=2, batch_size=4, optimizer="sgd", lr_g=0.04, lr_g_final=0.005, device="cpu",
                              workers=0, checkpoint_every=1, log_every=1, val_every=1, val_batches=1, image_every=2,
                              seed=5, augment=list(AUGMENTATIONS), colour_jitter=0.2), **train_settings)
@@ -533,24 +546,25 @@ def _run(project: Path, *command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("kind,port,pause,condition", [
-    ("bce", 29517, 0.0, "none"), ("wgan_gp", 29519, 0.0, "none"), ("began", 29521, 0.0, "none"),
-    ("bce", 29525, 1e9, "none"), ("hinge", 29527, 0.0, "acgan")])
-def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port, pause, condition):
+@pytest.mark.parametrize("kind,port,pause,condition,noise", [
+    ("bce", 29517, 0.0, "none", 0), ("wgan_gp", 29519, 0.0, "none", 0), ("began", 29521, 0.0, "none", 0),
+    ("bce", 29525, 1e9, "none", 0), ("hinge", 29527, 0.0, "acgan", 0), ("bce", 29529, 0.0, "none", 3)])
+def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port, pause, condition, noise):
     # wgan_gp: the gradient penalty's double backward goes through DistributedDataParallel, and the
     # interpolates' coefficients are drawn for the whole batch. began: both replicas update k_t from
     # energies averaged over the processes (a fast gain, so that k_t matters within 2 steps). The
     # pause (DeePSiM's, every step after the first): both replicas skip D's second update, on the
     # ratio of losses averaged over the processes, and measure D's loss without DDP's graph. acgan:
     # each process's share of the classes goes with its share of the clips, to G and to D's class head.
-    project = _project(tmp_path / "ddp", data_dir, kind, pause, condition)
+    # noise: each process gives its clips their rows of the whole batch's latents.
+    project = _project(tmp_path / "ddp", data_dir, kind, pause, condition, noise)
     torchrun = Path(sys.executable).with_name("torchrun")
     done = _run(project, str(torchrun), "--nproc_per_node", "2", "--master_port", str(port), "-m", "pipeline.train")
     assert done.returncode == 0, done.stderr[-3000:]
     if pause:  # the second step was paused
         paused = (project / "dvclive" / "plots" / "metrics" / "train" / "d_paused.tsv").read_text().split()
         assert paused[-4:] == ["1", "0.0", "2", "1.0"], paused
-    single = _project(tmp_path / "single", data_dir, kind, pause, condition)
+    single = _project(tmp_path / "single", data_dir, kind, pause, condition, noise)
     done = _run(single, sys.executable, "-m", "pipeline.train")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "train: models/generator.pt after 2 steps" in done.stdout
@@ -569,7 +583,7 @@ def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port,
     for name in one_o:  # BEGAN's k_t, the same in every replica as in one process
         torch.testing.assert_close(ddp_o[name], one_o[name], rtol=1e-4, atol=1e-6)
     # ...and they did change the weights: the comparison is not between two untouched models.
-    start = _project(tmp_path / "start", data_dir, kind, pause, condition, steps=1, lr_g=0.0, lr_g_final=0.0)
+    start = _project(tmp_path / "start", data_dir, kind, pause, condition, noise, steps=1, lr_g=0.0, lr_g_final=0.0)
     _run(start, sys.executable, "-m", "pipeline.train")
     untouched = saved_weights(RunFiles(start / "models").generator)
     assert any(not torch.allclose(untouched[n], one[n]) for n in one)

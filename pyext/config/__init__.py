@@ -21,13 +21,15 @@ Example:
     ...              "seed": 0},
     ...     "photos": {"classes": 4, "groups": 4, "test_groups": 1, "clips_per_group": 1, "frames": 40,
     ...                "seed": 0},
+    ...     "stochastic": {"classes": 4, "groups": 5, "test_groups": 1, "clips_per_group": 2, "frames": 40,
+    ...                    "seed": 0, "branches": 2, "switch_probability": 0.5},
     ...     "extract": {"workers": 2, "frame_size": [240, 320], "clip_stride": 4, "crops_per_clip": 4,
     ...                 "max_clips_per_video": 0, "test_clips_per_video": 1, "seed": 0},
     ...     "filter": {"min_motion": 8, "min_kept": 1000, "val_fraction": 0.1, "max_per_video": 0, "seed": 0},
     ...     "model": {"family": "multiscale", "d_norm": "none", "attention": False, "condition": "none",
     ...               "embedding": 8,
-    ...               "multiscale": {"scales": 4, "width": 0.25, "skip": "last_frame",
-    ...                                          "d_leak": 0.0},
+    ...               "multiscale": {"scales": 4, "width": 0.25, "skip": "last_frame", "d_leak": 0.0,
+    ...                              "noise": 0},
     ...               "gaia": {"frames": "clip", "latent": 128, "width": 0.25, "lr": 1e-4, "betas": [0.9, 0.999],
     ...                        "adam_eps": 1e-8, "slope": 20.0, "structure_weight": 5e-5,
     ...                        "interpolation": [0.5, 0.25]}},
@@ -46,7 +48,8 @@ Example:
     ...               "image_every": 200, "augment": ["flip", "rotate"], "colour_jitter": 0.1, "keep": "best"},
     ...     "evaluate": {"protocol": "all", "max_clips": 0, "flow_threshold": 1.0, "pictures": 4,
     ...                  "patches": 256, "features": "", "classifier": "", "kid_subsets": 100, "kid_subset_size": 1000,
-    ...                  "measure": "moving_mean"}, "finetune": {"patch": 0, "steps": 200}})
+    ...                  "measure": "moving_mean", "samples": 4,
+    ...                  "probe_steps": 0}, "finetune": {"patch": 0, "steps": 200}})
     >>> params.clip.train_frames, params.extract.frame_size, params.filter.min_motion
     (5, (240, 320), 8.0)
 """
@@ -56,11 +59,14 @@ from .data import (
     GENERATED_SOURCES,
     PHOTOS_MAX_CLASSES,
     SOURCES,
+    STOCHASTIC_MAX_BRANCHES,
+    STOCHASTIC_MAX_CLASSES,
     ClipParams,
     DataParams,
     DemoParams,
     PhotosParams,
     Source,
+    StochasticParams,
 )
 from .evaluation import MEASURES, EvaluateParams
 from .extraction import ExtractParams, FilterParams
@@ -101,10 +107,11 @@ from .training import AUGMENTATIONS, OPERATIONAL, OPTIMIZERS, FinetuneParams, Tr
 __all__ = [
     "AUGMENTATIONS", "COMPARATORS", "CONDITIONS", "DATA_SOURCES", "DEMO_MAX_CLASSES", "DISCRIMINATORS", "D_NORMS",
     "FAMILIES", "FGAN_DIVERGENCES", "GENERATED_SOURCES", "MAX_STEPS", "MEASURES", "MODEL_MAX_SCALES", "OBJECTIVES",
-    "OPERATIONAL", "OPTIMIZERS", "PHOTOS_MAX_CLASSES", "SKIPS", "SOURCES", "TABLE1_DISCRIMINATOR", "AdversarialParams", "BEGANParams",
+    "OPERATIONAL", "OPTIMIZERS", "PHOTOS_MAX_CLASSES", "SKIPS", "SOURCES", "STOCHASTIC_MAX_BRANCHES",
+    "STOCHASTIC_MAX_CLASSES", "TABLE1_DISCRIMINATOR", "AdversarialParams", "BEGANParams",
     "ClipParams", "ComparatorFacts", "ComparatorParams", "ConditionFacts", "DataParams", "DemoParams",
     "DiscriminatorFacts", "EBGANParams", "EvaluateParams", "ExtractParams", "FGANParams", "Family", "FilterParams",
     "FinetuneParams", "GAIAParams", "LossParams", "ModelParams", "MultiScaleParams", "Objective", "Params",
-    "ParamsError", "PhotosParams", "Source", "StrictLoader", "TrainParams", "WGANGPParams", "WGANParams",
+    "ParamsError", "PhotosParams", "Source", "StochasticParams", "StrictLoader", "TrainParams", "WGANGPParams", "WGANParams",
     "finetune_params", "load_params", "parse_params",
 ]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .rules import Rule, _choice, _Count, _int, _Path, _Seed, section
+from .rules import Rule, _choice, _Count, _float, _int, _Path, _Seed, section
 
-__all__ = ["SOURCES", "GENERATED_SOURCES", "DATA_SOURCES", "DEMO_MAX_CLASSES", "PHOTOS_MAX_CLASSES", "Source",
-           "ClipParams", "DataParams", "DemoParams", "PhotosParams", "rules"]
+__all__ = ["SOURCES", "GENERATED_SOURCES", "DATA_SOURCES", "DEMO_MAX_CLASSES", "PHOTOS_MAX_CLASSES",
+           "STOCHASTIC_MAX_CLASSES", "STOCHASTIC_MAX_BRANCHES", "Source", "ClipParams", "DataParams", "DemoParams",
+           "PhotosParams", "StochasticParams", "rules"]
 
 
 @dataclass(frozen=True)
@@ -19,8 +20,8 @@ class Source:
         generator: a generated set's renderer, ``module:function`` (prepare renders the set into
             ``data/<source>/`` with its section's keys, then reads it as UCF101); '' for the user's
             videos under ``data.root``.
-        classes: a generated set's classes, one motion kind each (its section's ``classes`` takes
-            the first ones).
+        classes: a generated set's classes, one motion kind (or, for ``stochastic``, one object
+            shape) each (its section's ``classes`` takes the first ones).
     """
 
     generator: str = ""
@@ -31,6 +32,7 @@ class Source:
 SOURCES: dict[str, Source] = {
     "demo": Source("pyext.data.demo:generate_demo", ("Translate", "Rotate", "Scale", "Bounce", "CameraPan", "Occlude")),
     "photos": Source("pyext.data.photos:generate_photos", ("Tripod", "Handheld", "Pan", "Zoom", "Follow")),
+    "stochastic": Source("pyext.data.stochastic:generate_stochastic", ("Discs", "Squares", "Triangles", "Crosses")),
     "ucf101": Source(),
     "sports1m": Source(),
     "folder": Source(),
@@ -39,6 +41,8 @@ GENERATED_SOURCES = tuple(name for name, source in SOURCES.items() if source.gen
 DATA_SOURCES = tuple(SOURCES)
 DEMO_MAX_CLASSES = len(SOURCES["demo"].classes)
 PHOTOS_MAX_CLASSES = len(SOURCES["photos"].classes)
+STOCHASTIC_MAX_CLASSES = len(SOURCES["stochastic"].classes)
+STOCHASTIC_MAX_BRANCHES = 4  # pyext.data.stochastic.BRANCHES: left, right, stop, back
 
 
 @section
@@ -81,7 +85,8 @@ class DataParams:
     """Where the videos come from.
 
     Attributes:
-        source: ``demo`` or ``photos`` (generated), ``ucf101``, ``sports1m`` or ``folder`` (any videos).
+        source: ``demo``, ``photos`` or ``stochastic`` (generated), ``ucf101``, ``sports1m`` or
+            ``folder`` (any videos).
         root: the user's videos, absolute (resolved against the params file's folder); unused by
             the generated sources, which write into ``data/<source>/``.
         split: UCF101 official train/test split, 1..3 (the generated sets have split 1 only).
@@ -112,6 +117,11 @@ class DemoParams:
     frames: _Count
     seed: _Seed
 
+    def generator_arguments(self, clip: ClipParams) -> dict:
+        """The keyword arguments of the set's generator (:attr:`Source.generator`)."""
+        return {"classes": self.classes, "groups": self.groups, "test_groups": self.test_groups,
+                "clips_per_group": self.clips_per_group, "frames": self.frames, "seed": self.seed}
+
 
 @section
 class PhotosParams(DemoParams):
@@ -123,6 +133,28 @@ class PhotosParams(DemoParams):
     """
 
     classes: _int(1, PHOTOS_MAX_CLASSES)
+
+
+@section
+class StochasticParams(DemoParams):
+    """The uncertain-futures set (``data.source: stochastic``, :mod:`pyext.data.stochastic`): the
+    demo's keys, and how its futures branch. Its test videos are one test clip long and switch at the
+    clip's first predicted frame; ``frames`` is the training videos' length.
+
+    Attributes:
+        classes: object shapes, one class each (at most ``STOCHASTIC_MAX_CLASSES``).
+        branches: K, the motions a switch chooses from (left, right, stop, back: the first K), 2..4.
+        switch_probability: the chance of a switch at each frame, in (0, 1].
+    """
+
+    classes: _int(1, STOCHASTIC_MAX_CLASSES)
+    branches: _int(2, STOCHASTIC_MAX_BRANCHES)
+    switch_probability: _float(0)
+
+    def generator_arguments(self, clip: ClipParams) -> dict:
+        return {**super().generator_arguments(clip), "branches": self.branches,
+                "switch_probability": self.switch_probability, "switch_at": clip.input_frames,
+                "test_frames": clip.test_frames}
 
 
 def rules(p) -> Iterator[Rule]:
@@ -137,5 +169,7 @@ def rules(p) -> Iterator[Rule]:
         yield Rule(f"{name}.frames", generated.frames >= clip.test_frames,
                    f">= clip.input_frames + clip.test_steps * clip.output_frames ({clip.test_frames})",
                    generated.frames)
+    yield Rule("stochastic.switch_probability", 0 < p.stochastic.switch_probability <= 1, "a number in (0, 1]",
+               p.stochastic.switch_probability)
     yield Rule("data.split", data.source not in GENERATED_SOURCES or data.split == 1,
                f"1 with data.source: {data.source} (a generated set has split 1 only)", data.split)

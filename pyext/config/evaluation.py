@@ -38,6 +38,13 @@ class EvaluateParams:
             ``moving_mean`` (this project's: means over the moving pixels) or ``authors`` (the
             authors' released script's, which Table 2's figures come from:
             :func:`pyext.evaluation.metrics.authors_scores`).
+        samples: predictions per test clip of a generator with noise (``model.multiscale.noise``),
+            each from its own latent; the first is the one the paper's measures score, all N give
+            best-of-N and mean-of-N PSNR, their diversity and, where the clip's futures are recorded,
+            the share of futures some sample is nearest (coverage). Unused without noise.
+        probe_steps: updates of a fresh probe discriminator trained against the frozen generator
+            on the training patches and scored on the validation patches (``multiscale``;
+            :mod:`pyext.evaluation.probe`); 0: none.
     """
 
     protocol: _choice("all", "paper")
@@ -50,6 +57,8 @@ class EvaluateParams:
     kid_subsets: _Count
     kid_subset_size: _int(2)
     measure: _choice(*MEASURES)
+    samples: _Count
+    probe_steps: _int(0)
 
 
 def rules(p) -> Iterator[Rule]:

@@ -206,12 +206,15 @@ class MultiScaleParams:
             input frame (:class:`pyext.models.MultiScaleGenerator`).
         d_leak: the negative slope of Table 1's discriminator's activations, in [0, 1): 0 is the
             paper's ReLU, 0.2 DCGAN's LeakyReLU.
+        noise: the size of the generator's per-clip latent, broadcast over space and given to every
+            scale (0: none, the paper's final model); drawn from ``(train.seed, step)``.
     """
 
     scales: _int(1, MODEL_MAX_SCALES)
     width: _float(1e-3)
     skip: _choice(*SKIPS)
     d_leak: _float(0, 1)
+    noise: _int(0)
 
 
 @section

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..files import StrictLoader
 from . import data, evaluation, extraction, loss, model, training
-from .data import GENERATED_SOURCES, ClipParams, DataParams, DemoParams, PhotosParams
+from .data import GENERATED_SOURCES, ClipParams, DataParams, DemoParams, PhotosParams, StochasticParams
 from .evaluation import EvaluateParams
 from .extraction import ExtractParams, FilterParams
 from .loss import COMPARATORS, LossParams
@@ -37,6 +37,7 @@ class Params:
     data: DataParams
     demo: DemoParams
     photos: PhotosParams
+    stochastic: StochasticParams
     extract: ExtractParams
     filter: FilterParams
     model: ModelParams

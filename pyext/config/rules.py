@@ -138,8 +138,18 @@ _Layers = Annotated[tuple[Annotated[int, Strict()], ...], BeforeValidator(_list)
                     Expect("a non-empty list of distinct non-zero ints (1: the first layer, -1: the last)")]
 # A path that may be empty ('' for none); a relative one is resolved against the params file's folder.
 _OptionalPath = Annotated[str, Strict(), Expect("a path, or '' for none")]
+
+
+def _expand_user(path: Path) -> Path:
+    # pathlib raises RuntimeError for a ~user it cannot find (~0): a bad value, as any other.
+    try:
+        return path.expanduser()
+    except RuntimeError as exc:
+        raise ValueError(str(exc)) from None
+
+
 # Relative paths are resolved later, against the params file's folder (see parse_params).
-_Path = Annotated[Path, BeforeValidator(_non_empty), AfterValidator(Path.expanduser),
+_Path = Annotated[Path, BeforeValidator(_non_empty), AfterValidator(_expand_user),
                   Expect("a path (a non-empty string)")]
 _Bool = Annotated[bool, Strict(), Expect("true or false")]
 _Count = _int(1)

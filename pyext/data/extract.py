@@ -25,6 +25,7 @@ from ..files import DataFiles, name_bytes, write_json
 from .filter import filter_patches
 from .manifest import Manifest, VideoEntry, read_manifest
 from .store import ClipWriter, compress_clips, merge_stores, open_store, store_videos
+from .synthetic import recorded_futures
 from .video import VideoError, count_packets, iter_frames
 
 
@@ -58,6 +59,8 @@ class VideoClips:
     chunks: list[bytes] | None = None
     rows: dict[str, np.ndarray] | None = None
     error: str | None = None
+    # A test video's recorded futures: ((K, F, H, W, 3), chunks of (K * F, H, W, 3)), one per clip.
+    futures: tuple[tuple[int, ...], list[bytes]] | None = None
 
 
 def video_rng(seed: int, path: str) -> np.random.Generator:
@@ -101,9 +104,34 @@ def process_video(task: Task, cutter: ThreadPoolExecutor | None = None) -> Video
             result = _cut_streaming(task, frames, cutter)
             if result.error is None and result.chunks is None:
                 result.error = f"decoded {frames} frames, then {result.frames}"
+        if result.error is None and entry.split == "test":
+            _cut_futures(task, result)
     except VideoError as exc:
         result = VideoClips(index, entry.split, error=exc.problem)
     return result
+
+
+def _cut_futures(task: Task, result: VideoClips) -> None:
+    """Sets ``result.futures`` from the futures recorded beside a test video
+    (:func:`pyext.data.synthetic.recorded_futures`), if any: each future decoded as the video is,
+    cut where its clips are, their predicted frames kept (those after ``clip.input_frames``).
+    A future that decodes to another length than the video is the video's error."""
+    index, entry, root, clip, params, threads = task
+    paths = recorded_futures(root, entry.path)
+    if not paths:
+        return
+    starts = result.rows["start"]
+    cuts = []
+    for k, path in enumerate(paths, 1):
+        frames = np.stack(list(iter_frames(path, max_size=params.frame_size, threads=threads)))
+        if frames.shape[0] != result.frames or frames.shape[1:3] != result.shape[1:3]:
+            result.error = f"its future {k} ({path.name}) decodes to {frames.shape[:3]}, the video to " \
+                           f"{(result.frames, *result.shape[1:3])}"
+            return
+        cuts.append(np.stack([frames[s + clip.input_frames:s + clip.test_frames] for s in starts.tolist()]))
+    futures = np.stack(cuts, axis=1)  # (clips, K, F, H, W, 3)
+    n, k, f, *frame = futures.shape
+    result.futures = ((k, f, *frame), compress_clips(futures.reshape(n, k * f, *frame)))
 
 
 def _cut_streaming(task: Task, planned: int, cutter: ThreadPoolExecutor | None) -> VideoClips:
@@ -224,8 +252,10 @@ def extract(manifest: Manifest, clip: ClipParams, params: ExtractParams, out: Da
                 report["skipped"].append({"path": entry.path, "error": result.error})
                 continue
             n = len(result.chunks)
-            (patches if result.split == "train" else tests).append_compressed(result.shape, result.chunks,
-                                                                             **result.rows)
+            if result.split == "train":
+                patches.append_compressed(result.shape, result.chunks, **result.rows)
+            else:
+                tests.append_compressed(result.shape, result.chunks, result.futures, **result.rows)
             report["videos_read"] += 1
             report["frames_decoded"] += result.frames
             if result.split == "train":

@@ -227,7 +227,7 @@ def _add(manifest: Manifest, root: Path, rel: str, split_name: str, labels: list
 
 
 def build_manifest(params, generated_root: Path) -> Manifest:
-    """The manifest of ``params.data.source``; for a generated source (``demo``, ``photos``), first
+    """The manifest of ``params.data.source``; for a generated source (``demo``, ``photos``, ``stochastic``), first
     generates the set under ``generated_root`` (laid out like UCF101) and reads it through the UCF101
     code path.
 
@@ -240,9 +240,7 @@ def build_manifest(params, generated_root: Path) -> Manifest:
     if generator:  # imported on use: reading the user's videos needs neither the demo's drawing nor photographs
         module, name = generator.split(":")
         generate = getattr(importlib.import_module(module), name)
-        g = getattr(params, data.source)
-        generate(generated_root, classes=g.classes, groups=g.groups, test_groups=g.test_groups,
-                 clips_per_group=g.clips_per_group, frames=g.frames, seed=g.seed)
+        generate(generated_root, **getattr(params, data.source).generator_arguments(params.clip))
         manifest = ucf101_manifest(generated_root, 1)
         manifest.source = data.source
         return manifest

@@ -12,6 +12,12 @@ Schema (version 2), one row per clip:
 ``videos`` UTF-8 strings (V)       video paths relative to the data root
 =========  ======================  ===================================================
 
+A test store of a set that records every possible future of its test clips (the stochastic set,
+:mod:`pyext.data.stochastic`) also holds ``futures``: per row, the predicted frames of each of
+its K futures, uint8 (N, K * F, H, W, 3) (future k's F frames at ``k * F``), stored by size as
+the clips are, with K in the group's ``branches`` attribute (:func:`futures_of` reads them as
+(K, F, H, W, 3)). Stores without it read as before.
+
 File attributes: ``schema_version``, ``params`` (JSON of the params used), ``counts`` (JSON).
 Files are written under a temporary name and renamed when complete.
 
@@ -52,6 +58,7 @@ from ..files import FileError, cannot_write, fault_point, name_bytes, temporary_
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 ROW_FIELDS = {"motion": np.float32, "video": np.int32, "start": np.int32, "yx": np.int16, "label": np.int16}
+FUTURES = "futures"  # a test store's possible futures of each clip, where its set records them
 # One clip a chunk: a Dataset reads one clip at a time, and workers can compress clips into
 # finished chunks (compress_clips) that the writer stores as they are.
 _ZSTD_LEVEL = 1
@@ -226,8 +233,21 @@ class ClipWriter:
     def count(self) -> int:
         return self._clips.count
 
+    def _futures_writer(self, futures: tuple | None) -> ClipArrayWriter | None:
+        """The writer of ``futures`` rows, made at the first row that has them: every row has them
+        or none has (a row without beside rows with would misalign them)."""
+        writer = self._futures
+        if (futures is None) != (writer is None) and (self.count or futures is None):
+            raise ValueError(f"{self.path}: every test clip needs its futures, or none may have them")
+        if futures is not None and writer is None:
+            (branches, frames, *_), _ = futures
+            writer = self._futures = ClipArrayWriter(self._file, FUTURES, branches * frames, None)
+            self._file[FUTURES].attrs["branches"] = branches
+        return writer
+
     def __enter__(self) -> ClipWriter:
         self._tmp = temporary_sibling(self.path)
+        self._futures: ClipArrayWriter | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fault_point(f"write:{self.path.name}", self._tmp)
@@ -246,17 +266,40 @@ class ClipWriter:
                                   track_times=False)
         return self
 
-    def append(self, clips: np.ndarray, **rows: np.ndarray) -> None:
+    def append(self, clips: np.ndarray, futures: np.ndarray | None = None, **rows: np.ndarray) -> None:
         """Adds ``clips`` (n, T, H, W, 3) uint8 with one value per clip of every field of
-        :data:`ROW_FIELDS` (``yx`` shaped (n, 2))."""
-        self._check_rows(rows)
-        self._append_rows(len(clips), rows, lambda: self._clips.append(clips))
+        :data:`ROW_FIELDS` (``yx`` shaped (n, 2)); ``futures`` (n, K, F, H, W, 3) uint8: each clip's
+        K possible futures, where the store records them."""
+        if futures is None:
+            self._check_rows(rows)
+            self._futures_writer(None)
+            self._append_rows(len(clips), rows, lambda: self._clips.append(clips))
+            return
+        for name, array in (("clips", clips), ("futures", futures)):
+            if array.dtype != np.uint8:
+                raise ValueError(f"{self.path}: {name} must be uint8, got {array.dtype}")
+        n, k, f, *frame = futures.shape
+        self.append_compressed(clips.shape[1:], compress_clips(clips),
+                               ((k, f, *frame), compress_clips(futures.reshape(n, k * f, *frame))), **rows)
 
-    def append_compressed(self, clip_shape: tuple[int, ...], chunks: list[bytes], **rows: np.ndarray) -> None:
+    def append_compressed(self, clip_shape: tuple[int, ...], chunks: list[bytes],
+                          futures: tuple[tuple[int, ...], list[bytes]] | None = None, **rows: np.ndarray) -> None:
         """Adds clips already compressed by :func:`compress_clips` (of clips shaped ``clip_shape``),
-        with their fields as in :meth:`append`, writing the chunks as they are."""
+        with their fields as in :meth:`append`, writing the chunks as they are; ``futures``: the
+        shape ``(K, F, H, W, 3)`` of each clip's futures and their chunks (compressed as
+        ``(K * F, H, W, 3)``)."""
         self._check_rows(rows)
-        self._append_rows(len(chunks), rows, lambda: self._clips.append_compressed(clip_shape, chunks))
+        writer = self._futures_writer(futures)
+        if futures is not None and len(futures[1]) != len(chunks):
+            raise ValueError(f"{self.path}: {len(futures[1])} clips of futures for {len(chunks)} clips")
+
+        def add() -> None:
+            self._clips.append_compressed(clip_shape, chunks)
+            if writer is not None:
+                (k, f, *frame), parts = futures
+                writer.append_compressed((k * f, *frame), parts)
+
+        self._append_rows(len(chunks), rows, add)
 
     def _check_rows(self, rows: dict[str, np.ndarray]) -> None:
         if set(rows) != set(ROW_FIELDS):
@@ -348,7 +391,23 @@ def _layout_problem(f: h5py.File) -> str | None:
             return f"it has no {name}"
         if name != "videos" and len(f[name]) != count:
             return f"{name} holds {len(f[name])} values for its {count} clips"
+    if FUTURES in f:
+        node = f[FUTURES]
+        branches = node.attrs.get("branches")
+        if not isinstance(node, h5py.Group) or f"{FUTURES}_size" not in f or not isinstance(branches, (int, np.integer)) \
+                or branches < 1 or node.attrs["frames"] % branches:
+            return "its futures are not K futures a clip"
+        if len(f[f"{FUTURES}_size"]) != count or sum(len(d) for d in node.values()) != count:
+            return f"its futures and its {count} clips disagree"
     return None
+
+
+def futures_of(f: h5py.File) -> tuple[ClipArray, int] | None:
+    """The possible futures of an open test store's clips, where it records them: their rows
+    (``array[i]`` is clip i's, (K * F, H, W, 3): future k's F frames at ``k * F``) and K; else None."""
+    if FUTURES not in f:
+        return None
+    return ClipArray(f, FUTURES), int(f[FUTURES].attrs["branches"])
 
 
 def check_clips(path: str | os.PathLike, clip_shape: tuple, frames: int, patch: int | None, keys: str) -> None:
@@ -412,7 +471,10 @@ def merge_stores(sources: list[Path], dst: Path, attrs: dict) -> int:
                                     | (np.diff(size[order], axis=0) != 0).any(axis=1)) + 1
             for run in np.split(order, breaks) if len(order) else []:
                 (f, a), lo, hi = filled[shard[run[0]]], row[run[0]], row[run[-1]] + 1
-                out.append(a.rows(lo, hi), **{name: f[name][lo:hi] for name in ROW_FIELDS})
+                recorded = futures_of(f)
+                futures = None if recorded is None else \
+                    recorded[0].rows(lo, hi).reshape(hi - lo, recorded[1], -1, *a.sizes[lo], 3)
+                out.append(a.rows(lo, hi), futures, **{name: f[name][lo:hi] for name in ROW_FIELDS})
             return out.count
     finally:
         for f in files:

@@ -7,6 +7,8 @@ Layout under ``root`` (the official UCF101 layout, split 1 only)::
     ucfTrainTestlist/classInd.txt             "1 Translate": 1-based index, class name
     ucfTrainTestlist/trainlist01.txt          "Translate/v_Translate_g03_c01.avi 1": path, class index
     ucfTrainTestlist/testlist01.txt           "Translate/v_Translate_g01_c01.avi": path only
+    futures/<Class>/v_<Class>_gGG_cCC_kK.avi  a set with branching futures only (the stochastic set):
+                                              future K of each test video, K = 1, 2, ...
 
 Groups ``1..test_groups`` are the test split, the others the training split, as UCF101's split 1
 holds groups 1-7 out.
@@ -30,6 +32,7 @@ from .video import DEFAULT_BITRATE, write_video
 # The folder and list names of the official UCF101 release.
 VIDEO_DIR = "UCF-101"
 LIST_DIR = "ucfTrainTestlist"
+FUTURES_DIR = "futures"  # every possible future of each test video, where a set records them
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,27 @@ def clip_seed(seed: int, class_name: str, group: int, clip: int) -> np.random.Se
 def video_name(class_name: str, group: int, clip: int) -> str:
     """UCF101's file name of a video: ``v_<Class>_gGG_cCC.avi``."""
     return f"v_{class_name}_g{group:02d}_c{clip:02d}.avi"
+
+
+def future_name(class_name: str, group: int, clip: int, k: int) -> str:
+    """The file name of future ``k`` (0-based) of a test video: ``v_<Class>_gGG_cCC_k<k+1>.avi``."""
+    return f"{video_name(class_name, group, clip)[:-4]}_k{k + 1}.avi"
+
+
+def future_paths(video: str, branches: int) -> list[str]:
+    """The paths of a test video's futures relative to the set's root, from its own path there
+    (``UCF-101/<Class>/v_..._cCC.avi``): ``futures/<Class>/v_..._cCC_kK.avi``, K = 1..branches."""
+    folder, _, name = video.rpartition("/")
+    return [f"{FUTURES_DIR}/{folder.partition('/')[2]}/{name[:-4]}_k{k + 1}.avi" for k in range(branches)]
+
+
+def recorded_futures(root: Path, video: str) -> list[Path]:
+    """The futures recorded for the video at ``root / video`` (:func:`future_paths`), K = 1, 2, ...
+    as long as they exist; none for a set that does not record them (UCF101's own)."""
+    found = []
+    while (path := root / future_paths(video, len(found) + 1)[-1]).is_file():
+        found.append(path)
+    return found
 
 
 def composite(canvas: np.ndarray, sprite: Sprite, cx: float, cy: float, angle: float, scale: float) -> None:
@@ -110,8 +134,10 @@ def check_size(size: object, even: bool) -> tuple[int, int]:
     return int(size[0]), int(size[1])
 
 
-# (class name, seed, group, clip, frames, test video?, (H, W)) -> uint8 (T, H, W, 3)
-Render = Callable[[str, int, int, int, int, bool, tuple[int, int]], np.ndarray]
+# (class name, seed, group, clip, frames, test video?, (H, W), **options) -> uint8 (T, H, W, 3)
+Render = Callable[..., np.ndarray]
+# (class name, seed, group, clip, (H, W), **options) -> uint8 (K, T, H, W, 3): a test video's futures
+Futures = Callable[..., np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -123,10 +149,11 @@ class GeneratedSet:
     classes: tuple[str, ...]
     render: Render
     bitrate: int = DEFAULT_BITRATE
+    futures: Futures | None = None  # a set whose test videos' every possible future is written too
 
     def __call__(self, root: str | os.PathLike, classes: int, groups: int, test_groups: int, clips_per_group: int,
                  frames: int, seed: int, size: tuple[int, int] = (240, 320), fps: int = 25,
-                 progress: bool = True) -> None:
+                 progress: bool = True, **options) -> None:
         """Writes the set under ``root`` in UCF101's layout (see the module docstring).
 
         The whole tree is written into a hidden temporary sibling of ``root`` and renamed into
@@ -135,8 +162,8 @@ class GeneratedSet:
         the same bytes), whatever the machine's core count.
 
         Args:
-            root: the output folder; if it exists it may hold only ``UCF-101`` and
-                ``ucfTrainTestlist`` (a guard against replacing a folder that is not a generated set).
+            root: the output folder; if it exists it may hold only ``UCF-101``, ``ucfTrainTestlist``
+                and ``futures`` (a guard against replacing a folder that is not a generated set).
             classes: how many of the set's classes to use, the first ones.
             groups: groups per class, 2-99 (``gNN`` in the names).
             test_groups: groups ``1..test_groups`` form the test split, 1 to ``groups - 1``.
@@ -147,6 +174,7 @@ class GeneratedSet:
             size: ``(H, W)``, even (UCF101's is 240x320).
             fps: frames per second written in the files.
             progress: show a tqdm progress bar over the videos.
+            options: the set's own arguments, given to its ``render`` and ``futures``.
         Raises:
             ValueError: an argument out of range, or ``root`` holds something else than a generated set.
             VideoError: a video could not be written.
@@ -158,18 +186,23 @@ class GeneratedSet:
         frames = check_count("frames", frames, 2, 1_000_000)
         seed = check_count("seed", seed, 0, 2 ** 63 - 1)
         size = check_size(size, even=True)
+        futures = None if self.futures is None else \
+            lambda name, group, clip: self.futures(name, seed, group, clip, size, **options)
         _write_tree(Path(root), self.classes[:classes], groups, test_groups, clips_per_group,
-                    lambda name, group, clip: self.render(name, seed, group, clip, frames, group <= test_groups, size),
-                    fps, self.bitrate, progress, self.what)
+                    lambda name, group, clip: self.render(name, seed, group, clip, frames, group <= test_groups, size,
+                                                          **options),
+                    fps, self.bitrate, progress, self.what, futures)
 
 
 def _write_tree(root: Path, class_names: Sequence[str], groups: int, test_groups: int, clips_per_group: int,
                 render: Callable[[str, int, int], np.ndarray], fps: int, bitrate: int, progress: bool,
-                what: str) -> None:
-    """Writes the videos (``render(class name, group, clip)``) and lists under ``root``, atomically."""
+                what: str, futures: Callable[[str, int, int], np.ndarray] | None = None) -> None:
+    """Writes the videos (``render(class name, group, clip)``) and lists under ``root``, atomically;
+    with ``futures`` (``(class name, group, clip) -> (K, T, H, W, 3)``), each test video's futures
+    under :data:`FUTURES_DIR` too."""
     if root.exists():
         unexpected = sorted(p.name for p in root.iterdir()) if root.is_dir() else ["(a file)"]
-        unexpected = [name for name in unexpected if name not in (VIDEO_DIR, LIST_DIR)]
+        unexpected = [name for name in unexpected if name not in (VIDEO_DIR, LIST_DIR, FUTURES_DIR)]
         if unexpected:
             raise ValueError(f"{root}: not a generated dataset folder (it holds {', '.join(unexpected)}); "
                              "generating a set replaces its root folder, so this one is refused")
@@ -189,6 +222,11 @@ def _write_tree(root: Path, class_names: Sequence[str], groups: int, test_groups
         for name, group, clip in tqdm(videos, desc=what, unit="video", disable=not progress):
             write_video(tmp / VIDEO_DIR / name / video_name(name, group, clip), render(name, group, clip), fps=fps,
                         bitrate=bitrate)
+            if futures is not None and group <= test_groups:
+                (tmp / FUTURES_DIR / name).mkdir(parents=True, exist_ok=True)
+                for k, future in enumerate(futures(name, group, clip)):
+                    write_video(tmp / FUTURES_DIR / name / future_name(name, group, clip, k), future, fps=fps,
+                                bitrate=bitrate)
         (tmp / LIST_DIR).mkdir()
         for filename, lines in lists.items():
             # LF line endings; readers should strip each line, which accepts CRLF lists too.

@@ -18,6 +18,7 @@ from ..losses.conditioning import manifest_classes
 from ..models import DISCRIMINATORS, Predictor
 from .base import register_evaluation
 from .patches import moving_patches
+from .probe import probe_accuracy
 
 _BATCH = 64
 
@@ -80,6 +81,9 @@ def evaluate_predictor(params: Params, generator: Predictor, source: Path, data:
         saved = torch.load(source, map_location="cpu", weights_only=True)
         if "discriminator" in saved:  # ACGAN's class head
             extra["class_head"] = class_head_accuracy(params, generator, saved["discriminator"], test, device)
+    if params.evaluate.probe_steps:
+        extra["probe"] = probe_accuracy(generator, clip.patch, params.model.multiscale.d_leak, data.train, data.val,
+                                        params.evaluate.probe_steps, device, params.train.seed)
     metrics = evaluate(params, generator, test, out, device, progress, names, extra)
     key, name = HEADLINE[params.evaluate.measure]
     step1 = {m: metrics[m]["step1"][key] for m in METHODS}
@@ -92,6 +96,10 @@ def evaluate_predictor(params: Params, generator: Predictor, source: Path, data:
         line = (f"evaluate: {'KID' if refused else 'KID and FID'} through {extractor['extractor_file']} "
                 f"({extractor['frames']} frames a step, {extractor['dimension']} features)")
         lines.append(line + (f"; FID not computed: {refused}" if refused else ""))
+    probe = metrics.get("probe")
+    if probe is not None:
+        lines.append(f"evaluate: a fresh discriminator trained {probe['steps']} steps against the generator tells "
+                     f"{probe['accuracy']:.1%} of {probe['clips']} held-out clips from their predictions (chance 50%)")
     head = metrics.get("class_head")
     if head is not None:
         lines.append(f"evaluate: the discriminator's class head names the class of {head['accuracy']:.1%} of "

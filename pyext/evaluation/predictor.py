@@ -21,19 +21,27 @@ from tqdm import tqdm
 from ..config import Params
 from ..data.dataset import to_model, to_uint8
 from ..files import EvaluationFiles, atomic_output, printable, write_json
-from ..data.store import ClipArray, ClipArrayWriter, check_clips, open_store, store_videos
+from ..data.store import ClipArray, ClipArrayWriter, check_clips, futures_of, open_store, store_videos
 from ..data.video import centre_crop
 from .fid import FrameFeatures, distances, inception_scores
 from .metrics import (
     AUTHORS_PSNR_CUT,
     AUTHORS_SCORES,
     SCORES,
+    best_of_n,
+    commits,
+    coverage,
+    diversity,
     frame_scores,
     last_frame_baseline,
+    mean_of_n,
     motion_mask,
     optical_flow_baseline,
+    psnr,
+    psnr_of_mse,
+    sharpness_scores,
 )
-from ..models import Predictor
+from ..models import Predictor, draw_latents
 from ..pictures import comparison, comparison_frames, enlarge, labelled_grid, save_animation, save_png
 from ..tables import write_series
 
@@ -63,17 +71,91 @@ def select_clips(video: np.ndarray, protocol: str, max_clips: int) -> np.ndarray
 
 @dataclass
 class ClipResult:
-    """One clip's predictions and scores: ``scores[method][step][metric]`` (step 0-based)."""
+    """One clip's predictions and scores: ``scores[method][step][metric]`` (step 0-based); where
+    the clip's possible futures are recorded, ``future_scores`` the same against them
+    (:func:`score_against_futures`)."""
 
     predictions: np.ndarray  # uint8 (steps * n, H, W, 3): the model's
     baselines: dict[str, np.ndarray]
     masks: np.ndarray  # bool (steps * n, H, W)
     scores: dict[str, list[dict[str, float]]]
+    future_scores: dict[str, list[dict[str, float]]] | None = None
+    sample_scores: list[dict[str, float]] | None = None  # per step, of a generator with noise (score_samples)
+
+
+# Against a clip's recorded futures (the stochastic set): on the union of the futures' moving regions.
+FUTURE_SCORES = ("psnr", "gradient_ratio", "gradient_log_ratio", "laplacian_ratio", "mse", "commits")
+# The futures' per-pixel mean, rounded: what the mean squared error's optimum predicts where the
+# branches are equally likely, scored beside the methods as the blurred reference.
+FUTURES_MEAN = "mean_of_futures"
+
+
+def score_against_futures(outputs: dict[str, np.ndarray], inputs: np.ndarray, futures: np.ndarray, truth: np.ndarray,
+                          threshold: float, n: int) -> dict[str, list[dict[str, float]]]:
+    """Each method's frames scored where the future branches: on the union of the K futures' moving
+    regions (a blurred mean's ghost on another branch counts), its :data:`FUTURE_SCORES` against the
+    future that happened (``truth``), and whether it commits to one future
+    (:func:`~pyext.evaluation.metrics.commits`); per step (the mean of its ``n`` frames). The
+    futures' rounded mean is scored too, as :data:`FUTURES_MEAN`.
+
+    Args:
+        outputs: method -> uint8 ``(F, H, W, 3)``, F predicted frames.
+        inputs: uint8 ``(m, H, W, 3)``, the clip's inputs (every future's).
+        futures: uint8 ``(K, F, H, W, 3)``.
+        truth: uint8 ``(F, H, W, 3)``, the future that happened.
+    """
+    frames = len(truth)
+    masks = _union_masks(inputs, futures, threshold)
+    mean = np.rint(futures.astype(np.float64).mean(axis=0)).astype(np.uint8)
+    out = {}
+    for method, predicted in {**outputs, FUTURES_MEAN: mean}.items():
+        per_frame = [{"psnr": psnr(predicted[j], truth[j], masks[j]),
+                      **sharpness_scores(predicted[j], truth[j], masks[j]),
+                      "commits": float(commits(predicted[j], futures[:, j], masks[j]))} for j in range(frames)]
+        out[method] = [{k: float(np.mean([f[k] for f in per_frame[s * n:(s + 1) * n]])) for k in FUTURE_SCORES}
+                       for s in range(frames // n)]
+    return out
+
+
+# A stochastic predictor's samples: scored against the future that happened, on its moving region,
+# and, where the clip's futures are recorded, how many of them the samples reach.
+SAMPLE_SCORES = ("best_psnr", "mean_psnr", "diversity")
+FUTURE_SAMPLE_SCORES = ("coverage", "best_psnr_union")
+SAMPLE_SEED = 0x5A4D  # the evaluation's latents: clip i's N are draw_latents((SAMPLE_SEED, i), noise, N)
+
+
+def score_samples(samples: np.ndarray, truth: np.ndarray, masks: np.ndarray, n: int,
+                  futures: np.ndarray | None = None, union: list[np.ndarray] | None = None) -> list[dict[str, float]]:
+    """Per step (the mean over its ``n`` frames): the best and the mean PSNR of the N samples
+    ``(N, F, H, W, 3)`` against ``truth`` ``(F, H, W, 3)`` on its moving regions ``masks`` ``(F, H,
+    W)`` (SVG's and SAVP's best-of-N and mean-of-N), and the samples' diversity there; with the
+    clip's ``futures`` ``(K, F, H, W, 3)`` and their moving regions' ``union`` (F masks), the share
+    of futures some sample is nearest (coverage) and the best PSNR on the union."""
+    per_frame = []
+    for j in range(len(truth)):
+        row = {"best_psnr": best_of_n(samples[:, j], truth[j], masks[j]),
+               "mean_psnr": mean_of_n(samples[:, j], truth[j], masks[j]),
+               "diversity": diversity(samples[:, j], masks[j])}
+        if futures is not None:
+            row["coverage"] = coverage(samples[:, j], futures[:, j], union[j])
+            row["best_psnr_union"] = best_of_n(samples[:, j], truth[j], union[j])
+        per_frame.append(row)
+    return [{k: float(np.mean([f[k] for f in per_frame[s * n:(s + 1) * n]])) for k in per_frame[0]}
+            for s in range(len(truth) // n)]
+
+
+def _union_masks(inputs: np.ndarray, futures: np.ndarray, threshold: float) -> list[np.ndarray]:
+    """Per predicted frame, the union of the K futures ``(K, F, H, W, 3)``'s moving regions, each
+    from its own frame before (the last input first)."""
+    before = np.concatenate([np.broadcast_to(inputs[-1], (len(futures), 1, *inputs.shape[1:])), futures[:, :-1]], 1)
+    return [np.logical_or.reduce([motion_mask(before[k, j], futures[k, j], threshold) for k in range(len(futures))])
+            for j in range(futures.shape[1])]
 
 
 @torch.no_grad()
 def evaluate_clip(generator: Predictor, clip: np.ndarray, steps: int, threshold: float,
-                  device: torch.device, label: int = 0) -> ClipResult:
+                  device: torch.device, label: int = 0, futures: np.ndarray | None = None,
+                  latents: torch.Tensor | None = None) -> ClipResult:
     """Predicts and scores one clip.
 
     Args:
@@ -81,11 +163,16 @@ def evaluate_clip(generator: Predictor, clip: np.ndarray, steps: int, threshold:
         steps: recursive steps.
         threshold: optical-flow magnitude (pixels) above which a target pixel moves.
         label: the clip's class (what a class-conditioned generator is given).
+        futures: uint8 ``(K, steps * n, H, W, 3)``, the clip's possible futures where recorded.
+        latents: a generator with noise: ``(N, noise)``, one prediction from each (the first is the
+            one scored as the model's; all N by :func:`score_samples`).
     """
     m, n = generator.input_frames, generator.output_frames
     inputs, targets = clip[:m], clip[m:m + steps * n]
-    x = to_model(inputs)[None].to(device)
-    predictions = to_uint8(generator.predict(x, steps, torch.tensor([label], device=device)))[0]
+    count = 1 if latents is None else len(latents)
+    x = to_model(inputs)[None].to(device).expand(count, -1, -1, -1, -1)
+    samples = to_uint8(generator.predict(x, steps, torch.full((count,), label, device=device), latents))
+    predictions = samples[0]
     baselines = {}
     for name, baseline in _BASELINES.items():
         window = list(inputs)
@@ -99,7 +186,45 @@ def evaluate_clip(generator: Predictor, clip: np.ndarray, steps: int, threshold:
         per_frame = [frame_scores(frames[j], targets[j], masks[j]) for j in range(steps * n)]
         scores[method] = [{k: float(np.mean([f[k] for f in per_frame[s * n:(s + 1) * n]])) for k in SCORES}
                           for s in range(steps)]
-    return ClipResult(predictions, baselines, masks, scores)
+    against = None if futures is None else score_against_futures(outputs, inputs, futures, targets, threshold, n)
+    sampled = None
+    if latents is not None:
+        union = None if futures is None else _union_masks(inputs, futures, threshold)
+        sampled = score_samples(samples, targets, masks, n, futures, union)
+    return ClipResult(predictions, baselines, masks, scores, against, sampled)
+
+
+def _mean(column: list[float], pooled: bool = False) -> float | None:
+    """The mean of the finite values (NaN: an empty moving region; infinite: the log ratio of a
+    prediction without any gradient there), rounded; with ``pooled``, the PSNR of that mean of
+    squared errors (:func:`~pyext.evaluation.metrics.psnr_of_mse`). None where no value is left."""
+    values = np.array(column, np.float64)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return None
+    return round(psnr_of_mse(values.mean()) if pooled else float(values.mean()), 4)
+
+
+def summarise_futures(results: list[dict[str, list[dict[str, float]]]], steps: int, branches: int) -> dict:
+    """Averages over clips of :func:`score_against_futures`: ``{"branches": K, "step1": {method:
+    {score: ..., "psnr_pooled": ..., "commit_share": ...}}, ...}``; ``psnr_pooled`` is the PSNR of
+    the clip-averaged squared error (a per-clip mean of PSNRs rewards an exact lucky guess with the
+    100 dB cap), ``commit_share`` the share of clips whose prediction commits to one future."""
+    summary: dict = {"branches": branches}
+    for s in range(steps):
+        step = summary[f"step{s + 1}"] = {}
+        for method in results[0]:
+            values = {k: _mean([r[method][s][k] for r in results]) for k in FUTURE_SCORES if k != "commits"}
+            values["psnr_pooled"] = _mean([r[method][s]["mse"] for r in results], pooled=True)
+            values["commit_share"] = _mean([r[method][s]["commits"] for r in results])
+            step[method] = values
+    return summary
+
+
+def summarise_samples(results: list[list[dict[str, float]]], steps: int, count: int) -> dict:
+    """Averages over clips of :func:`score_samples`: ``{"samples": N, "step1": {score: ...}, ...}``."""
+    return {"samples": count, **{f"step{s + 1}": {k: _mean([r[s][k] for r in results]) for k in results[0][s]}
+                                 for s in range(steps)}}
 
 
 def summarise(results: list[dict[str, list[dict[str, float]]]], steps: int) -> dict:
@@ -107,19 +232,16 @@ def summarise(results: list[dict[str, list[dict[str, float]]]], steps: int) -> d
     is empty at a step is left out of that step's moving-region averages; the authors' measure
     (``authors_*``) leaves out, as their script does, every clip scoring ``authors_psnr`` >=
     :data:`~pyext.evaluation.metrics.AUTHORS_PSNR_CUT` at that step, and counts those it keeps
-    (``authors_clips``)."""
+    (``authors_clips``). ``psnr_pooled`` is the PSNR of the clip-averaged moving-region squared error."""
     summary = {}
     for method in METHODS:
         summary[method] = {}
         for s in range(steps):
             rows = [r[method][s] for r in results]
             kept = [row for row in rows if row["authors_psnr"] < AUTHORS_PSNR_CUT]
-            values = {}
-            for k in SCORES:
-                column = np.array([row[k] for row in (kept if k in AUTHORS_SCORES else rows)], np.float64)
-                column = column[~np.isnan(column)]
-                values[k] = round(float(column.mean()), 4) if len(column) else None
+            values = {k: _mean([row[k] for row in (kept if k in AUTHORS_SCORES else rows)]) for k in SCORES}
             values["authors_clips"] = len(kept)
+            values["psnr_pooled"] = _mean([row["mse"] for row in rows], pooled=True)
             summary[method][f"step{s + 1}"] = values
     return summary
 
@@ -202,10 +324,12 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
         video, labels = f["video"][:], f["label"][:]
         names = store_videos(f)
         clips = ClipArray(f)
+        recorded = futures_of(f)  # (rows, K) where the set records each clip's possible futures
         length = m + steps * n
         check_clips(test_path, clips.clip_shape, length, None, "clip.input_frames + clip.test_steps * clip.output_frames")
         chosen = select_clips(video, ev.protocol, ev.max_clips)
-        results, per_clip = [], []
+        results, per_clip, against, sampled = [], [], [], []
+        samples = ev.samples if generator.noise else 0
         out.pictures.mkdir(parents=True, exist_ok=True)
         with atomic_output(out.predictions) as tmp, h5py.File(tmp, "w") as written:
             stored = ClipArrayWriter(written, "predictions", steps * n, None)
@@ -224,7 +348,20 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
                     raise ValueError(f"{test_path}: clip {index} of {printable(names[video[index]])}: {exc}") from None
                 clip = clips.read(int(index), slice(0, length), slice(top, top + crop.shape[0]),
                                   slice(left, left + crop.shape[1]))
-                result = evaluate_clip(generator, clip, steps, ev.flow_threshold, device, int(labels[index]))
+                futures = None
+                if recorded is not None:  # cropped as the clip is; their first steps * n frames
+                    rows, branches = recorded
+                    futures = rows.read(int(index), slice(None), slice(top, top + crop.shape[0]),
+                                        slice(left, left + crop.shape[1])).reshape(branches, -1, *crop.shape)
+                    futures = futures[:, :steps * n]
+                latents = draw_latents((SAMPLE_SEED, int(index)), generator.noise, samples, device=device) \
+                    if samples else None
+                result = evaluate_clip(generator, clip, steps, ev.flow_threshold, device, int(labels[index]), futures,
+                                       latents)
+                if result.future_scores is not None:
+                    against.append(result.future_scores)
+                if result.sample_scores is not None:
+                    sampled.append(result.sample_scores)
                 outputs = {"model": result.predictions, **result.baselines, "truth": clip[m:length]}
                 for network in (features, classifier):  # every set's frames of this clip through one call
                     if network is not None:
@@ -247,6 +384,10 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
     summary = summarise(results, steps)
     without = sum(any(math.isnan(r["model"][s]["psnr"]) for s in range(steps)) for r in results)
     metrics = {**summary, "clips": len(results), "clips_without_motion": without, **(extra or {})}
+    if against:
+        metrics["futures"] = summarise_futures(against, steps, recorded[1])
+    if sampled:
+        metrics["samples"] = summarise_samples(sampled, steps, samples)
     if features is not None:
         metrics.update(frame_distances(features, steps, ev.kid_subsets, ev.kid_subset_size))
     if classifier is not None:  # the Inception Score per step and method, and of the true frames

@@ -13,11 +13,12 @@ A new family is its modules (a :class:`Model`, usually :class:`Predictor`, subcl
 :mod:`pyext.evaluation`) plus one entry of :data:`pyext.config.FAMILIES` naming them (and its params
 section); the registries import a family's modules when its name is first used.
 """
-from .base import DISCRIMINATORS, FAMILIES, Model, Predictor, clip_pyramid, register_discriminator, register_family
+from .base import (DISCRIMINATORS, FAMILIES, Model, Predictor, clip_pyramid, draw_latents, register_discriminator,
+                   register_family)
 from .files import GENERATOR_FORMAT, evaluated_generator, generator_file, load_generator, load_predictor
 from .multiscale import MultiScaleDiscriminator, MultiScaleGenerator
 
 
 __all__ = ["DISCRIMINATORS", "FAMILIES", "GENERATOR_FORMAT", "Model", "MultiScaleDiscriminator",
-           "MultiScaleGenerator", "Predictor", "clip_pyramid", "evaluated_generator", "generator_file", "load_generator", "load_predictor",
+           "MultiScaleGenerator", "Predictor", "clip_pyramid", "draw_latents", "evaluated_generator", "generator_file", "load_generator", "load_predictor",
            "register_discriminator", "register_family"]

@@ -13,8 +13,10 @@ Clips are ``(B, T, 3, H, W)`` in [-1, 1]; a network folds time into channels (``
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -23,7 +25,7 @@ from ..config import DISCRIMINATORS as _DISCRIMINATOR_TABLE
 from ..config import FAMILIES as _FAMILY_TABLE
 from ..registry import Registry
 
-__all__ = ["DISCRIMINATORS", "FAMILIES", "Model", "Predictor", "clip_pyramid", "register_discriminator",
+__all__ = ["DISCRIMINATORS", "FAMILIES", "Model", "Predictor", "clip_pyramid", "draw_latents", "register_discriminator",
            "register_family"]
 
 
@@ -49,40 +51,63 @@ class Predictor(Model):
 
     Subclasses set ``input_frames`` and ``output_frames``, define :meth:`forward`, and
     :attr:`size_multiple`, besides :class:`Model`'s. A class-conditioned predictor sets
-    ``classes`` (its number of classes; 0: none) and needs each clip's class to predict it.
+    ``classes`` (its number of classes; 0: none) and needs each clip's class to predict it. A
+    stochastic predictor sets ``noise``, the size of the latent ``z`` ``(B, noise)`` it takes per
+    clip (0: none; without ``z`` it predicts at the latent's mean, 0).
     """
 
     input_frames: int
     output_frames: int
     classes: int = 0
+    noise: int = 0
 
     @property
     def size_multiple(self) -> int:
         """Heights and widths the predictor accepts are multiples of this."""
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """``(B, m, 3, H, W)`` (of classes ``labels`` ``(B,)``, where conditioned) -> the
-        prediction ``(B, n, 3, H, W)``."""
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, z: torch.Tensor | None = None
+                ) -> torch.Tensor:
+        """``(B, m, 3, H, W)`` (of classes ``labels`` ``(B,)``, where conditioned; with latents ``z``
+        ``(B, noise)``, where stochastic) -> the prediction ``(B, n, 3, H, W)``."""
         raise NotImplementedError
 
     @torch.no_grad()
-    def predict(self, x: torch.Tensor, steps: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def predict(self, x: torch.Tensor, steps: int, labels: torch.Tensor | None = None,
+                z: torch.Tensor | None = None) -> torch.Tensor:
         """Recursive prediction: ``steps`` rounds of predicting ``n`` frames and feeding them back
         as the newest inputs.
 
         Args:
             x: ``(B, m, 3, H, W)``.
             labels: the clips' classes ``(B,)``, for a class-conditioned predictor.
+            z: a stochastic predictor's latents ``(B, noise)``, one future per clip: the same at
+                every step (None: the latent's mean).
         Returns:
             ``(B, steps * n, 3, H, W)`` in [-1, 1].
         """
         out, window = [], x
         for _ in range(steps):
-            y = self(window, labels).clamp(-1, 1)  # what a viewer sees; and inputs stay in the training range
+            # Clamped: what a viewer sees, and inputs stay in the training range. A family without
+            # noise need not take z: it is passed only where given.
+            y = (self(window, labels) if z is None else self(window, labels, z)).clamp(-1, 1)
             out.append(y)
             window = torch.cat([window, y], dim=1)[:, -self.input_frames:]
         return torch.cat(out, dim=1)
+
+
+def draw_latents(seed: Sequence[int], size: int, total: int, rows: slice | None = None,
+                 device: torch.device | str = "cpu") -> torch.Tensor:
+    """Standard normal latents ``(total, size)`` float32 (or their ``rows``: a process's share of a
+    distributed batch), a function of ``seed`` alone (e.g. ``(train.seed, step, batch)``): a resumed
+    run and every process of a distributed one draw the same, whatever the global random state."""
+    state = np.random.SeedSequence([*seed, _LATENT_STREAM]).generate_state(2, np.uint64)
+    generator = torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
+    z = torch.randn(total, size, generator=generator)
+    return (z if rows is None else z[rows]).to(device)
+
+
+_LATENT_STREAM = 0x6E6F6973  # "nois": apart from the augmentations' draws of the same (seed, step, batch)
 
 
 # The model classes by family (pyext.config.FAMILIES: each entry's ``model`` module registers it).

@@ -106,19 +106,27 @@ class MultiScaleGenerator(Predictor):
             ``model.condition: concat``): a learned embedding of the clip's class (one of
             ``classes``) is given as ``embedding`` extra input channels at every scale, and
             :meth:`forward` takes the labels.
+        noise: the size of a per-clip latent ``z`` (``model.multiscale.noise``; 0: none, the
+            paper's final model), broadcast over space as ``noise`` extra input channels at every
+            scale, as stochastic video predictors give theirs (per-pixel noise, the paper's trial,
+            is known to be ignored by the generator); :meth:`forward` takes ``z`` ``(B, noise)``,
+            the latent's mean 0 when it is not given.
 
     Fully convolutional: any H, W that are multiples of ``2^(scales-1)`` work.
     """
 
     def __init__(self, input_frames: int = 4, output_frames: int = 1, scales: int = 4, width: float = 1.0,
-                 skip: str = "none", attention: bool = False, classes: int = 0, embedding: int = 0):
+                 skip: str = "none", attention: bool = False, classes: int = 0, embedding: int = 0, noise: int = 0):
         super().__init__()
         check_sizes(input_frames, output_frames, scales, width, MAX_SCALES)
         _check_skip(skip)
+        if isinstance(noise, bool) or not isinstance(noise, int) or noise < 0:
+            raise ValueError(f"noise must be an int >= 0, got {noise!r}")
         self.input_frames, self.output_frames, self.scales, self.width = input_frames, output_frames, scales, width
         self.skip, self.attention, self.classes, self.embedding = skip, attention, classes, embedding
+        self.noise = noise
         self.class_input = ClassChannels(classes, embedding) if embedding else None
-        c_x, c_y = 3 * input_frames + embedding, 3 * output_frames
+        c_x, c_y = 3 * input_frames + embedding + noise, 3 * output_frames
         self.nets = nn.ModuleList(
             _ScaleGenerator(c_x + (c_y if k else 0), c_y, [scaled(c, width) for c in maps], kernels,
                             attention and 2 ** (scales - 1 - k) >= ATTENTION_MIN_FACTOR)
@@ -130,35 +138,40 @@ class MultiScaleGenerator(Predictor):
         :class:`pyext.losses.conditioning.Condition`'s ``generator``)."""
         clip, family = params.clip, params.model.multiscale
         return cls(clip.input_frames, clip.output_frames, family.scales, family.width, family.skip,
-                   params.model.attention, **conditioning)
+                   params.model.attention, noise=family.noise, **conditioning)
 
     def config(self) -> dict:
         """The constructor's arguments, as saved beside the weights (files written before
-        ``attention`` or ``classes`` existed load with their defaults)."""
+        ``attention``, ``classes`` or ``noise`` existed load with their defaults)."""
         return {"input_frames": self.input_frames, "output_frames": self.output_frames, "scales": self.scales,
                 "width": self.width, "skip": self.skip, "attention": self.attention, "classes": self.classes,
-                "embedding": self.embedding}
+                "embedding": self.embedding, "noise": self.noise}
 
     @property
     def size_multiple(self) -> int:
         return 2 ** (self.scales - 1)
 
-    def forward_scales(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> list[torch.Tensor]:
+    def forward_scales(self, x: torch.Tensor, labels: torch.Tensor | None = None, z: torch.Tensor | None = None
+                       ) -> list[torch.Tensor]:
         """Predictions at every scale, coarsest first.
 
         Args:
             x: input frames ``(B, m, 3, H, W)`` in [-1, 1].
             labels: the clips' classes ``(B,)``, for a class-conditioned generator (ignored by
                 another).
+            z: latents ``(B, noise)`` of a generator with noise (ignored by another; None: 0).
         Returns:
             ``scales`` tensors ``(B, n, 3, H / 2^(scales-k), W / 2^(scales-k))``, in (-1, 1) with
             ``skip="none"``; the last frame plus a change with ``skip="last_frame"``.
         """
         check_clip(x, "x", self.input_frames, self.scales)
+        latent = self._latent(z, x)
         levels = clip_pyramid(x, self.scales)
         preds, z = [], None
         for net, level in zip(self.nets, levels):
             x_k = fold(level) if self.class_input is None else self.class_input(fold(level), labels)
+            if latent is not None:
+                x_k = torch.cat([x_k, latent.to(x_k.dtype)[:, :, None, None].expand(-1, -1, *x_k.shape[-2:])], dim=1)
             if z is None:
                 z = net(x_k)
             else:
@@ -170,10 +183,22 @@ class MultiScaleGenerator(Predictor):
                 preds.append(torch.tanh(z))
         return [unfold(y, self.output_frames) for y in preds]
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def _latent(self, z: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
+        """The latents ``(B, noise)`` a generator with noise takes (0 where ``z`` is None); None without noise."""
+        if not self.noise:
+            return None
+        if z is None:
+            return x.new_zeros(x.shape[0], self.noise)
+        if z.shape != (x.shape[0], self.noise):
+            raise ValueError(f"z must be (B, noise) = ({x.shape[0]}, {self.noise}), got {tuple(z.shape)}")
+        return z
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, z: torch.Tensor | None = None
+                ) -> torch.Tensor:
         """The full-size prediction ``(B, n, 3, H, W)`` in (-1, 1) of inputs ``(B, m, 3, H, W)``
-        (of classes ``labels`` ``(B,)``, for a class-conditioned generator)."""
-        return self.forward_scales(x, labels)[-1]
+        (of classes ``labels`` ``(B,)``, for a class-conditioned generator; of latents ``z``
+        ``(B, noise)``, for one with noise)."""
+        return self.forward_scales(x, labels, z)[-1]
 
 
 class _ScaleDiscriminator(nn.Module):

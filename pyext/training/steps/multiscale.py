@@ -28,7 +28,7 @@ from torch import nn
 from ...augment import augment_clips
 from ...config import OBJECTIVES, Params
 from ...losses import generator_loss, make_comparator, make_condition, make_objective
-from ...models import DISCRIMINATORS, MultiScaleGenerator, clip_pyramid
+from ...models import DISCRIMINATORS, MultiScaleGenerator, clip_pyramid, draw_latents
 from ...models.blocks import set_batch_groups
 from ..data import split
 from ..arithmetic import to_memory_format, training_autocast
@@ -45,8 +45,9 @@ class _AllScales(nn.Module):
         super().__init__()
         self.generator = generator
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> list[torch.Tensor]:
-        return self.generator.forward_scales(x, labels)
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, z: torch.Tensor | None = None
+                ) -> list[torch.Tensor]:
+        return self.generator.forward_scales(x, labels, z)
 
 
 @register_step("multiscale")
@@ -124,10 +125,10 @@ class MultiScaleStep(TrainingStep):
             for group in self.opt_d.param_groups:
                 group["lr"] = linear_lr(tp.lr_d, tp.lr_d_final, step, tp.steps)
             paused = self.ratio < self.pause
-            for batch, classes in zip(batches[:-1], labels):  # critic_steps updates, each on its own batch
+            for j, (batch, classes) in enumerate(zip(batches[:-1], labels)):  # critic_steps updates, each on its own batch
                 x, y = split(batch, self.m)
                 with torch.no_grad(), self.autocast:
-                    fake = self.G.forward_scales(x, classes)
+                    fake = self.G.forward_scales(x, classes, self._latents(step, j, x))
                 if paused:  # measured only: the plain D, no graph, no update
                     with torch.no_grad(), self.autocast:
                         judge = self.condition.judge(self.D, classes)
@@ -158,7 +159,7 @@ class MultiScaleStep(TrainingStep):
             self.D.requires_grad_(False)  # the generator's update reaches D's input, not its weights
         targets = clip_pyramid(y, self.scales)
         with self.autocast:
-            preds = self.g_forward(x, classes)
+            preds = self.g_forward(x, classes, self._latents(step, len(batches) - 1, x))
             judge = adv = class_term = None
             if self.adversarial:
                 judge = self.condition.judge(self.d_judge, classes)
@@ -191,6 +192,15 @@ class MultiScaleStep(TrainingStep):
             if adv is not None:
                 logged[f"train/adv/scale{k + 1}"] = g_loss.adv[k].detach()
         return logged
+
+    def _latents(self, step: int, batch: int, x: torch.Tensor) -> torch.Tensor | None:
+        """The generator's latents for batch ``batch`` of update ``step`` (None without noise): drawn
+        from ``(train.seed, step, batch)`` for the whole batch, this process's rows taken, so that a
+        resumed or distributed run draws what one uninterrupted process does."""
+        if not self.G.noise:
+            return None
+        rows = slice(self.offset, self.offset + len(x))
+        return draw_latents((self.tp.seed, step, batch), self.G.noise, self.tp.batch_size, rows, x.device)
 
     def _ratio(self, d_loss: torch.Tensor, adv: torch.Tensor) -> float:
         """DeePSiM's ``L_D / L_adv`` of this step, the two averaged over the processes first (a host

@@ -1,0 +1,43 @@
+"""experiments.claim: every row runs over the uncertain-futures preset, two rows again with the next
+seed; the table reads each row's paper measures, futures measures, samples and probe from its
+evaluation, with the futures' mean and the baselines once."""
+import pytest
+
+from experiments import claim
+from pyext.presets import overrides, read_preset
+
+
+def test_rows_run_over_the_stochastic_preset_and_two_seeds():
+    rows = claim.rows()
+    names = [r.name for r in rows]
+    assert names == [name for name, _ in claim.ROWS] + ["l2-seed1", "adv-gdl-0.05-seed1"]
+    base = tuple(overrides(read_preset(claim.BASE, "params.yaml")))
+    assert 'data.source="stochastic"' in base
+    for row in rows:
+        assert row.settings[:len(base)] == base, row.name
+    assert rows[-1].settings[-1] == "train.seed=1" and "loss.adv=0.05" in rows[-1].settings
+    assert "model.multiscale.noise=8" in dict((r.name, r.settings) for r in rows)["adv-gdl-noise"]
+
+
+def _metrics(psnr: float, with_samples: bool = False) -> dict:
+    step = {"psnr": psnr, "ssim": 0.5, "sharpness": 20.0}
+    futures = {m: {"psnr_pooled": psnr - 1, "gradient_ratio": 0.5 if m == "mean_of_futures" else 0.9,
+                   "commit_share": 0.0 if m == "mean_of_futures" else 0.75}
+               for m in ("model", "last_frame", "optical_flow", "mean_of_futures")}
+    metrics = {m: {"step1": step} for m in ("model", "last_frame", "optical_flow")}
+    metrics.update(clips=12, futures={"branches": 2, "step1": futures}, probe={"accuracy": 0.625})
+    if with_samples:
+        metrics["samples"] = {"samples": 4, "step1": {"best_psnr": psnr + 2, "coverage": 1.0}}
+    return metrics
+
+
+def test_the_table_reads_every_measure_of_each_row():
+    results = [{"row": "l2", "metrics": _metrics(20.0), "d_measures": {}, "train_seconds": 100.0},
+               {"row": "adv-gdl-noise", "metrics": _metrics(19.0, True), "d_measures": {"d_accuracy": 0.51},
+                "train_seconds": 120.0}]
+    lines = claim.table(results).splitlines()
+    assert lines[2].startswith("| futures' mean (reference) | - | - | - | 19.00 | 0.500 | 0.000 |")
+    assert lines[3].startswith("| last frame | 20.00 | 0.500 | 20.00 | 19.00 | 0.900 | 0.750 |")
+    assert lines[5] == "| `l2` | 20.00 | 0.500 | 20.00 | 19.00 | 0.900 | 0.750 | - | - | 0.625 | (no D) | 100 |"
+    assert lines[6] == ("| `adv-gdl-noise` | 19.00 | 0.500 | 20.00 | 18.00 | 0.900 | 0.750 | 21.00 | 1.000 | 0.625 "
+                        "| d_accuracy 0.510 | 120 |")
