@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from experiments import runner, zoo
+from experiments.zoo import cell, measures_cell
 from experiments.runner import Row, Study, show
 from pyext.config import load_params
 from pyext.presets import overrides, read_preset
@@ -60,14 +61,6 @@ def rows(params_path: str = "params.yaml") -> list[Row]:
     return out + [Row(f"{r.name}-seed{seed}", (*r.settings, f"train.seed={seed}")) for r in out if r.name in SEEDED]
 
 
-def _cell(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _d_measure(measures: dict) -> str:
-    return ", ".join(f"{k} {v:.3f}" for k, v in sorted(measures.items())) or "(no D)"
-
-
 def table(results: list[dict]) -> str:
     """The markdown table at step 1: the blurred reference and the baselines once (from the first
     experiment: every experiment evaluates the same test clips), then one line per experiment."""
@@ -80,12 +73,12 @@ def table(results: list[dict]) -> str:
         futures = metrics.get("futures", {}).get("step1", {}).get(method, {})
         sampled = metrics.get("samples", {}).get("step1", {}) if result else {}
         probe = metrics.get("probe", {}) if result else {}
-        return (f"| {label} | {_cell(paper.get('psnr'))} | {_cell(paper.get('ssim'), 3)} "
-                f"| {_cell(paper.get('sharpness'))} | {_cell(futures.get('psnr_pooled'))} "
-                f"| {_cell(futures.get('gradient_ratio'), 3)} | {_cell(futures.get('commit_share'), 3)} "
-                f"| {_cell(sampled.get('best_psnr'))} | {_cell(sampled.get('coverage'), 3)} "
-                f"| {_cell(probe.get('accuracy'), 3)} | {_d_measure(result['d_measures']) if result else ''} "
-                f"| {_cell(result['train_seconds'], 0) if result else ''} |\n")
+        return (f"| {label} | {cell(paper.get('psnr'))} | {cell(paper.get('ssim'), 3)} "
+                f"| {cell(paper.get('sharpness'))} | {cell(futures.get('psnr_pooled'))} "
+                f"| {cell(futures.get('gradient_ratio'), 3)} | {cell(futures.get('commit_share'), 3)} "
+                f"| {cell(sampled.get('best_psnr'))} | {cell(sampled.get('coverage'), 3)} "
+                f"| {cell(probe.get('accuracy'), 3)} | {measures_cell(result['d_measures']) if result else ''} "
+                f"| {cell(result['train_seconds'], 0) if result else ''} |\n")
 
     first = results[0]["metrics"]
     body = "".join(line(name, first, method) for name, method in

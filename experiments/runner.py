@@ -166,12 +166,13 @@ def picture(runs: list[tuple[str, str]], m: int, threshold: float, per_row: int 
         windows = [(int(i), slice(top, top + p.shape[1]), slice(left, left + p.shape[2]))
                    for i, (top, left), p in zip(indices, origins, first)]
         clips = [test.read(i, slice(0, m + 2), rows, columns) for i, rows, columns in windows]
-        futures = None if recorded is None else \
-            [recorded[0].read(i, slice(None), rows, columns).reshape(recorded[1], -1, *c.shape[1:])[:, :2]
-             for (i, rows, columns), c in zip(windows, clips)]
-    masks = [np.stack([motion_mask(c[m + j - 1], c[m + j], threshold) for j in range(2)]) for c in clips]
-    best = int(np.argmax([mask[0].sum() for mask in masks]))
-    clip, mask = clips[best], masks[best]
+        masks = [np.stack([motion_mask(c[m + j - 1], c[m + j], threshold) for j in range(2)]) for c in clips]
+        best = int(np.argmax([mask[0].sum() for mask in masks]))
+        clip, mask = clips[best], masks[best]
+        futures = None  # the pictured clip's only
+        if recorded is not None:
+            i, rows, columns = windows[best]
+            futures = recorded[0].read(i, slice(None), rows, columns).reshape(recorded[1], -1, *clip.shape[1:])[:, :2]
     h, w = clip.shape[1:3]
     # The crop with the most moving edges of the true frame: blur shows there, not on flat colour.
     grey = cv2.cvtColor(clip[m], cv2.COLOR_RGB2GRAY).astype(np.float32)
@@ -191,7 +192,7 @@ def picture(runs: list[tuple[str, str]], m: int, threshold: float, per_row: int 
     last = np.stack([clip[m - 1]] * 2)
     cells = [_label(cell(clip[m:m + 2]), "truth, steps 1 | 2")]
     if futures is not None:
-        cells += [_label(cell(future), f"future {k + 1} {score(future)}") for k, future in enumerate(futures[best])]
+        cells += [_label(cell(future), f"future {k + 1} {score(future)}") for k, future in enumerate(futures)]
     cells.append(_label(cell(last), f"last frame {score(last)}"))
     for (label, _), (pred, _, _) in zip(runs, stored):
         cells.append(_label(cell(pred[best]), f"{label} {score(pred[best])}"))

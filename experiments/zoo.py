@@ -87,8 +87,14 @@ def collect(row: Row, ref: str) -> dict:
             "val_psnr": live["val"]["psnr"]}
 
 
-def _cell(value: float | None, digits: int = 2) -> str:
+def cell(value: float | None, digits: int = 2) -> str:
+    """A table cell of a figure: ``digits`` decimals, ``-`` where there is none."""
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def measures_cell(measures: dict[str, float]) -> str:
+    """A table cell of D's measures (name and value), ``(no D)`` where the run trains none."""
+    return ", ".join(f"{k} {v:.3f}" for k, v in sorted(measures.items())) or "(no D)"
 
 
 def table(results: list[dict]) -> str:
@@ -99,14 +105,14 @@ def table(results: list[dict]) -> str:
 
     def line(label: str, m: dict, measure: str = "", seconds: float | None = None) -> str:
         s1, s2 = m["step1"], m["step2"]
-        return (f"| {label} | {_cell(s1['psnr'])} | {_cell(s2['psnr'])} | {_cell(s1['ssim'], 3)} | "
-                f"{_cell(s2['ssim'], 3)} | {_cell(s1['sharpness'])} | {_cell(s2['sharpness'])} | {measure} | "
-                f"{_cell(seconds, 0)} |\n")
+        return (f"| {label} | {cell(s1['psnr'])} | {cell(s2['psnr'])} | {cell(s1['ssim'], 3)} | "
+                f"{cell(s2['ssim'], 3)} | {cell(s1['sharpness'])} | {cell(s2['sharpness'])} | {measure} | "
+                f"{cell(seconds, 0)} |\n")
 
     first = results[0]["metrics"]
     body = line("last frame", first["last_frame"]) + line("optical flow", first["optical_flow"])
     for r in results:
-        measure = ", ".join(f"{k} {v:.3f}" for k, v in sorted(r["d_measures"].items())) or "(no D)"
+        measure = measures_cell(r["d_measures"])
         body += line(f"`{r['row']}`", r["metrics"]["model"], measure, r["train_seconds"])
     return head + body
 

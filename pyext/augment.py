@@ -27,15 +27,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 
 from .config import AUGMENTATIONS
-
-
-def _generator(seed: Sequence[int]) -> torch.Generator:
-    state = np.random.SeedSequence(list(seed)).generate_state(2, np.uint64)
-    return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
+from .models.base import seeded_generator
 
 
 def _where(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -64,7 +59,7 @@ def augment_clips(clips: torch.Tensor, kinds: Sequence[str], colour: float, seed
         return clips
     rows = slice(offset, offset + len(clips))
     total = len(clips) if total is None else total
-    gen = _generator(seed)
+    gen = seeded_generator(seed)
     # Every draw is made for the whole batch, whichever kinds are on, so that turning one kind on
     # or off does not change the others' draws.
     flip, reverse = (torch.rand(total, generator=gen)[rows] < 0.5 for _ in range(2))

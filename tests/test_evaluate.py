@@ -89,7 +89,7 @@ def test_scores_against_recorded_futures_tell_the_blurred_mean_from_a_sharp_futu
     """A bright square on a textured background that moves 12 px left or right: a copy of the future
     that happened commits to it and is as sharp (ratio 1); the futures' mean does not commit and has
     about half the gradient energy on the union of the two branches' moving regions."""
-    from pyext.evaluation.predictor import FUTURES_MEAN, score_against_futures
+    from pyext.evaluation.predictor import FUTURES_MEAN, score_against_futures, union_masks
 
     background = _texture(48, 64, 5) // 4 + 40
     def frame(x):
@@ -99,8 +99,8 @@ def test_scores_against_recorded_futures_tell_the_blurred_mean_from_a_sharp_futu
 
     inputs = np.stack([frame(20 + 0 * t) for t in range(4)])
     futures = np.stack([frame(8)[None], frame(32)[None]])  # (K, 1, H, W, 3): apart, so no edge is shared
-    scored = score_against_futures({"copy": futures[0], "other": futures[1]}, inputs, futures, futures[0],
-                                   threshold=1.0, n=1)
+    scored = score_against_futures({"copy": futures[0], "other": futures[1]}, futures, futures[0],
+                                   union_masks(inputs, futures, threshold=1.0), n=1)
     copy, other, mean = scored["copy"][0], scored["other"][0], scored[FUTURES_MEAN][0]
     assert copy["commits"] == 1.0 and copy["gradient_ratio"] == 1.0 and copy["psnr"] == 100.0
     # As sharp as the truth, up to the background each square hides on the union of their regions.

@@ -117,6 +117,9 @@ def test_masks_of_both_branches_see_the_ghost():
     assert one[left_square].all() and not one[right_square].any()  # one future's mask: its branch only
     assert union[left_square].all() and union[right_square].all()
     np.testing.assert_array_equal(union, one | motion_mask(before, futures[1], threshold=3.0))
+    # Each future from a frame of its own: future 0 from itself moves nowhere, future 1 from before.
+    own = union_motion_mask(np.stack([futures[0], before]), futures, threshold=3.0)
+    np.testing.assert_array_equal(own, motion_mask(before, futures[1], threshold=3.0))
     # On the union the ratio is the whole frame's 1/2; on one branch's mask the ghost is left out
     # and only that square's halved contrast counts: 64^2 / 128^2 = 1/4.
     assert gradient_energy_ratio(mean, futures[0], union) == pytest.approx(0.5, abs=1e-12)

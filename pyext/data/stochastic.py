@@ -160,11 +160,14 @@ def _render(class_name: str, seed: int, group: int, clip: int, frames: int, size
     return video
 
 
-def _check_geometry(branches: int, switch_probability: float, switch_at: int, frames: int) -> None:
+def _check_branching(branches: int, switch_probability: float, switch_at: int | None = None,
+                     frames: int | None = None) -> None:
+    """The branching arguments; with ``switch_at``, a test video's forced switch within its ``frames``."""
     check_count("branches", branches, 2, len(BRANCHES))
     if not isinstance(switch_probability, (int, float)) or not 0 < switch_probability <= 1:
         raise ValueError(f"switch_probability must be a number in (0, 1], got {switch_probability!r}")
-    check_count("switch_at", switch_at, 1, frames - 1)
+    if switch_at is not None:
+        check_count("switch_at", switch_at, 1, frames - 1)
 
 
 def happened(seed: int, class_name: str, group: int, clip: int, branches: int) -> int:
@@ -192,7 +195,7 @@ def render_futures(class_name: str, seed: int, group: int, clip: int, size: tupl
         uint8 ``(branches, T, H, W, 3)``: future k takes branch ``BRANCHES[k]`` at ``switch_at`` and
         no switch after; all share frames ``0..switch_at-1`` exactly.
     """
-    _check_geometry(branches, switch_probability, switch_at, test_frames)
+    _check_branching(branches, switch_probability, switch_at, test_frames)
     return np.stack([_render(class_name, seed, group, clip, test_frames, size, branches, switch_probability,
                              (switch_at, k)) for k in range(branches)])
 
@@ -204,11 +207,11 @@ def render_video(class_name: str, seed: int, group: int, clip: int, frames: int,
     random, ``switch_probability`` a frame; a test video (``test_frames`` long) is the future of
     :func:`render_futures` that :func:`happened` picks (arguments as there)."""
     if test:
-        _check_geometry(branches, switch_probability, switch_at, test_frames)
+        _check_branching(branches, switch_probability, switch_at, test_frames)
         k = happened(seed, class_name, group, clip, branches)
         return _render(class_name, seed, group, clip, test_frames, size, branches, switch_probability,
                        (switch_at, k))
-    _check_geometry(branches, switch_probability, 1, max(frames, 2))
+    _check_branching(branches, switch_probability)
     return _render(class_name, seed, group, clip, frames, size, branches, switch_probability, None)
 
 

@@ -464,6 +464,7 @@ def merge_stores(sources: list[Path], dst: Path, attrs: dict) -> int:
         shard = np.concatenate([np.full(len(a), i) for i, (_, a) in enumerate(filled)]) if filled else video
         row = np.concatenate([np.arange(len(a)) for _, a in filled]) if filled else video
         size = np.concatenate([a.sizes for _, a in filled]) if filled else np.zeros((0, 2), np.int64)
+        recorded = [futures_of(f) for f, _ in filled]  # each shard's (futures, K), or None
         order = np.argsort(video, kind="stable")
         with ClipWriter(dst, shapes.pop(), videos, attrs) as out:
             # Runs of consecutive rows of one shard and one frame size are copied as one block.
@@ -471,9 +472,9 @@ def merge_stores(sources: list[Path], dst: Path, attrs: dict) -> int:
                                     | (np.diff(size[order], axis=0) != 0).any(axis=1)) + 1
             for run in np.split(order, breaks) if len(order) else []:
                 (f, a), lo, hi = filled[shard[run[0]]], row[run[0]], row[run[-1]] + 1
-                recorded = futures_of(f)
-                futures = None if recorded is None else \
-                    recorded[0].rows(lo, hi).reshape(hi - lo, recorded[1], -1, *a.sizes[lo], 3)
+                held = recorded[shard[run[0]]]
+                futures = None if held is None else \
+                    held[0].rows(lo, hi).reshape(hi - lo, held[1], -1, *a.sizes[lo], 3)
                 out.append(a.rows(lo, hi), futures, **{name: f[name][lo:hi] for name in ROW_FIELDS})
             return out.count
     finally:

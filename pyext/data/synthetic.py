@@ -58,23 +58,23 @@ def video_name(class_name: str, group: int, clip: int) -> str:
     return f"v_{class_name}_g{group:02d}_c{clip:02d}.avi"
 
 
-def future_name(class_name: str, group: int, clip: int, k: int) -> str:
-    """The file name of future ``k`` (0-based) of a test video: ``v_<Class>_gGG_cCC_k<k+1>.avi``."""
-    return f"{video_name(class_name, group, clip)[:-4]}_k{k + 1}.avi"
+def future_path(video: str, k: int) -> str:
+    """The path of future ``k`` (0-based) of a test video, relative to the set's root, from the
+    video's own path there (``UCF-101/<Class>/v_..._cCC.avi``): ``futures/<Class>/v_..._cCC_k<k+1>.avi``."""
+    folder, _, name = video.rpartition("/")
+    return f"{FUTURES_DIR}/{folder.partition('/')[2]}/{name[:-4]}_k{k + 1}.avi"
 
 
 def future_paths(video: str, branches: int) -> list[str]:
-    """The paths of a test video's futures relative to the set's root, from its own path there
-    (``UCF-101/<Class>/v_..._cCC.avi``): ``futures/<Class>/v_..._cCC_kK.avi``, K = 1..branches."""
-    folder, _, name = video.rpartition("/")
-    return [f"{FUTURES_DIR}/{folder.partition('/')[2]}/{name[:-4]}_k{k + 1}.avi" for k in range(branches)]
+    """The paths of a test video's futures K = 1..branches (:func:`future_path`)."""
+    return [future_path(video, k) for k in range(branches)]
 
 
 def recorded_futures(root: Path, video: str) -> list[Path]:
     """The futures recorded for the video at ``root / video`` (:func:`future_paths`), K = 1, 2, ...
     as long as they exist; none for a set that does not record them (UCF101's own)."""
     found = []
-    while (path := root / future_paths(video, len(found) + 1)[-1]).is_file():
+    while (path := root / future_path(video, len(found))).is_file():
         found.append(path)
     return found
 
@@ -224,9 +224,9 @@ def _write_tree(root: Path, class_names: Sequence[str], groups: int, test_groups
                         bitrate=bitrate)
             if futures is not None and group <= test_groups:
                 (tmp / FUTURES_DIR / name).mkdir(parents=True, exist_ok=True)
+                video = f"{VIDEO_DIR}/{name}/{video_name(name, group, clip)}"
                 for k, future in enumerate(futures(name, group, clip)):
-                    write_video(tmp / FUTURES_DIR / name / future_name(name, group, clip, k), future, fps=fps,
-                                bitrate=bitrate)
+                    write_video(tmp / future_path(video, k), future, fps=fps, bitrate=bitrate)
         (tmp / LIST_DIR).mkdir()
         for filename, lines in lists.items():
             # LF line endings; readers should strip each line, which accepts CRLF lists too.

@@ -325,11 +325,17 @@ def log_ratio(r: float) -> float:
 
 
 def union_motion_mask(before: np.ndarray, futures: np.ndarray, threshold: float) -> np.ndarray:
-    """The union over the K futures ``(K, H, W, 3)`` of :func:`motion_mask` ``(before, future_k,
-    threshold)``: bool ``(H, W)``. Scoring a prediction on one future's moving region alone would
-    leave out a blurred mean's ghost on the other branch, and miss what it costs."""
-    _check_stack(futures, before, None, "futures and before")
-    return np.logical_or.reduce([motion_mask(before, future, threshold) for future in futures])
+    """The union over the K futures ``(K, H, W, 3)`` of :func:`motion_mask` ``(before_k, future_k,
+    threshold)``: bool ``(H, W)``; ``before`` is the frame every future follows ``(H, W, 3)``, or
+    each future's own frame before ``(K, H, W, 3)`` (a later step of diverging futures). Scoring a
+    prediction on one future's moving region alone would leave out a blurred mean's ghost on the
+    other branch, and miss what it costs."""
+    _check_stack(futures, before if before.ndim == 3 else before[0], None, "futures and before")
+    if before.ndim != 3 and before.shape != futures.shape:
+        raise ValueError(f"futures and before: before must be a frame (H, W, 3) or one a future {futures.shape}, "
+                         f"got {before.shape}")
+    befores = np.broadcast_to(before, futures.shape)
+    return np.logical_or.reduce([motion_mask(b, future, threshold) for b, future in zip(befores, futures)])
 
 
 def _distances(pred: np.ndarray, futures: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

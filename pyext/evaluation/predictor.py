@@ -40,6 +40,7 @@ from .metrics import (
     psnr,
     psnr_of_mse,
     sharpness_scores,
+    union_motion_mask,
 )
 from ..models import Predictor, draw_latents
 from ..pictures import comparison, comparison_frames, enlarge, labelled_grid, save_animation, save_png
@@ -90,22 +91,21 @@ FUTURE_SCORES = ("psnr", "gradient_ratio", "gradient_log_ratio", "laplacian_rati
 FUTURES_MEAN = "mean_of_futures"
 
 
-def score_against_futures(outputs: dict[str, np.ndarray], inputs: np.ndarray, futures: np.ndarray, truth: np.ndarray,
-                          threshold: float, n: int) -> dict[str, list[dict[str, float]]]:
+def score_against_futures(outputs: dict[str, np.ndarray], futures: np.ndarray, truth: np.ndarray,
+                          masks: list[np.ndarray], n: int) -> dict[str, list[dict[str, float]]]:
     """Each method's frames scored where the future branches: on the union of the K futures' moving
-    regions (a blurred mean's ghost on another branch counts), its :data:`FUTURE_SCORES` against the
-    future that happened (``truth``), and whether it commits to one future
-    (:func:`~pyext.evaluation.metrics.commits`); per step (the mean of its ``n`` frames). The
-    futures' rounded mean is scored too, as :data:`FUTURES_MEAN`.
+    regions ``masks`` (:func:`union_masks`: a blurred mean's ghost on another branch counts), its
+    :data:`FUTURE_SCORES` against the future that happened (``truth``), and whether it commits to
+    one future (:func:`~pyext.evaluation.metrics.commits`); per step (the mean of its ``n`` frames).
+    The futures' rounded mean is scored too, as :data:`FUTURES_MEAN`.
 
     Args:
         outputs: method -> uint8 ``(F, H, W, 3)``, F predicted frames.
-        inputs: uint8 ``(m, H, W, 3)``, the clip's inputs (every future's).
         futures: uint8 ``(K, F, H, W, 3)``.
         truth: uint8 ``(F, H, W, 3)``, the future that happened.
+        masks: F bool ``(H, W)``.
     """
     frames = len(truth)
-    masks = _union_masks(inputs, futures, threshold)
     mean = np.rint(futures.astype(np.float64).mean(axis=0)).astype(np.uint8)
     out = {}
     for method, predicted in {**outputs, FUTURES_MEAN: mean}.items():
@@ -117,10 +117,6 @@ def score_against_futures(outputs: dict[str, np.ndarray], inputs: np.ndarray, fu
     return out
 
 
-# A stochastic predictor's samples: scored against the future that happened, on its moving region,
-# and, where the clip's futures are recorded, how many of them the samples reach.
-SAMPLE_SCORES = ("best_psnr", "mean_psnr", "diversity")
-FUTURE_SAMPLE_SCORES = ("coverage", "best_psnr_union")
 SAMPLE_SEED = 0x5A4D  # the evaluation's latents: clip i's N are draw_latents((SAMPLE_SEED, i), noise, N)
 
 
@@ -144,11 +140,11 @@ def score_samples(samples: np.ndarray, truth: np.ndarray, masks: np.ndarray, n: 
             for s in range(len(truth) // n)]
 
 
-def _union_masks(inputs: np.ndarray, futures: np.ndarray, threshold: float) -> list[np.ndarray]:
-    """Per predicted frame, the union of the K futures ``(K, F, H, W, 3)``'s moving regions, each
-    from its own frame before (the last input first)."""
-    before = np.concatenate([np.broadcast_to(inputs[-1], (len(futures), 1, *inputs.shape[1:])), futures[:, :-1]], 1)
-    return [np.logical_or.reduce([motion_mask(before[k, j], futures[k, j], threshold) for k in range(len(futures))])
+def union_masks(inputs: np.ndarray, futures: np.ndarray, threshold: float) -> list[np.ndarray]:
+    """Per predicted frame, the union of the K futures ``(K, F, H, W, 3)``'s moving regions
+    (:func:`~pyext.evaluation.metrics.union_motion_mask`), each from its own frame before: the
+    last input ``inputs[-1]`` at the first, the future's own previous frame after."""
+    return [union_motion_mask(inputs[-1] if j == 0 else futures[:, j - 1], futures[:, j], threshold)
             for j in range(futures.shape[1])]
 
 
@@ -186,11 +182,9 @@ def evaluate_clip(generator: Predictor, clip: np.ndarray, steps: int, threshold:
         per_frame = [frame_scores(frames[j], targets[j], masks[j]) for j in range(steps * n)]
         scores[method] = [{k: float(np.mean([f[k] for f in per_frame[s * n:(s + 1) * n]])) for k in SCORES}
                           for s in range(steps)]
-    against = None if futures is None else score_against_futures(outputs, inputs, futures, targets, threshold, n)
-    sampled = None
-    if latents is not None:
-        union = None if futures is None else _union_masks(inputs, futures, threshold)
-        sampled = score_samples(samples, targets, masks, n, futures, union)
+    union = None if futures is None else union_masks(inputs, futures, threshold)
+    against = None if futures is None else score_against_futures(outputs, futures, targets, union, n)
+    sampled = None if latents is None else score_samples(samples, targets, masks, n, futures, union)
     return ClipResult(predictions, baselines, masks, scores, against, sampled)
 
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.dataset import ClipDataset
-from ..models import MultiScaleDiscriminator, Predictor, clip_pyramid, draw_latents
+from ..models import MultiScaleDiscriminator, Predictor, draw_latents
 
 _BATCH = 16
 _LR, _BETAS = 2e-4, (0.5, 0.999)  # DCGAN's Adam
@@ -39,7 +39,7 @@ def _judged(generator: Predictor, D: MultiScaleDiscriminator, clips: torch.Tenso
     z = draw_latents(seed, generator.noise, len(x), device=x.device) if generator.noise else None
     with torch.no_grad():
         fake = generator.forward_scales(x, labels, z)
-    return D(clip_pyramid(y, generator.scales), x), D(fake, x)
+    return D(y, x), D(fake, x)  # D makes the real frames' pyramid itself
 
 
 def probe_accuracy(generator: Predictor, patch: int, leak: float, train: Path, held_out: Path, steps: int,

@@ -26,7 +26,7 @@ from ..config import FAMILIES as _FAMILY_TABLE
 from ..registry import Registry
 
 __all__ = ["DISCRIMINATORS", "FAMILIES", "Model", "Predictor", "clip_pyramid", "draw_latents", "register_discriminator",
-           "register_family"]
+           "register_family", "seeded_generator"]
 
 
 class Model(nn.Module):
@@ -96,14 +96,20 @@ class Predictor(Model):
         return torch.cat(out, dim=1)
 
 
+def seeded_generator(seed: Sequence[int]) -> torch.Generator:
+    """A CPU random generator that is a function of the non-negative ints ``seed`` alone (through
+    NumPy's SeedSequence), whatever the global random state: what a resumed run or another process
+    draws again exactly."""
+    state = np.random.SeedSequence(list(seed)).generate_state(2, np.uint64)
+    return torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
+
+
 def draw_latents(seed: Sequence[int], size: int, total: int, rows: slice | None = None,
                  device: torch.device | str = "cpu") -> torch.Tensor:
     """Standard normal latents ``(total, size)`` float32 (or their ``rows``: a process's share of a
     distributed batch), a function of ``seed`` alone (e.g. ``(train.seed, step, batch)``): a resumed
     run and every process of a distributed one draw the same, whatever the global random state."""
-    state = np.random.SeedSequence([*seed, _LATENT_STREAM]).generate_state(2, np.uint64)
-    generator = torch.Generator().manual_seed(int(state[0] >> np.uint64(1)))
-    z = torch.randn(total, size, generator=generator)
+    z = torch.randn(total, size, generator=seeded_generator([*seed, _LATENT_STREAM]))
     return (z if rows is None else z[rows]).to(device)
 
 
