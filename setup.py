@@ -80,6 +80,8 @@ setup(
     # Every package under pyext/ (pyext.data, ...), and the experiments (above pyext: nothing in pyext
     # imports them; `beyondmse` finds their commands through the entry points below).
     packages=find_packages(include=["pyext", "pyext.*", "experiments"]),
+    # The shipped feature extractor of FID/KID/IS (evaluate.features: builtin).
+    package_data={"pyext.evaluation": ["extractor_files/*"]},
     python_requires=">=3.10",
     ext_modules=[] if os.environ.get("BEYONDMSE_NO_EXTENSION", "0") not in ("", "0") else _extensions(),
     # `beyondmse` (pyext/cli.py); commands beyond its own are entry points of beyondmse.commands.

@@ -25,9 +25,11 @@ def _metrics(psnr: float, with_samples: bool = False) -> dict:
                    "commit_share": 0.0 if m == "mean_of_futures" else 0.75}
                for m in ("model", "last_frame", "optical_flow", "mean_of_futures")}
     metrics = {m: {"step1": step} for m in ("model", "last_frame", "optical_flow")}
-    metrics.update(clips=12, futures={"branches": 2, "step1": futures}, probe={"accuracy": 0.625})
+    metrics.update(clips=12, futures={"branches": 2, "step1": futures}, probe={"accuracy": 0.625},
+                   fid={"step1": {"model": psnr / 2, "last_frame": 3.0, "optical_flow": 4.0}},
+                   kid={"step1": {m: {"mean": 0.0025, "std": 0.001} for m in ("model", "last_frame", "optical_flow")}})
     if with_samples:
-        metrics["samples"] = {"samples": 4, "step1": {"best_psnr": psnr + 2, "coverage": 1.0}}
+        metrics["samples"] = {"samples": 4, "step1": {"best_psnr": psnr + 2, "coverage": 1.0, "diversity": 1.25}}
     return metrics
 
 
@@ -36,8 +38,9 @@ def test_the_table_reads_every_measure_of_each_row():
                {"row": "adv-gdl-noise", "metrics": _metrics(19.0, True), "d_measures": {"d_accuracy": 0.51},
                 "train_seconds": 120.0}]
     lines = claim.table(results).splitlines()
-    assert lines[2].startswith("| futures' mean (reference) | - | - | - | 19.00 | 0.500 | 0.000 |")
-    assert lines[3].startswith("| last frame | 20.00 | 0.500 | 20.00 | 19.00 | 0.900 | 0.750 |")
-    assert lines[5] == "| `l2` | 20.00 | 0.500 | 20.00 | 19.00 | 0.900 | 0.750 | - | - | 0.625 | (no D) | 100 |"
-    assert lines[6] == ("| `adv-gdl-noise` | 19.00 | 0.500 | 20.00 | 18.00 | 0.900 | 0.750 | 21.00 | 1.000 | 0.625 "
-                        "| d_accuracy 0.510 | 120 |")
+    assert lines[2].startswith("| futures' mean (reference) | - | - | - | 19.00 | 0.500 | 0.000 | - | - | - | - | - |")
+    assert lines[3].startswith("| last frame | 20.00 | 0.500 | 20.00 | 19.00 | 0.900 | 0.750 | - | - | - | 3.00 | 2.50 |")
+    assert lines[5] == ("| `l2` | 20.00 | 0.500 | 20.00 | 19.00 | 0.900 | 0.750 | - | - | - | 10.00 | 2.50 | 0.625 "
+                        "| (no D) | 100 |")
+    assert lines[6] == ("| `adv-gdl-noise` | 19.00 | 0.500 | 20.00 | 18.00 | 0.900 | 0.750 | 21.00 | 1.000 | 1.25 "
+                        "| 9.50 | 2.50 | 0.625 | d_accuracy 0.510 | 120 |")

@@ -315,6 +315,11 @@ ERRORS = [
      "expected 0 or at most the smaller side of extract.frame_size (240), got 248"),
     ("finetune-gaia", _both(_set("model.family", "gaia"), _set("finetune.patch", 64)), "finetune.patch",
      "expected 0 with model.family: gaia (its autoencoders' sizes are fixed), got 64"),
+    # the evaluation's networks and patches, the best-of-many objective
+    ("features-number", _set("evaluate.features", 3), "evaluate.features",
+     "expected builtin (the project's own), a path, or '' for none, got 3"),
+    ("fid-patches-1", _set("evaluate.fid_patches", 1), "evaluate.fid_patches", "expected an int >= 2, got 1"),
+    ("best-of-0", _set("loss.best_of", 0), "loss.best_of", "expected an int >= 1, got 0"),
 ]
 
 

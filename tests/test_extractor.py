@@ -30,7 +30,7 @@ def test_the_corpus_covers_every_set_and_labels_shapes_only_where_visible(small)
 
 def test_a_trained_extractor_exports_files_the_fid_path_loads(small, tmp_path):
     net, accuracy = train_extractor(small, steps=3, progress=False)
-    assert set(accuracy) == {"rotation", "source", "shape", "held_out", "trained_on"}
+    assert set(accuracy) == {"twin", "source", "shape", "held_out", "trained_on"}
     assert accuracy["held_out"] == 7 and accuracy["trained_on"] == 65
     card = export(net, tmp_path, {"task": "test"})
     for name in ("features.pt", "classifier.pt"):
@@ -58,3 +58,18 @@ def test_each_distortion_grows_with_its_level(small, kind):
     changes = [np.abs(distort(patches, kind, level).astype(int) - patches).mean() for level in DISTORTIONS[kind]]
     assert 0 < changes[0] and all(a < b for a, b in zip(changes, changes[1:])), changes
     assert distort(patches, kind, DISTORTIONS[kind][0]).dtype == np.uint8
+
+
+def test_the_shipped_files_match_their_card_and_its_unseen_shape_accuracy():
+    from pyext.evaluation.extractor import EXTRACTOR_DIR
+
+    card = json.loads((EXTRACTOR_DIR / "card.json").read_text())
+    for name in ("features.pt", "classifier.pt"):
+        assert card["files"][name] == "sha256:" + hashlib.sha256((EXTRACTOR_DIR / name).read_bytes()).hexdigest()
+    # The card's accuracy of the shape head on videos of the check's seed, recomputed on a sample.
+    unseen = corpus(60, seed=card["corpus"]["seed"] + 1)
+    stochastic = unseen["source"] == SOURCES.index("stochastic")
+    classifier = FrameFeatures(EXTRACTOR_DIR / "classifier.pt", torch.device("cpu"), "evaluate.classifier", "logits")
+    classifier.add({"shapes": unseen["patches"][stochastic]})
+    accuracy = (classifier.features("shapes").argmax(1) == unseen["shape"][stochastic]).mean()
+    assert accuracy == pytest.approx(card["validation"]["shape_unseen"]["accuracy"], abs=0.15)

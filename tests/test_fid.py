@@ -79,29 +79,57 @@ def test_kernel_distance_is_the_unbiased_polynomial_mmd_by_hand():
     assert again == kernel_distance(real, fake, subsets=10, subset_size=20)  # seeded subsets
 
 
-def test_fid_is_refused_without_more_frames_than_dimensions_and_kid_stays(tmp_path):
+def test_fid_is_refused_without_more_patches_than_twice_the_dimensions_and_kid_stays(tmp_path):
     features = FrameFeatures(_extractor(tmp_path / "f.pt", 8), torch.device("cpu"))
     rng = np.random.default_rng(2)
     for name in ("truth", "model"):
         features.add({name: rng.integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)})
     small = distances(features, "truth", ["model"], subsets=5, subset_size=100)
-    assert "fid" not in small and small["fid_refused"].startswith("6 frames <= 8 feature dimensions")
+    assert "fid" not in small and small["fid_refused"].startswith("6 patches <= 2 x 8 feature dimensions: "
+                                                                  "the covariances are singular")
     assert small["kid_subset_size"] == 6 and set(small["kid"]["model"]) == {"mean", "std"}
     for name in ("truth", "model"):
         features.add({name: rng.integers(0, 256, (10, 16, 16, 3), dtype=np.uint8)})
+    middle = distances(features, "truth", ["model"], subsets=5, subset_size=100)
+    assert "fid" not in middle and "poorly estimated" in middle["fid_refused"]  # 16 = 2d
+    for name in ("truth", "model"):
+        features.add({name: rng.integers(0, 256, (1, 16, 16, 3), dtype=np.uint8)})
     large = distances(features, "truth", ["model"], subsets=5, subset_size=100)
-    assert large["frames"] == 16 and large["dimension"] == 8 and large["fid"]["model"] > 0
+    assert large["patches"] == 17 and large["dimension"] == 8 and large["fid"]["model"] > 0
+    # The same rows of each set alone: the distance of those rows' features, by hand.
+    rows = np.arange(0, 17, 2)
+    chosen = distances(features, "truth", ["model"], subsets=5, subset_size=100, rows=rows)
+    assert chosen["patches"] == 9 and chosen["kid"]["model"]["mean"] == pytest.approx(
+        kernel_distance(features.features("truth")[rows], features.features("model")[rows], 5, 9)[0], abs=1e-8)
     assert large["extractor"] == "sha256:" + hashlib.sha256((tmp_path / "f.pt").read_bytes()).hexdigest()
 
 
-def _evaluate(tmp_path, features: str, classifier: str = ""):
+_CLIPS = 5
+
+
+def _evaluate(tmp_path, features: str, classifier: str = "", source: str = "demo", fid_patches: int = 2000):
     g, _ = _generator(tmp_path)
-    clips = [np.ascontiguousarray(_translating(6, seed=s, h=64, w=80)) for s in range(5)]
+    clips = [np.ascontiguousarray(_translating(6, seed=s, h=64, w=80)) for s in range(_CLIPS)]
     _test_store(tmp_path / "test.h5", clips)
     p = load_params(TEST_PARAMS)
     p = replace(p, evaluate=replace(p.evaluate, pictures=0, features=features, classifier=classifier, kid_subsets=4,
-                                    kid_subset_size=3))
+                                    kid_subset_size=3, fid_patches=fid_patches),
+                data=replace(p.data, source=source))
     return evaluate(p, g, tmp_path / "test.h5", EvaluationFiles(tmp_path / "eval"), torch.device("cpu"), progress=False)
+
+
+def _moving_by_hand(step: int, patch: int = 32, min_motion: float = 8.0) -> int:
+    """The moving 32-pixel tiles of step ``step``'s true frame over the test clips of :func:`_evaluate`,
+    counted with numpy alone: RMS of the tile's difference from the frame before."""
+    count = 0
+    for s in range(_CLIPS):
+        clip = _translating(6, seed=s, h=64, w=80)[:, :64, :80].astype(np.float64)  # 64x80: multiples of 4 already
+        t = 4 + step - 1  # the test params' 4 inputs, 1 output a step
+        for y in range(0, 64 - patch + 1, patch):
+            for x in range(0, 80 - patch + 1, patch):
+                d = clip[t, y:y + patch, x:x + patch] - clip[t - 1, y:y + patch, x:x + patch]
+                count += np.sqrt((d * d).mean()) >= min_motion
+    return count
 
 
 def test_evaluate_writes_fid_and_kid_with_an_extractor_and_never_touches_the_network(tmp_path, monkeypatch):
@@ -118,13 +146,59 @@ def test_evaluate_writes_fid_and_kid_with_an_extractor_and_never_touches_the_net
     assert set(saved["fid"]) == set(saved["kid"]) == {"step1", "step2"}
     assert set(saved["fid"]["step1"]) == set(METHODS) and all(v >= 0 for v in saved["fid"]["step1"].values())
     about = saved["feature_extractor"]
-    assert (about["frames"], about["dimension"], about["kid_subset_size"]) == (5, 4, 3)
+    assert (about["patches"], about["dimension"], about["kid_subset_size"]) == (_moving_by_hand(2), 4, 3)
     assert about["extractor"] == "sha256:" + hashlib.sha256(extractor.read_bytes()).hexdigest()
+    # At most evaluate.fid_patches of them, the same draw each run.
+    fewer = _evaluate(tmp_path, str(extractor), fid_patches=9)
+    assert fewer["feature_extractor"]["patches"] == 9 and set(fewer["fid"]["step1"]) == set(METHODS)
+    assert fewer == _evaluate(tmp_path, str(extractor), fid_patches=9)
+
+
+def test_the_shipped_extractor_is_the_default_and_never_touches_the_network(tmp_path, monkeypatch):
+    from pyext.evaluation.extractor import EXTRACTOR_DIR
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a network connection was attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    p = load_params(TEST_PARAMS)
+    assert (p.evaluate.features, p.evaluate.classifier) == ("builtin", "")
+    metrics = _evaluate(tmp_path, p.evaluate.features, "builtin")
+    card = json.loads((EXTRACTOR_DIR / "card.json").read_text())
+    about = metrics["feature_extractor"]
+    assert about["extractor"] == card["files"]["features.pt"] and about["dimension"] == 128
+    assert about["patches"] == _moving_by_hand(2) and "fid_refused" in about  # too few patches for FID here
+    assert set(metrics["kid"]["step1"]) == set(METHODS)
+    # The demo's classes are motions: the shipped shape classifier is refused, in one line.
+    assert metrics["classifier_refused"].startswith("evaluate.classifier: builtin names object shapes; data.source "
+                                                    "demo's classes do not show in one frame")
+    assert "inception_score" not in metrics and "class_accuracy" not in metrics
+    shapes = _evaluate(tmp_path, "", "builtin", source="stochastic")
+    assert set(shapes["class_accuracy"]["step1"]) == {*METHODS, "truth"}
+    assert shapes["classifier"]["classifier"] == card["files"]["classifier.pt"] and shapes["classifier"]["classes"] == 4
+
+
+def test_moving_tiles_by_hand():
+    from pyext.evaluation.fid import moving_tiles, tiles
+
+    before = np.zeros((2, 70, 100, 3), np.uint8)  # 2 rows x 3 columns of 32-pixel tiles; borders left out
+    truth = before.copy()
+    truth[0, 40:50, 70:80] = 255  # tile (row 1, column 2) of frame 0: RMS 255 * sqrt(100 / 1024) = 79.7
+    truth[1, 0:32, 0:32] = 7  # frame 1's first tile moves by 7 < 8
+    truth[1, 0:32, 32:64] = 8  # and its second by exactly 8
+    truth[1, 64:70, :] = 255  # the border below the last row of tiles is not a tile
+    origins = moving_tiles(before, truth, 32, 8.0)
+    assert origins.tolist() == [[0, 32, 64], [1, 0, 32]]
+    cut = tiles(truth, origins, 32)
+    assert cut.shape == (2, 32, 32, 3) and cut[0].max() == 255 and (cut[1] == 8).all()
+    assert moving_tiles(before[:, :20], truth[:, :20], 32, 8.0).shape == (0, 3)
 
 
 def test_without_an_extractor_there_is_no_fid_or_kid(tmp_path):
     metrics = _evaluate(tmp_path, "")
-    assert not {"fid", "kid", "feature_extractor", "inception_score", "classifier"} & set(metrics)
+    assert not {"fid", "kid", "feature_extractor", "inception_score", "classifier", "class_accuracy",
+                "classifier_refused"} & set(metrics)
 
 
 def test_inception_score_by_hand():
@@ -145,7 +219,10 @@ def test_evaluate_writes_the_inception_score_with_a_classifier(tmp_path):
     assert set(metrics["inception_score"]["step1"]) == {*METHODS, "truth"}
     assert all(1 <= v["mean"] <= 7 for v in metrics["inception_score"]["step2"].values())
     about = metrics["classifier"]
-    assert (about["frames"], about["classes"], about["splits"]) == (5, 7, 5)
+    n = _moving_by_hand(2)
+    assert (about["patches"], about["classes"], about["splits"]) == (n, 7, min(10, n))
+    # Each patch's class is its clip's (all 0 here): the accuracy is the share with the largest logit at 0.
+    assert 0 <= metrics["class_accuracy"]["step1"]["truth"] <= 1
     assert about["classifier"] == "sha256:" + hashlib.sha256(classifier.read_bytes()).hexdigest()
     assert "fid" not in metrics and "kid" not in metrics
 
@@ -167,7 +244,7 @@ def test_bad_extractor_files_stop_with_one_line(tmp_path):
     with pytest.raises(ParamsError, match=r"must return features \(2, d\) for 2 frames, got \(2, 3, 8, 8\)"):
         features.add({"truth": np.zeros((2, 8, 8, 3), np.uint8)})
     raw_missing = tmp_path / "params.yaml"
-    raw_missing.write_text(TEST_PARAMS.read_text().replace('features: ""', 'features: "nowhere.pt"'))
+    raw_missing.write_text(TEST_PARAMS.read_text().replace('features: builtin', 'features: "nowhere.pt"'))
     with pytest.raises(ParamsError, match=r"evaluate.features: no such file: .*nowhere.pt"):
         load_params(raw_missing)
 

@@ -86,3 +86,49 @@ def test_one_training_step_with_noise_on_cuda_matches_the_cpu():
     assert cuda_loss == pytest.approx(cpu_loss, rel=1e-4)
     for a, b in zip(cpu, cuda):
         torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-5)
+
+
+def test_best_of_many_takes_each_clips_best_sample_by_hand():
+    from pyext.config import load_params
+    from pyext.losses.generator import best_of_many, generator_loss
+    from pyext.ops import reference
+    from cases import TEST_PARAMS
+
+    loss = load_params(TEST_PARAMS).loss
+    g = torch.Generator().manual_seed(0)
+    targets = [torch.rand(2, 1, 3, s, s, generator=g) for s in (4, 8)]  # 2 clips, 2 scales
+    noise = [torch.rand(2, 1, 3, s, s, generator=g) for s in (4, 8)]
+    # Sample 0 is clip 0's truth and noise for clip 1; sample 1 the other way round.
+    preds = [torch.cat([torch.stack([t[0], n[1]]), torch.stack([n[0], t[1]])]) for t, n in zip(targets, noise)]
+    lp, gdl, chosen = best_of_many(loss, preds, targets)
+    assert chosen.tolist() == [0, 1] and all(float(v) == 0 for v in lp + gdl)
+    # Where each clip's best sample is imperfect: the mean over clips of that sample's terms, by hand.
+    half = [0.5 * t + 0.5 * n for t, n in zip(targets, noise)]  # clip i's sample 1 is halfway to the truth
+    preds = [torch.cat([n, h]) for n, h in zip(noise, half)]
+    lp, gdl, chosen = best_of_many(loss, preds, targets)
+    assert chosen.tolist() == [1, 1]
+    for k, (h, t) in enumerate(zip(half, targets)):
+        assert float(lp[k]) == pytest.approx(float((h - t).abs().pow(loss.p).mean()), rel=1e-5)
+        assert float(gdl[k]) == pytest.approx(float(reference.gdl_loss(h, t, loss.alpha)), rel=1e-5)
+    # generator_loss takes the samples' rows as best-of-many, one sample a clip as the paper's loss.
+    assert float(generator_loss(loss, preds, targets).total) == pytest.approx(
+        float(generator_loss(loss, half, targets).total), rel=1e-5)
+
+
+def test_best_of_needs_noise_and_no_feature_term(tmp_path):
+    import yaml
+    from cases import TEST_PARAMS
+
+    from pyext.config import ParamsError, load_params
+
+    raw = yaml.safe_load(TEST_PARAMS.read_text())
+    raw["loss"]["best_of"] = 4
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(ParamsError, match=r"loss.best_of: expected 1 unless model.family is multiscale with "
+                                          r"model.multiscale.noise > 0 .*got 4"):
+        load_params(tmp_path / "params.yaml")
+    raw["model"]["multiscale"]["noise"] = 2
+    raw["loss"]["feature"] = 0.5
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(ParamsError, match=r"loss.best_of: expected 1 with loss.feature > 0 or a model.condition"):
+        load_params(tmp_path / "params.yaml")

@@ -33,6 +33,8 @@ def test_wheel_holds_every_package(tmp_path):
     for package in packages:  # with all their modules
         modules = sorted(f"{package}/{m.name}" for m in (REPO / package).glob("*.py"))
         assert [m for m in modules if m not in names] == [], package
+    shipped = sorted(f"pyext/evaluation/extractor_files/{name}" for name in ("card.json", "classifier.pt", "features.pt"))
+    assert [f for f in shipped if f not in names] == [], "the wheel lacks the shipped extractor"
     native = [n for n in names if n.startswith("pyext/_C") and n.endswith(".so")]
     assert [n for n in native if n.startswith("pyext/_C.")], "no native extension"
     # pyext._C_testing is built in place only, for the tests of a checkout.

@@ -212,9 +212,12 @@ def test_resumed_run_of_a_stateful_objective_equals_uninterrupted(data_dir, tmp_
         assert 0 < float(a["objective"]["k"]) < 1
 
 
-def test_resumed_run_of_a_generator_with_noise_equals_uninterrupted(data_dir, tmp_path):
-    # Its latents come from (seed, step, batch), not from a random state a resume would lose.
+@pytest.mark.parametrize("best_of", [1, 2])
+def test_resumed_run_of_a_generator_with_noise_equals_uninterrupted(data_dir, tmp_path, best_of):
+    # Its latents come from (seed, step, batch), not from a random state a resume would lose; the
+    # best-of-many samples' from (seed, step, batch, sample).
     params = with_multiscale(_params(steps=4, checkpoint_every=2), noise=3)
+    params = replace(params, loss=replace(params.loss, best_of=best_of))
     train(params, DataFiles(data_dir), RunFiles(tmp_path / "a"), progress=False)
     train(params, DataFiles(data_dir), RunFiles(tmp_path / "b"), until_step=2, progress=False)
     assert train(params, DataFiles(data_dir), RunFiles(tmp_path / "b"), progress=False)["resumed_from"] == 2
@@ -521,8 +524,9 @@ def test_dvclive_logs_and_pictures(data_dir, tmp_path):
 
 
 def _project(tmp_path: Path, data_dir: Path, kind: str = "bce", pause: float = 0.0, condition: str = "none",
-             noise: int = 0, **train_settings) -> Path:
+             noise: int = 0, best_of: int = 1, **train_settings) -> Path:
     raw = yaml.safe_load((TEST_PARAMS).read_text())
+    raw["loss"]["best_of"] = best_of
     raw["model"]["condition"] = condition
     raw["loss"]["adversarial"]["kind"] = kind
     raw["loss"]["adversarial"]["d_pause"] = pause
@@ -546,25 +550,26 @@ def _run(project: Path, *command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("kind,port,pause,condition,noise", [
-    ("bce", 29517, 0.0, "none", 0), ("wgan_gp", 29519, 0.0, "none", 0), ("began", 29521, 0.0, "none", 0),
-    ("bce", 29525, 1e9, "none", 0), ("hinge", 29527, 0.0, "acgan", 0), ("bce", 29529, 0.0, "none", 3)])
-def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port, pause, condition, noise):
+@pytest.mark.parametrize("kind,port,pause,condition,noise,best_of", [
+    ("bce", 29517, 0.0, "none", 0, 1), ("wgan_gp", 29519, 0.0, "none", 0, 1), ("began", 29521, 0.0, "none", 0, 1),
+    ("bce", 29525, 1e9, "none", 0, 1), ("hinge", 29527, 0.0, "acgan", 0, 1), ("bce", 29529, 0.0, "none", 3, 2)])
+def test_two_process_ddp_run_matches_one_process(data_dir, tmp_path, kind, port, pause, condition, noise, best_of):
     # wgan_gp: the gradient penalty's double backward goes through DistributedDataParallel, and the
     # interpolates' coefficients are drawn for the whole batch. began: both replicas update k_t from
     # energies averaged over the processes (a fast gain, so that k_t matters within 2 steps). The
     # pause (DeePSiM's, every step after the first): both replicas skip D's second update, on the
     # ratio of losses averaged over the processes, and measure D's loss without DDP's graph. acgan:
     # each process's share of the classes goes with its share of the clips, to G and to D's class head.
-    # noise: each process gives its clips their rows of the whole batch's latents.
-    project = _project(tmp_path / "ddp", data_dir, kind, pause, condition, noise)
+    # noise: each process gives its clips their rows of the whole batch's latents (and, best of 2,
+    # of the second sample's; each clip's best sample is its own process's choice).
+    project = _project(tmp_path / "ddp", data_dir, kind, pause, condition, noise, best_of)
     torchrun = Path(sys.executable).with_name("torchrun")
     done = _run(project, str(torchrun), "--nproc_per_node", "2", "--master_port", str(port), "-m", "pipeline.train")
     assert done.returncode == 0, done.stderr[-3000:]
     if pause:  # the second step was paused
         paused = (project / "dvclive" / "plots" / "metrics" / "train" / "d_paused.tsv").read_text().split()
         assert paused[-4:] == ["1", "0.0", "2", "1.0"], paused
-    single = _project(tmp_path / "single", data_dir, kind, pause, condition, noise)
+    single = _project(tmp_path / "single", data_dir, kind, pause, condition, noise, best_of)
     done = _run(single, sys.executable, "-m", "pipeline.train")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "train: models/generator.pt after 2 steps" in done.stdout

@@ -101,11 +101,11 @@ from .model import (
     MultiScaleParams,
 )
 from .params import Params, StrictLoader, finetune_params, load_params, parse_params
-from .rules import MAX_STEPS, ParamsError
+from .rules import BUILTIN, MAX_STEPS, ParamsError
 from .training import AUGMENTATIONS, OPERATIONAL, OPTIMIZERS, FinetuneParams, TrainParams
 
 __all__ = [
-    "AUGMENTATIONS", "COMPARATORS", "CONDITIONS", "DATA_SOURCES", "DEMO_MAX_CLASSES", "DISCRIMINATORS", "D_NORMS",
+    "AUGMENTATIONS", "BUILTIN", "COMPARATORS", "CONDITIONS", "DATA_SOURCES", "DEMO_MAX_CLASSES", "DISCRIMINATORS", "D_NORMS",
     "FAMILIES", "FGAN_DIVERGENCES", "GENERATED_SOURCES", "MAX_STEPS", "MEASURES", "MODEL_MAX_SCALES", "OBJECTIVES",
     "OPERATIONAL", "OPTIMIZERS", "PHOTOS_MAX_CLASSES", "SKIPS", "SOURCES", "STOCHASTIC_MAX_BRANCHES",
     "STOCHASTIC_MAX_CLASSES", "TABLE1_DISCRIMINATOR", "AdversarialParams", "BEGANParams",

@@ -22,17 +22,21 @@ class Source:
             videos under ``data.root``.
         classes: a generated set's classes, one motion kind (or, for ``stochastic``, one object
             shape) each (its section's ``classes`` takes the first ones).
+        classes_in_one_frame: whether one frame shows a video's class (an object's shape does, a
+            motion does not): the class-based measures (``evaluate.classifier: builtin``) need it.
     """
 
     generator: str = ""
     classes: tuple[str, ...] = ()
+    classes_in_one_frame: bool = False
 
 
 # The generated sources come first: prepare renders them into data/<source>/.
 SOURCES: dict[str, Source] = {
     "demo": Source("pyext.data.demo:generate_demo", ("Translate", "Rotate", "Scale", "Bounce", "CameraPan", "Occlude")),
     "photos": Source("pyext.data.photos:generate_photos", ("Tripod", "Handheld", "Pan", "Zoom", "Follow")),
-    "stochastic": Source("pyext.data.stochastic:generate_stochastic", ("Discs", "Squares", "Triangles", "Crosses")),
+    "stochastic": Source("pyext.data.stochastic:generate_stochastic", ("Discs", "Squares", "Triangles", "Crosses"),
+                         classes_in_one_frame=True),
     "ucf101": Source(),
     "sports1m": Source(),
     "folder": Source(),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .rules import Rule, _Cap, _choice, _Count, _float, _int, _OptionalPath, section
+from .rules import Rule, _Cap, _choice, _Count, _float, _int, _Network, section
 
 __all__ = ["MEASURES", "EvaluateParams", "rules"]
 
@@ -26,12 +26,18 @@ class EvaluateParams:
         pictures: test clips drawn as PNG grids and GIFs (GAIA: samples and interpolated pairs).
         patches: GAIA's evaluation samples: moving patches cut from the test clips
             (:mod:`pyext.evaluation.gaia`).
-        features: a TorchScript feature extractor (frames ``(N, 3, H, W)`` RGB float32 in [0, 1]
-            -> ``(N, d)``), relative to the params file, for FID and KID of the predicted frames
-            (:mod:`pyext.evaluation.fid`); '' computes neither.
-        classifier: a TorchScript classifier (frames as ``features`` takes them -> class logits
-            ``(N, C)``), relative to the params file, for the Inception Score of the predicted and
-            the true frames (:func:`pyext.evaluation.fid.inception_score`); '' computes none.
+        features: the feature extractor of FID and KID (:mod:`pyext.evaluation.fid`): ``builtin``
+            (the project's own, :mod:`pyext.evaluation.extractor`), a TorchScript file (patches
+            ``(N, 3, P, P)`` RGB float32 in [0, 1] -> ``(N, d)``) relative to the params file, or ''
+            for neither.
+        classifier: the classifier of the Inception Score and the class accuracy of the predicted
+            and true patches: ``builtin`` (the project's own extractor's head: only on sources whose
+            classes show in one frame, ``stochastic``; elsewhere refused in the metrics), a
+            TorchScript file (patches as ``features`` takes them -> class logits ``(N, C)``), or ''
+            for none.
+        fid_patches: moving patches (``clip.patch`` square tiles of the predicted and the true
+            frames where the truth moves by ``filter.min_motion``) FID and KID compare per step: at
+            most this many, drawn at random (seeded) where there are more; the number is recorded.
         kid_subsets: random subsets KID averages over.
         kid_subset_size: frames per KID subset (at most the frames there are).
         measure: the measure the stage reports and plots (``eval/metrics.json`` holds both):
@@ -52,8 +58,9 @@ class EvaluateParams:
     flow_threshold: _float(0)
     pictures: _int(0)
     patches: _int(2)
-    features: _OptionalPath
-    classifier: _OptionalPath
+    features: _Network
+    classifier: _Network
+    fid_patches: _int(2)
     kid_subsets: _Count
     kid_subset_size: _int(2)
     measure: _choice(*MEASURES)

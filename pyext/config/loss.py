@@ -208,6 +208,11 @@ class LossParams:
             ``adv * class_weight * CE`` of its clips.
         class_d: which clips D's class head learns from: ``both`` real and generated (the ACGAN
             paper) or ``real`` only (StudioGAN's ACGAN-Mod).
+        best_of: a generator with noise (``model.multiscale.noise``) predicts each training clip from
+            this many latents and its ``L_p`` and ``L_gdl`` count only the best of them per clip
+            (Bhattacharyya et al. 2018's best-of-many sample objective: a sample need only match
+            one possible future, so the latent is worth using); ``L_adv`` judges every sample. 1:
+            the paper's loss.
     """
 
     adversarial: AdversarialParams
@@ -220,6 +225,7 @@ class LossParams:
     comparator: ComparatorParams
     class_weight: _float(0)
     class_d: _choice("both", "real")
+    best_of: _Count
 
 
 def _others(table: dict, holds) -> str:
@@ -236,6 +242,12 @@ def rules(p) -> Iterator[Rule]:
     comparator = COMPARATORS[loss.comparator.kind]
     yield Rule("loss.comparator.file", not comparator.file or loss.comparator.file != "",
                f"a TorchScript file with loss.comparator.kind: {loss.comparator.kind}", loss.comparator.file)
+    if loss.best_of > 1:  # the samples differ by their latents alone; the other terms take one sample a clip
+        yield Rule("loss.best_of", model.family == "multiscale" and model.multiscale.noise > 0,
+                   "1 unless model.family is multiscale with model.multiscale.noise > 0 (the samples differ by "
+                   "their latents alone)", loss.best_of)
+        yield Rule("loss.best_of", loss.feature == 0 and model.condition == "none",
+                   "1 with loss.feature > 0 or a model.condition", loss.best_of)
     if not FAMILIES[model.family].objective:
         return
     objective = OBJECTIVES[kind]

@@ -21,7 +21,7 @@ from .evaluation import EvaluateParams
 from .extraction import ExtractParams, FilterParams
 from .loss import COMPARATORS, LossParams
 from .model import ModelParams
-from .rules import Expect, ParamsError, Rule, section, show
+from .rules import BUILTIN, Expect, ParamsError, Rule, section, show
 from .training import FinetuneParams, TrainParams
 
 __all__ = ["Params", "StrictLoader", "finetune_params", "load_params", "parse_params"]
@@ -144,7 +144,7 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
         params = replace(params, loss=replace(params.loss, comparator=replace(
             comparator, file=_resolved(source, comparator.file))))
     for key in ("features", "classifier"):
-        if getattr(evaluate, key):
+        if getattr(evaluate, key) not in ("", BUILTIN):
             evaluate = replace(evaluate, **{key: _resolved(source, getattr(evaluate, key))})
     params = replace(params, evaluate=evaluate)
 
@@ -155,7 +155,7 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
         raise ParamsError(source, "loss.comparator.file", f"no such file: {params.loss.comparator.file}")
     for key in ("features", "classifier"):
         path = getattr(params.evaluate, key)
-        if path and not Path(path).is_file():
+        if path not in ("", BUILTIN) and not Path(path).is_file():
             raise ParamsError(source, f"evaluate.{key}", f"no such file: {path}")
     if params.data.source not in GENERATED_SOURCES and not root.is_dir():
         problem = "not a directory" if root.exists() else "path does not exist"

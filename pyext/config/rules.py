@@ -138,6 +138,9 @@ _Layers = Annotated[tuple[Annotated[int, Strict()], ...], BeforeValidator(_list)
                     Expect("a non-empty list of distinct non-zero ints (1: the first layer, -1: the last)")]
 # A path that may be empty ('' for none); a relative one is resolved against the params file's folder.
 _OptionalPath = Annotated[str, Strict(), Expect("a path, or '' for none")]
+# A network file of the evaluation's: BUILTIN (the project's own, shipped), a path, or '' for none.
+BUILTIN = "builtin"
+_Network = Annotated[str, Strict(), Expect(f"{BUILTIN} (the project's own), a path, or '' for none")]
 
 
 def _expand_user(path: Path) -> Path:

@@ -1,22 +1,29 @@
-"""Fréchet and kernel distances (FID, KID) of predicted frames against true frames, through a feature
-extractor the user supplies (``evaluate.features``): nothing is downloaded.
+"""Fréchet and kernel distances (FID, KID) of predicted against true patches, and the Inception Score
+and class accuracy of a classifier, through the project's own shipped extractor
+(``evaluate.features: builtin``, :mod:`pyext.evaluation.extractor`) or a file of the user's: nothing
+is downloaded.
 
-The extractor is a TorchScript file: frames ``(N, 3, H, W)``, RGB float32 in [0, 1] at the test
-frames' size, in; features ``(N, d)`` out. (The standard FID network is not shipped: a user who
-has torch-fidelity's Inception weights can script that network and save it as such a file.)
-torchmetrics computes both distances (``FrechetInceptionDistance``, ``KernelInceptionDistance``)
-on the features, which this module extracts once per frame and feeds them through an identity
-"extractor", so each set of frames is run through the network once whatever it is compared with.
+An extractor is a TorchScript file: patches ``(N, 3, P, P)``, RGB float32 in [0, 1], in; features
+``(N, d)`` out. Full frames are cut into ``clip.patch``-square tiles and the tiles where the truth
+moves are compared (:func:`moving_tiles`): a frame's still background, the same in every prediction,
+would pull every distance towards zero, and the extractor was trained on such patches. (The
+standard FID network is not shipped: a user who has torch-fidelity's Inception weights can script
+that network, resizing inside, and save it as such a file.) torchmetrics computes both distances
+(``FrechetInceptionDistance``, ``KernelInceptionDistance``) on the features, which this module
+extracts once per patch and feeds them through an identity "extractor", so each set of patches is
+run through the network once whatever it is compared with.
 
-FID estimates two d x d covariances: with no more frames than dimensions they are singular and the
-distance means nothing, so FID is refused below that (one line in the metrics and the stage's
-output) and KID, unbiased at any size, is the measure for small sets. Every result records the
-number of frames, the dimension and the extractor file's SHA-256.
+FID estimates two d x d covariances: with no more than 2d patches they are poorly estimated (with
+d or fewer, singular) and the distance means little, so FID is refused there (one line in the
+metrics and the stage's output) and KID, unbiased at any size, is the measure for small sets. Every
+result records the number of patches, the dimension and the extractor file's SHA-256.
 
-The Inception Score needs a classifier's logits: it is computed only through a classifier file of
-the user's (``evaluate.classifier``: frames as above in, class logits ``(N, C)`` out, e.g. a scripted
-Inception network with its 1008-way head, or a classifier of the data's own classes), by
-torchmetrics' ``InceptionScore``, and is absent without one.
+The Inception Score needs a classifier's logits: ``evaluate.classifier: builtin`` is the shipped
+extractor's object-shape head, meaningful only on a source whose classes show in one frame
+(``stochastic``; refused in one line elsewhere), or a user's file (patches as above in, class logits
+``(N, C)`` out, e.g. a scripted Inception network with its 1008-way head). torchmetrics'
+``InceptionScore`` computes it; the class accuracy is the share of patches the classifier names
+their clip's class.
 """
 from __future__ import annotations
 
@@ -149,42 +156,54 @@ def inception_score(logits: np.ndarray, splits: int, seed: int = 0) -> tuple[flo
         return _seeded_mean_std(metric, seed)
 
 
-def inception_scores(classifier: FrameFeatures, names: list[str], splits: int = 10) -> dict:
+def inception_scores(classifier: FrameFeatures, names: list[str], splits: int = 10,
+                     rows: np.ndarray | None = None) -> dict:
     """The Inception Score of each set of ``names`` (:func:`inception_score`, ``min(splits, N)``
-    parts of the N frames every set holds: each has the frames of every evaluated clip).
+    parts of the N patches every set holds, or of its ``rows``: the same in every set).
 
     Returns:
-        ``{"inception_score": {name: {"mean", "std"}}, "frames", "classes", "splits", "classifier",
+        ``{"inception_score": {name: {"mean", "std"}}, "patches", "classes", "splits", "classifier",
         "classifier_file"}`` (``std`` None with one part).
     """
-    n, classes = classifier.features(names[0]).shape
+    def logits(name: str) -> np.ndarray:
+        every = classifier.features(name)
+        return every if rows is None else every[rows]
+
+    n, classes = logits(names[0]).shape
     parts = min(splits, n)
-    out: dict = {"frames": n, "classes": classes, "splits": parts, "classifier": classifier.digest,
+    out: dict = {"patches": n, "classes": classes, "splits": parts, "classifier": classifier.digest,
                  "classifier_file": classifier.path.name, "inception_score": {}}
     for name in names:
-        mean, std = inception_score(classifier.features(name), parts)
+        mean, std = inception_score(logits(name), parts)
         out["inception_score"][name] = {"mean": round(mean, 6), "std": round(std, 6) if math.isfinite(std) else None}
     return out
 
 
-def distances(features: FrameFeatures, truth: str, methods: list[str], subsets: int, subset_size: int) -> dict:
-    """FID and KID of each set in ``methods`` against the set ``truth``.
+def distances(features: FrameFeatures, truth: str, methods: list[str], subsets: int, subset_size: int,
+              rows: np.ndarray | None = None) -> dict:
+    """FID and KID of each set in ``methods`` against the set ``truth`` (of their ``rows`` alone
+    where given: the sets are aligned, row i of each the same patch).
 
     Returns:
-        ``{"fid": {method: value}, "kid": {method: {"mean", "std"}}, "frames", "dimension",
+        ``{"fid": {method: value}, "kid": {method: {"mean", "std"}}, "patches", "dimension",
         "extractor", "kid_subset_size", ...}``; ``fid`` absent and ``fid_refused`` saying why where
         there are no more frames than dimensions.
     """
-    real = features.features(truth)
+    def of(name: str) -> np.ndarray:
+        every = features.features(name)
+        return every if rows is None else every[rows]
+
+    real = of(truth)
     n, d = real.shape
-    size = min(subset_size, n)
-    out: dict = {"frames": n, "dimension": d, "extractor": features.digest, "extractor_file": features.path.name,
+    size = min(subset_size, n, *(len(of(method)) for method in methods))  # KID's subsets: of each set
+    out: dict = {"patches": n, "dimension": d, "extractor": features.digest, "extractor_file": features.path.name,
                  "kid_subsets": subsets, "kid_subset_size": size, "fid": {}, "kid": {}}
-    if n <= d:
-        out["fid_refused"] = f"{n} frames <= {d} feature dimensions: the covariances are singular; use kid"
+    if n <= 2 * d:
+        out["fid_refused"] = (f"{n} patches <= 2 x {d} feature dimensions: the covariances are "
+                              f"{'singular' if n <= d else 'poorly estimated'}; use kid")
     for method in methods:
-        fake = features.features(method)
-        if n > d:
+        fake = of(method)
+        if n > 2 * d:
             out["fid"][method] = round(frechet_distance(real, fake), 6)
         mean, std = kernel_distance(real, fake, subsets, size)
         out["kid"][method] = {"mean": round(mean, 8), "std": round(std, 8)}
@@ -193,4 +212,65 @@ def distances(features: FrameFeatures, truth: str, methods: list[str], subsets: 
     return out
 
 
-__all__ = ["FrameFeatures", "distances", "frechet_distance", "inception_score", "inception_scores", "kernel_distance"]
+def moving_tiles(before: np.ndarray, truth: np.ndarray, patch: int, min_motion: float) -> np.ndarray:
+    """The ``patch``-square tiles of the frames ``truth`` ``(F, H, W, 3)`` (a grid from the top left;
+    a border narrower than a tile is left out) whose motion score from the frames ``before`` (each
+    true frame's previous one, same shape) reaches ``min_motion``, as the training patches were kept.
+
+    Returns:
+        int64 ``(K, 3)``: each tile's frame, top and left.
+    """
+    from ..data.extract import motion_score
+
+    f, h, w = truth.shape[:3]
+    rows, cols = h // patch, w // patch
+    if not rows * cols:
+        return np.zeros((0, 3), np.int64)
+
+    def grid(frames: np.ndarray) -> np.ndarray:  # (F * rows * cols, P, P, 3)
+        cut = frames[:, :rows * patch, :cols * patch].reshape(f, rows, patch, cols, patch, 3)
+        return cut.transpose(0, 1, 3, 2, 4, 5).reshape(-1, patch, patch, 3)
+
+    score = motion_score(np.stack([grid(before), grid(truth)], axis=1))
+    k = np.flatnonzero(score >= min_motion)
+    return np.stack([k // (rows * cols), k // cols % rows * patch, k % cols * patch], axis=1).astype(np.int64)
+
+
+def tiles(frames: np.ndarray, origins: np.ndarray, patch: int) -> np.ndarray:
+    """The tiles at ``origins`` (:func:`moving_tiles`) of ``frames`` ``(F, H, W, 3)``: ``(K, P, P, 3)``."""
+    return np.stack([frames[t, y:y + patch, x:x + patch] for t, y, x in origins]) if len(origins) else \
+        np.zeros((0, patch, patch, 3), frames.dtype)
+
+
+def seeded_rows(n: int, limit: int, seed: int = 0) -> np.ndarray:
+    """At most ``limit`` of ``n`` rows, a seeded draw in order (all of them where ``n <= limit``)."""
+    return np.arange(n) if n <= limit else np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
+
+
+def class_accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The share of rows of ``logits`` ``(N, C)`` whose largest logit is at ``labels`` ``(N,)``."""
+    return float((logits.argmax(1) == labels).mean()) if len(labels) else math.nan
+
+
+def networks(params, device: torch.device) -> tuple[FrameFeatures | None, FrameFeatures | None, str | None]:
+    """The evaluation's extractor and classifier (``evaluate.features`` / ``evaluate.classifier``;
+    ``builtin``: the shipped files of :mod:`pyext.evaluation.extractor`), each None where not asked
+    for, and why the builtin classifier is refused on this source (None where it is not)."""
+    from ..config import BUILTIN, SOURCES
+    from .extractor import shipped
+
+    ev = params.evaluate
+    features = FrameFeatures(shipped("features") if ev.features == BUILTIN else Path(ev.features), device) \
+        if ev.features else None
+    classifier, refused = None, None
+    if ev.classifier == BUILTIN and not SOURCES[params.data.source].classes_in_one_frame:
+        refused = (f"evaluate.classifier: builtin names object shapes; data.source {params.data.source}'s classes "
+                   f"do not show in one frame, so the Inception Score and class accuracy are not computed")
+    elif ev.classifier:
+        path = shipped("classifier") if ev.classifier == BUILTIN else Path(ev.classifier)
+        classifier = FrameFeatures(path, device, "evaluate.classifier", "class logits")
+    return features, classifier, refused
+
+
+__all__ = ["FrameFeatures", "class_accuracy", "distances", "frechet_distance", "inception_score",
+           "inception_scores", "kernel_distance", "moving_tiles", "networks", "seeded_rows", "tiles"]

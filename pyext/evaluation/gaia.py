@@ -17,7 +17,11 @@ Measured:
 - interpolation realism: codes of the first half of the samples mixed with the second half's in
   ``INTERPOLATION_STEPS`` steps from 0 to 1, decoded, and D's reconstruction error (mean absolute,
   [0, 1] pixels) on them relative to its error on the real samples (1: D finds them as easy to
-  reconstruct as real clips).
+  reconstruct as real clips);
+- FID and KID (:mod:`pyext.evaluation.fid`, ``evaluate.features``) of the samples' frames against
+  GAIA's reconstructions, PCA's and the decoded midpoint interpolations (the codes mixed at the
+  step nearest t = 0.5), and where a classifier applies (``evaluate.classifier``) their Inception
+  Score and class accuracy.
 
 Outputs: ``metrics.json``; ``predictions.h5`` (the reconstructions, a ClipArray ``predictions``,
 with each sample's test clip ``clip`` and crop ``crop_origin``); ``plots/steps.csv`` (a series
@@ -47,6 +51,7 @@ from ..models.gaia import GAIA
 from ..pictures import clip_grid, frame_grid, save_animation, save_png
 from ..tables import write_series
 from .base import register_evaluation
+from .fid import class_accuracy, distances, inception_scores, networks
 from .patches import moving_patches
 
 INTERPOLATION_STEPS = 8
@@ -119,8 +124,12 @@ def evaluate_gaia(params: Params, model: GAIA, source: Path, data: DataFiles, ou
     half = len(x) // 2
     a, b = codes[:half], codes[half:]
     rows, grid = [], []
-    for k, t in enumerate(interpolation_steps(INTERPOLATION_STEPS)):
+    ts = interpolation_steps(INTERPOLATION_STEPS)
+    middle = int(np.argmin(np.abs(ts - 0.5)))
+    for k, t in enumerate(ts):
         mixed = _batched(functools.partial(model.mix, t=float(t)), a, b)
+        if k == middle:
+            midpoint = to_uint8(mixed)
         error = float(_d_error(model, mixed).mean())
         rows.append({"step": k + 1, "t": round(float(t), 4), "d_error": round(error, 6),
                      # None where D reconstructs the real samples exactly: no ratio (JSON has no NaN).
@@ -134,6 +143,8 @@ def evaluate_gaia(params: Params, model: GAIA, source: Path, data: DataFiles, ou
                "interpolation": {"d_error_real": round(real_error, 6),
                                  "relative_mean": round(float(np.mean([r["relative"] for r in rows])), 4)
                                  if real_error > 0 else None}}
+    metrics.update(_distances(params, device, {"truth": truth, "gaia": recon, "pca": pca_recon,
+                                               "interpolation": midpoint}, cut["label"]))
     write_json(out.metrics, metrics)
     with open_store(data.test) as f:
         names = store_videos(f)
@@ -153,11 +164,46 @@ def evaluate_gaia(params: Params, model: GAIA, source: Path, data: DataFiles, ou
     _draw_attributes(out.pictures, model, training.to(device), training_labels, x[:params.evaluate.pictures],
                      cut["label"][:params.evaluate.pictures])
     psnr = metrics["reconstruction"]["psnr"]
+    lines = []
+    if "kid" in metrics:
+        measure = "fid" if "fid" in metrics else "kid"
+        values = {k: v if measure == "fid" else v["mean"] for k, v in metrics[measure].items()}
+        lines.append(f"evaluate: {measure.upper()} against the samples' frames through "
+                     f"{metrics['feature_extractor']['extractor_file']}: "
+                     + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
+    if "classifier_refused" in metrics:
+        lines.append(f"evaluate: {metrics['classifier_refused']}")
     return [f"evaluate: GAIA on {len(x)} moving test patches: reconstruction PSNR {psnr} dB "
             f"(PCA {metrics['reconstruction']['psnr_pca']} dB); "
             f"structure correlation {structure['gaia']:.3f} (PCA {structure['pca']:.3f}); D's error on "
             f"interpolations {_ratio(metrics['interpolation']['relative_mean'])} its error on real clips; "
-            f"see {out.metrics}, {out.pictures}/"]
+            f"see {out.metrics}, {out.pictures}/", *lines]
+
+
+def _distances(params: Params, device: torch.device, sets: dict[str, np.ndarray], labels: np.ndarray) -> dict:
+    """FID/KID of every set of ``sets`` (uint8 samples ``(N_s, T, P, P, 3)``) but ``truth`` against
+    ``truth``, frame by frame; where a classifier applies, each set's Inception Score, and the class
+    accuracy of those aligned with the samples (``labels`` ``(N,)``: each sample's class)."""
+    features, classifier, refused = networks(params, device)
+    out: dict = {"classifier_refused": refused} if refused else {}
+    for network in (features, classifier):
+        if network is not None:
+            for name, samples in sets.items():
+                for lo in range(0, len(samples), _BATCH):
+                    network.add({name: samples[lo:lo + _BATCH].reshape(-1, *samples.shape[2:])})
+    others = [name for name in sets if name != "truth"]
+    if features is not None:
+        measured = distances(features, "truth", others, params.evaluate.kid_subsets, params.evaluate.kid_subset_size)
+        out.update({key: measured.pop(key) for key in ("fid", "kid") if key in measured})
+        out["feature_extractor"] = measured
+    if classifier is not None:
+        scored = inception_scores(classifier, list(sets))
+        out["inception_score"] = scored.pop("inception_score")
+        frames = sets["truth"].shape[1]
+        out["class_accuracy"] = {name: round(class_accuracy(classifier.features(name), np.repeat(labels, frames)), 4)
+                                 for name, samples in sets.items() if len(samples) == len(labels)}
+        out["classifier"] = scored
+    return out
 
 
 def _ratio(value: float | None) -> str:

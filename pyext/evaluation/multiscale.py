@@ -91,10 +91,10 @@ def evaluate_predictor(params: Params, generator: Predictor, source: Path, data:
              + ", ".join(f"{m} {v}" for m, v in step1.items())
              + f"; see {out.metrics}, {out.pictures}/"]
     extractor = metrics.get("feature_extractor")
-    if extractor is not None:
+    if extractor is not None and "extractor_file" in extractor:
         refused = extractor.get("fid_refused")
         line = (f"evaluate: {'KID' if refused else 'KID and FID'} through {extractor['extractor_file']} "
-                f"({extractor['frames']} frames a step, {extractor['dimension']} features)")
+                f"({extractor['patches']} moving patches at the last step, {extractor['dimension']} features)")
         lines.append(line + (f"; FID not computed: {refused}" if refused else ""))
     probe = metrics.get("probe")
     if probe is not None:
@@ -109,8 +109,11 @@ def evaluate_predictor(params: Params, generator: Predictor, source: Path, data:
         lines.append(f"evaluate: {out.pictures / CLASSES_PICTURE} shows a test clip predicted under each class")
     classifier = metrics.get("classifier")
     if classifier is not None:
-        lines.append(f"evaluate: Inception Score through {classifier['classifier_file']} ({classifier['frames']} "
-                     f"frames a step, {classifier['classes']} classes, {classifier['splits']} parts)")
+        lines.append(f"evaluate: Inception Score and class accuracy through {classifier['classifier_file']} "
+                     f"({classifier['patches']} moving patches at the last step, {classifier['classes']} classes, "
+                     f"{classifier['splits']} parts)")
+    if "classifier_refused" in metrics:
+        lines.append(f"evaluate: {metrics['classifier_refused']}")
     model, last = step1["model"], step1["last_frame"]
     if model is not None and last is not None and model < last:
         lines.append(f"evaluate: the model is WORSE than copying the last frame by its {name} at step 1 "

@@ -23,7 +23,8 @@ from ..data.dataset import to_model, to_uint8
 from ..files import EvaluationFiles, atomic_output, printable, write_json
 from ..data.store import ClipArray, ClipArrayWriter, check_clips, futures_of, open_store, store_videos
 from ..data.video import centre_crop
-from .fid import FrameFeatures, distances, inception_scores
+from .fid import (FrameFeatures, class_accuracy, distances, inception_scores, moving_tiles, networks, seeded_rows,
+                  tiles)
 from .metrics import (
     AUTHORS_PSNR_CUT,
     AUTHORS_SCORES,
@@ -310,10 +311,10 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
     ev, steps = params.evaluate, params.clip.test_steps
     device = device or next(generator.parameters()).device
     m, n = generator.input_frames, generator.output_frames
-    # FID/KID (pyext.evaluation.fid): each set of frames (a method's, the truth's, per step) through the extractor.
-    features = FrameFeatures(Path(ev.features), device) if ev.features else None
-    classifier = (FrameFeatures(Path(ev.classifier), device, "evaluate.classifier", "class logits")
-                  if ev.classifier else None)
+    # FID/KID, IS (pyext.evaluation.fid): each set of moving patches (a method's, the truth's, per step)
+    # through the extractor and the classifier; each patch's clip's class.
+    features, classifier, refused = networks(params, device)
+    patch_labels: list[list[np.ndarray]] = [[] for _ in range(steps)]
     with open_store(test_path) as f:
         video, labels = f["video"][:], f["label"][:]
         names = store_videos(f)
@@ -357,10 +358,17 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
                 if result.sample_scores is not None:
                     sampled.append(result.sample_scores)
                 outputs = {"model": result.predictions, **result.baselines, "truth": clip[m:length]}
-                for network in (features, classifier):  # every set's frames of this clip through one call
-                    if network is not None:
-                        network.add({f"{name}/step{s + 1}": frames[s * n:(s + 1) * n]
-                                     for name, frames in outputs.items() for s in range(steps)})
+                for s in range(steps if features is not None or classifier is not None else 0):
+                    part = slice(s * n, (s + 1) * n)  # the step's true frames, and each one's frame before
+                    moving = moving_tiles(clip[m - 1:length - 1][part], clip[m:length][part], params.clip.patch,
+                                          params.filter.min_motion)
+                    if not len(moving):
+                        continue
+                    patch_labels[s].append(np.full(len(moving), labels[index], np.int64))
+                    for network in (features, classifier):  # every set's patches of this step through one call
+                        if network is not None:
+                            network.add({f"{name}/step{s + 1}": tiles(frames[part], moving, params.clip.patch)
+                                         for name, frames in outputs.items()})
                 stored.append(result.predictions[None])
                 origins[i] = top, left
                 results.append(result.scores)
@@ -382,14 +390,15 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
         metrics["futures"] = summarise_futures(against, steps, recorded[1])
     if sampled:
         metrics["samples"] = summarise_samples(sampled, steps, samples)
+    # The same seeded draw of at most evaluate.fid_patches moving patches in every set of a step.
+    patch_labels = [np.concatenate(found) if found else np.zeros(0, np.int64) for found in patch_labels]
+    chosen_rows = [seeded_rows(len(found), ev.fid_patches, s) for s, found in enumerate(patch_labels)]
     if features is not None:
-        metrics.update(frame_distances(features, steps, ev.kid_subsets, ev.kid_subset_size))
-    if classifier is not None:  # the Inception Score per step and method, and of the true frames
-        scored = inception_scores(classifier, [f"{name}/step{s}" for s in range(1, steps + 1)
-                                               for name in (*METHODS, "truth")])
-        metrics["inception_score"] = {f"step{s}": {name: scored["inception_score"][f"{name}/step{s}"]
-                                                   for name in (*METHODS, "truth")} for s in range(1, steps + 1)}
-        metrics["classifier"] = {k: v for k, v in scored.items() if k != "inception_score"}
+        metrics.update(frame_distances(features, chosen_rows, ev.kid_subsets, ev.kid_subset_size))
+    if refused:
+        metrics["classifier_refused"] = refused
+    if classifier is not None:
+        metrics.update(class_measures(classifier, chosen_rows, patch_labels))
     write_json(out.metrics, metrics)
     # Series tables (pyext.tables): the PSNR of evaluate.measure per recursive step, whole-frame PSNR at
     # step 1 per test clip, one series per method.
@@ -402,20 +411,45 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
     return metrics
 
 
-def frame_distances(features: FrameFeatures, steps: int, subsets: int, subset_size: int) -> dict:
+def frame_distances(features: FrameFeatures, rows: list[np.ndarray], subsets: int, subset_size: int) -> dict:
     """``{"fid": {"step1": {method: ..}}, "kid": {"step1": {method: {"mean", "std"}}},
-    "feature_extractor": {...}}`` of each method's predicted frames against the true frames of the
-    same step (:func:`pyext.evaluation.fid.distances`; ``fid`` is absent where it is refused)."""
+    "feature_extractor": {...}}`` of each method's predicted moving patches against the true ones of
+    the same step, the ``rows[s - 1]`` of step s (:func:`pyext.evaluation.fid.distances`; ``fid`` is
+    absent where it is refused; a step with fewer than 2 moving patches has neither, and says so)."""
     out: dict = {"fid": {}, "kid": {}}
-    for s in range(1, steps + 1):
+    for s, chosen in enumerate(rows, 1):
+        if len(chosen) < 2:
+            out.setdefault("feature_extractor", {})[f"step{s}_refused"] = \
+                f"{len(chosen)} moving patches at step {s}: no distance"
+            continue
         step = distances(features, f"truth/step{s}", [f"{method}/step{s}" for method in METHODS], subsets,
-                         subset_size)
+                         subset_size, chosen)
         if "fid" in step:
             out["fid"][f"step{s}"] = {method: step["fid"][f"{method}/step{s}"] for method in METHODS}
         out["kid"][f"step{s}"] = {method: step["kid"][f"{method}/step{s}"] for method in METHODS}
-        out["feature_extractor"] = {k: v for k, v in step.items() if k not in ("fid", "kid")}
-    if not out["fid"]:
-        del out["fid"]
+        out.setdefault("feature_extractor", {}).update({k: v for k, v in step.items() if k not in ("fid", "kid")})
+    for key in ("fid", "kid"):
+        if not out[key]:
+            del out[key]
+    return out
+
+
+def class_measures(classifier: FrameFeatures, rows: list[np.ndarray], labels: list[np.ndarray]) -> dict:
+    """The Inception Score (:func:`pyext.evaluation.fid.inception_scores`) and the class accuracy
+    (the share named their clip's class, ``labels[s - 1]``) of each method's and the truth's moving
+    patches of step s, its ``rows[s - 1]``: ``{"inception_score": {"step1": {name: {"mean", "std"}}},
+    "class_accuracy": {"step1": {name: ..}}, "classifier": {...}}``."""
+    out: dict = {"inception_score": {}, "class_accuracy": {}}
+    names = (*METHODS, "truth")
+    for s, chosen in enumerate(rows, 1):
+        if not len(chosen):
+            continue
+        scored = inception_scores(classifier, [f"{name}/step{s}" for name in names], rows=chosen)
+        out["inception_score"][f"step{s}"] = {name: scored["inception_score"][f"{name}/step{s}"] for name in names}
+        out["class_accuracy"][f"step{s}"] = {
+            name: round(class_accuracy(classifier.features(f"{name}/step{s}")[chosen], labels[s - 1][chosen]), 4)
+            for name in names}
+        out["classifier"] = {k: v for k, v in scored.items() if k != "inception_score"}
     return out
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 
 
-def lp_loss(pred: torch.Tensor, target: torch.Tensor, p: int) -> torch.Tensor:
-    """Mean ``|pred - target|^p`` (paper eq. 2), p 1 or 2, over tensors of any (equal) shape."""
+def lp_loss(pred: torch.Tensor, target: torch.Tensor, p: int, per_clip: bool = False) -> torch.Tensor:
+    """Mean ``|pred - target|^p`` (paper eq. 2), p 1 or 2, over tensors of any (equal) shape; with
+    ``per_clip``, over all but the first dimension: ``(B,)``."""
     diff = pred - target
-    return diff.abs().mean() if p == 1 else diff.square().mean()
+    error = diff.abs() if p == 1 else diff.square()
+    return error.flatten(1).mean(1) if per_clip else error.mean()

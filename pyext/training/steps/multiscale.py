@@ -158,8 +158,13 @@ class MultiScaleStep(TrainingStep):
         if self.adversarial:
             self.D.requires_grad_(False)  # the generator's update reaches D's input, not its weights
         targets = clip_pyramid(y, self.scales)
+        samples = self.loss.best_of  # > 1 only with noise (pyext.config.loss): M latents a clip, sample-major
+        z = self._latents(step, len(batches) - 1, x)
+        if samples > 1:
+            z = torch.cat([z, *(self._latents(step, len(batches) - 1, x, k) for k in range(1, samples))])
+            x = x.repeat(samples, 1, 1, 1, 1)
         with self.autocast:
-            preds = self.g_forward(x, classes, self._latents(step, len(batches) - 1, x))
+            preds = self.g_forward(x, classes, z)
             judge = adv = class_term = None
             if self.adversarial:
                 judge = self.condition.judge(self.d_judge, classes)
@@ -193,14 +198,16 @@ class MultiScaleStep(TrainingStep):
                 logged[f"train/adv/scale{k + 1}"] = g_loss.adv[k].detach()
         return logged
 
-    def _latents(self, step: int, batch: int, x: torch.Tensor) -> torch.Tensor | None:
+    def _latents(self, step: int, batch: int, x: torch.Tensor, sample: int = 0) -> torch.Tensor | None:
         """The generator's latents for batch ``batch`` of update ``step`` (None without noise): drawn
-        from ``(train.seed, step, batch)`` for the whole batch, this process's rows taken, so that a
-        resumed or distributed run draws what one uninterrupted process does."""
+        from ``(train.seed, step, batch)`` (and ``sample``, the best-of-many sample, where > 0) for
+        the whole batch, this process's rows taken, so that a resumed or distributed run draws what
+        one uninterrupted process does."""
         if not self.G.noise:
             return None
         rows = slice(self.offset, self.offset + len(x))
-        return draw_latents((self.tp.seed, step, batch), self.G.noise, self.tp.batch_size, rows, x.device)
+        key = (self.tp.seed, step, batch) + ((sample,) if sample else ())
+        return draw_latents(key, self.G.noise, self.tp.batch_size, rows, x.device)
 
     def _ratio(self, d_loss: torch.Tensor, adv: torch.Tensor) -> float:
         """DeePSiM's ``L_D / L_adv`` of this step, the two averaged over the processes first (a host
