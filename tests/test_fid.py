@@ -118,17 +118,20 @@ def _evaluate(tmp_path, features: str, classifier: str = "", source: str = "demo
     return evaluate(p, g, tmp_path / "test.h5", EvaluationFiles(tmp_path / "eval"), torch.device("cpu"), progress=False)
 
 
-def _moving_by_hand(step: int, patch: int = 32, min_motion: float = 8.0) -> int:
-    """The moving 32-pixel tiles of step ``step``'s true frame over the test clips of :func:`_evaluate`,
-    counted with numpy alone: RMS of the tile's difference from the frame before."""
+def _moving_by_hand(step: int, patch: int = 32, min_motion: float = 8.0, share: int = 400) -> int:
+    """The moving crops FID compares at step ``step`` over the test clips of :func:`_evaluate`, counted
+    with numpy alone: every corner on a 4-pixel grid whose crop's RMS difference from the frame before
+    reaches ``min_motion``, at most ``share`` a clip (evaluate.fid_patches 2000 over 5 clips)."""
     count = 0
     for s in range(_CLIPS):
-        clip = _translating(6, seed=s, h=64, w=80)[:, :64, :80].astype(np.float64)  # 64x80: multiples of 4 already
+        clip = _translating(6, seed=s, h=64, w=80).astype(np.float64)  # 64x80: multiples of 4 already
         t = 4 + step - 1  # the test params' 4 inputs, 1 output a step
-        for y in range(0, 64 - patch + 1, patch):
-            for x in range(0, 80 - patch + 1, patch):
+        found = 0
+        for y in range(0, 64 - patch + 1, 4):
+            for x in range(0, 80 - patch + 1, 4):
                 d = clip[t, y:y + patch, x:x + patch] - clip[t - 1, y:y + patch, x:x + patch]
-                count += np.sqrt((d * d).mean()) >= min_motion
+                found += np.sqrt((d * d).mean()) >= min_motion
+        count += min(found, share)
     return count
 
 
@@ -168,7 +171,7 @@ def test_the_shipped_extractor_is_the_default_and_never_touches_the_network(tmp_
     card = json.loads((EXTRACTOR_DIR / "card.json").read_text())
     about = metrics["feature_extractor"]
     assert about["extractor"] == card["files"]["features.pt"] and about["dimension"] == 128
-    assert about["patches"] == _moving_by_hand(2) and "fid_refused" in about  # too few patches for FID here
+    assert about["patches"] == _moving_by_hand(2) > 256 and set(metrics["fid"]["step1"]) == set(METHODS)
     assert set(metrics["kid"]["step1"]) == set(METHODS)
     # The demo's classes are motions: the shipped shape classifier is refused, in one line.
     assert metrics["classifier_refused"].startswith("evaluate.classifier: builtin names object shapes; data.source "
@@ -179,26 +182,30 @@ def test_the_shipped_extractor_is_the_default_and_never_touches_the_network(tmp_
     assert shapes["classifier"]["classifier"] == card["files"]["classifier.pt"] and shapes["classifier"]["classes"] == 4
 
 
-def test_moving_tiles_by_hand():
-    from pyext.evaluation.fid import moving_tiles, tiles
+def test_moving_crops_by_hand():
+    from pyext.evaluation.fid import moving_crops, tiles
 
-    before = np.zeros((2, 70, 100, 3), np.uint8)  # 2 rows x 3 columns of 32-pixel tiles; borders left out
+    rng = np.random.default_rng(0)
+    before = rng.integers(0, 256, (2, 50, 70, 3)).astype(np.uint8)
     truth = before.copy()
-    truth[0, 40:50, 70:80] = 255  # tile (row 1, column 2) of frame 0: RMS 255 * sqrt(100 / 1024) = 79.7
-    truth[1, 0:32, 0:32] = 7  # frame 1's first tile moves by 7 < 8
-    truth[1, 0:32, 32:64] = 8  # and its second by exactly 8
-    truth[1, 64:70, :] = 255  # the border below the last row of tiles is not a tile
-    origins = moving_tiles(before, truth, 32, 8.0)
-    assert origins.tolist() == [[0, 32, 64], [1, 0, 32]]
-    cut = tiles(truth, origins, 32)
-    assert cut.shape == (2, 32, 32, 3) and cut[0].max() == 255 and (cut[1] == 8).all()
-    assert moving_tiles(before[:, :20], truth[:, :20], 32, 8.0).shape == (0, 3)
-
-
-def test_without_an_extractor_there_is_no_fid_or_kid(tmp_path):
-    metrics = _evaluate(tmp_path, "")
-    assert not {"fid", "kid", "feature_extractor", "inception_score", "classifier", "class_accuracy",
-                "classifier_refused"} & set(metrics)
+    truth[0, 20:30, 30:40] = 255 - truth[0, 20:30, 30:40]  # a changed block in frame 0
+    truth[1, 40:50, 60:70] = 255 - truth[1, 40:50, 60:70]  # and at frame 1's corner
+    expected = []
+    for t in range(2):
+        for y in range(0, 50 - 32 + 1, 4):
+            for x in range(0, 70 - 32 + 1, 4):
+                d = truth[t, y:y + 32, x:x + 32].astype(float) - before[t, y:y + 32, x:x + 32]
+                if np.sqrt((d * d).mean()) >= 20.0:
+                    expected.append([t, y, x])
+    found = moving_crops(before, truth, 32, 20.0, 1000, np.random.default_rng(1))
+    assert 0 < len(expected) and found.tolist() == expected
+    some = moving_crops(before, truth, 32, 20.0, 5, np.random.default_rng(1))  # a seeded draw of 5 of them
+    assert len(some) == 5 and {tuple(r) for r in some.tolist()} <= {tuple(r) for r in expected}
+    assert some.tolist() == moving_crops(before, truth, 32, 20.0, 5, np.random.default_rng(1)).tolist()
+    cut = tiles(truth, some, 32)
+    assert cut.shape == (5, 32, 32, 3) and np.array_equal(cut[0], truth[some[0, 0], some[0, 1]:some[0, 1] + 32,
+                                                                         some[0, 2]:some[0, 2] + 32])
+    assert moving_crops(before[:, :20], truth[:, :20], 32, 8.0, 10, rng).shape == (0, 3)  # smaller than a crop
 
 
 def test_inception_score_by_hand():

@@ -35,9 +35,10 @@ class EvaluateParams:
             classes show in one frame, ``stochastic``; elsewhere refused in the metrics), a
             TorchScript file (patches as ``features`` takes them -> class logits ``(N, C)``), or ''
             for none.
-        fid_patches: moving patches (``clip.patch`` square tiles of the predicted and the true
-            frames where the truth moves by ``filter.min_motion``) FID and KID compare per step: at
-            most this many, drawn at random (seeded) where there are more; the number is recorded.
+        fid_patches: moving patches (``clip.patch``-square crops of the predicted and the true
+            frames where the truth moves by ``filter.min_motion``) FID and KID compare per step: an
+            even share a test clip, drawn at random (seeded) on a 4-pixel grid; at most this many,
+            the number recorded (:func:`pyext.evaluation.fid.moving_crops`).
         kid_subsets: random subsets KID averages over.
         kid_subset_size: frames per KID subset (at most the frames there are).
         measure: the measure the stage reports and plots (``eval/metrics.json`` holds both):

@@ -4,9 +4,9 @@ and class accuracy of a classifier, through the project's own shipped extractor
 is downloaded.
 
 An extractor is a TorchScript file: patches ``(N, 3, P, P)``, RGB float32 in [0, 1], in; features
-``(N, d)`` out. Full frames are cut into ``clip.patch``-square tiles and the tiles where the truth
-moves are compared (:func:`moving_tiles`): a frame's still background, the same in every prediction,
-would pull every distance towards zero, and the extractor was trained on such patches. (The
+``(N, d)`` out. Full frames are cut into ``clip.patch``-square crops where the truth moves, and
+those are compared (:func:`moving_crops`): a frame's still background, the same in every
+prediction, would pull every distance towards zero, and the extractor was trained on such patches. (The
 standard FID network is not shipped: a user who has torch-fidelity's Inception weights can script
 that network, resizing inside, and save it as such a file.) torchmetrics computes both distances
 (``FrechetInceptionDistance``, ``KernelInceptionDistance``) on the features, which this module
@@ -212,32 +212,36 @@ def distances(features: FrameFeatures, truth: str, methods: list[str], subsets: 
     return out
 
 
-def moving_tiles(before: np.ndarray, truth: np.ndarray, patch: int, min_motion: float) -> np.ndarray:
-    """The ``patch``-square tiles of the frames ``truth`` ``(F, H, W, 3)`` (a grid from the top left;
-    a border narrower than a tile is left out) whose motion score from the frames ``before`` (each
-    true frame's previous one, same shape) reaches ``min_motion``, as the training patches were kept.
+CROP_STRIDE = 4  # the grid, in pixels, the moving crops' corners are drawn from
+
+
+def moving_crops(before: np.ndarray, truth: np.ndarray, patch: int, min_motion: float, count: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    """At most ``count`` random ``patch``-square crops of the frames ``truth`` ``(F, H, W, 3)`` where
+    the truth moves: motion score (RMS difference on the 0..255 scale) from the frames ``before``
+    (each true frame's previous one, same shape) of at least ``min_motion``, as the training and
+    GAIA's evaluated patches are kept. Corners on a :data:`CROP_STRIDE` grid; crops may overlap (a
+    few test clips still give FID its thousand patches).
 
     Returns:
-        int64 ``(K, 3)``: each tile's frame, top and left.
+        int64 ``(K, 3)``: each crop's frame, top and left, in order.
     """
-    from ..data.extract import motion_score
-
     f, h, w = truth.shape[:3]
-    rows, cols = h // patch, w // patch
-    if not rows * cols:
+    if h < patch or w < patch:
         return np.zeros((0, 3), np.int64)
-
-    def grid(frames: np.ndarray) -> np.ndarray:  # (F * rows * cols, P, P, 3)
-        cut = frames[:, :rows * patch, :cols * patch].reshape(f, rows, patch, cols, patch, 3)
-        return cut.transpose(0, 1, 3, 2, 4, 5).reshape(-1, patch, patch, 3)
-
-    score = motion_score(np.stack([grid(before), grid(truth)], axis=1))
-    k = np.flatnonzero(score >= min_motion)
-    return np.stack([k // (rows * cols), k // cols % rows * patch, k % cols * patch], axis=1).astype(np.int64)
+    d = truth.astype(np.float64) - before
+    energy = np.pad((d * d).sum(-1), ((0, 0), (1, 0), (1, 0))).cumsum(1).cumsum(2)  # (F, H + 1, W + 1) integral
+    ys, xs = np.arange(0, h - patch + 1, CROP_STRIDE), np.arange(0, w - patch + 1, CROP_STRIDE)
+    y0, x0 = np.ix_(ys, xs)
+    window = energy[:, y0 + patch, x0 + patch] - energy[:, y0, x0 + patch] - energy[:, y0 + patch, x0] + energy[:, y0, x0]
+    score = np.sqrt(np.maximum(window, 0) / (patch * patch * 3))  # (F, len(ys), len(xs))
+    t, i, j = np.nonzero(score >= min_motion)
+    found = np.stack([t, ys[i], xs[j]], axis=1).astype(np.int64)
+    return found if len(found) <= count else found[np.sort(rng.choice(len(found), count, replace=False))]
 
 
 def tiles(frames: np.ndarray, origins: np.ndarray, patch: int) -> np.ndarray:
-    """The tiles at ``origins`` (:func:`moving_tiles`) of ``frames`` ``(F, H, W, 3)``: ``(K, P, P, 3)``."""
+    """The crops at ``origins`` (:func:`moving_crops`) of ``frames`` ``(F, H, W, 3)``: ``(K, P, P, 3)``."""
     return np.stack([frames[t, y:y + patch, x:x + patch] for t, y, x in origins]) if len(origins) else \
         np.zeros((0, patch, patch, 3), frames.dtype)
 
@@ -273,4 +277,4 @@ def networks(params, device: torch.device) -> tuple[FrameFeatures | None, FrameF
 
 
 __all__ = ["FrameFeatures", "class_accuracy", "distances", "frechet_distance", "inception_score",
-           "inception_scores", "kernel_distance", "moving_tiles", "networks", "seeded_rows", "tiles"]
+           "inception_scores", "kernel_distance", "moving_crops", "networks", "seeded_rows", "tiles"]

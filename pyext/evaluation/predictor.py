@@ -23,7 +23,7 @@ from ..data.dataset import to_model, to_uint8
 from ..files import EvaluationFiles, atomic_output, printable, write_json
 from ..data.store import ClipArray, ClipArrayWriter, check_clips, futures_of, open_store, store_videos
 from ..data.video import centre_crop
-from .fid import (FrameFeatures, class_accuracy, distances, inception_scores, moving_tiles, networks, seeded_rows,
+from .fid import (FrameFeatures, class_accuracy, distances, inception_scores, moving_crops, networks, seeded_rows,
                   tiles)
 from .metrics import (
     AUTHORS_PSNR_CUT,
@@ -118,6 +118,7 @@ def score_against_futures(outputs: dict[str, np.ndarray], futures: np.ndarray, t
     return out
 
 
+CROP_SEED = 0xC0DE  # clip i's moving crops at step s: np.random.default_rng([CROP_SEED, i, s])
 SAMPLE_SEED = 0x5A4D  # the evaluation's latents: clip i's N are draw_latents((SAMPLE_SEED, i), noise, N)
 
 
@@ -323,6 +324,7 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
         length = m + steps * n
         check_clips(test_path, clips.clip_shape, length, None, "clip.input_frames + clip.test_steps * clip.output_frames")
         chosen = select_clips(video, ev.protocol, ev.max_clips)
+        crops_per_clip = -(-ev.fid_patches // max(len(chosen), 1))  # moving crops a clip and step, an even share
         results, per_clip, against, sampled = [], [], [], []
         samples = ev.samples if generator.noise else 0
         out.pictures.mkdir(parents=True, exist_ok=True)
@@ -360,8 +362,9 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
                 outputs = {"model": result.predictions, **result.baselines, "truth": clip[m:length]}
                 for s in range(steps if features is not None or classifier is not None else 0):
                     part = slice(s * n, (s + 1) * n)  # the step's true frames, and each one's frame before
-                    moving = moving_tiles(clip[m - 1:length - 1][part], clip[m:length][part], params.clip.patch,
-                                          params.filter.min_motion)
+                    moving = moving_crops(clip[m - 1:length - 1][part], clip[m:length][part], params.clip.patch,
+                                          params.filter.min_motion, crops_per_clip,
+                                          np.random.default_rng([CROP_SEED, int(index), s]))
                     if not len(moving):
                         continue
                     patch_labels[s].append(np.full(len(moving), labels[index], np.int64))
