@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from experiments import table2, zoo
+from experiments import claim, table2, zoo
 from experiments.runner import DATA_FILES, lock_data
 
 # What `beyondmse readme` says of itself in `beyondmse --help`.
@@ -114,6 +114,24 @@ def table2_block(record: dict, root: Path) -> str:
     return "\n\n".join(parts)
 
 
+def claim_block(record: dict, root: Path) -> str:
+    """The claim's record: how it was made, its table and the noise floor of the measures that tell
+    blur from sharpness (the step-1 PSNR, gradient-energy ratio and commit share of each seed pair)."""
+    results = record["results"]
+    lines = [_para(made_line(record, "make claim", root)), "", claim.table(results).rstrip("\n")]
+
+    def futures(r: dict, key: str) -> float | None:
+        return r["metrics"].get("futures", {}).get("step1", {}).get("model", {}).get(key)
+
+    for a, b in seed_pairs(results):
+        gaps = [f"PSNR {abs(a['metrics']['model']['step1']['psnr'] - b['metrics']['model']['step1']['psnr']):.2f} dB"]
+        for key, label in (("gradient_ratio", "gradient ratio"), ("commit_share", "commit share")):
+            if futures(a, key) is not None and futures(b, key) is not None:
+                gaps.append(f"{label} {abs(futures(a, key) - futures(b, key)):.3f}")
+        lines += ["", _para(f"Noise floor: `{a['row']}` and `{b['row']}` differ by {', '.join(gaps)} at step 1.")]
+    return "\n".join(lines)
+
+
 def published_block(path: Path, root: Path) -> str:
     """Table 2 as the paper publishes it (:data:`experiments.table2.PAPER`)."""
     return table2.published().rstrip()
@@ -175,6 +193,7 @@ def _record(render: Callable[[dict, Path], str]) -> Callable[[Path, Path], str]:
 VIEWS: dict[str, Callable[[Path, Path], str]] = {
     "zoo": _record(zoo_block),
     "table2": _record(table2_block),
+    "claim": _record(claim_block),
     "published": published_block,
     "demo": demo_block,
     "demo-summary": demo_summary,

@@ -23,6 +23,7 @@ import yaml
 
 from experiments import runner
 from experiments.runner import Row, Study, show
+from experiments.zoo import blur_measures, has_blur_measures
 from pyext.config import load_params
 from pyext.presets import overrides, read_preset
 
@@ -111,17 +112,23 @@ def table(results: list[dict], prefix: str) -> str:
     def values(scores: dict) -> list[float | None]:
         return [scores[f"step{s}"].get(k) for s in (1, 2) for k in keys]
 
-    head = ("| | PSNR 1 | SSIM 1 | sharpness 1 | PSNR 2 | SSIM 2 | sharpness 2 | train s |\n"
-            "|---|---|---|---|---|---|---|---|\n")
+    extra = prefix == "" and has_blur_measures(results)  # beside the moving-region means only
+    head = ("| | PSNR 1 | SSIM 1 | sharpness 1 | PSNR 2 | SSIM 2 | sharpness 2 "
+            + ("| gradient ratio 1 | FID 1 " if extra else "") + "| train s |\n" + "|---" * (8 + 2 * extra) + "|\n")
+
+    def blur(metrics: dict, method: str) -> str:
+        return "".join(f" | {c}" for c in blur_measures(metrics, method)) if extra else ""
+
     body = ""
     for r in results:
         seconds = [s for s in r["seconds"].values() if s is not None]
-        body += f"| {r['label']} | {_cells(values(r['metrics']['model']))} | {sum(seconds):.0f} |\n"
+        body += (f"| {r['label']} | {_cells(values(r['metrics']['model']))}{blur(r['metrics'], 'model')} "
+                 f"| {sum(seconds):.0f} |\n")
     for name, why in NOT_RUN.items():
-        body += f"| {name} | {why} | | | | | | |\n"
+        body += f"| {name} | {why} | | | | | |{' | |' * extra} |\n"
     first = results[0]["metrics"]
     for name, key in (("last input", "last_frame"), ("optical flow", "optical_flow")):
-        body += f"| {name} | {_cells(values(first[key]))} | |\n"
+        body += f"| {name} | {_cells(values(first[key]))}{blur(first, key)} | |\n"
     return head + body
 
 

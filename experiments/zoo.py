@@ -97,23 +97,40 @@ def measures_cell(measures: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.3f}" for k, v in sorted(measures.items())) or "(no D)"
 
 
+def blur_measures(metrics: dict, method: str) -> list[str]:
+    """The cells of the measures that tell blur from sharpness, at step 1, of ``method`` in one
+    evaluation's ``metrics``: the gradient-energy ratio on the moving region and FID (``-`` where the
+    evaluation has none: records made before they were measured)."""
+    ratio = metrics.get(method, {}).get("step1", {}).get("gradient_ratio")
+    return [cell(ratio, 3), cell(metrics.get("fid", {}).get("step1", {}).get(method))]
+
+
+def has_blur_measures(results: list[dict]) -> bool:
+    """Whether any result's evaluation has :func:`blur_measures` (older records do not)."""
+    return any("gradient_ratio" in r["metrics"]["model"]["step1"] for r in results)
+
+
 def table(results: list[dict]) -> str:
     """The markdown table: the baselines once (from the first experiment's evaluation; every
-    experiment evaluates the same test clips), then one line per experiment."""
-    head = ("| run | PSNR 1 | PSNR 2 | SSIM 1 | SSIM 2 | sharpness 1 | sharpness 2 | D's measure (mean, 2nd half) "
-            "| train s |\n|---|---|---|---|---|---|---|---|---|\n")
+    experiment evaluates the same test clips), then one line per experiment; with the gradient-energy
+    ratio and FID at step 1 where the evaluations have them."""
+    extra = has_blur_measures(results)
+    head = ("| run | PSNR 1 | PSNR 2 | SSIM 1 | SSIM 2 | sharpness 1 | sharpness 2 "
+            + ("| gradient ratio 1 | FID 1 " if extra else "") + "| D's measure (mean, 2nd half) | train s |\n"
+            + "|---" * (9 + 2 * extra) + "|\n")
 
-    def line(label: str, m: dict, measure: str = "", seconds: float | None = None) -> str:
-        s1, s2 = m["step1"], m["step2"]
+    def line(label: str, metrics: dict, method: str, measure: str = "", seconds: float | None = None) -> str:
+        s1, s2 = metrics[method]["step1"], metrics[method]["step2"]
+        blur = "".join(f"{c} | " for c in blur_measures(metrics, method)) if extra else ""
         return (f"| {label} | {cell(s1['psnr'])} | {cell(s2['psnr'])} | {cell(s1['ssim'], 3)} | "
-                f"{cell(s2['ssim'], 3)} | {cell(s1['sharpness'])} | {cell(s2['sharpness'])} | {measure} | "
+                f"{cell(s2['ssim'], 3)} | {cell(s1['sharpness'])} | {cell(s2['sharpness'])} | {blur}{measure} | "
                 f"{cell(seconds, 0)} |\n")
 
     first = results[0]["metrics"]
-    body = line("last frame", first["last_frame"]) + line("optical flow", first["optical_flow"])
+    body = line("last frame", first, "last_frame") + line("optical flow", first, "optical_flow")
     for r in results:
         measure = measures_cell(r["d_measures"])
-        body += line(f"`{r['row']}`", r["metrics"]["model"], measure, r["train_seconds"])
+        body += line(f"`{r['row']}`", r["metrics"], "model", measure, r["train_seconds"])
     return head + body
 
 

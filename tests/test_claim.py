@@ -44,3 +44,19 @@ def test_the_table_reads_every_measure_of_each_row():
                         "| (no D) | 100 |")
     assert lines[6] == ("| `adv-gdl-noise` | 19.00 | 0.500 | 20.00 | 18.00 | 0.900 | 0.750 | 21.00 | 1.000 | 1.25 "
                         "| 9.50 | 2.50 | 0.625 | d_accuracy 0.510 | 120 |")
+
+
+def test_the_readme_block_gives_the_table_and_each_seed_pairs_noise_floor(tmp_path):
+    from experiments import readme
+
+    l2, again = _metrics(20.0), _metrics(20.25)
+    again["futures"]["step1"]["model"]["gradient_ratio"] = 0.95
+    results = [{"row": "l2", "metrics": l2, "d_measures": {}, "train_seconds": 100.0},
+               {"row": "l2-seed1", "metrics": again, "d_measures": {}, "train_seconds": 101.0}]
+    record = {"commit": "abc1234" + "0" * 33, "machine": "a machine", "set": [], "results": results,
+              "data": {"source": "stochastic", "md5": None, "reason": "not recorded by the run"}}
+    block = readme.claim_block(record, tmp_path)
+    assert block.startswith("Made by `make claim` at commit abc1234 on a machine.")
+    assert claim.table(results).rstrip("\n") in block
+    assert " ".join(block.split()).endswith("Noise floor: `l2` and `l2-seed1` differ by PSNR 0.25 dB, gradient ratio 0.050, "
+                          "commit share 0.000 at step 1.")

@@ -83,6 +83,17 @@ def test_table_lays_out_frames_1_and_2_then_the_rows_not_run_and_the_baselines()
     assert lines[6].startswith("| optical flow | 32.00 |") and len(lines) == 7
     moving = table(_results(), "").splitlines()
     assert moving[2] == "| l1 | 21.00 | 0.500 | 30.00 | 20.00 | 0.500 | 30.00 | 100 |"
+    # Records with the measures that tell blur from sharpness get them beside the moving-region means.
+    measured = _results()
+    for r in measured:
+        for method in ("model", "last_frame", "optical_flow"):
+            r["metrics"][method]["step1"]["gradient_ratio"] = 0.75
+        r["metrics"]["fid"] = {"step1": {"model": 2.0, "last_frame": 0.5, "optical_flow": 1.0}}
+    moving = table(measured, "").splitlines()
+    assert moving[0].endswith("| sharpness 2 | gradient ratio 1 | FID 1 | train s |")
+    assert moving[2] == "| l1 | 21.00 | 0.500 | 30.00 | 20.00 | 0.500 | 30.00 | 0.750 | 2.00 | 100 |"
+    assert moving[4].count("|") == moving[0].count("|") and moving[5].count("|") == moving[0].count("|")
+    assert table(measured, "authors_").splitlines()[0] == lines[0]  # the authors' measure alone
 
 
 def test_document_states_data_budget_and_both_measures_beside_the_published_table():

@@ -46,3 +46,16 @@ def test_table_lists_baselines_once_and_each_experiment():
     assert lines[3].startswith("| optical flow | 24.00 | 23.00 |")
     assert lines[4] == "| `hinge` | 21.00 | 20.00 | 0.500 | 0.500 | 30.00 | 30.00 | d_accuracy 0.750 | 12 |"
     assert lines[5] == "| `adv0` | 22.00 | 21.00 | 0.500 | 0.500 | 30.00 | 30.00 | (no D) | 10 |"
+
+
+def test_the_blur_measures_join_the_table_where_the_evaluations_have_them():
+    def scores(psnr: float, ratio: float) -> dict:
+        return {f"step{s}": {"psnr": psnr, "ssim": 0.5, "sharpness": 30.0, "gradient_ratio": ratio} for s in (1, 2)}
+
+    metrics = {"model": scores(22.0, 0.6), "last_frame": scores(20.0, 1.0), "optical_flow": scores(25.0, 0.9),
+               "fid": {"step1": {"model": 1.5, "last_frame": 0.1, "optical_flow": 1.0}}}
+    lines = table([{"row": "l2", "metrics": metrics, "d_measures": {}, "train_seconds": 10.0}]).splitlines()
+    assert lines[0].endswith("| sharpness 2 | gradient ratio 1 | FID 1 | D's measure (mean, 2nd half) | train s |")
+    assert lines[1] == "|---" * 11 + "|"
+    assert lines[2] == "| last frame | 20.00 | 20.00 | 0.500 | 0.500 | 30.00 | 30.00 | 1.000 | 0.10 |  | - |"
+    assert lines[4] == "| `l2` | 22.00 | 22.00 | 0.500 | 0.500 | 30.00 | 30.00 | 0.600 | 1.50 | (no D) | 10 |"
