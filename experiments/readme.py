@@ -56,7 +56,12 @@ def data_line(data: dict, command: str, root: Path) -> str:
         return (f"Data: the {source} set, digests unknown: {data['reason']}. Whether today's {source} data are the "
                 f"same cannot be checked, so these figures may not be what `{command}` gives today.")
     made = f"Data: the {source} set, DVC md5s {_md5s(data['md5'])}; digests from {data['from']}."
-    today = lock_data((root / "dvc.lock").read_text())
+    lock = (root / "dvc.lock").read_text()
+    prepared = yaml.safe_load(lock)["stages"].get("prepare", {}).get("params", {}).get("params.yaml", {})
+    today_source = prepared.get("data", {}).get("source")
+    if today_source is not None and today_source != source:  # the workspace holds another set: nothing to compare
+        return f"{made} Today's `dvc.lock` is of the {today_source} set, so it cannot say whether these are today's."
+    today = lock_data(lock)
     other = {path: today.get(path, "none") for path, md5 in data["md5"].items() if today.get(path) != md5}
     if not other:
         return f"{made} Today's `dvc.lock` records the same data."

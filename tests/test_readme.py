@@ -68,6 +68,11 @@ def test_the_data_line_says_whether_today_s_data_are_the_record_s(tmp_path):
     assert "data/test.h5 ffffffff" in other
     assert other.endswith(f"**Today's demo data differ** (`dvc.lock`: data/test.h5 {today['data/test.h5'][:8]}): "
                           "these figures are not what `make zoo` gives today.")
+    # A record of another set than the workspace's: nothing to compare with.
+    stochastic = _record({**today, "data/test.h5": "f" * 32})
+    stochastic["data"]["source"] = "stochastic"
+    assert readme.made_line(stochastic, "make claim", tmp_path).endswith(
+        "Today's `dvc.lock` is of the demo set, so it cannot say whether these are today's.")
     unknown = readme.made_line(_record(None), "make table2", tmp_path, machine=False)
     assert unknown == ("Made by `make table2` at commit abc1234 (for every row: `train.steps=5`). Data: the demo "
                        "set, digests unknown: not recorded by the run. Whether today's demo data are the same cannot "
