@@ -273,7 +273,7 @@ def test_the_pipeline_trains_and_evaluates_gaia_with_every_output(tmp_path):
 
     work = tiny_pipeline(tmp_path)
     set_params(work, model__family="gaia", train__batch_size=2, evaluate__patches=8, evaluate__pictures=2,
-               filter__min_motion=1.0, evaluate__classifier="builtin")
+               filter__min_motion=1.0, evaluate__features="builtin", evaluate__classifier="builtin")
     for stage in ("prepare", "extract", "filter", "train", "evaluate"):
         done = run_in([sys.executable, "-m", f"pipeline.{stage}"], work)
     assert done.stdout.startswith("evaluate: GAIA on 8 moving test patches: reconstruction PSNR")
@@ -283,7 +283,7 @@ def test_the_pipeline_trains_and_evaluates_gaia_with_every_output(tmp_path):
     assert -1 <= structure["gaia"] <= 1 and -1 <= structure["pca"] <= 1 and structure["pca_components"] >= 2
     assert 0 < metrics["reconstruction"]["psnr"] < 100 and metrics["interpolation"]["d_error_real"] > 0
     assert 0 < metrics["reconstruction"]["psnr_pca"] < 100
-    # KID by default through the shipped extractor (8 samples of 5 frames: too few for FID), of the
+    # KID through the shipped extractor (8 samples of 5 frames: too few for FID), of the
     # reconstructions and the midpoint interpolations (4 of them) against the samples' frames.
     assert set(metrics["kid"]) == {"gaia", "pca", "interpolation"} and "fid" not in metrics
     assert (metrics["feature_extractor"]["patches"], metrics["feature_extractor"]["kid_subset_size"]) == (40, 20)

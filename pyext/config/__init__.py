@@ -39,7 +39,7 @@ Example:
     ...                              "ebgan": {"margin": 0.1, "pt_weight": 0.1},
     ...                              "began": {"gamma": 0.5, "lambda_k": 0.001}},
     ...              "adv": 0.05, "lp": 1, "p": 2, "gdl": 1, "alpha": 1, "feature": 0.0, "class_weight": 1.0,
-    ...              "class_d": "both",
+    ...              "class_d": "both", "best_of": 1,
     ...              "comparator": {"kind": "discriminator", "layers": [-1], "file": ""}},
     ...     "train": {"steps": 800, "batch_size": 8, "optimizer": "sgd", "betas": [0.5, 0.999], "lr_g": 0.04,
     ...               "lr_g_final": 0.005, "lr_d": 0.02, "lr_d_final": 0.02, "seed": 0, "device": "auto",
@@ -47,7 +47,8 @@ Example:
     ...               "checkpoint_every": 100, "log_every": 10, "val_every": 100, "val_batches": 8,
     ...               "image_every": 200, "augment": ["flip", "rotate"], "colour_jitter": 0.1, "keep": "best"},
     ...     "evaluate": {"protocol": "all", "max_clips": 0, "flow_threshold": 1.0, "pictures": 4,
-    ...                  "patches": 256, "features": "", "classifier": "", "kid_subsets": 100, "kid_subset_size": 1000,
+    ...                  "patches": 256, "features": "", "classifier": "", "fid_patches": 2000, "kid_subsets": 100,
+    ...                  "kid_subset_size": 1000,
     ...                  "measure": "moving_mean", "samples": 4,
     ...                  "probe_steps": 0}, "finetune": {"patch": 0, "steps": 200}})
     >>> params.clip.train_frames, params.extract.frame_size, params.filter.min_motion
