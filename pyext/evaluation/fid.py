@@ -37,9 +37,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import ParamsError
+from ..config import BUILTIN, SOURCES, ParamsError
 from ..data.dataset import to_model
 from ..scripted import first_line, load_scripted
+from .extractor import shipped
 
 
 class _Given(nn.Module):
@@ -97,8 +98,10 @@ class FrameFeatures:
         for name, part in zip(names, np.split(out.double().cpu().numpy(), np.cumsum(counts)[:-1])):
             self.sets.setdefault(name, []).append(part)
 
-    def features(self, name: str) -> np.ndarray:
-        return np.concatenate(self.sets[name])
+    def features(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """The outputs of set ``name`` ``(N, d)``, or of its ``rows`` alone."""
+        every = np.concatenate(self.sets[name])
+        return every if rows is None else every[rows]
 
 
 def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
@@ -165,16 +168,12 @@ def inception_scores(classifier: FrameFeatures, names: list[str], splits: int = 
         ``{"inception_score": {name: {"mean", "std"}}, "patches", "classes", "splits", "classifier",
         "classifier_file"}`` (``std`` None with one part).
     """
-    def logits(name: str) -> np.ndarray:
-        every = classifier.features(name)
-        return every if rows is None else every[rows]
-
-    n, classes = logits(names[0]).shape
+    n, classes = classifier.features(names[0], rows).shape
     parts = min(splits, n)
     out: dict = {"patches": n, "classes": classes, "splits": parts, "classifier": classifier.digest,
                  "classifier_file": classifier.path.name, "inception_score": {}}
     for name in names:
-        mean, std = inception_score(logits(name), parts)
+        mean, std = inception_score(classifier.features(name, rows), parts)
         out["inception_score"][name] = {"mean": round(mean, 6), "std": round(std, 6) if math.isfinite(std) else None}
     return out
 
@@ -187,22 +186,18 @@ def distances(features: FrameFeatures, truth: str, methods: list[str], subsets: 
     Returns:
         ``{"fid": {method: value}, "kid": {method: {"mean", "std"}}, "patches", "dimension",
         "extractor", "kid_subset_size", ...}``; ``fid`` absent and ``fid_refused`` saying why where
-        there are no more frames than dimensions.
+        there are no more than twice as many patches as dimensions.
     """
-    def of(name: str) -> np.ndarray:
-        every = features.features(name)
-        return every if rows is None else every[rows]
-
-    real = of(truth)
+    real = features.features(truth, rows)
+    fakes = {method: features.features(method, rows) for method in methods}
     n, d = real.shape
-    size = min(subset_size, n, *(len(of(method)) for method in methods))  # KID's subsets: of each set
+    size = min(subset_size, n, *(len(fake) for fake in fakes.values()))  # KID's subsets: of each set
     out: dict = {"patches": n, "dimension": d, "extractor": features.digest, "extractor_file": features.path.name,
                  "kid_subsets": subsets, "kid_subset_size": size, "fid": {}, "kid": {}}
     if n <= 2 * d:
         out["fid_refused"] = (f"{n} patches <= 2 x {d} feature dimensions: the covariances are "
                               f"{'singular' if n <= d else 'poorly estimated'}; use kid")
-    for method in methods:
-        fake = of(method)
+    for method, fake in fakes.items():
         if n > 2 * d:
             out["fid"][method] = round(frechet_distance(real, fake), 6)
         mean, std = kernel_distance(real, fake, subsets, size)
@@ -260,9 +255,6 @@ def networks(params, device: torch.device) -> tuple[FrameFeatures | None, FrameF
     """The evaluation's extractor and classifier (``evaluate.features`` / ``evaluate.classifier``;
     ``builtin``: the shipped files of :mod:`pyext.evaluation.extractor`), each None where not asked
     for, and why the builtin classifier is refused on this source (None where it is not)."""
-    from ..config import BUILTIN, SOURCES
-    from .extractor import shipped
-
     ev = params.evaluate
     features = FrameFeatures(shipped("features") if ev.features == BUILTIN else Path(ev.features), device) \
         if ev.features else None

@@ -450,7 +450,7 @@ def class_measures(classifier: FrameFeatures, rows: list[np.ndarray], labels: li
         scored = inception_scores(classifier, [f"{name}/step{s}" for name in names], rows=chosen)
         out["inception_score"][f"step{s}"] = {name: scored["inception_score"][f"{name}/step{s}"] for name in names}
         out["class_accuracy"][f"step{s}"] = {
-            name: round(class_accuracy(classifier.features(f"{name}/step{s}")[chosen], labels[s - 1][chosen]), 4)
+            name: round(class_accuracy(classifier.features(f"{name}/step{s}", chosen), labels[s - 1][chosen]), 4)
             for name in names}
         out["classifier"] = {k: v for k, v in scored.items() if k != "inception_score"}
     return out
