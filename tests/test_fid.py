@@ -206,6 +206,12 @@ def test_moving_crops_by_hand():
     assert cut.shape == (5, 32, 32, 3) and np.array_equal(cut[0], truth[some[0, 0], some[0, 1]:some[0, 1] + 32,
                                                                          some[0, 2]:some[0, 2] + 32])
     assert moving_crops(before[:, :20], truth[:, :20], 32, 8.0, 10, rng).shape == (0, 3)  # smaller than a crop
+    # The classifier's squares: twice the side, centred on each crop, moved inside the frame and cut to its
+    # 50 rows; a crop at the corner, one inside.
+    around = tiles(truth, np.array([[0, 0, 0], [1, 8, 20]]), 32, 64)
+    assert around.shape == (2, 50, 64, 3)
+    assert np.array_equal(around[0], truth[0, 0:50, 0:64]) and np.array_equal(around[1], truth[1, 0:50, 4:68])
+    assert tiles(truth, np.zeros((0, 3), np.int64), 32, 64).shape == (0, 50, 64, 3)
 
 
 def test_inception_score_by_hand():
@@ -232,6 +238,38 @@ def test_evaluate_writes_the_inception_score_with_a_classifier(tmp_path):
     assert 0 <= metrics["class_accuracy"]["step1"]["truth"] <= 1
     assert about["classifier"] == "sha256:" + hashlib.sha256(classifier.read_bytes()).hexdigest()
     assert "fid" not in metrics and "kid" not in metrics
+
+
+class _Width(nn.Module):
+    """Logits ``(N, 2)`` naming class 1 for frames 64 pixels wide, class 0 for frames 32 wide."""
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        width = torch.full((frames.shape[0], 1), float(frames.shape[-1]))
+        return torch.cat([-(width - 32).abs(), -(width - 64).abs()], 1)
+
+
+def test_the_classifier_sees_the_square_twice_the_patch_around_each_moving_patch(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(_Width()).save(str(tmp_path / "width.pt"))
+    metrics = _evaluate(tmp_path, "", str(tmp_path / "width.pt"))
+    # Every clip is of class 0: each square is named 1, being 64 wide (the test frames are 64x80).
+    assert all(v == 0 for v in metrics["class_accuracy"]["step1"].values())
+    assert metrics["classifier"]["patches"] == _moving_by_hand(1)
+
+
+def test_the_builtin_classifier_is_refused_without_the_patches_surroundings():
+    from pyext.evaluation.fid import networks
+
+    p = load_params(TEST_PARAMS)
+    p = replace(p, evaluate=replace(p.evaluate, features="", classifier="builtin"),
+                data=replace(p.data, source="stochastic"))
+    assert networks(p, torch.device("cpu"))[1:] != (None, None)
+    _, classifier, refused = networks(p, torch.device("cpu"), surroundings=False)
+    assert classifier is None and refused == (
+        "evaluate.classifier: builtin names an object's shape from the 64-pixel square around a moving patch; "
+        "these samples are 32-pixel patches alone, which show part of an object, so the Inception Score and "
+        "class accuracy are not computed")
 
 
 def test_bad_extractor_files_stop_with_one_line(tmp_path):

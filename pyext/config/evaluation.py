@@ -30,11 +30,12 @@ class EvaluateParams:
             (the project's own, :mod:`pyext.evaluation.extractor`), a TorchScript file (patches
             ``(N, 3, P, P)`` RGB float32 in [0, 1] -> ``(N, d)``) relative to the params file, or ''
             for neither.
-        classifier: the classifier of the Inception Score and the class accuracy of the predicted
-            and true patches: ``builtin`` (the project's own extractor's head: only on sources whose
-            classes show in one frame, ``stochastic``; elsewhere refused in the metrics), a
-            TorchScript file (patches as ``features`` takes them -> class logits ``(N, C)``), or ''
-            for none.
+        classifier: the classifier of the Inception Score and the class accuracy of the squares
+            twice ``clip.patch`` around the predicted and true moving patches: ``builtin`` (the
+            project's own object-shape classifier: only on sources whose classes show in one frame,
+            ``stochastic``, and not on GAIA's patches alone; elsewhere refused in the metrics), a
+            TorchScript file (squares ``(N, 3, S, S)`` RGB float32 in [0, 1] -> class logits
+            ``(N, C)``), or '' for none.
         fid_patches: moving patches (``clip.patch``-square crops of the predicted and the true
             frames where the truth moves by ``filter.min_motion``) FID and KID compare per step: an
             even share a test clip, drawn at random (seeded) on a 4-pixel grid; at most this many,

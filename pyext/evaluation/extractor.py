@@ -1,33 +1,40 @@
-"""The project's own feature extractor for FID, KID and the Inception Score: a small CNN trained once on
-a fixed generated corpus and shipped, so that every evaluation measures distances without a
-download and every run's distances compare (the standard Inception network is neither shipped nor
-fetched; a user's file in ``evaluate.features`` / ``evaluate.classifier`` replaces this one).
+"""The project's own feature extractor for FID and KID, and its object classifier for the Inception
+Score: small CNNs trained once on fixed generated corpora and shipped, so that every evaluation
+measures distances without a download and every run's distances compare (the standard Inception
+network is neither shipped nor fetched; a user's file in ``evaluate.features`` /
+``evaluate.classifier`` replaces either).
 
-The corpus: ``clip.patch``-square patches (32x32) of single frames of the three generated sets
-(the demo, the photo set and the uncertain-futures set), rendered here from fixed seeds, where they
-move (as the training patches and the patches FID compares are kept). The task: SimCLR's
-self-supervised contrastive one (Chen et al. 2020: two views of a patch, shifted and with other
-brightness and contrast, must find each other among the batch), plus what one frame shows of the
-classes: the set a patch comes from, and the uncertain-futures set's object shape (its classes; the
-demo's and the photo set's classes are motions, invisible in one frame). The features are the
-trunk's maps pooled to a 2x2 grid, which keeps where things are in the patch; the classifier head is
-the object shape's.
+The extractor's corpus: ``clip.patch``-square patches (32x32) of single frames of the three
+generated sets (the demo, the photo set and the uncertain-futures set), rendered here from fixed
+seeds, where they move (as the training patches and the patches FID compares are kept). Its task:
+SimCLR's self-supervised contrastive one (Chen et al. 2020: two views of a patch, shifted and with
+other brightness and contrast, must find each other among the batch), plus what one frame shows of
+the classes: the set a patch comes from, and the uncertain-futures set's object shape (its classes;
+the demo's and the photo set's classes are motions, invisible in one frame). The features are the
+trunk's maps pooled to a 2x2 grid, which keeps where things are in the patch.
+
+The classifier (:class:`ShapeNet`) names the uncertain-futures set's object shape from the square
+twice a patch's side around a moving patch (:data:`pyext.evaluation.fid.CONTEXT`; 64x64), which is
+what evaluation gives it: a 32-pixel patch shows an edge of a 28-48 pixel object, not its shape. It
+is trained on thousands of videos a class, a few squares each, so that no texture or background
+names a class.
 
 What went before, measured (bench/RESULTS.md): rotation prediction (RotNet) on random crops stayed at
 chance (the generated sets have no up, and most random crops are plain background), and with a
 globally pooled trunk FID did not see a swirl; views that turned or mirrored the patch left it
 blind to the swirl too (FID flat at the floor up to strength 4): the features learn to ignore what
-the views vary. The shape head learns the training videos' backgrounds and textures rather than the
-shapes (a 32-pixel patch shows little of a 28-48 pixel object): near chance on unseen videos, which
-the card records (``shape_unseen``).
+the views vary. The extractor's own shape head, on 32-pixel patches of 32 videos a class, learnt
+those videos' backgrounds and textures: near chance on unseen videos, hence the classifier apart.
 
-    python -m pyext.evaluation.extractor                  # trains and writes EXTRACTOR_DIR (minutes)
-    python -m pyext.evaluation.extractor --out /tmp/x --steps 50
+    python -m pyext.evaluation.extractor                    # trains both, writes EXTRACTOR_DIR (minutes)
+    python -m pyext.evaluation.extractor --classifier-only  # the classifier alone; features.pt stays
+    python -m pyext.evaluation.extractor --out /tmp/x --steps 50 --classifier-steps 50
 
-writes ``features.pt`` and ``classifier.pt`` (TorchScript: patches ``(N, 3, H, W)`` RGB float32 in
-[0, 1] -> features ``(N, 128)`` / shape logits ``(N, 4)``) and ``card.json`` (the corpus, the task,
-the held-out accuracies, the machine, the files' SHA-256 and the check FID's authors made of it:
-FID from a floor between two sets of real patches, rising under five disturbances at four levels).
+writes ``features.pt`` and ``classifier.pt`` (TorchScript: frames ``(N, 3, H, W)`` RGB float32 in
+[0, 1] -> features ``(N, 128)`` / shape logits ``(N, 4)``) and ``card.json`` (the corpora, the
+tasks, the accuracies, the machine, the files' SHA-256, the check FID's authors made of theirs:
+FID from a floor between two sets of real patches, rising under five disturbances at four levels;
+and the classifier's accuracy and Inception Score on unseen videos' objects, plain and blurred).
 """
 from __future__ import annotations
 
@@ -51,6 +58,7 @@ FEATURES = 128
 TEMPERATURE = 0.2  # SimCLR's temperature of the contrastive task
 GROUPS, FRAMES = 32, 3  # the corpus's videos a class (groups 1..GROUPS, clip 1) and their frames
 MIN_MOTION = 8.0  # the corpus's motion threshold: params.yaml's filter.min_motion default
+SHAPE_CROPS = 4  # the classifier's corpus: crops a video (so thousands of videos, objects and textures a class)
 
 
 class PatchNet(nn.Module):
@@ -88,9 +96,24 @@ class _Features(nn.Module):
         return self.net.features(x)
 
 
-class _Classifier(_Features):
+class ShapeNet(nn.Module):
+    """The object-shape classifier (``classifier.pt``): crops ``(N, 3, S, S)`` RGB in [0, 1], the
+    square :data:`pyext.evaluation.fid.CONTEXT` times a patch's side around a moving patch (S = 64),
+    -> shape logits ``(N, shapes)``. Four 3x3 convolutions of stride 2 (32, 64, 128, 128 maps) and
+    one of stride 1 (128; together a 63-pixel field, a whole object), each with batch norm and ReLU,
+    averaged over the crop (any size in) and a linear layer."""
+
+    def __init__(self, shapes: int = 4):
+        super().__init__()
+        layers, c_in = [], 3
+        for c_out, stride in ((32, 2), (64, 2), (128, 2), (128, 2), (128, 1)):
+            layers += [nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+            c_in = c_out
+        self.trunk = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(c_in, shapes)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.shape(self.net.features(x))
+        return self.head(self.trunk(x * 2 - 1))
 
 
 def corpus(per_source: int, seed: int = 0, size: tuple[int, int] = (240, 320), patch: int = 32,
@@ -209,6 +232,92 @@ def train_extractor(data: dict[str, np.ndarray], steps: int, seed: int = 0, batc
     return net, {k: round(v, 4) for k, v in accuracy.items()} | {"held_out": len(held), "trained_on": len(used)}
 
 
+def object_crops(per_class: int, seed: int, size: tuple[int, int] = (240, 320), patch: int = 32,
+                 min_motion: float = MIN_MOTION, per_video: int = SHAPE_CROPS) -> dict[str, np.ndarray]:
+    """The classifier's corpus: ``per_class`` crops of each class of the uncertain-futures set, cut as
+    evaluation cuts the classifier's (:func:`pyext.evaluation.fid.moving_crops` and ``tiles``: the
+    ``CONTEXT * patch`` square around a ``patch``-square crop that moves from the frame before), at
+    most ``per_video`` of each video's second frame, from as many videos as that takes (seed
+    ``seed``, groups 1, 2, ..., clip 1): thousands of objects a class, each with a texture of its
+    own, so that only the shape names the class (a head trained on few videos learns their textures).
+
+    Returns:
+        ``crops`` uint8 ``(N, S, S, 3)`` and ``shape`` int64 ``(N,)`` (index into the set's classes).
+    """
+    from ..data import stochastic
+    from .fid import CONTEXT, moving_crops, tiles
+
+    crops, shapes = [], []
+    for c, name in enumerate(stochastic.CLASSES):
+        kept, group = 0, 0
+        while kept < per_class:
+            group += 1
+            frames = stochastic.render_video(name, seed, group, 1, 2, False, size)
+            origins = moving_crops(frames[:1], frames[1:], patch, min_motion, min(per_video, per_class - kept),
+                                   np.random.default_rng([seed, c, group]))
+            crops.append(tiles(frames[1:], origins, patch, CONTEXT * patch))
+            shapes.append(np.full(len(origins), c))
+            kept += len(origins)
+            if group > 10 * per_class:
+                raise ValueError(f"the {name} videos have no {patch}-square crop moving by {min_motion} or more")
+    return {"crops": np.concatenate(crops), "shape": np.concatenate(shapes)}
+
+
+def dihedral(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each crop of ``x`` ``(B, C, S, S)`` turned by a random multiple of 90 degrees and mirrored at
+    random: the shapes are drawn at random rotations, so none of these changes a class."""
+    turns, mirror = torch.randint(0, 4, (len(x),), generator=generator), torch.rand(len(x), generator=generator) < 0.5
+    out = torch.stack([torch.rot90(image, int(k), (1, 2)) for image, k in zip(x, turns)])
+    return torch.where(mirror[:, None, None, None], out.flip(3), out)
+
+
+def train_classifier(data: dict[str, np.ndarray], steps: int, seed: int = 0, batch: int = 128,
+                     progress: bool = True) -> ShapeNet:
+    """Trains :class:`ShapeNet` on ``data`` (:func:`object_crops`) to name each crop's shape: the
+    cross-entropy of random views (:func:`views`' shift and brightness/contrast, then
+    :func:`dihedral`), Adam at 1e-3 for two thirds of the steps and 1e-4 after; returns it in eval mode."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    x = torch.from_numpy(data["crops"]).permute(0, 3, 1, 2)
+    shape = torch.from_numpy(data["shape"])
+    net = ShapeNet(int(shape.max()) + 1)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    net.train()
+    for step in tqdm(range(steps), desc="classifier", unit="step", disable=not progress):
+        if step == 2 * steps // 3:
+            optimizer.param_groups[0]["lr"] = 1e-4
+        rows = torch.from_numpy(rng.integers(0, len(x), batch))
+        loss = F.cross_entropy(net(dihedral(views(x[rows].float() / 255, generator), generator)), shape[rows])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return net.eval()
+
+
+def check_classifier(path: Path, per_class: int, seed: int) -> dict:
+    """The classifier file ``path`` on ``per_class`` crops a class of videos it never saw
+    (:func:`object_crops` of ``seed``): its accuracy and Inception Score, undisturbed and under
+    :data:`DISTORTIONS`' Gaussian blur at each level, which should lower both (a blurred object's
+    shape is less certain)."""
+    from .fid import FrameFeatures, class_accuracy, inception_score
+
+    data = object_crops(per_class, seed)
+    classifier = FrameFeatures(path, torch.device("cpu"), "evaluate.classifier", "class logits")
+    levels = DISTORTIONS["gaussian blur"]
+    sets = {"real": data["crops"], **{f"blur {level}": distort(data["crops"], "gaussian blur", level, seed)
+                                      for level in levels}}
+    for name, crops in sets.items():
+        for lo in range(0, len(crops), 500):
+            classifier.add({name: crops[lo:lo + 500]})
+    out = {"crops": len(data["crops"]), "seed": seed, "chance": round(1 / (int(data["shape"].max()) + 1), 4)}
+    for name in sets:
+        logits = classifier.features(name)
+        out[name] = {"accuracy": round(class_accuracy(logits, data["shape"]), 4),
+                     "inception_score": round(inception_score(logits, 10)[0], 4)}
+    return out
+
+
 def shipped(kind: str) -> Path:
     """The shipped ``features`` or ``classifier`` file (``evaluate.features: builtin``)."""
     return EXTRACTOR_DIR / f"{kind}.pt"
@@ -218,16 +327,23 @@ def _digest(path: Path) -> str:
     return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def export(net: PatchNet, out: Path, card: dict) -> dict:
-    """Writes ``features.pt`` and ``classifier.pt`` (TorchScript) and ``card.json`` (``card`` with
-    the files' digests) into ``out``; returns the card."""
+def _script(module: nn.Module, path: Path) -> str:
+    """Saves ``module`` as TorchScript at ``path``; returns its digest."""
+    with warnings.catch_warnings():  # torch 2.14 deprecates TorchScript, the format evaluate.features takes
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(module.eval()).save(str(path))
+    return _digest(path)
+
+
+def export(net: PatchNet | None, classifier: ShapeNet | None, out: Path, card: dict) -> dict:
+    """Writes ``features.pt`` (``net``'s features) and ``classifier.pt`` (``classifier``), TorchScript,
+    each where given, and ``card.json`` (``card`` with the files' digests, those of files not
+    rewritten kept) into ``out``; returns the card."""
     out.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for name, module in (("features.pt", _Features(net)), ("classifier.pt", _Classifier(net))):
-        with warnings.catch_warnings():  # torch 2.14 deprecates TorchScript, the format evaluate.features takes
-            warnings.simplefilter("ignore", FutureWarning)
-            torch.jit.script(module.eval()).save(str(out / name))
-        files[name] = _digest(out / name)
+    files = dict(card.get("files", {}))
+    for name, module in (("features.pt", _Features(net) if net is not None else None), ("classifier.pt", classifier)):
+        if module is not None:
+            files[name] = _script(module, out / name)
     card = {**card, "files": files}
     (out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
     return card
@@ -281,8 +397,7 @@ def validate(out: Path, per_level: int = 1000, seed: int = 1) -> dict:
     (the floor, and its spread over :data:`FLOOR_SPLITS` random halvings) and under each of
     :data:`DISTORTIONS` at its four levels; ``monotone`` per distortion (the floor below the first
     level, each level below the next) and ``levels_above_floor``, the levels above every halving's
-    floor. Also the shape head's accuracy on that corpus's uncertain-futures patches (videos the
-    training never saw): ``shape_unseen``."""
+    floor."""
     from .fid import FrameFeatures, frechet_distance
 
     data = corpus(2 * per_level // len(SOURCES) + 1, seed)
@@ -305,19 +420,13 @@ def validate(out: Path, per_level: int = 1000, seed: int = 1) -> dict:
     for kind, levels in DISTORTIONS.items():
         table[kind] = [frechet_distance(base, features(f"{kind} {level}", distort(other, kind, level, seed)))
                        for level in levels]
-    classifier = FrameFeatures(out / "classifier.pt", torch.device("cpu"), "evaluate.classifier", "class logits")
-    shapes = data["shape"] >= 0
-    classifier.add({"shapes": real[shapes]})
     return {"patches": per_level, "floor": round(floors[0], 4),
             "floor_spread": {"splits": FLOOR_SPLITS, "mean": round(float(np.mean(floors)), 4),
                              "sd": round(float(np.std(floors, ddof=1)), 4), "max": round(max(floors), 4)},
             "fid": {kind: [round(v, 4) for v in values] for kind, values in table.items()},
             "monotone": {kind: bool(floors[0] < values[0] and all(a < b for a, b in zip(values, values[1:])))
                          for kind, values in table.items()},
-            "levels_above_floor": {kind: sum(v > max(floors) for v in values) for kind, values in table.items()},
-            "shape_unseen": {"accuracy": round(float((classifier.features("shapes").argmax(1)
-                                                      == data["shape"][shapes]).mean()), 4),
-                             "patches": int(shapes.sum()), "chance": round(1 / (int(data["shape"].max()) + 1), 4)}}
+            "levels_above_floor": {kind: sum(v > max(floors) for v in values) for kind, values in table.items()}}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -325,44 +434,66 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=EXTRACTOR_DIR, help=f"where the files go (default {EXTRACTOR_DIR})")
     parser.add_argument("--per-source", type=int, default=12000, help="patches of each generated set")
     parser.add_argument("--steps", type=int, default=3000, help="training steps of 128 patches")
+    parser.add_argument("--shape-crops", type=int, default=4000, help="the classifier's crops a class")
+    parser.add_argument("--classifier-steps", type=int, default=2000, help="the classifier's training steps of 128 crops")
     # Not the generated sets' default seed (0): their test videos are not among the corpus's.
-    parser.add_argument("--seed", type=int, default=100, help="the corpus's videos and the training's draws; "
-                        "the distortion check's real patches are those of the next seed")
+    parser.add_argument("--seed", type=int, default=100, help="the corpora's videos and the training's draws; "
+                        "the checks' real patches are those of the next seed")
     parser.add_argument("--validate-patches", type=int, default=1000,
                         help="real patches per level of the distortion check (Heusel et al.)")
     parser.add_argument("--validate-only", action="store_true",
-                        help="only the check, of the files in --out; rewrites their card's validation")
+                        help="only the checks, of the files in --out; rewrites their card's validation")
+    parser.add_argument("--classifier-only", action="store_true",
+                        help="only the classifier (and its check); the features file in --out and its card's part stay")
     args = parser.parse_args(argv)
     began = time.perf_counter()
     if args.validate_only:
         card = json.loads((args.out / "card.json").read_text())
         card["validation"] = validate(args.out, args.validate_patches, card["corpus"]["seed"] + 1)
+        card["classifier"]["check"] = check_classifier(args.out / "classifier.pt", args.validate_patches // 4,
+                                                       card["classifier"]["corpus"]["seed"] + 1)
         (args.out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
-        print(f"extractor: {_summary(card['validation'])}; rewrote {args.out / 'card.json'} "
-              f"in {time.perf_counter() - began:.0f} s")
+        print(f"extractor: {_summary(card)}; rewrote {args.out / 'card.json'} in {time.perf_counter() - began:.0f} s")
         return
-    data = corpus(args.per_source, args.seed)
-    net, accuracy = train_extractor(data, args.steps, args.seed)
-    card = {"corpus": {"sources": list(SOURCES), "patches_per_source": args.per_source, "patch": 32, "seed": args.seed,
-                       "videos": f"{GROUPS} videos of {FRAMES} frames a class, groups 1-{GROUPS}, clip 1, 240x320"},
-            "task": "SimCLR's contrastive loss of two views of each patch (shift, brightness/contrast; "
-                    "temperature 0.2) + the cross-entropies of the source set (3) and of the "
-                    "stochastic set's object shape (4); features: the trunk's 32 maps pooled to a 2x2 grid (128)",
-            "steps": args.steps, "batch": 128, "accuracy_held_out": accuracy,
-            "machine": f"{platform.machine()}, torch {torch.__version__}"}
-    card = export(net, args.out, card)
-    card["validation"] = validate(args.out, args.validate_patches, args.seed + 1)
-    card["seconds"] = round(time.perf_counter() - began)
+    if args.classifier_only:
+        card, net = json.loads((args.out / "card.json").read_text()), None
+    else:
+        data = corpus(args.per_source, args.seed)
+        net, accuracy = train_extractor(data, args.steps, args.seed)
+        card = {"corpus": {"sources": list(SOURCES), "patches_per_source": args.per_source, "patch": 32,
+                           "seed": args.seed,
+                           "videos": f"{GROUPS} videos of {FRAMES} frames a class, groups 1-{GROUPS}, clip 1, 240x320"},
+                "task": "SimCLR's contrastive loss of two views of each patch (shift, brightness/contrast; "
+                        "temperature 0.2) + the cross-entropies of the source set (3) and of the "
+                        "stochastic set's object shape (4); features: the trunk's 32 maps pooled to a 2x2 grid (128)",
+                "steps": args.steps, "batch": 128, "accuracy_held_out": accuracy,
+                "machine": f"{platform.machine()}, torch {torch.__version__}"}
+    crops = object_crops(args.shape_crops, args.seed)
+    classifier = train_classifier(crops, args.classifier_steps, args.seed)
+    card["classifier"] = {
+        "corpus": {"crops_per_class": args.shape_crops, "seed": args.seed, "size": crops["crops"].shape[1],
+                   "videos": f"uncertain-futures videos of 2 frames, groups 1.., clip 1, 240x320; at most "
+                             f"{SHAPE_CROPS} crops a video (the square twice a moving 32-pixel patch's side around it)"},
+        "task": "the object shape (4 classes) by cross-entropy, views shifted, brightness/contrast, turned by "
+                "multiples of 90 degrees and mirrored; Adam 1e-3, 1e-4 for the last third",
+        "steps": args.classifier_steps, "batch": 128, "machine": f"{platform.machine()}, torch {torch.__version__}"}
+    card = export(net, classifier, args.out, card)
+    if net is not None:
+        card["validation"] = validate(args.out, args.validate_patches, args.seed + 1)
+    card["classifier"]["check"] = check_classifier(args.out / "classifier.pt", args.validate_patches // 4, args.seed + 1)
+    card["seconds" if net is not None else "classifier_seconds"] = round(time.perf_counter() - began)
     (args.out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
-    print(f"extractor: held-out accuracy {accuracy}; {_summary(card['validation'])}; wrote {args.out} "
-          f"in {card['seconds']} s")
+    print(f"extractor: {_summary(card)}; wrote {args.out} in {time.perf_counter() - began:.0f} s")
 
 
-def _summary(validation: dict) -> str:
+def _summary(card: dict) -> str:
+    validation, check = card["validation"], card["classifier"]["check"]
+    blurred = check[f"blur {DISTORTIONS['gaussian blur'][-1]}"]
     return (f"FID floor {validation['floor']} (max over halvings {validation['floor_spread']['max']}), monotone under "
-            f"{sum(validation['monotone'].values())} of {len(DISTORTIONS)} distortions; the shape head names "
-            f"{validation['shape_unseen']['accuracy']:.0%} of unseen videos' patches "
-            f"(chance {validation['shape_unseen']['chance']:.0%})")
+            f"{sum(validation['monotone'].values())} of {len(DISTORTIONS)} distortions; the classifier names "
+            f"{check['real']['accuracy']:.0%} of unseen videos' objects (chance {check['chance']:.0%}), "
+            f"Inception Score {check['real']['inception_score']:.2f} falling to "
+            f"{blurred['inception_score']:.2f} under blur")
 
 
 if __name__ == "__main__":

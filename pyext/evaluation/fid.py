@@ -19,11 +19,12 @@ metrics and the stage's output) and KID, unbiased at any size, is the measure fo
 result records the number of patches, the dimension and the extractor file's SHA-256.
 
 The Inception Score needs a classifier's logits: ``evaluate.classifier: builtin`` is the shipped
-extractor's object-shape head, meaningful only on a source whose classes show in one frame
-(``stochastic``; refused in one line elsewhere), or a user's file (patches as above in, class logits
-``(N, C)`` out, e.g. a scripted Inception network with its 1008-way head). torchmetrics'
-``InceptionScore`` computes it; the class accuracy is the share of patches the classifier names
-their clip's class.
+object-shape classifier, meaningful only on a source whose classes show in one frame (``stochastic``;
+refused in one line elsewhere), or a user's file (frames as above in, class logits ``(N, C)`` out,
+e.g. a scripted Inception network with its 1008-way head). A classifier is given the square
+:data:`CONTEXT` times a patch's side around each moving patch, enough to hold a whole object.
+torchmetrics' ``InceptionScore`` computes it; the class accuracy is the share of those squares the
+classifier names their clip's class.
 """
 from __future__ import annotations
 
@@ -208,6 +209,9 @@ def distances(features: FrameFeatures, truth: str, methods: list[str], subsets: 
 
 
 CROP_STRIDE = 4  # the grid, in pixels, the moving crops' corners are drawn from
+# The classifier sees the square CONTEXT times a patch's side centred on each moving patch: an object
+# of the uncertain-futures set spans 28-48 px, so a 32-px patch shows an edge of one, not its shape.
+CONTEXT = 2
 
 
 def moving_crops(before: np.ndarray, truth: np.ndarray, patch: int, min_motion: float, count: int,
@@ -235,10 +239,17 @@ def moving_crops(before: np.ndarray, truth: np.ndarray, patch: int, min_motion: 
     return found if len(found) <= count else found[np.sort(rng.choice(len(found), count, replace=False))]
 
 
-def tiles(frames: np.ndarray, origins: np.ndarray, patch: int) -> np.ndarray:
-    """The crops at ``origins`` (:func:`moving_crops`) of ``frames`` ``(F, H, W, 3)``: ``(K, P, P, 3)``."""
-    return np.stack([frames[t, y:y + patch, x:x + patch] for t, y, x in origins]) if len(origins) else \
-        np.zeros((0, patch, patch, 3), frames.dtype)
+def tiles(frames: np.ndarray, origins: np.ndarray, patch: int, side: int | None = None) -> np.ndarray:
+    """The crops at ``origins`` (:func:`moving_crops`) of ``frames`` ``(F, H, W, 3)``: ``(K, P, P, 3)``;
+    with ``side``, the ``side``-square centred on each ``patch``-square crop instead, moved inside the
+    frame where it would cross a border (and cut to the frame where it is larger): ``(K, S, S, 3)``."""
+    h, w = frames.shape[1:3]
+    sh, sw = (patch, patch) if side is None else (min(side, h), min(side, w))
+    if not len(origins):
+        return np.zeros((0, sh, sw, 3), frames.dtype)
+    ys = np.clip(origins[:, 1] + (patch - sh) // 2, 0, h - sh)
+    xs = np.clip(origins[:, 2] + (patch - sw) // 2, 0, w - sw)
+    return np.stack([frames[t, y:y + sh, x:x + sw] for t, y, x in zip(origins[:, 0], ys, xs)])
 
 
 def seeded_rows(n: int, limit: int, seed: int = 0) -> np.ndarray:
@@ -251,10 +262,13 @@ def class_accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float((logits.argmax(1) == labels).mean()) if len(labels) else math.nan
 
 
-def networks(params, device: torch.device) -> tuple[FrameFeatures | None, FrameFeatures | None, str | None]:
+def networks(params, device: torch.device, surroundings: bool = True) \
+        -> tuple[FrameFeatures | None, FrameFeatures | None, str | None]:
     """The evaluation's extractor and classifier (``evaluate.features`` / ``evaluate.classifier``;
     ``builtin``: the shipped files of :mod:`pyext.evaluation.extractor`), each None where not asked
-    for, and why the builtin classifier is refused on this source (None where it is not)."""
+    for, and why the builtin classifier is refused (None where it is not): on a source whose
+    classes do not show in one frame, and where the evaluation has no ``surroundings`` to give it
+    (the :data:`CONTEXT`-times larger square around each patch: GAIA's samples are patches alone)."""
     ev = params.evaluate
     features = FrameFeatures(shipped("features") if ev.features == BUILTIN else Path(ev.features), device) \
         if ev.features else None
@@ -262,11 +276,16 @@ def networks(params, device: torch.device) -> tuple[FrameFeatures | None, FrameF
     if ev.classifier == BUILTIN and not SOURCES[params.data.source].classes_in_one_frame:
         refused = (f"evaluate.classifier: builtin names object shapes; data.source {params.data.source}'s classes "
                    f"do not show in one frame, so the Inception Score and class accuracy are not computed")
+    elif ev.classifier == BUILTIN and not surroundings:
+        side = CONTEXT * params.clip.patch
+        refused = (f"evaluate.classifier: builtin names an object's shape from the {side}-pixel square around a "
+                   f"moving patch; these samples are {params.clip.patch}-pixel patches alone, which show part of "
+                   f"an object, so the Inception Score and class accuracy are not computed")
     elif ev.classifier:
         path = shipped("classifier") if ev.classifier == BUILTIN else Path(ev.classifier)
         classifier = FrameFeatures(path, device, "evaluate.classifier", "class logits")
     return features, classifier, refused
 
 
-__all__ = ["FrameFeatures", "class_accuracy", "distances", "frechet_distance", "inception_score",
+__all__ = ["CONTEXT", "FrameFeatures", "class_accuracy", "distances", "frechet_distance", "inception_score",
            "inception_scores", "kernel_distance", "moving_crops", "networks", "seeded_rows", "tiles"]

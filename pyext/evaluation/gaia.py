@@ -184,7 +184,7 @@ def _distances(params: Params, device: torch.device, sets: dict[str, np.ndarray]
     """FID/KID of every set of ``sets`` (uint8 samples ``(N_s, T, P, P, 3)``) but ``truth`` against
     ``truth``, frame by frame; where a classifier applies, each set's Inception Score, and the class
     accuracy of those aligned with the samples (``labels`` ``(N,)``: each sample's class)."""
-    features, classifier, refused = networks(params, device)
+    features, classifier, refused = networks(params, device, surroundings=False)
     out: dict = {"classifier_refused": refused} if refused else {}
     for network in (features, classifier):
         if network is not None:

@@ -23,8 +23,8 @@ from ..data.dataset import to_model, to_uint8
 from ..files import EvaluationFiles, atomic_output, printable, write_json
 from ..data.store import ClipArray, ClipArrayWriter, check_clips, futures_of, open_store, store_videos
 from ..data.video import centre_crop
-from .fid import (FrameFeatures, class_accuracy, distances, inception_scores, moving_crops, networks, seeded_rows,
-                  tiles)
+from .fid import (CONTEXT, FrameFeatures, class_accuracy, distances, inception_scores, moving_crops, networks,
+                  seeded_rows, tiles)
 from .metrics import (
     AUTHORS_PSNR_CUT,
     AUTHORS_SCORES,
@@ -368,9 +368,10 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
                     if not len(moving):
                         continue
                     patch_labels[s].append(np.full(len(moving), labels[index], np.int64))
-                    for network in (features, classifier):  # every set's patches of this step through one call
+                    # Every set's patches of this step through one call; the classifier's, with their surroundings.
+                    for network, side in ((features, None), (classifier, CONTEXT * params.clip.patch)):
                         if network is not None:
-                            network.add({f"{name}/step{s + 1}": tiles(frames[part], moving, params.clip.patch)
+                            network.add({f"{name}/step{s + 1}": tiles(frames[part], moving, params.clip.patch, side)
                                          for name, frames in outputs.items()})
                 stored.append(result.predictions[None])
                 origins[i] = top, left
