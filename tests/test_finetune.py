@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from cases import assert_same_weights, run_in, saved_weights, set_params, tiny_pipeline
 from pyext.files import DataFiles, Layout, RunFiles
@@ -74,6 +75,52 @@ def test_start_from_refuses_a_generator_of_another_architecture(work, tmp_path):
     (tmp_path / "other.pt").write_bytes(b"not a generator")
     with pytest.raises(TrainingError, match="other.pt: not a readable generator file"):
         start_from(wider, tmp_path / "other.pt")
+
+
+def test_train_init_starts_the_generator_from_a_saved_one_and_enters_the_identity(work, tmp_path, capsys):
+    import shutil
+
+    from pyext.files import file_digest
+
+    params = load_params(work / "params.yaml")
+    init = tmp_path / "init.pt"
+    shutil.copy(work / "models" / "generator.pt", init)
+    # At a rate of zero the run writes back the file it started from, weight for weight: its weights at step 0.
+    still = replace(params, train=replace(params.train, init=str(init), lr_g=0.0, lr_g_final=0.0, steps=1))
+    train(still, DataFiles(work / "data"), RunFiles(tmp_path / "a"), progress=False)
+    assert_same_weights(saved_weights(tmp_path / "a" / "generator.pt"), saved_weights(init))
+    fresh = replace(still, train=replace(still.train, init=""))
+    train(fresh, DataFiles(work / "data"), RunFiles(tmp_path / "b"), progress=False)
+    started = saved_weights(tmp_path / "b" / "generator.pt")
+    assert any(not torch.equal(started[k], saved_weights(init)[k]) for k in started)
+    # The file's digest is in the run's identity: replaced, the checkpoint is not resumed against it.
+    saved = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)
+    assert saved["data_hash"] == f"{file_digest(work / 'data' / 'train.h5')}+{file_digest(init)}"
+    shutil.copy(tmp_path / "b" / "generator.pt", init)
+    capsys.readouterr()
+    assert train(still, DataFiles(work / "data"), RunFiles(tmp_path / "a"), progress=False)["resumed_from"] == 0
+    assert "checkpoint.pt was trained with other training data or starting generator; starting afresh" \
+        in capsys.readouterr().out
+
+
+def test_train_init_of_another_architecture_or_family_stops_with_one_line(work, tmp_path):
+    from pyext.config import ParamsError, parse_params
+
+    params = load_params(work / "params.yaml")
+    init = str(work / "models" / "generator.pt")
+    narrower = replace(params, train=replace(params.train, init=init),
+                       model=replace(params.model, multiscale=replace(params.model.multiscale, width=0.1)))
+    with pytest.raises(TrainingError) as raised:
+        train(narrower, DataFiles(work / "data"), RunFiles(tmp_path), progress=False)
+    assert str(raised.value) == (f"params.yaml: train.init: {init} is a generator of another architecture "
+                                 f"(width 0.05 (params: 0.1))")
+    raw = yaml.safe_load((work / "params.yaml").read_text())
+    raw["train"]["init"] = "models/missing.pt"
+    with pytest.raises(ParamsError, match=r"^.*params.yaml: train.init: no such file: .*models/missing.pt$"):
+        parse_params(raw, work / "params.yaml")
+    raw["train"]["init"], raw["model"]["family"], raw["train"]["batch_size"] = "models/generator.pt", "gaia", 2
+    with pytest.raises(ParamsError, match=r"train.init: expected '' with model.family: gaia"):
+        parse_params(raw, work / "params.yaml")
 
 
 def test_the_finetune_stage_trains_and_evaluate_measures_its_generator(work):

@@ -59,7 +59,7 @@ def test_editing_filter_params_reruns_filter_and_train_only(workdir):
     result = _run([sys.executable, "-m", "dvc", "repro"], workdir)
     assert "Running stage 'filter'" in result.stdout and "Running stage 'train'" in result.stdout
     assert "Running stage 'extract'" not in result.stdout and "Running stage 'prepare'" not in result.stdout
-    assert "was trained with other training data; starting afresh" in result.stdout + result.stderr
+    assert "was trained with other training data or starting generator; starting afresh" in result.stdout + result.stderr
 
 
 def test_editing_loss_params_retrains_afresh(workdir):

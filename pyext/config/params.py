@@ -147,6 +147,8 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
         if getattr(evaluate, key) not in ("", BUILTIN):
             evaluate = replace(evaluate, **{key: _resolved(source, getattr(evaluate, key))})
     params = replace(params, evaluate=evaluate)
+    if params.train.init:
+        params = replace(params, train=replace(params.train, init=_resolved(source, params.train.init)))
 
     for key, holds, expected, found in _cross_checks(params):
         if not holds:
@@ -157,6 +159,8 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
         path = getattr(params.evaluate, key)
         if path not in ("", BUILTIN) and not Path(path).is_file():
             raise ParamsError(source, f"evaluate.{key}", f"no such file: {path}")
+    if params.train.init and not Path(params.train.init).is_file():
+        raise ParamsError(source, "train.init", f"no such file: {params.train.init}")
     if params.data.source not in GENERATED_SOURCES and not root.is_dir():
         problem = "not a directory" if root.exists() else "path does not exist"
         raise ParamsError(source, "data.root",

@@ -4,7 +4,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .model import FAMILIES
-from .rules import MAX_STEPS, Rule, _Betas, _Bool, _Cap, _choice, _Count, _float, _int, _Seed, _subset, section
+from .rules import (MAX_STEPS, Rule, _Betas, _Bool, _Cap, _choice, _Count, _float, _int, _OptionalPath, _Seed, _subset,
+                    section)
 
 __all__ = ["AUGMENTATIONS", "OPTIMIZERS", "OPERATIONAL", "TrainParams", "FinetuneParams", "rules"]
 
@@ -50,6 +51,11 @@ class TrainParams:
         colour_jitter: strength of the ``colour`` transformation, in [0, 1).
         keep: the generator written at the end: ``last`` (the paper) or ``best``, the one of the
             highest validation PSNR among the validations (every ``val_every`` steps and the last).
+        init: a generator file (another run's ``models/generator.pt``; relative to the params
+            file) whose weights the generator starts from, as the paper's fine-tuned rows start
+            from a trained model; the discriminator starts afresh. It must be of the params'
+            architecture. Its SHA-256 is part of the run's identity: a checkpoint is never resumed
+            against another file. ``''``: ``seed``'s random weights.
     """
 
     steps: _int(1, MAX_STEPS)
@@ -74,6 +80,7 @@ class TrainParams:
     augment: _subset(*AUGMENTATIONS)
     colour_jitter: _float(0, 1)
     keep: _choice("last", "best")
+    init: _OptionalPath
 
 
 @section
@@ -95,12 +102,16 @@ class FinetuneParams:
 
 
 def rules(p) -> Iterator[Rule]:
-    """The fine-tuning patch: larger than the training patch, one the family's networks take, cut
-    from the working frames; a family that cannot fine-tune refuses it."""
+    """A starting generator only for a family that can start from one; the fine-tuning patch:
+    larger than the training patch, one the family's networks take, cut from the working frames; a
+    family that cannot fine-tune refuses it."""
     tune, clip = p.finetune.patch, p.clip
+    family = FAMILIES[p.model.family]
+    if p.train.init:
+        yield Rule("train.init", not family.finetune, f"'' with model.family: {p.model.family} ({family.finetune})",
+                   p.train.init)
     if not tune:
         return
-    family = FAMILIES[p.model.family]
     yield Rule("finetune.patch", tune > clip.patch, f"0 or > clip.patch ({clip.patch})", tune)
     yield Rule("finetune.patch", not family.finetune,
                f"0 with model.family: {p.model.family} ({family.finetune})", tune)

@@ -67,8 +67,8 @@ def set_rng_state(state: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-_IDENTITY = (("params_hash", "other params"), ("data_hash", "other training data"), ("code_hash", "other code"),
-             ("dtype", "another precision"))
+_IDENTITY = (("params_hash", "other params"), ("data_hash", "other training data or starting generator"),
+             ("code_hash", "other code"), ("dtype", "another precision"))
 
 
 def load_checkpoint(run: RunFiles, expected: dict, say, move_aside: bool = True) -> dict | None:

@@ -49,23 +49,26 @@ class TrainingError(RuntimeError):
     fit); the message is one line."""
 
 
-def start_from(model: torch.nn.Module, path: Path) -> None:
+def start_from(model: torch.nn.Module, path: Path, key: str | None = None) -> None:
     """Sets ``model``'s weights to those of the generator file ``path``: one of the same family and
     config (frame counts, scales, width, classes, ...), whatever patch size it was trained on (the
-    generator is fully convolutional; its config holds no patch size).
+    generator is fully convolutional; its config holds no patch size). ``key``: the params key
+    that named the file (``train.init``), for the errors; None: the train stage's own generator.
 
     Raises:
         TrainingError: the file is not a generator, or one of another architecture.
     """
+    where = f"params.yaml: {key}: " if key else ""
     try:
         saved = load_generator(path)
     except (FileNotFoundError, ValueError) as exc:
-        raise TrainingError(str(exc)) from None
+        raise TrainingError(f"{where}{exc}") from None
     mine, theirs = model.config(), saved.config()
     differ = sorted(k for k in mine if mine[k] != theirs.get(k))
     if saved.family != model.family or differ:
         what = ", ".join(f"{k} {theirs.get(k)} (params: {mine[k]})" for k in differ) or f"family {saved.family}"
-        raise TrainingError(f"{path} does not fit the params ({what}): rerun train")
+        raise TrainingError(f"{where}{path} is a generator of another architecture ({what})" if key
+                            else f"{path} does not fit the params ({what}): rerun train")
     model.load_state_dict(saved.state_dict())
 
 
@@ -169,7 +172,10 @@ def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | Non
         if getattr(tp, f"{rate}_final") > getattr(tp, rate):
             say(f"train: train.{rate}_final ({getattr(tp, f'{rate}_final'):g}) is above train.{rate} "
                 f"({getattr(tp, rate):g}): the rate rises over the run")
-    # The starting generator is part of the data: a retrained one starts the fine-tuning afresh.
+    # The fine-tuning stage's starting generator is the train stage's; a run's own is train.init's.
+    key = None if start is not None or not tp.init else "train.init"
+    start = Path(tp.init) if key else start
+    # The starting generator is part of the data: a retrained or replaced one starts the run afresh.
     data_hash = file_digest(data.train) + (f"+{file_digest(start)}" if start is not None else "")
     identity = {"params_hash": params_hash(params), "data_hash": data_hash, "code_hash": code_hash(stage)}
     classes = 0
@@ -191,7 +197,7 @@ def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | Non
         seconds = saved.get("seconds", 0.0)
         say(f"{stage}: resuming from {run.checkpoint} at step {step}")
     elif start is not None:
-        start_from(trainer.model, start)
+        start_from(trainer.model, start, key)
     del saved
 
     sampler = ClipBatches(len(dataset), tp.batch_size, tp.seed, step * trainer.batches_per_step * tp.batch_size,
@@ -324,8 +330,8 @@ def train(params: Params, data: DataFiles, run: RunFiles, until_step: int | None
             writing the generator; None runs to ``train.steps``.
         progress: show a progress bar.
         start: a generator file whose weights the generator starts from (the fine-tuning stage's:
-            the train stage's generator); the other networks start afresh. None: every network
-            starts from ``train.seed``'s random weights.
+            the train stage's generator); the other networks start afresh. None: ``train.init``'s
+            file where it names one, else every network starts from ``train.seed``'s random weights.
         manifest: the data set's manifest (default: ``data.manifest``).
         stage: the DVC stage whose code deps identify the run's code (:func:`.checkpoints.code_hash`).
     Returns:
