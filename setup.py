@@ -88,6 +88,6 @@ setup(
     entry_points={"console_scripts": ["beyondmse = pyext.cli:main"],
                   "beyondmse.commands": ["zoo = experiments.zoo:main", "table2 = experiments.table2:main",
                                          "claim = experiments.claim:main",
-                                         "readme = experiments.readme:main"]},
+                                         "readme = experiments.readme:main", "footage = experiments.footage:main"]},
     cmdclass={"build_ext": BuildExtensions},
 )
