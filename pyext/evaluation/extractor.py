@@ -309,8 +309,7 @@ def check_classifier(path: Path, per_class: int, seed: int) -> dict:
     sets = {"real": data["crops"], **{f"blur {level}": distort(data["crops"], "gaussian blur", level, seed)
                                       for level in levels}}
     for name, crops in sets.items():
-        for lo in range(0, len(crops), 500):
-            classifier.add({name: crops[lo:lo + 500]})
+        classifier.add_in_parts(name, crops, 500)
     out = {"crops": len(data["crops"]), "seed": seed, "chance": round(1 / (int(data["shape"].max()) + 1), 4)}
     for name in sets:
         logits = classifier.features(name)
@@ -406,8 +405,7 @@ def validate(out: Path, per_level: int = 1000, seed: int = 1) -> dict:
     extractor = FrameFeatures(out / "features.pt", torch.device("cpu"))
 
     def features(name: str, patches: np.ndarray) -> np.ndarray:
-        for lo in range(0, len(patches), 500):
-            extractor.add({name: patches[lo:lo + 500]})
+        extractor.add_in_parts(name, patches, 500)
         return extractor.features(name)
 
     every = features("real", real)

@@ -99,6 +99,12 @@ class FrameFeatures:
         for name, part in zip(names, np.split(out.double().cpu().numpy(), np.cumsum(counts)[:-1])):
             self.sets.setdefault(name, []).append(part)
 
+    def add_in_parts(self, name: str, frames: np.ndarray, part: int) -> None:
+        """Adds uint8 frames ``(N, H, W, 3)`` to set ``name``, ``part`` frames a call (:meth:`add`),
+        which bounds the memory of one call of the network."""
+        for lo in range(0, len(frames), part):
+            self.add({name: frames[lo:lo + part]})
+
     def features(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
         """The outputs of set ``name`` ``(N, d)``, or of its ``rows`` alone."""
         every = np.concatenate(self.sets[name])

@@ -189,8 +189,7 @@ def _distances(params: Params, device: torch.device, sets: dict[str, np.ndarray]
     for network in (features, classifier):
         if network is not None:
             for name, samples in sets.items():
-                for lo in range(0, len(samples), _BATCH):
-                    network.add({name: samples[lo:lo + _BATCH].reshape(-1, *samples.shape[2:])})
+                network.add_in_parts(name, samples.reshape(-1, *samples.shape[2:]), _BATCH * samples.shape[1])
     others = [name for name in sets if name != "truth"]
     if features is not None:
         measured = distances(features, "truth", others, params.evaluate.kid_subsets, params.evaluate.kid_subset_size)

@@ -173,8 +173,9 @@ def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | Non
             say(f"train: train.{rate}_final ({getattr(tp, f'{rate}_final'):g}) is above train.{rate} "
                 f"({getattr(tp, rate):g}): the rate rises over the run")
     # The fine-tuning stage's starting generator is the train stage's; a run's own is train.init's.
-    key = None if start is not None or not tp.init else "train.init"
-    start = Path(tp.init) if key else start
+    key = None
+    if start is None and tp.init:
+        start, key = Path(tp.init), "train.init"
     # The starting generator is part of the data: a retrained or replaced one starts the run afresh.
     data_hash = file_digest(data.train) + (f"+{file_digest(start)}" if start is not None else "")
     identity = {"params_hash": params_hash(params), "data_hash": data_hash, "code_hash": code_hash(stage)}
