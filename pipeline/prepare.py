@@ -11,19 +11,22 @@ MANIFEST = LAYOUT.data.manifest
 
 def main() -> None:
     params = load_params()
-    source = params.data.source
-    if source in GENERATED_SOURCES:  # the note an earlier run left there, not part of a generated set
-        LAYOUT.unused_note(source).unlink(missing_ok=True)
-    manifest = build_manifest(params, LAYOUT.generated(source))
+    sources = params.data.sources
+    for source in sources:
+        if source in GENERATED_SOURCES:  # the note an earlier run left there, not part of a generated set
+            LAYOUT.unused_note(source).unlink(missing_ok=True)
+    manifest = build_manifest(params, LAYOUT.generated)
     for other in GENERATED_SOURCES:
-        if other != source:
+        if other not in sources:
             # data/<other> is a declared output of this stage; it stays empty for the other sources.
             note = LAYOUT.unused_note(other)
             note.parent.mkdir(parents=True, exist_ok=True)
-            note.write_text(f"data.source is {source}: no {other} videos here.\n")
+            note.write_text(f"data.source is {' and data.test.source is '.join(sources)}: no {other} videos here.\n")
     write_manifest(MANIFEST, manifest)
     splits = [v.split for v in manifest.videos]
-    print(f"prepare: {manifest.source}: {splits.count('train')} training and {splits.count('test')} test videos "
+    origin = " + ".join(f"{source} ({what})" for source, what in zip(sources, ("training", "test"))) \
+        if len(sources) > 1 else manifest.source
+    print(f"prepare: {origin}: {splits.count('train')} training and {splits.count('test')} test videos "
           f"in {len(manifest.classes)} classes, {len(manifest.missing)} listed but missing -> {MANIFEST}")
 
 

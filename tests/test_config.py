@@ -24,6 +24,7 @@ from pyext.config import (
     Params,
     ParamsError,
     PhotosParams,
+    DataTestParams,
     load_params,
     parse_params,
 )
@@ -86,7 +87,8 @@ def test_frozen_params_load():
     p = load_params(FROZEN)
     assert isinstance(p, Params)
     assert p.clip == ClipParams(input_frames=4, output_frames=1, patch=32, test_steps=2)
-    assert p.data == DataParams(source="demo", root=REPO / "tests" / "data" / "demo", split=1)
+    assert p.data == DataParams(source="demo", root=REPO / "tests" / "data" / "demo", split=1,
+                                test=DataTestParams(source="same", root="", split=1))
     assert p.demo == DemoParams(classes=6, groups=7, test_groups=2, clips_per_group=2, frames=40, seed=0)
     assert p.photos == PhotosParams(classes=4, groups=4, test_groups=1, clips_per_group=1, frames=40, seed=0)
     assert p.extract == ExtractParams(workers=2, frame_size=(240, 320), clip_stride=4, crops_per_clip=4,
@@ -119,7 +121,8 @@ def test_section_gives_plain_validated_values():
     raw = _raw()
     assert p.section("filter") == raw["filter"]
     assert p.section("extract") == raw["extract"]  # frame_size back as a list
-    assert p.section("data") == {"source": "demo", "root": str(REPO / "tests" / "data" / "demo"), "split": 1}
+    assert p.section("data") == {"source": "demo", "root": str(REPO / "tests" / "data" / "demo"), "split": 1,
+                                 "test": {"source": "same", "root": "", "split": 1}}
     assert p.section("train")["augment"] == []  # a tuple in the params, a list in YAML and JSON
     everything = {name: p.section(name) for name in raw}
     assert json.loads(json.dumps(everything)) == everything
@@ -146,9 +149,14 @@ def test_float_keys_accept_ints():
     _both(_set("data.source", "photos"), _set("data.root", "/no/such/folder")), _set("photos.classes", 5),
     _set("train.augment", ["flip", "rotate", "reverse", "colour"]), _set("train.augment", []),
     _set("filter.min_kept", 0), _set("train.colour_jitter", 0.99),
+    _set("data.test.source", "photos"), _both(_set("data.test.source", "ucf101"), _set("data.test.root", str(REPO)),
+                                              _set("data.test.split", 3)),
+    _both(_set("data.source", "folder"), _set("data.root", str(REPO / "tests")), _set("data.test.source", "folder"),
+          _set("data.test.root", str(REPO))),
 ], ids=["max-clips-0", "max-per-video-0", "seed-0", "min-motion-0", "max-classes", "test-groups-1-less",
         "frames-exact", "frame-size-patch", "patch-4", "demo-ignores-root", "ucf101-split-3", "photos-ignore-root",
-        "photos-max-classes", "augment-all", "augment-none", "min-kept-0", "colour-jitter-high"])
+        "photos-max-classes", "augment-all", "augment-none", "min-kept-0", "colour-jitter-high", "test-photos",
+        "test-ucf101-split-3", "test-same-source-other-root"])
 def test_boundary_values_are_accepted(mutate):
     raw = _raw()
     mutate(raw)
@@ -238,6 +246,21 @@ ERRORS = [
      "expected 1 with data.source: demo (a generated set has split 1 only), got 2"),
     ("photos-split", _both(_set("data.source", "photos"), _set("data.split", 3)), "data.split",
      "expected 1 with data.source: photos (a generated set has split 1 only), got 3"),
+    ("test-source", _set("data.test.source", "kinetics"), "data.test.source",
+     "expected one of same, demo, photos, stochastic, ucf101, sports1m, folder, got 'kinetics'"),
+    ("test-source-is-source", _set("data.test.source", "demo"), "data.test.source",
+     "expected same, or a source other than data.source (demo), or demo at another root, got 'demo'"),
+    ("test-root-with-same", _set("data.test.root", "videos"), "data.test.root",
+     f"expected '' with data.test.source: same (data.root holds the test videos), got '{Path('videos').resolve()}'"),
+    ("test-root-missing", _set("data.test.source", "ucf101"), "data.test.root",
+     "expected the folder of data.test.source: ucf101's videos, got ''"),
+    ("test-root-generated", _both(_set("data.test.source", "photos"), _set("data.test.root", "videos")),
+     "data.test.root", f"expected '' with data.test.source: photos (a generated set), got '{Path('videos').resolve()}'"),
+    ("test-split-generated", _both(_set("data.test.source", "photos"), _set("data.test.split", 2)), "data.test.split",
+     "expected 1 with data.test.source: photos (a generated set has split 1 only), got 2"),
+    ("test-source-condition", _both(_set("data.test.source", "photos"), _set("model.condition", "concat")),
+     "model.condition", "expected none with data.test.source: photos (the test videos' classes are not the "
+     "training videos' demo classes), got 'concat'"),
     ("photos-test-groups", _set("photos.test_groups", 4), "photos.test_groups",
      "expected < photos.groups (4), so that training keeps at least one group, got 4"),
     ("photos-frames-short", _set("photos.frames", 5), "photos.frames",
@@ -357,6 +380,16 @@ def test_source_other_than_demo_needs_an_existing_root(tmp_path):
     raw["data"].update(source="folder", root=str(tmp_path / "file"))
     assert _parse_error(raw) == (f"{SOURCE}: data.root: not a directory: {tmp_path / 'file'} "
                                  f"(data.source: folder reads its videos there)")
+
+
+def test_a_test_source_needs_an_existing_root_resolved_against_the_params_folder(tmp_path):
+    raw = _raw()
+    raw["data"]["test"].update(source="ucf101", root="x/y")
+    assert _parse_error(raw, str(tmp_path / "params.yaml")) == (
+        f"{tmp_path / 'params.yaml'}: data.test.root: path does not exist: {tmp_path / 'x' / 'y'} "
+        f"(data.test.source: ucf101 reads its test videos there)")
+    (tmp_path / "x" / "y").mkdir(parents=True)
+    assert parse_params(raw, str(tmp_path / "params.yaml")).data.test.root == str(tmp_path / "x" / "y")
 
 
 def test_error_is_a_picklable_value_error():
@@ -489,3 +522,16 @@ def test_any_single_value_loads_or_names_its_key(key, value):
         assert "\n" not in str(error)
         assert str(error).startswith(f"{SHIPPED}: ")
         assert key in str(error), str(error)
+
+
+def test_the_readme_s_sports1m_to_ucf101_block_is_valid(tmp_path):
+    # The README shows the paper's setting (trained on Sports-1M, tested on UCF101) as a data section.
+    blocks = re.findall(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    block = next(yaml.safe_load(b) for b in blocks if "source: sports1m" in b and "test:" in b)
+    raw = _raw()
+    raw["data"] = block["data"]
+    for section in (raw["data"], raw["data"]["test"]):
+        (tmp_path / section["root"].strip("/")).mkdir(parents=True)
+        section["root"] = str(tmp_path / section["root"].strip("/"))
+    data = parse_params(raw).data
+    assert (data.source, data.test_source, data.sources) == ("sports1m", "ucf101", ("sports1m", "ucf101"))

@@ -14,7 +14,7 @@ from pyext.data.extract import extract
 from pyext.data.store import open_store, read_rows, store_videos
 
 from pyext.data.manifest import (Manifest, ManifestError, VideoEntry, folder_manifest, read_manifest, sports1m_manifest,
-                                 ucf101_manifest, write_manifest)
+                                 ucf101_manifest, with_test_videos, write_manifest)
 from pyext.data.video import write_video
 from cases import TEST_PARAMS
 
@@ -140,6 +140,29 @@ def test_folder_keeps_a_name_that_is_not_utf8_and_counts_bad_links(tmp_path):
     for name in ("patches.h5", "test.h5"):
         with open_store(tmp_path / "out" / name) as f:
             assert store_videos(f) == [v.path for v in m.videos]  # the odd name round-trips
+
+
+def test_test_videos_of_another_source_keep_their_root_and_class_names(ucf101, tmp_path):
+    # Train on UCF101, test on a folder of one's own (the paper: Sports-1M -> UCF101): the folder's
+    # test videos are read from its root, its classes follow UCF101's, a shared name shares an index.
+    root = tmp_path / "mine"
+    names = [f"{c}/clip{i:02d}.mp4" for c in ("HandstandPushups", "dogs") for i in range(12)]
+    for i, rel in enumerate(names):
+        _video(root / rel, seed=i)
+    training, test = ucf101_manifest(ucf101, 1), folder_manifest(root)
+    m = with_test_videos(training, test)
+    assert m.classes == ["ApplyLipstick", "HandstandPushups", "dogs"]
+    assert [v.path for v in m.videos if v.split == "train"] == [v.path for v in training.videos if v.split == "train"]
+    tested = [v for v in m.videos if v.split == "test"]
+    assert [v.path for v in tested] == [v.path for v in test.videos if v.split == "test"] and tested
+    assert all(v.root == str(root) and m.root_of(v) == root for v in tested)
+    assert all(m.classes[v.label] == v.class_name == v.path.split("/")[0] for v in tested)
+    assert m.missing == [*training.missing, *({**e, "root": str(root)} for e in test.missing)]
+    write_manifest(tmp_path / "manifest.json", m)
+    assert read_manifest(tmp_path / "manifest.json") == m
+    # One source's file names no root: a manifest written before test sources existed reads the same.
+    assert "root" not in json.loads((tmp_path / "manifest.json").read_text())["videos"][0]
+    _extract_and_check(m, tmp_path)
 
 
 def test_manifest_round_trip(ucf101, tmp_path):

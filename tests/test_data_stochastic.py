@@ -142,7 +142,7 @@ def test_prepare_generates_the_set_through_ucf101s_path(tmp_path):
     raw["data"]["source"] = "stochastic"
     raw["stochastic"].update(classes=1, groups=2, frames=6)
     params = parse_params(raw, TEST_PARAMS)
-    manifest = build_manifest(params, tmp_path / "stochastic")
+    manifest = build_manifest(params, lambda source: tmp_path / source)
     assert [(v.path, v.split) for v in manifest.videos] == [
         ("UCF-101/Discs/v_Discs_g02_c01.avi", "train"), ("UCF-101/Discs/v_Discs_g02_c02.avi", "train"),
         ("UCF-101/Discs/v_Discs_g02_c03.avi", "train"), ("UCF-101/Discs/v_Discs_g01_c01.avi", "test"),

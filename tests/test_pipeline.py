@@ -112,6 +112,30 @@ def test_the_photo_set_runs_through_the_pipeline(workdir):
     assert (workdir / "data" / "demo" / "UCF-101").is_dir()
 
 
+def test_training_and_test_videos_from_different_sources(workdir):
+    # Train on the photo set, test on the demo's test videos (as the paper trained on Sports-1M and
+    # tested on UCF101): both sets rendered, the manifest holding the one's training and the other's test videos.
+    _set(workdir, data__source="photos", photos__classes=2, photos__groups=3, photos__test_groups=1,
+         photos__clips_per_group=1, photos__frames=12, data__test__source="demo")
+    result = _run([sys.executable, "-m", "dvc", "repro"], workdir)
+    assert all(f"Running stage '{s}'" in result.stdout for s in ("prepare", "extract", "filter", "train", "evaluate"))
+    assert "prepare: photos (training) + demo (test): 4 training and 2 test videos in 4 classes" in result.stdout
+    manifest = json.loads((workdir / "data" / "manifest.json").read_text())
+    assert manifest["classes"] == ["Tripod", "Handheld", "Translate", "Rotate"]
+    demo = "data/demo"  # a generated set's root, as the training set's: relative to the workspace
+    assert manifest["root"] == "data/photos"
+    assert {(v["split"], v["class_name"], v.get("root")) for v in manifest["videos"]} == {
+        ("train", "Tripod", None), ("train", "Handheld", None), ("test", "Translate", demo), ("test", "Rotate", demo)}
+    assert [p.name for p in (workdir / "data" / "stochastic").iterdir()] == ["UNUSED.txt"]
+    with h5py.File(workdir / "data" / "test.h5") as f, h5py.File(workdir / "data" / "train.h5") as g:
+        tested = {f["videos"].asstr()[i] for i in f["video"][:]}
+        trained = {g["videos"].asstr()[i] for i in g["video"][:]}
+    assert tested == {"UCF-101/Translate/v_Translate_g01_c01.avi", "UCF-101/Rotate/v_Rotate_g01_c01.avi"}
+    assert trained and all(name.split("/")[1] in ("Tripod", "Handheld") for name in trained)
+    assert json.loads((workdir / "eval" / "metrics.json").read_text())["clips"] == 2
+    _set(workdir, data__source="demo", data__test__source="same")
+
+
 def test_filter_stops_with_one_line_on_a_bad_store_or_a_threshold_that_keeps_nothing(workdir):
     # After the repro above. These were tracebacks (StoreError uncaught), or an exit 0 with an
     # empty training set that train then died on.

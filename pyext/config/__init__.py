@@ -60,6 +60,7 @@ from .data import (
     DEMO_MAX_CLASSES,
     GENERATED_SOURCES,
     PHOTOS_MAX_CLASSES,
+    SAME,
     SOURCES,
     STOCHASTIC_MAX_BRANCHES,
     STOCHASTIC_MAX_CLASSES,
@@ -69,6 +70,7 @@ from .data import (
     PhotosParams,
     Source,
     StochasticParams,
+    DataTestParams,
 )
 from .evaluation import MEASURES, EvaluateParams
 from .extraction import ExtractParams, FilterParams
@@ -109,11 +111,12 @@ from .training import AUGMENTATIONS, OPERATIONAL, OPTIMIZERS, FinetuneParams, Tr
 __all__ = [
     "AUGMENTATIONS", "BUILTIN", "COMPARATORS", "CONDITIONS", "DATA_SOURCES", "DEMO_MAX_CLASSES", "DISCRIMINATORS", "D_NORMS",
     "FAMILIES", "FGAN_DIVERGENCES", "GENERATED_SOURCES", "MAX_STEPS", "MEASURES", "MODEL_MAX_SCALES", "OBJECTIVES",
-    "OPERATIONAL", "OPTIMIZERS", "PHOTOS_MAX_CLASSES", "SKIPS", "SOURCES", "STOCHASTIC_MAX_BRANCHES",
+    "OPERATIONAL", "OPTIMIZERS", "PHOTOS_MAX_CLASSES", "SAME", "SKIPS", "SOURCES", "STOCHASTIC_MAX_BRANCHES",
     "STOCHASTIC_MAX_CLASSES", "TABLE1_DISCRIMINATOR", "AdversarialParams", "BEGANParams",
     "ClipParams", "ComparatorFacts", "ComparatorParams", "ConditionFacts", "DataParams", "DemoParams",
     "DiscriminatorFacts", "EBGANParams", "EvaluateParams", "ExtractParams", "FGANParams", "Family", "FilterParams",
     "FinetuneParams", "GAIAParams", "LossParams", "ModelParams", "MultiScaleParams", "Objective", "Params",
-    "ParamsError", "PhotosParams", "Source", "StochasticParams", "StrictLoader", "TrainParams", "WGANGPParams", "WGANParams",
+    "ParamsError", "PhotosParams", "Source", "StochasticParams", "StrictLoader", "DataTestParams", "TrainParams",
+    "WGANGPParams", "WGANParams",
     "finetune_params", "load_params", "parse_params",
 ]

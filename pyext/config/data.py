@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-from .rules import Rule, _choice, _Count, _float, _int, _Path, _Seed, section
+from .rules import Rule, _choice, _Count, _float, _int, _OptionalPath, _Path, _Seed, section
 
 __all__ = ["SOURCES", "GENERATED_SOURCES", "DATA_SOURCES", "DEMO_MAX_CLASSES", "PHOTOS_MAX_CLASSES",
-           "STOCHASTIC_MAX_CLASSES", "STOCHASTIC_MAX_BRANCHES", "Source", "ClipParams", "DataParams", "DemoParams",
-           "PhotosParams", "StochasticParams", "rules"]
+           "STOCHASTIC_MAX_CLASSES", "STOCHASTIC_MAX_BRANCHES", "SAME", "Source", "ClipParams", "DataParams",
+           "DataTestParams", "DemoParams", "PhotosParams", "StochasticParams", "rules"]
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,27 @@ class ClipParams:
         return self.input_frames + self.test_steps * self.output_frames
 
 
+SAME = "same"  # data.test.source: the test videos are data.source's own
+
+
+@section
+class DataTestParams:
+    """Where the test videos come from, when not from the training videos' source (the paper trained
+    on Sports-1M and tested on UCF101): that source's test split stands in for data.source's.
+
+    Attributes:
+        source: ``same`` (data.source's own test videos) or a data source (its test videos; data.source
+            then gives the training videos alone).
+        root: ``source``'s videos, as ``data.root`` (absolute once loaded); '' with ``same`` or a
+            generated source.
+        split: as ``data.split``, for ``source``.
+    """
+
+    source: _choice(SAME, *DATA_SOURCES)
+    root: _OptionalPath
+    split: _int(1, 3)
+
+
 @section
 class DataParams:
     """Where the videos come from.
@@ -94,11 +116,23 @@ class DataParams:
         root: the user's videos, absolute (resolved against the params file's folder); unused by
             the generated sources, which write into ``data/<source>/``.
         split: UCF101 official train/test split, 1..3 (the generated sets have split 1 only).
+        test: where the test videos come from (:class:`DataTestParams`).
     """
 
     source: _choice(*DATA_SOURCES)
     root: _Path
     split: _int(1, 3)
+    test: DataTestParams
+
+    @property
+    def test_source(self) -> str:
+        """The source of the test videos: ``test.source``, or ``source`` where that is ``same``."""
+        return self.source if self.test.source == SAME else self.test.source
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The run's sources, the training videos' first (one where the test videos come from it too)."""
+        return (self.source,) if self.test_source == self.source else (self.source, self.test_source)
 
 
 @section
@@ -177,3 +211,18 @@ def rules(p) -> Iterator[Rule]:
                p.stochastic.switch_probability)
     yield Rule("data.split", data.source not in GENERATED_SOURCES or data.split == 1,
                f"1 with data.source: {data.source} (a generated set has split 1 only)", data.split)
+    test = data.test
+    if test.source != SAME:
+        yield Rule("data.test.split", test.source not in GENERATED_SOURCES or test.split == 1,
+                   f"1 with data.test.source: {test.source} (a generated set has split 1 only)", test.split)
+        # The same source twice would read its test videos from another root: two sets, one name.
+        yield Rule("data.test.source", test.source != data.source or (test.source not in GENERATED_SOURCES
+                                                                       and test.root and Path(test.root) != data.root),
+                   f"same, or a source other than data.source ({data.source}), or {data.source} at another root",
+                   test.source)
+        yield Rule("data.test.root", bool(test.root) != (test.source in GENERATED_SOURCES),
+                   f"'' with data.test.source: {test.source} (a generated set)" if test.source in GENERATED_SOURCES
+                   else f"the folder of data.test.source: {test.source}'s videos", test.root)
+    else:
+        yield Rule("data.test.root", not test.root, "'' with data.test.source: same (data.root holds the test videos)",
+                   test.root)

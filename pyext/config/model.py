@@ -286,4 +286,8 @@ def rules(p) -> Iterator[Rule]:
     family = FAMILIES[p.model.family]
     holds, expected = family.patch(p, p.clip.patch)
     yield Rule("clip.patch", holds, expected, p.clip.patch)
+    # A class the model learnt from is a training source's: another source's test videos have none.
+    yield Rule("model.condition", p.model.condition == "none" or p.data.test_source == p.data.source,
+               f"none with data.test.source: {p.data.test_source} (the test videos' classes are not the training "
+               f"videos' {p.data.source} classes)", p.model.condition)
     yield from family.rules(p)

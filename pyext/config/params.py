@@ -136,7 +136,10 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
     # Relative to the params file, not the working directory: a stage run from elsewhere reads the
     # same videos. An absolute root stays as it is (Path's / keeps the right side).
     root = (Path(source).parent / params.data.root).resolve()
-    params = replace(params, data=replace(params.data, root=root))
+    test = params.data.test
+    if test.root:
+        test = replace(test, root=_resolved(source, test.root))
+    params = replace(params, data=replace(params.data, root=root, test=test))
 
     # The optional paths, relative to the params file like data.root.
     comparator, evaluate = params.loss.comparator, params.evaluate
@@ -165,6 +168,10 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
         problem = "not a directory" if root.exists() else "path does not exist"
         raise ParamsError(source, "data.root",
                           f"{problem}: {root} (data.source: {params.data.source} reads its videos there)")
+    if test.root and not Path(test.root).is_dir():
+        problem = "not a directory" if Path(test.root).exists() else "path does not exist"
+        raise ParamsError(source, "data.test.root",
+                          f"{problem}: {test.root} (data.test.source: {test.source} reads its test videos there)")
     return params
 
 

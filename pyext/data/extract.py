@@ -232,11 +232,10 @@ def extract(manifest: Manifest, clip: ClipParams, params: ExtractParams, out: Da
     index, count = shard
     if not 0 <= index < count:
         raise ValueError(f"shard must be 0 <= i < n, got i={index}, n={count}")
-    root = Path(manifest.root)
     videos = [v.path for v in manifest.videos]
     # One worker decodes with FFmpeg's threads, as raw decoding would; several get one thread each.
     threads = None if params.workers == 1 else 1
-    tasks = [(i, v, root, clip, params, threads) for i, v in enumerate(manifest.videos)
+    tasks = [(i, v, manifest.root_of(v), clip, params, threads) for i, v in enumerate(manifest.videos)
              if i % count == index]
     report = {name: 0 for name in _COUNTS} | {"videos": len(tasks), "skipped": [], "shard": [index, count]}
     began = time.perf_counter()

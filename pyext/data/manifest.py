@@ -10,6 +10,11 @@ A manifest is a JSON file (``data/manifest.json``)::
 ``path`` is relative to ``root``; ``label`` is a 0-based class index; ``labels`` keeps every label of
 a video (Sports-1M videos may have several; ``label`` is the first). Listed videos that are not on
 disk go to ``missing`` (counted, never fatal).
+
+Where the test videos come from another source (``data.test.source``), the manifest holds the training
+source's training videos and the test source's test videos; each of the latter names its own
+``root`` (the test source's folder), and the classes are the training source's followed by the test
+source's others (a class of both names one index).
 """
 from __future__ import annotations
 
@@ -18,11 +23,12 @@ import hashlib
 import importlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from ..config import SOURCES
+from ..config import SAME, SOURCES
 from ..files import name_bytes, write_json
 
 VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv", ".3gp"})
@@ -39,6 +45,7 @@ class VideoEntry:
     label: int
     class_name: str
     labels: tuple[int, ...]
+    root: str = ""  # the folder ``path`` is relative to where it is not the manifest's (a test source's)
 
 
 @dataclass
@@ -52,13 +59,19 @@ class Manifest:
 
     def to_json(self) -> dict:
         data = asdict(self)
-        data["videos"] = [{**v, "labels": list(v["labels"])} for v in data["videos"]]
+        # An entry under the manifest's root has no root of its own: the file of one source reads as before.
+        data["videos"] = [{k: v for k, v in {**v, "labels": list(v["labels"])}.items() if k != "root" or v}
+                          for v in data["videos"]]
         return data
 
     @classmethod
     def from_json(cls, data: dict) -> Manifest:
         videos = [VideoEntry(**{**v, "labels": tuple(v["labels"])}) for v in data["videos"]]
         return cls(data["source"], data["root"], data["split"], list(data["classes"]), videos, list(data["missing"]))
+
+    def root_of(self, video: VideoEntry) -> Path:
+        """The folder ``video.path`` is relative to."""
+        return Path(video.root or self.root)
 
 
 def write_manifest(path: str | os.PathLike, manifest: Manifest) -> None:
@@ -90,7 +103,7 @@ def _is_index(value: object, count: int) -> bool:
 
 def _check_entries(manifest: Manifest, path: str | os.PathLike) -> None:
     """Each video's fields as prepare writes them (the manifest may be edited by hand)."""
-    listed: dict[str, int] = {}
+    listed: dict[tuple[str, str], int] = {}
     count = len(manifest.classes)
     for i, video in enumerate(manifest.videos):
         where = f"{path}: videos[{i}]"
@@ -101,9 +114,12 @@ def _check_entries(manifest: Manifest, path: str | os.PathLike) -> None:
         if not _is_index(video.label, count) or not all(_is_index(label, count) for label in video.labels):
             raise ManifestError(f"{where}.label: expected class indices 0..{count - 1} (of the manifest's {count} "
                                 f"classes), got label {video.label!r}, labels {list(video.labels)!r} ({video.path})")
-        if video.path in listed:
-            raise ManifestError(f"{where}.path: {video.path} is listed twice (also videos[{listed[video.path]}])")
-        listed[video.path] = i
+        if not isinstance(video.root, str):
+            raise ManifestError(f"{where}.root: expected the folder of a test source's videos, got {video.root!r}")
+        key = (video.root, video.path)
+        if key in listed:
+            raise ManifestError(f"{where}.path: {video.path} is listed twice (also videos[{listed[key]}])")
+        listed[key] = i
 
 
 def _lines(path: Path) -> list[str]:
@@ -226,26 +242,59 @@ def _add(manifest: Manifest, root: Path, rel: str, split_name: str, labels: list
     manifest.videos.append(VideoEntry(rel, split_name, labels[0], name, tuple(labels)))
 
 
-def build_manifest(params, generated_root: Path) -> Manifest:
-    """The manifest of ``params.data.source``; for a generated source (``demo``, ``photos``, ``stochastic``), first
-    generates the set under ``generated_root`` (laid out like UCF101) and reads it through the UCF101
-    code path.
+def source_manifest(params, source: str, root: Path | None, split: int, generated_root: Path) -> Manifest:
+    """The manifest of one data source (both its splits); for a generated source (``demo``, ``photos``,
+    ``stochastic``), first generates the set under ``generated_root`` (laid out like UCF101) and reads it
+    through the UCF101 code path.
 
     Args:
-        params: :class:`pyext.config.Params` (its ``data`` section and the generated source's own).
+        params: :class:`pyext.config.Params` (a generated source's own section).
+        source: a ``data.source`` name; ``root`` and ``split``: its videos' folder (unused by a
+            generated source) and UCF101 split.
         generated_root: where a generated set is written.
     """
-    data = params.data
-    generator = SOURCES[data.source].generator
+    generator = SOURCES[source].generator
     if generator:  # imported on use: reading the user's videos needs neither the demo's drawing nor photographs
         module, name = generator.split(":")
         generate = getattr(importlib.import_module(module), name)
-        generate(generated_root, **getattr(params, data.source).generator_arguments(params.clip))
+        generate(generated_root, **getattr(params, source).generator_arguments(params.clip))
         manifest = ucf101_manifest(generated_root, 1)
-        manifest.source = data.source
+        manifest.source = source
         return manifest
-    if data.source == "ucf101":
-        return ucf101_manifest(data.root, data.split)
-    if data.source == "sports1m":
-        return sports1m_manifest(data.root)
-    return folder_manifest(data.root)
+    if source == "ucf101":
+        return ucf101_manifest(root, split)
+    if source == "sports1m":
+        return sports1m_manifest(root)
+    return folder_manifest(root)
+
+
+def with_test_videos(training: Manifest, test: Manifest) -> Manifest:
+    """``training``'s training videos and ``test``'s test videos (each naming ``test.root``); the classes
+    are ``training``'s, then ``test``'s that it lacks, the test videos' labels renumbered to match."""
+    classes = training.classes + [name for name in test.classes if name not in training.classes]
+    index = {name: i for i, name in enumerate(classes)}
+    renumber = [index[name] for name in test.classes]
+    videos = [v for v in training.videos if v.split == "train"]
+    for v in test.videos:
+        if v.split == "test":
+            labels = tuple(renumber[k] if k < len(renumber) else k for k in v.labels)
+            videos.append(replace(v, label=labels[0], labels=labels, root=test.root))
+    missing = training.missing + [{**m, "root": test.root} for m in test.missing]
+    return Manifest(training.source, training.root, training.split, classes, videos, missing)
+
+
+def build_manifest(params, generated: Callable[[str], Path]) -> Manifest:
+    """The run's manifest: ``params.data.source``'s videos, or, with ``data.test.source``, its training
+    videos and the test source's test videos (:func:`with_test_videos`).
+
+    Args:
+        params: :class:`pyext.config.Params` (its ``data`` section and the generated sources' own).
+        generated: where a generated source is rendered (``data/<source>/``), by source name.
+    """
+    data = params.data
+    manifest = source_manifest(params, data.source, data.root, data.split, generated(data.source))
+    if data.test.source == SAME:
+        return manifest
+    root = Path(data.test.root) if data.test.root else None
+    test = source_manifest(params, data.test.source, root, data.test.split, generated(data.test.source))
+    return with_test_videos(manifest, test)

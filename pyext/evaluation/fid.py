@@ -279,8 +279,10 @@ def networks(params, device: torch.device, surroundings: bool = True) \
     features = FrameFeatures(shipped("features") if ev.features == BUILTIN else Path(ev.features), device) \
         if ev.features else None
     classifier, refused = None, None
-    if ev.classifier == BUILTIN and not SOURCES[params.data.source].classes_in_one_frame:
-        refused = (f"evaluate.classifier: builtin names object shapes; data.source {params.data.source}'s classes "
+    # The classifier names the test videos' classes: data.test.source's where it has its own.
+    key = "data.source" if params.data.test_source == params.data.source else "data.test.source"
+    if ev.classifier == BUILTIN and not SOURCES[params.data.test_source].classes_in_one_frame:
+        refused = (f"evaluate.classifier: builtin names object shapes; {key} {params.data.test_source}'s classes "
                    f"do not show in one frame, so the Inception Score and class accuracy are not computed")
     elif ev.classifier == BUILTIN and not surroundings:
         side = CONTEXT * params.clip.patch
