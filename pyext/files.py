@@ -460,6 +460,11 @@ class DataFiles:
         return self.folder / "filter_report.json"
 
     @property
+    def val_frames(self) -> Path:
+        """Full-frame clips of the first validation videos, cut as the test clips are (val_frames)."""
+        return self.folder / "val_frames.h5"
+
+    @property
     def report(self) -> Path:
         """The fine-tuning data's report (finetune_data), which holds its extraction's and filter's."""
         return self.folder / "report.json"
@@ -595,7 +600,8 @@ class Layout:
     def folders(self, stage: str) -> tuple[Path, ...]:
         """The folders a DVC stage writes its outputs into."""
         data = self.data.folder
-        return {"prepare": (data,), "extract": (data,), "filter": (data,), "finetune_data": (self.finetune_data.folder,),
+        return {"prepare": (data,), "extract": (data,), "filter": (data,), "val_frames": (data,),
+                "finetune_data": (self.finetune_data.folder,),
                 "train": (self.train.folder, self.train.live), "finetune": (self.finetune.folder,),
                 "evaluate": (self.evaluation.folder,)}[stage]
 

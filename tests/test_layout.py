@@ -34,6 +34,7 @@ def _files(files) -> dict[str, Path]:
 def test_dvc_yaml_declares_the_layouts_outputs():
     data, train, tuned, evaluation = LAYOUT.data, LAYOUT.train, LAYOUT.finetune, LAYOUT.evaluation
     named = {data.manifest, data.patches, data.test, data.extract_report, data.train, data.val, data.filter_report,
+             data.val_frames,
              LAYOUT.finetune_data.folder, train.checkpoint, train.generator, train.live_summary, train.live_metrics,
              train.live_images, train.validation_table, tuned.folder, evaluation.metrics, evaluation.predictions,
              evaluation.steps, evaluation.clips, evaluation.pictures, *(LAYOUT.generated(s) for s in GENERATED_SOURCES)}

@@ -8,6 +8,8 @@ import h5py
 import pytest
 import yaml
 
+from pyext.data.store import ClipArray
+
 from cases import REPO, tiny_pipeline
 from cases import run_in as _run
 from cases import set_params as _set
@@ -24,9 +26,19 @@ def workdir(tmp_path_factory):
 
 def test_repro_builds_the_training_set_and_trains_then_does_nothing(workdir):
     repro = _run([sys.executable, "-m", "dvc", "repro"], workdir)
-    # The end of training compares the model with copying the last frame, in one line.
-    assert len([line for line in (repro.stdout + repro.stderr).splitlines()
-                if line.startswith("train: ") and "dB" in line and "copying the last frame" in line]) == 1
+    # The end of training compares the model with copying the last frame, in one line, on full
+    # frames of the held-out videos as the test measures them, and on the patches.
+    said = [line for line in (repro.stdout + repro.stderr).splitlines()
+            if line.startswith("train: ") and "dB" in line and "copying the last frame" in line]
+    assert len(said) == 1 and "validation on 2 full-frame clips, moving regions " in said[0], said
+    assert "whole frames " in said[0] and "; patches " in said[0]
+    # Those clips: one of each held-out video (filter.val_fraction 0.5 of 4), cut as a test clip is
+    # (the test videos' frame size, 6 frames).
+    with h5py.File(workdir / "data" / "val_frames.h5") as f, h5py.File(workdir / "data" / "val.h5") as v, \
+            h5py.File(workdir / "data" / "test.h5") as t:
+        held_out = {v["videos"][i] for i in v["video"][:]}
+        assert [f["videos"][i] for i in f["video"][:]] == sorted(held_out) and len(held_out) == 2
+        assert tuple(ClipArray(f).sizes[0]) == tuple(ClipArray(t).sizes[0]) and ClipArray(f).clip_shape[0] == 6
     manifest = (workdir / "data" / "manifest.json").read_text()
     assert '"source": "demo"' in manifest and "v_Translate_g01_c01.avi" in manifest
     assert len(list((workdir / "data" / "demo" / "UCF-101").rglob("*.avi"))) == 2 * 3
@@ -49,7 +61,8 @@ def test_repro_builds_the_training_set_and_trains_then_does_nothing(workdir):
     curves = json.loads(_run([sys.executable, "-m", "dvc", "plots", "show", "--json"], workdir).stdout)
     validation = curves["data"]["dvclive/plots/custom/validation.csv"][0]["content"]
     assert validation["encoding"]["color"]["field"] == "series"
-    assert {row["series"] for row in validation["data"]["values"]} == {"psnr", "psnr_last_frame"}
+    assert {row["series"] for row in validation["data"]["values"]} == {
+        "psnr", "psnr_last_frame", "frames_moving", "frames_moving_last_frame", "frames_whole", "frames_whole_last_frame"}
     again = _run([sys.executable, "-m", "dvc", "repro"], workdir)
     assert "Running stage" not in again.stdout
 

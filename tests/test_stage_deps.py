@@ -19,7 +19,7 @@ from pyext.files import code_digest, paths_digest, stage_code_deps
 from cases import TEST_PARAMS
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("prepare", "extract", "filter", "finetune_data", "train", "finetune", "evaluate")
+STAGES = ("prepare", "extract", "filter", "val_frames", "finetune_data", "train", "finetune", "evaluate")
 # pyext._C, built from csrc/ by setup.py. The tests' library, pyext/_C_testing*.so, is covered by no
 # stage's deps: a stage that loaded it would fail here.
 NATIVE = "pyext/_C.*.so"

@@ -680,3 +680,56 @@ def test_a_training_command_ends_with_its_steps_time_and_rate(data_dir, tmp_path
     assert rate({"step": 6, "resumed_from": 6, "seconds": 0.3}) == "no step left to train (0.3 s)"
     summary = train(_params(steps=2), DataFiles(data_dir), RunFiles(tmp_path), progress=False)
     assert summary["step"] - summary["resumed_from"] == 2 and 0 < summary["seconds"] < 600
+
+
+def _full_frames(path: Path, count: int, seed: int) -> np.ndarray:
+    """A full-frame store of ``count`` clips of 5 frames of 43x51: a moving square in a still
+    border, so that the whole frame differs from the moving region; odd sizes, cropped to 42x50."""
+    clips = np.pad(moving_squares(count, 5, seed), ((0, 0), (0, 0), (5, 6), (9, 10), (0, 0)), mode="edge")
+    write_clips(path, clips)
+    return clips
+
+
+def test_full_frame_validation_scores_as_the_evaluation_scores(tmp_path):
+    from pyext.evaluation.predictor import evaluate_clip
+    from pyext.training.validation import frame_clips, frame_psnrs
+
+    clips = _full_frames(tmp_path / "val_frames.h5", 3, seed=4)
+    params = _params()
+    generator = MultiScaleGenerator.from_params(params).eval()
+    threshold = params.evaluate.flow_threshold
+    held = frame_clips(tmp_path / "val_frames.h5", generator, 2, threshold)
+    assert len(held) == 2 and held.inputs[0].shape == (1, 4, 3, 42, 50) and held.truths[0].shape == (1, 42, 50, 3)
+    cpu = torch.device("cpu")
+    got, copied = frame_psnrs(generator, held, cpu), frame_psnrs(generator, held, cpu, last_frame=True)
+    # The evaluation's own path on the same crops (it crops each clip's odd row and column as these).
+    scored = [evaluate_clip(generator, clip[:, :42, :50], 1, threshold, cpu).scores for clip in clips[:2]]
+    for method, scores in (("model", got), ("last_frame", copied)):
+        assert scores["moving"] == pytest.approx(np.mean([s[method][0]["psnr"] for s in scored]), abs=1e-9)
+        assert scores["whole"] == pytest.approx(np.mean([s[method][0]["psnr_full"] for s in scored]), abs=1e-9)
+    assert copied["whole"] > copied["moving"]  # the still border is copied exactly
+    assert len(frame_clips(tmp_path / "none.h5", generator, 2, threshold)) == 0  # outside the pipeline: none
+
+
+def test_the_full_frames_decide_the_kept_generator_and_the_verdict(data_dir, tmp_path, capsys):
+    # As test_keep_writes_the_best_or_the_last_generator, with full-frame clips beside the patches.
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("train.h5", "val.h5"):
+        (data / name).write_bytes((data_dir / name).read_bytes())
+    _full_frames(data / "val_frames.h5", 3, seed=5)
+    params = with_multiscale(_params(steps=8, val_every=1, keep="best", lr_g=3e-3, lr_g_final=3e-3, val_clips=2),
+                             skip="last_frame")
+    summary = train(params, DataFiles(data), RunFiles(tmp_path / "models", tmp_path / "live"), progress=False)
+    logged = {name: {int(r.split("\t")[0]): float(r.split("\t")[1])
+                     for r in (tmp_path / "live" / "plots" / "metrics" / "val" / f"{name}.tsv").read_text().splitlines()[1:]}
+              for name in ("psnr", "frames_moving", "frames_whole", "frames_moving_last_frame")}
+    best = max(logged["frames_moving"], key=logged["frames_moving"].get)
+    assert best != max(logged["psnr"], key=logged["psnr"].get), "the test needs the patches to pick another step"
+    assert summary["val_step"] == best and summary["val_clips"] == 2
+    assert summary["val_frames"] == {"moving": pytest.approx(logged["frames_moving"][best]),
+                                     "whole": pytest.approx(logged["frames_whole"][best])}
+    assert summary["val_psnr"] == pytest.approx(logged["psnr"][best])  # the patches of that same generator
+    assert summary["val_frames_last_frame"]["moving"] == pytest.approx(logged["frames_moving_last_frame"][1])
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line == verdict(summary) and "validation on 2 full-frame clips, moving regions" in line

@@ -15,7 +15,7 @@ OPTIMIZERS = ("sgd", "adam", "rmsprop")
 # train's keys that change how a run is watched or where it runs, not what it computes: a
 # checkpoint stays valid when they change.
 OPERATIONAL = ("device", "compile", "workers", "checkpoint_every", "log_every", "val_every", "val_batches",
-               "image_every", "keep")
+               "val_clips", "image_every", "keep")
 
 
 @section
@@ -45,6 +45,9 @@ class TrainParams:
         log_every: steps between logged losses.
         val_every: steps between validation PSNRs on ``data/val.h5``.
         val_batches: batches of ``data/val.h5`` a validation uses (0: all).
+        val_clips: full-frame clips of the first validation videos (``data/val_frames.h5``, cut as the
+            test clips are) a validation also predicts, scored as the test scores (moving regions and
+            whole frames, step 1); 0: the patches alone.
         image_every: steps between pictures of predicted vs true validation patches.
         augment: transformations of the training clips (:data:`AUGMENTATIONS`, :mod:`pyext.augment`);
             ``[]``: none (the paper).
@@ -76,6 +79,7 @@ class TrainParams:
     log_every: _Count
     val_every: _Count
     val_batches: _Cap
+    val_clips: _Cap
     image_every: _Count
     augment: _subset(*AUGMENTATIONS)
     colour_jitter: _float(0, 1)

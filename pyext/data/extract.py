@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import multiprocessing
+import os
+import tempfile
 import time
 import zlib
 from collections.abc import Iterator
@@ -329,3 +331,31 @@ def finetune_patches(params, manifest_path: Path, out: DataFiles) -> str:
     write_json(out.report, {"patch": patch, "extract": cut, "filter": kept})
     return (f"finetune_data: {patch}x{patch} patches of {cut['videos_read']} training videos: {kept['why']}: "
             f"{kept['train']} training and {kept['val']} validation patches")
+
+
+def validation_frames(manifest: Manifest, val: Path, clip: ClipParams, params: ExtractParams, count: int,
+                      out: Path, record: dict) -> str:
+    """Full-frame clips of the validation videos, cut as the test clips are (``extract.test_clips_per_video``
+    of each, seeded by the video), into the store ``out``: training then measures what the test measures.
+
+    Args:
+        manifest: the videos (:func:`pyext.data.manifest.read_manifest`), in the order of the stores'.
+        val: the validation patches (``data/val.h5``): whose videos they are picks the videos.
+        count: the first ``count`` validation videos (in manifest order) give clips; 0 writes an empty store.
+        record: params recorded in the store's ``params`` attribute.
+    Returns:
+        The line that says what was written.
+    """
+    with open_store(val) as f:
+        videos = store_videos(f)
+        held_out = np.unique(f["video"][:])[:count].tolist()
+    if videos != [v.path for v in manifest.videos]:
+        raise ValueError(f"{val} lists other videos than {manifest.root}'s manifest: rerun the extract and filter stages")
+    # Each cut as a test video is, into a folder beside out; its full-frame store becomes out.
+    chosen = replace(manifest, videos=[replace(manifest.videos[i], split="test") for i in held_out])
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".val_frames-") as folder:
+        report = extract(chosen, clip, params, DataFiles(Path(folder)), record, progress=False)
+        os.replace(DataFiles(Path(folder)).test, out)
+    skipped = f", {report['videos_skipped']} skipped" if report["videos_skipped"] else ""
+    return (f"{report['test_clips']} full-frame validation clips of {report['videos_read']} of the first "
+            f"{len(held_out)} validation videos{skipped} -> {out}")

@@ -41,7 +41,8 @@ from .checkpoints import (
 from .data import ClipBatches
 from .live import Live
 from .steps import TrainingStep, make_step
-from .validation import Validations, validation_batches, verdict
+from .validation import (FRAME_MEASURES, FrameClips, Validations, frame_clips, frame_psnrs, validation_batches,
+                         verdict)
 
 
 class TrainingError(RuntimeError):
@@ -143,6 +144,8 @@ class Run:
     loader: Iterator
     val_batches: list
     baseline: float | None  # the validation PSNR of the trivial answer (None: none, or no clips)
+    frames: FrameClips  # the full-frame validation clips (none: not a predictor, or no data/val_frames.h5)
+    frames_baseline: dict[str, float]  # their PSNRs of copying the last frame, by measure
     live: Live
     last: int  # the step it stops after
     rng: dict | None  # the checkpoint's random state, restored just before the first step
@@ -212,9 +215,24 @@ def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | Non
     live.summary("machine", machine(world.device))
     # None without validation clips (a tiny set: data/val.h5 may hold none): nothing is compared.
     baseline = trainer.baseline(val_batches) if val_batches else None
+    frames = FrameClips([], [], [], [])
+    if world.main and val_batches and trainer.predictor is not None:
+        frames = frame_clips(data.val_frames, trainer.predictor, tp.val_clips, params.evaluate.flow_threshold)
+    frames_baseline = frame_psnrs(trainer.predictor, frames, world.device, last_frame=True) if len(frames) else {}
     last = tp.steps if until_step is None else min(until_step, tp.steps)
     return Run(params, world, run, stage, trainer, identity, step, step, validations, seconds, loader, val_batches,
-               baseline, live, last, rng)
+               baseline, frames, frames_baseline, live, last, rng)
+
+
+def _logged(scores: dict[str, float], baseline: float | None, frames_baseline: dict[str, float]) -> dict:
+    """A validation's dvclive metrics: ``val/psnr`` (the patches) and ``val/frames_<measure>``, each
+    beside copying the last frame's (``..._last_frame``); a measure without a value (no clip moves)
+    is left out."""
+    logged = {"val/psnr": scores["patches"]} | ({"val/psnr_last_frame": baseline} if baseline is not None else {})
+    for name in FRAME_MEASURES:
+        if math.isfinite(scores.get(name, math.nan)):
+            logged |= {f"val/frames_{name}": scores[name], f"val/frames_{name}_last_frame": frames_baseline[name]}
+    return logged
 
 
 def _say(world: World):
@@ -263,9 +281,11 @@ def run_steps(r: Run, progress: bool = True) -> dict:
                 r.live.metrics(step, values)
                 bar.set_postfix(_postfix(trainer, values))
             if world.main and r.val_batches and (step % tp.val_every == 0 or step == tp.steps):
-                r.validations.add(step, trainer.validate(r.val_batches), trainer.model)
-                r.live.metrics(step, {"val/psnr": r.validations.last_psnr}
-                               | ({"val/psnr_last_frame": r.baseline} if r.baseline is not None else {}))
+                scores = {"patches": trainer.validate(r.val_batches)}
+                if len(r.frames):
+                    scores |= frame_psnrs(trainer.predictor, r.frames, world.device)
+                r.validations.add(step, scores, trainer.model)
+                r.live.metrics(step, _logged(scores, r.baseline, r.frames_baseline))
                 r.live.validation_table()
             if world.main and (step % tp.image_every == 0 or step == tp.steps):
                 # Validation clips, or without any the step's training clips: the pictures (a DVC
@@ -279,7 +299,7 @@ def run_steps(r: Run, progress: bool = True) -> dict:
                                   "rng": rng_state(world.device), "validations": asdict(r.validations),
                                   "seconds": time.perf_counter() - started})
                 saved = step
-        val_step, val_psnr, weights = r.validations.kept(tp.keep if step == tp.steps else "last", step)
+        val_step, val_scores, weights = r.validations.kept(tp.keep if step == tp.steps else "last", step)
         if step == tp.steps and world.main:
             save(r.run.generator, generator_file(trainer.model, weights) | trainer.saved_beside())
     except KeyboardInterrupt:
@@ -291,9 +311,12 @@ def run_steps(r: Run, progress: bool = True) -> dict:
     if world.size > 1:
         dist.barrier()  # process 0 has written its files when the others return
         dist.destroy_process_group()
+    val_psnr = val_scores.get("patches", math.nan)
     summary = {"step": step, "resumed_from": r.resumed_from, "seconds": time.perf_counter() - began,
                "val_psnr": val_psnr if math.isfinite(val_psnr) else None, "val_step": val_step, "kept": tp.keep,
-               "val_psnr_last_frame": r.baseline}
+               "val_psnr_last_frame": r.baseline, "val_clips": len(r.frames),
+               "val_frames": {k: val_scores[k] for k in FRAME_MEASURES if k in val_scores} or None,
+               "val_frames_last_frame": r.frames_baseline or None}
     if step == tp.steps:
         _say(world)(verdict(summary, r.stage))
     return summary

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from ...config import FAMILIES, Params
-from ...models import Model
+from ...models import Model, Predictor
 from ...registry import Registry
 
 
@@ -25,6 +25,8 @@ class TrainingStep:
     """
 
     model: Model  # what models/generator.pt saves (the predictor; GAIA's autoencoders)
+    # The model as a predictor of frames, validated on full frames too (pyext.training.validation); None: not one.
+    predictor: Predictor | None = None
     adversarial: bool  # whether a discriminator trains (its loss is then logged as train/loss_d)
     # The names of the measures of "how D is doing" its steps log (shown beside the progress bar).
     d_measures: list[str]

@@ -65,7 +65,7 @@ class MultiScaleStep(TrainingStep):
         self.condition, self.condition_name = make_condition(params, classes), params.model.condition
         torch.manual_seed(self.tp.seed)
         self.G = MultiScaleGenerator.from_params(params, **self.condition.generator).to(device)
-        self.model = self.G
+        self.model = self.predictor = self.G
         self.adversarial = self.loss.adv > 0
         self.D = (DISCRIMINATORS[OBJECTIVES[self.loss.adversarial.kind].discriminator]
                   .from_params(params, **self.condition.discriminator)
