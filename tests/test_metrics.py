@@ -143,6 +143,21 @@ def test_motion_mask_covers_what_moves():
     assert not motion_mask(before, before, threshold=1.0).any()
 
 
+def test_a_moving_region_whose_pixels_all_kept_their_values_is_none(monkeypatch):
+    # Real footage: the flow marked 2 pixels of a frame that kept their values, where copying the last
+    # frame scored the 100 dB cap and decided a clip mean. Such a region is no motion; one changed pixel makes it one.
+    import pyext.evaluation.metrics as metrics
+    flow = np.zeros((16, 16, 2), np.float32)
+    flow[5, 6:8] = 3.0  # two pixels "move" 3 pixels
+    monkeypatch.setattr(metrics, "optical_flow", lambda source, target: flow)
+    before = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    after = before.copy()
+    after[10:12] = 255 - after[10:12]  # elsewhere the frame changes
+    assert not metrics.motion_mask(before, after, 1.0).any()
+    after[5, 7, 1] ^= 1
+    assert np.flatnonzero(metrics.motion_mask(before, after, 1.0)).tolist() == [5 * 16 + 6, 5 * 16 + 7]
+
+
 @pytest.mark.parametrize("dy,dx", [(0, 2), (2, 0), (1, -2)])
 def test_flow_baseline_extrapolates_a_known_translation(dy, dx):
     frame = _texture(seed=6)

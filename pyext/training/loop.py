@@ -235,6 +235,11 @@ def _logged(scores: dict[str, float], baseline: float | None, frames_baseline: d
     return logged
 
 
+def _finite(scores: dict[str, float | None]) -> dict[str, float | None]:
+    """``scores`` with None for a missing or non-finite value (JSON has no NaN)."""
+    return {k: v if v is not None and math.isfinite(v) else None for k, v in scores.items()}
+
+
 def _say(world: World):
     return tqdm.write if world.main else (lambda _: None)
 
@@ -302,6 +307,10 @@ def run_steps(r: Run, progress: bool = True) -> dict:
         val_step, val_scores, weights = r.validations.kept(tp.keep if step == tp.steps else "last", step)
         if step == tp.steps and world.main:
             save(r.run.generator, generator_file(trainer.model, weights) | trainer.saved_beside())
+            # What the verdict compares, in the run's summary (dvclive/metrics.json) for studies to read.
+            r.live.summary("kept", {"step": val_step, "keep": tp.keep, "clips": len(r.frames),
+                                    "scores": _finite(val_scores),
+                                    "last_frame": _finite({"patches": r.baseline, **r.frames_baseline})})
     except KeyboardInterrupt:
         kept = f"{ckpt_path} keeps step {saved}; rerun to go on" if saved is not None else "no checkpoint was written"
         raise Interrupted(f"interrupted at step {step}; {kept}") from None

@@ -223,7 +223,7 @@ def verdict(summary: dict, stage: str = "train") -> str:
         if worse:
             return (f"{stage}: the model is WORSE than copying the last frame on full frames of held-out videos "
                     f"({', '.join(worse)}): {said}")
-        return f"{stage}: {said}"
+        return f"{stage}: the model beats copying the last frame on full frames of held-out videos: {said}"
     where = f"{gap:+.2f} dB, {which}"
     if gap < 0:
         return (f"{stage}: the model is WORSE than copying the last frame: validation PSNR {psnr:.2f} dB against "

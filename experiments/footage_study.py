@@ -1,0 +1,180 @@
+"""The default pipeline judged on real camera footage, one source left out: for every source of
+:mod:`experiments.footage` but the one kept aside, the pipeline as ``params.yaml`` ships it (its
+``data`` section pointed at the footage) trains on the other sources' segments and is tested on that
+source's, once per seed; then a table of the test's figures beside the end-of-training verdict's
+(does validation on held-out videos tell the sign of the test?), and one picture a source.
+
+    python -m experiments.footage_study                       # every source but city, seeds 0 and 1
+    python -m experiments.footage_study --only box,cup --seeds 0 --set train.steps=100
+    python -m experiments.footage_study --aside-run           # the source kept aside, measured once
+
+Each run is the stages in turn (prepare to evaluate, as ``dvc repro`` runs them) in a workspace of
+its own under ``experiments/logs/footage/<run>/`` (a copy of ``pyext/`` with its built extension,
+``pipeline/`` and ``params.yaml``; the user's workspace is untouched), with
+``BEYONDMSE_REQUIRE_NATIVE=1``. The footage is laid out once per test source under
+``data/footage-study/`` (not committed). Writes ``experiments/results/footage/footage.md``,
+``footage.json`` (every figure, the settings, the commit, the machine and the footage's record) and
+``<source>.jpg`` (the evaluation's picture of the source's first test clip, seed 0, halved).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import yaml
+
+from experiments import footage
+from experiments.runner import RESULTS, git, machine
+
+HELP = "the default pipeline on real footage, one source left out, against copying the last frame"
+
+STAGES = ("prepare", "extract", "filter", "val_frames", "train", "evaluate")
+LAID_OUT = Path("data/footage-study")  # one layout a test source (git-ignored, as data/ is)
+WORK = Path("experiments/logs/footage")  # each run's workspace and its stages' output
+OUT = RESULTS / "footage"
+ASIDE = "city"  # the source no run trains or tests on until --aside-run
+METHODS = ("model", "last_frame", "optical_flow")
+MEASURES = (("psnr", "moving"), ("psnr_full", "whole"))
+
+
+def workspace(folder: Path, settings: dict[str, object]) -> Path:
+    """A fresh workspace in ``folder``: the pipeline's code with its built extension and
+    ``params.yaml`` with ``settings`` (dotted keys) applied."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for name in ("pyext", "pipeline"):
+        shutil.copytree(name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    for dotted, value in settings.items():
+        *sections, key = dotted.split(".")
+        mapping = params
+        for name in sections:
+            mapping = mapping[name]
+        mapping[key] = value
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return folder
+
+
+def run(test: str, seed: int, aside: str, extra: list[str], cache: Path | None) -> dict:
+    """One run: ``test``'s segments tested, the others but ``aside`` trained on, ``train.seed``
+    ``seed``; returns its figures (the evaluation's and the kept generator's validation)."""
+    name = f"{test}-seed{seed}"
+    root = LAID_OUT / f"test-{test}-aside-{aside or 'none'}"
+    if not (root / "footage.json").is_file():
+        footage.lay_out(root, test, aside, cache)
+    settings: dict[str, object] = {"data.source": "ucf101", "data.root": str(root.resolve()), "data.split": 1,
+                                   "train.seed": seed}
+    for setting in extra:
+        key, _, value = setting.partition("=")
+        settings[key] = yaml.safe_load(value)
+    folder = workspace(WORK / name, settings)
+    env = {**os.environ, "BEYONDMSE_REQUIRE_NATIVE": "1", "PYTHONPATH": str(folder.resolve())}
+    for stage in STAGES:
+        with open(folder / f"{stage}.log", "w") as log:
+            done = subprocess.run([sys.executable, "-m", f"pipeline.{stage}"], cwd=folder, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+        if done.returncode:
+            sys.exit(f"footage_study: {name}: the {stage} stage failed (see {folder / f'{stage}.log'})")
+    metrics = json.loads((folder / "eval" / "metrics.json").read_text())
+    kept = json.loads((folder / "dvclive" / "metrics.json").read_text())["kept"]
+    test_figures = {method: {f"step{s}": {measure: metrics[method][f"step{s}"][key] for key, measure in MEASURES}
+                             for s in (1, 2)} for method in METHODS}
+    return {"run": name, "test": test, "seed": seed, "settings": {k: v for k, v in settings.items()
+                                                                     if k != "data.root"},
+            "clips": metrics["clips"], "clips_without_motion": metrics["clips_without_motion"],
+            "test_figures": test_figures, "validation": kept, "picture": str(folder / "eval" / "pictures")}
+
+
+def _gap(figures: dict, step: str, measure: str, baseline: str = "last_frame") -> float | None:
+    model, base = figures["model"][step][measure], figures[baseline][step][measure]
+    return None if model is None or base is None else model - base
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.2f}"
+
+
+def table(results: list[dict]) -> str:
+    """Per run: the test's margins over copying the last frame (moving regions and whole frames, steps
+    1 and 2), optical flow's at step 1, and the verdict's margins on the held-out videos' full frames;
+    whether the verdict's sign is the test's (step 1, moving regions and whole frames)."""
+    head = ("| run | clips | test moving 1 | test whole 1 | test moving 2 | test whole 2 | flow moving 1 "
+            "| flow whole 1 | verdict moving | verdict whole | signs agree |\n" + "|---" * 11 + "|\n")
+    lines = []
+    for r in results:
+        f, v = r["test_figures"], r["validation"]
+        tested = [_gap(f, "step1", m) for m in ("moving", "whole")]
+        told = [None if v["scores"].get(m) is None or v["last_frame"].get(m) is None
+                else v["scores"][m] - v["last_frame"][m] for m in ("moving", "whole")]
+        agree = all(a is not None and b is not None and (a >= 0) == (b >= 0) for a, b in zip(tested, told))
+        flow = [f["optical_flow"]["step1"][m] - f["last_frame"]["step1"][m] for m in ("moving", "whole")]
+        cells = [*tested, _gap(f, "step2", "moving"), _gap(f, "step2", "whole"), *flow, *told]
+        lines.append(f"| {r['run']} | {r['clips']} | " + " | ".join(_signed(c) for c in cells)
+                     + f" | {'yes' if agree else 'no'} |\n")
+    return head + "".join(lines)
+
+
+def document(record: dict) -> str:
+    """The markdown: what ran, where, then :func:`table` (dB over copying the last frame)."""
+    return (f"Real footage, one source left out ({len(record['results'])} runs; aside: {record['aside']}; "
+            f"settings beyond params.yaml: {', '.join(record['set']) or 'none'}). Commit {record['commit'][:10]}, "
+            f"{record['machine']}, {record['minutes']:.1f} min. Each figure is the model's PSNR minus copying the "
+            f"last frame's, in dB: the test's on the left-out source's test clips (moving regions as the "
+            f"evaluation masks them, whole frames; steps 1 and 2), optical flow's beside it, and the verdict's on "
+            f"the full-frame clips of the training sources' held-out videos (the generator train.keep kept).\n\n"
+            + table(record["results"]))
+
+
+def picture(folder: Path, out: Path) -> None:
+    """The evaluation's picture of the first test clip in ``folder``, halved, as JPEG."""
+    image = cv2.imread(str(sorted(folder.glob("clip*[0-9].png"))[0]))
+    cv2.imwrite(str(out), cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
+                [cv2.IMWRITE_JPEG_QUALITY, 85])
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m experiments.footage_study") -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    names = [s.name for s in footage.SOURCES]
+    parser.add_argument("--only", help=f"comma-separated test sources (default: all but {ASIDE}; of {', '.join(names)})")
+    parser.add_argument("--seeds", default="0,1", help="comma-separated train.seed values (default 0,1)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a params setting for every run (e.g. train.steps=100); repeatable")
+    parser.add_argument("--aside-run", action="store_true",
+                        help=f"test on {ASIDE}, the source kept aside (trained on all the others), and nothing else")
+    parser.add_argument("--cache", type=Path, default=None, help="where the footage's packages are kept")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"where the results go (default {OUT})")
+    args = parser.parse_args(argv)
+    tests = [ASIDE] if args.aside_run else (args.only.split(",") if args.only else [n for n in names if n != ASIDE])
+    unknown = sorted(set(tests) - set(names))
+    if unknown:
+        parser.error(f"--only: unknown sources {', '.join(unknown)} (known: {', '.join(names)})")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    aside = "" if args.aside_run else ASIDE
+    began, results = time.perf_counter(), []
+    for i, (test, seed) in enumerate((t, s) for t in tests for s in seeds):
+        print(f"footage_study: [{i + 1}/{len(tests) * len(seeds)}] test {test}, seed {seed}", flush=True)
+        results.append(run(test, seed, aside, args.set, args.cache))
+    record = {"machine": machine(), "commit": git("rev-parse", "HEAD").strip(), "aside": ASIDE,
+              "aside_run": args.aside_run, "set": args.set, "seeds": seeds,
+              "minutes": (time.perf_counter() - began) / 60, "results": results}
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = "aside" if args.aside_run else "footage"
+    for r in results:
+        if r["seed"] == seeds[0]:
+            picture(Path(r.pop("picture")), args.out / f"{r['test']}.jpg")
+        r.pop("picture", None)
+    (args.out / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n")
+    text = document(record)
+    (args.out / f"{stem}.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
