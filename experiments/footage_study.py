@@ -19,6 +19,7 @@ its own under ``experiments/logs/footage/<run>/`` (a copy of ``pyext/`` with its
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ import yaml
 
 from experiments import footage
 from experiments.runner import RESULTS, git, machine
+from pyext.presets import apply_preset
 
 HELP = "the default pipeline on real footage, one source left out, against copying the last frame"
 
@@ -42,6 +44,10 @@ OUT = RESULTS / "footage"
 ASIDE = "city"  # the source no run trains or tests on until --aside-run
 METHODS = ("model", "last_frame", "optical_flow")
 MEASURES = (("psnr", "moving"), ("psnr_full", "whole"))
+# What a record says of its data (as the other studies' records do): each run has its own split.
+DATA = {"source": "ucf101", "md5": None,
+        "reason": "each run lays out the real footage with another source as its test split: `footage` records "
+                  "every source clip's SHA-256"}
 
 
 def workspace(folder: Path, settings: dict[str, object]) -> Path:
@@ -51,24 +57,35 @@ def workspace(folder: Path, settings: dict[str, object]) -> Path:
     folder.mkdir(parents=True)
     for name in ("pyext", "pipeline"):
         shutil.copytree(name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
-    params = yaml.safe_load(Path("params.yaml").read_text())
+    preset: dict = {}
     for dotted, value in settings.items():
         *sections, key = dotted.split(".")
-        mapping = params
-        for name in sections:
-            mapping = mapping[name]
-        mapping[key] = value
+        functools.reduce(lambda tree, name: tree.setdefault(name, {}), sections, preset)[key] = value
+    params = apply_preset(yaml.safe_load(Path("params.yaml").read_text()), preset)
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return folder
+
+
+def layout(test: str, aside: str, cache: Path | None) -> Path:
+    """The footage laid out with ``test``'s segments as the test split and ``aside`` left out (once)."""
+    root = LAID_OUT / f"test-{test}-aside-{aside or 'none'}"
+    if not (root / "footage.json").is_file():
+        footage.lay_out(root, test, aside, cache)
+    return root
+
+
+def footage_record(root: Path) -> list[dict]:
+    """Each source clip of a layout: its name, package, clip SHA-256, frames and segments."""
+    laid = json.loads((root / "footage.json").read_text())
+    return [{"name": s["name"], "package": s["package"], "clip_sha256": s["clip_sha256"], "frames": s["frames"],
+             "frame_size": s["frame_size"], "segments": len(s["segments"])} for s in laid["sources"]]
 
 
 def run(test: str, seed: int, aside: str, extra: list[str], cache: Path | None) -> dict:
     """One run: ``test``'s segments tested, the others but ``aside`` trained on, ``train.seed``
     ``seed``; returns its figures (the evaluation's and the kept generator's validation)."""
     name = f"{test}-seed{seed}"
-    root = LAID_OUT / f"test-{test}-aside-{aside or 'none'}"
-    if not (root / "footage.json").is_file():
-        footage.lay_out(root, test, aside, cache)
+    root = layout(test, aside, cache)
     settings: dict[str, object] = {"data.source": "ucf101", "data.root": str(root.resolve()), "data.split": 1,
                                    "train.seed": seed}
     for setting in extra:
@@ -123,7 +140,9 @@ def table(results: list[dict]) -> str:
 
 def document(record: dict) -> str:
     """The markdown: what ran, where, then :func:`table` (dB over copying the last frame)."""
-    return (f"Real footage, one source left out ({len(record['results'])} runs; aside: {record['aside']}; "
+    aside = "the source kept aside, tested once, trained on all the others" if record["aside_run"] else \
+        f"aside: {record['aside']}"
+    return (f"Real footage, one source left out ({len(record['results'])} runs; {aside}; "
             f"settings beyond params.yaml: {', '.join(record['set']) or 'none'}). Commit {record['commit'][:10]}, "
             f"{record['machine']}, {record['minutes']:.1f} min. Each figure is the model's PSNR minus copying the "
             f"last frame's, in dB: the test's on the left-out source's test clips (moving regions as the "
@@ -163,7 +182,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m experiments.foota
         results.append(run(test, seed, aside, args.set, args.cache))
     record = {"machine": machine(), "commit": git("rev-parse", "HEAD").strip(), "aside": ASIDE,
               "aside_run": args.aside_run, "set": args.set, "seeds": seeds,
-              "minutes": (time.perf_counter() - began) / 60, "results": results}
+              "minutes": (time.perf_counter() - began) / 60, "data": DATA,
+              "footage": footage_record(layout(tests[0], aside, args.cache)), "results": results}
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "aside" if args.aside_run else "footage"
     for r in results:

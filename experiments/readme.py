@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from experiments import claim, table2, zoo
+from experiments import claim, footage_study, table2, zoo
 from experiments.runner import DATA_FILES, lock_data
 
 # What `beyondmse readme` says of itself in `beyondmse --help`.
@@ -137,6 +137,24 @@ def claim_block(record: dict, root: Path) -> str:
     return "\n".join(lines)
 
 
+def footage_block(record: dict, root: Path) -> str:
+    """The footage study's record: how it was made, on which clips, its table, and how often the
+    verdict's sign was the test's."""
+    results = record["results"]
+    where = f"at commit {record['commit'][:7]} on {record['machine']} in {record['minutes']:.0f} min"
+    settings = ", ".join(f"`{s}`" for s in record["set"])
+    command = "beyondmse footage-study" + (" --aside-run" if record["aside_run"] else "")
+    clips = "; ".join(f"{c['name']} ({c['package']}, {c['frames']} frames, {c['segments']} segments, SHA-256 "
+                      f"{c['clip_sha256'][:12]})" for c in record["footage"])
+    made = _para(f"Made by `{command}` {where}" + (f" (for every run: {settings})" if settings else "")
+                 + f". The clips: {clips}.")
+    lines = footage_study.table(results).splitlines()
+    agree = sum(line.endswith("| yes |") for line in lines[2:])
+    note = _para(f"The verdict's sign (validation on held-out videos of the training sources) was the test's, at "
+                 f"step 1 on moving regions and whole frames, in {agree} of {len(results)} runs.")
+    return "\n".join([made, "", *lines, "", note])
+
+
 def published_block(path: Path, root: Path) -> str:
     """Table 2 as the paper publishes it (:data:`experiments.table2.PAPER`)."""
     return table2.published().rstrip()
@@ -199,6 +217,7 @@ VIEWS: dict[str, Callable[[Path, Path], str]] = {
     "zoo": _record(zoo_block),
     "table2": _record(table2_block),
     "claim": _record(claim_block),
+    "footage": _record(footage_block),
     "published": published_block,
     "demo": demo_block,
     "demo-summary": demo_summary,

@@ -101,3 +101,22 @@ def test_bad_archives_and_arguments_stop_with_one_line_and_write_nothing(archive
     with pytest.raises(ValueError, match="not a footage folder"):
         lay_out(tmp_path / "mine", test="hand", cache=cache, sources=archives, progress=False)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
+
+
+def test_the_study_s_table_sets_the_test_s_margins_beside_the_verdict_s():
+    from experiments.footage_study import table
+
+    def figures(model: float, last: float, flow: float) -> dict:
+        return {method: {step: {"moving": value, "whole": value + 5} for step in ("step1", "step2")}
+                for method, value in (("model", model), ("last_frame", last), ("optical_flow", flow))}
+
+    agreeing = {"run": "box-seed0", "clips": 11, "test_figures": figures(22.84, 22.67, 31.34),
+                "validation": {"scores": {"moving": 20.79, "whole": 29.18}, "last_frame": {"moving": 19.12, "whole": 27.63}}}
+    # The test finds the model worse where the verdict found it better: the signs disagree.
+    disagreeing = {**agreeing, "run": "cup-seed1", "test_figures": figures(20.0, 21.0, 25.0)}
+    lines = table([agreeing, disagreeing]).splitlines()
+    assert lines[2] == "| box-seed0 | 11 | +0.17 | +0.17 | +0.17 | +0.17 | +8.67 | +8.67 | +1.67 | +1.55 | yes |"
+    assert lines[3] == "| cup-seed1 | 11 | -1.00 | -1.00 | -1.00 | -1.00 | +4.00 | +4.00 | +1.67 | +1.55 | no |"
+    # A measure the validation could not take (no clip moved) is no agreement.
+    unknown = {**agreeing, "validation": {"scores": {"moving": None, "whole": 29.18}, "last_frame": agreeing["validation"]["last_frame"]}}
+    assert table([unknown]).splitlines()[2].endswith("| - | +1.55 | no |")
