@@ -16,7 +16,8 @@ stated once, read by the validation and by the registry that holds its implement
 Example:
     >>> params = parse_params({
     ...     "clip": {"input_frames": 4, "output_frames": 1, "patch": 32, "test_steps": 2},
-    ...     "data": {"source": "demo", "root": "data/demo", "split": 1},
+    ...     "data": {"source": "demo", "root": "data/demo", "split": 1,
+    ...              "test": {"source": "same", "root": "", "split": 1}},
     ...     "demo": {"classes": 6, "groups": 7, "test_groups": 2, "clips_per_group": 2, "frames": 40,
     ...              "seed": 0},
     ...     "photos": {"classes": 4, "groups": 4, "test_groups": 1, "clips_per_group": 1, "frames": 40,
@@ -44,7 +45,7 @@ Example:
     ...     "train": {"steps": 800, "batch_size": 8, "optimizer": "sgd", "betas": [0.5, 0.999], "lr_g": 0.04,
     ...               "lr_g_final": 0.005, "lr_d": 0.02, "lr_d_final": 0.02, "seed": 0, "device": "auto",
     ...               "compile": False, "precision": "float32", "channels_last": False, "workers": 2,
-    ...               "checkpoint_every": 100, "log_every": 10, "val_every": 100, "val_batches": 8,
+    ...               "checkpoint_every": 100, "log_every": 10, "val_every": 100, "val_batches": 8, "val_clips": 8,
     ...               "image_every": 200, "augment": ["flip", "rotate"], "colour_jitter": 0.1, "keep": "best",
     ...               "init": ""},
     ...     "evaluate": {"protocol": "all", "max_clips": 0, "flow_threshold": 1.0, "pictures": 4,
