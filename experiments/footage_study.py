@@ -118,23 +118,33 @@ def _signed(value: float | None) -> str:
     return "-" if value is None else f"{value:+.2f}"
 
 
+def _told(result: dict) -> list[float | None]:
+    """The verdict's margins over copying the last frame, moving regions and whole frames (None
+    where the validation could not take the measure: no clip moved)."""
+    v = result["validation"]
+    return [None if v["scores"].get(m) is None or v["last_frame"].get(m) is None
+            else v["scores"][m] - v["last_frame"][m] for m in ("moving", "whole")]
+
+
+def signs_agree(result: dict) -> bool:
+    """Whether the verdict's margins have the test's signs at step 1, moving regions and whole frames."""
+    tested = [_gap(result["test_figures"], "step1", m) for m in ("moving", "whole")]
+    return all(a is not None and b is not None and (a >= 0) == (b >= 0) for a, b in zip(tested, _told(result)))
+
+
 def table(results: list[dict]) -> str:
     """Per run: the test's margins over copying the last frame (moving regions and whole frames, steps
     1 and 2), optical flow's at step 1, and the verdict's margins on the held-out videos' full frames;
-    whether the verdict's sign is the test's (step 1, moving regions and whole frames)."""
+    whether the verdict's sign is the test's (:func:`signs_agree`)."""
     head = ("| run | clips | test moving 1 | test whole 1 | test moving 2 | test whole 2 | flow moving 1 "
             "| flow whole 1 | verdict moving | verdict whole | signs agree |\n" + "|---" * 11 + "|\n")
     lines = []
     for r in results:
-        f, v = r["test_figures"], r["validation"]
-        tested = [_gap(f, "step1", m) for m in ("moving", "whole")]
-        told = [None if v["scores"].get(m) is None or v["last_frame"].get(m) is None
-                else v["scores"][m] - v["last_frame"][m] for m in ("moving", "whole")]
-        agree = all(a is not None and b is not None and (a >= 0) == (b >= 0) for a, b in zip(tested, told))
+        f = r["test_figures"]
+        tested = [_gap(f, f"step{s}", m) for s in (1, 2) for m in ("moving", "whole")]
         flow = [f["optical_flow"]["step1"][m] - f["last_frame"]["step1"][m] for m in ("moving", "whole")]
-        cells = [*tested, _gap(f, "step2", "moving"), _gap(f, "step2", "whole"), *flow, *told]
-        lines.append(f"| {r['run']} | {r['clips']} | " + " | ".join(_signed(c) for c in cells)
-                     + f" | {'yes' if agree else 'no'} |\n")
+        lines.append(f"| {r['run']} | {r['clips']} | " + " | ".join(_signed(c) for c in [*tested, *flow, *_told(r)])
+                     + f" | {'yes' if signs_agree(r) else 'no'} |\n")
     return head + "".join(lines)
 
 

@@ -148,11 +148,10 @@ def footage_block(record: dict, root: Path) -> str:
                       f"{c['clip_sha256'][:12]})" for c in record["footage"])
     made = _para(f"Made by `{command}` {where}" + (f" (for every run: {settings})" if settings else "")
                  + f". The clips: {clips}.")
-    lines = footage_study.table(results).splitlines()
-    agree = sum(line.endswith("| yes |") for line in lines[2:])
+    agree = sum(map(footage_study.signs_agree, results))
     note = _para(f"The verdict's sign (validation on held-out videos of the training sources) was the test's, at "
                  f"step 1 on moving regions and whole frames, in {agree} of {len(results)} runs.")
-    return "\n".join([made, "", *lines, "", note])
+    return "\n".join([made, "", footage_study.table(results).rstrip("\n"), "", note])
 
 
 def published_block(path: Path, root: Path) -> str:

@@ -383,9 +383,23 @@ def centre_crop(frames: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[in
         >>> crop.shape, origin
         ((2, 240, 320, 3), (1, 1))
     """
-    h, w = frames.shape[-3:-1]
-    ch, cw = h - h % multiple, w - w % multiple
+    rows, columns = centre_window(*frames.shape[-3:-1], multiple)
+    return frames[..., rows, columns, :], (rows.start, columns.start)
+
+
+def centre_window(height: int, width: int, multiple: int) -> tuple[slice, slice]:
+    """The rows and columns of :func:`centre_crop`'s crop of a ``height`` x ``width`` frame: what to
+    read of a stored clip (a row of :class:`pyext.data.store.ClipArray`) without reading the rest.
+
+    Raises:
+        ValueError: the frame is smaller than ``multiple``.
+
+    Example:
+        >>> centre_window(243, 322, 8)
+        (slice(1, 241, None), slice(1, 321, None))
+    """
+    ch, cw = height - height % multiple, width - width % multiple
     if ch == 0 or cw == 0:
-        raise ValueError(f"frames of {w}x{h} are smaller than {multiple}x{multiple}")
-    top, left = (h - ch) // 2, (w - cw) // 2
-    return frames[..., top:top + ch, left:left + cw, :], (top, left)
+        raise ValueError(f"frames of {width}x{height} are smaller than {multiple}x{multiple}")
+    top, left = (height - ch) // 2, (width - cw) // 2
+    return slice(top, top + ch), slice(left, left + cw)

@@ -205,8 +205,9 @@ def motion_mask(before: np.ndarray, target: np.ndarray, threshold: float) -> np.
     ``before``. bool ``(H, W)``.
 
     A region whose pixels all kept their values is the flow's noise, not motion: on real footage
-    (a handheld clip) the flow marks 2 unchanged pixels of a frame, where copying the last frame
-    scores the 100 dB cap and outweighs every other clip's moving-region PSNR in a mean.
+    (the box clip of experiments/footage.py) the flow marks 2 unchanged pixels of a frame, where
+    copying the last frame scores the 100 dB cap and outweighs every other clip's moving-region PSNR
+    in a mean.
 
     Example:
         >>> still = np.zeros((32, 32, 3), np.uint8); still[8:16, 8:16] = 200

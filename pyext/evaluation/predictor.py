@@ -22,7 +22,7 @@ from ..config import Params
 from ..data.dataset import to_model, to_uint8
 from ..files import EvaluationFiles, atomic_output, printable, write_json
 from ..data.store import ClipArray, ClipArrayWriter, check_clips, futures_of, open_store, store_videos
-from ..data.video import centre_crop
+from ..data.video import centre_window
 from .fid import (CONTEXT, FrameFeatures, class_accuracy, distances, inception_scores, moving_crops, networks,
                   seeded_rows, tiles)
 from .metrics import (
@@ -338,18 +338,15 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
             classes_drawn = not generator.classes  # the picture of every class: at the first pictured clip
             for i, index in enumerate(tqdm(chosen, desc="evaluate", unit="clip", disable=not progress)):
                 # Each clip at its own frame size, centre-cropped to the model's size multiple.
-                h, w = clips.sizes[index]
                 try:
-                    crop, (top, left) = centre_crop(np.broadcast_to(np.uint8(0), (h, w, 3)), generator.size_multiple)
+                    window = centre_window(*clips.sizes[index], generator.size_multiple)
                 except ValueError as exc:
                     raise ValueError(f"{test_path}: clip {index} of {printable(names[video[index]])}: {exc}") from None
-                clip = clips.read(int(index), slice(0, length), slice(top, top + crop.shape[0]),
-                                  slice(left, left + crop.shape[1]))
+                clip = clips.read(int(index), slice(0, length), *window)
                 futures = None
                 if recorded is not None:  # cropped as the clip is; their first steps * n frames
                     rows, branches = recorded
-                    futures = rows.read(int(index), slice(None), slice(top, top + crop.shape[0]),
-                                        slice(left, left + crop.shape[1])).reshape(branches, -1, *crop.shape)
+                    futures = rows.read(int(index), slice(None), *window).reshape(branches, -1, *clip.shape[1:])
                     futures = futures[:, :steps * n]
                 latents = draw_latents((SAMPLE_SEED, int(index)), generator.noise, samples, device=device) \
                     if samples else None
@@ -374,7 +371,7 @@ def evaluate(params: Params, generator: Predictor, test_path: Path, out: Evaluat
                             network.add({f"{name}/step{s + 1}": tiles(frames[part], moving, params.clip.patch, side)
                                          for name, frames in outputs.items()})
                 stored.append(result.predictions[None])
-                origins[i] = top, left
+                origins[i] = window[0].start, window[1].start
                 results.append(result.scores)
                 per_clip.append({"clip": int(index), "video": printable(names[video[index]]),
                                  **{method: round(result.scores[method][0]["psnr_full"], 4) for method in METHODS}})

@@ -19,7 +19,7 @@ from torch import nn
 
 from ..data.dataset import ClipDataset, to_model, to_uint8
 from ..data.store import ClipArray, check_clips, open_store
-from ..data.video import centre_crop
+from ..data.video import centre_window
 from ..evaluation.metrics import motion_mask, psnr, psnr_per_clip
 from ..models import MultiScaleGenerator, Predictor
 from ..pictures import patch_grid
@@ -84,9 +84,7 @@ def frame_clips(path: Path, generator: Predictor, limit: int, threshold: float) 
         clips, labels = ClipArray(f), f["label"][:]
         check_clips(path, clips.clip_shape, m + n, None, "clip.input_frames + clip.output_frames")
         for index in range(min(limit, len(clips))):
-            h, w = clips.sizes[index]
-            crop, (top, left) = centre_crop(np.broadcast_to(np.uint8(0), (h, w, 3)), generator.size_multiple)
-            clip = clips.read(index, slice(0, m + n), slice(top, top + crop.shape[0]), slice(left, left + crop.shape[1]))
+            clip = clips.read(index, slice(0, m + n), *centre_window(*clips.sizes[index], generator.size_multiple))
             found.inputs.append(to_model(clip[:m])[None])
             found.truths.append(clip[m:])
             found.masks.append(np.stack([motion_mask(clip[m + j - 1], clip[m + j], threshold) for j in range(n)]))
