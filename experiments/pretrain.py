@@ -1,0 +1,83 @@
+"""The shipped pretrained predictor (``pyext/models/pretrained/``): the default architecture trained
+by the default pipeline on a large generated photo set, as ``configs/pretrained.yaml`` sets it over
+``params.yaml``, in a workspace of its own (``experiments/logs/pretrained/``, the stages as ``dvc
+repro`` runs them; the user's workspace is untouched). Writes the kept generator and its card
+(``card.json``: the settings, the data, how long each stage took on which machine, the commit, and
+what it scores on the photo set's test videos against copying the last frame and optical flow).
+
+    python -m experiments.pretrain                        # as shipped (about 45 minutes on 2 cores)
+    python -m experiments.pretrain --set train.steps=200 --out /tmp/pretrained   # a short try
+
+`beyondmse predict` falls back to it where the workspace has no trained generator; ``train.init:
+pretrained`` starts a run from it.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from experiments.runner import git, machine
+from experiments.workspace import STAGES, parse_settings, run_stages, settings_preset, workspace
+from pyext.files import atomic_output, write_json
+from pyext.models.files import PRETRAINED
+from pyext.presets import read_preset
+
+HELP = "train the shipped pretrained predictor (configs/pretrained.yaml) and write its model card"
+
+PRESET = Path("configs/pretrained.yaml")
+WORK = Path("experiments/logs/pretrained")
+METHODS = ("model", "last_frame", "optical_flow")
+MEASURES = (("psnr", "moving"), ("psnr_full", "whole"), ("ssim", "ssim_moving"))
+
+
+def card(folder: Path, preset: dict, extra: dict, seconds: dict[str, float], generator: Path) -> dict:
+    """What the card says: the settings and data, the run's time and machine, and its scores."""
+    metrics = json.loads((folder / "eval" / "metrics.json").read_text())
+    live = json.loads((folder / "dvclive" / "metrics.json").read_text())
+    reports = {name: json.loads((folder / "data" / f"{name}_report.json").read_text()) for name in ("extract", "filter")}
+    return {
+        "what": "the default architecture (params.yaml's model section) trained by the default pipeline on the photo "
+                "set as configs/pretrained.yaml makes it",
+        "command": "python -m experiments.pretrain" + "".join(f" --set {k}={v}" for k, v in extra.items()),
+        "preset": preset, "settings": extra,
+        "commit": git("rev-parse", "HEAD").strip(), "machine": machine(), "torch": torch.__version__,
+        "seconds": seconds, "minutes": round(sum(seconds.values()) / 60, 1),
+        "sha256": hashlib.sha256(generator.read_bytes()).hexdigest(), "bytes": generator.stat().st_size,
+        "photo_set_test": {"clips": metrics["clips"], **{
+            method: {f"step{s}": {name: metrics[method][f"step{s}"][key] for key, name in MEASURES} for s in (1, 2)}
+            for method in METHODS}},
+        "validation": live.get("kept"),
+        "data": reports,
+    }
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m experiments.pretrain") -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"a params setting beyond {PRESET} (e.g. train.steps=200); repeatable")
+    parser.add_argument("--out", type=Path, default=PRETRAINED.parent,
+                        help=f"where generator.pt and card.json go (default {PRETRAINED.parent})")
+    args = parser.parse_args(argv)
+    preset, extra = read_preset(PRESET), parse_settings(args.set)
+    folder = workspace(WORK, preset, settings_preset(extra))
+    print(f"pretrain: the stages in {folder} (logs there: <stage>.log)", flush=True)
+    seconds = {}
+    for stage in STAGES:  # one at a time, so that a long run says where it is
+        began = time.strftime("%H:%M")
+        seconds.update(run_stages(folder, (stage,), "pretrain"))
+        print(f"pretrain: {stage} (from {began}) took {seconds[stage] / 60:.1f} min", flush=True)
+    generator = folder / "models" / "generator.pt"
+    with atomic_output(args.out / "generator.pt") as tmp:
+        shutil.copyfile(generator, tmp)
+    write_json(args.out / "card.json", card(folder, preset, extra, seconds, generator))
+    print(f"pretrain: wrote {args.out / 'generator.pt'} and {args.out / 'card.json'}")
+
+
+if __name__ == "__main__":
+    main()
