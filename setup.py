@@ -80,8 +80,8 @@ setup(
     # Every package under pyext/ (pyext.data, ...), and the experiments (above pyext: nothing in pyext
     # imports them; `beyondmse` finds their commands through the entry points below).
     packages=find_packages(include=["pyext", "pyext.*", "experiments"]),
-    # The shipped feature extractor of FID/KID/IS (evaluate.features: builtin).
-    package_data={"pyext.evaluation": ["extractor_files/*"]},
+    # The shipped feature extractor of FID/KID/IS (evaluate.features: builtin) and pretrained predictor.
+    package_data={"pyext.evaluation": ["extractor_files/*"], "pyext.models": ["pretrained/*"]},
     python_requires=">=3.10",
     ext_modules=[] if os.environ.get("BEYONDMSE_NO_EXTENSION", "0") not in ("", "0") else _extensions(),
     # `beyondmse` (pyext/cli.py); commands beyond its own are entry points of beyondmse.commands.
@@ -89,6 +89,7 @@ setup(
                   "beyondmse.commands": ["zoo = experiments.zoo:main", "table2 = experiments.table2:main",
                                          "claim = experiments.claim:main",
                                          "readme = experiments.readme:main", "footage = experiments.footage:main",
-                                         "footage-study = experiments.footage_study:main"]},
+                                         "footage-study = experiments.footage_study:main",
+                                         "pretrain = experiments.pretrain:main"]},
     cmdclass={"build_ext": BuildExtensions},
 )

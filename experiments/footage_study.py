@@ -7,37 +7,35 @@ source's, once per seed; then a table of the test's figures beside the end-of-tr
     python -m experiments.footage_study                       # every source but city, seeds 0 and 1
     python -m experiments.footage_study --only box,cup --seeds 0 --set train.steps=100
     python -m experiments.footage_study --aside-run           # the source kept aside, measured once
+    python -m experiments.footage_study --set train.init=pretrained --out experiments/results/footage-init
+    python -m experiments.footage_study --pretrained          # the shipped predictor alone, every source
 
 Each run is the stages in turn (prepare to evaluate, as ``dvc repro`` runs them) in a workspace of
-its own under ``experiments/logs/footage/<run>/`` (a copy of ``pyext/`` with its built extension,
-``pipeline/`` and ``params.yaml``; the user's workspace is untouched), with
-``BEYONDMSE_REQUIRE_NATIVE=1``. The footage is laid out once per test source under
+its own under ``experiments/logs/footage/<run>/`` (:mod:`experiments.workspace`; the user's
+workspace is untouched). The footage is laid out once per test source under
 ``data/footage-study/`` (not committed). Writes ``experiments/results/footage/footage.md``,
 ``footage.json`` (every figure, the settings, the commit, the machine and the footage's record) and
-``<source>.jpg`` (the evaluation's picture of the source's first test clip, seed 0, halved).
+``<source>.jpg`` (the evaluation's picture of the source's first test clip, seed 0, halved);
+``--aside-run`` writes ``aside.*``, ``--pretrained`` ``pretrained.*`` and ``<source>-pretrained.jpg``.
 """
 from __future__ import annotations
 
 import argparse
-import functools
+import hashlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import cv2
-import yaml
 
 from experiments import footage
 from experiments.runner import RESULTS, git, machine
-from pyext.presets import apply_preset
+from experiments.workspace import STAGES, parse_settings, run_stages, settings_preset, workspace
+from pyext.files import PRETRAINED
 
 HELP = "the default pipeline on real footage, one source left out, against copying the last frame"
 
-STAGES = ("prepare", "extract", "filter", "val_frames", "train", "evaluate")
 LAID_OUT = Path("data/footage-study")  # one layout a test source (git-ignored, as data/ is)
 WORK = Path("experiments/logs/footage")  # each run's workspace and its stages' output
 OUT = RESULTS / "footage"
@@ -48,22 +46,6 @@ MEASURES = (("psnr", "moving"), ("psnr_full", "whole"))
 DATA = {"source": "ucf101", "md5": None,
         "reason": "each run lays out the real footage with another source as its test split: `footage` records "
                   "every source clip's SHA-256"}
-
-
-def workspace(folder: Path, settings: dict[str, object]) -> Path:
-    """A fresh workspace in ``folder``: the pipeline's code with its built extension and
-    ``params.yaml`` with ``settings`` (dotted keys) applied."""
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    for name in ("pyext", "pipeline"):
-        shutil.copytree(name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
-    preset: dict = {}
-    for dotted, value in settings.items():
-        *sections, key = dotted.split(".")
-        functools.reduce(lambda tree, name: tree.setdefault(name, {}), sections, preset)[key] = value
-    params = apply_preset(yaml.safe_load(Path("params.yaml").read_text()), preset)
-    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    return folder
 
 
 def layout(test: str, aside: str, cache: Path | None) -> Path:
@@ -87,31 +69,44 @@ def run(test: str, seed: int, aside: str, extra: list[str], cache: Path | None) 
     name = f"{test}-seed{seed}"
     root = layout(test, aside, cache)
     settings: dict[str, object] = {"data.source": "ucf101", "data.root": str(root.resolve()), "data.split": 1,
-                                   "train.seed": seed}
-    for setting in extra:
-        key, _, value = setting.partition("=")
-        settings[key] = yaml.safe_load(value)
-    folder = workspace(WORK / name, settings)
-    env = {**os.environ, "BEYONDMSE_REQUIRE_NATIVE": "1", "PYTHONPATH": str(folder.resolve())}
-    for stage in STAGES:
-        with open(folder / f"{stage}.log", "w") as log:
-            done = subprocess.run([sys.executable, "-m", f"pipeline.{stage}"], cwd=folder, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT)
-        if done.returncode:
-            sys.exit(f"footage_study: {name}: the {stage} stage failed (see {folder / f'{stage}.log'})")
-    metrics = json.loads((folder / "eval" / "metrics.json").read_text())
+                                   "train.seed": seed, **parse_settings(extra)}
+    folder = workspace(WORK / name, settings_preset(settings))
+    run_stages(folder, STAGES, "footage_study")
     kept = json.loads((folder / "dvclive" / "metrics.json").read_text())["kept"]
-    test_figures = {method: {f"step{s}": {measure: metrics[method][f"step{s}"][key] for key, measure in MEASURES}
-                             for s in (1, 2)} for method in METHODS}
     return {"run": name, "test": test, "seed": seed, "settings": {k: v for k, v in settings.items()
                                                                      if k != "data.root"},
-            "clips": metrics["clips"], "clips_without_motion": metrics["clips_without_motion"],
-            "test_figures": test_figures, "validation": kept, "picture": str(folder / "eval" / "pictures")}
+            **tested(folder), "validation": kept}
 
 
-def _gap(figures: dict, step: str, measure: str, baseline: str = "last_frame") -> float | None:
-    model, base = figures["model"][step][measure], figures[baseline][step][measure]
-    return None if model is None or base is None else model - base
+def tested(folder: Path) -> dict:
+    """The evaluation's figures in a workspace: its clips, and each method's PSNR on moving regions
+    and whole frames at steps 1 and 2; where its first picture is."""
+    metrics = json.loads((folder / "eval" / "metrics.json").read_text())
+    test_figures = {method: {f"step{s}": {measure: metrics[method][f"step{s}"][key] for key, measure in MEASURES}
+                             for s in (1, 2)} for method in METHODS}
+    return {"clips": metrics["clips"], "clips_without_motion": metrics["clips_without_motion"],
+            "test_figures": test_figures, "picture": str(folder / "eval" / "pictures")}
+
+
+def run_pretrained(test: str, cache: Path | None) -> dict:
+    """The shipped pretrained predictor alone (:data:`pyext.files.PRETRAINED`, never trained on
+    footage) on ``test``'s test clips: the data stages, then the evaluation of that generator."""
+    name = f"{test}-pretrained"
+    root = layout(test, "", cache)
+    folder = workspace(WORK / name, settings_preset({"data.source": "ucf101", "data.root": str(root.resolve()),
+                                                     "data.split": 1}))
+    run_stages(folder, ("prepare", "extract"), "footage_study")
+    (folder / "models").mkdir()
+    shutil.copyfile(PRETRAINED, folder / "models" / "generator.pt")  # what the train stage would have written
+    run_stages(folder, ("evaluate",), "footage_study")
+    return {"run": name, "test": test, "generator_sha256": hashlib.sha256(PRETRAINED.read_bytes()).hexdigest(),
+            **tested(folder)}
+
+
+def _gap(figures: dict, step: str, measure: str, method: str = "model") -> float | None:
+    """``method``'s PSNR minus copying the last frame's (None where either is missing)."""
+    value, base = figures[method][step][measure], figures["last_frame"][step][measure]
+    return None if value is None or base is None else value - base
 
 
 def _signed(value: float | None) -> str:
@@ -135,21 +130,32 @@ def signs_agree(result: dict) -> bool:
 def table(results: list[dict]) -> str:
     """Per run: the test's margins over copying the last frame (moving regions and whole frames, steps
     1 and 2), optical flow's at step 1, and the verdict's margins on the held-out videos' full frames;
-    whether the verdict's sign is the test's (:func:`signs_agree`)."""
-    head = ("| run | clips | test moving 1 | test whole 1 | test moving 2 | test whole 2 | flow moving 1 "
-            "| flow whole 1 | verdict moving | verdict whole | signs agree |\n" + "|---" * 11 + "|\n")
-    lines = []
+    whether the verdict's sign is the test's (:func:`signs_agree`). Runs that trained nothing (the
+    pretrained predictor's) have no verdict columns."""
+    verdict = all("validation" in r for r in results)
+    names = ["run", "clips", "test moving 1", "test whole 1", "test moving 2", "test whole 2", "flow moving 1",
+             "flow whole 1", *(["verdict moving", "verdict whole", "signs agree"] if verdict else [])]
+    lines = ["| " + " | ".join(names) + " |\n", "|---" * len(names) + "|\n"]
     for r in results:
         f = r["test_figures"]
         tested = [_gap(f, f"step{s}", m) for s in (1, 2) for m in ("moving", "whole")]
-        flow = [f["optical_flow"]["step1"][m] - f["last_frame"]["step1"][m] for m in ("moving", "whole")]
-        lines.append(f"| {r['run']} | {r['clips']} | " + " | ".join(_signed(c) for c in [*tested, *flow, *_told(r)])
-                     + f" | {'yes' if signs_agree(r) else 'no'} |\n")
-    return head + "".join(lines)
+        flow = [_gap(f, "step1", m, method="optical_flow") for m in ("moving", "whole")]
+        cells = [_signed(c) for c in [*tested, *flow]]
+        if verdict:
+            cells += [*map(_signed, _told(r)), "yes" if signs_agree(r) else "no"]
+        lines.append(f"| {r['run']} | {r['clips']} | " + " | ".join(cells) + " |\n")
+    return "".join(lines)
 
 
 def document(record: dict) -> str:
     """The markdown: what ran, where, then :func:`table` (dB over copying the last frame)."""
+    if record.get("pretrained"):
+        return (f"The shipped pretrained predictor alone (sha256 {record['results'][0]['generator_sha256'][:12]}, "
+                f"trained on generated photo-set videos only) on each source's test clips "
+                f"({len(record['results'])} sources). Commit {record['commit'][:10]}, {record['machine']}, "
+                f"{record['minutes']:.1f} min. Each figure is its PSNR minus copying the last frame's, in dB "
+                f"(moving regions as the evaluation masks them, whole frames; steps 1 and 2), optical flow's "
+                f"beside it.\n\n" + table(record["results"]))
     aside = "the source kept aside, tested once, trained on all the others" if record["aside_run"] else \
         f"aside: {record['aside']}"
     return (f"Real footage, one source left out ({len(record['results'])} runs; {aside}; "
@@ -177,28 +183,40 @@ def main(argv: list[str] | None = None, prog: str = "python -m experiments.foota
                         help="a params setting for every run (e.g. train.steps=100); repeatable")
     parser.add_argument("--aside-run", action="store_true",
                         help=f"test on {ASIDE}, the source kept aside (trained on all the others), and nothing else")
+    parser.add_argument("--pretrained", action="store_true",
+                        help="the shipped pretrained predictor alone on each source's test clips, no training "
+                             f"({ASIDE} included: the predictor trained on no footage); writes pretrained.{{md,json}}")
     parser.add_argument("--cache", type=Path, default=None, help="where the footage's packages are kept")
     parser.add_argument("--out", type=Path, default=OUT, help=f"where the results go (default {OUT})")
     args = parser.parse_args(argv)
-    tests = [ASIDE] if args.aside_run else (args.only.split(",") if args.only else [n for n in names if n != ASIDE])
+    if args.aside_run and args.pretrained:
+        parser.error("--aside-run and --pretrained: one at a time")
+    if args.pretrained and not PRETRAINED.is_file():
+        parser.error(f"--pretrained: no pretrained predictor at {PRETRAINED} (python -m experiments.pretrain)")
+    every = names if args.pretrained else [n for n in names if n != ASIDE]
+    tests = [ASIDE] if args.aside_run else (args.only.split(",") if args.only else every)
     unknown = sorted(set(tests) - set(names))
     if unknown:
         parser.error(f"--only: unknown sources {', '.join(unknown)} (known: {', '.join(names)})")
-    seeds = [int(s) for s in args.seeds.split(",")]
-    aside = "" if args.aside_run else ASIDE
+    seeds = [] if args.pretrained else [int(s) for s in args.seeds.split(",")]
+    aside = "" if args.aside_run or args.pretrained else ASIDE
     began, results = time.perf_counter(), []
+    if args.pretrained:
+        for i, test in enumerate(tests):
+            print(f"footage_study: [{i + 1}/{len(tests)}] test {test}, the pretrained predictor", flush=True)
+            results.append(run_pretrained(test, args.cache))
     for i, (test, seed) in enumerate((t, s) for t in tests for s in seeds):
         print(f"footage_study: [{i + 1}/{len(tests) * len(seeds)}] test {test}, seed {seed}", flush=True)
         results.append(run(test, seed, aside, args.set, args.cache))
     record = {"machine": machine(), "commit": git("rev-parse", "HEAD").strip(), "aside": ASIDE,
-              "aside_run": args.aside_run, "set": args.set, "seeds": seeds,
+              "aside_run": args.aside_run, "pretrained": args.pretrained, "set": args.set, "seeds": seeds,
               "minutes": (time.perf_counter() - began) / 60, "data": DATA,
               "footage": footage_record(layout(tests[0], aside, args.cache)), "results": results}
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = "aside" if args.aside_run else "footage"
+    stem = "aside" if args.aside_run else "pretrained" if args.pretrained else "footage"
     for r in results:
-        if r["seed"] == seeds[0]:
-            picture(Path(r.pop("picture")), args.out / f"{r['test']}.jpg")
+        if args.pretrained or r["seed"] == seeds[0]:
+            picture(Path(r.pop("picture")), args.out / f"{r['test']}{'-pretrained' * args.pretrained}.jpg")
         r.pop("picture", None)
     (args.out / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n")
     text = document(record)

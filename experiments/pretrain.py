@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 
 from experiments.runner import git, machine
 from experiments.workspace import STAGES, parse_settings, run_stages, settings_preset, workspace
-from pyext.files import atomic_output, write_json
-from pyext.models.files import PRETRAINED
+from pyext.files import PRETRAINED, atomic_output, write_json
 from pyext.presets import read_preset
 
 HELP = "train the shipped pretrained predictor (configs/pretrained.yaml) and write its model card"
@@ -46,6 +46,7 @@ def card(folder: Path, preset: dict, extra: dict, seconds: dict[str, float], gen
                 "set as configs/pretrained.yaml makes it",
         "command": "python -m experiments.pretrain" + "".join(f" --set {k}={v}" for k, v in extra.items()),
         "preset": preset, "settings": extra,
+        "params": yaml.safe_load((folder / "params.yaml").read_text()),  # all it trained with
         "commit": git("rev-parse", "HEAD").strip(), "machine": machine(), "torch": torch.__version__,
         "seconds": seconds, "minutes": round(sum(seconds.values()) / 60, 1),
         "sha256": hashlib.sha256(generator.read_bytes()).hexdigest(), "bytes": generator.stat().st_size,
@@ -63,8 +64,24 @@ def main(argv: list[str] | None = None, prog: str = "python -m experiments.pretr
                         help=f"a params setting beyond {PRESET} (e.g. train.steps=200); repeatable")
     parser.add_argument("--out", type=Path, default=PRETRAINED.parent,
                         help=f"where generator.pt and card.json go (default {PRETRAINED.parent})")
+    parser.add_argument("--card-only", action="store_true",
+                        help=f"train nothing: write the card of the run in {WORK} again (its stage times from the "
+                             f"card in --out), e.g. after the card gained a field")
     args = parser.parse_args(argv)
     preset, extra = read_preset(PRESET), parse_settings(args.set)
+    generator = WORK / "models" / "generator.pt"
+    if args.card_only:
+        if not generator.is_file() or not (args.out / "card.json").is_file():
+            parser.error(f"--card-only: no finished run in {WORK} with a card in {args.out}")
+        old = json.loads((args.out / "card.json").read_text())
+        if old["sha256"] != hashlib.sha256(generator.read_bytes()).hexdigest():
+            parser.error(f"--card-only: {generator} is not the generator {args.out / 'card.json'} describes")
+        # What the run was made by and on stays the run's.
+        made = {key: old[key] for key in ("command", "commit", "machine", "torch")}
+        write_json(args.out / "card.json", {**card(WORK, old["preset"], old["settings"], old["seconds"], generator),
+                                            **made})
+        print(f"pretrain: wrote {args.out / 'card.json'} (of the run in {WORK})")
+        return
     folder = workspace(WORK, preset, settings_preset(extra))
     print(f"pretrain: the stages in {folder} (logs there: <stage>.log)", flush=True)
     seconds = {}
@@ -72,7 +89,6 @@ def main(argv: list[str] | None = None, prog: str = "python -m experiments.pretr
         began = time.strftime("%H:%M")
         seconds.update(run_stages(folder, (stage,), "pretrain"))
         print(f"pretrain: {stage} (from {began}) took {seconds[stage] / 60:.1f} min", flush=True)
-    generator = folder / "models" / "generator.pt"
     with atomic_output(args.out / "generator.pt") as tmp:
         shutil.copyfile(generator, tmp)
     write_json(args.out / "card.json", card(folder, preset, extra, seconds, generator))

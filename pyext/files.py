@@ -549,6 +549,11 @@ class EvaluationFiles:
         return self.folder / "pictures"
 
 
+# The shipped pretrained predictor (`python -m experiments.pretrain` writes it, its card.json beside it):
+# what `beyondmse predict` falls back to and `train.init: pretrained` starts from.
+PRETRAINED = Path(__file__).parent / "models" / "pretrained" / "generator.pt"
+
+
 @dataclass(frozen=True)
 class Layout:
     """The pipeline's files under ``root`` (the repository, where ``dvc repro`` runs its stages).

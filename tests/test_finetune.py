@@ -1,9 +1,11 @@
 """The fine-tuning stages (the paper's Table 2 rows marked *): patches of twice the training size
 cut from the training videos, the train stage's generator trained on on them with a discriminator
 built afresh, and the evaluate stage measuring the fine-tuned generator."""
+import hashlib
 import json
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -11,10 +13,11 @@ import pytest
 import torch
 import yaml
 
-from cases import assert_same_weights, run_in, saved_weights, set_params, tiny_pipeline
-from pyext.files import DataFiles, Layout, RunFiles
-from pyext.config import finetune_params, load_params
-from pyext.models import MultiScaleGenerator, evaluated_generator, generator_file
+from cases import REPO, assert_same_weights, run_in, saved_weights, set_params, tiny_pipeline
+from pyext.files import PRETRAINED, DataFiles, Layout, RunFiles
+from pyext.config import finetune_params, load_params, parse_params
+from pyext.models import MultiScaleGenerator, evaluated_generator, generator_file, load_predictor
+from pyext.presets import read_preset
 from pyext.training import TrainingError, train
 from pyext.training.loop import start_from
 
@@ -121,6 +124,21 @@ def test_train_init_of_another_architecture_or_family_stops_with_one_line(work, 
     raw["train"]["init"], raw["model"]["family"], raw["train"]["batch_size"] = "models/generator.pt", "gaia", 2
     with pytest.raises(ParamsError, match=r"train.init: expected '' with model.family: gaia"):
         parse_params(raw, work / "params.yaml")
+
+
+def test_the_shipped_pretrained_predictor_is_the_default_architecture_and_train_init_names_it():
+    shipped = load_predictor(PRETRAINED)
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert shipped.config() == MultiScaleGenerator.from_params(parse_params(raw, REPO / "params.yaml")).config()
+    card = json.loads((PRETRAINED.parent / "card.json").read_text())  # the card is of this very file
+    assert card["sha256"] == hashlib.sha256(PRETRAINED.read_bytes()).hexdigest()
+    assert card["preset"] == read_preset(REPO / "configs" / "pretrained.yaml", REPO / "params.yaml")
+    raw["train"]["init"] = "pretrained"
+    params = parse_params(raw, REPO / "params.yaml")
+    assert params.train.init == str(PRETRAINED)
+    started = MultiScaleGenerator.from_params(params)
+    start_from(started, Path(params.train.init))
+    assert_same_weights(started.state_dict(), shipped.state_dict())
 
 
 def test_the_finetune_stage_trains_and_evaluate_measures_its_generator(work):

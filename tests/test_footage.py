@@ -120,3 +120,31 @@ def test_the_study_s_table_sets_the_test_s_margins_beside_the_verdict_s():
     # A measure the validation could not take (no clip moved) is no agreement.
     unknown = {**agreeing, "validation": {"scores": {"moving": None, "whole": 29.18}, "last_frame": agreeing["validation"]["last_frame"]}}
     assert table([unknown]).splitlines()[2].endswith("| - | +1.55 | no |")
+
+
+def test_a_table_of_runs_that_trained_nothing_has_no_verdict_columns():
+    # The pretrained predictor's runs: the test's margins and optical flow's, no validation to compare with.
+    from experiments.footage_study import table
+
+    figures = {method: {step: {"moving": value, "whole": None if method == "optical_flow" else value + 2}
+                        for step in ("step1", "step2")}
+               for method, value in (("model", 23.5), ("last_frame", 23.0), ("optical_flow", 26.25))}
+    lines = table([{"run": "city-pretrained", "clips": 7, "test_figures": figures}]).splitlines()
+    assert lines[0] == ("| run | clips | test moving 1 | test whole 1 | test moving 2 | test whole 2 | flow moving 1 "
+                        "| flow whole 1 |")
+    assert lines[2] == "| city-pretrained | 7 | +0.50 | +0.50 | +0.50 | +0.50 | +3.25 | - |"
+
+
+def test_the_motion_study_summarises_scores_and_flow_as_the_filter_and_the_evaluation_threshold_them():
+    from experiments.motion_study import summary, table
+
+    # Ten patches scored 0..9 and flow magnitudes 0..0.9 and 2..2.9: the filter at 8 keeps 2 of the
+    # ten; the evaluation at 1 px counts the second ten pixels as moving, whose mean flow is 2.45.
+    measured = {"scores": np.arange(10, dtype=np.float32),
+                "flow": np.concatenate([np.arange(10) / 10, 2 + np.arange(10) / 10]).astype(np.float32)}
+    s = summary(measured, videos=3, min_motion=8.0, flow_threshold=1.0)
+    assert s["kept_share"] == 0.2 and s["moving_share"] == 0.5 and s["moving_flow_mean"] == 2.45
+    assert s["score_percentiles"]["50"] == 4.5 and s["patches"] == 10
+    assert s["flow_percentiles"]["50"] == round(float(np.percentile(measured["flow"], 50)), 2)
+    row = table({"box": s}, 8.0, 1.0).splitlines()[2]
+    assert row.startswith("| box | 3 | 0.9 | 2.25 | 4.5 | 6.75 | 8.1 | 20% |") and row.endswith("| 50% | 2.45 |")

@@ -20,6 +20,7 @@ from pyext import cli
 from cases import TEST_PARAMS
 from pyext.data.dataset import to_model, to_uint8
 from pyext.data.video import read_video, write_video
+from pyext.files import PRETRAINED
 from pyext.models import MultiScaleGenerator, generator_file
 from pyext.prediction import (INPUT_GAP_COLOUR, PREDICTION_GAP_COLOUR, crop_to_model, predict, window_starts,
                            write_side_by_side)
@@ -258,7 +259,7 @@ def test_cli_errors_are_one_line(tmp_path, files, capsys, monkeypatch):
     assert _in_process([text, "--out", "p.mp4", "--model", model], capsys).startswith(f"predict: {text}: cannot decode")
     assert _in_process([video, "--out", "p.png", "--model", model], capsys) == \
         "predict: p.png: cannot write '.png' files; use .mp4, .avi, .gif"
-    assert _in_process([video, "--out", "p.mp4"], capsys).startswith(
+    assert _in_process([video, "--out", "p.mp4", "--model", "models/generator.pt"], capsys).startswith(
         "predict: models/generator.pt: no such generator file")
     assert _in_process([video, "--out", "p.mp4", "--model", text], capsys).startswith(
         f"predict: {text}: not a readable generator file")
@@ -268,14 +269,31 @@ def test_cli_errors_are_one_line(tmp_path, files, capsys, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.avi"]
 
 
-def test_cli_defaults_to_the_generator_the_evaluate_stage_measures(tmp_path, files, capsys, monkeypatch):
-    # In a pipeline's folder that fine-tunes, the fine-tuned generator (absent here), not the train stage's.
+def _predicted(argv, capsys) -> str:
+    """Runs ``beyondmse predict`` in this process to success; the line it printed."""
+    cli.main(["predict", *(str(a) for a in argv)])
+    return capsys.readouterr().out.strip().splitlines()[-1]
+
+
+def test_cli_defaults_to_the_workspace_s_generator_else_the_shipped_one_and_says_which(tmp_path, files, capsys,
+                                                                                       monkeypatch):
     monkeypatch.chdir(tmp_path)
+    video = files / "video.avi"
+    assert _predicted([video, "--out", "a.mp4"], capsys).endswith(
+        f"written to a.mp4 by the shipped pretrained predictor {PRETRAINED} (no trained generator at "
+        f"models/generator.pt)")
+    assert _predicted([video, "--out", "b.mp4", "--model", PRETRAINED], capsys).endswith("written to b.mp4")
+    np.testing.assert_array_equal(read_video(tmp_path / "a.mp4"), read_video(tmp_path / "b.mp4"))
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "generator.pt").write_bytes((files / "generator.pt").read_bytes())
+    assert _predicted([video, "--out", "c.mp4"], capsys).endswith(
+        "written to c.mp4 by this workspace's trained generator models/generator.pt")
+    # In a pipeline's folder that fine-tunes, the fine-tuned generator (absent here), not the train stage's.
     params = yaml.safe_load(TEST_PARAMS.read_text())
     params["finetune"]["patch"] = 64
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    assert _in_process([files / "video.avi", "--out", "p.mp4"], capsys).startswith(
-        "predict: models/finetune/generator.pt: no such generator file")
+    assert _predicted([video, "--out", "d.mp4"], capsys).endswith(
+        "(no trained generator at models/finetune/generator.pt)")
 
 
 def test_cli_refuses_to_overwrite_its_input_or_write_where_it_cannot(tmp_path, files, capsys, monkeypatch):

@@ -14,14 +14,14 @@ from typing import Any, get_type_hints
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from ..files import StrictLoader
+from ..files import PRETRAINED, StrictLoader
 from . import data, evaluation, extraction, loss, model, training
 from .data import GENERATED_SOURCES, ClipParams, DataParams, DemoParams, PhotosParams, StochasticParams
 from .evaluation import EvaluateParams
 from .extraction import ExtractParams, FilterParams
 from .loss import COMPARATORS, LossParams
 from .model import ModelParams
-from .rules import BUILTIN, Expect, ParamsError, Rule, section, show
+from .rules import BUILTIN, PRETRAINED_INIT, Expect, ParamsError, Rule, section, show
 from .training import FinetuneParams, TrainParams
 
 __all__ = ["Params", "StrictLoader", "finetune_params", "load_params", "parse_params"]
@@ -150,8 +150,9 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
         if getattr(evaluate, key) not in ("", BUILTIN):
             evaluate = replace(evaluate, **{key: _resolved(source, getattr(evaluate, key))})
     params = replace(params, evaluate=evaluate)
-    if params.train.init:
-        params = replace(params, train=replace(params.train, init=_resolved(source, params.train.init)))
+    if params.train.init:  # the keyword names the shipped file, wherever the package lies
+        init = str(PRETRAINED) if params.train.init == PRETRAINED_INIT else _resolved(source, params.train.init)
+        params = replace(params, train=replace(params.train, init=init))
 
     for key, holds, expected, found in _cross_checks(params):
         if not holds:

@@ -140,6 +140,9 @@ _Layers = Annotated[tuple[Annotated[int, Strict()], ...], BeforeValidator(_list)
 _OptionalPath = Annotated[str, Strict(), Expect("a path, or '' for none")]
 # A network file of the evaluation's: BUILTIN (the project's own, shipped), a path, or '' for none.
 BUILTIN = "builtin"
+# train.init's keyword for the shipped pretrained predictor (pyext.files.PRETRAINED).
+PRETRAINED_INIT = "pretrained"
+_InitPath = Annotated[str, Strict(), Expect(f"a path, {PRETRAINED_INIT} (the shipped predictor), or '' for none")]
 _Network = Annotated[str, Strict(), Expect(f"{BUILTIN} (the project's own), a path, or '' for none")]
 
 

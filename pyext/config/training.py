@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .model import FAMILIES
-from .rules import (MAX_STEPS, Rule, _Betas, _Bool, _Cap, _choice, _Count, _float, _int, _OptionalPath, _Seed, _subset,
+from .rules import (MAX_STEPS, Rule, _Betas, _Bool, _Cap, _choice, _Count, _float, _int, _InitPath, _OptionalPath, _Seed, _subset,
                     section)
 
 __all__ = ["AUGMENTATIONS", "OPTIMIZERS", "OPERATIONAL", "TrainParams", "FinetuneParams", "rules"]
@@ -55,8 +55,9 @@ class TrainParams:
         keep: the generator written at the end: ``last`` (the paper) or ``best``, the one of the
             highest validation PSNR among the validations (every ``val_every`` steps and the last).
         init: a generator file (another run's ``models/generator.pt``; relative to the params
-            file) whose weights the generator starts from, as the paper's fine-tuned rows start
-            from a trained model; the discriminator starts afresh. It must be of the params'
+            file), or ``pretrained`` (the shipped pretrained predictor, :data:`pyext.files.PRETRAINED`),
+            whose weights the generator starts from, as the paper's fine-tuned rows start from a
+            trained model; the discriminator starts afresh. It must be of the params'
             architecture. Its SHA-256 is part of the run's identity: a checkpoint is never resumed
             against another file. ``''``: ``seed``'s random weights.
     """
@@ -84,7 +85,7 @@ class TrainParams:
     augment: _subset(*AUGMENTATIONS)
     colour_jitter: _float(0, 1)
     keep: _choice("last", "best")
-    init: _OptionalPath
+    init: _InitPath
 
 
 @section

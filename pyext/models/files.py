@@ -12,13 +12,10 @@ from pathlib import Path
 import torch
 
 from ..config import Params, finetune_params
-from ..files import Layout
+from ..files import PRETRAINED, Layout
 from .base import FAMILIES, Model, Predictor
 
 GENERATOR_FORMAT = 2
-# The shipped pretrained predictor (`python -m experiments.pretrain` writes it, its card beside it):
-# what `beyondmse predict` falls back to and `train.init: pretrained` starts from.
-PRETRAINED = Path(__file__).parent / "pretrained" / "generator.pt"
 _FORMATS = (1, 2)
 
 
