@@ -90,6 +90,7 @@ setup(
                                          "claim = experiments.claim:main",
                                          "readme = experiments.readme:main", "footage = experiments.footage:main",
                                          "footage-study = experiments.footage_study:main",
-                                         "pretrain = experiments.pretrain:main"]},
+                                         "pretrain = experiments.pretrain:main",
+                                         "motion-study = experiments.motion_study:main"]},
     cmdclass={"build_ext": BuildExtensions},
 )

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from experiments import claim, footage_study, table2, zoo
+from experiments import claim, footage_study, motion_study, table2, zoo
 from experiments.runner import DATA_FILES, lock_data
 
 # What `beyondmse readme` says of itself in `beyondmse --help`.
@@ -190,6 +190,19 @@ def pretrained_block(card: dict, root: Path) -> str:
     ])
 
 
+def motion_block(record: dict, root: Path) -> str:
+    """The motion study's record: how it was made, then its table."""
+    made = _para(f"Made by `beyondmse motion-study` at commit {record['commit'][:7]} on {record['machine']} in "
+                 f"{record['minutes']:.0f} min: the motion scores of {record['crops']} random {record['patch']}x"
+                 f"{record['patch']} patches of every {record['stride']}th {record['clip']}-frame clip (the filter's, "
+                 f"0..255; `filter.min_motion` {record['min_motion']:g}) and the optical-flow magnitude between each "
+                 f"clip's last input frame and its target (every {record['flow_step']}th pixel; moving above "
+                 f"`evaluate.flow_threshold` {record['flow_threshold']:g} px), at {record['size'][1]}x"
+                 f"{record['size'][0]}.")
+    return "\n".join([made, "", motion_study.table(record["sets"], record["min_motion"],
+                                                   record["flow_threshold"]).rstrip("\n")])
+
+
 def published_block(path: Path, root: Path) -> str:
     """Table 2 as the paper publishes it (:data:`experiments.table2.PAPER`)."""
     return table2.published().rstrip()
@@ -254,6 +267,7 @@ VIEWS: dict[str, Callable[[Path, Path], str]] = {
     "claim": _record(claim_block),
     "footage": _record(footage_block),
     "pretrained": _record(pretrained_block),
+    "motion": _record(motion_block),
     "published": published_block,
     "demo": demo_block,
     "demo-summary": demo_summary,

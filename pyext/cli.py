@@ -7,6 +7,7 @@
     beyondmse footage data/footage                  # real camera clips from public packages, like UCF101
     beyondmse footage-study                         # the default pipeline on them, one source left out
     beyondmse pretrain                              # the shipped pretrained predictor, retrained
+    beyondmse motion-study                          # the photo set's motion against the footage's
 
 ``beyondmse COMMAND --help`` says more. Each command parses its arguments and makes one call; bad
 input ends it with one line naming the file, key or argument at fault (exit status 2). The

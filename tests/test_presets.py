@@ -179,3 +179,17 @@ def test_a_value_with_white_space_is_refused_as_overrides_and_written(tmp_path):
     write_preset(read_preset(preset, params), params)
     assert load_params(params).data.root == videos
     assert overrides({"train": {"betas": [0.5, 0.999]}}) == ["train.betas=[0.5,0.999]"]  # lists have no spaces
+
+
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
+def test_a_preset_that_starts_from_the_shipped_predictor_keeps_its_architecture(path):
+    # params.yaml's train.init: pretrained; a preset changing the generator must start from random weights,
+    # else its train stage stops on the architecture (pyext.training.loop.start_from).
+    from pyext.files import PRETRAINED
+    from pyext.models import MultiScaleGenerator, load_generator
+
+    p = preset_params(path, REPO / "params.yaml")
+    if p.train.init == str(PRETRAINED):
+        assert MultiScaleGenerator.from_params(p).config() == load_generator(PRETRAINED).config(), path.name
+    else:
+        assert p.train.init == "", path.name

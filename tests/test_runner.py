@@ -147,3 +147,23 @@ def test_the_picture_shows_every_run_and_the_recorded_futures(tmp_path, monkeypa
     # truth, last frame, a, b: one line of four; with two futures after the truth, two lines.
     assert image.shape[0] == (2 * cell + 12 if futures else cell)
     assert image.shape[1] == 4 * (2 * 32 + 4) + 3 * 12
+
+
+def test_every_study_row_trains_from_random_weights_unless_it_says_otherwise(tmp_path):
+    # params.yaml starts from the shipped pretrained predictor; the studies' rows compare objectives and
+    # options from random weights (and some change the generator's architecture). DVC's own parser
+    # reads the pinned setting as an empty train.init.
+    from dvc.utils.hydra import apply_overrides
+
+    from cases import REPO
+    from pyext.config import load_params
+
+    assert load_params(REPO / "params.yaml").train.init.endswith("generator.pt")  # the shipped default
+    params = tmp_path / "params.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    row = Row("hinge", ("loss.adversarial.kind=hinge",))
+    apply_overrides(params, list(runner.row_settings(row, ["train.steps=5"])))
+    assert load_params(params).train.init == "" and load_params(params).train.steps == 5
+    own = Row("tuned", ("train.init=models/g.pt",))
+    assert runner.row_settings(own, []) == ("train.init=models/g.pt",)
+    assert runner.row_settings(row, ["train.init=pretrained"]) == ("loss.adversarial.kind=hinge", "train.init=pretrained")
