@@ -34,7 +34,8 @@ def main() -> None:
         raise TrainingError(f"{data.folder} holds {report.get('patch')}-pixel patches, params.yaml asks "
                             f"for {tuned.clip.patch} (finetune.patch): rerun finetune_data")
     start = LAYOUT.train.generator
-    summary = train(tuned, data, OUT, start=start, manifest=LAYOUT.data.manifest, stage="finetune")
+    summary = train(tuned, data, OUT, start=start, manifest=LAYOUT.data.manifest, stage="finetune",
+                    val_frames=LAYOUT.data.val_frames)  # full frames, as the train stage validates on
     if summary["step"] == tuned.train.steps:
         print(f"finetune: {OUT.generator}: {start} after {summary['step']} steps on "
               f"{tuned.clip.patch}x{tuned.clip.patch} patches holds the generator of step {summary['val_step']} "

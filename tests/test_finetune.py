@@ -33,7 +33,7 @@ def work(tmp_path_factory):
     """A tiny pipeline trained at 32x32, with its 64x64 fine-tuning patches cut."""
     work = tiny_pipeline(tmp_path_factory.mktemp("finetune"))
     set_params(work, finetune__patch=TUNE, finetune__steps=2)
-    for stage in ("prepare", "extract", "filter", "train", "finetune_data"):
+    for stage in ("prepare", "extract", "filter", "val_frames", "train", "finetune_data"):
         _stage(work, stage)
     return work
 
@@ -149,6 +149,8 @@ def test_the_finetune_stage_trains_and_evaluate_measures_its_generator(work):
     out = _stage(work, "finetune")
     tuned = work / "models" / "finetune" / "generator.pt"
     assert f"finetune: models/finetune/generator.pt: models/generator.pt after 2 steps on {TUNE}x{TUNE}" in out.stdout
+    # It validates on the train stage's full-frame clips, as the train stage does.
+    assert "full-frame clips, moving regions" in out.stdout
     before = saved_weights(work / "models" / "generator.pt")
     after = saved_weights(tuned)
     assert any(not torch.equal(before[k], after[k]) for k in before)

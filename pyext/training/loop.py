@@ -152,7 +152,8 @@ class Run:
 
 
 def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | None = None,
-           start: Path | None = None, manifest: Path | None = None, stage: str = "train") -> Run:
+           start: Path | None = None, manifest: Path | None = None, stage: str = "train",
+           val_frames: Path | None = None) -> Run:
     """Checks what the run needs, builds the family's training step and resumes it from
     ``run.checkpoint`` where that continues this run (any other is moved aside); opens the data
     and the logs. Arguments as :func:`train`'s."""
@@ -217,7 +218,8 @@ def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | Non
     baseline = trainer.baseline(val_batches) if val_batches else None
     frames = FrameClips([], [], [], [])
     if world.main and val_batches and trainer.predictor is not None:
-        frames = frame_clips(data.val_frames, trainer.predictor, tp.val_clips, params.evaluate.flow_threshold)
+        frames = frame_clips(val_frames or data.val_frames, trainer.predictor, tp.val_clips,
+                             params.evaluate.flow_threshold)
     frames_baseline = frame_psnrs(trainer.predictor, frames, world.device, last_frame=True) if len(frames) else {}
     last = tp.steps if until_step is None else min(until_step, tp.steps)
     return Run(params, world, run, stage, trainer, identity, step, step, validations, seconds, loader, val_batches,
@@ -348,7 +350,8 @@ def _postfix(trainer: TrainingStep, values: dict[str, float]) -> dict[str, str]:
 
 
 def train(params: Params, data: DataFiles, run: RunFiles, until_step: int | None = None, progress: bool = True,
-          start: Path | None = None, manifest: Path | None = None, stage: str = "train") -> dict:
+          start: Path | None = None, manifest: Path | None = None, stage: str = "train",
+          val_frames: Path | None = None) -> dict:
     """Trains (or resumes training) and writes ``run.generator``: :func:`set_up`, then :func:`run_steps`.
 
     Args:
@@ -367,6 +370,8 @@ def train(params: Params, data: DataFiles, run: RunFiles, until_step: int | None
             file where it names one, else every network starts from ``train.seed``'s random weights.
         manifest: the data set's manifest (default: ``data.manifest``).
         stage: the DVC stage whose code deps identify the run's code (:func:`.checkpoints.code_hash`).
+        val_frames: the full-frame validation clips (default: ``data.val_frames``; the fine-tuning
+            stage's are the train stage's, ``data/val_frames.h5``).
     Returns:
         ``{"step": .., "resumed_from": .., "val_psnr": .., "val_step": .., "kept": ..,
         "val_psnr_last_frame": ..}``: the step reached, where the run started, the validation PSNR
@@ -377,4 +382,4 @@ def train(params: Params, data: DataFiles, run: RunFiles, until_step: int | None
         TrainingError: a loss became NaN or infinite (the last checkpoint is kept).
         ParamsError: a param that this machine or world size cannot honour.
     """
-    return run_steps(set_up(params, data, run, until_step, start, manifest, stage), progress)
+    return run_steps(set_up(params, data, run, until_step, start, manifest, stage, val_frames), progress)
