@@ -45,6 +45,10 @@ STRIDE = 4  # frames between measured clips' starts
 CROPS = 4  # random patches a clip (extract.crops_per_clip)
 PATCH = 32
 FLOW_STEP = 4  # the flow field sampled every 4th pixel each way
+# What the record says of its data (as the other studies' records do).
+DATA = {"source": "photos, footage", "md5": None,
+        "reason": "the photo sets are rendered from params.yaml and configs/pretrained.yaml; the footage is laid out "
+                  "as the footage study lays it out (its record names every clip's SHA-256)"}
 SCORE_PERCENTILES = (10, 25, 50, 75, 90)
 FLOW_PERCENTILES = (50, 75, 90, 99)
 
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m experiments.motio
     measured["footage (all)"] = {k: np.concatenate([measured[n][k] for n in every]) for k in ("scores", "flow")}
     counts = {**{n: len(p) for n, p in videos.items()}, "footage (all)": sum(len(videos[n]) for n in every)}
     sets = {name: summary(m, counts[name], min_motion, flow_threshold) for name, m in measured.items()}
-    record = {"machine": machine(), "commit": git("rev-parse", "HEAD").strip(),
+    record = {"machine": machine(), "commit": git("rev-parse", "HEAD").strip(), "data": DATA,
               "minutes": round((time.perf_counter() - began) / 60, 1), "size": list(SIZE), "clip": CLIP,
               "stride": STRIDE, "crops": CROPS, "patch": PATCH, "flow_step": FLOW_STEP, "min_motion": min_motion,
               "flow_threshold": flow_threshold, "sets": sets}
