@@ -31,7 +31,7 @@ import cv2
 
 from experiments import footage
 from experiments.runner import RESULTS, git, machine
-from experiments.workspace import STAGES, parse_settings, run_stages, settings_preset, workspace
+from experiments.workspace import STAGES, evaluated, parse_settings, run_stages, settings_preset, workspace
 from pyext.files import PRETRAINED
 
 HELP = "the default pipeline on real footage, one source left out, against copying the last frame"
@@ -40,7 +40,6 @@ LAID_OUT = Path("data/footage-study")  # one layout a test source (git-ignored, 
 WORK = Path("experiments/logs/footage")  # each run's workspace and its stages' output
 OUT = RESULTS / "footage"
 ASIDE = "city"  # the source no run trains or tests on until --aside-run
-METHODS = ("model", "last_frame", "optical_flow")
 MEASURES = (("psnr", "moving"), ("psnr_full", "whole"))
 # What a record says of its data (as the other studies' records do): each run has its own split.
 DATA = {"source": "ucf101", "md5": None,
@@ -81,9 +80,7 @@ def run(test: str, seed: int, aside: str, extra: list[str], cache: Path | None) 
 def tested(folder: Path) -> dict:
     """The evaluation's figures in a workspace: its clips, and each method's PSNR on moving regions
     and whole frames at steps 1 and 2; where its first picture is."""
-    metrics = json.loads((folder / "eval" / "metrics.json").read_text())
-    test_figures = {method: {f"step{s}": {measure: metrics[method][f"step{s}"][key] for key, measure in MEASURES}
-                             for s in (1, 2)} for method in METHODS}
+    metrics, test_figures = evaluated(folder, MEASURES)
     return {"clips": metrics["clips"], "clips_without_motion": metrics["clips_without_motion"],
             "test_figures": test_figures, "picture": str(folder / "eval" / "pictures")}
 

@@ -17,13 +17,13 @@ laid out as the footage study lays it out (neither committed). Writes
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from experiments import footage
 from experiments.footage_study import layout
 from experiments.runner import RESULTS, git, machine
 from pyext.config import load_params
@@ -116,8 +116,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m experiments.motio
     roots = {"photos": photo_set("photos", None), "photos-pretrained": photo_set("pretrained", "configs/pretrained.yaml")}
     laid = layout("city", "", args.cache)  # every source; which is the test split does not matter here
     videos = {name: sorted((root / VIDEO_DIR).rglob("*.avi")) for name, root in roots.items()}
-    for source in footage.SOURCES:
-        videos[source.name] = sorted((laid / VIDEO_DIR / source.name.capitalize()).glob("*.avi"))
+    for source in json.loads((laid / "footage.json").read_text())["sources"]:  # each source is a class folder
+        videos[source["name"]] = sorted((laid / VIDEO_DIR / source["class"]).glob("*.avi"))
     measured = {name: measure(paths) for name, paths in videos.items()}
     every = [n for n in measured if not n.startswith("photos")]
     measured["footage (all)"] = {k: np.concatenate([measured[n][k] for n in every]) for k in ("scores", "flow")}

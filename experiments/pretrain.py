@@ -24,7 +24,7 @@ import torch
 import yaml
 
 from experiments.runner import git, machine
-from experiments.workspace import STAGES, parse_settings, run_stages, settings_preset, workspace
+from experiments.workspace import STAGES, evaluated, parse_settings, run_stages, settings_preset, workspace
 from pyext.files import PRETRAINED, atomic_output, write_json
 from pyext.presets import read_preset
 
@@ -32,13 +32,12 @@ HELP = "train the shipped pretrained predictor (configs/pretrained.yaml) and wri
 
 PRESET = Path("configs/pretrained.yaml")
 WORK = Path("experiments/logs/pretrained")
-METHODS = ("model", "last_frame", "optical_flow")
 MEASURES = (("psnr", "moving"), ("psnr_full", "whole"), ("ssim", "ssim_moving"))
 
 
 def card(folder: Path, preset: dict, extra: dict, seconds: dict[str, float], generator: Path) -> dict:
     """What the card says: the settings and data, the run's time and machine, and its scores."""
-    metrics = json.loads((folder / "eval" / "metrics.json").read_text())
+    metrics, figures = evaluated(folder, MEASURES)
     live = json.loads((folder / "dvclive" / "metrics.json").read_text())
     reports = {name: json.loads((folder / "data" / f"{name}_report.json").read_text()) for name in ("extract", "filter")}
     return {
@@ -50,9 +49,7 @@ def card(folder: Path, preset: dict, extra: dict, seconds: dict[str, float], gen
         "commit": git("rev-parse", "HEAD").strip(), "machine": machine(), "torch": torch.__version__,
         "seconds": seconds, "minutes": round(sum(seconds.values()) / 60, 1),
         "sha256": hashlib.sha256(generator.read_bytes()).hexdigest(), "bytes": generator.stat().st_size,
-        "photo_set_test": {"clips": metrics["clips"], **{
-            method: {f"step{s}": {name: metrics[method][f"step{s}"][key] for key, name in MEASURES} for s in (1, 2)}
-            for method in METHODS}},
+        "photo_set_test": {"clips": metrics["clips"], **figures},
         "validation": live.get("kept"),
         "data": reports,
     }

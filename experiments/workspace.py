@@ -8,6 +8,7 @@ reference ops fails instead).
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +22,8 @@ from pyext.presets import apply_preset
 
 # Every stage, in dvc.yaml's order (the fine-tuning stages do nothing with finetune.patch 0).
 STAGES = ("prepare", "extract", "filter", "val_frames", "finetune_data", "train", "finetune", "evaluate")
+# The evaluation's methods: the model and its two baselines.
+METHODS = ("model", "last_frame", "optical_flow")
 
 
 def settings_preset(settings: dict[str, object]) -> dict:
@@ -53,6 +56,15 @@ def workspace(folder: Path, *presets: dict) -> Path:
         params = apply_preset(params, preset)
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return folder
+
+
+def evaluated(folder: Path, measures: tuple[tuple[str, str], ...]) -> tuple[dict, dict]:
+    """The evaluation in ``folder`` (its ``eval/metrics.json``), and of it each method's figures at
+    steps 1 and 2: ``{method: {"step1": {name: metrics[method]["step1"][key], ...}, ...}}`` for each
+    ``(key, name)`` of ``measures``."""
+    metrics = json.loads((folder / "eval" / "metrics.json").read_text())
+    return metrics, {method: {f"step{s}": {name: metrics[method][f"step{s}"][key] for key, name in measures}
+                              for s in (1, 2)} for method in METHODS}
 
 
 def run_stages(folder: Path, stages: tuple[str, ...], caller: str) -> dict[str, float]:

@@ -100,9 +100,11 @@ def _predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
     which = ""
     if args.model is None:  # the workspace's trained generator (outside a pipeline's folder: the train stage's) ...
         trained = evaluated_generator(load_params(PARAMS), LAYOUT)[1] if PARAMS.is_file() else LAYOUT.train.generator
-        args.model = trained if trained.is_file() else PRETRAINED  # ... else the shipped one
-        which = (f" by this workspace's trained generator {trained}" if trained.is_file() else
-                 f" by the shipped pretrained predictor {PRETRAINED} (no trained generator at {trained})")
+        if trained.is_file():
+            args.model, which = trained, f" by this workspace's trained generator {trained}"
+        else:  # ... else the shipped one
+            args.model = PRETRAINED
+            which = f" by the shipped pretrained predictor {PRETRAINED} (no trained generator at {trained})"
     return predict_video(args.video, args.out, args.model, steps=args.steps, stride=args.stride,
                          from_end=args.from_end, label=args.label, fps=args.fps, max_size=tuple(args.max_size),
                          batch_size=args.batch_size, device=torch.device("cuda" if use_cuda else "cpu"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .model import FAMILIES
-from .rules import (MAX_STEPS, Rule, _Betas, _Bool, _Cap, _choice, _Count, _float, _int, _InitPath, _OptionalPath, _Seed, _subset,
-                    section)
+from .rules import (MAX_STEPS, Rule, _Betas, _Bool, _Cap, _choice, _Count, _float, _int, _InitPath, _OptionalPath,
+                    _Seed, _subset, section)
 
 __all__ = ["AUGMENTATIONS", "OPTIMIZERS", "OPERATIONAL", "TrainParams", "FinetuneParams", "rules"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ..config import Params, finetune_params
-from ..files import PRETRAINED, Layout
+from ..files import Layout
 from .base import FAMILIES, Model, Predictor
 
 GENERATOR_FORMAT = 2
