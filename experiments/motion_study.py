@@ -8,8 +8,8 @@ is what to change (with a version param, so that the committed figures stay repr
 
     python -m experiments.motion_study          # the photo sets of params.yaml and configs/pretrained.yaml, the footage
 
-Sets: ``photos`` (params.yaml's photo set, every video), ``photos-pretrained`` (the set the shipped
-pretrained predictor trained on, configs/pretrained.yaml) and each footage source of
+Sets: ``photos`` (params.yaml's photo set, every video), ``photos-pretrained vN`` (the set the shipped
+pretrained predictor trains on, configs/pretrained.yaml, at each ``photos.version`` N) and each footage source of
 :mod:`experiments.footage`. The photo sets are rendered under ``data/motion-study/`` and the footage
 laid out as the footage study lays it out (neither committed). Writes
 ``experiments/results/motion/motion.{md,json}``.
@@ -28,7 +28,7 @@ from experiments.footage_study import layout
 from experiments.runner import RESULTS, git, machine
 from pyext.config import load_params
 from pyext.data.extract import motion_score
-from pyext.data.photos import generate_photos
+from pyext.data.photos import MOTIONS, generate_photos
 from pyext.data.synthetic import VIDEO_DIR
 from pyext.data.video import read_video
 from pyext.evaluation.metrics import optical_flow
@@ -38,6 +38,7 @@ from pyext.presets import preset_params
 HELP = "the photo set's motion (patch motion scores, optical flow) against real footage's"
 
 RENDERED = Path("data/motion-study")
+PRETRAINED_PRESET = "configs/pretrained.yaml"
 OUT = RESULTS / "motion"
 SIZE = (240, 320)  # extract.frame_size's default: every set measured at the size the pipeline works at
 CLIP = 5  # frames of a clip: 4 inputs and the target, as clip.input_frames + clip.output_frames
@@ -53,13 +54,15 @@ SCORE_PERCENTILES = (10, 25, 50, 75, 90)
 FLOW_PERCENTILES = (50, 75, 90, 99)
 
 
-def photo_set(name: str, params_file: str | None) -> Path:
+def photo_set(name: str, params_file: str | None, version: int | None = None) -> Path:
     """The photo set of ``params.yaml`` (``params_file`` None) or of the preset ``params_file`` over
-    it, rendered once under :data:`RENDERED`."""
+    it, at its ``photos.version`` or at ``version``, rendered once under :data:`RENDERED`."""
     params = load_params("params.yaml") if params_file is None else preset_params(params_file)
-    root = RENDERED / name
+    arguments = params.photos.generator_arguments(params.clip)
+    arguments["version"] = version or arguments["version"]
+    root = RENDERED / f"{name}-v{arguments['version']}"
     if not (root / VIDEO_DIR).is_dir():
-        generate_photos(root, **params.photos.generator_arguments(params.clip), size=SIZE)
+        generate_photos(root, **arguments, size=SIZE)
     return root
 
 
@@ -113,7 +116,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m experiments.motio
     params = load_params("params.yaml")
     min_motion, flow_threshold = params.filter.min_motion, params.evaluate.flow_threshold
     began = time.perf_counter()
-    roots = {"photos": photo_set("photos", None), "photos-pretrained": photo_set("pretrained", "configs/pretrained.yaml")}
+    # The pretrained predictor's set at every version: what a new version changes, on the same videos' draws.
+    roots = {"photos": photo_set("photos", None),
+             **{f"photos-pretrained v{v}": photo_set("pretrained", PRETRAINED_PRESET, v) for v in MOTIONS}}
     laid = layout("city", "", args.cache)  # every source; which is the test split does not matter here
     videos = {name: sorted((root / VIDEO_DIR).rglob("*.avi")) for name, root in roots.items()}
     for source in json.loads((laid / "footage.json").read_text())["sources"]:  # each source is a class folder

@@ -61,25 +61,27 @@ def main(argv: list[str] | None = None, prog: str = "python -m experiments.pretr
                         help=f"a params setting beyond {PRESET} (e.g. train.steps=200); repeatable")
     parser.add_argument("--out", type=Path, default=PRETRAINED.parent,
                         help=f"where generator.pt and card.json go (default {PRETRAINED.parent})")
+    parser.add_argument("--work", type=Path, default=WORK,
+                        help=f"the run's workspace (default {WORK}); another keeps that one's run, e.g. to compare")
     parser.add_argument("--card-only", action="store_true",
-                        help=f"train nothing: write the card of the run in {WORK} again (its stage times from the "
+                        help=f"train nothing: write the card of the run in --work again (its stage times from the "
                              f"card in --out), e.g. after the card gained a field")
     args = parser.parse_args(argv)
     preset, extra = read_preset(PRESET), parse_settings(args.set)
-    generator = WORK / "models" / "generator.pt"
+    generator = args.work / "models" / "generator.pt"
     if args.card_only:
         if not generator.is_file() or not (args.out / "card.json").is_file():
-            parser.error(f"--card-only: no finished run in {WORK} with a card in {args.out}")
+            parser.error(f"--card-only: no finished run in {args.work} with a card in {args.out}")
         old = json.loads((args.out / "card.json").read_text())
         if old["sha256"] != hashlib.sha256(generator.read_bytes()).hexdigest():
             parser.error(f"--card-only: {generator} is not the generator {args.out / 'card.json'} describes")
         # What the run was made by and on stays the run's.
         made = {key: old[key] for key in ("command", "commit", "machine", "torch")}
-        write_json(args.out / "card.json", {**card(WORK, old["preset"], old["settings"], old["seconds"], generator),
+        write_json(args.out / "card.json", {**card(args.work, old["preset"], old["settings"], old["seconds"], generator),
                                             **made})
-        print(f"pretrain: wrote {args.out / 'card.json'} (of the run in {WORK})")
+        print(f"pretrain: wrote {args.out / 'card.json'} (of the run in {args.work})")
         return
-    folder = workspace(WORK, preset, settings_preset(extra))
+    folder = workspace(args.work, preset, settings_preset(extra))
     print(f"pretrain: the stages in {folder} (logs there: <stage>.log)", flush=True)
     seconds = {}
     for stage in STAGES:  # one at a time, so that a long run says where it is

@@ -90,7 +90,8 @@ def test_frozen_params_load():
     assert p.data == DataParams(source="demo", root=REPO / "tests" / "data" / "demo", split=1,
                                 test=DataTestParams(source="same", root="", split=1))
     assert p.demo == DemoParams(classes=6, groups=7, test_groups=2, clips_per_group=2, frames=40, seed=0)
-    assert p.photos == PhotosParams(classes=4, groups=4, test_groups=1, clips_per_group=1, frames=40, seed=0)
+    assert p.photos == PhotosParams(classes=4, groups=4, test_groups=1, clips_per_group=1, frames=40, seed=0,
+                                    version=1)
     assert p.extract == ExtractParams(workers=2, frame_size=(240, 320), clip_stride=4, crops_per_clip=4,
                                       max_clips_per_video=0, test_clips_per_video=1, seed=0)
     assert p.filter == FilterParams(min_motion=8.0, min_kept=0, val_fraction=0.1, max_per_video=0, seed=0)
@@ -198,6 +199,7 @@ ERRORS = [
     ("split-0", _set("data.split", 0), "data.split", "expected an int in 1..3, got 0"),
     ("photos-classes", _set("photos.classes", PHOTOS_MAX_CLASSES + 1), "photos.classes",
      f"expected an int in 1..{PHOTOS_MAX_CLASSES}, got {PHOTOS_MAX_CLASSES + 1}"),
+    ("photos-version", _set("photos.version", 3), "photos.version", "expected an int in 1..2, got 3"),
     ("min-kept-negative", _set("filter.min_kept", -1), "filter.min_kept", "expected an int >= 0, got -1"),
     # floats
     ("float-string", _set("filter.min_motion", "8.0"), "filter.min_motion", "expected a number >= 0, got '8.0'"),
@@ -479,7 +481,7 @@ def test_merge_keys_merge(tmp_path):
     text = FROZEN.read_text()
     start, end = text.index("\ndemo:"), text.index("\nstochastic:")
     text = (text[:start] + "\ndemo: &generated\n  classes: 6\n  groups: 7\n  test_groups: 2\n  clips_per_group: 2\n"
-            "  frames: 40\n  seed: 0\nphotos:\n  <<: *generated\n  classes: 4\n  groups: 4\n  test_groups: 1\n"
+            "  frames: 40\n  seed: 0\nphotos:\n  <<: *generated\n  classes: 4\n  groups: 4\n  test_groups: 1\n  version: 1\n"
             + text[end:])
     p = load_params(_write(tmp_path, text))
     assert (p.photos.classes, p.photos.groups, p.photos.frames, p.photos.clips_per_group) == (4, 4, 40, 2)

@@ -1,6 +1,9 @@
 """pyext.data.photos: a small photo set on disk (UCF101's tree and lists, decodable videos), test
 videos made only of test photographs, a camera that never leaves its photograph, motion in every
 class, determinism, and argument errors."""
+import hashlib
+
+import cv2
 import numpy as np
 import pytest
 
@@ -8,6 +11,7 @@ from pyext.data import photos
 from pyext.data.photos import CLASSES, TEST_PHOTOS, TRAIN_PHOTOS, generate_photos, render_video
 from pyext.data.video import read_video
 
+VERSION_1_DIGEST = "1642aacb9b59e4024a48e917c0378903b4591e032e88a3016109a9d3ccf23aea"
 SMALL = dict(classes=2, groups=3, test_groups=1, clips_per_group=1, frames=8, seed=0)
 VIDEOS = [f"{name}/v_{name}_g{group:02d}_c01.avi" for name in CLASSES[:2] for group in (1, 2, 3)]
 
@@ -63,8 +67,9 @@ def test_test_videos_show_only_test_photographs(class_name, monkeypatch):
         assert used and set(used) <= set(pool), (group, used)
 
 
+@pytest.mark.parametrize("version", photos.MOTIONS)
 @pytest.mark.parametrize("class_name", CLASSES)
-def test_the_camera_stays_inside_its_photograph(class_name):
+def test_the_camera_stays_inside_its_photograph(class_name, version):
     # Over many videos, the frame's corners map inside the photograph at every instant a frame
     # averages (BORDER_REFLECT would otherwise hide a camera that left it).
     h, w, frames = 240, 320, 40
@@ -72,7 +77,7 @@ def test_the_camera_stays_inside_its_photograph(class_name):
         rng = np.random.default_rng(seed)
         name = TRAIN_PHOTOS[seed % len(TRAIN_PHOTOS)]
         image = photos.photo(name)
-        camera, _ = photos._scene(class_name, rng, image, TEST_PHOTOS, frames, (h, w))
+        camera, _ = photos._scene(class_name, rng, image, TEST_PHOTOS, frames, (h, w), photos.MOTIONS[version])
         corners = np.array([[0, 0, 1], [w - 1, 0, 1], [0, h - 1, 1], [w - 1, h - 1, 1]], float).T
         for t in np.linspace(-photos._EXPOSURE / 2, frames - 1 + photos._EXPOSURE / 2, 50):
             x, y = camera.matrix(t, (h, w)) @ corners
@@ -84,10 +89,11 @@ def _steps(frames: np.ndarray) -> list[float]:
     return [float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean()) for a, b in zip(frames[:-1], frames[1:])]
 
 
+@pytest.mark.parametrize("version", photos.MOTIONS)
 @pytest.mark.parametrize("class_name", CLASSES)
-def test_every_class_moves(class_name):
+def test_every_class_moves(class_name, version):
     for group in (1, 2):
-        frames = render_video(class_name, seed=0, group=group, clip=1, frames=8, test=group == 1)
+        frames = render_video(class_name, seed=0, group=group, clip=1, frames=8, test=group == 1, version=version)
         steps = _steps(frames)
         assert min(steps) > 0.5, (class_name, steps)  # never a still frame (noise alone gives ~1.5)
 
@@ -98,6 +104,34 @@ def test_a_still_scene_changes_only_by_noise_and_exposure():
     tripod = render_video("Tripod", seed=1, group=2, clip=1, frames=6, test=False)
     pan = render_video("Pan", seed=1, group=2, clip=1, frames=6, test=False)
     assert np.median(_steps(tripod)) < np.median(_steps(pan))
+
+
+def test_version_2_moves_fewer_pixels_than_version_1():
+    # Real footage moves few of its pixels between frames (experiments/results/motion/); version 2
+    # draws calmer cameras and smaller objects. Measured by OpenCV's Farneback flow, every class, at
+    # UCF101's frame size: the share of pixels that move by more than 1 px.
+    def moving_share(version):
+        shares = []
+        for class_name in CLASSES:
+            for group in (2, 3):
+                frames = render_video(class_name, seed=0, group=group, clip=1, frames=4, test=False, version=version)
+                grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames[-2:]]
+                flow = cv2.calcOpticalFlowFarneback(*grey, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+                shares.append((np.hypot(flow[..., 0], flow[..., 1]) > 1).mean())
+        return float(np.mean(shares))
+
+    first, second = moving_share(1), moving_share(2)
+    assert second < 0.6 * first, (first, second)
+
+
+def test_version_1_is_the_set_as_first_made():
+    # A digest of version 1's frames as the set was first made (before versions existed): the
+    # committed figures made on it stay reproducible.
+    frames = np.stack([render_video(name, seed=1, group=2, clip=1, frames=3, test=False, size=(48, 64))
+                       for name in CLASSES])
+    assert np.array_equal(frames, np.stack([render_video(name, seed=1, group=2, clip=1, frames=3, test=False,
+                                                         size=(48, 64), version=1) for name in CLASSES]))
+    assert hashlib.sha256(frames.tobytes()).hexdigest() == VERSION_1_DIGEST
 
 
 def test_videos_differ_and_seeds_matter():
@@ -120,6 +154,11 @@ def test_bad_arguments(tmp_path, change, match):
     with pytest.raises(ValueError, match=match):
         generate_photos(tmp_path / "set", **{**SMALL, **change}, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_version():
+    with pytest.raises(ValueError, match="unknown photo-set version 3; the versions are 1, 2"):
+        render_video("Pan", seed=0, group=1, clip=1, frames=2, test=True, version=3)
 
 
 def test_unknown_class_and_photo():

@@ -53,6 +53,7 @@ def test_the_tables_name_what_they_refer_to():
             assert callable(getattr(__import__(module, fromlist=[function]), function)), name
     from pyext.data import demo, photos
     assert demo.CLASSES == config.SOURCES["demo"].classes and photos.CLASSES == config.SOURCES["photos"].classes
+    assert sorted(photos.MOTIONS) == list(range(1, config.data.PHOTOS_VERSIONS + 1))
 
 
 def test_a_registry_refuses_what_its_table_lacks_and_names_an_empty_module():

@@ -21,7 +21,7 @@ Example:
     ...     "demo": {"classes": 6, "groups": 7, "test_groups": 2, "clips_per_group": 2, "frames": 40,
     ...              "seed": 0},
     ...     "photos": {"classes": 4, "groups": 4, "test_groups": 1, "clips_per_group": 1, "frames": 40,
-    ...                "seed": 0},
+    ...                "seed": 0, "version": 1},
     ...     "stochastic": {"classes": 4, "groups": 5, "test_groups": 1, "clips_per_group": 2, "frames": 40,
     ...                    "seed": 0, "branches": 2, "switch_probability": 0.5},
     ...     "extract": {"workers": 2, "frame_size": [240, 320], "clip_stride": 4, "crops_per_clip": 4,

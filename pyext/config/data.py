@@ -46,6 +46,7 @@ GENERATED_SOURCES = tuple(name for name, source in SOURCES.items() if source.gen
 DATA_SOURCES = tuple(SOURCES)
 DEMO_MAX_CLASSES = len(SOURCES["demo"].classes)
 PHOTOS_MAX_CLASSES = len(SOURCES["photos"].classes)
+PHOTOS_VERSIONS = 2  # pyext.data.photos.MOTIONS: 1, 2
 STOCHASTIC_MAX_CLASSES = len(SOURCES["stochastic"].classes)
 STOCHASTIC_MAX_BRANCHES = 4  # pyext.data.stochastic.BRANCHES: left, right, stop, back
 
@@ -168,9 +169,15 @@ class PhotosParams(DemoParams):
 
     Attributes:
         classes: motion kinds, one class each (at most ``PHOTOS_MAX_CLASSES``).
+        version: the motions' ranges (:data:`pyext.data.photos.MOTIONS`): 1 as the set was first
+            made, 2 with calmer cameras and smaller objects, as in real footage.
     """
 
     classes: _int(1, PHOTOS_MAX_CLASSES)
+    version: _int(1, PHOTOS_VERSIONS)
+
+    def generator_arguments(self, clip: ClipParams) -> dict:
+        return {**super().generator_arguments(clip), "version": self.version}
 
 
 @section
