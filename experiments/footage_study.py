@@ -85,18 +85,19 @@ def tested(folder: Path) -> dict:
             "test_figures": test_figures, "picture": str(folder / "eval" / "pictures")}
 
 
-def run_pretrained(test: str, cache: Path | None) -> dict:
-    """The shipped pretrained predictor alone (:data:`pyext.files.PRETRAINED`, never trained on
-    footage) on ``test``'s test clips: the data stages, then the evaluation of that generator."""
+def run_pretrained(test: str, cache: Path | None, generator: Path = PRETRAINED) -> dict:
+    """A pretrained predictor alone (the shipped one, :data:`pyext.files.PRETRAINED`, unless
+    ``generator`` names another; never trained on footage) on ``test``'s test clips: the data
+    stages, then the evaluation of that generator."""
     name = f"{test}-pretrained"
     root = layout(test, "", cache)
     folder = workspace(WORK / name, settings_preset({"data.source": "ucf101", "data.root": str(root.resolve()),
                                                      "data.split": 1}))
     run_stages(folder, ("prepare", "extract"), "footage_study")
     (folder / "models").mkdir()
-    shutil.copyfile(PRETRAINED, folder / "models" / "generator.pt")  # what the train stage would have written
+    shutil.copyfile(generator, folder / "models" / "generator.pt")  # what the train stage would have written
     run_stages(folder, ("evaluate",), "footage_study")
-    return {"run": name, "test": test, "generator_sha256": hashlib.sha256(PRETRAINED.read_bytes()).hexdigest(),
+    return {"run": name, "test": test, "generator_sha256": hashlib.sha256(generator.read_bytes()).hexdigest(),
             **tested(folder)}
 
 
@@ -183,13 +184,18 @@ def main(argv: list[str] | None = None, prog: str = "python -m experiments.foota
     parser.add_argument("--pretrained", action="store_true",
                         help="the shipped pretrained predictor alone on each source's test clips, no training "
                              f"({ASIDE} included: the predictor trained on no footage); writes pretrained.{{md,json}}")
+    parser.add_argument("--generator", type=Path, default=PRETRAINED,
+                        help=f"with --pretrained: the pretrained generator (default the shipped {PRETRAINED}), e.g. "
+                             "a candidate written by `beyondmse pretrain --out`")
     parser.add_argument("--cache", type=Path, default=None, help="where the footage's packages are kept")
     parser.add_argument("--out", type=Path, default=OUT, help=f"where the results go (default {OUT})")
     args = parser.parse_args(argv)
     if args.aside_run and args.pretrained:
         parser.error("--aside-run and --pretrained: one at a time")
-    if args.pretrained and not PRETRAINED.is_file():
-        parser.error(f"--pretrained: no pretrained predictor at {PRETRAINED} (python -m experiments.pretrain)")
+    if args.pretrained and not args.generator.is_file():
+        parser.error(f"--pretrained: no pretrained predictor at {args.generator} (python -m experiments.pretrain)")
+    if args.generator != PRETRAINED and not args.pretrained:
+        parser.error("--generator: only with --pretrained (a training run names its start as --set train.init=FILE)")
     every = names if args.pretrained else [n for n in names if n != ASIDE]
     tests = [ASIDE] if args.aside_run else (args.only.split(",") if args.only else every)
     unknown = sorted(set(tests) - set(names))
@@ -201,7 +207,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m experiments.foota
     if args.pretrained:
         for i, test in enumerate(tests):
             print(f"footage_study: [{i + 1}/{len(tests)}] test {test}, the pretrained predictor", flush=True)
-            results.append(run_pretrained(test, args.cache))
+            results.append(run_pretrained(test, args.cache, args.generator))
     for i, (test, seed) in enumerate((t, s) for t in tests for s in seeds):
         print(f"footage_study: [{i + 1}/{len(tests) * len(seeds)}] test {test}, seed {seed}", flush=True)
         results.append(run(test, seed, aside, args.set, args.cache))

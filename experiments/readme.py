@@ -170,11 +170,14 @@ def pretrained_block(card: dict, root: Path) -> str:
     model, last, flow = (test[m]["step1"] for m in ("model", "last_frame", "optical_flow"))
     model2, last2 = (test[m]["step2"] for m in ("model", "last_frame"))
     kept = card["validation"]
+    resumed = card.get("resumed")
+    resumed = f"; {resumed['how']}" if resumed else ""
     return "\n".join([
         _para(f"Trained by `{card['command'].replace('python -m experiments.pretrain', 'beyondmse pretrain')}` at "
               f"commit {card['commit'][:7]} on {card['machine']} (torch {card['torch']}) in {card['minutes']:.0f} min "
-              f"({card['seconds']['train'] / 60:.0f} of them training): the photo set with all {photos['classes']} "
-              f"camera motions, {videos - tested} training videos of {photos['frames']} frames "
+              f"({card['seconds']['train'] / 60:.0f} of them training{resumed}): the photo set with all "
+              f"{photos['classes']} camera motions at `photos.version` {photos.get('version', 1)}, "
+              f"{videos - tested} training videos of {photos['frames']} frames "
               f"({data['filter']['train'] + data['filter']['val']:,} moving patches kept of "
               f"{data['filter']['candidates']:,}: {data['filter']['train']:,} from {data['filter']['train_videos']} "
               f"videos for training, {data['filter']['val']:,} from {data['filter']['val_videos']} held out for "
