@@ -290,9 +290,9 @@ ERRORS = [
     ("ebgan-margin-0", _set("loss.adversarial.ebgan.margin", 0), "loss.adversarial.ebgan.margin",
      "expected a number >= 1e-09, got 0"),
     ("began-missing", lambda raw: raw["loss"]["adversarial"].pop("began"), "loss.adversarial.began", "missing key"),
-    ("family", _set("model.family", "gaai"), "model.family", "expected one of multiscale, gaia, got 'gaai'"),
+    ("family", _set("model.family", "gaai"), "model.family", "expected one of multiscale, gaia, dcgan, got 'gaai'"),
     ("model-flat", lambda raw: raw["model"].update(raw["model"].pop("multiscale")), "model.scales",
-     "unknown key (known: attention, condition, d_norm, embedding, family, gaia, multiscale)"),
+     "unknown key (known: attention, condition, d_norm, dcgan, embedding, family, gaia, multiscale)"),
     ("condition", _set("model.condition", "projection"), "model.condition",
      "expected one of none, concat, acgan, got 'projection'"),
     ("embedding-0", _set("model.embedding", 0), "model.embedding", "expected an int >= 1, got 0"),
@@ -340,6 +340,26 @@ ERRORS = [
      "expected 0 or at most the smaller side of extract.frame_size (240), got 248"),
     ("finetune-gaia", _both(_set("model.family", "gaia"), _set("finetune.patch", 64)), "finetune.patch",
      "expected 0 with model.family: gaia (its autoencoders' sizes are fixed), got 64"),
+    # DCGAN: what it refuses, one line naming the key (its networks, its objectives, its starts)
+    ("dcgan-patch", _both(_set("model.family", "dcgan"), _set("clip.patch", 48)), "clip.patch",
+     "expected 32 or 64 with model.family: dcgan (its networks' sizes, as DCGAN's), got 48"),
+    ("dcgan-ebgan", _both(_set("model.family", "dcgan"), _set("loss.adversarial.kind", "ebgan")), "loss.adversarial.kind",
+     "expected one of bce, minimax, lsgan, hinge, fgan, wgan, wgan_gp with model.family: dcgan (its discriminator is "
+     "a classifier; ebgan trains an autoencoder), got 'ebgan'"),
+    ("dcgan-pause", _both(_set("model.family", "dcgan"), _set("loss.adversarial.d_pause", 0.1)),
+     "loss.adversarial.d_pause", "expected 0 with model.family: dcgan (DCGAN updates D every step), got 0.1"),
+    ("dcgan-condition", _both(_set("model.family", "dcgan"), _set("model.condition", "acgan")), "model.condition",
+     "expected none with model.family: dcgan (its generator takes no class yet), got 'acgan'"),
+    ("dcgan-d-norm", _both(_set("model.family", "dcgan"), _set("model.d_norm", "spectral")), "model.d_norm",
+     "expected none with model.family: dcgan (DCGAN's discriminator normalises as its guidelines say: "
+     "model.dcgan.batch_norm), got 'spectral'"),
+    ("dcgan-attention", _both(_set("model.family", "dcgan"), _set("model.attention", True)), "model.attention",
+     "expected false with model.family: dcgan (DCGAN's networks have no attention block), got True"),
+    ("dcgan-finetune", _both(_set("model.family", "dcgan"), _set("finetune.patch", 64)), "finetune.patch",
+     "expected 0 with model.family: dcgan (its networks' sizes are fixed by clip.patch), got 64"),
+    ("dcgan-optimizer", _set("model.dcgan.optimizer", "sgd"), "model.dcgan.optimizer",
+     "expected one of adam, rmsprop, got 'sgd'"),
+    ("dcgan-latent-0", _set("model.dcgan.latent", 0), "model.dcgan.latent", "expected an int >= 1, got 0"),
     # the evaluation's networks and patches, the best-of-many objective
     ("features-number", _set("evaluate.features", 3), "evaluate.features",
      "expected builtin (the project's own), a path, or '' for none, got 3"),
@@ -458,8 +478,10 @@ def test_unparsable_file(tmp_path, text, problem):
 
 
 def _with(text: str, key: str, value: str) -> str:
-    """``text`` (a params file) with the first ``key:`` line's value replaced, its comment kept."""
-    return re.sub(rf"(\n *{key}: )[^ \n]+", lambda m: m.group(1) + value, text, count=1)
+    """``text`` (a params file) with the first ``key:`` line of its ``train`` section (other sections
+    have keys of the same names: model.dcgan.lr_g) with its value replaced, its comment kept."""
+    head, train, rest = text.partition("\ntrain:")
+    return head + train + re.sub(rf"(\n *{key}: )[^ \n]+", lambda m: m.group(1) + value, rest, count=1)
 
 
 def test_numbers_in_scientific_notation_are_numbers(tmp_path):

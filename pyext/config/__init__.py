@@ -93,12 +93,14 @@ from .loss import (
 from .model import (
     CONDITIONS,
     D_NORMS,
+    DCGAN_SIZES,
     DISCRIMINATORS,
     FAMILIES,
     MODEL_MAX_SCALES,
     SKIPS,
     TABLE1_DISCRIMINATOR,
     ConditionFacts,
+    DCGANParams,
     DiscriminatorFacts,
     Family,
     GAIAParams,
@@ -110,11 +112,11 @@ from .rules import BUILTIN, MAX_STEPS, ParamsError
 from .training import AUGMENTATIONS, OPERATIONAL, OPTIMIZERS, FinetuneParams, TrainParams
 
 __all__ = [
-    "AUGMENTATIONS", "BUILTIN", "COMPARATORS", "CONDITIONS", "DATA_SOURCES", "DEMO_MAX_CLASSES", "DISCRIMINATORS", "D_NORMS",
+    "AUGMENTATIONS", "BUILTIN", "COMPARATORS", "CONDITIONS", "DATA_SOURCES", "DCGAN_SIZES", "DEMO_MAX_CLASSES", "DISCRIMINATORS", "D_NORMS",
     "FAMILIES", "FGAN_DIVERGENCES", "GENERATED_SOURCES", "MAX_STEPS", "MEASURES", "MODEL_MAX_SCALES", "OBJECTIVES",
     "OPERATIONAL", "OPTIMIZERS", "PHOTOS_MAX_CLASSES", "SAME", "SKIPS", "SOURCES", "STOCHASTIC_MAX_BRANCHES",
     "STOCHASTIC_MAX_CLASSES", "TABLE1_DISCRIMINATOR", "AdversarialParams", "BEGANParams",
-    "ClipParams", "ComparatorFacts", "ComparatorParams", "ConditionFacts", "DataParams", "DemoParams",
+    "ClipParams", "ComparatorFacts", "ComparatorParams", "ConditionFacts", "DataParams", "DCGANParams", "DemoParams",
     "DiscriminatorFacts", "EBGANParams", "EvaluateParams", "ExtractParams", "FGANParams", "Family", "FilterParams",
     "FinetuneParams", "GAIAParams", "LossParams", "ModelParams", "MultiScaleParams", "Objective", "Params",
     "ParamsError", "PhotosParams", "Source", "StochasticParams", "StrictLoader", "DataTestParams", "TrainParams",

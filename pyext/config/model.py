@@ -19,9 +19,12 @@ from .rules import Expect, Rule, _Betas, _Bool, _choice, _Count, _float, _int, _
 
 __all__ = ["FAMILIES", "DISCRIMINATORS", "CONDITIONS", "D_NORMS", "SKIPS", "MODEL_MAX_SCALES", "TABLE1_DISCRIMINATOR",
            "Family",
-           "DiscriminatorFacts", "ConditionFacts", "MultiScaleParams", "GAIAParams", "ModelParams", "rules"]
+           "DiscriminatorFacts", "ConditionFacts", "MultiScaleParams", "GAIAParams", "DCGANParams", "ModelParams",
+           "DCGAN_SIZES", "rules"]
 
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
+# The image sides DCGAN's networks are built for (clip.patch): CIFAR-10's 32 and the paper's 64.
+DCGAN_SIZES = (32, 64)
 # Normalisations of the discriminator's layers (pyext.models.blocks): the paper's none, SN-GAN's
 # spectral, DCGAN's batch.
 D_NORMS = ("none", "spectral", "batch")
@@ -161,6 +164,31 @@ def _autoencoder_refusals(p, chosen_by: str) -> Iterator[Rule]:
                f"none with {chosen_by} (its autoencoder discriminator has no class input or head)", model.condition)
 
 
+def _dcgan_patch(p, patch: int) -> tuple[bool, str]:
+    return (patch in DCGAN_SIZES,
+            f"{' or '.join(map(str, DCGAN_SIZES))} with model.family: dcgan (its networks' sizes, as DCGAN's)")
+
+
+def _dcgan_rules(p) -> Iterator[Rule]:
+    from .loss import OBJECTIVES  # loss's table imports this module's
+
+    model, adversarial = p.model, p.loss.adversarial
+    # DCGAN's discriminator is a classifier of images: the objectives that judge through one apply.
+    judging = [name for name, facts in OBJECTIVES.items() if facts.discriminator == "multiscale"]
+    yield Rule("loss.adversarial.kind", adversarial.kind in judging,
+               f"one of {', '.join(judging)} with model.family: dcgan (its discriminator is a classifier; "
+               f"{adversarial.kind} trains an autoencoder)", adversarial.kind)
+    yield Rule("loss.adversarial.d_pause", adversarial.d_pause == 0,
+               "0 with model.family: dcgan (DCGAN updates D every step)", adversarial.d_pause)
+    yield Rule("model.condition", model.condition == "none",
+               "none with model.family: dcgan (its generator takes no class yet)", model.condition)
+    yield Rule("model.d_norm", model.d_norm == "none",
+               "none with model.family: dcgan (DCGAN's discriminator normalises as its guidelines say: "
+               "model.dcgan.batch_norm)", model.d_norm)
+    yield Rule("model.attention", not model.attention,
+               "false with model.family: dcgan (DCGAN's networks have no attention block)", model.attention)
+
+
 # The keys of train a run reads are the same for every family of the paper's optimisers; GAIA's own
 # rates and Adam settings are in its section.
 _TRAINING_RUN = ("train.steps", "train.batch_size", "train.seed", "train.augment", "train.colour_jitter",
@@ -179,6 +207,14 @@ FAMILIES: dict[str, Family] = {
         model="pyext.models.gaia", step="pyext.training.steps.gaia", evaluation="pyext.evaluation.gaia",
         reads=("clip", "model.d_norm", "model.gaia", "loss.feature", "loss.comparator", *_TRAINING_RUN),
         patch=_gaia_patch, objective=False, finetune="its autoencoders' sizes are fixed", rules=_gaia_rules),
+    # DCGAN (Radford et al. 2016): a generator of images from noise, trained on the patches' frames
+    # with the objective's losses alone (its discriminator is its own, not Table 1's).
+    "dcgan": Family(
+        model="pyext.models.dcgan", step="pyext.training.steps.dcgan", evaluation="pyext.evaluation.generation",
+        reads=("clip", "model.dcgan", "loss.adversarial", "train.steps", "train.batch_size", "train.seed",
+               "train.precision", "train.channels_last"),
+        patch=_dcgan_patch, objective=False, finetune="its networks' sizes are fixed by clip.patch",
+        rules=_dcgan_rules),
 }
 
 DISCRIMINATORS: dict[str, DiscriminatorFacts] = {
@@ -250,12 +286,40 @@ class GAIAParams:
 
 
 @section
+class DCGANParams:
+    """DCGAN's networks and optimisers (``model.family: dcgan``; Radford et al. 2016,
+    :mod:`pyext.models.dcgan`, :mod:`pyext.training.steps.dcgan`). It trains with these rates and
+    optimiser, not ``train.optimizer``/``lr_*``/``betas``, at constant rates; its losses are the
+    objective's alone (``loss.adversarial``: not ``loss.adv``, ``lp``, ``gdl`` or ``feature``, which
+    are the predictor's), on one frame of each training patch, without ``train.augment``.
+
+    Attributes:
+        latent: the size of the noise z (the paper's 100).
+        width: multiplies every map count (1: 64 maps at the layer next to the image, doubling per
+            halving of the side; the paper's 64x64 generator has 128 there).
+        batch_norm: batch norm in G and D but G's output and D's input layers (the guidelines);
+            under an objective whose loss is per clip (WGAN-GP) D takes layer norm instead.
+        optimizer: ``adam`` (the paper's) or ``rmsprop`` (the WGAN paper's), for both networks.
+        lr_g, lr_d: the networks' learning rates (the paper's 2e-4).
+        betas: Adam's ``(beta1, beta2)`` (the paper's [0.5, 0.999]).
+    """
+
+    latent: _Count
+    width: _float(1e-3)
+    batch_norm: _Bool
+    optimizer: _choice("adam", "rmsprop")
+    lr_g: _float(0)
+    lr_d: _float(0)
+    betas: _Betas
+
+
+@section
 class ModelParams:
     """The model: one key picks the family (:data:`FAMILIES`, :mod:`pyext.models`); each family
     reads its knobs from the section under its name.
 
     Attributes:
-        family: the model family: ``multiscale`` (the paper's predictor) or ``gaia``.
+        family: the model family: ``multiscale`` (the paper's predictor), ``gaia`` or ``dcgan``.
         d_norm: the discriminator's normalisation (:data:`D_NORMS`, :mod:`pyext.models.blocks`):
             ``none`` (the paper), ``spectral`` (SN-GAN, Miyato et al. 2018: every weight divided
             by its largest singular value) or ``batch`` (DCGAN: batch norm after every convolution
@@ -270,6 +334,7 @@ class ModelParams:
         embedding: ``concat``: the class embedding's size (the channels it adds).
         multiscale: the knobs of the paper's networks.
         gaia: the knobs of GAIA's autoencoders and their training.
+        dcgan: the knobs of DCGAN's networks and their training.
     """
 
     family: named(FAMILIES)
@@ -279,6 +344,7 @@ class ModelParams:
     embedding: _Count
     multiscale: MultiScaleParams
     gaia: GAIAParams
+    dcgan: DCGANParams
 
 
 def rules(p) -> Iterator[Rule]:

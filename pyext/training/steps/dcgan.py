@@ -1,0 +1,161 @@
+"""DCGAN's training step (``model.family: dcgan``; Radford et al. 2016; networks:
+:mod:`pyext.models.dcgan`), with the losses of the adversarial objective (``loss.adversarial``,
+:mod:`pyext.losses.adversarial`) and nothing else.
+
+Every step updates D ``critic_steps`` times (the objective's: ``loss.adversarial.d_steps``, or a
+Wasserstein critic's own), each on a batch of real images of its own and a batch generated from
+fresh noise, then G once, judged by D, as the paper's Algorithm 1 of Goodfellow et al. (2014)
+alternates them. G's update needs no real images, so a step consumes ``critic_steps`` batches.
+
+The real images are frames of the training patches: one frame of each patch (the frames of a patch
+are near-duplicates, so more of them would only repeat it), its index drawn per patch from
+``(train.seed, step, batch)`` for the whole batch (this process's rows taken), as the latents are
+(:func:`pyext.models.draw_latents`): a resumed or distributed run draws what one uninterrupted
+process does. ``train.augment`` is not applied: a GAN learns the distribution it is shown, and
+augmented reals leak into its samples (Karras et al. 2020).
+
+Rates are constant (``model.dcgan.lr_g``, ``lr_d``, the paper's 2e-4) with ``model.dcgan``'s optimiser.
+In a distributed run the networks are DistributedDataParallel; the generator's batch norm is
+synchronised over the processes (SyncBatchNorm, GPUs only), the discriminator's stays per process
+(:class:`pyext.models.blocks.SplitBatchNorm2d`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...config import Params, ParamsError
+from ...losses import make_objective
+from ...models import draw_latents
+from ...models.base import seeded_generator
+from ...models.blocks import set_batch_groups
+from ...models.dcgan import DCGAN, DCGANDiscriminator
+from ...pictures import frame_grid
+from ..arithmetic import to_memory_format, training_autocast
+from ..optim import make_optimizer
+from .base import TrainingStep, register_step
+
+_FRAME_STREAM = 0x6672616D  # "fram": the frame draws, apart from the latents' of the same (seed, step, batch)
+_PICTURE_KEY = 0x70696374  # "pict": the training pictures' latents, (train.seed, this): apart from every step's
+PICTURE_SAMPLES = 8  # generated images a training picture shows, from fixed latents
+
+
+def frame_of_each(clips: torch.Tensor, seed: tuple[int, ...], first: int, total: int) -> torch.Tensor:
+    """One frame of each clip of ``clips`` ``(B, T, 3, P, P)``: ``(B, 3, P, P)``, frame indices drawn
+    from ``seed`` for a whole batch of ``total`` clips, of which ``clips`` are rows ``first ..``."""
+    picks = torch.randint(clips.shape[1], (total,), generator=seeded_generator([*seed, _FRAME_STREAM]))
+    rows = picks[first:first + len(clips)].to(clips.device)
+    return clips[torch.arange(len(clips), device=clips.device), rows]
+
+
+@register_step("dcgan")
+class DCGANStep(TrainingStep):
+    """DCGAN's generator and discriminator, their optimisers and one step (arguments:
+    :class:`TrainingStep`'s; ``classes`` is not read: the generator takes none)."""
+
+    adversarial = True
+    # A generator from noise has no validation PSNR: the loop validates nothing (the evaluate stage
+    # measures it, pyext.evaluation.generation), and train.keep has no best to pick.
+    validates = False
+
+    def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,
+                 rank: int = 0, world: int = 1, classes: int = 0):
+        self.d, self.tp, self.device = params.model.dcgan, params.train, device
+        self.share = self.tp.batch_size // world
+        self.offset = rank * self.share
+        self.objective = make_objective(params.loss.adversarial)
+        self.objective.rows = (self.offset, self.tp.batch_size)
+        torch.manual_seed(self.tp.seed)  # G first: the evaluation rebuilds the untrained G this way
+        self.model = DCGAN.from_params(params).to(device)
+        self.D = DCGANDiscriminator.from_params(params).to(device)
+        set_batch_groups(self.D, self.share)  # real and generated images normalised apart
+        to_memory_format(self.tp.channels_last, self.model, self.D)
+        self.opt_g = make_optimizer(self.d, self.model.parameters(), self.d.lr_g)
+        self.opt_d = make_optimizer(self.d, self.D.parameters(), self.d.lr_d)
+        self.g_forward: nn.Module = self.model
+        self.d_forward, self.d_judge = self.D, self.D
+        if distributed:
+            if self.d.batch_norm and device.type != "cuda":
+                raise ParamsError("params.yaml", "model.dcgan.batch_norm",
+                                  "expected false in a distributed run on CPUs (PyTorch synchronises batch norm "
+                                  "over processes on GPUs only), got True")
+            ids = [device.index] if device.type == "cuda" else None
+            self.g_forward = nn.parallel.DistributedDataParallel(nn.SyncBatchNorm.convert_sync_batchnorm(self.model),
+                                                                 device_ids=ids)
+            self.d_forward = nn.parallel.DistributedDataParallel(self.D, device_ids=ids)
+        if compile:
+            self.g_forward, self.d_forward, self.d_judge = (torch.compile(m) for m in
+                                                            (self.g_forward, self.d_forward, self.D))
+        self.dtype, self.autocast = training_autocast(self.tp.precision, device)
+        self.d_measures: list[str] = []
+        self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)
+
+    @property
+    def batches_per_step(self) -> int:
+        return self.objective.critic_steps
+
+    def _latents(self, step: int, batch: int) -> torch.Tensor:
+        """This process's rows of the latents of batch ``batch`` of update ``step``."""
+        rows = slice(self.offset, self.offset + self.share)
+        return draw_latents((self.tp.seed, step, batch), self.d.latent, self.tp.batch_size, rows, self.device)
+
+    def step(self, step: int, batches: list[torch.Tensor], labels=None) -> dict[str, torch.Tensor]:
+        """Update ``step`` (0-based) on ``batches`` (``critic_steps`` training clips
+        ``(B, T, 3, P, P)``, one frame of each judged; their classes ``labels`` are not used)."""
+        for j, clips in enumerate(batches):
+            real = frame_of_each(clips, (self.tp.seed, step, j), self.offset, self.tp.batch_size)
+            with torch.no_grad(), self.autocast:
+                fake = self.g_forward(self._latents(step, j))
+            with self.autocast:
+                d_loss = self.objective.discriminator_loss(self.d_forward, [real], [fake])
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.total.backward()
+            self.opt_d.step()
+            self.objective.after_discriminator_step(self.D)
+            self.nonfinite |= ~torch.isfinite(d_loss.total.detach())
+        self.D.requires_grad_(False)  # G's update reaches D's input, not its weights
+        with self.autocast:
+            fake = self.g_forward(self._latents(step, len(batches)))
+            g_loss = torch.stack(self.objective.generator_loss(self.d_judge, [fake])).sum()
+        self.D.requires_grad_(True)
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        self.nonfinite |= ~torch.isfinite(g_loss.detach())
+        measures = d_loss.measures() | self.objective.after_generator_step()
+        self.d_measures = list(measures)
+        return {"train/loss_d": d_loss.total.detach(), "train/loss_g": g_loss.detach(),
+                **{f"train/{name}": value.detach() for name, value in measures.items()}}
+
+    def validate(self, batches) -> float:
+        return float("nan")
+
+    def baseline(self, batches) -> float | None:
+        return None
+
+    @torch.no_grad()
+    def pictures(self, batch) -> dict[str, np.ndarray]:
+        """``samples``: a row of real frames (the first of each of the batch's first clips) above a
+        row of images generated from fixed latents (the same every picture, so a run's pictures show
+        one set of samples learning), the generator in eval mode."""
+        clips = batch[0][:PICTURE_SAMPLES].to(self.device)
+        z = draw_latents((self.tp.seed, _PICTURE_KEY), self.d.latent, PICTURE_SAMPLES, device=self.device)
+        self.model.eval()
+        try:
+            fake = self.model(z)[:len(clips)]
+        finally:
+            self.model.train()
+        return {"samples": frame_grid(torch.stack([clips[:, 0], fake.float()]), zoom=2)}
+
+    def state(self) -> dict:
+        return {"generator": self.model.state_dict(), "discriminator": self.D.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "objective": self.objective.state_dict()}
+
+    def load_state(self, saved: dict) -> None:
+        self.model.load_state_dict(saved["generator"])
+        self.D.load_state_dict(saved["discriminator"])
+        self.opt_g.load_state_dict(saved["opt_g"])
+        self.opt_d.load_state_dict(saved["opt_d"])
+        self.objective.load_state_dict(saved["objective"])

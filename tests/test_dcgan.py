@@ -1,0 +1,171 @@
+"""DCGAN (pyext.models.dcgan, pyext.training.steps.dcgan): the networks against the paper's
+guidelines, the discriminator's norm under each objective, sampling, the frames drawn from the
+training patches, a run resumed bit for bit, and the commands that refuse a generator from noise."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+from cases import TEST_PARAMS, assert_same_weights, saved_weights
+from torch import nn
+
+from pyext.config import ParamsError, load_params, parse_params
+from pyext.files import DataFiles, RunFiles
+from pyext.models import NoiseGenerator, generator_file, load_generator
+from pyext.models.base import seeded_generator
+from pyext.models.blocks import SplitBatchNorm2d
+from pyext.models.dcgan import DCGAN, DCGANDiscriminator, discriminator_norm
+from pyext.training import make_step, train
+from pyext.training.steps.dcgan import frame_of_each
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _params(kind: str = "bce", batch_norm: bool = True, **train_settings):
+    p = load_params(TEST_PARAMS)
+    settings = dict(steps=4, batch_size=4, seed=3, device="cpu", compile=False, workers=0, checkpoint_every=2,
+                    log_every=1, val_every=2, val_batches=1, image_every=2, keep="best")
+    settings.update(train_settings)
+    model = replace(p.model, family="dcgan", dcgan=replace(p.model.dcgan, latent=8, width=0.125, batch_norm=batch_norm))
+    return replace(p, model=model, train=replace(p.train, **settings),
+                   loss=replace(p.loss, adversarial=replace(p.loss.adversarial, kind=kind)))
+
+
+def _kinds(net: nn.Sequential) -> list[str]:
+    return [type(layer).__name__ for layer in net]
+
+
+@pytest.mark.parametrize("size,levels", [(32, 3), (64, 4)])
+def test_the_generator_follows_the_guidelines(size, levels):
+    g = DCGAN(size=size, latent=10, width=0.25)
+    # Fractionally strided convolutions only (the first projects z to 4x4), batch norm and ReLU after
+    # each but the output layer, which has tanh: no pooling, no fully connected layer, no upsampling.
+    convs = [m for m in g.net if isinstance(m, nn.ConvTranspose2d)]
+    assert _kinds(g.net) == [*["ConvTranspose2d", "BatchNorm2d", "ReLU"] * (len(convs) - 1), "ConvTranspose2d", "Tanh"]
+    assert len(convs) == levels + 1  # 1x1 -> 4x4, then doubling the side up to size
+    assert [c.stride for c in convs] == [(1, 1)] + [(2, 2)] * levels
+    assert all(c.kernel_size == (4, 4) for c in convs)
+    assert [c.out_channels for c in convs] == [16 << k for k in reversed(range(levels))] + [3]
+    assert convs[-1].bias is not None and all(c.bias is None for c in convs[:-1])  # batch norm shifts instead
+    # The paper's initialisation: N(0, 0.02) weights, batch norm's scales N(1, 0.02).
+    weights = torch.cat([c.weight.detach().flatten() for c in convs])
+    assert float(weights.mean()) == pytest.approx(0, abs=2e-3) and float(weights.std()) == pytest.approx(0.02, rel=0.05)
+    scales = torch.cat([m.weight.detach() for m in g.net if isinstance(m, nn.BatchNorm2d)])
+    assert float(scales.mean()) == pytest.approx(1, abs=0.01) and float(scales.std()) == pytest.approx(0.02, rel=0.3)
+    images = g.eval().sample(5, generator=seeded_generator([1]))
+    assert images.shape == (5, 3, size, size) and float(images.abs().max()) <= 1
+    torch.testing.assert_close(images, g.sample(5, generator=seeded_generator([1])), rtol=0, atol=0)
+    assert isinstance(g, NoiseGenerator) and g.latent == 10 and g.size == size
+
+
+@pytest.mark.parametrize("size,levels", [(32, 3), (64, 4)])
+def test_the_discriminator_follows_the_guidelines(size, levels):
+    d = DCGANDiscriminator(size=size, width=0.25, norm="batch")
+    convs = [m for m in d.net if isinstance(m, nn.Conv2d)]
+    # Strided convolutions halving the side down to 4x4, LeakyReLU 0.2, batch norm after every one
+    # but the input layer's, and a last convolution from 4x4 to one logit: no pooling, no sigmoid.
+    assert _kinds(d.net) == ["Conv2d", "LeakyReLU", *["Conv2d", "SplitBatchNorm2d", "LeakyReLU"] * (levels - 1),
+                             "Conv2d", "Flatten"]
+    assert [c.stride for c in convs] == [(2, 2)] * levels + [(1, 1)]
+    assert all(m.negative_slope == 0.2 for m in d.net if isinstance(m, nn.LeakyReLU))
+    assert [c.out_channels for c in convs] == [16 << k for k in range(levels)] + [1]
+    (logits,) = d([torch.rand(6, 3, size, size) * 2 - 1])
+    assert logits.shape == (6, 1)
+    with pytest.raises(ValueError, match="given nothing"):
+        d([torch.zeros(2, 3, size, size)], torch.zeros(2, 4))
+
+
+@pytest.mark.parametrize("kind,batch_norm,norm,layer", [
+    ("bce", True, "batch", SplitBatchNorm2d), ("wgan", True, "batch", SplitBatchNorm2d),
+    # WGAN-GP's penalty is per image: layer norm (Gulrajani et al. 2017), never batch norm.
+    ("wgan_gp", True, "layer", nn.GroupNorm), ("wgan_gp", False, "none", None), ("bce", False, "none", None)])
+def test_the_discriminators_norm_follows_the_objective(kind, batch_norm, norm, layer):
+    params = _params(kind, batch_norm)
+    assert discriminator_norm(params) == norm
+    d = DCGANDiscriminator.from_params(params)
+    norms = [m for m in d.net if isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.GroupNorm))]
+    assert (len(norms) == 2 and all(type(m) is layer for m in norms)) if layer else norms == []
+    if layer is nn.GroupNorm:
+        assert all(m.num_groups == 1 for m in norms)  # one group: each image's maps and positions together
+    g = DCGAN.from_params(params)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in g.net) == batch_norm
+
+
+def test_the_step_trains_with_the_papers_optimiser_and_the_objectives_losses():
+    step = make_step(_params(), torch.device("cpu"))
+    for opt in (step.opt_g, step.opt_d):
+        assert isinstance(opt, torch.optim.Adam)
+        assert opt.param_groups[0]["lr"] == 2e-4 and opt.param_groups[0]["betas"] == (0.5, 0.999)
+    before = {k: v.clone() for k, v in step.state()["generator"].items()}
+    d_before = {k: v.clone() for k, v in step.state()["discriminator"].items()}
+    logged = step.step(0, [torch.rand(4, 5, 3, 32, 32) * 2 - 1])
+    assert set(logged) == {"train/loss_d", "train/loss_g", "train/d_accuracy"}
+    after = step.state()
+    assert all(not torch.equal(before[k], after["generator"][k]) for k in before if k.endswith("weight"))
+    assert any(not torch.equal(d_before[k], after["discriminator"][k]) for k in d_before)
+    # WGAN-GP: five critic updates a step, each on a batch of its own.
+    assert make_step(_params("wgan_gp"), torch.device("cpu")).batches_per_step == 5
+
+
+def test_one_frame_of_each_patch_is_drawn_reproducibly_and_shared_out():
+    clips = torch.arange(6 * 5, dtype=torch.float32).view(6, 5, 1, 1, 1).expand(6, 5, 3, 2, 2)
+    frames = frame_of_each(clips, (0, 7, 0), 0, 6)
+    picked = frames[:, 0, 0, 0] - torch.arange(6) * 5  # each row's frame index
+    assert frames.shape == (6, 3, 2, 2) and bool(((picked >= 0) & (picked < 5)).all())
+    torch.testing.assert_close(frames, frame_of_each(clips, (0, 7, 0), 0, 6))
+    assert not torch.equal(frames, frame_of_each(clips, (0, 8, 0), 0, 6))  # another step, other frames
+    # A process's share of the batch draws the whole batch's frames for its rows.
+    torch.testing.assert_close(frame_of_each(clips[3:], (0, 7, 0), 3, 6), frames[3:])
+
+
+@pytest.mark.parametrize("kind", ["bce", "wgan_gp"])
+def test_resumed_dcgan_run_equals_uninterrupted(data_dir, tmp_path, kind):
+    # wgan_gp draws its interpolation weights from torch's generator: the checkpoint's random state.
+    params = _params(kind, steps=4 if kind == "bce" else 2, checkpoint_every=2 if kind == "bce" else 1)
+    half = params.train.steps // 2
+    whole = train(params, DataFiles(data_dir), RunFiles(tmp_path / "a"), progress=False)
+    assert whole["step"] == params.train.steps and whole["val_psnr"] is None  # not validated
+    train(params, DataFiles(data_dir), RunFiles(tmp_path / "b"), until_step=half, progress=False)
+    assert train(params, DataFiles(data_dir), RunFiles(tmp_path / "b"), progress=False)["resumed_from"] == half
+    assert_same_weights(saved_weights(RunFiles(tmp_path / "a").generator),
+                        saved_weights(RunFiles(tmp_path / "b").generator))
+    a, b = (torch.load(RunFiles(d).checkpoint, weights_only=True) for d in (tmp_path / "a", tmp_path / "b"))
+    assert_same_weights(a["discriminator"], b["discriminator"])
+    for k in a["opt_d"]["state"]:
+        assert torch.equal(a["opt_d"]["state"][k]["exp_avg"], b["opt_d"]["state"][k]["exp_avg"])
+    model = load_generator(RunFiles(tmp_path / "a").generator)
+    assert isinstance(model, DCGAN) and model.config() == DCGAN.from_params(params).config()
+    # A run of two steps from a fresh start is not the four-step run: the check can fail.
+    if kind == "bce":
+        train(params, DataFiles(data_dir), RunFiles(tmp_path / "c"), until_step=half, progress=False)
+        c = torch.load(RunFiles(tmp_path / "c").checkpoint, weights_only=True)
+        assert not all(torch.equal(v, a["generator"][k]) for k, v in c["generator"].items())
+
+
+def test_dcgan_refuses_a_starting_generator_in_one_line():
+    import yaml
+
+    raw = yaml.safe_load(TEST_PARAMS.read_text())
+    raw["model"]["family"], raw["train"]["init"] = "dcgan", "pretrained"
+    with pytest.raises(ParamsError, match=r"^tests/params\.yaml: train\.init: expected '' with model\.family: dcgan "
+                                          r"\(its networks' sizes are fixed by clip\.patch\), got '.*'$"):
+        parse_params(raw, "tests/params.yaml")
+
+
+def test_the_predictors_commands_refuse_a_generator_from_noise_with_one_line(tmp_path, capsys):
+    import numpy as np
+
+    from pyext import cli
+    from pyext.data.video import write_video
+
+    torch.save(generator_file(DCGAN.from_params(_params())), tmp_path / "dcgan.pt")
+    write_video(tmp_path / "video.avi", np.zeros((8, 32, 32, 3), np.uint8))
+    argv = [str(tmp_path / "video.avi"), "--out", str(tmp_path / "out.mp4"), "--model", str(tmp_path / "dcgan.pt")]
+    with pytest.raises(SystemExit) as exc_info:
+        cli.main(["predict", *argv])
+    assert exc_info.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"predict: {tmp_path / 'dcgan.pt'}: a dcgan model, which predicts no frames "
+        "(model.family: dcgan trains a generator of images from noise)"]
+    assert not (tmp_path / "out.mp4").exists()
