@@ -14,7 +14,7 @@ from pyext.config import ParamsError, load_params, parse_params
 from pyext.files import DataFiles, RunFiles
 from pyext.models import NoiseGenerator, generator_file, load_generator
 from pyext.models.base import seeded_generator
-from pyext.models.blocks import SplitBatchNorm2d
+from pyext.models.blocks import SplitBatchNorm2d, SyncSplitBatchNorm, set_batch_groups, synchronised
 from pyext.models.dcgan import DCGAN, DCGANDiscriminator, discriminator_norm
 from pyext.training import make_step, train
 from pyext.training.steps.dcgan import frame_of_each
@@ -92,6 +92,26 @@ def test_the_discriminators_norm_follows_the_objective(kind, batch_norm, norm, l
     assert any(isinstance(m, nn.BatchNorm2d) for m in g.net) == batch_norm
 
 
+def test_synchronised_batch_norm_keeps_weights_groups_and_what_one_process_computes():
+    # A distributed run's batch norms (SyncBatchNorm; PyTorch synchronises on GPUs only): outside
+    # one, the converted networks compute what the originals do, D's groups still apart.
+    import copy
+
+    torch.manual_seed(0)
+    d, g = DCGANDiscriminator(size=32, width=0.125, norm="batch"), DCGAN(size=32, latent=8, width=0.125)
+    set_batch_groups(d, 3)
+    d2, g2 = synchronised(copy.deepcopy(d)), synchronised(copy.deepcopy(g))
+    assert [type(m) for m in d2.net if "Norm" in type(m).__name__] == [SyncSplitBatchNorm] * 2
+    assert all(m.group == 3 for m in d2.net if isinstance(m, SyncSplitBatchNorm))
+    assert [type(m) for m in g2.net if "Norm" in type(m).__name__] == [nn.SyncBatchNorm] * 3
+    x, z = torch.rand(6, 3, 32, 32) * 2 - 1, torch.randn(4, 8)
+    torch.testing.assert_close(d2([x])[0], d([x])[0], rtol=0, atol=0)
+    torch.testing.assert_close(g2(z), g(z), rtol=0, atol=0)
+    assert_same_weights(d2.state_dict(), d.state_dict())  # the running statistics moved alike
+    set_batch_groups(d2, None)  # one group of six: another answer, so the groups above were kept
+    assert not torch.equal(d2([x])[0], d([x])[0])
+
+
 def test_the_step_trains_with_the_papers_optimiser_and_the_objectives_losses():
     step = make_step(_params(), torch.device("cpu"))
     for opt in (step.opt_g, step.opt_d):
@@ -153,6 +173,13 @@ def test_dcgan_refuses_a_starting_generator_in_one_line():
         parse_params(raw, "tests/params.yaml")
 
 
+def test_a_distributed_cpu_run_with_batch_norm_is_refused_in_one_line():
+    with pytest.raises(ParamsError) as info:  # refused before any process group is needed
+        make_step(_params(), torch.device("cpu"), distributed=True, rank=0, world=2)
+    assert str(info.value) == ("params.yaml: model.dcgan.batch_norm: expected false in a distributed run on CPUs "
+                               "(PyTorch synchronises batch norm over processes on GPUs only), got True")
+
+
 def test_the_predictors_commands_refuse_a_generator_from_noise_with_one_line(tmp_path, capsys):
     import numpy as np
 
@@ -169,3 +196,63 @@ def test_the_predictors_commands_refuse_a_generator_from_noise_with_one_line(tmp
         f"predict: {tmp_path / 'dcgan.pt'}: a dcgan model, which predicts no frames "
         "(model.family: dcgan trains a generator of images from noise)"]
     assert not (tmp_path / "out.mp4").exists()
+
+
+_DDP_SCRIPT = """
+import sys
+from dataclasses import replace
+
+import torch
+import torch.distributed as dist
+
+from pyext.config import load_params
+from pyext.training import make_step
+
+dist.init_process_group("gloo")
+rank, world = dist.get_rank(), dist.get_world_size()
+torch.set_default_dtype(torch.float64)  # networks, latents and clips: the runs differ by sums' order alone
+p = load_params(sys.argv[1])
+for kind in ("bce", "wgan_gp"):
+    params = replace(p, model=replace(p.model, family="dcgan",
+                                      dcgan=replace(p.model.dcgan, latent=8, width=0.125, batch_norm=False)),
+                     loss=replace(p.loss, adversarial=replace(p.loss.adversarial, kind=kind)),
+                     train=replace(p.train, batch_size=4, seed=3, device="cpu", precision="float32",
+                                   channels_last=False))
+    torch.manual_seed(0)
+    batches = [torch.rand(4, 5, 3, 32, 32) * 2 - 1 for _ in range(5 * 3)]
+    step = make_step(params, torch.device("cpu"), distributed=True, rank=rank, world=world)
+    per = step.batches_per_step
+    for s in range(3):  # this process's rows of each batch
+        step.step(s, [b[2 * rank:2 * rank + 2] for b in batches[s * per:(s + 1) * per]])
+    if rank == 0:
+        one = make_step(params, torch.device("cpu"))
+        fresh = {net: {k: v.clone() for k, v in one.state()[net].items()} for net in ("generator", "discriminator")}
+        for s in range(3):
+            one.step(s, batches[s * per:(s + 1) * per])
+        for net in ("generator", "discriminator"):
+            mine, theirs = step.state()[net], one.state()[net]
+            assert not all(torch.equal(v, mine[k]) for k, v in fresh[net].items()), "trained: the weights moved"
+            for k in mine:
+                torch.testing.assert_close(mine[k], theirs[k], rtol=0, atol=1e-5, msg=lambda m: f"{kind} {net} {k}: {m}")
+        print(kind, "matches one process")
+"""
+
+
+def test_a_two_process_run_matches_one_process(tmp_path):
+    # Latents, frames and WGAN-GP's mixing weights are drawn for the whole batch and shared out, and
+    # the gradients averaged: 2 processes on half batches train the weights one process does on the
+    # whole (float64, 3 steps; batch_norm off: PyTorch synchronises batch norm on GPUs only).
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from cases import REPO
+    script = tmp_path / "ddp_dcgan.py"
+    script.write_text(_DDP_SCRIPT)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29531", str(script),
+                           str(TEST_PARAMS)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["bce matches one process", "wgan_gp matches one process"]

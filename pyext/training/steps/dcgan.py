@@ -15,9 +15,10 @@ process does. ``train.augment`` is not applied: a GAN learns the distribution it
 augmented reals leak into its samples (Karras et al. 2020).
 
 Rates are constant (``model.dcgan.lr_g``, ``lr_d``, the paper's 2e-4) with ``model.dcgan``'s optimiser.
-In a distributed run the networks are DistributedDataParallel; the generator's batch norm is
-synchronised over the processes (SyncBatchNorm, GPUs only), the discriminator's stays per process
-(:class:`pyext.models.blocks.SplitBatchNorm2d`).
+In a distributed run the networks are DistributedDataParallel and every batch norm is synchronised
+over the processes (:func:`pyext.models.blocks.synchronised`: SyncBatchNorm, the discriminator's
+real and generated images still normalised apart), so that it normalises as one process would; PyTorch
+synchronises batch norm on GPUs only, so a distributed CPU run needs ``model.dcgan.batch_norm: false``.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from ...config import Params, ParamsError
 from ...losses import make_objective
 from ...models import draw_latents
 from ...models.base import seeded_generator
-from ...models.blocks import set_batch_groups
+from ...models.blocks import set_batch_groups, synchronised
 from ...models.dcgan import DCGAN, DCGANDiscriminator
 from ...pictures import frame_grid
 from ..arithmetic import to_memory_format, training_autocast
@@ -80,9 +81,12 @@ class DCGANStep(TrainingStep):
                 raise ParamsError("params.yaml", "model.dcgan.batch_norm",
                                   "expected false in a distributed run on CPUs (PyTorch synchronises batch norm "
                                   "over processes on GPUs only), got True")
+            # Every batch norm synchronised, so that a distributed run normalises as one process does
+            # (D's real and generated images still apart).
+            synchronised(self.model)
+            synchronised(self.D)
             ids = [device.index] if device.type == "cuda" else None
-            self.g_forward = nn.parallel.DistributedDataParallel(nn.SyncBatchNorm.convert_sync_batchnorm(self.model),
-                                                                 device_ids=ids)
+            self.g_forward = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
             self.d_forward = nn.parallel.DistributedDataParallel(self.D, device_ids=ids)
         if compile:
             self.g_forward, self.d_forward, self.d_judge = (torch.compile(m) for m in
