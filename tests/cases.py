@@ -32,6 +32,21 @@ def run_in(args: list[str], cwd: Path, check: bool = True, env: dict[str, str] |
     return result
 
 
+def two_processes(script: str, folder: Path, port: int) -> subprocess.CompletedProcess:
+    """Runs the Python source ``script`` as 2 CPU processes of a distributed run (``torchrun``, gloo:
+    the script initialises its process group) in ``folder``, with the tests' params file as its
+    argument; fails with the processes' errors where they fail. ``port``: the rendezvous's, one per
+    test, so that tests running side by side do not meet."""
+    path = folder / "two_processes.py"
+    path.write_text(script)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", str(port), str(path),
+                           str(TEST_PARAMS)], cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def set_params(workdir: Path, **changes) -> None:
     """Edits ``workdir/params.yaml``: ``section__key=value`` sets ``section.key``."""
     params = yaml.safe_load((workdir / "params.yaml").read_text())

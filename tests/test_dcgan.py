@@ -1,6 +1,7 @@
 """DCGAN (pyext.models.dcgan, pyext.training.steps.dcgan): the networks against the paper's
 guidelines, the discriminator's norm under each objective, sampling, the frames drawn from the
-training patches, a run resumed bit for bit, and the commands that refuse a generator from noise."""
+training patches, a run resumed bit for bit, synchronised batch norm and a 2-process run against
+one process. (``predict``'s refusal of a generator from noise: tests/test_predict.py.)"""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -12,7 +13,7 @@ from torch import nn
 
 from pyext.config import ParamsError, load_params, parse_params
 from pyext.files import DataFiles, RunFiles
-from pyext.models import NoiseGenerator, generator_file, load_generator
+from pyext.models import NoiseGenerator, load_generator
 from pyext.models.base import seeded_generator
 from pyext.models.blocks import SplitBatchNorm2d, SyncSplitBatchNorm, set_batch_groups, synchronised
 from pyext.models.dcgan import DCGAN, DCGANDiscriminator, discriminator_norm
@@ -180,24 +181,6 @@ def test_a_distributed_cpu_run_with_batch_norm_is_refused_in_one_line():
                                "(PyTorch synchronises batch norm over processes on GPUs only), got True")
 
 
-def test_the_predictors_commands_refuse_a_generator_from_noise_with_one_line(tmp_path, capsys):
-    import numpy as np
-
-    from pyext import cli
-    from pyext.data.video import write_video
-
-    torch.save(generator_file(DCGAN.from_params(_params())), tmp_path / "dcgan.pt")
-    write_video(tmp_path / "video.avi", np.zeros((8, 32, 32, 3), np.uint8))
-    argv = [str(tmp_path / "video.avi"), "--out", str(tmp_path / "out.mp4"), "--model", str(tmp_path / "dcgan.pt")]
-    with pytest.raises(SystemExit) as exc_info:
-        cli.main(["predict", *argv])
-    assert exc_info.value.code == 2
-    assert capsys.readouterr().err.splitlines() == [
-        f"predict: {tmp_path / 'dcgan.pt'}: a dcgan model, which predicts no frames "
-        "(model.family: dcgan trains a generator of images from noise)"]
-    assert not (tmp_path / "out.mp4").exists()
-
-
 _DDP_SCRIPT = """
 import sys
 from dataclasses import replace
@@ -242,17 +225,7 @@ def test_a_two_process_run_matches_one_process(tmp_path):
     # Latents, frames and WGAN-GP's mixing weights are drawn for the whole batch and shared out, and
     # the gradients averaged: 2 processes on half batches train the weights one process does on the
     # whole (float64, 3 steps; batch_norm off: PyTorch synchronises batch norm on GPUs only).
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
+    from cases import two_processes
 
-    from cases import REPO
-    script = tmp_path / "ddp_dcgan.py"
-    script.write_text(_DDP_SCRIPT)
-    torchrun = Path(sys.executable).with_name("torchrun")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29531", str(script),
-                           str(TEST_PARAMS)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = two_processes(_DDP_SCRIPT, tmp_path, 29531)
     assert done.stdout.splitlines() == ["bce matches one process", "wgan_gp matches one process"]
