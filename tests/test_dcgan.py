@@ -127,6 +127,11 @@ def test_the_step_trains_with_the_papers_optimiser_and_the_objectives_losses():
     assert any(not torch.equal(d_before[k], after["discriminator"][k]) for k in d_before)
     # WGAN-GP: five critic updates a step, each on a batch of its own.
     assert make_step(_params("wgan_gp"), torch.device("cpu")).batches_per_step == 5
+    # The WGAN paper's RMSProp at its rates, from model.dcgan (not train.optimizer).
+    p = _params("wgan")
+    p = replace(p, model=replace(p.model, dcgan=replace(p.model.dcgan, optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5)))
+    wgan = make_step(p, torch.device("cpu"))
+    assert all(isinstance(o, torch.optim.RMSprop) and o.param_groups[0]["lr"] == 5e-5 for o in (wgan.opt_g, wgan.opt_d))
 
 
 def test_one_frame_of_each_patch_is_drawn_reproducibly_and_shared_out():

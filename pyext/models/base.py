@@ -132,8 +132,8 @@ class NoiseGenerator(Model):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be an int >= 1, got {n!r}")
         z = torch.randn(n, self.latent, generator=generator)
-        device = next(self.parameters()).device
-        return self(z.to(device), labels)
+        weight = next(self.parameters())  # the latents in the model's device and dtype
+        return self(z.to(weight.device, weight.dtype), labels)
 
 
 def seeded_generator(seed: Sequence[int]) -> torch.Generator:
