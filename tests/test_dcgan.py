@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from cases import TEST_PARAMS, assert_same_weights, saved_weights
+from cases import DEVICES, TEST_PARAMS, assert_same_weights, saved_weights
 from torch import nn
 
 from pyext.config import ParamsError, load_params, parse_params
@@ -132,6 +132,20 @@ def test_the_step_trains_with_the_papers_optimiser_and_the_objectives_losses():
     p = replace(p, model=replace(p.model, dcgan=replace(p.model.dcgan, optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5)))
     wgan = make_step(p, torch.device("cpu"))
     assert all(isinstance(o, torch.optim.RMSprop) and o.param_groups[0]["lr"] == 5e-5 for o in (wgan.opt_g, wgan.opt_d))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kind", ["bce", "wgan_gp"])
+def test_one_step_on_each_device_is_finite_and_moves_both_networks(device, kind):
+    # bench/gpu_check.sh's tests step runs the CUDA cases (bfloat16 autocast where the GPU has it).
+    step = make_step(_params(kind, precision="auto"), torch.device(device))
+    before = {net: {k: v.clone() for k, v in step.state()[net].items()} for net in ("generator", "discriminator")}
+    logged = step.step(0, [torch.rand(4, 5, 3, 32, 32, device=device) * 2 - 1] * step.batches_per_step)
+    assert all(bool(torch.isfinite(v)) for v in logged.values()) and not bool(step.nonfinite)
+    for net, weights in before.items():
+        assert any(not torch.equal(v, step.state()[net][k]) for k, v in weights.items()), net
+    picture = step.pictures((torch.rand(4, 5, 3, 32, 32) * 2 - 1, None))["samples"]
+    assert picture.dtype.name == "uint8" and picture.shape == (2 * (2 * 32 + 2), 4 * (2 * 32 + 2), 3)
 
 
 def test_one_frame_of_each_patch_is_drawn_reproducibly_and_shared_out():
