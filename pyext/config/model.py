@@ -86,7 +86,9 @@ class Family:
             another family reads keeps a finished run valid.
         patch: the rule its networks put on a patch side (training and fine-tuning patches).
         objective: whether it trains the adversarial objective's discriminator (``loss.adversarial``)
-            where ``loss.adv > 0``; a family with a discriminator of its own ignores those keys.
+            where ``loss.adv > 0``, under that discriminator's and the objective's rules; a family
+            with a discriminator of its own (GAIA's; DCGAN's, judged by the objective's losses) has
+            its own rules instead.
         finetune: why it cannot go on learning on larger patches; '' where it can.
         rules: its own rules that span keys, given the params.
     """
@@ -323,7 +325,8 @@ class ModelParams:
         d_norm: the discriminator's normalisation (:data:`D_NORMS`, :mod:`pyext.models.blocks`):
             ``none`` (the paper), ``spectral`` (SN-GAN, Miyato et al. 2018: every weight divided
             by its largest singular value) or ``batch`` (DCGAN: batch norm after every convolution
-            but the first, real and generated clips normalised apart). GAIA: ``none`` or ``spectral``.
+            but the first, real and generated clips normalised apart). GAIA: ``none`` or ``spectral``;
+            DCGAN: ``none`` (its discriminator normalises by its guidelines, ``model.dcgan.batch_norm``).
         attention: a self-attention block (SAGAN, Zhang et al. 2018) in the discriminator at every
             scale and in the generator at its coarse scales (the multi-scale family, Table 1's
             discriminator).
