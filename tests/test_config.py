@@ -343,7 +343,8 @@ ERRORS = [
     # DCGAN: what it refuses, one line naming the key (its networks, its objectives, its starts)
     ("dcgan-patch", _both(_set("model.family", "dcgan"), _set("clip.patch", 48)), "clip.patch",
      "expected 32 or 64 with model.family: dcgan (its networks' sizes, as DCGAN's), got 48"),
-    ("dcgan-ebgan", _both(_set("model.family", "dcgan"), _set("loss.adversarial.kind", "ebgan")), "loss.adversarial.kind",
+    ("dcgan-ebgan", _both(_set("model.family", "dcgan"), _set("loss.adversarial.kind", "ebgan")),
+     "loss.adversarial.kind",
      "expected one of bce, minimax, lsgan, hinge, fgan, wgan, wgan_gp with model.family: dcgan (its discriminator is "
      "a classifier; ebgan trains an autoencoder), got 'ebgan'"),
     ("dcgan-pause", _both(_set("model.family", "dcgan"), _set("loss.adversarial.d_pause", 0.1)),

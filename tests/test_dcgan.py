@@ -235,7 +235,8 @@ for kind in ("bce", "wgan_gp"):
             mine, theirs = step.state()[net], one.state()[net]
             assert not all(torch.equal(v, mine[k]) for k, v in fresh[net].items()), "trained: the weights moved"
             for k in mine:
-                torch.testing.assert_close(mine[k], theirs[k], rtol=0, atol=1e-5, msg=lambda m: f"{kind} {net} {k}: {m}")
+                torch.testing.assert_close(mine[k], theirs[k], rtol=0, atol=1e-5,
+                                           msg=lambda m: f"{kind} {net} {k}: {m}")
         print(kind, "matches one process")
 """
 

@@ -107,7 +107,8 @@ def test_the_pipeline_trains_and_evaluates_dcgan_with_every_output(tmp_path):
     names = {"generator", "untrained", "blurred", "noisy"}
     assert set(metrics["kid"]) == names and set(metrics["precision"]) == set(metrics["recall"]) == names
     extractor = metrics["feature_extractor"]
-    assert extractor["patches"] == n and extractor["extractor"] == "sha256:" + hashlib.sha256(shipped("features").read_bytes()).hexdigest()
+    digest = "sha256:" + hashlib.sha256(shipped("features").read_bytes()).hexdigest()
+    assert extractor["patches"] == n and extractor["extractor"] == digest
     assert extractor["fid_refused"].startswith(f"{n} patches <= 2 x 128") and "fid" not in metrics
     assert extractor["pr_neighbours"] == 3 and all(0 <= v <= 1 for v in metrics["precision"].values())
     # The real frames blurred lie nearer the real ones than an untrained generator's noise does.
@@ -118,7 +119,8 @@ def test_the_pipeline_trains_and_evaluates_dcgan_with_every_output(tmp_path):
     with h5py.File(work / "eval" / "predictions.h5") as f:
         assert f["predictions"].shape == (n, 1, 32, 32, 3) and f.attrs["family"] == "dcgan"
     steps = (work / "eval" / "plots" / "steps.csv").read_text().splitlines()
-    assert steps[0] == "step,series,value" and [row.split(",")[:2] for row in steps[1:3]] == [["0", "kid"], ["4", "kid"]]
+    assert steps[0] == "step,series,value"
+    assert [row.split(",")[:2] for row in steps[1:3]] == [["0", "kid"], ["4", "kid"]]
     assert len((work / "eval" / "plots" / "clips.csv").read_text().splitlines()) == 1 + 2 * n
     stages = yaml.safe_load((work / "dvc.yaml").read_text())["stages"]
     for stage in ("train", "evaluate"):

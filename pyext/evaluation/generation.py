@@ -130,7 +130,8 @@ def evaluate_generator(params: Params, model: NoiseGenerator, source: Path, data
     real = real_images(data.test, params)
     n, seed = len(real), params.train.seed
     z = draw_latents((seed, EVAL_KEY), model.latent, n, device=device)
-    sets = {"real": real, "generator": generated(model, z), "untrained": generated(untrained(model, seed).to(device), z),
+    sets = {"real": real, "generator": generated(model, z),
+            "untrained": generated(untrained(model, seed).to(device), z),
             **{name: distort(real, kind, level, params.extract.seed) for name, (kind, level) in REFERENCES.items()}}
     measured = measure(params, device, sets)
     nearest = measured.pop("nearest_real", {})
@@ -189,7 +190,8 @@ def _lines(metrics: dict, n: int, out: EvaluationFiles) -> list[str]:
     if "precision" in metrics:
         parts.append(f"precision {metrics['precision']['generator']:.3f}, recall {metrics['recall']['generator']:.3f} "
                      f"(untrained {metrics['precision']['untrained']:.3f}, {metrics['recall']['untrained']:.3f})")
-    lines = [f"{head} through {extractor['extractor_file']}: " + "; ".join(parts) + f"; see {out.metrics}, {out.pictures}/"]
+    lines = [f"{head} through {extractor['extractor_file']}: " + "; ".join(parts)
+             + f"; see {out.metrics}, {out.pictures}/"]
     for key in ("fid_refused", "pr_refused"):
         if key in extractor:
             lines.append(f"evaluate: {extractor[key]}")

@@ -21,5 +21,5 @@ from .multiscale import MultiScaleDiscriminator, MultiScaleGenerator
 
 
 __all__ = ["DISCRIMINATORS", "FAMILIES", "GENERATOR_FORMAT", "Model", "MultiScaleDiscriminator",
-           "MultiScaleGenerator", "NoiseGenerator", "Predictor", "clip_pyramid", "draw_latents", "evaluated_generator", "generator_file", "load_generator", "load_predictor",
-           "register_discriminator", "register_family"]
+           "MultiScaleGenerator", "NoiseGenerator", "Predictor", "clip_pyramid", "draw_latents", "evaluated_generator",
+           "generator_file", "load_generator", "load_predictor", "register_discriminator", "register_family"]

@@ -26,8 +26,8 @@ from ..config import DISCRIMINATORS as _DISCRIMINATOR_TABLE
 from ..config import FAMILIES as _FAMILY_TABLE
 from ..registry import Registry
 
-__all__ = ["DISCRIMINATORS", "FAMILIES", "Model", "NoiseGenerator", "Predictor", "clip_pyramid", "draw_latents", "register_discriminator",
-           "register_family", "seeded_generator"]
+__all__ = ["DISCRIMINATORS", "FAMILIES", "Model", "NoiseGenerator", "Predictor", "clip_pyramid", "draw_latents",
+           "register_discriminator", "register_family", "seeded_generator"]
 
 
 class Model(nn.Module):
