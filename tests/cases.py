@@ -166,3 +166,32 @@ def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) 
     assert a.keys() == b.keys()
     for name in a:
         assert torch.equal(a[name], b[name]), name
+
+
+def assert_resumes_exactly(params, data_dir: Path, work: Path, networks: tuple[str, ...] = ("discriminator",)) -> None:
+    """Trains ``params`` (a generator from noise's family, whose checkpoint holds its generator,
+    ``networks`` and ``opt_d``) uninterrupted into ``work/a`` and stopped at half its steps then
+    resumed into ``work/b``; asserts the saved generators, the checkpoints' ``networks`` and D's Adam
+    moments are equal bit for bit, that a run of half the steps is not the whole (the comparison can
+    fail), that nothing was validated, and that the saved generator loads as the params' model."""
+    from pyext.files import DataFiles, RunFiles
+    from pyext.models import FAMILIES, load_generator
+    from pyext.training import train
+
+    half = params.train.steps // 2
+    whole = train(params, DataFiles(data_dir), RunFiles(work / "a"), progress=False)
+    train(params, DataFiles(data_dir), RunFiles(work / "b"), until_step=half, progress=False)
+    assert train(params, DataFiles(data_dir), RunFiles(work / "b"), progress=False)["resumed_from"] == half
+    assert_same_weights(saved_weights(RunFiles(work / "a").generator), saved_weights(RunFiles(work / "b").generator))
+    a, b = (torch.load(RunFiles(d).checkpoint, weights_only=True) for d in (work / "a", work / "b"))
+    for network in networks:
+        assert_same_weights(a[network], b[network])
+    for k in a["opt_d"]["state"]:
+        assert torch.equal(a["opt_d"]["state"][k]["exp_avg"], b["opt_d"]["state"][k]["exp_avg"])
+    train(params, DataFiles(data_dir), RunFiles(work / "c"), until_step=half, progress=False)
+    c = torch.load(RunFiles(work / "c").checkpoint, weights_only=True)
+    assert not all(torch.equal(v, a["generator"][k]) for k, v in c["generator"].items())
+    assert whole["step"] == params.train.steps and whole["val_psnr"] is None  # a generator from noise: not validated
+    family = FAMILIES[params.model.family]
+    model = load_generator(RunFiles(work / "a").generator)
+    assert type(model) is family and model.config() == family.from_params(params).config()

@@ -290,9 +290,10 @@ ERRORS = [
     ("ebgan-margin-0", _set("loss.adversarial.ebgan.margin", 0), "loss.adversarial.ebgan.margin",
      "expected a number >= 1e-09, got 0"),
     ("began-missing", lambda raw: raw["loss"]["adversarial"].pop("began"), "loss.adversarial.began", "missing key"),
-    ("family", _set("model.family", "gaai"), "model.family", "expected one of multiscale, gaia, dcgan, got 'gaai'"),
+    ("family", _set("model.family", "gaai"), "model.family",
+     "expected one of multiscale, gaia, dcgan, lapgan, got 'gaai'"),
     ("model-flat", lambda raw: raw["model"].update(raw["model"].pop("multiscale")), "model.scales",
-     "unknown key (known: attention, condition, d_norm, dcgan, embedding, family, gaia, multiscale)"),
+     "unknown key (known: attention, condition, d_norm, dcgan, embedding, family, gaia, lapgan, multiscale)"),
     ("condition", _set("model.condition", "projection"), "model.condition",
      "expected one of none, concat, acgan, got 'projection'"),
     ("embedding-0", _set("model.embedding", 0), "model.embedding", "expected an int >= 1, got 0"),
@@ -361,6 +362,22 @@ ERRORS = [
     ("dcgan-optimizer", _set("model.dcgan.optimizer", "sgd"), "model.dcgan.optimizer",
      "expected one of adam, rmsprop, got 'sgd'"),
     ("dcgan-latent-0", _set("model.dcgan.latent", 0), "model.dcgan.latent", "expected an int >= 1, got 0"),
+    # LAPGAN: its levels on the patch (the coarsest at least 8x8), the objectives, norms and starts it refuses
+    ("lapgan-coarsest", _both(_set("model.family", "lapgan"), _set("model.lapgan.levels", 4)), "clip.patch",
+     "expected a multiple of 2^(model.lapgan.levels - 1) = 8 of at least 64 with model.family: lapgan (every level "
+     "halves it, the coarsest at least 8x8), got 32"),
+    ("lapgan-halving", _both(_set("model.family", "lapgan"), _set("clip.patch", 34)), "clip.patch",
+     "expected a multiple of 2^(model.lapgan.levels - 1) = 4 of at least 32 with model.family: lapgan (every level "
+     "halves it, the coarsest at least 8x8), got 34"),
+    ("lapgan-began", _both(_set("model.family", "lapgan"), _set("loss.adversarial.kind", "began")),
+     "loss.adversarial.kind",
+     "expected one of bce, minimax, lsgan, hinge, fgan, wgan, wgan_gp with model.family: lapgan (each level's "
+     "discriminator is a classifier; began trains an autoencoder), got 'began'"),
+    ("lapgan-d-norm", _both(_set("model.family", "lapgan"), _set("model.d_norm", "batch")), "model.d_norm",
+     "expected none with model.family: lapgan (LAPGAN's discriminators have no normalisation layers), got 'batch'"),
+    ("lapgan-finetune", _both(_set("model.family", "lapgan"), _set("finetune.patch", 64)), "finetune.patch",
+     "expected 0 with model.family: lapgan (its levels' sizes are fixed by clip.patch), got 64"),
+    ("lapgan-levels-0", _set("model.lapgan.levels", 0), "model.lapgan.levels", "expected an int in 1..6, got 0"),
     # the evaluation's networks and patches, the best-of-many objective
     ("features-number", _set("evaluate.features", 3), "evaluate.features",
      "expected builtin (the project's own), a path, or '' for none, got 3"),

@@ -8,16 +8,15 @@ from dataclasses import replace
 
 import pytest
 import torch
-from cases import DEVICES, TEST_PARAMS, assert_same_weights, saved_weights
+from cases import DEVICES, TEST_PARAMS, assert_resumes_exactly, assert_same_weights
 from torch import nn
 
 from pyext.config import ParamsError, load_params, parse_params
-from pyext.files import DataFiles, RunFiles
-from pyext.models import NoiseGenerator, load_generator
+from pyext.models import NoiseGenerator
 from pyext.models.base import seeded_generator
 from pyext.models.blocks import SplitBatchNorm2d, SyncSplitBatchNorm, set_batch_groups, synchronised
 from pyext.models.dcgan import DCGAN, DCGANDiscriminator, discriminator_norm
-from pyext.training import make_step, train
+from pyext.training import make_step
 from pyext.training.steps.dcgan import frame_of_each
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -163,24 +162,7 @@ def test_one_frame_of_each_patch_is_drawn_reproducibly_and_shared_out():
 def test_resumed_dcgan_run_equals_uninterrupted(data_dir, tmp_path, kind):
     # wgan_gp draws its interpolation weights from torch's generator: the checkpoint's random state.
     params = _params(kind, steps=4 if kind == "bce" else 2, checkpoint_every=2 if kind == "bce" else 1)
-    half = params.train.steps // 2
-    whole = train(params, DataFiles(data_dir), RunFiles(tmp_path / "a"), progress=False)
-    assert whole["step"] == params.train.steps and whole["val_psnr"] is None  # not validated
-    train(params, DataFiles(data_dir), RunFiles(tmp_path / "b"), until_step=half, progress=False)
-    assert train(params, DataFiles(data_dir), RunFiles(tmp_path / "b"), progress=False)["resumed_from"] == half
-    assert_same_weights(saved_weights(RunFiles(tmp_path / "a").generator),
-                        saved_weights(RunFiles(tmp_path / "b").generator))
-    a, b = (torch.load(RunFiles(d).checkpoint, weights_only=True) for d in (tmp_path / "a", tmp_path / "b"))
-    assert_same_weights(a["discriminator"], b["discriminator"])
-    for k in a["opt_d"]["state"]:
-        assert torch.equal(a["opt_d"]["state"][k]["exp_avg"], b["opt_d"]["state"][k]["exp_avg"])
-    model = load_generator(RunFiles(tmp_path / "a").generator)
-    assert isinstance(model, DCGAN) and model.config() == DCGAN.from_params(params).config()
-    # A run of two steps from a fresh start is not the four-step run: the check can fail.
-    if kind == "bce":
-        train(params, DataFiles(data_dir), RunFiles(tmp_path / "c"), until_step=half, progress=False)
-        c = torch.load(RunFiles(tmp_path / "c").checkpoint, weights_only=True)
-        assert not all(torch.equal(v, a["generator"][k]) for k, v in c["generator"].items())
+    assert_resumes_exactly(params, data_dir, tmp_path)
 
 
 def test_dcgan_refuses_a_starting_generator_in_one_line():

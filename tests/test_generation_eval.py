@@ -1,7 +1,7 @@
 """The evaluation of a generator from noise (pyext.evaluation.generation) and its measures
 (pyext.evaluation.fid): precision and recall and FID on constructed feature sets against hand-computed
-and scipy values, the untrained generator it compares with, and the dcgan family trained and
-evaluated end to end through the stage scripts with every output the stages declare."""
+and scipy values, the untrained generator it compares with, and each family of generators from noise
+(dcgan, lapgan) trained and evaluated end to end through the stage scripts with every output the stages declare."""
 from __future__ import annotations
 
 import json
@@ -66,10 +66,20 @@ def test_fid_of_identical_disjoint_and_subset_sets():
     assert expected > 1e-3 and frechet_distance(real, subset) == pytest.approx(expected, rel=1e-6)
 
 
-def test_the_untrained_generator_is_the_training_steps_step_zero():
+# A generator from noise's family, with its knobs at a tiny size (model.<family>).
+TINY = {"dcgan": {"latent": 8, "width": 0.125}, "lapgan": {"latent": 8, "width": 0.0625}}
+
+
+def _tiny(p, family: str):
+    """``p`` training ``family`` at its tiny size."""
+    section = replace(getattr(p.model, family), **TINY[family])
+    return replace(p, model=replace(p.model, family=family, **{family: section}))
+
+
+@pytest.mark.parametrize("family", list(TINY))
+def test_the_untrained_generator_is_the_training_steps_step_zero(family):
     p = load_params(TEST_PARAMS)
-    params = replace(p, model=replace(p.model, family="dcgan", dcgan=replace(p.model.dcgan, latent=8, width=0.125)),
-                     train=replace(p.train, seed=5, batch_size=4, device="cpu"))
+    params = replace(_tiny(p, family), train=replace(p.train, seed=5, batch_size=4, device="cpu"))
     step = make_step(params, torch.device("cpu"))
     start = {k: v.clone() for k, v in step.model.state_dict().items()}
     step.step(0, [torch.rand(4, 5, 3, 32, 32) * 2 - 1])  # trained a step: the model moved on
@@ -84,7 +94,8 @@ def test_the_untrained_generator_is_the_training_steps_step_zero():
     assert not all(torch.equal(v, other[k]) for k, v in fresh.state_dict().items())
 
 
-def test_the_pipeline_trains_and_evaluates_dcgan_with_every_output(tmp_path):
+@pytest.mark.parametrize("family", list(TINY))
+def test_the_pipeline_trains_and_evaluates_a_generator_with_every_output(tmp_path, family):
     import h5py
     import yaml
     from cases import run_in, set_params, tiny_pipeline
@@ -94,16 +105,17 @@ def test_the_pipeline_trains_and_evaluates_dcgan_with_every_output(tmp_path):
     from pyext.evaluation.extractor import shipped
 
     work = tiny_pipeline(tmp_path)
-    set_params(work, model__family="dcgan", model__dcgan__width=0.125, model__dcgan__latent=8, train__init="",
-               train__batch_size=4, evaluate__patches=40, filter__min_motion=1.0, evaluate__features="builtin",
+    knobs = {f"model__{family}__{k}": v for k, v in TINY[family].items()}
+    set_params(work, model__family=family, **knobs, train__init="", train__batch_size=4, evaluate__patches=40,
+               filter__min_motion=1.0, evaluate__features="builtin",
                evaluate__classifier="builtin")
     for stage in ("prepare", "extract", "filter", "train", "evaluate"):
         done = run_in([sys.executable, "-m", f"pipeline.{stage}"], work)
         if stage == "train":
-            assert "model.family: dcgan is not validated during training" in done.stdout
+            assert f"model.family: {family} is not validated during training" in done.stdout
     metrics = json.loads((work / "eval" / "metrics.json").read_text())
     n = metrics["samples"]
-    assert metrics["family"] == "dcgan" and 2 <= n <= 40 and metrics["size"] == 32 and metrics["step"] == 4
+    assert metrics["family"] == family and 2 <= n <= 40 and metrics["size"] == 32 and metrics["step"] == 4
     names = {"generator", "untrained", "blurred", "noisy"}
     assert set(metrics["kid"]) == names and set(metrics["precision"]) == set(metrics["recall"]) == names
     extractor = metrics["feature_extractor"]
@@ -114,10 +126,10 @@ def test_the_pipeline_trains_and_evaluates_dcgan_with_every_output(tmp_path):
     # The real frames blurred lie nearer the real ones than an untrained generator's noise does.
     assert metrics["kid"]["blurred"]["mean"] < metrics["kid"]["untrained"]["mean"]
     assert metrics["classifier_refused"].startswith("evaluate.classifier: builtin names object shapes")
-    assert done.stdout.startswith(f"evaluate: dcgan, {n} generated images against {n} frames of moving test patches "
+    assert done.stdout.startswith(f"evaluate: {family}, {n} generated images against {n} frames of moving test patches "
                                   "through features.pt: KID generator ")
     with h5py.File(work / "eval" / "predictions.h5") as f:
-        assert f["predictions"].shape == (n, 1, 32, 32, 3) and f.attrs["family"] == "dcgan"
+        assert f["predictions"].shape == (n, 1, 32, 32, 3) and f.attrs["family"] == family
     steps = (work / "eval" / "plots" / "steps.csv").read_text().splitlines()
     assert steps[0] == "step,series,value"
     assert [row.split(",")[:2] for row in steps[1:3]] == [["0", "kid"], ["4", "kid"]]

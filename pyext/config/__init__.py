@@ -101,6 +101,9 @@ from .model import (
     TABLE1_DISCRIMINATOR,
     ConditionFacts,
     DCGANParams,
+    ImageGANOptimiser,
+    LAPGAN_COARSEST,
+    LAPGANParams,
     DiscriminatorFacts,
     Family,
     GAIAParams,
@@ -113,11 +116,12 @@ from .training import AUGMENTATIONS, OPERATIONAL, OPTIMIZERS, FinetuneParams, Tr
 
 __all__ = [
     "AUGMENTATIONS", "BUILTIN", "COMPARATORS", "CONDITIONS", "DATA_SOURCES", "DCGAN_SIZES", "DEMO_MAX_CLASSES",
-    "DISCRIMINATORS", "D_NORMS",
+    "DISCRIMINATORS", "D_NORMS", "LAPGAN_COARSEST",
     "FAMILIES", "FGAN_DIVERGENCES", "GENERATED_SOURCES", "MAX_STEPS", "MEASURES", "MODEL_MAX_SCALES", "OBJECTIVES",
     "OPERATIONAL", "OPTIMIZERS", "PHOTOS_MAX_CLASSES", "SAME", "SKIPS", "SOURCES", "STOCHASTIC_MAX_BRANCHES",
     "STOCHASTIC_MAX_CLASSES", "TABLE1_DISCRIMINATOR", "AdversarialParams", "BEGANParams",
     "ClipParams", "ComparatorFacts", "ComparatorParams", "ConditionFacts", "DataParams", "DCGANParams", "DemoParams",
+    "ImageGANOptimiser", "LAPGANParams",
     "DiscriminatorFacts", "EBGANParams", "EvaluateParams", "ExtractParams", "FGANParams", "Family", "FilterParams",
     "FinetuneParams", "GAIAParams", "LossParams", "ModelParams", "MultiScaleParams", "Objective", "Params",
     "ParamsError", "PhotosParams", "Source", "StochasticParams", "StrictLoader", "DataTestParams", "TrainParams",

@@ -19,12 +19,14 @@ from .rules import Expect, Rule, _Betas, _Bool, _choice, _Count, _float, _int, _
 
 __all__ = ["FAMILIES", "DISCRIMINATORS", "CONDITIONS", "D_NORMS", "SKIPS", "MODEL_MAX_SCALES", "TABLE1_DISCRIMINATOR",
            "Family",
-           "DiscriminatorFacts", "ConditionFacts", "MultiScaleParams", "GAIAParams", "DCGANParams", "ModelParams",
-           "DCGAN_SIZES", "rules"]
+           "DiscriminatorFacts", "ConditionFacts", "MultiScaleParams", "GAIAParams", "ImageGANOptimiser", "DCGANParams",
+           "LAPGANParams", "ModelParams", "DCGAN_SIZES", "LAPGAN_COARSEST", "rules"]
 
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
 # The image sides DCGAN's networks are built for (clip.patch): CIFAR-10's 32 and the paper's 64.
 DCGAN_SIZES = (32, 64)
+# The side of LAPGAN's coarsest level is at least this (Denton et al. 2015 start CIFAR-10 at 8x8).
+LAPGAN_COARSEST = 8
 # Normalisations of the discriminator's layers (pyext.models.blocks): the paper's none, SN-GAN's
 # spectral, DCGAN's batch.
 D_NORMS = ("none", "spectral", "batch")
@@ -171,30 +173,46 @@ def _dcgan_patch(p, patch: int) -> tuple[bool, str]:
             f"{' or '.join(map(str, DCGAN_SIZES))} with model.family: dcgan (its networks' sizes, as DCGAN's)")
 
 
-def _dcgan_rules(p) -> Iterator[Rule]:
-    from .loss import OBJECTIVES  # loss's table imports this module's
+def _image_gan_rules(family: str, paper: str, discriminator: str, d_norm: str) -> Callable[[Any], Iterator[Rule]]:
+    """The rules of a family that trains a generator from noise against discriminators of its own,
+    classifiers of images judged by the objective's losses: ``paper`` names it in the refusals,
+    ``discriminator`` says what its discriminators are, ``d_norm`` how they normalise instead of
+    ``model.d_norm``."""
+    def rules(p) -> Iterator[Rule]:
+        from .loss import OBJECTIVES  # loss's table imports this module's
 
-    model, adversarial = p.model, p.loss.adversarial
-    # DCGAN's discriminator is a classifier of images: the objectives that judge through one apply.
-    judging = [name for name, facts in OBJECTIVES.items() if facts.discriminator == "multiscale"]
-    yield Rule("loss.adversarial.kind", adversarial.kind in judging,
-               f"one of {', '.join(judging)} with model.family: dcgan (its discriminator is a classifier; "
-               f"{adversarial.kind} trains an autoencoder)", adversarial.kind)
-    yield Rule("loss.adversarial.d_pause", adversarial.d_pause == 0,
-               "0 with model.family: dcgan (DCGAN updates D every step)", adversarial.d_pause)
-    yield Rule("model.condition", model.condition == "none",
-               "none with model.family: dcgan (its generator takes no class yet)", model.condition)
-    yield Rule("model.d_norm", model.d_norm == "none",
-               "none with model.family: dcgan (DCGAN's discriminator normalises as its guidelines say: "
-               "model.dcgan.batch_norm)", model.d_norm)
-    yield Rule("model.attention", not model.attention,
-               "false with model.family: dcgan (DCGAN's networks have no attention block)", model.attention)
+        model, adversarial = p.model, p.loss.adversarial
+        # A classifier of images: the objectives that judge through one apply.
+        judging = [name for name, facts in OBJECTIVES.items() if facts.discriminator == "multiscale"]
+        yield Rule("loss.adversarial.kind", adversarial.kind in judging,
+                   f"one of {', '.join(judging)} with model.family: {family} ({discriminator}; "
+                   f"{adversarial.kind} trains an autoencoder)", adversarial.kind)
+        yield Rule("loss.adversarial.d_pause", adversarial.d_pause == 0,
+                   f"0 with model.family: {family} ({paper} updates D every step)", adversarial.d_pause)
+        yield Rule("model.condition", model.condition == "none",
+                   f"none with model.family: {family} (its generator takes no class yet)", model.condition)
+        yield Rule("model.d_norm", model.d_norm == "none",
+                   f"none with model.family: {family} ({d_norm})", model.d_norm)
+        yield Rule("model.attention", not model.attention,
+                   f"false with model.family: {family} ({paper}'s networks have no attention block)", model.attention)
+    return rules
+
+
+def _lapgan_patch(p, patch: int) -> tuple[bool, str]:
+    levels = p.model.lapgan.levels
+    step = 2 ** (levels - 1)
+    return (patch % step == 0 and patch // step >= LAPGAN_COARSEST,
+            f"a multiple of 2^(model.lapgan.levels - 1) = {step} of at least {LAPGAN_COARSEST * step} with "
+            f"model.family: lapgan (every level halves it, the coarsest at least {LAPGAN_COARSEST}x{LAPGAN_COARSEST})")
 
 
 # The keys of train a run reads are the same for every family of the paper's optimisers; GAIA's own
 # rates and Adam settings are in its section.
 _TRAINING_RUN = ("train.steps", "train.batch_size", "train.seed", "train.augment", "train.colour_jitter",
                  "train.precision", "train.channels_last")
+
+# The keys of train a generator from noise's run reads (its rates and optimiser are its own section's).
+_IMAGE_RUN = ("train.steps", "train.batch_size", "train.seed", "train.precision", "train.channels_last")
 
 FAMILIES: dict[str, Family] = {
     # The paper's multi-scale predictor (Table 1), trained by Algorithm 1.
@@ -213,10 +231,18 @@ FAMILIES: dict[str, Family] = {
     # with the objective's losses alone (its discriminator is its own, not Table 1's).
     "dcgan": Family(
         model="pyext.models.dcgan", step="pyext.training.steps.dcgan", evaluation="pyext.evaluation.generation",
-        reads=("clip", "model.dcgan", "loss.adversarial", "train.steps", "train.batch_size", "train.seed",
-               "train.precision", "train.channels_last"),
+        reads=("clip", "model.dcgan", "loss.adversarial", *_IMAGE_RUN),
         patch=_dcgan_patch, objective=False, finetune="its networks' sizes are fixed by clip.patch",
-        rules=_dcgan_rules),
+        rules=_image_gan_rules("dcgan", "DCGAN", "its discriminator is a classifier",
+                               "DCGAN's discriminator normalises as its guidelines say: model.dcgan.batch_norm")),
+    # LAPGAN (Denton et al. 2015): a Laplacian pyramid of conditional GANs, one per level, trained
+    # independently on the real pyramid's levels with the objective's losses.
+    "lapgan": Family(
+        model="pyext.models.lapgan", step="pyext.training.steps.lapgan", evaluation="pyext.evaluation.generation",
+        reads=("clip", "model.lapgan", "loss.adversarial", *_IMAGE_RUN),
+        patch=_lapgan_patch, objective=False, finetune="its levels' sizes are fixed by clip.patch",
+        rules=_image_gan_rules("lapgan", "LAPGAN", "each level's discriminator is a classifier",
+                               "LAPGAN's discriminators have no normalisation layers")),
 }
 
 DISCRIMINATORS: dict[str, DiscriminatorFacts] = {
@@ -288,12 +314,30 @@ class GAIAParams:
 
 
 @section
-class DCGANParams:
+class ImageGANOptimiser:
+    """The optimiser keys of a family that trains a generator from noise with its own optimiser
+    and constant rates, not ``train.optimizer``/``lr_*``/``betas`` (DCGAN, LAPGAN, VAE-GAN).
+
+    Attributes:
+        optimizer: ``adam`` (DCGAN's) or ``rmsprop`` (WGAN's, VAE-GAN's), for every network.
+        lr_g, lr_d: the generator's (and an encoder's) and the discriminator's learning rates.
+        betas: Adam's ``(beta1, beta2)``.
+    """
+
+    optimizer: _choice("adam", "rmsprop")
+    lr_g: _float(0)
+    lr_d: _float(0)
+    betas: _Betas
+
+
+@section
+class DCGANParams(ImageGANOptimiser):
     """DCGAN's networks and optimisers (``model.family: dcgan``; Radford et al. 2016,
     :mod:`pyext.models.dcgan`, :mod:`pyext.training.steps.dcgan`). It trains with these rates and
-    optimiser, not ``train.optimizer``/``lr_*``/``betas``, at constant rates; its losses are the
-    objective's alone (``loss.adversarial``: not ``loss.adv``, ``lp``, ``gdl`` or ``feature``, which
-    are the predictor's), on one frame of each training patch, without ``train.augment``.
+    optimiser (:class:`ImageGANOptimiser`: the paper's Adam 2e-4, betas [0.5, 0.999]), not
+    ``train.optimizer``/``lr_*``/``betas``, at constant rates; its losses are the objective's alone
+    (``loss.adversarial``: not ``loss.adv``, ``lp``, ``gdl`` or ``feature``, which are the
+    predictor's), on one frame of each training patch, without ``train.augment``.
 
     Attributes:
         latent: the size of the noise z (the paper's 100).
@@ -301,18 +345,33 @@ class DCGANParams:
             halving of the side; the paper's 64x64 generator has 128 there).
         batch_norm: batch norm in G and D but G's output and D's input layers (the guidelines);
             under an objective whose loss is per clip (WGAN-GP) D takes layer norm instead.
-        optimizer: ``adam`` (the paper's) or ``rmsprop`` (the WGAN paper's), for both networks.
-        lr_g, lr_d: the networks' learning rates (the paper's 2e-4).
-        betas: Adam's ``(beta1, beta2)`` (the paper's [0.5, 0.999]).
     """
 
     latent: _Count
     width: _float(1e-3)
     batch_norm: _Bool
-    optimizer: _choice("adam", "rmsprop")
-    lr_g: _float(0)
-    lr_d: _float(0)
-    betas: _Betas
+
+
+@section
+class LAPGANParams(ImageGANOptimiser):
+    """LAPGAN's pyramid of GANs and their optimisers (``model.family: lapgan``; Denton et al. 2015,
+    :mod:`pyext.models.lapgan`, :mod:`pyext.training.steps.lapgan`), trained as DCGAN is (one frame
+    of each training patch, the objective's losses alone, these rates and optimiser:
+    :class:`ImageGANOptimiser`).
+
+    Attributes:
+        levels: pyramid levels, >= 1: a plain GAN at the coarsest (``clip.patch / 2^(levels-1)``,
+            at least 8x8) and a conditional GAN per finer level (the paper's CIFAR-10 model: 3
+            levels, 8x8 to 32x32).
+        latent: the size of the coarsest level's noise vector (the paper's 100); each finer level
+            takes a noise plane of its own side instead.
+        width: multiplies every layer's size (1: the paper's 1200/600 units of the coarsest G/D,
+            128 maps in the finer levels' convolutions).
+    """
+
+    levels: _int(1, 6)
+    latent: _Count
+    width: _float(1e-3)
 
 
 @section
@@ -321,7 +380,8 @@ class ModelParams:
     reads its knobs from the section under its name.
 
     Attributes:
-        family: the model family: ``multiscale`` (the paper's predictor), ``gaia`` or ``dcgan``.
+        family: the model family: ``multiscale`` (the paper's predictor), ``gaia``, or a generator
+            from noise: ``dcgan`` or ``lapgan``.
         d_norm: the discriminator's normalisation (:data:`D_NORMS`, :mod:`pyext.models.blocks`):
             ``none`` (the paper), ``spectral`` (SN-GAN, Miyato et al. 2018: every weight divided
             by its largest singular value) or ``batch`` (DCGAN: batch norm after every convolution
@@ -338,6 +398,7 @@ class ModelParams:
         multiscale: the knobs of the paper's networks.
         gaia: the knobs of GAIA's autoencoders and their training.
         dcgan: the knobs of DCGAN's networks and their training.
+        lapgan: the knobs of LAPGAN's pyramid of GANs and their training.
     """
 
     family: named(FAMILIES)
@@ -348,6 +409,7 @@ class ModelParams:
     multiscale: MultiScaleParams
     gaia: GAIAParams
     dcgan: DCGANParams
+    lapgan: LAPGANParams
 
 
 def rules(p) -> Iterator[Rule]:

@@ -7,6 +7,7 @@
 - :mod:`.autoencoder`: the autoencoder discriminator of the energy-based objectives.
 - :mod:`.gaia`: GAIA's two autoencoders (Sainburg et al. 2018), a family that predicts nothing.
 - :mod:`.dcgan`: DCGAN's generator from noise and discriminator (Radford et al. 2016).
+- :mod:`.lapgan`: LAPGAN's pyramid of generators and discriminators (Denton et al. 2015).
 - :mod:`.files`: the saved generator file.
 
 A new family is its modules (a :class:`Model`, usually :class:`Predictor`, subclass with

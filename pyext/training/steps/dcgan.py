@@ -28,6 +28,7 @@ from torch import nn
 
 from ...config import Params, ParamsError
 from ...losses import make_objective
+from ...losses.adversarial import DiscriminatorLoss
 from ...models import draw_latents
 from ...models.base import seeded_generator
 from ...models.blocks import set_batch_groups, synchronised
@@ -53,7 +54,10 @@ def frame_of_each(clips: torch.Tensor, seed: tuple[int, ...], first: int, total:
 @register_step("dcgan")
 class DCGANStep(TrainingStep):
     """DCGAN's generator and discriminator, their optimisers and one step (arguments:
-    :class:`TrainingStep`'s; ``classes`` is not read: the generator takes none)."""
+    :class:`TrainingStep`'s; ``classes`` is not read: the generator takes none). Another family of
+    a generator from noise against its own discriminator, trained as DCGAN is, subclasses it with its
+    :meth:`section`, :meth:`networks`, :meth:`wrap` and :meth:`step` (LAPGAN's,
+    :mod:`.lapgan`)."""
 
     adversarial = True
     # A generator from noise has no validation PSNR: the loop validates nothing (the evaluate stage
@@ -62,18 +66,36 @@ class DCGANStep(TrainingStep):
 
     def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,
                  rank: int = 0, world: int = 1, classes: int = 0):
-        self.d, self.tp, self.device = params.model.dcgan, params.train, device
+        self.d, self.tp, self.device = self.section(params), params.train, device
         self.share = self.tp.batch_size // world
         self.offset = rank * self.share
         self.objective = make_objective(params.loss.adversarial)
         self.objective.rows = (self.offset, self.tp.batch_size)
         torch.manual_seed(self.tp.seed)  # G first: the evaluation rebuilds the untrained G this way
-        self.model = DCGAN.from_params(params).to(device)
-        self.D = DCGANDiscriminator.from_params(params).to(device)
+        self.model, self.D = (network.to(device) for network in self.networks(params))
         set_batch_groups(self.D, self.share)  # real and generated images normalised apart
         to_memory_format(self.tp.channels_last, self.model, self.D)
         self.opt_g = make_optimizer(self.d, self.model.parameters(), self.d.lr_g)
         self.opt_d = make_optimizer(self.d, self.D.parameters(), self.d.lr_d)
+        self.wrap(device, distributed, compile)
+        self.dtype, self.autocast = training_autocast(self.tp.precision, device)
+        self.d_measures: list[str] = []
+        self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)
+
+    @staticmethod
+    def section(params: Params):
+        """The family's params section (its sizes, rates and optimiser)."""
+        return params.model.dcgan
+
+    @staticmethod
+    def networks(params: Params) -> tuple[nn.Module, nn.Module]:
+        """The untrained generator (built first: see :func:`pyext.evaluation.generation.untrained`)
+        and discriminator."""
+        return DCGAN.from_params(params), DCGANDiscriminator.from_params(params)
+
+    def wrap(self, device: torch.device, distributed: bool, compile: bool) -> None:
+        """Sets what the step calls: ``g_forward`` (G), ``d_forward`` (D in its own update) and
+        ``d_judge`` (D judging G's images): the networks, DistributedDataParallel and/or compiled."""
         self.g_forward: nn.Module = self.model
         self.d_forward, self.d_judge = self.D, self.D
         if distributed:
@@ -91,9 +113,6 @@ class DCGANStep(TrainingStep):
         if compile:
             self.g_forward, self.d_forward, self.d_judge = (torch.compile(m) for m in
                                                             (self.g_forward, self.d_forward, self.D))
-        self.dtype, self.autocast = training_autocast(self.tp.precision, device)
-        self.d_measures: list[str] = []
-        self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)
 
     @property
     def batches_per_step(self) -> int:
@@ -102,35 +121,50 @@ class DCGANStep(TrainingStep):
     def _latents(self, step: int, batch: int) -> torch.Tensor:
         """This process's rows of the latents of batch ``batch`` of update ``step``."""
         rows = slice(self.offset, self.offset + self.share)
-        return draw_latents((self.tp.seed, step, batch), self.d.latent, self.tp.batch_size, rows, self.device)
+        return draw_latents((self.tp.seed, step, batch), self.model.latent, self.tp.batch_size, rows, self.device)
 
     def step(self, step: int, batches: list[torch.Tensor], labels=None) -> dict[str, torch.Tensor]:
         """Update ``step`` (0-based) on ``batches`` (``critic_steps`` training clips
         ``(B, T, 3, P, P)``, one frame of each judged; their classes ``labels`` are not used)."""
         for j, clips in enumerate(batches):
-            real = frame_of_each(clips, (self.tp.seed, step, j), self.offset, self.tp.batch_size)
-            with torch.no_grad(), self.autocast:
-                fake = self.g_forward(self._latents(step, j))
             with self.autocast:
-                d_loss = self.objective.discriminator_loss(self.d_forward, [real], [fake])
-            self.opt_d.zero_grad(set_to_none=True)
-            d_loss.total.backward()
-            self.opt_d.step()
+                d_loss = self.discriminator_loss(clips, step, j)
+            self._update(self.opt_d, d_loss.total)
             self.objective.after_discriminator_step(self.D)
-            self.nonfinite |= ~torch.isfinite(d_loss.total.detach())
         self.D.requires_grad_(False)  # G's update reaches D's input, not its weights
         with self.autocast:
-            fake = self.g_forward(self._latents(step, len(batches)))
-            g_loss = torch.stack(self.objective.generator_loss(self.d_judge, [fake])).sum()
+            g_loss = self.generator_loss(batches[-1], step, len(batches))
         self.D.requires_grad_(True)
-        self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_g.step()
-        self.nonfinite |= ~torch.isfinite(g_loss.detach())
+        self._update(self.opt_g, g_loss)
+        return self._logged(d_loss, g_loss)
+
+    def discriminator_loss(self, clips: torch.Tensor, step: int, batch: int) -> DiscriminatorLoss:
+        """D's loss on batch ``batch`` of update ``step``: one frame of each of ``clips`` against as
+        many images generated from that batch's latents."""
+        real = frame_of_each(clips, (self.tp.seed, step, batch), self.offset, self.tp.batch_size)
+        with torch.no_grad():
+            fake = self.g_forward(self._latents(step, batch))
+        return self.objective.discriminator_loss(self.d_forward, [real], [fake])
+
+    def generator_loss(self, clips: torch.Tensor, step: int, batch: int) -> torch.Tensor:
+        """G's loss in update ``step``, judged by D, on the latents of batch ``batch`` (after the D
+        batches); ``clips`` are the last D batch's (what G is conditioned on, where it is)."""
+        fake = self.g_forward(self._latents(step, batch))
+        return torch.stack(self.objective.generator_loss(self.d_judge, [fake])).sum()
+
+    def _update(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        self.nonfinite |= ~torch.isfinite(loss.detach())
+
+    def _logged(self, d_loss: DiscriminatorLoss, g_loss: torch.Tensor, **more: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What a step logs (``more``: a family's own values, ``train/<name>``), after the objective's
+        end-of-step update."""
         measures = d_loss.measures() | self.objective.after_generator_step()
         self.d_measures = list(measures)
         return {"train/loss_d": d_loss.total.detach(), "train/loss_g": g_loss.detach(),
-                **{f"train/{name}": value.detach() for name, value in measures.items()}}
+                **{f"train/{name}": value.detach() for name, value in (measures | more).items()}}
 
     def validate(self, batches) -> float:
         return float("nan")
@@ -144,7 +178,7 @@ class DCGANStep(TrainingStep):
         row of images generated from fixed latents (the same every picture, so a run's pictures show
         one set of samples learning), the generator in eval mode."""
         clips = batch[0][:PICTURE_SAMPLES].to(self.device)
-        z = draw_latents((self.tp.seed, _PICTURE_KEY), self.d.latent, PICTURE_SAMPLES, device=self.device)
+        z = draw_latents((self.tp.seed, _PICTURE_KEY), self.model.latent, PICTURE_SAMPLES, device=self.device)
         self.model.eval()
         try:
             fake = self.model(z)[:len(clips)]
