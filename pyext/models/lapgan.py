@@ -88,6 +88,10 @@ class LevelGenerator(nn.Module):
         self.net = nn.Sequential(nn.Conv2d(3 + 1, maps, _KERNEL, padding=pad), nn.ReLU(),
                                  nn.Conv2d(maps, maps, _KERNEL, padding=pad), nn.ReLU(),
                                  nn.Conv2d(maps, 3, _KERNEL, padding=pad))
+        # The output layer starts at zero: an untrained level adds nothing to the upsampled coarser
+        # image (real residuals are small), where random weights would add noise of the image's scale.
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
 
     def forward(self, noise: torch.Tensor, low_pass: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([low_pass, noise], dim=1))
