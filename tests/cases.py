@@ -168,11 +168,26 @@ def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) 
         assert torch.equal(a[name], b[name]), name
 
 
+def family_params(family: str, knobs: dict, kind: str = "bce", **train_settings):
+    """The tests' params training ``family`` (a generator from noise) with ``knobs`` of its section
+    (``model.<family>``), the objective ``kind``, and a tiny CPU run (4 steps of batch 4, a checkpoint
+    every 2) with ``train_settings`` replaced."""
+    from pyext.config import load_params
+
+    p = load_params(TEST_PARAMS)
+    settings = dict(steps=4, batch_size=4, seed=3, device="cpu", compile=False, workers=0, checkpoint_every=2,
+                    log_every=1, val_every=2, val_batches=1, image_every=2, keep="best")
+    settings.update(train_settings)
+    section = replace(getattr(p.model, family), **knobs)
+    return replace(p, model=replace(p.model, family=family, **{family: section}), train=replace(p.train, **settings),
+                   loss=replace(p.loss, adversarial=replace(p.loss.adversarial, kind=kind)))
+
+
 def assert_resumes_exactly(params, data_dir: Path, work: Path, networks: tuple[str, ...] = ("discriminator",)) -> None:
     """Trains ``params`` (a generator from noise's family, whose checkpoint holds its generator,
-    ``networks`` and ``opt_d``) uninterrupted into ``work/a`` and stopped at half its steps then
-    resumed into ``work/b``; asserts the saved generators, the checkpoints' ``networks`` and D's Adam
-    moments are equal bit for bit, that a run of half the steps is not the whole (the comparison can
+    ``networks`` and optimisers) uninterrupted into ``work/a`` and stopped at half its steps then
+    resumed into ``work/b``; asserts the saved generators, the checkpoints' ``networks`` and both
+    optimisers' states are equal bit for bit, that a run of half the steps is not the whole (the comparison can
     fail), that nothing was validated, and that the saved generator loads as the params' model."""
     from pyext.files import DataFiles, RunFiles
     from pyext.models import FAMILIES, load_generator
@@ -186,8 +201,9 @@ def assert_resumes_exactly(params, data_dir: Path, work: Path, networks: tuple[s
     a, b = (torch.load(RunFiles(d).checkpoint, weights_only=True) for d in (work / "a", work / "b"))
     for network in networks:
         assert_same_weights(a[network], b[network])
-    for k in a["opt_d"]["state"]:
-        assert torch.equal(a["opt_d"]["state"][k]["exp_avg"], b["opt_d"]["state"][k]["exp_avg"])
+    for optimizer in ("opt_g", "opt_d"):  # Adam's moments, RMSProp's averages
+        for k, state in a[optimizer]["state"].items():
+            assert all(torch.equal(v, b[optimizer]["state"][k][name]) for name, v in state.items()), (optimizer, k)
     train(params, DataFiles(data_dir), RunFiles(work / "c"), until_step=half, progress=False)
     c = torch.load(RunFiles(work / "c").checkpoint, weights_only=True)
     assert not all(torch.equal(v, a["generator"][k]) for k, v in c["generator"].items())

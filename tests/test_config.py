@@ -291,9 +291,9 @@ ERRORS = [
      "expected a number >= 1e-09, got 0"),
     ("began-missing", lambda raw: raw["loss"]["adversarial"].pop("began"), "loss.adversarial.began", "missing key"),
     ("family", _set("model.family", "gaai"), "model.family",
-     "expected one of multiscale, gaia, dcgan, lapgan, got 'gaai'"),
+     "expected one of multiscale, gaia, dcgan, lapgan, vaegan, got 'gaai'"),
     ("model-flat", lambda raw: raw["model"].update(raw["model"].pop("multiscale")), "model.scales",
-     "unknown key (known: attention, condition, d_norm, dcgan, embedding, family, gaia, lapgan, multiscale)"),
+     "unknown key (known: attention, condition, d_norm, dcgan, embedding, family, gaia, lapgan, multiscale, vaegan)"),
     ("condition", _set("model.condition", "projection"), "model.condition",
      "expected one of none, concat, acgan, got 'projection'"),
     ("embedding-0", _set("model.embedding", 0), "model.embedding", "expected an int >= 1, got 0"),
@@ -378,6 +378,19 @@ ERRORS = [
     ("lapgan-finetune", _both(_set("model.family", "lapgan"), _set("finetune.patch", 64)), "finetune.patch",
      "expected 0 with model.family: lapgan (its levels' sizes are fixed by clip.patch), got 64"),
     ("lapgan-levels-0", _set("model.lapgan.levels", 0), "model.lapgan.levels", "expected an int in 1..6, got 0"),
+    # VAE-GAN: DCGAN's sizes, D's hidden layer, the objectives and norms it refuses
+    ("vaegan-patch", _both(_set("model.family", "vaegan"), _set("clip.patch", 48)), "clip.patch",
+     "expected 32 or 64 with model.family: vaegan (its networks' sizes, as DCGAN's), got 48"),
+    ("vaegan-layer", _both(_set("model.family", "vaegan"), _set("model.vaegan.layer", 4)), "model.vaegan.layer",
+     "expected at most 3 with clip.patch: 32 (the discriminator's hidden layers), got 4"),
+    ("vaegan-ebgan", _both(_set("model.family", "vaegan"), _set("loss.adversarial.kind", "ebgan")),
+     "loss.adversarial.kind",
+     "expected one of bce, minimax, lsgan, hinge, fgan, wgan, wgan_gp with model.family: vaegan (its discriminator "
+     "is a classifier; ebgan trains an autoencoder), got 'ebgan'"),
+    ("vaegan-d-norm", _both(_set("model.family", "vaegan"), _set("model.d_norm", "spectral")), "model.d_norm",
+     "expected none with model.family: vaegan (VAE-GAN's discriminator normalises as DCGAN's: "
+     "model.vaegan.batch_norm), got 'spectral'"),
+    ("vaegan-gamma", _set("model.vaegan.gamma", -1), "model.vaegan.gamma", "expected a number >= 0, got -1"),
     # the evaluation's networks and patches, the best-of-many objective
     ("features-number", _set("evaluate.features", 3), "evaluate.features",
      "expected builtin (the project's own), a path, or '' for none, got 3"),

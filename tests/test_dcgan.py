@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import pytest
 import torch
-from cases import DEVICES, TEST_PARAMS, assert_resumes_exactly, assert_same_weights
+from cases import DEVICES, TEST_PARAMS, assert_resumes_exactly, assert_same_weights, family_params
 from torch import nn
 
-from pyext.config import ParamsError, load_params, parse_params
+from pyext.config import ParamsError, parse_params
 from pyext.models import NoiseGenerator
 from pyext.models.base import seeded_generator
 from pyext.models.blocks import SplitBatchNorm2d, SyncSplitBatchNorm, set_batch_groups, synchronised
@@ -23,13 +23,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _params(kind: str = "bce", batch_norm: bool = True, **train_settings):
-    p = load_params(TEST_PARAMS)
-    settings = dict(steps=4, batch_size=4, seed=3, device="cpu", compile=False, workers=0, checkpoint_every=2,
-                    log_every=1, val_every=2, val_batches=1, image_every=2, keep="best")
-    settings.update(train_settings)
-    model = replace(p.model, family="dcgan", dcgan=replace(p.model.dcgan, latent=8, width=0.125, batch_norm=batch_norm))
-    return replace(p, model=model, train=replace(p.train, **settings),
-                   loss=replace(p.loss, adversarial=replace(p.loss.adversarial, kind=kind)))
+    return family_params("dcgan", dict(latent=8, width=0.125, batch_norm=batch_norm), kind, **train_settings)
 
 
 def _kinds(net: nn.Sequential) -> list[str]:

@@ -1,7 +1,8 @@
 """The evaluation of a generator from noise (pyext.evaluation.generation) and its measures
 (pyext.evaluation.fid): precision and recall and FID on constructed feature sets against hand-computed
 and scipy values, the untrained generator it compares with, and each family of generators from noise
-(dcgan, lapgan) trained and evaluated end to end through the stage scripts with every output the stages declare."""
+(dcgan, lapgan, vaegan) trained and evaluated end to end through the stage scripts with every output
+the stages declare."""
 from __future__ import annotations
 
 import json
@@ -67,7 +68,8 @@ def test_fid_of_identical_disjoint_and_subset_sets():
 
 
 # A generator from noise's family, with its knobs at a tiny size (model.<family>).
-TINY = {"dcgan": {"latent": 8, "width": 0.125}, "lapgan": {"latent": 8, "width": 0.0625}}
+TINY = {"dcgan": {"latent": 8, "width": 0.125}, "lapgan": {"latent": 8, "width": 0.0625},
+        "vaegan": {"latent": 8, "width": 0.125}}
 
 
 def _tiny(p, family: str):

@@ -6,15 +6,14 @@ and evaluated through the stage scripts: tests/test_generation_eval.py.)"""
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 
 import pytest
 import torch
 import torch.nn.functional as F
-from cases import TEST_PARAMS, assert_resumes_exactly
+from cases import assert_resumes_exactly, family_params
 
 import pyext
-from pyext.config import ParamsError, load_params
+from pyext.config import ParamsError
 from pyext.models import NoiseGenerator
 from pyext.models.base import draw_latents, seeded_generator
 from pyext.models.lapgan import LAPGAN, CoarseGenerator, LevelDiscriminator, LevelGenerator, real_levels
@@ -24,14 +23,8 @@ from pyext.training.steps.dcgan import frame_of_each
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _params(kind: str = "bce", levels: int = 3, **train_settings):
-    p = load_params(TEST_PARAMS)
-    settings = dict(steps=4, batch_size=4, seed=3, device="cpu", compile=False, workers=0, checkpoint_every=2,
-                    log_every=1, val_every=2, val_batches=1, image_every=2, keep="best")
-    settings.update(train_settings)
-    model = replace(p.model, family="lapgan", lapgan=replace(p.model.lapgan, levels=levels, latent=6, width=0.0625))
-    return replace(p, model=model, train=replace(p.train, **settings),
-                   loss=replace(p.loss, adversarial=replace(p.loss.adversarial, kind=kind)))
+def _params(kind: str = "bce", **train_settings):
+    return family_params("lapgan", dict(levels=3, latent=6, width=0.0625), kind, **train_settings)
 
 
 def test_each_level_trains_on_the_real_laplacian_pyramid():

@@ -351,7 +351,8 @@ def test_a_video_too_large_for_the_machines_memory_is_refused_before_decoding(tm
 @pytest.mark.parametrize("family,config,trains", [
     ("gaia", {"frames": 5, "patch": 32, "latent": 8, "width": 0.1}, "autoencoders"),
     ("dcgan", {"size": 32, "latent": 8, "width": 0.125}, "a generator of images from noise"),
-    ("lapgan", {"size": 32, "levels": 3, "latent": 8, "width": 0.0625}, "a generator of images from noise")])
+    ("lapgan", {"size": 32, "levels": 3, "latent": 8, "width": 0.0625}, "a generator of images from noise"),
+    ("vaegan", {"size": 32, "latent": 8, "width": 0.125}, "a generator of images from noise")])
 def test_cli_refuses_a_model_that_predicts_no_frames_with_one_line(tmp_path, capsys, family, config, trains):
     from pyext.models import FAMILIES
 

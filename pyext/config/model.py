@@ -20,7 +20,7 @@ from .rules import Expect, Rule, _Betas, _Bool, _choice, _Count, _float, _int, _
 __all__ = ["FAMILIES", "DISCRIMINATORS", "CONDITIONS", "D_NORMS", "SKIPS", "MODEL_MAX_SCALES", "TABLE1_DISCRIMINATOR",
            "Family",
            "DiscriminatorFacts", "ConditionFacts", "MultiScaleParams", "GAIAParams", "ImageGANOptimiser", "DCGANParams",
-           "LAPGANParams", "ModelParams", "DCGAN_SIZES", "LAPGAN_COARSEST", "rules"]
+           "LAPGANParams", "VAEGANParams", "ModelParams", "DCGAN_SIZES", "LAPGAN_COARSEST", "rules"]
 
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
 # The image sides DCGAN's networks are built for (clip.patch): CIFAR-10's 32 and the paper's 64.
@@ -168,9 +168,21 @@ def _autoencoder_refusals(p, chosen_by: str) -> Iterator[Rule]:
                f"none with {chosen_by} (its autoencoder discriminator has no class input or head)", model.condition)
 
 
-def _dcgan_patch(p, patch: int) -> tuple[bool, str]:
-    return (patch in DCGAN_SIZES,
-            f"{' or '.join(map(str, DCGAN_SIZES))} with model.family: dcgan (its networks' sizes, as DCGAN's)")
+def _dcgan_sizes(family: str) -> PatchRule:
+    """The rule on the patch of a family built on DCGAN's networks: one of their sizes."""
+    def rule(p, patch: int) -> tuple[bool, str]:
+        return (patch in DCGAN_SIZES,
+                f"{' or '.join(map(str, DCGAN_SIZES))} with model.family: {family} (its networks' sizes, as DCGAN's)")
+    return rule
+
+
+def _vaegan_rules(p) -> Iterator[Rule]:
+    yield from _image_gan_rules("vaegan", "VAE-GAN", "its discriminator is a classifier",
+                                "VAE-GAN's discriminator normalises as DCGAN's: model.vaegan.batch_norm")(p)
+    layers = max(1, p.clip.patch.bit_length() - 3)  # its discriminator's hidden layers: the side halved down to 4x4
+    yield Rule("model.vaegan.layer", p.model.vaegan.layer <= layers,
+               f"at most {layers} with clip.patch: {p.clip.patch} (the discriminator's hidden layers)",
+               p.model.vaegan.layer)
 
 
 def _image_gan_rules(family: str, paper: str, discriminator: str, d_norm: str) -> Callable[[Any], Iterator[Rule]]:
@@ -232,7 +244,7 @@ FAMILIES: dict[str, Family] = {
     "dcgan": Family(
         model="pyext.models.dcgan", step="pyext.training.steps.dcgan", evaluation="pyext.evaluation.generation",
         reads=("clip", "model.dcgan", "loss.adversarial", *_IMAGE_RUN),
-        patch=_dcgan_patch, objective=False, finetune="its networks' sizes are fixed by clip.patch",
+        patch=_dcgan_sizes("dcgan"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
         rules=_image_gan_rules("dcgan", "DCGAN", "its discriminator is a classifier",
                                "DCGAN's discriminator normalises as its guidelines say: model.dcgan.batch_norm")),
     # LAPGAN (Denton et al. 2015): a Laplacian pyramid of conditional GANs, one per level, trained
@@ -243,6 +255,13 @@ FAMILIES: dict[str, Family] = {
         patch=_lapgan_patch, objective=False, finetune="its levels' sizes are fixed by clip.patch",
         rules=_image_gan_rules("lapgan", "LAPGAN", "each level's discriminator is a classifier",
                                "LAPGAN's discriminators have no normalisation layers")),
+    # VAE-GAN (Larsen et al. 2016): a VAE whose decoder is the generator (DCGAN's), its
+    # reconstructions measured in a hidden layer of the discriminator, with the objective's GAN term.
+    "vaegan": Family(
+        model="pyext.models.vaegan", step="pyext.training.steps.vaegan", evaluation="pyext.evaluation.generation",
+        reads=("clip", "model.vaegan", "loss.adversarial", *_IMAGE_RUN),
+        patch=_dcgan_sizes("vaegan"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
+        rules=_vaegan_rules),
 }
 
 DISCRIMINATORS: dict[str, DiscriminatorFacts] = {
@@ -375,13 +394,39 @@ class LAPGANParams(ImageGANOptimiser):
 
 
 @section
+class VAEGANParams(ImageGANOptimiser):
+    """VAE-GAN's networks, terms and optimisers (``model.family: vaegan``; Larsen et al. 2016,
+    :mod:`pyext.models.vaegan`, :mod:`pyext.training.steps.vaegan`), trained on one frame of each
+    training patch as DCGAN is, with these rates and optimiser (:class:`ImageGANOptimiser`; the
+    encoder's and decoder's ``lr_g``; the paper's RMSProp 3e-4).
+
+    Attributes:
+        latent: the code's size.
+        width: multiplies every map count of the encoder, decoder (DCGAN's generator) and discriminator.
+        batch_norm: batch norm in all three as DCGAN's guidelines place it (layer norm in D under an
+            objective whose loss is per image).
+        layer: the discriminator's hidden layer ``l`` where reconstructions are measured (1-based,
+            at most ``log2(clip.patch / 4)``).
+        gamma: the weight of the likelihood against the GAN term in the decoder's loss.
+        kl_weight: the weight of the KL term in the encoder's loss (the paper's 1).
+    """
+
+    latent: _Count
+    width: _float(1e-3)
+    batch_norm: _Bool
+    layer: _Count
+    gamma: _float(0)
+    kl_weight: _float(0)
+
+
+@section
 class ModelParams:
     """The model: one key picks the family (:data:`FAMILIES`, :mod:`pyext.models`); each family
     reads its knobs from the section under its name.
 
     Attributes:
         family: the model family: ``multiscale`` (the paper's predictor), ``gaia``, or a generator
-            from noise: ``dcgan`` or ``lapgan``.
+            from noise: ``dcgan``, ``lapgan`` or ``vaegan``.
         d_norm: the discriminator's normalisation (:data:`D_NORMS`, :mod:`pyext.models.blocks`):
             ``none`` (the paper), ``spectral`` (SN-GAN, Miyato et al. 2018: every weight divided
             by its largest singular value) or ``batch`` (DCGAN: batch norm after every convolution
@@ -399,6 +444,7 @@ class ModelParams:
         gaia: the knobs of GAIA's autoencoders and their training.
         dcgan: the knobs of DCGAN's networks and their training.
         lapgan: the knobs of LAPGAN's pyramid of GANs and their training.
+        vaegan: the knobs of VAE-GAN's networks, terms and training.
     """
 
     family: named(FAMILIES)
@@ -410,6 +456,7 @@ class ModelParams:
     gaia: GAIAParams
     dcgan: DCGANParams
     lapgan: LAPGANParams
+    vaegan: VAEGANParams
 
 
 def rules(p) -> Iterator[Rule]:

@@ -1,5 +1,5 @@
-"""The evaluation of a generator from noise (:class:`pyext.models.NoiseGenerator`; the ``dcgan`` and
-``lapgan`` families) against frames of moving test patches.
+"""The evaluation of a generator from noise (:class:`pyext.models.NoiseGenerator`; the ``dcgan``,
+``lapgan`` and ``vaegan`` families: VAE-GAN's decoder) against frames of moving test patches.
 
 Real images: ``evaluate.patches`` moving ``clip.patch``-square crops of the test clips
 (:func:`~.patches.moving_patches`, as GAIA's samples are cut, kept where they move by
@@ -124,6 +124,7 @@ def measure(params: Params, device: torch.device, sets: dict[str, np.ndarray]) -
 
 @register_evaluation("dcgan")
 @register_evaluation("lapgan")
+@register_evaluation("vaegan")
 def evaluate_generator(params: Params, model: NoiseGenerator, source: Path, data: DataFiles, out: EvaluationFiles,
                        device: torch.device, progress: bool = True) -> list[str]:
     """A generator from noise's measures and pictures (the module docstring) on ``data.test``."""

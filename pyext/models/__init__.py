@@ -8,6 +8,7 @@
 - :mod:`.gaia`: GAIA's two autoencoders (Sainburg et al. 2018), a family that predicts nothing.
 - :mod:`.dcgan`: DCGAN's generator from noise and discriminator (Radford et al. 2016).
 - :mod:`.lapgan`: LAPGAN's pyramid of generators and discriminators (Denton et al. 2015).
+- :mod:`.vaegan`: VAE-GAN's encoder, decoder (the generator) and discriminator (Larsen et al. 2016).
 - :mod:`.files`: the saved generator file.
 
 A new family is its modules (a :class:`Model`, usually :class:`Predictor`, subclass with

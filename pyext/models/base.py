@@ -5,7 +5,8 @@ helpers the networks share.
   :meth:`Model.from_params` and rebuilt from a saved generator file by its ``config()``. Most are
   predictors, frames in, frames out (:class:`Predictor`): evaluation and prediction use only that
   interface. GAIA (:mod:`.gaia`) is an autoencoder pair that predicts nothing. A generator from
-  noise (:class:`NoiseGenerator`: DCGAN, :mod:`.dcgan`; LAPGAN, :mod:`.lapgan`) makes images from latents alone.
+  noise (:class:`NoiseGenerator`: DCGAN, :mod:`.dcgan`; LAPGAN, :mod:`.lapgan`; VAE-GAN's decoder,
+  :mod:`.vaegan`) makes images from latents alone.
 - A *discriminator* family is chosen by the adversarial objective (its ``discriminator``
   attribute): Table 1's classifier (``multiscale``), or an autoencoder (``autoencoder``: EBGAN,
   BEGAN).

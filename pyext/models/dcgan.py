@@ -112,13 +112,27 @@ class DCGAN(NoiseGenerator):
         return self.net(z[:, :, None, None])
 
 
-def discriminator_norm(params: Any) -> str:
-    """The discriminator's normalisation the params ask for (:data:`D_NORMS`): batch norm where
-    ``model.dcgan.batch_norm`` is on, layer norm instead where the objective's loss is per image
-    (:attr:`pyext.config.Objective.per_clip`), else none."""
-    if not params.model.dcgan.batch_norm:
+def discriminator_norm(params: Any, section: Any = None) -> str:
+    """The discriminator's normalisation the params ask for (:data:`D_NORMS`): batch norm where the
+    family's ``batch_norm`` (``section``'s; None: ``model.dcgan``) is on, layer norm instead where
+    the objective's loss is per image (:attr:`pyext.config.Objective.per_clip`), else none."""
+    if not (params.model.dcgan if section is None else section).batch_norm:
         return "none"
     return "layer" if OBJECTIVES[params.loss.adversarial.kind].per_clip else "batch"
+
+
+def strided_layers(size: int, width: float, norm: str, outputs: int = 1) -> nn.Sequential:
+    """DCGAN's discriminator's layers (:class:`DCGANDiscriminator`), initialised: images
+    ``(B, 3, size, size)`` -> ``(B, outputs)``, the last convolution reducing the 4x4 map to
+    ``outputs`` numbers (D's one logit; an encoder's code)."""
+    if norm not in D_NORMS:
+        raise ValueError(f"norm must be one of {', '.join(D_NORMS)}, got {norm!r}")
+    maps = _maps(size, width)
+    layers: list[nn.Module] = [nn.Conv2d(3, maps[0], 4, 2, 1), nn.LeakyReLU(0.2)]  # the input layer: no norm
+    for c_in, c_out in zip(maps, maps[1:]):
+        layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), *_norm(norm, c_out), nn.LeakyReLU(0.2)]
+    layers += [nn.Conv2d(maps[-1], outputs, 4, 1, 0), nn.Flatten()]  # 4x4 -> outputs
+    return init_weights(nn.Sequential(*layers))
 
 
 def _norm(kind: str, maps: int) -> list[nn.Module]:
@@ -146,15 +160,8 @@ class DCGANDiscriminator(nn.Module):
 
     def __init__(self, size: int = 32, width: float = 0.5, norm: str = "batch"):
         super().__init__()
-        if norm not in D_NORMS:
-            raise ValueError(f"norm must be one of {', '.join(D_NORMS)}, got {norm!r}")
-        maps = _maps(size, width)
         self.size, self.width, self.norm = size, width, norm
-        layers: list[nn.Module] = [nn.Conv2d(3, maps[0], 4, 2, 1), nn.LeakyReLU(0.2)]  # the input layer: no norm
-        for c_in, c_out in zip(maps, maps[1:]):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), *_norm(norm, c_out), nn.LeakyReLU(0.2)]
-        layers += [nn.Conv2d(maps[-1], 1, 4, 1, 0), nn.Flatten()]  # 4x4 -> one logit
-        self.net = init_weights(nn.Sequential(*layers))
+        self.net = strided_layers(size, width, norm)
 
     @classmethod
     def from_params(cls, params: Any) -> DCGANDiscriminator:
@@ -172,4 +179,4 @@ class DCGANDiscriminator(nn.Module):
         return [self.net(x)]
 
 
-__all__ = ["D_NORMS", "DCGAN", "DCGANDiscriminator", "discriminator_norm", "init_weights"]
+__all__ = ["D_NORMS", "DCGAN", "DCGANDiscriminator", "discriminator_norm", "init_weights", "strided_layers"]

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import torch
 
-from ..config import DCGANParams, TrainParams
+from ..config import ImageGANOptimiser, TrainParams
 
 
-def make_optimizer(tp: TrainParams | DCGANParams, parameters, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(tp: TrainParams | ImageGANOptimiser, parameters, lr: float) -> torch.optim.Optimizer:
     """The ``optimizer`` of a section that names one (``train``; a family's own, ``model.dcgan``)
     over ``parameters``: plain SGD (the paper), Adam with the section's ``betas``, or RMSProp at
     PyTorch's defaults (the WGAN paper's optimiser)."""

@@ -56,8 +56,8 @@ class DCGANStep(TrainingStep):
     """DCGAN's generator and discriminator, their optimisers and one step (arguments:
     :class:`TrainingStep`'s; ``classes`` is not read: the generator takes none). Another family of
     a generator from noise against its own discriminator, trained as DCGAN is, subclasses it with its
-    :meth:`section`, :meth:`networks`, :meth:`wrap` and :meth:`step` (LAPGAN's,
-    :mod:`.lapgan`)."""
+    :meth:`section`, :meth:`networks`, :meth:`wrap`, and :meth:`discriminator_loss` and
+    :meth:`generator_loss` or :meth:`generator_update` (LAPGAN's, :mod:`.lapgan`; VAE-GAN's, :mod:`.vaegan`)."""
 
     adversarial = True
     # A generator from noise has no validation PSNR: the loop validates nothing (the evaluate stage
@@ -132,11 +132,18 @@ class DCGANStep(TrainingStep):
             self._update(self.opt_d, d_loss.total)
             self.objective.after_discriminator_step(self.D)
         self.D.requires_grad_(False)  # G's update reaches D's input, not its weights
+        try:
+            logged = self.generator_update(batches[-1], step, len(batches))
+        finally:
+            self.D.requires_grad_(True)
+        return self._logged(d_loss, **logged)
+
+    def generator_update(self, clips: torch.Tensor, step: int, batch: int) -> dict[str, torch.Tensor]:
+        """G's update (D frozen): by :meth:`generator_loss`. Returns the logged values, ``loss_g`` among them."""
         with self.autocast:
-            g_loss = self.generator_loss(batches[-1], step, len(batches))
-        self.D.requires_grad_(True)
+            g_loss = self.generator_loss(clips, step, batch)
         self._update(self.opt_g, g_loss)
-        return self._logged(d_loss, g_loss)
+        return {"loss_g": g_loss}
 
     def discriminator_loss(self, clips: torch.Tensor, step: int, batch: int) -> DiscriminatorLoss:
         """D's loss on batch ``batch`` of update ``step``: one frame of each of ``clips`` against as
@@ -158,13 +165,13 @@ class DCGANStep(TrainingStep):
         optimizer.step()
         self.nonfinite |= ~torch.isfinite(loss.detach())
 
-    def _logged(self, d_loss: DiscriminatorLoss, g_loss: torch.Tensor, **more: torch.Tensor) -> dict[str, torch.Tensor]:
-        """What a step logs (``more``: a family's own values, ``train/<name>``), after the objective's
-        end-of-step update."""
+    def _logged(self, d_loss: DiscriminatorLoss, **logged: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What a step logs, ``train/<name>``: D's loss, ``logged`` (G's update's: ``loss_g``, a
+        family's own) and D's measures, after the objective's end-of-step update."""
         measures = d_loss.measures() | self.objective.after_generator_step()
         self.d_measures = list(measures)
-        return {"train/loss_d": d_loss.total.detach(), "train/loss_g": g_loss.detach(),
-                **{f"train/{name}": value.detach() for name, value in (measures | more).items()}}
+        return {f"train/{name}": value.detach()
+                for name, value in ({"loss_d": d_loss.total} | logged | measures).items()}
 
     def validate(self, batches) -> float:
         return float("nan")
