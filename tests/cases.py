@@ -168,6 +168,11 @@ def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) 
         assert torch.equal(a[name], b[name]), name
 
 
+# Each family of a generator from noise with the knobs of its section (model.<family>) at a tiny size.
+TINY_GENERATORS = {"dcgan": {"latent": 8, "width": 0.125}, "lapgan": {"latent": 8, "width": 0.0625},
+                   "vaegan": {"latent": 8, "width": 0.125}}
+
+
 def family_params(family: str, knobs: dict, kind: str = "bce", **train_settings):
     """The tests' params training ``family`` (a generator from noise) with ``knobs`` of its section
     (``model.<family>``), the objective ``kind``, and a tiny CPU run (4 steps of batch 4, a checkpoint

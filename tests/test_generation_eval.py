@@ -14,7 +14,7 @@ import pytest
 import scipy.linalg
 import scipy.spatial.distance
 import torch
-from cases import TEST_PARAMS
+from cases import TEST_PARAMS, TINY_GENERATORS
 
 from pyext.config import load_params
 from pyext.evaluation.fid import frechet_distance, nearest_real, precision_recall
@@ -67,18 +67,13 @@ def test_fid_of_identical_disjoint_and_subset_sets():
     assert expected > 1e-3 and frechet_distance(real, subset) == pytest.approx(expected, rel=1e-6)
 
 
-# A generator from noise's family, with its knobs at a tiny size (model.<family>).
-TINY = {"dcgan": {"latent": 8, "width": 0.125}, "lapgan": {"latent": 8, "width": 0.0625},
-        "vaegan": {"latent": 8, "width": 0.125}}
-
-
 def _tiny(p, family: str):
     """``p`` training ``family`` at its tiny size."""
-    section = replace(getattr(p.model, family), **TINY[family])
+    section = replace(getattr(p.model, family), **TINY_GENERATORS[family])
     return replace(p, model=replace(p.model, family=family, **{family: section}))
 
 
-@pytest.mark.parametrize("family", list(TINY))
+@pytest.mark.parametrize("family", list(TINY_GENERATORS))
 def test_the_untrained_generator_is_the_training_steps_step_zero(family):
     p = load_params(TEST_PARAMS)
     params = replace(_tiny(p, family), train=replace(p.train, seed=5, batch_size=4, device="cpu"))
@@ -96,7 +91,7 @@ def test_the_untrained_generator_is_the_training_steps_step_zero(family):
     assert not all(torch.equal(v, other[k]) for k, v in fresh.state_dict().items())
 
 
-@pytest.mark.parametrize("family", list(TINY))
+@pytest.mark.parametrize("family", list(TINY_GENERATORS))
 def test_the_pipeline_trains_and_evaluates_a_generator_with_every_output(tmp_path, family):
     import h5py
     import yaml
@@ -107,7 +102,7 @@ def test_the_pipeline_trains_and_evaluates_a_generator_with_every_output(tmp_pat
     from pyext.evaluation.extractor import shipped
 
     work = tiny_pipeline(tmp_path)
-    knobs = {f"model__{family}__{k}": v for k, v in TINY[family].items()}
+    knobs = {f"model__{family}__{k}": v for k, v in TINY_GENERATORS[family].items()}
     set_params(work, model__family=family, **knobs, train__init="", train__batch_size=4, evaluate__patches=40,
                filter__min_motion=1.0, evaluate__features="builtin",
                evaluate__classifier="builtin")
