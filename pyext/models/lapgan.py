@@ -18,7 +18,8 @@ level ``L - 1`` (``L = levels``) is the coarsest, at least 8x8 (the paper's CIFA
   ``l_k = pyr_up(G_{k+1})`` of the real Gaussian pyramid (:func:`real_levels`).
 
 Networks (the paper's section 4, CIFAR-10; ``width`` multiplies every size): the coarsest ``G`` and
-``D`` are fully connected with two hidden ReLU layers of 1200 and 600 units; a finer ``G_k`` is three
+``D`` are fully connected with two hidden ReLU layers of 1200 and 600 units (G's batch-normalised:
+:class:`CoarseGenerator`); a finer ``G_k`` is three
 convolutions (128 maps, ReLU, 5x5 padded: the side kept; the authors' code has 7x7 in the first two)
 with a linear output, the residual; a finer ``D_k`` is two convolutions (128 maps, ReLU, 5x5
 unpadded, the second strided) and a linear layer to one logit, and takes ``h + l_k`` (the paper adds
@@ -66,12 +67,17 @@ def level_sides(size: int, levels: int) -> list[int]:
 
 
 class CoarseGenerator(nn.Module):
-    """The coarsest level's G: z ``(B, latent)`` -> images ``(B, 3, side, side)`` in [-1, 1]."""
+    """The coarsest level's G: z ``(B, latent)`` -> images ``(B, 3, side, side)`` in [-1, 1].
+
+    Its hidden layers take batch norm, as DCGAN's guidelines put it in a generator: without it this
+    fully connected G collapsed to one image on the demo set within 300 steps (the coarse images'
+    standard deviation over samples 0.07 against the data's 0.38; with it 0.45)."""
 
     def __init__(self, side: int, latent: int, width: float):
         super().__init__()
         self.side, units = side, scaled(_G_UNITS, width)
-        self.net = nn.Sequential(nn.Linear(latent, units), nn.ReLU(), nn.Linear(units, units), nn.ReLU(),
+        self.net = nn.Sequential(nn.Linear(latent, units, bias=False), nn.BatchNorm1d(units), nn.ReLU(),
+                                 nn.Linear(units, units, bias=False), nn.BatchNorm1d(units), nn.ReLU(),
                                  nn.Linear(units, 3 * side * side), nn.Tanh())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
