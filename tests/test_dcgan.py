@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from cases import DEVICES, TEST_PARAMS, assert_resumes_exactly, assert_same_weights, family_params
+from cases import DEVICES, TEST_PARAMS, TINY_GENERATORS, assert_resumes_exactly, assert_same_weights, family_params
 from torch import nn
 
 from pyext.config import ParamsError, parse_params
@@ -128,10 +128,11 @@ def test_the_step_trains_with_the_papers_optimiser_and_the_objectives_losses():
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("kind", ["bce", "wgan_gp"])
-def test_one_step_on_each_device_is_finite_and_moves_both_networks(device, kind):
-    # bench/gpu_check.sh's tests step runs the CUDA cases (bfloat16 autocast where the GPU has it).
-    step = make_step(_params(kind, precision="auto"), torch.device(device))
+@pytest.mark.parametrize("family,kind", [("dcgan", "bce"), ("dcgan", "wgan_gp"), ("lapgan", "bce"), ("vaegan", "bce")])
+def test_one_step_on_each_device_is_finite_and_moves_both_networks(device, family, kind):
+    # Every family built on DCGAN's step (LAPGAN's, VAE-GAN's): bench/gpu_check.sh's tests step runs
+    # the CUDA cases (bfloat16 autocast where the GPU has it).
+    step = make_step(family_params(family, TINY_GENERATORS[family], kind, precision="auto"), torch.device(device))
     before = {net: {k: v.clone() for k, v in step.state()[net].items()} for net in ("generator", "discriminator")}
     logged = step.step(0, [torch.rand(4, 5, 3, 32, 32, device=device) * 2 - 1] * step.batches_per_step)
     assert all(bool(torch.isfinite(v)) for v in logged.values()) and not bool(step.nonfinite)
