@@ -54,6 +54,7 @@ def test_sampling_decodes_prior_latents_and_the_discriminator_opens_its_layers()
     code, mu, logvar = model.encode(x, torch.ones(2, 6))
     assert mu.shape == logvar.shape == (2, 6)
     torch.testing.assert_close(code, mu + (logvar / 2).exp(), rtol=0, atol=0)  # z = mu + sigma * eps
+    torch.testing.assert_close(model.reconstruct(x), model.decoder(mu), rtol=0, atol=0)  # the code's mean decoded
     d = VAEGANDiscriminator(size=32, width=0.125, norm="none")
     assert [tuple(d.features(x, layer).shape) for layer in (1, 2, 3)] == [(2, 8, 16, 16), (2, 16, 8, 8), (2, 32, 4, 4)]
     torch.testing.assert_close(d.features(x, 1), F.leaky_relu(d.net[0](x), 0.2), rtol=0, atol=0)

@@ -28,7 +28,8 @@ of one frame each); ``plots/steps.csv`` (a series table over the training step, 
 ``train.steps``: the generator's FID (where measured), KID, precision and recall);
 ``plots/clips.csv`` (per generated image: the distance of its features to the nearest real
 image's, trained and untrained); ``pictures/`` (``samples.png``: a grid of generated images;
-``untrained.png`` and ``real.png`` the same for the untrained generator and the real images).
+``untrained.png`` and ``real.png`` the same for the untrained generator and the real images; where
+the generator also encodes, VAE-GAN's, ``reconstructions.png``: real images above its reconstructions).
 """
 from __future__ import annotations
 
@@ -147,6 +148,9 @@ def evaluate_generator(params: Params, model: NoiseGenerator, source: Path, data
     out.pictures.mkdir(parents=True, exist_ok=True)
     for name, picture in (("samples", "generator"), ("untrained", "untrained"), ("real", "real")):
         save_png(out.pictures / f"{name}.png", _grid(sets[picture]))
+    reconstructions = _reconstructions(model, real[:GRID], device)
+    if reconstructions is not None:
+        save_png(out.pictures / "reconstructions.png", reconstructions)
     return _lines(metrics, n, out)
 
 
@@ -178,6 +182,15 @@ def _grid(images: np.ndarray) -> np.ndarray:
     rows = min(GRID, len(images) // columns)
     x = to_model(images[:rows * columns]).reshape(rows, columns, *images.shape[3:], *images.shape[1:3])
     return frame_grid(x, zoom=2)
+
+
+@torch.no_grad()
+def _reconstructions(model: NoiseGenerator, real: np.ndarray, device: torch.device) -> np.ndarray | None:
+    """A row of real uint8 images ``(N, S, S, 3)`` above a row of ``model``'s reconstructions of them
+    (zoom 2); None where the model does not encode."""
+    x = to_model(real).to(device)
+    rebuilt = model.reconstruct(x)
+    return None if rebuilt is None else frame_grid(torch.stack([x, rebuilt.float().clamp(-1, 1)]).cpu(), zoom=2)
 
 
 def _lines(metrics: dict, n: int, out: EvaluationFiles) -> list[str]:

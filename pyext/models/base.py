@@ -118,6 +118,11 @@ class NoiseGenerator(Model):
         ``(B, 3, size, size)`` in [-1, 1]."""
         raise NotImplementedError
 
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor | None:
+        """A generator that also encodes (VAE-GAN's) gives its reconstructions of real images
+        ``(B, 3, size, size)`` in [-1, 1] (the same shape); one that does not, None."""
+        return None
+
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None,
                generator: torch.Generator | None = None) -> torch.Tensor:

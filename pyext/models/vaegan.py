@@ -79,6 +79,11 @@ class VAEGAN(NoiseGenerator):
         return mu + (0.5 * logvar).exp() * eps, mu, logvar
 
 
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        """The decoder's image of each image's code mean: ``(B, 3, size, size)`` -> the same."""
+        return self.decoder(self.encoder(images)[0])
+
+
 class VAEGANDiscriminator(DCGANDiscriminator):
     """DCGAN's discriminator (called as the objectives call one) whose hidden layers give ``Dis_l``."""
 
@@ -93,7 +98,8 @@ class VAEGANDiscriminator(DCGANDiscriminator):
         ``(B, C_l, size / 2^l, size / 2^l)``."""
         ends = [i for i, m in enumerate(self.net) if isinstance(m, nn.LeakyReLU)]
         if isinstance(layer, bool) or not isinstance(layer, int) or not 1 <= layer <= len(ends):
-            raise ValueError(f"layer must be an int in 1..{len(ends)} (the discriminator's hidden layers), got {layer!r}")
+            raise ValueError(f"layer must be an int in 1..{len(ends)} (the discriminator's hidden layers), "
+                             f"got {layer!r}")
         return self.net[:ends[layer - 1] + 1](images)
 
 
