@@ -160,13 +160,16 @@ def test_resumed_dcgan_run_equals_uninterrupted(data_dir, tmp_path, kind):
     assert_resumes_exactly(params, data_dir, tmp_path)
 
 
-def test_dcgan_refuses_a_starting_generator_in_one_line():
+@pytest.mark.parametrize("family,why", [("dcgan", "its networks' sizes"), ("lapgan", "its levels' sizes"),
+                                        ("vaegan", "its networks' sizes")])
+def test_a_generator_from_noise_refuses_a_starting_generator_in_one_line(family, why):
+    # The default params start from the shipped predictor: `-S model.family=...` alone is refused so.
     import yaml
 
     raw = yaml.safe_load(TEST_PARAMS.read_text())
-    raw["model"]["family"], raw["train"]["init"] = "dcgan", "pretrained"
-    with pytest.raises(ParamsError, match=r"^tests/params\.yaml: train\.init: expected '' with model\.family: dcgan "
-                                          r"\(its networks' sizes are fixed by clip\.patch\), got '.*'$"):
+    raw["model"]["family"], raw["train"]["init"] = family, "pretrained"
+    with pytest.raises(ParamsError, match=rf"^tests/params\.yaml: train\.init: expected '' with "
+                                          rf"model\.family: {family} \({why} are fixed by clip\.patch\), got '.*'$"):
         parse_params(raw, "tests/params.yaml")
 
 
