@@ -1,11 +1,16 @@
-"""Training throughput: what each known lever gives the default, the paper and the GAIA steps,
-alone and in a greedy cumulative combination, in one process on the same batches; the time a
-real run spends outside its steps; and the data loader's rate.
+"""Training throughput: what each known lever gives the default, the paper and the GAIA steps and
+the generators from noise (DCGAN, LAPGAN, VAE-GAN), alone and in a greedy cumulative combination,
+in one process on the same batches; the time a real run spends outside its steps; and the data
+loader's rate.
 
 One step is what `dvc repro train` runs per step: for the predictor
 (pyext.training.steps.multiscale.MultiScaleStep.step) a discriminator update on one batch, then a
 generator update on the next, losses summed over the scales; for GAIA
-(pyext.training.steps.gaia.GAIAStep.step) both autoencoders' updates from one forward pass.
+(pyext.training.steps.gaia.GAIAStep.step) both autoencoders' updates from one forward pass; for a
+generator from noise (pyext.training.steps.dcgan.DCGANStep.step and its subclasses) a discriminator
+update and the generator's (LAPGAN: every level's; VAE-GAN: the encoder's and decoder's) on one
+batch. LAPGAN's step builds the real Laplacian pyramid and upsamples each level's conditioning, so
+its "reference ops" row is its step on the reference pyramid ops against the native ones.
 
 The levers, each against the base step (eager, native ops, float32, contiguous, torch's threads):
 - the reference ops (pyext.ops.reference_only) in place of the native ones;
@@ -24,7 +29,8 @@ the default params, into a temporary folder) for the base and the fastest combin
 what it does outside its steps at the default intervals (a validation, the pictures, a checkpoint,
 the loader's batches), each per step.
 
-    python -m bench.train                          # presets: default (params.yaml), paper, gaia
+    python -m bench.train                          # presets: default (params.yaml), paper, gaia, dcgan, lapgan, vaegan
+    python -m bench.train --presets lapgan --levers "reference ops"   # LAPGAN's step: native against reference ops
     python -m bench.train --presets default --real 100
     python -m bench.train --steps 5 --repeats 3 --presets gaia
 """
@@ -99,12 +105,17 @@ def loader_rate(path: Path, workers: int, batch_size: int = 8, batches: int = 20
     return done / (time.perf_counter() - start)
 
 
+# The families whose preset (configs/<family>.yaml) bench.train times besides the default and the paper's.
+PRESET_FAMILIES = ("gaia", "dcgan", "lapgan", "vaegan")
+
+
 def presets(path: str = "params.yaml"):
     """The presets the README documents: the default (``params.yaml``), the paper's
-    (``configs/paper.yaml`` applied to it: Table 1 at full width, batch 8, 32x32 patches) and
-    GAIA's (``configs/gaia.yaml``)."""
+    (``configs/paper.yaml`` applied to it: Table 1 at full width, batch 8, 32x32 patches) and each
+    of :data:`PRESET_FAMILIES`' (``configs/<family>.yaml``: GAIA's; DCGAN's, LAPGAN's and VAE-GAN's,
+    batch 64)."""
     return {"default": load_params(path), "paper": preset_params("configs/paper.yaml", path),
-            "gaia": preset_params("configs/gaia.yaml", path)}
+            **{family: preset_params(f"configs/{family}.yaml", path) for family in PRESET_FAMILIES}}
 
 
 def _sync(device: torch.device) -> None:
@@ -292,7 +303,7 @@ def main() -> None:
     parser.add_argument("--train", default="data/train.h5", help="store the batches come from")
     parser.add_argument("--steps", type=int, default=5, help="steps per timing")
     parser.add_argument("--repeats", type=int, default=3, help="timings per configuration (median)")
-    parser.add_argument("--presets", nargs="+", default=["default", "paper", "gaia"])
+    parser.add_argument("--presets", nargs="+", default=["default", "paper", *PRESET_FAMILIES])
     parser.add_argument("--batch", type=int, default=0, help="clips per batch (0: each preset's train.batch_size)")
     parser.add_argument("--all", action="store_true", help="measure bf16 autocast also where it is emulated")
     parser.add_argument("--levers", nargs="+", choices=list(LEVERS), default=list(LEVERS), help="levers to measure")
@@ -318,7 +329,7 @@ def main() -> None:
         p = configurations["default"]
         outside_steps(p, list(dict.fromkeys([Setting(), fastest.get("default", Setting())])), device, args.real)
     print(f"\nData loader alone ({args.train}, batch 8, 2 workers): {loader_rate(Path(args.train), 2):.0f} samples/s; "
-          "a predictor's step consumes two batches, GAIA's one.")
+          "a predictor's step consumes two batches, GAIA's and a generator from noise's one (bce).")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 (pyext.evaluation) -> eval/metrics.json, eval/predictions.h5, eval/plots/ and eval/pictures/. A
 predictor against two baselines (last frame, optical flow): PSNR, SSIM, sharpness on moving regions
 and whole frames, per recursive step. GAIA: reconstruction, code structure against PCA (fitted on
-data/train.h5), interpolation realism. The generator measured: the fine-tuning stage's
+data/train.h5), interpolation realism. A generator from noise (dcgan, lapgan, vaegan): FID, KID, precision and recall
+of its images against frames of moving test patches, beside the untrained generator and blurred and
+noisy real frames. The generator measured: the fine-tuning stage's
 (models/finetune/generator.pt) where finetune.patch > 0, else the train stage's (models/generator.pt)."""
 import time
 

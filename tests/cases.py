@@ -32,6 +32,21 @@ def run_in(args: list[str], cwd: Path, check: bool = True, env: dict[str, str] |
     return result
 
 
+def two_processes(script: str, folder: Path, port: int) -> subprocess.CompletedProcess:
+    """Runs the Python source ``script`` as 2 CPU processes of a distributed run (``torchrun``, gloo:
+    the script initialises its process group) in ``folder``, with the tests' params file as its
+    argument; fails with the processes' errors where they fail. ``port``: the rendezvous's, one per
+    test, so that tests running side by side do not meet."""
+    path = folder / "two_processes.py"
+    path.write_text(script)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", str(port), str(path),
+                           str(TEST_PARAMS)], cwd=folder, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def set_params(workdir: Path, **changes) -> None:
     """Edits ``workdir/params.yaml``: ``section__key=value`` sets ``section.key``."""
     params = yaml.safe_load((workdir / "params.yaml").read_text())
@@ -151,3 +166,53 @@ def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) 
     assert a.keys() == b.keys()
     for name in a:
         assert torch.equal(a[name], b[name]), name
+
+
+# Each family of a generator from noise with the knobs of its section (model.<family>) at a tiny size.
+TINY_GENERATORS = {"dcgan": {"latent": 8, "width": 0.125}, "lapgan": {"latent": 8, "width": 0.0625},
+                   "vaegan": {"latent": 8, "width": 0.125}}
+
+
+def family_params(family: str, knobs: dict, kind: str = "bce", **train_settings):
+    """The tests' params training ``family`` (a generator from noise) with ``knobs`` of its section
+    (``model.<family>``), the objective ``kind``, and a tiny CPU run (4 steps of batch 4, a checkpoint
+    every 2) with ``train_settings`` replaced."""
+    from pyext.config import load_params
+
+    p = load_params(TEST_PARAMS)
+    settings = dict(steps=4, batch_size=4, seed=3, device="cpu", compile=False, workers=0, checkpoint_every=2,
+                    log_every=1, val_every=2, val_batches=1, image_every=2, keep="best")
+    settings.update(train_settings)
+    section = replace(getattr(p.model, family), **knobs)
+    return replace(p, model=replace(p.model, family=family, **{family: section}), train=replace(p.train, **settings),
+                   loss=replace(p.loss, adversarial=replace(p.loss.adversarial, kind=kind)))
+
+
+def assert_resumes_exactly(params, data_dir: Path, work: Path, networks: tuple[str, ...] = ("discriminator",)) -> None:
+    """Trains ``params`` (a generator from noise's family, whose checkpoint holds its generator,
+    ``networks`` and optimisers) uninterrupted into ``work/a`` and stopped at half its steps then
+    resumed into ``work/b``; asserts the saved generators, the checkpoints' ``networks`` and both
+    optimisers' states are equal bit for bit, that a run of half the steps is not the whole (the comparison can
+    fail), that nothing was validated, and that the saved generator loads as the params' model."""
+    from pyext.files import DataFiles, RunFiles
+    from pyext.models import FAMILIES, load_generator
+    from pyext.training import train
+
+    half = params.train.steps // 2
+    whole = train(params, DataFiles(data_dir), RunFiles(work / "a"), progress=False)
+    train(params, DataFiles(data_dir), RunFiles(work / "b"), until_step=half, progress=False)
+    assert train(params, DataFiles(data_dir), RunFiles(work / "b"), progress=False)["resumed_from"] == half
+    assert_same_weights(saved_weights(RunFiles(work / "a").generator), saved_weights(RunFiles(work / "b").generator))
+    a, b = (torch.load(RunFiles(d).checkpoint, weights_only=True) for d in (work / "a", work / "b"))
+    for network in networks:
+        assert_same_weights(a[network], b[network])
+    for optimizer in ("opt_g", "opt_d"):  # Adam's moments, RMSProp's averages
+        for k, state in a[optimizer]["state"].items():
+            assert all(torch.equal(v, b[optimizer]["state"][k][name]) for name, v in state.items()), (optimizer, k)
+    train(params, DataFiles(data_dir), RunFiles(work / "c"), until_step=half, progress=False)
+    c = torch.load(RunFiles(work / "c").checkpoint, weights_only=True)
+    assert not all(torch.equal(v, a["generator"][k]) for k, v in c["generator"].items())
+    assert whole["step"] == params.train.steps and whole["val_psnr"] is None  # a generator from noise: not validated
+    family = FAMILIES[params.model.family]
+    model = load_generator(RunFiles(work / "a").generator)
+    assert type(model) is family and model.config() == family.from_params(params).config()

@@ -7,8 +7,9 @@ import json
 import re
 from dataclasses import replace
 
+import pytest
 import torch
-from cases import TEST_PARAMS, moving_squares, with_multiscale, write_clips
+from cases import TEST_PARAMS, TINY_GENERATORS, family_params, moving_squares, with_multiscale, write_clips
 
 from bench import extract as bench_extract
 from bench import train as bench_train
@@ -34,6 +35,18 @@ def test_bench_train_times_each_lever_then_a_greedy_combination(tmp_path, capsys
         assert abs(float(per_s) - 1e3 / float(ms)) <= 0.01 * 1e3 / float(ms) + 0.01
     assert not kept.reference and kept.label() in {label.removesuffix(" (kept)") for _, label, *_ in rows}
     assert sum(label.endswith("(kept)") for _, label, *_ in rows) == 1
+
+
+@pytest.mark.parametrize("family", list(TINY_GENERATORS))
+def test_bench_train_times_a_generator_from_noise_on_native_and_reference_ops(tmp_path, capsys, family):
+    write_clips(tmp_path / "train.h5", moving_squares(8, 5, seed=0))
+    p = family_params(family, TINY_GENERATORS[family])
+    args = argparse.Namespace(steps=1, repeats=1, all=False, levers=["reference ops"])
+    bench_train.run_preset(family, p, torch.device("cpu"), ClipDataset(tmp_path / "train.h5"), args)
+    rows = re.findall(rf"^\| {family} \| alone \| ([^|]+?) \| [\d.]+ \|", capsys.readouterr().out, re.M)
+    assert [label.removesuffix(" (kept)") for label in rows] == ["base: eager, native ops, float32, contiguous",
+                                                                 "reference ops"]
+    assert set(bench_train.PRESET_FAMILIES) >= set(TINY_GENERATORS)  # main() times each family's preset
 
 
 def test_bench_extract_measures_the_demo_layout(tmp_path, capsys):

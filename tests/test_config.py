@@ -290,9 +290,10 @@ ERRORS = [
     ("ebgan-margin-0", _set("loss.adversarial.ebgan.margin", 0), "loss.adversarial.ebgan.margin",
      "expected a number >= 1e-09, got 0"),
     ("began-missing", lambda raw: raw["loss"]["adversarial"].pop("began"), "loss.adversarial.began", "missing key"),
-    ("family", _set("model.family", "gaai"), "model.family", "expected one of multiscale, gaia, got 'gaai'"),
+    ("family", _set("model.family", "gaai"), "model.family",
+     "expected one of multiscale, gaia, dcgan, lapgan, vaegan, got 'gaai'"),
     ("model-flat", lambda raw: raw["model"].update(raw["model"].pop("multiscale")), "model.scales",
-     "unknown key (known: attention, condition, d_norm, embedding, family, gaia, multiscale)"),
+     "unknown key (known: attention, condition, d_norm, dcgan, embedding, family, gaia, lapgan, multiscale, vaegan)"),
     ("condition", _set("model.condition", "projection"), "model.condition",
      "expected one of none, concat, acgan, got 'projection'"),
     ("embedding-0", _set("model.embedding", 0), "model.embedding", "expected an int >= 1, got 0"),
@@ -340,6 +341,56 @@ ERRORS = [
      "expected 0 or at most the smaller side of extract.frame_size (240), got 248"),
     ("finetune-gaia", _both(_set("model.family", "gaia"), _set("finetune.patch", 64)), "finetune.patch",
      "expected 0 with model.family: gaia (its autoencoders' sizes are fixed), got 64"),
+    # DCGAN: what it refuses, one line naming the key (its networks, its objectives, its starts)
+    ("dcgan-patch", _both(_set("model.family", "dcgan"), _set("clip.patch", 48)), "clip.patch",
+     "expected 32 or 64 with model.family: dcgan (its networks' sizes, as DCGAN's), got 48"),
+    ("dcgan-ebgan", _both(_set("model.family", "dcgan"), _set("loss.adversarial.kind", "ebgan")),
+     "loss.adversarial.kind",
+     "expected one of bce, minimax, lsgan, hinge, fgan, wgan, wgan_gp with model.family: dcgan (its discriminator is "
+     "a classifier; ebgan trains an autoencoder), got 'ebgan'"),
+    ("dcgan-pause", _both(_set("model.family", "dcgan"), _set("loss.adversarial.d_pause", 0.1)),
+     "loss.adversarial.d_pause", "expected 0 with model.family: dcgan (DCGAN updates D every step), got 0.1"),
+    ("dcgan-condition", _both(_set("model.family", "dcgan"), _set("model.condition", "acgan")), "model.condition",
+     "expected none with model.family: dcgan (its generator takes no class yet), got 'acgan'"),
+    ("dcgan-d-norm", _both(_set("model.family", "dcgan"), _set("model.d_norm", "spectral")), "model.d_norm",
+     "expected none with model.family: dcgan (DCGAN's discriminator normalises as its guidelines say: "
+     "model.dcgan.batch_norm), got 'spectral'"),
+    ("dcgan-attention", _both(_set("model.family", "dcgan"), _set("model.attention", True)), "model.attention",
+     "expected false with model.family: dcgan (DCGAN's networks have no attention block), got True"),
+    ("dcgan-finetune", _both(_set("model.family", "dcgan"), _set("finetune.patch", 64)), "finetune.patch",
+     "expected 0 with model.family: dcgan (its networks' sizes are fixed by clip.patch), got 64"),
+    ("dcgan-optimizer", _set("model.dcgan.optimizer", "sgd"), "model.dcgan.optimizer",
+     "expected one of adam, rmsprop, got 'sgd'"),
+    ("dcgan-latent-0", _set("model.dcgan.latent", 0), "model.dcgan.latent", "expected an int >= 1, got 0"),
+    # LAPGAN: its levels on the patch (the coarsest at least 8x8), the objectives, norms and starts it refuses
+    ("lapgan-coarsest", _both(_set("model.family", "lapgan"), _set("model.lapgan.levels", 4)), "clip.patch",
+     "expected a multiple of 2^(model.lapgan.levels - 1) = 8 of at least 64 with model.family: lapgan (every level "
+     "halves it, the coarsest at least 8x8), got 32"),
+    ("lapgan-halving", _both(_set("model.family", "lapgan"), _set("clip.patch", 34)), "clip.patch",
+     "expected a multiple of 2^(model.lapgan.levels - 1) = 4 of at least 32 with model.family: lapgan (every level "
+     "halves it, the coarsest at least 8x8), got 34"),
+    ("lapgan-began", _both(_set("model.family", "lapgan"), _set("loss.adversarial.kind", "began")),
+     "loss.adversarial.kind",
+     "expected one of bce, minimax, lsgan, hinge, fgan, wgan, wgan_gp with model.family: lapgan (each level's "
+     "discriminator is a classifier; began trains an autoencoder), got 'began'"),
+    ("lapgan-d-norm", _both(_set("model.family", "lapgan"), _set("model.d_norm", "batch")), "model.d_norm",
+     "expected none with model.family: lapgan (LAPGAN's discriminators have no normalisation layers), got 'batch'"),
+    ("lapgan-finetune", _both(_set("model.family", "lapgan"), _set("finetune.patch", 64)), "finetune.patch",
+     "expected 0 with model.family: lapgan (its levels' sizes are fixed by clip.patch), got 64"),
+    ("lapgan-levels-0", _set("model.lapgan.levels", 0), "model.lapgan.levels", "expected an int in 1..6, got 0"),
+    # VAE-GAN: DCGAN's sizes, D's hidden layer, the objectives and norms it refuses
+    ("vaegan-patch", _both(_set("model.family", "vaegan"), _set("clip.patch", 48)), "clip.patch",
+     "expected 32 or 64 with model.family: vaegan (its networks' sizes, as DCGAN's), got 48"),
+    ("vaegan-layer", _both(_set("model.family", "vaegan"), _set("model.vaegan.layer", 4)), "model.vaegan.layer",
+     "expected at most 3 with clip.patch: 32 (the discriminator's hidden layers), got 4"),
+    ("vaegan-ebgan", _both(_set("model.family", "vaegan"), _set("loss.adversarial.kind", "ebgan")),
+     "loss.adversarial.kind",
+     "expected one of bce, minimax, lsgan, hinge, fgan, wgan, wgan_gp with model.family: vaegan (its discriminator "
+     "is a classifier; ebgan trains an autoencoder), got 'ebgan'"),
+    ("vaegan-d-norm", _both(_set("model.family", "vaegan"), _set("model.d_norm", "spectral")), "model.d_norm",
+     "expected none with model.family: vaegan (VAE-GAN's discriminator normalises as DCGAN's: "
+     "model.vaegan.batch_norm), got 'spectral'"),
+    ("vaegan-gamma", _set("model.vaegan.gamma", -1), "model.vaegan.gamma", "expected a number >= 0, got -1"),
     # the evaluation's networks and patches, the best-of-many objective
     ("features-number", _set("evaluate.features", 3), "evaluate.features",
      "expected builtin (the project's own), a path, or '' for none, got 3"),
@@ -458,8 +509,10 @@ def test_unparsable_file(tmp_path, text, problem):
 
 
 def _with(text: str, key: str, value: str) -> str:
-    """``text`` (a params file) with the first ``key:`` line's value replaced, its comment kept."""
-    return re.sub(rf"(\n *{key}: )[^ \n]+", lambda m: m.group(1) + value, text, count=1)
+    """``text`` (a params file) with the first ``key:`` line of its ``train`` section (other sections
+    have keys of the same names: model.dcgan.lr_g) with its value replaced, its comment kept."""
+    head, train, rest = text.partition("\ntrain:")
+    return head + train + re.sub(rf"(\n *{key}: )[^ \n]+", lambda m: m.group(1) + value, rest, count=1)
 
 
 def test_numbers_in_scientific_notation_are_numbers(tmp_path):

@@ -205,18 +205,9 @@ def test_two_process_gaia_balances_on_averaged_errors_and_keeps_replicas_identic
     # The balancing reads errors averaged over the processes, so every replica sets the same rates
     # and, with gradients averaged, keeps the same weights (the pairs and the structure term stay
     # within each process's share: a distributed run is not one process's run on the whole batch).
-    import os
-    import subprocess
-    from pathlib import Path
+    from cases import two_processes
 
-    from cases import REPO
-    script = tmp_path / "ddp_gaia.py"
-    script.write_text(_DDP_SCRIPT)
-    torchrun = Path(sys.executable).with_name("torchrun")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29523", str(script),
-                           str(TEST_PARAMS)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = two_processes(_DDP_SCRIPT, tmp_path, 29523)
     assert "replicas agree" in done.stdout
 
 
@@ -236,26 +227,6 @@ def test_gaia_params_are_checked_with_one_line_naming_the_key():
     raw["model"]["gaia"]["frames"] = 2
     with pytest.raises(ParamsError, match="model.gaia.frames"):
         parse_params(raw)
-
-
-def test_the_predictors_commands_refuse_a_gaia_model_with_one_line(tmp_path, capsys):
-    import numpy as np
-
-    from pyext import cli
-    from pyext.data.video import write_video
-    from pyext.models import generator_file
-
-    params = _gaia_params()
-    torch.save(generator_file(GAIA.from_params(params)), tmp_path / "gaia.pt")
-    write_video(tmp_path / "video.avi", np.zeros((8, 32, 32, 3), np.uint8))
-    argv = [str(tmp_path / "video.avi"), "--out", str(tmp_path / "out.mp4"), "--model", str(tmp_path / "gaia.pt")]
-    with pytest.raises(SystemExit) as exc_info:
-        cli.main(["predict", *argv])
-    assert exc_info.value.code == 2
-    assert capsys.readouterr().err.splitlines() == [
-        f"predict: {tmp_path / 'gaia.pt'}: a gaia model, which predicts no frames "
-        "(model.family: gaia trains autoencoders)"]
-    assert not (tmp_path / "out.mp4").exists()
 
 
 def test_the_pipeline_trains_and_evaluates_gaia_with_every_output(tmp_path):

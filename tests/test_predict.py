@@ -346,3 +346,23 @@ def test_a_video_too_large_for_the_machines_memory_is_refused_before_decoding(tm
         f"{(need - 1) / 2**30:.1f} GiB this machine has free: pass a smaller --max-size (or --from-end, or a larger "
         "--stride)")
     assert decoded == [] and not (tmp_path / "p.mp4").exists()
+
+
+@pytest.mark.parametrize("family,config,trains", [
+    ("gaia", {"frames": 5, "patch": 32, "latent": 8, "width": 0.1}, "autoencoders"),
+    ("dcgan", {"size": 32, "latent": 8, "width": 0.125}, "a generator of images from noise"),
+    ("lapgan", {"size": 32, "levels": 3, "latent": 8, "width": 0.0625}, "a generator of images from noise"),
+    ("vaegan", {"size": 32, "latent": 8, "width": 0.125}, "a generator of images from noise")])
+def test_cli_refuses_a_model_that_predicts_no_frames_with_one_line(tmp_path, capsys, family, config, trains):
+    from pyext.models import FAMILIES
+
+    torch.save(generator_file(FAMILIES[family](**config)), tmp_path / "model.pt")
+    write_video(tmp_path / "video.avi", np.zeros((8, 32, 32, 3), np.uint8))
+    argv = [str(tmp_path / "video.avi"), "--out", str(tmp_path / "out.mp4"), "--model", str(tmp_path / "model.pt")]
+    with pytest.raises(SystemExit) as exc_info:
+        cli.main(["predict", *argv])
+    assert exc_info.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"predict: {tmp_path / 'model.pt'}: a {family} model, which predicts no frames (model.family: {family} trains "
+        f"{trains})"]
+    assert not (tmp_path / "out.mp4").exists()

@@ -25,7 +25,8 @@ class EvaluateParams:
             exceeds this many pixels.
         pictures: test clips drawn as PNG grids and GIFs (GAIA: samples and interpolated pairs).
         patches: GAIA's evaluation samples: moving patches cut from the test clips
-            (:mod:`pyext.evaluation.gaia`).
+            (:mod:`pyext.evaluation.gaia`); a generator from noise is measured against one frame of
+            each, as many generated images (:mod:`pyext.evaluation.generation`).
         features: the feature extractor of FID and KID (:mod:`pyext.evaluation.fid`): ``builtin``
             (the project's own, :mod:`pyext.evaluation.extractor`), a TorchScript file (patches
             ``(N, 3, P, P)`` RGB float32 in [0, 1] -> ``(N, d)``) relative to the params file, or ''

@@ -27,12 +27,16 @@ class Objective:
         discriminator: the discriminator it trains (:data:`pyext.config.model.DISCRIMINATORS`).
         pause: whether DeePSiM's pause of D applies: it reads the ratio of D's loss to G's
             adversarial loss, which needs both positive.
+        per_clip: whether its loss needs D's answer for each clip to depend on that clip alone
+            (WGAN-GP's per-clip gradient penalty): a discriminator of its own family (DCGAN's)
+            then replaces batch norm.
         rules: what it refuses of its own, given the params.
     """
 
     module: str
     discriminator: str = "multiscale"
     pause: bool = False
+    per_clip: bool = False
     rules: Callable[..., Iterator[Rule]] = _no_rules
 
 
@@ -65,7 +69,7 @@ OBJECTIVES: dict[str, Objective] = {
     "hinge": Objective(f"{_ADVERSARIAL}.hinge"),
     "fgan": Objective(f"{_ADVERSARIAL}.fgan"),
     "wgan": Objective(f"{_ADVERSARIAL}.wasserstein"),
-    "wgan_gp": Objective(f"{_ADVERSARIAL}.wasserstein", rules=_per_clip_penalty),
+    "wgan_gp": Objective(f"{_ADVERSARIAL}.wasserstein", per_clip=True, rules=_per_clip_penalty),
     "ebgan": Objective(f"{_ADVERSARIAL}.energy", discriminator="autoencoder"),
     "began": Objective(f"{_ADVERSARIAL}.energy", discriminator="autoencoder"),
 }

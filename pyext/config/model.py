@@ -19,9 +19,14 @@ from .rules import Expect, Rule, _Betas, _Bool, _choice, _Count, _float, _int, _
 
 __all__ = ["FAMILIES", "DISCRIMINATORS", "CONDITIONS", "D_NORMS", "SKIPS", "MODEL_MAX_SCALES", "TABLE1_DISCRIMINATOR",
            "Family",
-           "DiscriminatorFacts", "ConditionFacts", "MultiScaleParams", "GAIAParams", "ModelParams", "rules"]
+           "DiscriminatorFacts", "ConditionFacts", "MultiScaleParams", "GAIAParams", "ImageGANOptimiser", "DCGANParams",
+           "LAPGANParams", "VAEGANParams", "ModelParams", "DCGAN_SIZES", "LAPGAN_COARSEST", "rules"]
 
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
+# The image sides DCGAN's networks are built for (clip.patch): CIFAR-10's 32 and the paper's 64.
+DCGAN_SIZES = (32, 64)
+# The side of LAPGAN's coarsest level is at least this (Denton et al. 2015 start CIFAR-10 at 8x8).
+LAPGAN_COARSEST = 8
 # Normalisations of the discriminator's layers (pyext.models.blocks): the paper's none, SN-GAN's
 # spectral, DCGAN's batch.
 D_NORMS = ("none", "spectral", "batch")
@@ -83,7 +88,9 @@ class Family:
             another family reads keeps a finished run valid.
         patch: the rule its networks put on a patch side (training and fine-tuning patches).
         objective: whether it trains the adversarial objective's discriminator (``loss.adversarial``)
-            where ``loss.adv > 0``; a family with a discriminator of its own ignores those keys.
+            where ``loss.adv > 0``, under that discriminator's and the objective's rules; a family
+            with a discriminator of its own (GAIA's; DCGAN's, judged by the objective's losses) has
+            its own rules instead.
         finetune: why it cannot go on learning on larger patches; '' where it can.
         rules: its own rules that span keys, given the params.
     """
@@ -161,10 +168,63 @@ def _autoencoder_refusals(p, chosen_by: str) -> Iterator[Rule]:
                f"none with {chosen_by} (its autoencoder discriminator has no class input or head)", model.condition)
 
 
+def _dcgan_sizes(family: str) -> PatchRule:
+    """The rule on the patch of a family built on DCGAN's networks: one of their sizes."""
+    def rule(p, patch: int) -> tuple[bool, str]:
+        return (patch in DCGAN_SIZES,
+                f"{' or '.join(map(str, DCGAN_SIZES))} with model.family: {family} (its networks' sizes, as DCGAN's)")
+    return rule
+
+
+def _vaegan_rules(p) -> Iterator[Rule]:
+    yield from _image_gan_rules("vaegan", "VAE-GAN", "its discriminator is a classifier",
+                                "VAE-GAN's discriminator normalises as DCGAN's: model.vaegan.batch_norm")(p)
+    layers = max(1, p.clip.patch.bit_length() - 3)  # its discriminator's hidden layers: the side halved down to 4x4
+    yield Rule("model.vaegan.layer", p.model.vaegan.layer <= layers,
+               f"at most {layers} with clip.patch: {p.clip.patch} (the discriminator's hidden layers)",
+               p.model.vaegan.layer)
+
+
+def _image_gan_rules(family: str, paper: str, discriminator: str, d_norm: str) -> Callable[[Any], Iterator[Rule]]:
+    """The rules of a family that trains a generator from noise against discriminators of its own,
+    classifiers of images judged by the objective's losses: ``paper`` names it in the refusals,
+    ``discriminator`` says what its discriminators are, ``d_norm`` how they normalise instead of
+    ``model.d_norm``."""
+    def rules(p) -> Iterator[Rule]:
+        from .loss import OBJECTIVES  # loss's table imports this module's
+
+        model, adversarial = p.model, p.loss.adversarial
+        # A classifier of images: the objectives that judge through one apply.
+        judging = [name for name, facts in OBJECTIVES.items() if facts.discriminator == "multiscale"]
+        yield Rule("loss.adversarial.kind", adversarial.kind in judging,
+                   f"one of {', '.join(judging)} with model.family: {family} ({discriminator}; "
+                   f"{adversarial.kind} trains an autoencoder)", adversarial.kind)
+        yield Rule("loss.adversarial.d_pause", adversarial.d_pause == 0,
+                   f"0 with model.family: {family} ({paper} updates D every step)", adversarial.d_pause)
+        yield Rule("model.condition", model.condition == "none",
+                   f"none with model.family: {family} (its generator takes no class yet)", model.condition)
+        yield Rule("model.d_norm", model.d_norm == "none",
+                   f"none with model.family: {family} ({d_norm})", model.d_norm)
+        yield Rule("model.attention", not model.attention,
+                   f"false with model.family: {family} ({paper}'s networks have no attention block)", model.attention)
+    return rules
+
+
+def _lapgan_patch(p, patch: int) -> tuple[bool, str]:
+    levels = p.model.lapgan.levels
+    step = 2 ** (levels - 1)
+    return (patch % step == 0 and patch // step >= LAPGAN_COARSEST,
+            f"a multiple of 2^(model.lapgan.levels - 1) = {step} of at least {LAPGAN_COARSEST * step} with "
+            f"model.family: lapgan (every level halves it, the coarsest at least {LAPGAN_COARSEST}x{LAPGAN_COARSEST})")
+
+
 # The keys of train a run reads are the same for every family of the paper's optimisers; GAIA's own
 # rates and Adam settings are in its section.
 _TRAINING_RUN = ("train.steps", "train.batch_size", "train.seed", "train.augment", "train.colour_jitter",
                  "train.precision", "train.channels_last")
+
+# The keys of train a generator from noise's run reads (its rates and optimiser are its own section's).
+_IMAGE_RUN = ("train.steps", "train.batch_size", "train.seed", "train.precision", "train.channels_last")
 
 FAMILIES: dict[str, Family] = {
     # The paper's multi-scale predictor (Table 1), trained by Algorithm 1.
@@ -179,6 +239,29 @@ FAMILIES: dict[str, Family] = {
         model="pyext.models.gaia", step="pyext.training.steps.gaia", evaluation="pyext.evaluation.gaia",
         reads=("clip", "model.d_norm", "model.gaia", "loss.feature", "loss.comparator", *_TRAINING_RUN),
         patch=_gaia_patch, objective=False, finetune="its autoencoders' sizes are fixed", rules=_gaia_rules),
+    # DCGAN (Radford et al. 2016): a generator of images from noise, trained on the patches' frames
+    # with the objective's losses alone (its discriminator is its own, not Table 1's).
+    "dcgan": Family(
+        model="pyext.models.dcgan", step="pyext.training.steps.dcgan", evaluation="pyext.evaluation.generation",
+        reads=("clip", "model.dcgan", "loss.adversarial", *_IMAGE_RUN),
+        patch=_dcgan_sizes("dcgan"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
+        rules=_image_gan_rules("dcgan", "DCGAN", "its discriminator is a classifier",
+                               "DCGAN's discriminator normalises as its guidelines say: model.dcgan.batch_norm")),
+    # LAPGAN (Denton et al. 2015): a Laplacian pyramid of conditional GANs, one per level, trained
+    # independently on the real pyramid's levels with the objective's losses.
+    "lapgan": Family(
+        model="pyext.models.lapgan", step="pyext.training.steps.lapgan", evaluation="pyext.evaluation.generation",
+        reads=("clip", "model.lapgan", "loss.adversarial", *_IMAGE_RUN),
+        patch=_lapgan_patch, objective=False, finetune="its levels' sizes are fixed by clip.patch",
+        rules=_image_gan_rules("lapgan", "LAPGAN", "each level's discriminator is a classifier",
+                               "LAPGAN's discriminators have no normalisation layers")),
+    # VAE-GAN (Larsen et al. 2016): a VAE whose decoder is the generator (DCGAN's), its
+    # reconstructions measured in a hidden layer of the discriminator, with the objective's GAN term.
+    "vaegan": Family(
+        model="pyext.models.vaegan", step="pyext.training.steps.vaegan", evaluation="pyext.evaluation.generation",
+        reads=("clip", "model.vaegan", "loss.adversarial", *_IMAGE_RUN),
+        patch=_dcgan_sizes("vaegan"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
+        rules=_vaegan_rules),
 }
 
 DISCRIMINATORS: dict[str, DiscriminatorFacts] = {
@@ -250,16 +333,105 @@ class GAIAParams:
 
 
 @section
+class ImageGANOptimiser:
+    """The optimiser keys of a family that trains a generator from noise with its own optimiser
+    and constant rates, not ``train.optimizer``/``lr_*``/``betas`` (DCGAN, LAPGAN, VAE-GAN).
+
+    Attributes:
+        optimizer: ``adam`` (DCGAN's) or ``rmsprop`` (WGAN's, VAE-GAN's), for every network.
+        lr_g, lr_d: the generator's (and an encoder's) and the discriminator's learning rates.
+        betas: Adam's ``(beta1, beta2)``.
+    """
+
+    optimizer: _choice("adam", "rmsprop")
+    lr_g: _float(0)
+    lr_d: _float(0)
+    betas: _Betas
+
+
+@section
+class DCGANParams(ImageGANOptimiser):
+    """DCGAN's networks and optimisers (``model.family: dcgan``; Radford et al. 2016,
+    :mod:`pyext.models.dcgan`, :mod:`pyext.training.steps.dcgan`). It trains with these rates and
+    optimiser (:class:`ImageGANOptimiser`: the paper's Adam 2e-4, betas [0.5, 0.999]), not
+    ``train.optimizer``/``lr_*``/``betas``, at constant rates; its losses are the objective's alone
+    (``loss.adversarial``: not ``loss.adv``, ``lp``, ``gdl`` or ``feature``, which are the
+    predictor's), on one frame of each training patch, without ``train.augment``.
+
+    Attributes:
+        latent: the size of the noise z (the paper's 100).
+        width: multiplies every map count (1: 64 maps at the layer next to the image, doubling per
+            halving of the side; the paper's 64x64 generator has 128 there).
+        batch_norm: batch norm in G and D but G's output and D's input layers (the guidelines);
+            under an objective whose loss is per clip (WGAN-GP) D takes layer norm instead.
+    """
+
+    latent: _Count
+    width: _float(1e-3)
+    batch_norm: _Bool
+
+
+@section
+class LAPGANParams(ImageGANOptimiser):
+    """LAPGAN's pyramid of GANs and their optimisers (``model.family: lapgan``; Denton et al. 2015,
+    :mod:`pyext.models.lapgan`, :mod:`pyext.training.steps.lapgan`), trained as DCGAN is (one frame
+    of each training patch, the objective's losses alone, these rates and optimiser:
+    :class:`ImageGANOptimiser`).
+
+    Attributes:
+        levels: pyramid levels, >= 1: a plain GAN at the coarsest (``clip.patch / 2^(levels-1)``,
+            at least 8x8) and a conditional GAN per finer level (the paper's CIFAR-10 model: 3
+            levels, 8x8 to 32x32).
+        latent: the size of the coarsest level's noise vector (the paper's 100); each finer level
+            takes a noise plane of its own side instead.
+        width: multiplies every layer's size (1: the paper's 1200/600 units of the coarsest G/D,
+            128 maps in the finer levels' convolutions).
+    """
+
+    levels: _int(1, 6)
+    latent: _Count
+    width: _float(1e-3)
+
+
+@section
+class VAEGANParams(ImageGANOptimiser):
+    """VAE-GAN's networks, terms and optimisers (``model.family: vaegan``; Larsen et al. 2016,
+    :mod:`pyext.models.vaegan`, :mod:`pyext.training.steps.vaegan`), trained on one frame of each
+    training patch as DCGAN is, with these rates and optimiser (:class:`ImageGANOptimiser`; the
+    encoder's and decoder's ``lr_g``; the paper's RMSProp 3e-4).
+
+    Attributes:
+        latent: the code's size.
+        width: multiplies every map count of the encoder, decoder (DCGAN's generator) and discriminator.
+        batch_norm: batch norm in all three as DCGAN's guidelines place it (layer norm in D under an
+            objective whose loss is per image).
+        layer: the discriminator's hidden layer ``l`` where reconstructions are measured (1-based,
+            at most ``log2(clip.patch / 4)``).
+        gamma: the weight of the likelihood against the GAN term in the decoder's loss.
+        kl_weight: the weight of the KL term in the encoder's loss (the paper's 1).
+    """
+
+    latent: _Count
+    width: _float(1e-3)
+    batch_norm: _Bool
+    layer: _Count
+    gamma: _float(0)
+    kl_weight: _float(0)
+
+
+@section
 class ModelParams:
     """The model: one key picks the family (:data:`FAMILIES`, :mod:`pyext.models`); each family
     reads its knobs from the section under its name.
 
     Attributes:
-        family: the model family: ``multiscale`` (the paper's predictor) or ``gaia``.
+        family: the model family: ``multiscale`` (the paper's predictor), ``gaia``, or a generator
+            from noise: ``dcgan``, ``lapgan`` or ``vaegan``.
         d_norm: the discriminator's normalisation (:data:`D_NORMS`, :mod:`pyext.models.blocks`):
             ``none`` (the paper), ``spectral`` (SN-GAN, Miyato et al. 2018: every weight divided
             by its largest singular value) or ``batch`` (DCGAN: batch norm after every convolution
-            but the first, real and generated clips normalised apart). GAIA: ``none`` or ``spectral``.
+            but the first, real and generated clips normalised apart). GAIA: ``none`` or ``spectral``;
+            DCGAN: ``none`` (its discriminator normalises by its guidelines, ``model.dcgan.batch_norm``).
         attention: a self-attention block (SAGAN, Zhang et al. 2018) in the discriminator at every
             scale and in the generator at its coarse scales (the multi-scale family, Table 1's
             discriminator).
@@ -270,6 +442,9 @@ class ModelParams:
         embedding: ``concat``: the class embedding's size (the channels it adds).
         multiscale: the knobs of the paper's networks.
         gaia: the knobs of GAIA's autoencoders and their training.
+        dcgan: the knobs of DCGAN's networks and their training.
+        lapgan: the knobs of LAPGAN's pyramid of GANs and their training.
+        vaegan: the knobs of VAE-GAN's networks, terms and training.
     """
 
     family: named(FAMILIES)
@@ -279,6 +454,9 @@ class ModelParams:
     embedding: _Count
     multiscale: MultiScaleParams
     gaia: GAIAParams
+    dcgan: DCGANParams
+    lapgan: LAPGANParams
+    vaegan: VAEGANParams
 
 
 def rules(p) -> Iterator[Rule]:

@@ -214,6 +214,61 @@ def distances(features: FrameFeatures, truth: str, methods: list[str], subsets: 
     return out
 
 
+PR_NEIGHBOURS = 3  # k of the k-NN balls of precision and recall (Kynkaanniemi et al. 2019 use 3)
+_ROWS = 1024  # rows of a distance matrix computed at a time (bounds the memory of large sets)
+
+
+def _nearest(points: np.ndarray, centres: np.ndarray, k: int, skip_self: bool = False) -> np.ndarray:
+    """Per row of ``points`` ``(N, d)``, the Euclidean distance to its ``k``-th nearest row of
+    ``centres`` ``(M, d)`` (k = 1: the nearest); with ``skip_self`` (``points`` is ``centres``), not
+    counting the row itself."""
+    k = k + skip_self
+    out = np.empty(len(points))
+    c = torch.as_tensor(centres, dtype=torch.float64)
+    for lo in range(0, len(points), _ROWS):
+        d = torch.cdist(torch.as_tensor(points[lo:lo + _ROWS], dtype=torch.float64), c)
+        out[lo:lo + _ROWS] = d.kthvalue(k, dim=1).values.numpy()
+    return out
+
+
+def _covered(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Per row of ``points``, whether it lies in some ball of ``centres`` with ``radii`` (boundary included)."""
+    inside = np.zeros(len(points), bool)
+    c, r = torch.as_tensor(centres, dtype=torch.float64), torch.as_tensor(radii, dtype=torch.float64)
+    for lo in range(0, len(points), _ROWS):
+        d = torch.cdist(torch.as_tensor(points[lo:lo + _ROWS], dtype=torch.float64), c)
+        inside[lo:lo + _ROWS] = (d <= r[None]).any(dim=1).numpy()
+    return inside
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = PR_NEIGHBOURS) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019, eq. 1-2) of feature sets ``real``
+    ``(N, d)`` and ``fake`` ``(M, d)``: each set's manifold is the union of balls around its
+    features reaching their ``k``-th nearest neighbour in the same set; precision is the share of
+    ``fake`` inside the real manifold (are the samples realistic?), recall the share of ``real``
+    inside the generated one (is the data's variety covered?).
+
+    Example:
+        >>> x = np.arange(10.0)[:, None]
+        >>> precision_recall(x, x), precision_recall(x, x + 100)
+        ((1.0, 1.0), (0.0, 0.0))
+
+    Raises:
+        ValueError: a set of no more than ``k`` features (no k-th neighbour).
+    """
+    for name, x in (("real", real), ("fake", fake)):
+        if len(x) <= k:
+            raise ValueError(f"precision and recall need more than k = {k} {name} features, got {len(x)}")
+    precision = _covered(fake, real, _nearest(real, real, k, skip_self=True)).mean()
+    recall = _covered(real, fake, _nearest(fake, fake, k, skip_self=True)).mean()
+    return float(precision), float(recall)
+
+
+def nearest_real(fake: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """Per feature of ``fake`` ``(M, d)``, its distance to the nearest of ``real`` ``(N, d)``: ``(M,)``."""
+    return _nearest(fake, real, 1)
+
+
 CROP_STRIDE = 4  # the grid, in pixels, the moving crops' corners are drawn from
 # The classifier sees the square CONTEXT times a patch's side centred on each moving patch: an object
 # of the uncertain-futures set spans 28-48 px, so a 32-px patch shows an edge of one, not its shape.
@@ -295,5 +350,6 @@ def networks(params, device: torch.device, surroundings: bool = True) \
     return features, classifier, refused
 
 
-__all__ = ["CONTEXT", "FrameFeatures", "class_accuracy", "distances", "frechet_distance", "inception_score",
-           "inception_scores", "kernel_distance", "moving_crops", "networks", "seeded_rows", "tiles"]
+__all__ = ["CONTEXT", "PR_NEIGHBOURS", "FrameFeatures", "class_accuracy", "distances", "frechet_distance",
+           "inception_score", "inception_scores", "kernel_distance", "moving_crops", "nearest_real", "networks",
+           "precision_recall", "seeded_rows", "tiles"]

@@ -6,6 +6,9 @@
 - :mod:`.multiscale`: the paper's generator and discriminator (Table 1).
 - :mod:`.autoencoder`: the autoencoder discriminator of the energy-based objectives.
 - :mod:`.gaia`: GAIA's two autoencoders (Sainburg et al. 2018), a family that predicts nothing.
+- :mod:`.dcgan`: DCGAN's generator from noise and discriminator (Radford et al. 2016).
+- :mod:`.lapgan`: LAPGAN's pyramid of generators and discriminators (Denton et al. 2015).
+- :mod:`.vaegan`: VAE-GAN's encoder, decoder (the generator) and discriminator (Larsen et al. 2016).
 - :mod:`.files`: the saved generator file.
 
 A new family is its modules (a :class:`Model`, usually :class:`Predictor`, subclass with
@@ -13,12 +16,12 @@ A new family is its modules (a :class:`Model`, usually :class:`Predictor`, subcl
 :mod:`pyext.evaluation`) plus one entry of :data:`pyext.config.FAMILIES` naming them (and its params
 section); the registries import a family's modules when its name is first used.
 """
-from .base import (DISCRIMINATORS, FAMILIES, Model, Predictor, clip_pyramid, draw_latents, register_discriminator,
-                   register_family)
+from .base import (DISCRIMINATORS, FAMILIES, Model, NoiseGenerator, Predictor, clip_pyramid, draw_latents,
+                   register_discriminator, register_family)
 from .files import GENERATOR_FORMAT, evaluated_generator, generator_file, load_generator, load_predictor
 from .multiscale import MultiScaleDiscriminator, MultiScaleGenerator
 
 
 __all__ = ["DISCRIMINATORS", "FAMILIES", "GENERATOR_FORMAT", "Model", "MultiScaleDiscriminator",
-           "MultiScaleGenerator", "Predictor", "clip_pyramid", "draw_latents", "evaluated_generator", "generator_file", "load_generator", "load_predictor",
-           "register_discriminator", "register_family"]
+           "MultiScaleGenerator", "NoiseGenerator", "Predictor", "clip_pyramid", "draw_latents", "evaluated_generator",
+           "generator_file", "load_generator", "load_predictor", "register_discriminator", "register_family"]

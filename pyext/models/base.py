@@ -4,7 +4,9 @@ helpers the networks share.
 - A *family* (``model.family``) is a :class:`Model` class, built from the params by
   :meth:`Model.from_params` and rebuilt from a saved generator file by its ``config()``. Most are
   predictors, frames in, frames out (:class:`Predictor`): evaluation and prediction use only that
-  interface. GAIA (:mod:`.gaia`) is an autoencoder pair that predicts nothing.
+  interface. GAIA (:mod:`.gaia`) is an autoencoder pair that predicts nothing. A generator from
+  noise (:class:`NoiseGenerator`: DCGAN, :mod:`.dcgan`; LAPGAN, :mod:`.lapgan`; VAE-GAN's decoder,
+  :mod:`.vaegan`) makes images from latents alone.
 - A *discriminator* family is chosen by the adversarial objective (its ``discriminator``
   attribute): Table 1's classifier (``multiscale``), or an autoencoder (``autoencoder``: EBGAN,
   BEGAN).
@@ -25,8 +27,8 @@ from ..config import DISCRIMINATORS as _DISCRIMINATOR_TABLE
 from ..config import FAMILIES as _FAMILY_TABLE
 from ..registry import Registry
 
-__all__ = ["DISCRIMINATORS", "FAMILIES", "Model", "Predictor", "clip_pyramid", "draw_latents", "register_discriminator",
-           "register_family", "seeded_generator"]
+__all__ = ["DISCRIMINATORS", "FAMILIES", "Model", "NoiseGenerator", "Predictor", "clip_pyramid", "draw_latents",
+           "register_discriminator", "register_family", "seeded_generator"]
 
 
 class Model(nn.Module):
@@ -36,6 +38,7 @@ class Model(nn.Module):
     """
 
     family: str = ""  # the registered name (set by register_family)
+    trains: str = ""  # what its family trains, in words, where it is no predictor (the commands' refusals)
 
     @classmethod
     def from_params(cls, params: Any) -> Model:
@@ -94,6 +97,49 @@ class Predictor(Model):
             out.append(y)
             window = torch.cat([window, y], dim=1)[:, -self.input_frames:]
         return torch.cat(out, dim=1)
+
+
+class NoiseGenerator(Model):
+    """A generator of images from noise: latents ``z`` ``(B, latent)`` (and, where conditioned,
+    classes) in, square RGB images ``(B, 3, size, size)`` in [-1, 1] out. Nothing goes in from a
+    real sample, so it predicts no frames.
+
+    Subclasses set ``latent`` and ``size`` and define :meth:`forward`, besides :class:`Model`'s; a
+    class-conditioned one sets ``classes`` (0: none).
+    """
+
+    trains = "a generator of images from noise"
+    latent: int
+    size: int
+    classes: int = 0
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Latents ``(B, latent)`` (of classes ``labels`` ``(B,)``, where conditioned) -> images
+        ``(B, 3, size, size)`` in [-1, 1]."""
+        raise NotImplementedError
+
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor | None:
+        """A generator that also encodes (VAE-GAN's) gives its reconstructions of real images
+        ``(B, 3, size, size)`` in [-1, 1] (the same shape); one that does not, None."""
+        return None
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` images ``(n, 3, size, size)`` in [-1, 1] from standard normal latents drawn on the
+        CPU with ``generator`` (a seeded one, :func:`seeded_generator`, draws the same latents
+        wherever the model lives; None: torch's global generator), in the model's current mode.
+
+        Example:
+            >>> from pyext.models.dcgan import DCGAN
+            >>> DCGAN(size=32, latent=8, width=0.05).eval().sample(2, generator=seeded_generator([0])).shape
+            torch.Size([2, 3, 32, 32])
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be an int >= 1, got {n!r}")
+        z = torch.randn(n, self.latent, generator=generator)
+        weight = next(self.parameters())  # the latents in the model's device and dtype
+        return self(z.to(weight.device, weight.dtype), labels)
 
 
 def seeded_generator(seed: Sequence[int]) -> torch.Generator:

@@ -5,7 +5,8 @@
 - :func:`spectral_norm_all`: SN-GAN's spectral normalisation (Miyato et al. 2018) of every
   convolution and linear layer of a network.
 - :class:`SplitBatchNorm2d`: DCGAN's batch norm in D (Radford et al. 2016), with real and generated
-  clips normalised apart although they pass through D in one call.
+  clips normalised apart although they pass through D in one call; :func:`synchronised` makes a
+  network's batch norms synchronised over a distributed run's processes.
 - :class:`ClassChannels`: cGAN's class input (Mirza & Osindero 2014), a learned embedding of the
   class broadcast as extra channels of a feature map.
 """
@@ -57,6 +58,16 @@ def spectral_norm_all(network: nn.Module) -> nn.Module:
     return network
 
 
+def _in_groups(norm: nn.Module, normalise, x: torch.Tensor) -> torch.Tensor:
+    """``normalise`` (a batch norm's own forward) applied to each run of ``norm.group`` samples of
+    ``x`` apart in training (the whole batch where ``group`` is None or covers it, and in eval)."""
+    if not norm.training or norm.group is None or x.shape[0] <= norm.group:
+        return normalise(x)
+    if x.shape[0] % norm.group:
+        raise ValueError(f"batch norm groups of {norm.group} samples, got a batch of {x.shape[0]}")
+    return torch.cat([normalise(part) for part in x.split(norm.group)])
+
+
 class SplitBatchNorm2d(nn.BatchNorm2d):
     """Batch norm whose training statistics are taken over each run of ``group`` consecutive
     samples apart: D judges real and generated clips in one call (a distributed D allows one forward
@@ -64,24 +75,52 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
     The running statistics are updated once per group, as they would be by separate forwards.
 
     ``group`` is set by :func:`set_batch_groups` (None: the whole batch, plain batch norm). In a
-    distributed run each process normalises with its own statistics (not synchronised).
+    distributed run each process normalises with its own statistics (not synchronised), unless
+    :func:`synchronised` made it a :class:`SyncSplitBatchNorm`.
     """
 
     group: int | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.group is None or x.shape[0] <= self.group:
-            return super().forward(x)
-        if x.shape[0] % self.group:
-            raise ValueError(f"batch norm groups of {self.group} samples, got a batch of {x.shape[0]}")
-        return torch.cat([super(SplitBatchNorm2d, self).forward(part) for part in x.split(self.group)])
+        return _in_groups(self, super().forward, x)
+
+
+class SyncSplitBatchNorm(nn.SyncBatchNorm):
+    """:class:`SplitBatchNorm2d` with each group's statistics taken over that group's rows on every
+    process of a distributed run (SyncBatchNorm: every process normalises the same groups in the same
+    order, so the synchronised calls pair up). PyTorch synchronises on GPUs only; outside a
+    distributed run it is :class:`SplitBatchNorm2d`."""
+
+    group: int | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _in_groups(self, super().forward, x)
+
+
+def synchronised(network: nn.Module) -> nn.Module:
+    """``network`` with every ``BatchNorm2d`` synchronised over the processes of a distributed run:
+    a plain one as ``nn.SyncBatchNorm``, a :class:`SplitBatchNorm2d` as a :class:`SyncSplitBatchNorm`
+    of the same groups; weights, running statistics and devices kept. Changed in place, returned."""
+    for name, child in network.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            kind = SyncSplitBatchNorm if isinstance(child, SplitBatchNorm2d) else nn.SyncBatchNorm
+            sync = kind(child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats)
+            state = child.state_dict()
+            sync.load_state_dict(state)
+            sync.group = getattr(child, "group", None)
+            if state:  # where its weights and statistics live
+                sync.to(next(iter(state.values())).device)
+            setattr(network, name, sync.train(child.training))
+        else:
+            synchronised(child)
+    return network
 
 
 def set_batch_groups(network: nn.Module, group: int) -> None:
-    """Sets the group size of every :class:`SplitBatchNorm2d` of ``network``: the batch of one
-    kind of clips (this process's share of ``train.batch_size``)."""
+    """Sets the group size of every :class:`SplitBatchNorm2d` (and :class:`SyncSplitBatchNorm`) of
+    ``network``: the batch of one kind of clips (this process's share of ``train.batch_size``)."""
     for module in network.modules():
-        if isinstance(module, SplitBatchNorm2d):
+        if isinstance(module, (SplitBatchNorm2d, SyncSplitBatchNorm)):
             module.group = group
 
 
@@ -147,5 +186,5 @@ class ClassChannels(nn.Module):
         return torch.cat([x, e], dim=1)
 
 
-__all__ = ["ClassChannels", "SelfAttention", "SplitBatchNorm2d", "check_labels", "pick_layers", "set_batch_groups",
-           "spectral_norm_all", "tapped"]
+__all__ = ["ClassChannels", "SelfAttention", "SplitBatchNorm2d", "SyncSplitBatchNorm", "check_labels", "pick_layers",
+           "set_batch_groups", "spectral_norm_all", "synchronised", "tapped"]

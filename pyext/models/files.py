@@ -33,7 +33,8 @@ def _first_line(exc: Exception) -> str:
 
 def load_generator(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Model:
     """A trained model from ``path`` (``models/generator.pt``) of whichever registered family it
-    names, its config restored, in eval mode (a :class:`~.base.Predictor` for every family but GAIA's).
+    names, its config restored, in eval mode (a :class:`~.base.Predictor`, GAIA's autoencoders or a
+    :class:`~.base.NoiseGenerator`).
 
     Raises:
         FileNotFoundError: no such file.
@@ -63,13 +64,13 @@ def load_predictor(path: str | os.PathLike, map_location: str | torch.device = "
     """:func:`load_generator` for commands that predict frames.
 
     Raises:
-        ValueError: also when the file holds a model that predicts no frames (GAIA's autoencoders),
-            naming its family.
+        ValueError: also when the file holds a model that predicts no frames (GAIA's autoencoders,
+            a generator from noise), naming its family and what it trains.
     """
     model = load_generator(path, map_location)
     if not isinstance(model, Predictor):
         raise ValueError(f"{path}: a {model.family} model, which predicts no frames "
-                         f"(model.family: {model.family} trains autoencoders)")
+                         f"(model.family: {model.family} trains {model.trains})")
     return model
 
 

@@ -107,6 +107,8 @@ class GAIA(Model):
             spectrally normalised; ``model.d_norm``).
     """
 
+    trains = "autoencoders"
+
     def __init__(self, frames: int = 5, patch: int = 32, latent: int = 128, width: float = 0.5, d_norm: str = "none"):
         super().__init__()
         for name, value in (("frames", frames), ("latent", latent)):

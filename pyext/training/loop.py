@@ -215,7 +215,7 @@ def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | Non
     live.validation_table()  # a declared output, also where no validation runs (no val.h5 clips)
     live.summary("machine", machine(world.device))
     # None without validation clips (a tiny set: data/val.h5 may hold none): nothing is compared.
-    baseline = trainer.baseline(val_batches) if val_batches else None
+    baseline = trainer.baseline(val_batches) if val_batches and trainer.validates else None
     frames = FrameClips([], [], [], [])
     if world.main and val_batches and trainer.predictor is not None:
         frames = frame_clips(val_frames or data.val_frames, trainer.predictor, tp.val_clips,
@@ -287,7 +287,8 @@ def run_steps(r: Run, progress: bool = True) -> dict:
                 values["train/seconds"] = time.perf_counter() - started
                 r.live.metrics(step, values)
                 bar.set_postfix(_postfix(trainer, values))
-            if world.main and r.val_batches and (step % tp.val_every == 0 or step == tp.steps):
+            validating = world.main and r.val_batches and trainer.validates
+            if validating and (step % tp.val_every == 0 or step == tp.steps):
                 scores = {"patches": trainer.validate(r.val_batches)}
                 if len(r.frames):
                     scores |= frame_psnrs(trainer.predictor, r.frames, world.device)
@@ -329,7 +330,9 @@ def run_steps(r: Run, progress: bool = True) -> dict:
                "val_frames": {k: val_scores[k] for k in FRAME_MEASURES if k in val_scores} or None,
                "val_frames_last_frame": r.frames_baseline or None}
     if step == tp.steps:
-        _say(world)(verdict(summary, r.stage))
+        _say(world)(verdict(summary, r.stage) if trainer.validates else
+                    f"{r.stage}: model.family: {r.params.model.family} is not validated during training (no "
+                    f"validation PSNR for {trainer.model.trains}); the evaluate stage measures it")
     return summary
 
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import torch
 
-from ..config import TrainParams
+from ..config import ImageGANOptimiser, TrainParams
 
 
-def make_optimizer(tp: TrainParams, parameters, lr: float) -> torch.optim.Optimizer:
-    """``train.optimizer`` over ``parameters``: plain SGD (the paper), Adam with ``train.betas``, or
-    RMSProp at PyTorch's defaults (the WGAN paper's optimiser)."""
+def make_optimizer(tp: TrainParams | ImageGANOptimiser, parameters, lr: float) -> torch.optim.Optimizer:
+    """The ``optimizer`` of a section that names one (``train``; a family's own, ``model.dcgan``)
+    over ``parameters``: plain SGD (the paper), Adam with the section's ``betas``, or RMSProp at
+    PyTorch's defaults (the WGAN paper's optimiser)."""
     if tp.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=lr)
     if tp.optimizer == "rmsprop":

@@ -28,6 +28,9 @@ class TrainingStep:
     # The model as a predictor of frames, validated on full frames too (pyext.training.validation); None: not one.
     predictor: Predictor | None = None
     adversarial: bool  # whether a discriminator trains (its loss is then logged as train/loss_d)
+    # Whether the loop validates it (validate, baseline) every train.val_every steps: a generator from
+    # noise has no validation PSNR, and then train.keep has no best to pick (the last is written).
+    validates: bool = True
     # The names of the measures of "how D is doing" its steps log (shown beside the progress bar).
     d_measures: list[str]
     # The dtype the networks compute in (``train.precision`` resolved on this device): part of a

@@ -1,0 +1,215 @@
+"""The evaluation of a generator from noise (:class:`pyext.models.NoiseGenerator`; the ``dcgan``,
+``lapgan`` and ``vaegan`` families: VAE-GAN's decoder) against frames of moving test patches.
+
+Real images: ``evaluate.patches`` moving ``clip.patch``-square crops of the test clips
+(:func:`~.patches.moving_patches`, as GAIA's samples are cut, kept where they move by
+``filter.min_motion`` as the training patches were), one frame of each (drawn from
+``extract.seed``), as training judges one frame of each training patch: N images. Generated: as
+many images from standard normal latents drawn from ``(train.seed, EVAL_KEY)``, the model in eval
+mode.
+
+Measured through the feature extractor (``evaluate.features``, :mod:`pyext.evaluation.fid`, with its
+sample-size rules: FID refused where N <= 2d, KID at any size; the number of images, the dimension
+and the extractor file's SHA-256 recorded), each against the real images:
+
+- ``generator``: the trained generator's images;
+- ``untrained``: the same architecture at step 0 (its weights drawn from ``train.seed`` as the
+  training step drew them), from the same latents: what training gained;
+- ``blurred`` and ``noisy``: the real images themselves under a Gaussian blur and under Gaussian
+  noise (:data:`REFERENCES`): how far a mild degradation of the data itself lies, the scale to read
+  the generator's distances on;
+
+FID and KID (:func:`~.fid.distances`), improved precision and recall (Kynkaanniemi et al. 2019,
+:func:`~.fid.precision_recall`, k-NN balls in the extractor's features) and, where a classifier
+applies (``evaluate.classifier``), the Inception Score.
+
+Outputs: ``metrics.json``; ``predictions.h5`` (the generated images, a ClipArray ``predictions``
+of one frame each); ``plots/steps.csv`` (a series table over the training step, 0 and
+``train.steps``: the generator's FID (where measured), KID, precision and recall);
+``plots/clips.csv`` (per generated image: the distance of its features to the nearest real
+image's, trained and untrained); ``pictures/`` (``samples.png``: a grid of generated images;
+``untrained.png`` and ``real.png`` the same for the untrained generator and the real images; where
+the generator also encodes, VAE-GAN's, ``reconstructions.png``: real images above its reconstructions).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from ..config import Params
+from ..data.dataset import to_model, to_uint8
+from ..data.store import ClipArrayWriter
+from ..files import DataFiles, EvaluationFiles, atomic_output, write_json
+from ..models import NoiseGenerator, draw_latents
+from ..pictures import frame_grid, save_png
+from ..tables import write_series
+from .base import register_evaluation
+from .extractor import distort
+from .fid import PR_NEIGHBOURS, distances, inception_scores, nearest_real, networks, precision_recall
+from .patches import moving_patches
+
+EVAL_KEY = 0x6576616C  # "eval": the evaluation's latents, (train.seed, this), apart from every training draw
+# The references: the real images degraded (pyext.evaluation.extractor.DISTORTIONS' kinds), mild levels.
+REFERENCES = {"blurred": ("gaussian blur", 1.0), "noisy": ("gaussian noise", 16.0)}
+GRID = 8  # the pictures' grids: GRID x GRID images (fewer where there are fewer)
+_BATCH = 256
+
+
+def real_images(test_path: Path, params: Params) -> np.ndarray:
+    """One frame of each moving test patch: uint8 ``(N, P, P, 3)`` (the module docstring).
+
+    Raises:
+        ValueError: fewer than 2 moving patches in the test clips.
+    """
+    cut = moving_patches(test_path, params, params.clip.train_frames)["samples"]  # (N, T, P, P, 3)
+    if len(cut) < 2:
+        raise ValueError(f"{test_path}: {len(cut)} moving {params.clip.patch}x{params.clip.patch} patches in its test "
+                         f"clips (filter.min_motion {params.filter.min_motion:g}); a generator's evaluation needs "
+                         f"at least 2")
+    frames = np.random.default_rng([params.extract.seed, EVAL_KEY]).integers(0, cut.shape[1], len(cut))
+    return cut[np.arange(len(cut)), frames]
+
+
+def untrained(model: NoiseGenerator, seed: int) -> NoiseGenerator:
+    """``model``'s architecture with the weights a training step of ``train.seed`` = ``seed`` starts
+    from (it seeds torch's generator, then builds the generator first), in eval mode; torch's global
+    random state is kept."""
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        fresh = type(model)(**model.config())
+    finally:
+        torch.random.set_rng_state(state)
+    return fresh.eval()
+
+
+@torch.no_grad()
+def generated(model: NoiseGenerator, z: torch.Tensor) -> np.ndarray:
+    """``model``'s images of latents ``z`` ``(N, latent)``, ``_BATCH`` at a time: uint8 ``(N, S, S, 3)``."""
+    return np.concatenate([to_uint8(model(z[lo:lo + _BATCH])) for lo in range(0, len(z), _BATCH)])
+
+
+def measure(params: Params, device: torch.device, sets: dict[str, np.ndarray]) -> dict:
+    """FID, KID, precision and recall of every set of ``sets`` (uint8 images ``(N_s, S, S, 3)``) but
+    ``real`` against ``real``; where a classifier applies, each set's Inception Score. Empty where
+    ``evaluate.features`` is ''."""
+    features, classifier, refused = networks(params, device, surroundings=False)
+    out: dict = {"classifier_refused": refused} if refused else {}
+    for network in (features, classifier):
+        if network is not None:
+            for name, images in sets.items():
+                network.add_in_parts(name, images, _BATCH)
+    others = [name for name in sets if name != "real"]
+    if features is not None:
+        measured = distances(features, "real", others, params.evaluate.kid_subsets, params.evaluate.kid_subset_size)
+        out.update({key: measured.pop(key) for key in ("fid", "kid") if key in measured})
+        real = features.features("real")
+        if len(real) > PR_NEIGHBOURS:
+            pairs = {name: precision_recall(real, features.features(name)) for name in others}
+            out["precision"] = {name: round(p, 4) for name, (p, _) in pairs.items()}
+            out["recall"] = {name: round(r, 4) for name, (_, r) in pairs.items()}
+            measured["pr_neighbours"] = PR_NEIGHBOURS
+        else:
+            measured["pr_refused"] = f"{len(real)} images: precision and recall need more than k = {PR_NEIGHBOURS}"
+        out["nearest_real"] = {name: nearest_real(features.features(name), real) for name in ("generator", "untrained")}
+        out["feature_extractor"] = measured
+    if classifier is not None:
+        scored = inception_scores(classifier, list(sets))
+        out["inception_score"] = scored.pop("inception_score")
+        out["classifier"] = scored
+    return out
+
+
+@register_evaluation("dcgan")
+@register_evaluation("lapgan")
+@register_evaluation("vaegan")
+def evaluate_generator(params: Params, model: NoiseGenerator, source: Path, data: DataFiles, out: EvaluationFiles,
+                       device: torch.device, progress: bool = True) -> list[str]:
+    """A generator from noise's measures and pictures (the module docstring) on ``data.test``."""
+    model = model.to(device).eval()
+    real = real_images(data.test, params)
+    n, seed = len(real), params.train.seed
+    z = draw_latents((seed, EVAL_KEY), model.latent, n, device=device)
+    sets = {"real": real, "generator": generated(model, z),
+            "untrained": generated(untrained(model, seed).to(device), z),
+            **{name: distort(real, kind, level, params.extract.seed) for name, (kind, level) in REFERENCES.items()}}
+    measured = measure(params, device, sets)
+    nearest = measured.pop("nearest_real", {})
+    metrics = {"family": model.family, "samples": n, "size": model.size, "latent": model.latent,
+               "step": params.train.steps, "latents": f"standard normal, drawn from (train.seed {seed}, {EVAL_KEY:#x})",
+               "references": {name: {"distortion": kind, "level": level} for name, (kind, level) in REFERENCES.items()},
+               **measured}
+    write_json(out.metrics, metrics)
+    _write_series(out, metrics, nearest, params.train.steps)
+    _write_images(out.predictions, sets["generator"], model)
+    out.pictures.mkdir(parents=True, exist_ok=True)
+    for name, picture in (("samples", "generator"), ("untrained", "untrained"), ("real", "real")):
+        save_png(out.pictures / f"{name}.png", _grid(sets[picture]))
+    reconstructions = _reconstructions(model, real[:GRID], device)
+    if reconstructions is not None:
+        save_png(out.pictures / "reconstructions.png", reconstructions)
+    return _lines(metrics, n, out)
+
+
+def _write_series(out: EvaluationFiles, metrics: dict, nearest: dict[str, np.ndarray], steps: int) -> None:
+    """``plots/steps.csv``: the generator's measures at step 0 (the untrained generator) and at
+    ``steps``; ``plots/clips.csv``: per generated image, the distance to the nearest real image's
+    features (both empty of series where nothing was measured: ``evaluate.features: ''``)."""
+    series = {}
+    for measure_name in ("fid", "kid", "precision", "recall"):
+        values = metrics.get(measure_name)
+        if values:
+            pick = (lambda v: v["mean"]) if measure_name == "kid" else (lambda v: v)
+            series[measure_name] = [pick(values["untrained"]), pick(values["generator"])]
+    write_series(out.steps, "step", [0, steps] if series else [], series)
+    count = len(next(iter(nearest.values()))) if nearest else 0
+    write_series(out.clips, "sample", list(range(count)),
+                 {name: [round(float(v), 6) for v in values] for name, values in nearest.items()})
+
+
+def _write_images(path: Path, images: np.ndarray, model: NoiseGenerator) -> None:
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
+        ClipArrayWriter(f, "predictions", 1, images.shape[1:3]).append(images[:, None])
+        f.attrs.update({"family": model.family, "latent": model.latent})
+
+
+def _grid(images: np.ndarray) -> np.ndarray:
+    """Up to GRID x GRID uint8 images ``(N, S, S, 3)`` as one picture, rows of GRID (zoom 2)."""
+    columns = min(GRID, len(images))
+    rows = min(GRID, len(images) // columns)
+    x = to_model(images[:rows * columns]).reshape(rows, columns, *images.shape[3:], *images.shape[1:3])
+    return frame_grid(x, zoom=2)
+
+
+@torch.no_grad()
+def _reconstructions(model: NoiseGenerator, real: np.ndarray, device: torch.device) -> np.ndarray | None:
+    """A row of real uint8 images ``(N, S, S, 3)`` above a row of ``model``'s reconstructions of them
+    (zoom 2); None where the model does not encode."""
+    x = to_model(real).to(device)
+    rebuilt = model.reconstruct(x)
+    return None if rebuilt is None else frame_grid(torch.stack([x, rebuilt.float().clamp(-1, 1)]).cpu(), zoom=2)
+
+
+def _lines(metrics: dict, n: int, out: EvaluationFiles) -> list[str]:
+    head = f"evaluate: {metrics['family']}, {n} generated images against {n} frames of moving test patches"
+    if "kid" not in metrics:
+        return [f"{head}: no distances (evaluate.features is ''); see {out.pictures}/"]
+    extractor = metrics["feature_extractor"]
+    parts = []
+    if "fid" in metrics:
+        parts.append("FID " + ", ".join(f"{k} {v:.4g}" for k, v in metrics["fid"].items()))
+    parts.append("KID " + ", ".join(f"{k} {v['mean']:.4g}" for k, v in metrics["kid"].items()))
+    if "precision" in metrics:
+        parts.append(f"precision {metrics['precision']['generator']:.3f}, recall {metrics['recall']['generator']:.3f} "
+                     f"(untrained {metrics['precision']['untrained']:.3f}, {metrics['recall']['untrained']:.3f})")
+    lines = [f"{head} through {extractor['extractor_file']}: " + "; ".join(parts)
+             + f"; see {out.metrics}, {out.pictures}/"]
+    for key in ("fid_refused", "pr_refused"):
+        if key in extractor:
+            lines.append(f"evaluate: {extractor[key]}")
+    if "classifier_refused" in metrics:
+        lines.append(f"evaluate: {metrics['classifier_refused']}")
+    return lines

@@ -1,0 +1,206 @@
+"""DCGAN's training step (``model.family: dcgan``; Radford et al. 2016; networks:
+:mod:`pyext.models.dcgan`), with the losses of the adversarial objective (``loss.adversarial``,
+:mod:`pyext.losses.adversarial`) and nothing else.
+
+Every step updates D ``critic_steps`` times (the objective's: ``loss.adversarial.d_steps``, or a
+Wasserstein critic's own), each on a batch of real images of its own and a batch generated from
+fresh noise, then G once, judged by D, as the paper's Algorithm 1 of Goodfellow et al. (2014)
+alternates them. G's update needs no real images, so a step consumes ``critic_steps`` batches.
+
+The real images are frames of the training patches: one frame of each patch (the frames of a patch
+are near-duplicates, so more of them would only repeat it), its index drawn per patch from
+``(train.seed, step, batch)`` for the whole batch (this process's rows taken), as the latents are
+(:func:`pyext.models.draw_latents`): a resumed or distributed run draws what one uninterrupted
+process does. ``train.augment`` is not applied: a GAN learns the distribution it is shown, and
+augmented reals leak into its samples (Karras et al. 2020).
+
+Rates are constant (``model.dcgan.lr_g``, ``lr_d``, the paper's 2e-4) with ``model.dcgan``'s optimiser.
+In a distributed run the networks are DistributedDataParallel and every batch norm is synchronised
+over the processes (:func:`pyext.models.blocks.synchronised`: SyncBatchNorm, the discriminator's
+real and generated images still normalised apart), so that it normalises as one process would; PyTorch
+synchronises batch norm on GPUs only, so a distributed CPU run needs ``model.dcgan.batch_norm: false``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...config import Params, ParamsError
+from ...losses import make_objective
+from ...losses.adversarial import DiscriminatorLoss
+from ...models import draw_latents
+from ...models.base import seeded_generator
+from ...models.blocks import set_batch_groups, synchronised
+from ...models.dcgan import DCGAN, DCGANDiscriminator
+from ...pictures import frame_grid
+from ..arithmetic import to_memory_format, training_autocast
+from ..optim import make_optimizer
+from .base import TrainingStep, register_step
+
+_FRAME_STREAM = 0x6672616D  # "fram": the frame draws, apart from the latents' of the same (seed, step, batch)
+_PICTURE_KEY = 0x70696374  # "pict": the training pictures' latents, (train.seed, this): apart from every step's
+PICTURE_SAMPLES = 8  # generated images a training picture shows, from fixed latents
+
+
+def frame_of_each(clips: torch.Tensor, seed: tuple[int, ...], first: int, total: int) -> torch.Tensor:
+    """One frame of each clip of ``clips`` ``(B, T, 3, P, P)``: ``(B, 3, P, P)``, frame indices drawn
+    from ``seed`` for a whole batch of ``total`` clips, of which ``clips`` are rows ``first ..``."""
+    picks = torch.randint(clips.shape[1], (total,), generator=seeded_generator([*seed, _FRAME_STREAM]))
+    rows = picks[first:first + len(clips)].to(clips.device)
+    return clips[torch.arange(len(clips), device=clips.device), rows]
+
+
+@register_step("dcgan")
+class DCGANStep(TrainingStep):
+    """DCGAN's generator and discriminator, their optimisers and one step (arguments:
+    :class:`TrainingStep`'s; ``classes`` is not read: the generator takes none). Another family of
+    a generator from noise against its own discriminator, trained as DCGAN is, subclasses it with its
+    :meth:`section`, :meth:`networks`, :meth:`wrap`, and :meth:`discriminator_loss` and
+    :meth:`generator_loss` or :meth:`generator_update` (LAPGAN's, :mod:`.lapgan`; VAE-GAN's, :mod:`.vaegan`)."""
+
+    adversarial = True
+    # A generator from noise has no validation PSNR: the loop validates nothing (the evaluate stage
+    # measures it, pyext.evaluation.generation), and train.keep has no best to pick.
+    validates = False
+
+    def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,
+                 rank: int = 0, world: int = 1, classes: int = 0):
+        self.d, self.tp, self.device = self.section(params), params.train, device
+        self.share = self.tp.batch_size // world
+        self.offset = rank * self.share
+        self.objective = make_objective(params.loss.adversarial)
+        self.objective.rows = (self.offset, self.tp.batch_size)
+        torch.manual_seed(self.tp.seed)  # G first: the evaluation rebuilds the untrained G this way
+        self.model, self.D = (network.to(device) for network in self.networks(params))
+        set_batch_groups(self.D, self.share)  # real and generated images normalised apart
+        to_memory_format(self.tp.channels_last, self.model, self.D)
+        self.opt_g = make_optimizer(self.d, self.model.parameters(), self.d.lr_g)
+        self.opt_d = make_optimizer(self.d, self.D.parameters(), self.d.lr_d)
+        self.wrap(device, distributed, compile)
+        self.dtype, self.autocast = training_autocast(self.tp.precision, device)
+        self.d_measures: list[str] = []
+        self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)
+
+    @staticmethod
+    def section(params: Params):
+        """The family's params section (its sizes, rates and optimiser)."""
+        return params.model.dcgan
+
+    @staticmethod
+    def networks(params: Params) -> tuple[nn.Module, nn.Module]:
+        """The untrained generator (built first: see :func:`pyext.evaluation.generation.untrained`)
+        and discriminator."""
+        return DCGAN.from_params(params), DCGANDiscriminator.from_params(params)
+
+    def wrap(self, device: torch.device, distributed: bool, compile: bool) -> None:
+        """Sets what the step calls: ``g_forward`` (G), ``d_forward`` (D in its own update) and
+        ``d_judge`` (D judging G's images): the networks, DistributedDataParallel and/or compiled."""
+        self.g_forward: nn.Module = self.model
+        self.d_forward, self.d_judge = self.D, self.D
+        if distributed:
+            if self.d.batch_norm and device.type != "cuda":
+                raise ParamsError("params.yaml", "model.dcgan.batch_norm",
+                                  "expected false in a distributed run on CPUs (PyTorch synchronises batch norm "
+                                  "over processes on GPUs only), got True")
+            # Every batch norm synchronised, so that a distributed run normalises as one process does
+            # (D's real and generated images still apart).
+            synchronised(self.model)
+            synchronised(self.D)
+            ids = [device.index] if device.type == "cuda" else None
+            self.g_forward = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+            self.d_forward = nn.parallel.DistributedDataParallel(self.D, device_ids=ids)
+        if compile:
+            self.g_forward, self.d_forward, self.d_judge = (torch.compile(m) for m in
+                                                            (self.g_forward, self.d_forward, self.D))
+
+    @property
+    def batches_per_step(self) -> int:
+        return self.objective.critic_steps
+
+    def _latents(self, step: int, batch: int) -> torch.Tensor:
+        """This process's rows of the latents of batch ``batch`` of update ``step``."""
+        rows = slice(self.offset, self.offset + self.share)
+        return draw_latents((self.tp.seed, step, batch), self.model.latent, self.tp.batch_size, rows, self.device)
+
+    def step(self, step: int, batches: list[torch.Tensor], labels=None) -> dict[str, torch.Tensor]:
+        """Update ``step`` (0-based) on ``batches`` (``critic_steps`` training clips
+        ``(B, T, 3, P, P)``, one frame of each judged; their classes ``labels`` are not used)."""
+        for j, clips in enumerate(batches):
+            with self.autocast:
+                d_loss = self.discriminator_loss(clips, step, j)
+            self._update(self.opt_d, d_loss.total)
+            self.objective.after_discriminator_step(self.D)
+        self.D.requires_grad_(False)  # G's update reaches D's input, not its weights
+        try:
+            logged = self.generator_update(batches[-1], step, len(batches))
+        finally:
+            self.D.requires_grad_(True)
+        return self._logged(d_loss, **logged)
+
+    def generator_update(self, clips: torch.Tensor, step: int, batch: int) -> dict[str, torch.Tensor]:
+        """G's update (D frozen): by :meth:`generator_loss`. Returns the logged values, ``loss_g`` among them."""
+        with self.autocast:
+            g_loss = self.generator_loss(clips, step, batch)
+        self._update(self.opt_g, g_loss)
+        return {"loss_g": g_loss}
+
+    def discriminator_loss(self, clips: torch.Tensor, step: int, batch: int) -> DiscriminatorLoss:
+        """D's loss on batch ``batch`` of update ``step``: one frame of each of ``clips`` against as
+        many images generated from that batch's latents."""
+        real = frame_of_each(clips, (self.tp.seed, step, batch), self.offset, self.tp.batch_size)
+        with torch.no_grad():
+            fake = self.g_forward(self._latents(step, batch))
+        return self.objective.discriminator_loss(self.d_forward, [real], [fake])
+
+    def generator_loss(self, clips: torch.Tensor, step: int, batch: int) -> torch.Tensor:
+        """G's loss in update ``step``, judged by D, on the latents of batch ``batch`` (after the D
+        batches); ``clips`` are the last D batch's (what G is conditioned on, where it is)."""
+        fake = self.g_forward(self._latents(step, batch))
+        return torch.stack(self.objective.generator_loss(self.d_judge, [fake])).sum()
+
+    def _update(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        self.nonfinite |= ~torch.isfinite(loss.detach())
+
+    def _logged(self, d_loss: DiscriminatorLoss, **logged: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What a step logs, ``train/<name>``: D's loss, ``logged`` (G's update's: ``loss_g``, a
+        family's own) and D's measures, after the objective's end-of-step update."""
+        measures = d_loss.measures() | self.objective.after_generator_step()
+        self.d_measures = list(measures)
+        return {f"train/{name}": value.detach()
+                for name, value in ({"loss_d": d_loss.total} | logged | measures).items()}
+
+    def validate(self, batches) -> float:
+        return float("nan")
+
+    def baseline(self, batches) -> float | None:
+        return None
+
+    @torch.no_grad()
+    def pictures(self, batch) -> dict[str, np.ndarray]:
+        """``samples``: a row of real frames (the first of each of the batch's first clips) above a
+        row of images generated from fixed latents (the same every picture, so a run's pictures show
+        one set of samples learning), the generator in eval mode."""
+        clips = batch[0][:PICTURE_SAMPLES].to(self.device)
+        z = draw_latents((self.tp.seed, _PICTURE_KEY), self.model.latent, PICTURE_SAMPLES, device=self.device)
+        self.model.eval()
+        try:
+            fake = self.model(z)[:len(clips)]
+        finally:
+            self.model.train()
+        return {"samples": frame_grid(torch.stack([clips[:, 0], fake.float()]), zoom=2)}
+
+    def state(self) -> dict:
+        return {"generator": self.model.state_dict(), "discriminator": self.D.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                "objective": self.objective.state_dict()}
+
+    def load_state(self, saved: dict) -> None:
+        self.model.load_state_dict(saved["generator"])
+        self.D.load_state_dict(saved["discriminator"])
+        self.opt_g.load_state_dict(saved["opt_g"])
+        self.opt_d.load_state_dict(saved["opt_d"])
+        self.objective.load_state_dict(saved["objective"])

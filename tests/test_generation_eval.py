@@ -1,0 +1,142 @@
+"""The evaluation of a generator from noise (pyext.evaluation.generation) and its measures
+(pyext.evaluation.fid): precision and recall and FID on constructed feature sets against hand-computed
+and scipy values, the untrained generator it compares with, and each family of generators from noise
+(dcgan, lapgan, vaegan) trained and evaluated end to end through the stage scripts with every output
+the stages declare."""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.spatial.distance
+import torch
+from cases import TEST_PARAMS, TINY_GENERATORS
+
+from pyext.config import load_params
+from pyext.evaluation.fid import frechet_distance, nearest_real, precision_recall
+from pyext.evaluation.generation import untrained
+from pyext.training import make_step
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _brute_precision_recall(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[float, float]:
+    """Kynkaanniemi et al.'s definitions written out with scipy's distances, point by point."""
+    def radii(x):
+        return np.sort(scipy.spatial.distance.cdist(x, x), axis=1)[:, k]  # column 0: the point itself
+
+    def share(points, centres):
+        d, r = scipy.spatial.distance.cdist(points, centres), radii(centres)
+        return np.mean([any(d[i, j] <= r[j] for j in range(len(centres))) for i in range(len(points))])
+
+    return share(fake, real), share(real, fake)
+
+
+def test_precision_and_recall_of_identical_disjoint_and_subset_sets():
+    line = np.arange(20.0)[:, None]  # 20 features on a line, 1 apart
+    assert precision_recall(line, line) == (1.0, 1.0)
+    assert precision_recall(line, line + 1000) == (0.0, 0.0)
+    # The first 10 as the samples: all realistic (precision 1). Their own 3-NN radii are 2 inside and 3
+    # at the ends (point 9's third neighbour is 6), so they cover the reals 0..12: recall 13/20.
+    assert precision_recall(line, line[:10]) == (1.0, 0.65)
+    # ... and the other way round: all reals are among the samples (recall 1); samples 10..19 lie beyond
+    # the balls of reals 0..9, which reach 12 (point 9's radius 3): precision 13/20.
+    assert precision_recall(line[:10], line) == (0.65, 1.0)
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(60, 4)), rng.normal(0.5, 1.2, size=(50, 4))
+    for k in (1, 3, 5):
+        assert precision_recall(real, fake, k) == pytest.approx(_brute_precision_recall(real, fake, k), abs=1e-12)
+    with pytest.raises(ValueError, match="more than k = 3 fake features, got 3"):
+        precision_recall(real, fake[:3])
+    assert nearest_real(np.array([[0.0], [4.4], [30.0]]), line).tolist() == pytest.approx([0.0, 0.4, 11.0])
+
+
+def test_fid_of_identical_disjoint_and_subset_sets():
+    rng = np.random.default_rng(1)
+    real = rng.normal(size=(400, 3)) @ np.diag([1.0, 2.0, 0.5])
+    assert frechet_distance(real, real) == pytest.approx(0, abs=1e-6)
+    shift = np.array([30.0, -40.0, 0.0])  # disjoint: the same spread 50 apart, ||shift||^2 = 2500
+    assert frechet_distance(real, real + shift) == pytest.approx(2500, rel=1e-9)
+    subset = real[:150]  # torchmetrics' FID is the formula on unbiased covariances
+    m1, m2, s1, s2 = real.mean(0), subset.mean(0), np.cov(real.T), np.cov(subset.T)
+    expected = ((m1 - m2) ** 2).sum() + np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real)
+    assert expected > 1e-3 and frechet_distance(real, subset) == pytest.approx(expected, rel=1e-6)
+
+
+def _tiny(p, family: str):
+    """``p`` training ``family`` at its tiny size."""
+    section = replace(getattr(p.model, family), **TINY_GENERATORS[family])
+    return replace(p, model=replace(p.model, family=family, **{family: section}))
+
+
+@pytest.mark.parametrize("family", list(TINY_GENERATORS))
+def test_the_untrained_generator_is_the_training_steps_step_zero(family):
+    p = load_params(TEST_PARAMS)
+    params = replace(_tiny(p, family), train=replace(p.train, seed=5, batch_size=4, device="cpu"))
+    step = make_step(params, torch.device("cpu"))
+    start = {k: v.clone() for k, v in step.model.state_dict().items()}
+    step.step(0, [torch.rand(4, 5, 3, 32, 32) * 2 - 1])  # trained a step: the model moved on
+    state = torch.random.get_rng_state()
+    fresh = untrained(step.model, 5)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the global random state is kept
+    assert not fresh.training and fresh.config() == step.model.config()
+    for k, v in fresh.state_dict().items():
+        assert torch.equal(v, start[k]), k
+    assert not all(torch.equal(v, step.model.state_dict()[k]) for k, v in fresh.state_dict().items())
+    other = untrained(step.model, 6).state_dict()
+    assert not all(torch.equal(v, other[k]) for k, v in fresh.state_dict().items())
+
+
+@pytest.mark.parametrize("family", list(TINY_GENERATORS))
+def test_the_pipeline_trains_and_evaluates_a_generator_with_every_output(tmp_path, family):
+    import h5py
+    import yaml
+    from cases import run_in, set_params, tiny_pipeline
+
+    import hashlib
+
+    from pyext.evaluation.extractor import shipped
+
+    work = tiny_pipeline(tmp_path)
+    knobs = {f"model__{family}__{k}": v for k, v in TINY_GENERATORS[family].items()}
+    set_params(work, model__family=family, **knobs, train__init="", train__batch_size=4, evaluate__patches=40,
+               filter__min_motion=1.0, evaluate__features="builtin",
+               evaluate__classifier="builtin")
+    for stage in ("prepare", "extract", "filter", "train", "evaluate"):
+        done = run_in([sys.executable, "-m", f"pipeline.{stage}"], work)
+        if stage == "train":
+            assert f"model.family: {family} is not validated during training" in done.stdout
+    metrics = json.loads((work / "eval" / "metrics.json").read_text())
+    n = metrics["samples"]
+    assert metrics["family"] == family and 2 <= n <= 40 and metrics["size"] == 32 and metrics["step"] == 4
+    names = {"generator", "untrained", "blurred", "noisy"}
+    assert set(metrics["kid"]) == names and set(metrics["precision"]) == set(metrics["recall"]) == names
+    extractor = metrics["feature_extractor"]
+    digest = "sha256:" + hashlib.sha256(shipped("features").read_bytes()).hexdigest()
+    assert extractor["patches"] == n and extractor["extractor"] == digest
+    assert extractor["fid_refused"].startswith(f"{n} patches <= 2 x 128") and "fid" not in metrics
+    assert extractor["pr_neighbours"] == 3 and all(0 <= v <= 1 for v in metrics["precision"].values())
+    # The real frames blurred lie nearer the real ones than an untrained generator's noise does.
+    assert metrics["kid"]["blurred"]["mean"] < metrics["kid"]["untrained"]["mean"]
+    assert metrics["classifier_refused"].startswith("evaluate.classifier: builtin names object shapes")
+    assert done.stdout.startswith(f"evaluate: {family}, {n} generated images against {n} frames of moving test patches "
+                                  "through features.pt: KID generator ")
+    with h5py.File(work / "eval" / "predictions.h5") as f:
+        assert f["predictions"].shape == (n, 1, 32, 32, 3) and f.attrs["family"] == family
+    steps = (work / "eval" / "plots" / "steps.csv").read_text().splitlines()
+    assert steps[0] == "step,series,value"
+    assert [row.split(",")[:2] for row in steps[1:3]] == [["0", "kid"], ["4", "kid"]]
+    assert len((work / "eval" / "plots" / "clips.csv").read_text().splitlines()) == 1 + 2 * n
+    stages = yaml.safe_load((work / "dvc.yaml").read_text())["stages"]
+    for stage in ("train", "evaluate"):
+        for group in ("outs", "metrics", "plots"):
+            for out in stages[stage][group]:
+                assert (work / (out if isinstance(out, str) else next(iter(out)))).exists(), (stage, out)
+    encodes = ["reconstructions.png"] if family == "vaegan" else []  # VAE-GAN's real images over its reconstructions
+    assert sorted(p.name for p in (work / "eval" / "pictures").iterdir()) == ["real.png", *encodes, "samples.png",
+                                                                               "untrained.png"]
+    assert sorted(p.name for p in (work / "dvclive" / "plots" / "images").iterdir()) == ["samples"]
