@@ -21,8 +21,8 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         A scalar.
 
     Example:
-        >>> kl_divergence(torch.zeros(2, 3), torch.zeros(2, 3))
-        tensor(0.)
+        >>> kl_divergence(torch.ones(2, 3), torch.zeros(2, 3))  # -1/2 (1 + 0 - 1 - 1) per entry, 3 entries
+        tensor(1.5000)
     """
     return -0.5 * (1 + logvar - mu.square() - logvar.exp()).sum(dim=1).mean()
 
