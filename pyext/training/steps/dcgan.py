@@ -63,9 +63,14 @@ class DCGANStep(TrainingStep):
     # A generator from noise has no validation PSNR: the loop validates nothing (the evaluate stage
     # measures it, pyext.evaluation.generation), and train.keep has no best to pick.
     validates = False
+    # Why a subclass cannot train in a distributed run ('' where it can): one refusal for every family.
+    undistributed = ""
 
     def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,
                  rank: int = 0, world: int = 1, classes: int = 0):
+        if distributed and self.undistributed:
+            raise ParamsError("params.yaml", "model.family", f"expected dcgan in a distributed run "
+                              f"({self.undistributed}), got {params.model.family!r}")
         self.d, self.tp, self.device = self.section(params), params.train, device
         self.share = self.tp.batch_size // world
         self.offset = rank * self.share

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from ...config import Params, ParamsError
+from ...config import Params
 from ...losses.adversarial import DiscriminatorLoss
 from ...models.lapgan import LAPGAN, LAPGANDiscriminators, real_levels
 from .base import register_step
@@ -38,6 +38,7 @@ class LAPGANStep(DCGANStep):
 
     model: LAPGAN
     D: LAPGANDiscriminators
+    undistributed = "LAPGAN's levels are not wrapped for one yet"
 
     @staticmethod
     def section(params: Params):
@@ -49,10 +50,6 @@ class LAPGANStep(DCGANStep):
 
     def wrap(self, device: torch.device, distributed: bool, compile: bool) -> None:
         """Per level, the callables of ``G_k`` and ``D_k`` (compiled with ``compile``)."""
-        if distributed:
-            raise ParamsError("params.yaml", "model.family",
-                              "expected dcgan in a distributed run (LAPGAN's levels are not wrapped for one yet), "
-                              "got 'lapgan'")
         self.g_levels = list(self.model.generators)
         self.d_levels = list(self.D)
         if compile:

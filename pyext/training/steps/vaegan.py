@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import torch
 
-from ...config import Params, ParamsError
+from ...config import Params
 from ...losses.adversarial import DiscriminatorLoss
 from ...losses.vaegan import feature_likelihood, kl_divergence
 from ...models import draw_latents
@@ -44,6 +44,7 @@ class VAEGANStep(DCGANStep):
 
     model: VAEGAN
     D: VAEGANDiscriminator
+    undistributed = "VAE-GAN's networks are not wrapped for one yet"
 
     def __init__(self, params: Params, device: torch.device, **kwargs):
         super().__init__(params, device, **kwargs)
@@ -61,10 +62,6 @@ class VAEGANStep(DCGANStep):
 
     def wrap(self, device: torch.device, distributed: bool, compile: bool) -> None:
         """The discriminator's callables (compiled with ``compile``)."""
-        if distributed:
-            raise ParamsError("params.yaml", "model.family",
-                              "expected dcgan in a distributed run (VAE-GAN's networks are not wrapped for one yet), "
-                              "got 'vaegan'")
         self.d_forward = self.d_judge = torch.compile(self.D) if compile else self.D
 
     def batch(self, clips: torch.Tensor, step: int, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
