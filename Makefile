@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.14.1
 # Without a visible GPU the demo builds the CPU kernels only (seconds instead of minutes of nvcc).
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
 
-.PHONY: install build build-cpu demo test bench gpu-wheels zoo table2 claim clean
+.PHONY: install build build-cpu demo test bench gpu-wheels zoo table2 claim generation clean
 
 $(VENV)/.deps: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,13 @@ table2: $(VENV)/.deps $(VENV)/.installed
 claim: $(VENV)/.deps $(VENV)/.installed
 	$(MAKE) $(if $(HAS_GPU),build,build-cpu)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" beyondmse claim $(CLAIM_ARGS)
+
+# The generation zoo (experiments/generation.py): DCGAN under every objective that applies, each at its paper's
+# optimiser, a second seed, LAPGAN and VAE-GAN, one DVC experiment each over configs/<family>.yaml. Writes
+# experiments/results/generation/generation.md, .json and .png. GENERATION_ARGS="--only bce --set train.steps=300".
+generation: $(VENV)/.deps $(VENV)/.installed
+	$(MAKE) $(if $(HAS_GPU),build,build-cpu)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" beyondmse generation $(GENERATION_ARGS)
 
 clean:
 	rm -rf build pyext/_C*.so

@@ -87,7 +87,7 @@ setup(
     # `beyondmse` (pyext/cli.py); commands beyond its own are entry points of beyondmse.commands.
     entry_points={"console_scripts": ["beyondmse = pyext.cli:main"],
                   "beyondmse.commands": ["zoo = experiments.zoo:main", "table2 = experiments.table2:main",
-                                         "claim = experiments.claim:main",
+                                         "claim = experiments.claim:main", "generation = experiments.generation:main",
                                          "readme = experiments.readme:main", "footage = experiments.footage:main",
                                          "footage-study = experiments.footage_study:main",
                                          "pretrain = experiments.pretrain:main",

@@ -141,7 +141,7 @@ def run_rows(prefix: str, logs: Path, rows: list[Row], extra: list[str], command
     return seconds
 
 
-def _read(ref: str, path: str) -> io.BytesIO:
+def read_output(ref: str, path: str) -> io.BytesIO:
     """A binary output of an experiment, read through DVC from its cache (the workspace may have
     never run the pipeline: the experiments ran in temporary copies)."""
     import dvc.api
@@ -151,12 +151,12 @@ def _read(ref: str, path: str) -> io.BytesIO:
 def predictions(ref: str) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """An experiment's stored test predictions (per clip: (steps, h, w, 3)), the test clip indices
     and the crop origins (N, 2)."""
-    with h5py.File(_read(ref, "eval/predictions.h5"), "r") as f:
+    with h5py.File(read_output(ref, "eval/predictions.h5"), "r") as f:
         stored, clip, origins = read_predictions(f)
         return [stored[i] for i in range(len(stored))], clip, origins
 
 
-def _label(cell: np.ndarray, text: str) -> np.ndarray:
+def label(cell: np.ndarray, text: str) -> np.ndarray:
     """``cell`` with ``text`` in a white margin above it."""
     margin = np.full((22, cell.shape[1], 3), 255, np.uint8)
     cv2.putText(margin, text, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
@@ -173,7 +173,7 @@ def picture(runs: list[tuple[str, str]], m: int, threshold: float, per_row: int 
     ``data/test.h5`` (every experiment evaluates the same test clips). RGB uint8."""
     stored = [predictions(ref) for _, ref in runs]
     first, indices, origins = stored[0]
-    with open_store(_read(runs[0][1], "data/test.h5")) as f:
+    with open_store(read_output(runs[0][1], "data/test.h5")) as f:
         test, recorded = ClipArray(f), futures_of(f)
         windows = [(int(i), slice(top, top + p.shape[1]), slice(left, left + p.shape[2]))
                    for i, (top, left), p in zip(indices, origins, first)]
@@ -202,14 +202,19 @@ def picture(runs: list[tuple[str, str]], m: int, threshold: float, per_row: int 
         return f"{psnr(frames[0], clip[m], mask[0]):.2f} dB"
 
     last = np.stack([clip[m - 1]] * 2)
-    cells = [_label(cell(clip[m:m + 2]), "truth, steps 1 | 2")]
+    cells = [label(cell(clip[m:m + 2]), "truth, steps 1 | 2")]
     if futures is not None:
-        cells += [_label(cell(future), f"future {k + 1} {score(future)}") for k, future in enumerate(futures)]
-    cells.append(_label(cell(last), f"last frame {score(last)}"))
-    for (label, _), (pred, _, _) in zip(runs, stored):
-        cells.append(_label(cell(pred[best]), f"{label} {score(pred[best])}"))
+        cells += [label(cell(future), f"future {k + 1} {score(future)}") for k, future in enumerate(futures)]
+    cells.append(label(cell(last), f"last frame {score(last)}"))
+    for (name, _), (pred, _, _) in zip(runs, stored):
+        cells.append(label(cell(pred[best]), f"{name} {score(pred[best])}"))
+    return tile(cells, per_row)
+
+
+def tile(cells: list[np.ndarray], per_row: int) -> np.ndarray:
+    """Pictures of one shape (RGB uint8), ``per_row`` a line, white gaps between them."""
     blank = np.full_like(cells[0], 255)
-    cells += [blank] * (-len(cells) % per_row)
+    cells = cells + [blank] * (-len(cells) % per_row)
     gap = np.full((cells[0].shape[0], 12, 3), 255, np.uint8)
     lines = [np.concatenate([x for c in cells[i:i + per_row] for x in (c, gap)][:-1], axis=1)
              for i in range(0, len(cells), per_row)]
@@ -232,7 +237,9 @@ class Study:
     ``rows`` gives every row from the parsed arguments; ``collect(row, ref)`` the figures of the
     row's experiment (git ref ``ref``), which the runner files under the row's name, settings and
     ref; ``document`` the markdown of a record; ``label`` a result's name in the picture;
-    ``options`` the study's own arguments (flag and ``add_argument`` keywords), recorded by name.
+    ``options`` the study's own arguments (flag and ``add_argument`` keywords), recorded by name;
+    ``picture`` the study's picture of a record (None: :func:`picture`, one test clip predicted by
+    every row).
     """
 
     name: str
@@ -242,6 +249,7 @@ class Study:
     document: Callable[[dict], str]
     label: Callable[[dict], str]
     options: tuple[tuple[str, dict], ...] = ()
+    picture: Callable[[dict], np.ndarray] | None = None
 
     @property
     def prefix(self) -> str:
@@ -292,8 +300,10 @@ def write(study: Study, record: dict, out: Path) -> str:
     (out / f"{study.name}.json").write_text(json.dumps(record, indent=1))
     (out / f"{study.name}.md").write_text(text)
     results = record["results"]
-    write_picture(out / f"{study.name}.png", picture([(study.label(r), r["ref"]) for r in results],
-                                                     params.clip.input_frames, params.evaluate.flow_threshold))
+    image = (study.picture(record) if study.picture else
+             picture([(study.label(r), r["ref"]) for r in results], params.clip.input_frames,
+                     params.evaluate.flow_threshold))
+    write_picture(out / f"{study.name}.png", image)
     return text
 
 

@@ -17,7 +17,7 @@ import torch
 from cases import TEST_PARAMS, TINY_GENERATORS
 
 from pyext.config import load_params
-from pyext.evaluation.fid import frechet_distance, nearest_real, precision_recall
+from pyext.evaluation.fid import density_coverage, frechet_distance, nearest_real, precision_recall
 from pyext.evaluation.generation import untrained
 from pyext.training import make_step
 
@@ -53,6 +53,36 @@ def test_precision_and_recall_of_identical_disjoint_and_subset_sets():
     with pytest.raises(ValueError, match="more than k = 3 fake features, got 3"):
         precision_recall(real, fake[:3])
     assert nearest_real(np.array([[0.0], [4.4], [30.0]]), line).tolist() == pytest.approx([0.0, 0.4, 11.0])
+
+
+def _brute_density_coverage(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[float, float]:
+    """Naeem et al.'s eq. 3-4 written out with scipy's distances, ball by ball."""
+    radii = np.sort(scipy.spatial.distance.cdist(real, real), axis=1)[:, k]  # column 0: the point itself
+    d = scipy.spatial.distance.cdist(real, fake)  # (real, fake)
+    inside = [[d[i, j] <= radii[i] for j in range(len(fake))] for i in range(len(real))]
+    return (sum(map(sum, inside)) / (k * len(fake)), np.mean([any(row) for row in inside]))
+
+
+def test_density_and_coverage_of_identical_disjoint_subset_and_one_ball_sets():
+    line = np.arange(10.0)[:, None]
+    # k = 5: the radii are 5 4 3 3 3 3 3 3 4 5 (ends, then 3 inside); the balls hold 6 6 6 7 7 7 7 6 6 6
+    # of the points: density 64 / (5 * 10).
+    assert density_coverage(line, line) == (1.28, 1.0)
+    assert density_coverage(line, line + 100) == (0.0, 0.0)
+    # Samples 0, 1, 2 lie in 4, 5 and 6 balls (15 / (5 * 3)); the balls of reals 0..5 hold one: 6 / 10.
+    assert density_coverage(line, line[:3]) == (1.0, 0.6)
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(60, 4)), rng.normal(0.5, 1.2, size=(50, 4))
+    for k in (1, 3, 5):
+        assert density_coverage(real, fake, k) == pytest.approx(_brute_density_coverage(real, fake, k), abs=1e-12)
+    # Every sample in the ball of one real outlier alone: precision counts them all realistic, density
+    # counts one ball of k (the demo set's untrained generator: module docstring of generation.py).
+    cluster = np.concatenate([rng.normal(size=(40, 2)), [[30.0, 0.0]]])  # an outlier, its 5-NN ball large
+    collapsed = np.full((20, 2), [25.0, 0.0])
+    assert precision_recall(cluster, collapsed)[0] == 1.0
+    assert density_coverage(cluster, collapsed) == (pytest.approx(1 / 5), 1 / 41)
+    with pytest.raises(ValueError, match="more than k = 5 real features"):
+        density_coverage(real[:5], fake)
 
 
 def test_fid_of_identical_disjoint_and_subset_sets():

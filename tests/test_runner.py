@@ -4,7 +4,7 @@ the study's own options."""
 import pytest
 import yaml
 
-from experiments import claim, runner, table2, zoo
+from experiments import claim, generation, runner, table2, zoo
 from experiments.runner import Row, Study
 
 ROWS = [Row("a", ("x=1",)), Row("b", ("x=2",)), Row("c", ("x=3",))]
@@ -86,7 +86,7 @@ def test_no_experiment_is_a_one_line_exit(experiments, monkeypatch):
         runner.main(_study(), ["--collect"])
 
 
-@pytest.mark.parametrize("module", [zoo, table2, claim])
+@pytest.mark.parametrize("module", [zoo, table2, claim, generation])
 def test_each_study_takes_its_arguments_and_name(module, capsys):
     with pytest.raises(SystemExit) as exit_:
         module.main(["--help"], prog=f"beyondmse {module.STUDY.name}")
@@ -141,7 +141,7 @@ def test_the_picture_shows_every_run_and_the_recorded_futures(tmp_path, monkeypa
     clips = _test_store(tmp_path / "test.h5", futures)
     stored = ([c[4:6] for c in clips], np.arange(2), np.zeros((2, 2), np.int64))
     monkeypatch.setattr(runner, "predictions", lambda ref: stored)
-    monkeypatch.setattr(runner, "_read", lambda ref, path: io.BytesIO((tmp_path / "test.h5").read_bytes()))
+    monkeypatch.setattr(runner, "read_output", lambda ref, path: io.BytesIO((tmp_path / "test.h5").read_bytes()))
     image = runner.picture([("a", "ref-a"), ("b", "ref-b")], 4, 1.0, per_row=4, crop=32, zoom=1)
     cell = 22 + 32  # a label, then the crop
     # truth, last frame, a, b: one line of four; with two futures after the truth, two lines.
@@ -167,3 +167,53 @@ def test_every_study_row_trains_from_random_weights_unless_it_says_otherwise(tmp
     own = Row("tuned", ("train.init=models/g.pt",))
     assert runner.row_settings(own, []) == ("train.init=models/g.pt",)
     assert runner.row_settings(row, ["train.init=pretrained"]) == ("loss.adversarial.kind=hinge", "train.init=pretrained")
+
+
+def test_every_generation_row_is_a_valid_run_of_its_family_and_the_refused_objectives_are_left_out(tmp_path):
+    """Each row's settings, as DVC applies them to params.yaml, load; the objectives the families refuse
+    (an autoencoder's discriminator) are not rows, and would be refused."""
+    from dvc.utils.hydra import apply_overrides
+
+    from cases import REPO
+    from pyext.config import ParamsError, load_params
+
+    rows = generation.rows(str(REPO / "params.yaml"))
+    assert [r.name for r in rows] == ["bce", "minimax", "lsgan", "hinge", "fgan", "wgan", "wgan_gp", "bce-seed1",
+                                      "lapgan", "vaegan"]
+    loaded = {}
+    for row in rows:
+        params = tmp_path / f"{row.name}.yaml"
+        params.write_text((REPO / "params.yaml").read_text())
+        apply_overrides(params, list(runner.row_settings(row, [])))
+        loaded[row.name] = load_params(params)
+    assert {name: p.model.family for name, p in loaded.items()} == {
+        **{r.name: "dcgan" for r in rows[:8]}, "lapgan": "lapgan", "vaegan": "vaegan"}
+    assert len({p.train.steps for p in loaded.values()}) == 1  # the same budget a row
+    wgan, gp = loaded["wgan"].model.dcgan, loaded["wgan_gp"].model.dcgan
+    assert (wgan.optimizer, wgan.lr_g, wgan.lr_d) == ("rmsprop", 5e-5, 5e-5)
+    assert (gp.optimizer, gp.lr_g, list(gp.betas)) == ("adam", 1e-4, [0.0, 0.9])
+    assert loaded["bce-seed1"].train.seed == loaded["bce"].train.seed + 1
+    params = tmp_path / "ebgan.yaml"
+    params.write_text((REPO / "params.yaml").read_text())
+    apply_overrides(params, [*rows[0].settings, "loss.adversarial.kind=ebgan"])
+    with pytest.raises(ParamsError, match="loss.adversarial.kind"):
+        load_params(params)
+
+
+def test_the_generation_table_gives_the_references_and_each_family_untrained_once():
+    def metrics(family, fid):
+        names = ("generator", "untrained", "blurred", "noisy")
+        return {"family": family, "step": 10, "samples": 300, "references": {"blurred": {}, "noisy": {}},
+                "fid": dict(zip(names, (fid, 90.0, 3.0, 8.0))), "kid": {n: {"mean": 0.5} for n in names},
+                **{m: {n: 0.25 for n in names} for m in ("precision", "recall", "density", "coverage")},
+                "feature_extractor": {"extractor_file": "features.pt", "pr_neighbours": 3, "dc_neighbours": 5}}
+    results = [{"row": "bce", "metrics": metrics("dcgan", 12.0), "d_measures": {"d_accuracy": 0.75}, "train_seconds": 60},
+               {"row": "hinge", "metrics": metrics("dcgan", 15.0), "d_measures": {}, "train_seconds": 61},
+               {"row": "lapgan", "metrics": metrics("lapgan", 29.0), "d_measures": {}, "train_seconds": 300}]
+    lines = generation.document({"machine": "a machine", "results": results}).splitlines()
+    body = [line for line in lines if line.startswith("| ") and not line.startswith("| run")]
+    assert [line.split(" | ")[0] for line in body] == ["| real, blurred", "| real, noisy", "| untrained dcgan",
+                                                       "| untrained lapgan", "| `bce` (dcgan)", "| `hinge` (dcgan)",
+                                                       "| `lapgan` (lapgan)"]
+    assert body[0].split(" | ")[1] == "3.00" and body[2].split(" | ")[1] == "90.00" and body[4].split(" | ")[1] == "12.00"
+    assert body[4].endswith("| d_accuracy 0.750 | 60 |")

@@ -215,6 +215,7 @@ def distances(features: FrameFeatures, truth: str, methods: list[str], subsets: 
 
 
 PR_NEIGHBOURS = 3  # k of the k-NN balls of precision and recall (Kynkaanniemi et al. 2019 use 3)
+DC_NEIGHBOURS = 5  # k of density and coverage (Naeem et al. 2020 recommend 5)
 _ROWS = 1024  # rows of a distance matrix computed at a time (bounds the memory of large sets)
 
 
@@ -231,14 +232,19 @@ def _nearest(points: np.ndarray, centres: np.ndarray, k: int, skip_self: bool = 
     return out
 
 
-def _covered(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
-    """Per row of ``points``, whether it lies in some ball of ``centres`` with ``radii`` (boundary included)."""
-    inside = np.zeros(len(points), bool)
+def _balls(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Per row of ``points``, how many balls of ``centres`` with ``radii`` hold it (boundary included)."""
+    count = np.zeros(len(points), np.int64)
     c, r = torch.as_tensor(centres, dtype=torch.float64), torch.as_tensor(radii, dtype=torch.float64)
     for lo in range(0, len(points), _ROWS):
         d = torch.cdist(torch.as_tensor(points[lo:lo + _ROWS], dtype=torch.float64), c)
-        inside[lo:lo + _ROWS] = (d <= r[None]).any(dim=1).numpy()
-    return inside
+        count[lo:lo + _ROWS] = (d <= r[None]).sum(dim=1).numpy()
+    return count
+
+
+def _covered(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Per row of ``points``, whether it lies in some ball of ``centres`` with ``radii`` (boundary included)."""
+    return _balls(points, centres, radii) > 0
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = PR_NEIGHBOURS) -> tuple[float, float]:
@@ -262,6 +268,31 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = PR_NEIGHBOURS)
     precision = _covered(fake, real, _nearest(real, real, k, skip_self=True)).mean()
     recall = _covered(real, fake, _nearest(fake, fake, k, skip_self=True)).mean()
     return float(precision), float(recall)
+
+
+def density_coverage(real: np.ndarray, fake: np.ndarray, k: int = DC_NEIGHBOURS) -> tuple[float, float]:
+    """Density and coverage (Naeem et al. 2020, eq. 3-4) of feature sets ``real`` ``(N, d)`` and
+    ``fake`` ``(M, d)``, over the balls around each real feature reaching its ``k``-th nearest real
+    neighbour: density is the mean number of balls holding a fake feature, over ``k`` (about 1 where
+    fake is distributed as real; a sample inside one outlier's large ball counts 1/k there, where
+    precision counts it realistic), coverage the share of real balls holding some fake feature
+    (diversity, robust to fake outliers where recall is not).
+
+    Example:
+        >>> x = np.arange(10.0)[:, None]
+        >>> density_coverage(x, x + 100)
+        (0.0, 0.0)
+
+    Raises:
+        ValueError: ``real`` of no more than ``k`` features, or ``fake`` empty.
+    """
+    if len(real) <= k or not len(fake):
+        raise ValueError(f"density and coverage need more than k = {k} real features and some fake ones, got "
+                         f"{len(real)} and {len(fake)}")
+    radii = _nearest(real, real, k, skip_self=True)
+    density = _balls(fake, real, radii).sum() / (k * len(fake))
+    coverage = (_nearest(real, fake, 1) <= radii).mean()
+    return float(density), float(coverage)
 
 
 def nearest_real(fake: np.ndarray, real: np.ndarray) -> np.ndarray:
@@ -350,6 +381,7 @@ def networks(params, device: torch.device, surroundings: bool = True) \
     return features, classifier, refused
 
 
-__all__ = ["CONTEXT", "PR_NEIGHBOURS", "FrameFeatures", "class_accuracy", "distances", "frechet_distance",
+__all__ = ["CONTEXT", "DC_NEIGHBOURS", "PR_NEIGHBOURS", "FrameFeatures", "class_accuracy", "density_coverage",
+           "distances", "frechet_distance",
            "inception_score", "inception_scores", "kernel_distance", "moving_crops", "nearest_real", "networks",
            "precision_recall", "seeded_rows", "tiles"]

@@ -20,12 +20,15 @@ and the extractor file's SHA-256 recorded), each against the real images:
   the generator's distances on;
 
 FID and KID (:func:`~.fid.distances`), improved precision and recall (Kynkaanniemi et al. 2019,
-:func:`~.fid.precision_recall`, k-NN balls in the extractor's features) and, where a classifier
-applies (``evaluate.classifier``), the Inception Score.
+:func:`~.fid.precision_recall`, k-NN balls in the extractor's features), density and coverage
+(Naeem et al. 2020, :func:`~.fid.density_coverage`, the same balls counted: on the demo set every
+sample of the untrained generator, a flat grey image, falls in the ball of one low-contrast real
+frame, which gives it precision 1 and density 1/k) and, where a classifier applies
+(``evaluate.classifier``), the Inception Score.
 
 Outputs: ``metrics.json``; ``predictions.h5`` (the generated images, a ClipArray ``predictions``
 of one frame each); ``plots/steps.csv`` (a series table over the training step, 0 and
-``train.steps``: the generator's FID (where measured), KID, precision and recall);
+``train.steps``: the generator's FID (where measured), KID, precision, recall, density and coverage);
 ``plots/clips.csv`` (per generated image: the distance of its features to the nearest real
 image's, trained and untrained); ``pictures/`` (``samples.png``: a grid of generated images;
 ``untrained.png`` and ``real.png`` the same for the untrained generator and the real images; where
@@ -48,7 +51,8 @@ from ..pictures import frame_grid, save_png
 from ..tables import write_series
 from .base import register_evaluation
 from .extractor import distort
-from .fid import PR_NEIGHBOURS, distances, inception_scores, nearest_real, networks, precision_recall
+from .fid import (DC_NEIGHBOURS, PR_NEIGHBOURS, density_coverage, distances, inception_scores, nearest_real, networks,
+                  precision_recall)
 from .patches import moving_patches
 
 EVAL_KEY = 0x6576616C  # "eval": the evaluation's latents, (train.seed, this), apart from every training draw
@@ -93,7 +97,7 @@ def generated(model: NoiseGenerator, z: torch.Tensor) -> np.ndarray:
 
 
 def measure(params: Params, device: torch.device, sets: dict[str, np.ndarray]) -> dict:
-    """FID, KID, precision and recall of every set of ``sets`` (uint8 images ``(N_s, S, S, 3)``) but
+    """FID, KID, precision, recall, density and coverage of every set of ``sets`` (uint8 images ``(N_s, S, S, 3)``) but
     ``real`` against ``real``; where a classifier applies, each set's Inception Score. Empty where
     ``evaluate.features`` is ''."""
     features, classifier, refused = networks(params, device, surroundings=False)
@@ -107,13 +111,16 @@ def measure(params: Params, device: torch.device, sets: dict[str, np.ndarray]) -
         measured = distances(features, "real", others, params.evaluate.kid_subsets, params.evaluate.kid_subset_size)
         out.update({key: measured.pop(key) for key in ("fid", "kid") if key in measured})
         real = features.features("real")
-        if len(real) > PR_NEIGHBOURS:
-            pairs = {name: precision_recall(real, features.features(name)) for name in others}
-            out["precision"] = {name: round(p, 4) for name, (p, _) in pairs.items()}
-            out["recall"] = {name: round(r, 4) for name, (_, r) in pairs.items()}
-            measured["pr_neighbours"] = PR_NEIGHBOURS
-        else:
-            measured["pr_refused"] = f"{len(real)} images: precision and recall need more than k = {PR_NEIGHBOURS}"
+        for (first, second), measure_pair, k, key in (
+                (("precision", "recall"), precision_recall, PR_NEIGHBOURS, "pr"),
+                (("density", "coverage"), density_coverage, DC_NEIGHBOURS, "dc")):
+            if len(real) > k:
+                pairs = {name: measure_pair(real, features.features(name)) for name in others}
+                out[first] = {name: round(a, 4) for name, (a, _) in pairs.items()}
+                out[second] = {name: round(b, 4) for name, (_, b) in pairs.items()}
+                measured[f"{key}_neighbours"] = k
+            else:
+                measured[f"{key}_refused"] = f"{len(real)} images: {first} and {second} need more than k = {k}"
         out["nearest_real"] = {name: nearest_real(features.features(name), real) for name in ("generator", "untrained")}
         out["feature_extractor"] = measured
     if classifier is not None:
@@ -159,7 +166,7 @@ def _write_series(out: EvaluationFiles, metrics: dict, nearest: dict[str, np.nda
     ``steps``; ``plots/clips.csv``: per generated image, the distance to the nearest real image's
     features (both empty of series where nothing was measured: ``evaluate.features: ''``)."""
     series = {}
-    for measure_name in ("fid", "kid", "precision", "recall"):
+    for measure_name in ("fid", "kid", "precision", "recall", "density", "coverage"):
         values = metrics.get(measure_name)
         if values:
             pick = (lambda v: v["mean"]) if measure_name == "kid" else (lambda v: v)
@@ -205,9 +212,12 @@ def _lines(metrics: dict, n: int, out: EvaluationFiles) -> list[str]:
     if "precision" in metrics:
         parts.append(f"precision {metrics['precision']['generator']:.3f}, recall {metrics['recall']['generator']:.3f} "
                      f"(untrained {metrics['precision']['untrained']:.3f}, {metrics['recall']['untrained']:.3f})")
+    if "density" in metrics:
+        parts.append(f"density {metrics['density']['generator']:.3f}, coverage {metrics['coverage']['generator']:.3f} "
+                     f"(untrained {metrics['density']['untrained']:.3f}, {metrics['coverage']['untrained']:.3f})")
     lines = [f"{head} through {extractor['extractor_file']}: " + "; ".join(parts)
              + f"; see {out.metrics}, {out.pictures}/"]
-    for key in ("fid_refused", "pr_refused"):
+    for key in ("fid_refused", "pr_refused", "dc_refused"):
         if key in extractor:
             lines.append(f"evaluate: {extractor[key]}")
     if "classifier_refused" in metrics:
