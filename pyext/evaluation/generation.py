@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from ..config import Params
-from ..data.dataset import to_model, to_uint8
+from ..data.dataset import to_model
 from ..data.store import ClipArrayWriter
 from ..files import DataFiles, EvaluationFiles, atomic_output, write_json
 from ..models import NoiseGenerator, draw_latents
@@ -54,12 +54,12 @@ from .extractor import distort
 from .fid import (DC_NEIGHBOURS, PR_NEIGHBOURS, density_coverage, distances, inception_scores, nearest_real, networks,
                   precision_recall)
 from .patches import moving_patches
+from .samples import BATCH, generated, one_frame_each
 
 EVAL_KEY = 0x6576616C  # "eval": the evaluation's latents, (train.seed, this), apart from every training draw
 # The references: the real images degraded (pyext.evaluation.extractor.DISTORTIONS' kinds), mild levels.
 REFERENCES = {"blurred": ("gaussian blur", 1.0), "noisy": ("gaussian noise", 16.0)}
 GRID = 8  # the pictures' grids: GRID x GRID images (fewer where there are fewer)
-_BATCH = 256
 
 
 def real_images(test_path: Path, params: Params) -> np.ndarray:
@@ -73,8 +73,7 @@ def real_images(test_path: Path, params: Params) -> np.ndarray:
         raise ValueError(f"{test_path}: {len(cut)} moving {params.clip.patch}x{params.clip.patch} patches in its test "
                          f"clips (filter.min_motion {params.filter.min_motion:g}); a generator's evaluation needs "
                          f"at least 2")
-    frames = np.random.default_rng([params.extract.seed, EVAL_KEY]).integers(0, cut.shape[1], len(cut))
-    return cut[np.arange(len(cut)), frames]
+    return one_frame_each(cut, [params.extract.seed, EVAL_KEY])
 
 
 def untrained(model: NoiseGenerator, seed: int) -> NoiseGenerator:
@@ -90,12 +89,6 @@ def untrained(model: NoiseGenerator, seed: int) -> NoiseGenerator:
     return fresh.eval()
 
 
-@torch.no_grad()
-def generated(model: NoiseGenerator, z: torch.Tensor) -> np.ndarray:
-    """``model``'s images of latents ``z`` ``(N, latent)``, ``_BATCH`` at a time: uint8 ``(N, S, S, 3)``."""
-    return np.concatenate([to_uint8(model(z[lo:lo + _BATCH])) for lo in range(0, len(z), _BATCH)])
-
-
 def measure(params: Params, device: torch.device, sets: dict[str, np.ndarray]) -> dict:
     """FID, KID, precision, recall, density and coverage of every set of ``sets`` (uint8 images ``(N_s, S, S, 3)``) but
     ``real`` against ``real``; where a classifier applies, each set's Inception Score. Empty where
@@ -105,7 +98,7 @@ def measure(params: Params, device: torch.device, sets: dict[str, np.ndarray]) -
     for network in (features, classifier):
         if network is not None:
             for name, images in sets.items():
-                network.add_in_parts(name, images, _BATCH)
+                network.add_in_parts(name, images, BATCH)
     others = [name for name in sets if name != "real"]
     if features is not None:
         measured = distances(features, "real", others, params.evaluate.kid_subsets, params.evaluate.kid_subset_size)

@@ -29,7 +29,7 @@ from torch import nn
 from ...config import Params, ParamsError
 from ...losses import make_objective
 from ...losses.adversarial import DiscriminatorLoss
-from ...models import draw_latents
+from ...models import NoiseGenerator, draw_latents
 from ...models.base import seeded_generator
 from ...models.blocks import set_batch_groups, synchronised
 from ...models.dcgan import DCGAN, DCGANDiscriminator
@@ -60,8 +60,9 @@ class DCGANStep(TrainingStep):
     :meth:`generator_loss` or :meth:`generator_update` (LAPGAN's, :mod:`.lapgan`; VAE-GAN's, :mod:`.vaegan`)."""
 
     adversarial = True
-    # A generator from noise has no validation PSNR: the loop validates nothing (the evaluate stage
-    # measures it, pyext.evaluation.generation), and train.keep has no best to pick.
+    # A generator from noise has no validation PSNR: the loop measures its FID and KID instead
+    # (pyext.training.distances; the evaluate stage on the test set: pyext.evaluation.generation),
+    # and train.keep has no best to pick (the last is written).
     validates = False
     # Why a subclass cannot train in a distributed run ('' where it can): one refusal for every family.
     undistributed = ""
@@ -86,6 +87,11 @@ class DCGANStep(TrainingStep):
         self.dtype, self.autocast = training_autocast(self.tp.precision, device)
         self.d_measures: list[str] = []
         self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)
+
+    @property
+    def generator(self) -> NoiseGenerator:
+        """The model (G; VAE-GAN's decoder behind its encoder) as the loop measures it."""
+        return self.model
 
     @staticmethod
     def section(params: Params):
