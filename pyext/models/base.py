@@ -28,7 +28,7 @@ from ..config import FAMILIES as _FAMILY_TABLE
 from ..registry import Registry
 
 __all__ = ["DISCRIMINATORS", "FAMILIES", "Model", "NoiseGenerator", "Predictor", "clip_pyramid", "draw_latents",
-           "register_discriminator", "register_family", "seeded_generator", "truncated_normal"]
+           "register_discriminator", "register_family", "seeded_generator", "draw_classes", "truncated_normal"]
 
 
 class Model(nn.Module):
@@ -238,6 +238,18 @@ def draw_latents(seed: Sequence[int], size: int, total: int, rows: slice | None 
 
 _INTEGERS = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)  # what class labels may be
 _LATENT_STREAM = 0x6E6F6973  # "nois": apart from the augmentations' draws of the same (seed, step, batch)
+
+
+def draw_classes(seed: Sequence[int], classes: int, total: int, rows: slice | None = None,
+                 device: torch.device | str = "cpu") -> torch.Tensor:
+    """Classes ``(total,)`` int64 drawn uniformly from ``0 .. classes - 1`` (or their ``rows``), a
+    function of ``seed`` alone as :func:`draw_latents`'s latents are, from a stream of their own: the
+    classes a conditioned generator from noise is asked for beside the latents of the same ``seed``."""
+    labels = torch.randint(classes, (total,), generator=seeded_generator([*seed, _CLASS_STREAM]))
+    return (labels if rows is None else labels[rows]).to(device)
+
+
+_CLASS_STREAM = 0x636C6173  # "clas": apart from the latents' and the frames' draws of the same (seed, step, batch)
 
 
 # The model classes by family (pyext.config.FAMILIES: each entry's ``model`` module registers it).

@@ -49,11 +49,14 @@ class GeneratorDistances:
         real: uint8 real images ``(N, S, S, 3)``, N >= 2.
         latents: ``(N, latent)`` on the device the generator lives on.
         subsets, subset_size: KID's (``evaluate.kid_subsets``, ``evaluate.kid_subset_size``).
+        labels: where the generator is class-conditioned, the class of each latent's image ``(N,)``
+            (the real images' own, so that both sets hold the classes alike); None: none.
     """
 
     def __init__(self, extractor: FrameFeatures, real: np.ndarray, latents: torch.Tensor, subsets: int,
-                 subset_size: int):
+                 subset_size: int, labels: torch.Tensor | None = None):
         self.extractor, self.latents, self.subsets, self.subset_size = extractor, latents, subsets, subset_size
+        self.labels = labels
         extractor.add_in_parts(_REAL, real, BATCH)
         self.count = len(real)
         # The extractor's sample-size rule (pyext.evaluation.fid.distances): FID wants N > 2d.
@@ -69,7 +72,7 @@ class GeneratorDistances:
             was_training = generator.training
             generator.eval()
             try:
-                images = generated(generator, self.latents)
+                images = generated(generator, self.latents, self.labels)
             finally:
                 generator.train(was_training)
             self.extractor.forget(_GENERATED)
@@ -112,7 +115,9 @@ def generator_distances(params: Params, generator: NoiseGenerator, batches: list
     stored = to_uint8(torch.cat(clips)[:count])  # (N, T, P, P, 3): the validation set's uint8 frames again
     real = one_frame_each(stored, [seed, VAL_KEY])
     latents = draw_latents((seed, VAL_KEY), generator.latent, count, device=device)
-    measurement = GeneratorDistances(extractor, real, latents, ev.kid_subsets, ev.kid_subset_size)
+    # A class-conditioned generator draws image i of real frame i's class, as the evaluate stage does.
+    labels = torch.cat([y for _, y in batches])[:count].to(device) if generator.classes else None
+    measurement = GeneratorDistances(extractor, real, latents, ev.kid_subsets, ev.kid_subset_size, labels)
     if not measurement.with_fid:
         say(f"{stage}: {count} validation frames <= 2 x {extractor.dimension} feature dimensions: the generator's "
             f"FID is not measured during training, its KID alone (the frames: at most train.val_batches x "
