@@ -123,17 +123,21 @@ def table(results: list[dict]) -> str:
     return head + body
 
 
-def document(record: dict) -> str:
-    """The table under a caption: the machine, the budget, what was measured against what."""
+def caption(record: dict) -> str:
+    """What the table measured: the budget, the images, the extractor, the k-NN sizes."""
     results = record["results"]
     first = results[0]["metrics"]
     extractor = first.get("feature_extractor", {})
     steps = sorted({r["metrics"]["step"] for r in results})
-    return (f"Generation zoo on {record['machine']}: {' or '.join(map(str, steps))} generator updates a row, "
-            f"{first['samples']} generated images against {first['samples']} frames of moving test patches "
-            f"through the feature extractor {extractor.get('extractor_file', '(none)')} "
-            f"(precision and recall: k = {extractor.get('pr_neighbours', '-')}; density and coverage: "
-            f"k = {extractor.get('dc_neighbours', '-')}).\n\n" + table(results))
+    return (f"{' or '.join(map(str, steps))} generator updates a row, {first['samples']} generated images against "
+            f"{first['samples']} frames of moving test patches through the feature extractor "
+            f"{extractor.get('extractor_file', '(none)')} (precision and recall: k = "
+            f"{extractor.get('pr_neighbours', '-')}; density and coverage: k = {extractor.get('dc_neighbours', '-')}).")
+
+
+def document(record: dict) -> str:
+    """The table under a caption: the machine, then :func:`caption`."""
+    return f"Generation zoo on {record['machine']}: {caption(record)}\n\n" + table(record["results"])
 
 
 def _grid(ref: str, picture: str) -> np.ndarray:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from experiments import claim, footage_study, motion_study, table2, zoo
+from experiments import claim, footage_study, generation, motion_study, table2, zoo
 from experiments.runner import DATA_FILES, lock_data
 
 # What `beyondmse readme` says of itself in `beyondmse --help`.
@@ -260,6 +260,37 @@ def demo_summary(path: Path, root: Path) -> str:
                  f"reaches {flow['step1']['psnr']:.1f} dB.")
 
 
+def generation_block(record: dict, root: Path) -> str:
+    """The generation zoo's record: how it was made, its table, the noise floor (the FID of the two
+    seeds of one row), the best row's FID against its untrained generator's, and which DCGAN rows lie
+    within the noise floor of the best DCGAN row."""
+    results = record["results"]
+    parts = [_para(made_line(record, "make generation", root) + " " + generation.caption(record)),
+             generation.table(results).rstrip("\n")]
+
+    def fid(r: dict, name: str = "generator") -> float:
+        return r["metrics"]["fid"][name]
+
+    floors = [(a, b, abs(fid(a) - fid(b))) for a, b in seed_pairs(results)]
+    for a, b, gap in floors:
+        parts.append(_para(f"Noise floor: `{a['row']}` and `{b['row']}`, the same run but for `train.seed`, differ "
+                           f"by {gap:.2f} in FID ({fid(a):.2f} and {fid(b):.2f})."))
+    scored = [r for r in results if "fid" in r["metrics"]]
+    if scored:
+        best = min(scored, key=fid)
+        parts.append(_para(f"Best row: `{best['row']}`, FID {fid(best):.2f} against {fid(best, 'untrained'):.2f} for "
+                           f"its untrained generator ({fid(best) / fid(best, 'untrained'):.2f} of it); the real "
+                           f"frames blurred score {fid(best, 'blurred'):.2f}, with noise {fid(best, 'noisy'):.2f}."))
+        dcgan = [r for r in scored if r["metrics"]["family"] == "dcgan" and "-seed" not in r["row"]]
+        if floors and dcgan:
+            floor, first = max(gap for _, _, gap in floors), min(dcgan, key=fid)
+            near = [r["row"] for r in dcgan if fid(r) - fid(first) <= floor]
+            parts.append(_para(f"Within the noise floor ({floor:.2f}) of the best DCGAN objective "
+                               f"(`{first['row']}`, {fid(first):.2f}): " + ", ".join(f"`{n}`" for n in near)
+                               + f"; {len(dcgan) - len(near)} of the {len(dcgan)} objectives lie beyond it."))
+    return "\n\n".join(parts)
+
+
 def _record(render: Callable[[dict, Path], str]) -> Callable[[Path, Path], str]:
     """A view of a study's JSON record."""
     return lambda path, root: render(json.loads(path.read_text()), root)
@@ -270,6 +301,7 @@ VIEWS: dict[str, Callable[[Path, Path], str]] = {
     "zoo": _record(zoo_block),
     "table2": _record(table2_block),
     "claim": _record(claim_block),
+    "generation": _record(generation_block),
     "footage": _record(footage_block),
     "pretrained": _record(pretrained_block),
     "motion": _record(motion_block),

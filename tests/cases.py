@@ -188,13 +188,16 @@ def family_params(family: str, knobs: dict, kind: str = "bce", **train_settings)
                    loss=replace(p.loss, adversarial=replace(p.loss.adversarial, kind=kind)))
 
 
-def assert_resumes_exactly(params, data_dir: Path, work: Path, networks: tuple[str, ...] = ("discriminator",)) -> None:
+def assert_resumes_exactly(params, data_dir: Path, work: Path, networks: tuple[str, ...] = ("discriminator",),
+                           classes: int = 0) -> None:
     """Trains ``params`` (a generator from noise's family, whose checkpoint holds its generator,
     ``networks`` and optimisers) uninterrupted into ``work/a`` and stopped at half its steps then
     resumed into ``work/b``; asserts the saved generators, the checkpoints' ``networks`` and both
     optimisers' states are equal bit for bit, that a run of half the steps is not the whole (the comparison can
-    fail), that nothing was validated, and that the saved generator loads as the params' model."""
+    fail), that nothing was validated, and that the saved generator loads as the params' model (of
+    ``classes`` classes, where ``model.condition`` is not none: ``data_dir``'s manifest's)."""
     from pyext.files import DataFiles, RunFiles
+    from pyext.losses import make_condition
     from pyext.models import FAMILIES, load_generator
     from pyext.training import train
 
@@ -215,4 +218,5 @@ def assert_resumes_exactly(params, data_dir: Path, work: Path, networks: tuple[s
     assert whole["step"] == params.train.steps and whole["val_psnr"] is None  # a generator from noise: not validated
     family = FAMILIES[params.model.family]
     model = load_generator(RunFiles(work / "a").generator)
-    assert type(model) is family and model.config() == family.from_params(params).config()
+    conditioning = make_condition(params, classes).generator
+    assert type(model) is family and model.config() == family.from_params(params, **conditioning).config()

@@ -11,7 +11,7 @@ import pytest
 from pyext import cli
 
 SCRIPT = Path(sys.executable).parent / "beyondmse"
-COMMANDS = ("predict", "interpolate", "preset", "zoo", "table2", "claim", "readme", "footage", "footage-study")
+COMMANDS = ("predict", "interpolate", "sample", "preset", "zoo", "table2", "claim", "readme", "footage", "footage-study")
 
 
 def test_the_installed_command_lists_every_command(tmp_path):
@@ -32,8 +32,8 @@ def test_each_command_has_its_help(name, capsys):
 
 def test_an_unknown_command_or_a_broken_plugin(capsys, monkeypatch):
     with pytest.raises(SystemExit) as done:
-        cli.main(["sample"])
-    assert done.value.code == 2 and "invalid choice: 'sample'" in capsys.readouterr().err
+        cli.main(["no-such-command"])
+    assert done.value.code == 2 and "invalid choice: 'no-such-command'" in capsys.readouterr().err
 
     class Broken:
         value = "no_such_module_of_beyondmse:main"

@@ -350,8 +350,26 @@ ERRORS = [
      "a classifier; ebgan trains an autoencoder), got 'ebgan'"),
     ("dcgan-pause", _both(_set("model.family", "dcgan"), _set("loss.adversarial.d_pause", 0.1)),
      "loss.adversarial.d_pause", "expected 0 with model.family: dcgan (DCGAN updates D every step), got 0.1"),
-    ("dcgan-condition", _both(_set("model.family", "dcgan"), _set("model.condition", "acgan")), "model.condition",
-     "expected none with model.family: dcgan (its generator takes no class yet), got 'acgan'"),
+    # A conditioned DCGAN draws single images: only a source whose classes one frame shows (stochastic).
+    ("dcgan-condition-demo", _both(_set("model.family", "dcgan"), _set("model.condition", "acgan")), "model.condition",
+     "expected none with model.family: dcgan on data.source: demo (a generator of single images learns a class only "
+     "where one frame shows it: the demo's classes are motions, the photo set's camera motions; a class-conditioned "
+     "DCGAN needs data.source: stochastic), got 'acgan'"),
+    ("dcgan-condition-photos", _both(_set("model.family", "dcgan"), _set("model.condition", "concat"),
+                                     _set("data.source", "photos")), "model.condition",
+     "expected none with model.family: dcgan on data.source: photos (a generator of single images learns a class "
+     "only where one frame shows it: the demo's classes are motions, the photo set's camera motions; a "
+     "class-conditioned DCGAN needs data.source: stochastic), got 'concat'"),
+    ("dcgan-condition-test-source", _both(_set("model.family", "dcgan"), _set("model.condition", "concat"),
+                                          _set("data.source", "stochastic"), _set("data.test.source", "demo")),
+     "model.condition", "expected none with data.test.source: demo (the test videos' classes are not the training "
+     "videos' stochastic classes), got 'concat'"),
+    ("lapgan-condition", _both(_set("model.family", "lapgan"), _set("model.condition", "concat"),
+                               _set("data.source", "stochastic")), "model.condition",
+     "expected none with model.family: lapgan (its generator takes no class), got 'concat'"),
+    ("vaegan-condition", _both(_set("model.family", "vaegan"), _set("model.condition", "acgan"),
+                               _set("data.source", "stochastic")), "model.condition",
+     "expected none with model.family: vaegan (its generator takes no class), got 'acgan'"),
     ("dcgan-d-norm", _both(_set("model.family", "dcgan"), _set("model.d_norm", "spectral")), "model.d_norm",
      "expected none with model.family: dcgan (DCGAN's discriminator normalises as its guidelines say: "
      "model.dcgan.batch_norm), got 'spectral'"),

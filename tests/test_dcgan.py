@@ -1,23 +1,33 @@
 """DCGAN (pyext.models.dcgan, pyext.training.steps.dcgan): the networks against the paper's
 guidelines, the discriminator's norm under each objective, sampling, the frames drawn from the
 training patches, a run resumed bit for bit, synchronised batch norm and a 2-process run against
-one process. (``predict``'s refusal of a generator from noise: tests/test_predict.py.)"""
+one process; class conditioning (cGAN's class input of G and D, ACGAN's head and class terms against
+cross-entropies by hand, the classes asked of G, a conditioned run resumed bit for bit). (``predict``'s
+refusal of a generator from noise: tests/test_predict.py; the refusal of a condition on a source whose
+classes one frame does not show: tests/test_config.py.)"""
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
-from cases import DEVICES, TEST_PARAMS, TINY_GENERATORS, assert_resumes_exactly, assert_same_weights, family_params
+from cases import (DEVICES, TEST_PARAMS, TINY_GENERATORS, assert_resumes_exactly, assert_same_weights, family_params,
+                   moving_squares)
 from torch import nn
 
 from pyext.config import ParamsError, parse_params
+from pyext.data.manifest import Manifest, write_manifest
+from pyext.data.store import ClipWriter
+from pyext.losses import make_objective
 from pyext.models import NoiseGenerator
-from pyext.models.base import seeded_generator
+from pyext.models.base import draw_classes, draw_latents, seeded_generator
 from pyext.models.blocks import SplitBatchNorm2d, SyncSplitBatchNorm, set_batch_groups, synchronised
 from pyext.models.dcgan import DCGAN, DCGANDiscriminator, discriminator_norm
 from pyext.training import make_step
 from pyext.training.steps.dcgan import frame_of_each
+from test_conditioning import _ce
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -229,3 +239,184 @@ def test_a_two_process_run_matches_one_process(tmp_path):
 
     done = two_processes(_DDP_SCRIPT, tmp_path, 29531)
     assert done.stdout.splitlines() == ["bce matches one process", "wgan_gp matches one process"]
+
+
+# ---------------------------------------------------------------- class conditioning (cGAN, ACGAN)
+
+
+def _conditioned(condition: str, kind: str = "bce", batch_norm: bool = True, **loss):
+    """The tiny DCGAN of :func:`_params` conditioned by ``condition`` on the stochastic set (the
+    source whose classes one frame shows), with ``loss``'s class keys replaced."""
+    p = _params(kind, batch_norm)
+    return replace(p, data=replace(p.data, source="stochastic"), model=replace(p.model, condition=condition),
+                   loss=replace(p.loss, **loss))
+
+
+def test_a_conditioned_dcgan_is_valid_on_the_stochastic_source():
+    import yaml
+
+    raw = yaml.safe_load(TEST_PARAMS.read_text())
+    raw["model"].update(family="dcgan", condition="acgan")
+    raw["data"]["source"] = "stochastic"
+    assert parse_params(raw, "tests/params.yaml").model.condition == "acgan"
+
+
+def _randomised(embedding: nn.Module) -> None:
+    # ClassChannels starts at zero (class-blind, as the predictor's); a trained one is not.
+    nn.init.normal_(embedding.embed.weight)
+
+
+def test_the_cgan_generators_image_depends_on_its_class_alone():
+    g = DCGAN(size=32, latent=8, width=0.125, classes=3, embedding=4).eval()
+    z = torch.randn(2, 8)
+    same = g(z, torch.tensor([0, 0]))
+    torch.testing.assert_close(g(z, torch.tensor([2, 1])), same, rtol=0, atol=0)  # a zero embedding at the start
+    _randomised(g.class_input)
+    a, b = g(z, torch.tensor([0, 0])), g(z, torch.tensor([0, 2]))
+    torch.testing.assert_close(a[0], b[0], rtol=0, atol=0)  # the first image's class unchanged: its image too
+    assert (a[1] - b[1]).abs().max() > 1e-4  # only the second image's class changed
+    assert g.config() == {"size": 32, "latent": 8, "width": 0.125, "batch_norm": True, "classes": 3, "embedding": 4}
+    # Sampling: the classes asked for, or one clear error.
+    x = g.sample(2, torch.tensor([1, 2]), generator=seeded_generator([4]))
+    torch.testing.assert_close(x, g(torch.randn(2, 8, generator=seeded_generator([4])), torch.tensor([1, 2])))
+    with pytest.raises(ValueError, match=r"^a class-conditioned DCGAN generator \(3 classes\) needs the class of each "
+                                         r"image: labels \(2,\)$"):
+        g.sample(2, generator=seeded_generator([4]))
+    with pytest.raises(ValueError, match="without classes takes no class labels"):
+        DCGAN(size=32, latent=8, width=0.125)(z, torch.tensor([0, 1]))
+
+
+def test_the_cgan_discriminators_answer_depends_on_the_class_and_the_acgan_heads_does_not_take_one():
+    d = DCGANDiscriminator(size=32, width=0.125, norm="none", classes=3, embedding=4)
+    assert d.net[0].in_channels == 3 + 4  # the embedding over the image: extra input channels
+    _randomised(d.class_input)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    a, b = d([x], None, torch.tensor([1, 1]))[0], d([x], None, torch.tensor([1, 0]))[0]
+    assert a.shape == (2, 1) and a[0] == b[0] and (a[1] - b[1]).abs() > 1e-6
+    with pytest.raises(ValueError, match=r"labels must be 2 class indices \(a network of 3 classes\), got NoneType"):
+        d([x])
+    head = DCGANDiscriminator(size=32, width=0.125, norm="none", classes=3, class_head=True)
+    assert head.net[0].in_channels == 3 and head([x])[0].shape == (2, 1 + 3)  # the logit, then 3 class logits
+    with pytest.raises(ValueError, match="without a class input takes no class labels"):
+        head([x], None, torch.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("condition", ["concat", "acgan"])
+def test_the_step_asks_for_uniform_reproducible_classes_and_needs_the_real_ones(condition):
+    step = make_step(_conditioned(condition), torch.device("cpu"), classes=3)
+    assert step.model.classes == 3 and isinstance(step.model.class_input.embed, nn.Embedding)
+    drawn = step._classes(5, 1)
+    assert drawn.dtype == torch.int64 and drawn.shape == (4,) and bool(((drawn >= 0) & (drawn < 3)).all())
+    torch.testing.assert_close(drawn, step._classes(5, 1), rtol=0, atol=0)  # a function of (seed, step, batch)
+    many = torch.cat([step._classes(s, 0) for s in range(300)])
+    assert torch.bincount(many, minlength=3).min() > 300 * 4 / 3 * 0.8  # every class, about equally often
+    with pytest.raises(ValueError, match=rf"^model.condition: {condition} trains on the images' classes: labels are "
+                                         r"needed$"):
+        step.step(0, [torch.rand(4, 5, 3, 32, 32) * 2 - 1])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("condition,kind", [("concat", "bce"), ("acgan", "wgan_gp")])
+def test_one_conditioned_step_on_each_device_is_finite_and_moves_both_networks(device, condition, kind):
+    # bench/gpu_check.sh's tests step runs the CUDA cases (bfloat16 autocast where the GPU has it).
+    p = _conditioned(condition, kind, batch_norm=kind != "wgan_gp")
+    step = make_step(replace(p, train=replace(p.train, precision="auto")), torch.device(device), classes=3)
+    before = {net: {k: v.clone() for k, v in step.state()[net].items()} for net in ("generator", "discriminator")}
+    batches = [torch.rand(4, 5, 3, 32, 32, device=device) * 2 - 1] * step.batches_per_step
+    logged = step.step(0, batches, [torch.tensor([2, 0, 1, 2], device=device)] * step.batches_per_step)
+    assert all(bool(torch.isfinite(v)) for v in logged.values()) and not bool(step.nonfinite)
+    for net, weights in before.items():
+        assert any(not torch.equal(v, step.state()[net][k]) for k, v in weights.items()), net
+
+
+@torch.no_grad()
+def _outspoken(network: nn.Module) -> None:
+    """``network``'s weights redrawn from N(0, 0.3): at DCGAN's N(0, 0.02) the tiny D's class logits
+    are all about 0, so that every labelling's cross-entropy is log 3 to a few decimals."""
+    for weight in network.parameters():
+        nn.init.normal_(weight, 0.0, 0.3)
+
+
+def test_the_cgan_step_judges_real_and_generated_images_each_of_their_own_classes():
+    step = make_step(_conditioned("concat", batch_norm=False), torch.device("cpu"), classes=3)
+    _outspoken(step.D)
+    clips, labels = torch.rand(4, 5, 3, 32, 32) * 2 - 1, torch.tensor([2, 0, 1, 2])
+    d_loss = step.discriminator_loss(clips, 7, 0, labels)
+    real, asked = frame_of_each(clips, (3, 7, 0), 0, 4), draw_classes((3, 7, 0), 3, 4)
+    with torch.no_grad():
+        fake = step.model(draw_latents((3, 7, 0), 8, 4), asked)
+        torch.testing.assert_close(d_loss.real_logits[0], step.D([real], None, labels)[0])
+        torch.testing.assert_close(d_loss.fake_logits[0], step.D([fake], None, asked)[0])
+        assert (d_loss.fake_logits[0] - step.D([fake], None, labels)[0]).abs().max() > 1e-3  # not the real ones'
+
+
+@pytest.mark.parametrize("class_d", ["both", "real"])
+def test_the_acgan_discriminators_class_term_is_the_cross_entropy_by_hand(class_d):
+    step = make_step(_conditioned("acgan", batch_norm=False, class_weight=0.6, class_d=class_d), torch.device("cpu"),
+                     classes=3)
+    _outspoken(step.D)
+    clips, labels = torch.rand(4, 5, 3, 32, 32) * 2 - 1, torch.tensor([2, 0, 1, 2])
+    d_loss = step.discriminator_loss(clips, 7, 0, labels)
+    # The same images judged apart: the real frames drawn for the batch, the generated of its latents and classes.
+    real = frame_of_each(clips, (3, 7, 0), 0, 4)
+    asked = draw_classes((3, 7, 0), 3, 4)
+    with torch.no_grad():
+        fake = step.model(draw_latents((3, 7, 0), 8, 4), asked)
+        logits = step.D([torch.cat([real, fake])])[0].numpy()
+    real_ce, fake_ce = _ce(logits[:4, 1:], labels.numpy()), _ce(logits[4:, 1:], asked.numpy())
+    expected = 0.6 * (real_ce + fake_ce if class_d == "both" else real_ce)
+    assert abs(real_ce - math.log(3)) > 0.05 and abs(fake_ce - _ce(logits[4:, 1:], labels.numpy())) > 0.05
+    assert d_loss.class_term.item() == pytest.approx(expected, rel=1e-5)
+    assert d_loss.total.item() == pytest.approx(d_loss.adversarial.total.item() + expected, rel=1e-5)
+    assert float(d_loss.measures()["d_class"]) == pytest.approx(real_ce, rel=1e-5)
+    # The objective judged the real/generated logit alone.
+    torch.testing.assert_close(d_loss.adversarial.real_logits[0], torch.from_numpy(logits[:4, :1]))
+
+
+@pytest.mark.parametrize("class_d", ["both", "real"])
+def test_the_acgan_class_terms_reach_d_from_real_and_generated_only_with_both_and_g_from_its_images(class_d):
+    params = _conditioned("acgan", batch_norm=False, class_d=class_d)
+    step = make_step(params, torch.device("cpu"), classes=3)
+    _outspoken(step.D)
+    labels, asked = torch.tensor([2, 0, 1, 2]), torch.tensor([1, 1, 0, 2])
+    real = (torch.rand(4, 3, 32, 32) * 2 - 1).requires_grad_(True)
+    fake = step.model(torch.randn(4, 8), asked)
+    # D's class term: through the images it judged (the generated ones only with class_d: both), and D's weights.
+    judge = step.condition.judge(step.D, [labels, asked])
+    make_objective(params.loss.adversarial).discriminator_loss(judge, [real], [fake])
+    term, _ = step.condition.discriminator_loss(judge, labels, asked)
+    on_real, on_fake = torch.autograd.grad(term, [real, fake], retain_graph=True, allow_unused=True)
+    assert on_real.abs().sum() > 0
+    assert (on_fake is not None and bool(on_fake.abs().sum() > 0)) == (class_d == "both")
+    assert all(g.abs().sum() > 0 for g in torch.autograd.grad(term, [step.D.net[-2].weight]))
+    # G's: its images' class term, class_weight times, added to its adversarial loss; it reaches G's weights.
+    weighed = {}
+    for weight in (0.0, 1.0):
+        step.class_weight = weight
+        step.model.zero_grad()
+        loss = step.generator_loss(None, 0, 1)
+        loss.backward()
+        weighed[weight] = (loss.item(), [p.grad.clone() for p in step.model.parameters()])
+    with torch.no_grad():
+        images = step.model(draw_latents((3, 0, 1), 8, 4), draw_classes((3, 0, 1), 3, 4))
+        logits = step.D([images])[0][:, 1:].numpy()
+    asked = draw_classes((3, 0, 1), 3, 4).numpy()  # batch 1's classes, beside its latents
+    assert abs(_ce(logits, asked) - _ce(logits, (asked + 1) % 3)) > 0.05  # the classes asked for matter
+    assert weighed[1.0][0] - weighed[0.0][0] == pytest.approx(_ce(logits, asked), rel=1e-4)
+    assert any(not torch.equal(a, b) for a, b in zip(weighed[0.0][1], weighed[1.0][1]))
+
+
+@pytest.mark.parametrize("condition,kind", [("concat", "bce"), ("acgan", "wgan_gp")])
+def test_a_resumed_conditioned_dcgan_run_equals_uninterrupted(tmp_path, condition, kind):
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, n, seed in (("train.h5", 24, 1), ("val.h5", 6, 2)):
+        with ClipWriter(data / name, (5, 32, 32, 3), ["a.avi"], {"params": {}}) as w:
+            w.append(moving_squares(n, 5, seed), motion=np.ones(n, np.float32), video=np.zeros(n, np.int32),
+                     start=np.zeros(n, np.int32), yx=np.zeros((n, 2), np.int16),
+                     label=(np.arange(n) % 3).astype(np.int16))  # three classes
+    write_manifest(data / "manifest.json", Manifest("stochastic", "videos", 0, ["Discs", "Squares", "Triangles"]))
+    p = _conditioned(condition, kind)
+    # wgan_gp: the interpolates judged as the real images' class, its draws from the checkpoint's random state.
+    p = replace(p, train=replace(p.train, steps=4 if kind == "bce" else 2, checkpoint_every=2 if kind == "bce" else 1))
+    assert_resumes_exactly(p, data, tmp_path / "runs", classes=3)

@@ -2,11 +2,13 @@
 (pyext.evaluation.fid): precision and recall and FID on constructed feature sets against hand-computed
 and scipy values, the untrained generator it compares with, and each family of generators from noise
 (dcgan, lapgan, vaegan) trained and evaluated end to end through the stage scripts with every output
-the stages declare."""
+the stages declare; a class-conditioned DCGAN on the stochastic set evaluated end to end (its images of
+the real images' classes, their class accuracy through a classifier, the picture of a row per class)."""
 from __future__ import annotations
 
 import json
 import sys
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -103,17 +105,20 @@ def _tiny(p, family: str):
     return replace(p, model=replace(p.model, family=family, **{family: section}))
 
 
-@pytest.mark.parametrize("family", list(TINY_GENERATORS))
-def test_the_untrained_generator_is_the_training_steps_step_zero(family):
+@pytest.mark.parametrize("family,condition", [*((family, "none") for family in TINY_GENERATORS), ("dcgan", "acgan")])
+def test_the_untrained_generator_is_the_training_steps_step_zero(family, condition):
     p = load_params(TEST_PARAMS)
     params = replace(_tiny(p, family), train=replace(p.train, seed=5, batch_size=4, device="cpu"))
-    step = make_step(params, torch.device("cpu"))
+    params = replace(params, model=replace(params.model, condition=condition))
+    classes = 0 if condition == "none" else 3
+    step = make_step(params, torch.device("cpu"), classes=classes)
     start = {k: v.clone() for k, v in step.model.state_dict().items()}
-    step.step(0, [torch.rand(4, 5, 3, 32, 32) * 2 - 1])  # trained a step: the model moved on
+    labels = None if condition == "none" else [torch.tensor([0, 2, 1, 1])]
+    step.step(0, [torch.rand(4, 5, 3, 32, 32) * 2 - 1], labels)  # trained a step: the model moved on
     state = torch.random.get_rng_state()
     fresh = untrained(step.model, 5)
     assert torch.equal(torch.random.get_rng_state(), state)  # the global random state is kept
-    assert not fresh.training and fresh.config() == step.model.config()
+    assert not fresh.training and fresh.config() == step.model.config() and fresh.classes == classes
     for k, v in fresh.state_dict().items():
         assert torch.equal(v, start[k]), k
     assert not all(torch.equal(v, step.model.state_dict()[k]) for k, v in fresh.state_dict().items())
@@ -138,8 +143,9 @@ def test_the_pipeline_trains_and_evaluates_a_generator_with_every_output(tmp_pat
                evaluate__classifier="builtin")
     for stage in ("prepare", "extract", "filter", "train", "evaluate"):
         done = run_in([sys.executable, "-m", f"pipeline.{stage}"], work)
-        if stage == "train":
-            assert f"model.family: {family} is not validated during training" in done.stdout
+        if stage == "train":  # its FID and KID on frames of validation patches: too few for FID
+            assert "feature dimensions: the generator's FID is not measured during training, its KID alone" in done.stdout
+            assert "train: at step 4, KID " in done.stdout
     metrics = json.loads((work / "eval" / "metrics.json").read_text())
     n = metrics["samples"]
     assert metrics["family"] == family and 2 <= n <= 40 and metrics["size"] == 32 and metrics["step"] == 4
@@ -161,6 +167,8 @@ def test_the_pipeline_trains_and_evaluates_a_generator_with_every_output(tmp_pat
     assert steps[0] == "step,series,value"
     assert [row.split(",")[:2] for row in steps[1:3]] == [["0", "kid"], ["4", "kid"]]
     assert len((work / "eval" / "plots" / "clips.csv").read_text().splitlines()) == 1 + 2 * n
+    kid = (work / "dvclive" / "plots" / "metrics" / "val" / "kid.tsv").read_text().splitlines()
+    assert kid[0] == "step\tkid" and [row.split("\t")[0] for row in kid[1:]] == ["0", "2", "4"]  # untrained, every 2
     stages = yaml.safe_load((work / "dvc.yaml").read_text())["stages"]
     for stage in ("train", "evaluate"):
         for group in ("outs", "metrics", "plots"):
@@ -170,3 +178,50 @@ def test_the_pipeline_trains_and_evaluates_a_generator_with_every_output(tmp_pat
     assert sorted(p.name for p in (work / "eval" / "pictures").iterdir()) == ["real.png", *encodes, "samples.png",
                                                                                "untrained.png"]
     assert sorted(p.name for p in (work / "dvclive" / "plots" / "images").iterdir()) == ["samples"]
+
+
+def test_a_conditioned_generator_is_evaluated_with_the_real_classes_their_accuracy_and_a_row_per_class(tmp_path):
+    import h5py
+    from cases import run_in, set_params, tiny_pipeline
+    from PIL import Image
+    from torch import nn
+
+    from pyext.evaluation.generation import GRID, real_images
+
+    class Colour(nn.Module):
+        """A classifier of patches (N, 3, S, S) in [0, 1]: class 0 where red outweighs green, else 1."""
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            means = x.mean((2, 3))
+            return 10.0 * torch.stack([means[:, 0] - means[:, 1], means[:, 1] - means[:, 0]], dim=1)
+
+    classifier = tmp_path / "colour.pt"
+    with warnings.catch_warnings():  # torch deprecates TorchScript, the format evaluate.classifier reads
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.script(Colour()).save(str(classifier))
+    work = tiny_pipeline(tmp_path)
+    knobs = {f"model__dcgan__{k}": v for k, v in TINY_GENERATORS["dcgan"].items()}
+    set_params(work, data__source="stochastic", stochastic__classes=2, stochastic__groups=3, stochastic__test_groups=1,
+               stochastic__clips_per_group=1, stochastic__frames=12, model__family="dcgan", model__condition="acgan",
+               **knobs, train__init="", train__batch_size=4, evaluate__patches=40, filter__min_motion=1.0,
+               evaluate__features="builtin", evaluate__classifier=str(classifier))
+    for stage in ("prepare", "extract", "filter", "train", "evaluate"):
+        done = run_in([sys.executable, "-m", f"pipeline.{stage}"], work)
+    metrics = json.loads((work / "eval" / "metrics.json").read_text())
+    n, sets = metrics["samples"], {"real", "generator", "untrained", "blurred", "noisy"}
+    assert metrics["classes"] == 2 and set(metrics["class_accuracy"]) == set(metrics["inception_score"]) == sets
+    # Image i was asked for real image i's class: the real images' class proportions, exactly.
+    params = load_params(work / "params.yaml")
+    _, real_labels = real_images(work / "data" / "test.h5", params)
+    with h5py.File(work / "eval" / "predictions.h5") as f:
+        images, labels = f["predictions"][:, 0], f["label"][:]
+    assert np.array_equal(labels, real_labels) and set(labels.tolist()) == {0, 1} and len(labels) == n
+    # The class accuracy is the share of generated images the classifier assigns to the class asked for.
+    logits = Colour()(torch.from_numpy(images).permute(0, 3, 1, 2).double() / 255).numpy()
+    assert metrics["class_accuracy"]["generator"] == pytest.approx((logits.argmax(1) == labels).mean(), abs=1e-4)
+    assert any(line.startswith("evaluate: class accuracy ") for line in done.stdout.splitlines())
+    # A row per class, GRID images of the same latents in each.
+    picture = np.asarray(Image.open(work / "eval" / "pictures" / "classes.png"))
+    assert picture.shape == (2 * (2 * 32 + 2), min(GRID, n) * (2 * 32 + 2), 3)
+    assert sorted(p.name for p in (work / "eval" / "pictures").iterdir()) == ["classes.png", "real.png", "samples.png",
+                                                                               "untrained.png"]

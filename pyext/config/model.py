@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
+from .data import SOURCES
 from .rules import Expect, Rule, _Betas, _Bool, _choice, _Count, _float, _int, _list, named, section
 
 __all__ = ["FAMILIES", "DISCRIMINATORS", "CONDITIONS", "D_NORMS", "SKIPS", "MODEL_MAX_SCALES", "TABLE1_DISCRIMINATOR",
@@ -185,11 +186,13 @@ def _vaegan_rules(p) -> Iterator[Rule]:
                p.model.vaegan.layer)
 
 
-def _image_gan_rules(family: str, paper: str, discriminator: str, d_norm: str) -> Callable[[Any], Iterator[Rule]]:
+def _image_gan_rules(family: str, paper: str, discriminator: str, d_norm: str,
+                     conditioned: bool = False) -> Callable[[Any], Iterator[Rule]]:
     """The rules of a family that trains a generator from noise against discriminators of its own,
     classifiers of images judged by the objective's losses: ``paper`` names it in the refusals,
     ``discriminator`` says what its discriminators are, ``d_norm`` how they normalise instead of
-    ``model.d_norm``."""
+    ``model.d_norm``; ``conditioned``: whether its networks take a class (``model.condition``), on a
+    source whose classes one frame shows."""
     def rules(p) -> Iterator[Rule]:
         from .loss import OBJECTIVES  # loss's table imports this module's
 
@@ -201,8 +204,19 @@ def _image_gan_rules(family: str, paper: str, discriminator: str, d_norm: str) -
                    f"{adversarial.kind} trains an autoencoder)", adversarial.kind)
         yield Rule("loss.adversarial.d_pause", adversarial.d_pause == 0,
                    f"0 with model.family: {family} ({paper} updates D every step)", adversarial.d_pause)
-        yield Rule("model.condition", model.condition == "none",
-                   f"none with model.family: {family} (its generator takes no class yet)", model.condition)
+        if not conditioned:
+            yield Rule("model.condition", model.condition == "none",
+                       f"none with model.family: {family} (its generator takes no class)", model.condition)
+        else:
+            # The generator learns a class from single images: a class one frame cannot show (a
+            # motion) would be a label it cannot draw. data.test.source is the same source here
+            # (rules() refuses another with a condition).
+            visible = [name for name, source in SOURCES.items() if source.classes_in_one_frame]
+            yield Rule("model.condition", model.condition == "none" or SOURCES[p.data.source].classes_in_one_frame,
+                       f"none with model.family: {family} on data.source: {p.data.source} (a generator of single "
+                       f"images learns a class only where one frame shows it: the demo's classes are motions, the "
+                       f"photo set's camera motions; a class-conditioned {paper} needs data.source: "
+                       f"{' or '.join(visible)})", model.condition)
         yield Rule("model.d_norm", model.d_norm == "none",
                    f"none with model.family: {family} ({d_norm})", model.d_norm)
         yield Rule("model.attention", not model.attention,
@@ -243,10 +257,12 @@ FAMILIES: dict[str, Family] = {
     # with the objective's losses alone (its discriminator is its own, not Table 1's).
     "dcgan": Family(
         model="pyext.models.dcgan", step="pyext.training.steps.dcgan", evaluation="pyext.evaluation.generation",
-        reads=("clip", "model.dcgan", "loss.adversarial", *_IMAGE_RUN),
+        reads=("clip", "model.dcgan", "model.condition", "model.embedding", "loss.adversarial", "loss.class_weight",
+               "loss.class_d", *_IMAGE_RUN),
         patch=_dcgan_sizes("dcgan"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
         rules=_image_gan_rules("dcgan", "DCGAN", "its discriminator is a classifier",
-                               "DCGAN's discriminator normalises as its guidelines say: model.dcgan.batch_norm")),
+                               "DCGAN's discriminator normalises as its guidelines say: model.dcgan.batch_norm",
+                               conditioned=True)),
     # LAPGAN (Denton et al. 2015): a Laplacian pyramid of conditional GANs, one per level, trained
     # independently on the real pyramid's levels with the objective's losses.
     "lapgan": Family(
@@ -356,7 +372,10 @@ class DCGANParams(ImageGANOptimiser):
     optimiser (:class:`ImageGANOptimiser`: the paper's Adam 2e-4, betas [0.5, 0.999]), not
     ``train.optimizer``/``lr_*``/``betas``, at constant rates; its losses are the objective's alone
     (``loss.adversarial``: not ``loss.adv``, ``lp``, ``gdl`` or ``feature``, which are the
-    predictor's), on one frame of each training patch, without ``train.augment``.
+    predictor's), on one frame of each training patch, without ``train.augment``. With
+    ``model.condition`` (``data.source: stochastic``: its classes show in one frame) G and D take
+    the image's class as :mod:`pyext.losses.conditioning` says, with ``model.embedding`` and, for
+    ``acgan``, ``loss.class_weight`` and ``loss.class_d``.
 
     Attributes:
         latent: the size of the noise z (the paper's 100).
@@ -437,9 +456,11 @@ class ModelParams:
             discriminator).
         condition: class conditioning (:data:`CONDITIONS`, :mod:`pyext.losses.conditioning`): ``none``,
             ``concat`` (cGAN: a learned class embedding as extra input channels of G and of D at
-            every scale) or ``acgan`` (a class head on D at every scale; ACGAN). The multi-scale
-            family with Table 1's discriminator only.
-        embedding: ``concat``: the class embedding's size (the channels it adds).
+            every scale) or ``acgan`` (G's as cGAN's, a class head on D at every scale; ACGAN). The
+            multi-scale family with Table 1's discriminator, and ``dcgan`` on a source whose classes
+            one frame shows (``stochastic``: G's embedding beside z, D's over the image).
+        embedding: ``concat``, ``acgan``: the class embedding's size (the channels it adds to G's
+            input; with ``concat`` to D's too).
         multiscale: the knobs of the paper's networks.
         gaia: the knobs of GAIA's autoencoders and their training.
         dcgan: the knobs of DCGAN's networks and their training.

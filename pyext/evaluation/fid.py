@@ -105,6 +105,11 @@ class FrameFeatures:
         for lo in range(0, len(frames), part):
             self.add({name: frames[lo:lo + part]})
 
+    def forget(self, name: str) -> None:
+        """Drops set ``name`` (none: nothing), so that it can be added anew (a generator's images,
+        measured again at every validation of a run)."""
+        self.sets.pop(name, None)
+
     def features(self, name: str, rows: np.ndarray | None = None) -> np.ndarray:
         """The outputs of set ``name`` ``(N, d)``, or of its ``rows`` alone."""
         every = np.concatenate(self.sets[name])
@@ -354,6 +359,14 @@ def class_accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float((logits.argmax(1) == labels).mean()) if len(labels) else math.nan
 
 
+def feature_extractor(params, device: torch.device) -> FrameFeatures | None:
+    """The extractor of ``evaluate.features`` on ``device`` (``builtin``: the shipped file); None where
+    it is ''."""
+    ev = params.evaluate
+    return FrameFeatures(shipped("features") if ev.features == BUILTIN else Path(ev.features), device) \
+        if ev.features else None
+
+
 def networks(params, device: torch.device, surroundings: bool = True) \
         -> tuple[FrameFeatures | None, FrameFeatures | None, str | None]:
     """The evaluation's extractor and classifier (``evaluate.features`` / ``evaluate.classifier``;
@@ -362,8 +375,7 @@ def networks(params, device: torch.device, surroundings: bool = True) \
     classes do not show in one frame, and where the evaluation has no ``surroundings`` to give it
     (the :data:`CONTEXT`-times larger square around each patch: GAIA's samples are patches alone)."""
     ev = params.evaluate
-    features = FrameFeatures(shipped("features") if ev.features == BUILTIN else Path(ev.features), device) \
-        if ev.features else None
+    features = feature_extractor(params, device)
     classifier, refused = None, None
     # The classifier names the test videos' classes: data.test.source's where it has its own.
     key = "data.source" if params.data.test_source == params.data.source else "data.test.source"
@@ -382,6 +394,5 @@ def networks(params, device: torch.device, surroundings: bool = True) \
 
 
 __all__ = ["CONTEXT", "DC_NEIGHBOURS", "PR_NEIGHBOURS", "FrameFeatures", "class_accuracy", "density_coverage",
-           "distances", "frechet_distance",
-           "inception_score", "inception_scores", "kernel_distance", "moving_crops", "nearest_real", "networks",
-           "precision_recall", "seeded_rows", "tiles"]
+           "distances", "feature_extractor", "frechet_distance", "inception_score", "inception_scores",
+           "kernel_distance", "moving_crops", "nearest_real", "networks", "precision_recall", "seeded_rows", "tiles"]

@@ -6,7 +6,8 @@ Real images: ``evaluate.patches`` moving ``clip.patch``-square crops of the test
 ``filter.min_motion`` as the training patches were), one frame of each (drawn from
 ``extract.seed``), as training judges one frame of each training patch: N images. Generated: as
 many images from standard normal latents drawn from ``(train.seed, EVAL_KEY)``, the model in eval
-mode.
+mode; a class-conditioned generator (``model.condition``) draws image i of real image i's class (the
+test patches' labels), so the generated classes are in the real images' proportions.
 
 Measured through the feature extractor (``evaluate.features``, :mod:`pyext.evaluation.fid`, with its
 sample-size rules: FID refused where N <= 2d, KID at any size; the number of images, the dimension
@@ -24,7 +25,9 @@ FID and KID (:func:`~.fid.distances`), improved precision and recall (Kynkaannie
 (Naeem et al. 2020, :func:`~.fid.density_coverage`, the same balls counted: on the demo set every
 sample of the untrained generator, a flat grey image, falls in the ball of one low-contrast real
 frame, which gives it precision 1 and density 1/k) and, where a classifier applies
-(``evaluate.classifier``), the Inception Score.
+(``evaluate.classifier``), the Inception Score and, where the generator is conditioned, the class
+accuracy of every set: the share of its images the classifier assigns to the class asked for (the
+real images' own, of ``real``, ``blurred`` and ``noisy``: how well the classifier reads the data).
 
 Outputs: ``metrics.json``; ``predictions.h5`` (the generated images, a ClipArray ``predictions``
 of one frame each); ``plots/steps.csv`` (a series table over the training step, 0 and
@@ -32,7 +35,9 @@ of one frame each); ``plots/steps.csv`` (a series table over the training step, 
 ``plots/clips.csv`` (per generated image: the distance of its features to the nearest real
 image's, trained and untrained); ``pictures/`` (``samples.png``: a grid of generated images;
 ``untrained.png`` and ``real.png`` the same for the untrained generator and the real images; where
-the generator also encodes, VAE-GAN's, ``reconstructions.png``: real images above its reconstructions).
+the generator also encodes, VAE-GAN's, ``reconstructions.png``: real images above its reconstructions;
+where it is conditioned, ``classes.png``: a row per class from the same latents). A conditioned
+generator's ``predictions.h5`` holds each image's class, ``label``.
 """
 from __future__ import annotations
 
@@ -43,7 +48,7 @@ import numpy as np
 import torch
 
 from ..config import Params
-from ..data.dataset import to_model, to_uint8
+from ..data.dataset import check_classes, to_model
 from ..data.store import ClipArrayWriter
 from ..files import DataFiles, EvaluationFiles, atomic_output, write_json
 from ..models import NoiseGenerator, draw_latents
@@ -51,30 +56,31 @@ from ..pictures import frame_grid, save_png
 from ..tables import write_series
 from .base import register_evaluation
 from .extractor import distort
-from .fid import (DC_NEIGHBOURS, PR_NEIGHBOURS, density_coverage, distances, inception_scores, nearest_real, networks,
-                  precision_recall)
+from .fid import (DC_NEIGHBOURS, PR_NEIGHBOURS, class_accuracy, density_coverage, distances, inception_scores,
+                  nearest_real, networks, precision_recall)
 from .patches import moving_patches
+from .samples import BATCH, generated, one_frame_each
 
 EVAL_KEY = 0x6576616C  # "eval": the evaluation's latents, (train.seed, this), apart from every training draw
 # The references: the real images degraded (pyext.evaluation.extractor.DISTORTIONS' kinds), mild levels.
 REFERENCES = {"blurred": ("gaussian blur", 1.0), "noisy": ("gaussian noise", 16.0)}
 GRID = 8  # the pictures' grids: GRID x GRID images (fewer where there are fewer)
-_BATCH = 256
 
 
-def real_images(test_path: Path, params: Params) -> np.ndarray:
-    """One frame of each moving test patch: uint8 ``(N, P, P, 3)`` (the module docstring).
+def real_images(test_path: Path, params: Params) -> tuple[np.ndarray, np.ndarray]:
+    """One frame of each moving test patch: uint8 ``(N, P, P, 3)`` (the module docstring), and each
+    one's class, its test clip's label ``(N,)`` int64.
 
     Raises:
         ValueError: fewer than 2 moving patches in the test clips.
     """
-    cut = moving_patches(test_path, params, params.clip.train_frames)["samples"]  # (N, T, P, P, 3)
+    patches = moving_patches(test_path, params, params.clip.train_frames)
+    cut = patches["samples"]  # (N, T, P, P, 3)
     if len(cut) < 2:
         raise ValueError(f"{test_path}: {len(cut)} moving {params.clip.patch}x{params.clip.patch} patches in its test "
                          f"clips (filter.min_motion {params.filter.min_motion:g}); a generator's evaluation needs "
                          f"at least 2")
-    frames = np.random.default_rng([params.extract.seed, EVAL_KEY]).integers(0, cut.shape[1], len(cut))
-    return cut[np.arange(len(cut)), frames]
+    return one_frame_each(cut, [params.extract.seed, EVAL_KEY]), patches["label"]
 
 
 def untrained(model: NoiseGenerator, seed: int) -> NoiseGenerator:
@@ -90,22 +96,18 @@ def untrained(model: NoiseGenerator, seed: int) -> NoiseGenerator:
     return fresh.eval()
 
 
-@torch.no_grad()
-def generated(model: NoiseGenerator, z: torch.Tensor) -> np.ndarray:
-    """``model``'s images of latents ``z`` ``(N, latent)``, ``_BATCH`` at a time: uint8 ``(N, S, S, 3)``."""
-    return np.concatenate([to_uint8(model(z[lo:lo + _BATCH])) for lo in range(0, len(z), _BATCH)])
-
-
-def measure(params: Params, device: torch.device, sets: dict[str, np.ndarray]) -> dict:
+def measure(params: Params, device: torch.device, sets: dict[str, np.ndarray], labels: np.ndarray | None = None
+            ) -> dict:
     """FID, KID, precision, recall, density and coverage of every set of ``sets`` (uint8 images ``(N_s, S, S, 3)``) but
-    ``real`` against ``real``; where a classifier applies, each set's Inception Score. Empty where
-    ``evaluate.features`` is ''."""
+    ``real`` against ``real``; where a classifier applies, each set's Inception Score, and with
+    ``labels`` ``(N,)`` (the class of each set's image i: every set of N images) each set's class
+    accuracy. Empty where ``evaluate.features`` is ''."""
     features, classifier, refused = networks(params, device, surroundings=False)
     out: dict = {"classifier_refused": refused} if refused else {}
     for network in (features, classifier):
         if network is not None:
             for name, images in sets.items():
-                network.add_in_parts(name, images, _BATCH)
+                network.add_in_parts(name, images, BATCH)
     others = [name for name in sets if name != "real"]
     if features is not None:
         measured = distances(features, "real", others, params.evaluate.kid_subsets, params.evaluate.kid_subset_size)
@@ -127,6 +129,8 @@ def measure(params: Params, device: torch.device, sets: dict[str, np.ndarray]) -
         scored = inception_scores(classifier, list(sets))
         out["inception_score"] = scored.pop("inception_score")
         out["classifier"] = scored
+        if labels is not None:
+            out["class_accuracy"] = {name: round(class_accuracy(classifier.features(name), labels), 4) for name in sets}
     return out
 
 
@@ -137,24 +141,32 @@ def evaluate_generator(params: Params, model: NoiseGenerator, source: Path, data
                        device: torch.device, progress: bool = True) -> list[str]:
     """A generator from noise's measures and pictures (the module docstring) on ``data.test``."""
     model = model.to(device).eval()
-    real = real_images(data.test, params)
+    real, real_labels = real_images(data.test, params)
     n, seed = len(real), params.train.seed
     z = draw_latents((seed, EVAL_KEY), model.latent, n, device=device)
-    sets = {"real": real, "generator": generated(model, z),
-            "untrained": generated(untrained(model, seed).to(device), z),
+    labels, conditioned = None, {}
+    if model.classes:  # image i of real image i's class: the real images' class proportions
+        check_classes(real_labels, model.classes, data.test, source)
+        labels = torch.as_tensor(real_labels, device=device)
+        conditioned = {"classes": model.classes, "labels": "each generated image of its real image's class (the "
+                                                            "moving test patches' labels)"}
+    sets = {"real": real, "generator": generated(model, z, labels),
+            "untrained": generated(untrained(model, seed).to(device), z, labels),
             **{name: distort(real, kind, level, params.extract.seed) for name, (kind, level) in REFERENCES.items()}}
-    measured = measure(params, device, sets)
+    measured = measure(params, device, sets, None if labels is None else real_labels)
     nearest = measured.pop("nearest_real", {})
-    metrics = {"family": model.family, "samples": n, "size": model.size, "latent": model.latent,
+    metrics = {"family": model.family, "samples": n, "size": model.size, "latent": model.latent, **conditioned,
                "step": params.train.steps, "latents": f"standard normal, drawn from (train.seed {seed}, {EVAL_KEY:#x})",
                "references": {name: {"distortion": kind, "level": level} for name, (kind, level) in REFERENCES.items()},
                **measured}
     write_json(out.metrics, metrics)
     _write_series(out, metrics, nearest, params.train.steps)
-    _write_images(out.predictions, sets["generator"], model)
+    _write_images(out.predictions, sets["generator"], model, None if labels is None else real_labels)
     out.pictures.mkdir(parents=True, exist_ok=True)
     for name, picture in (("samples", "generator"), ("untrained", "untrained"), ("real", "real")):
         save_png(out.pictures / f"{name}.png", _grid(sets[picture]))
+    if model.classes:
+        save_png(out.pictures / "classes.png", _class_rows(model, z[:GRID]))
     reconstructions = _reconstructions(model, real[:GRID], device)
     if reconstructions is not None:
         save_png(out.pictures / "reconstructions.png", reconstructions)
@@ -177,10 +189,13 @@ def _write_series(out: EvaluationFiles, metrics: dict, nearest: dict[str, np.nda
                  {name: [round(float(v), 6) for v in values] for name, values in nearest.items()})
 
 
-def _write_images(path: Path, images: np.ndarray, model: NoiseGenerator) -> None:
+def _write_images(path: Path, images: np.ndarray, model: NoiseGenerator, labels: np.ndarray | None) -> None:
+    """The generated images, and where conditioned each one's class ``labels`` ``(N,)``."""
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
         ClipArrayWriter(f, "predictions", 1, images.shape[1:3]).append(images[:, None])
         f.attrs.update({"family": model.family, "latent": model.latent})
+        if labels is not None:
+            f.create_dataset("label", data=labels.astype(np.int64))
 
 
 def _grid(images: np.ndarray) -> np.ndarray:
@@ -189,6 +204,15 @@ def _grid(images: np.ndarray) -> np.ndarray:
     rows = min(GRID, len(images) // columns)
     x = to_model(images[:rows * columns]).reshape(rows, columns, *images.shape[3:], *images.shape[1:3])
     return frame_grid(x, zoom=2)
+
+
+@torch.no_grad()
+def _class_rows(model: NoiseGenerator, z: torch.Tensor) -> np.ndarray:
+    """A conditioned generator's images of latents ``z`` ``(G, latent)``, a row per class (every row
+    the same latents, so that a row differs from another by its class alone; zoom 2)."""
+    labels = torch.arange(model.classes, device=z.device).repeat_interleave(len(z))
+    images = model(z.repeat(model.classes, 1), labels).float().clamp(-1, 1)
+    return frame_grid(images.reshape(model.classes, len(z), *images.shape[1:]).cpu(), zoom=2)
 
 
 @torch.no_grad()
@@ -220,6 +244,11 @@ def _lines(metrics: dict, n: int, out: EvaluationFiles) -> list[str]:
     for key in ("fid_refused", "pr_refused", "dc_refused"):
         if key in extractor:
             lines.append(f"evaluate: {extractor[key]}")
+    if "class_accuracy" in metrics:
+        accuracy = metrics["class_accuracy"]
+        lines.append(f"evaluate: class accuracy {accuracy['generator']:.3f} of the generated images (untrained "
+                     f"{accuracy['untrained']:.3f}, real {accuracy['real']:.3f}): the share the classifier assigns "
+                     f"to the class asked for")
     if "classifier_refused" in metrics:
         lines.append(f"evaluate: {metrics['classifier_refused']}")
     return lines

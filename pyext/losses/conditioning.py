@@ -15,6 +15,12 @@ registered by name.
   ``src/worker.py``). G adds ``adv * class_weight * L_C`` of its generated clips, the class term
   weighed as its adversarial term is.
 
+A generator from noise (``model.family: dcgan``, :mod:`pyext.training.steps.dcgan`) takes the same
+conditionings with one "scale", its images: G the embedding beside z, D (``concat``) the embedding
+over the image, its generated images' classes drawn apart from the real images' (so the
+:class:`Judge` takes labels per kind), its class term weighed by ``class_weight`` alone (it has no
+``loss.adv``).
+
 The adversarial objectives stay unaware of classes: the step hands them a :class:`Judge`, D bound
 to the batch's labels, which passes them to D's class input and takes the class logits off D's
 outputs (recording them for the class term), so every objective is conditioned alike.
@@ -43,19 +49,29 @@ def register_condition(name: str):
 
 class Judge:
     """D as an adversarial objective calls it, ``(ys, x) -> outputs per scale`` (judged frames per
-    scale, input frames), for a batch of clips of classes ``labels`` ``(B,)``: an objective may
-    judge several kinds of clips in one call (real, generated, ...: ``k * B`` rows, each kind in
-    the batch's order), so the labels are repeated ``k`` times. With ``class_input`` they go to D;
-    with ``class_head`` the class logits are split off D's outputs (the objective sees the
-    ``(N, 1)`` logits alone) and recorded in :attr:`class_logits`, one list per scale for each call.
+    scale, what they are judged given: a predictor's input frames, or None), for a batch of ``B``
+    clips or images of classes ``labels``: an objective may judge several kinds in one call (real,
+    generated, ...: ``k * B`` rows per scale, each kind in the batch's order). ``labels`` is one
+    ``(B,)`` that every kind shares (a predictor's real and predicted clips are of one class), or one
+    ``(B,)`` per kind (a generator from noise draws its images' classes apart from the real ones'):
+    a kind past those given takes the first's (WGAN-GP's interpolates of real and generated images
+    are judged as the real ones' class, as conditional WGAN-GP implementations do). With
+    ``class_input`` the labels go to D; with ``class_head`` the class logits are split off D's
+    outputs (the objective sees the ``(N, 1)`` logits alone) and recorded in :attr:`class_logits`,
+    one list per scale for each call.
     """
 
-    def __init__(self, D, labels: torch.Tensor, class_input: bool, class_head: bool):
-        self.D, self.labels, self.class_input, self.class_head = D, labels, class_input, class_head
+    def __init__(self, D, labels: torch.Tensor | Sequence[torch.Tensor], class_input: bool, class_head: bool):
+        self.kinds = [labels] if isinstance(labels, torch.Tensor) else list(labels)
+        self.D, self.labels, self.class_input, self.class_head = D, self.kinds[0], class_input, class_head
         self.class_logits: list[list[torch.Tensor]] = []
 
-    def __call__(self, ys: Sequence[torch.Tensor], x: torch.Tensor) -> list[torch.Tensor]:
-        labels = self.labels.repeat(len(x) // len(self.labels))
+    def rows(self, n: int) -> torch.Tensor:
+        """The labels ``(n,)`` of ``n = k * B`` judged rows (the class docstring)."""
+        return torch.cat([self.kinds[i] if i < len(self.kinds) else self.labels for i in range(n // len(self.labels))])
+
+    def __call__(self, ys: Sequence[torch.Tensor], x: torch.Tensor | None) -> list[torch.Tensor]:
+        labels = self.rows(len(ys[0]) if x is None else len(x))  # a generator from noise judges given nothing
         outputs = self.D(ys, x, labels) if self.class_input else self.D(ys, x)
         if not self.class_head:
             return outputs
@@ -91,13 +107,16 @@ class Condition:
         self.generator: dict = {"classes": classes, "embedding": params.model.embedding}
         self.discriminator: dict = {}
 
-    def judge(self, D, labels: torch.Tensor | None):
-        """What the objectives call in place of ``D`` for clips of classes ``labels``."""
+    def judge(self, D, labels: torch.Tensor | Sequence[torch.Tensor] | None):
+        """What the objectives call in place of ``D`` for clips of classes ``labels`` (one ``(B,)``,
+        or one per kind of judged clips: :class:`Judge`)."""
         return Judge(D, labels, "embedding" in self.discriminator, self.class_head)
 
-    def discriminator_loss(self, judge, labels: torch.Tensor) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+    def discriminator_loss(self, judge, labels: torch.Tensor, generated: torch.Tensor | None = None
+                           ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         """D's class term (None: none) after an objective's discriminator loss was computed
-        through ``judge`` on real then generated clips, and the measures to log."""
+        through ``judge`` on real clips of classes ``labels`` ``(B,)`` then generated ones of classes
+        ``generated`` ``(B,)`` (None: ``labels``), and the measures to log."""
         return None, {}
 
     def generator_loss(self, judge, labels: torch.Tensor) -> torch.Tensor | None:
@@ -139,12 +158,15 @@ class ACGAN(Condition):
         self.discriminator = {"classes": classes, "class_head": True}
         self.weight, self.on_generated = params.loss.class_weight, params.loss.class_d == "both"
 
-    def discriminator_loss(self, judge, labels):
+    def discriminator_loss(self, judge, labels, generated=None):
         # The objective's first call judged the real clips, then the generated ones (judge_together).
         logits = judge.class_logits[0]
         b = len(labels)
         real = class_loss([z[:b] for z in logits], labels)
-        total = real + class_loss([z[b:2 * b] for z in logits], labels) if self.on_generated else real
+        if self.on_generated:
+            total = real + class_loss([z[b:2 * b] for z in logits], labels if generated is None else generated)
+        else:
+            total = real
         right = torch.stack([(z[:b].argmax(1) == labels).float().mean() for z in logits]).mean()
         return self.weight * total, {"d_class": real.detach(), "d_class_accuracy": right.detach()}
 

@@ -18,10 +18,12 @@ section); the registries import a family's modules when its name is first used.
 """
 from .base import (DISCRIMINATORS, FAMILIES, Model, NoiseGenerator, Predictor, clip_pyramid, draw_latents,
                    register_discriminator, register_family)
-from .files import GENERATOR_FORMAT, evaluated_generator, generator_file, load_generator, load_predictor
+from .files import (GENERATOR_FORMAT, evaluated_generator, generator_file, load_generator, load_noise_generator,
+                    load_predictor, noise_families)
 from .multiscale import MultiScaleDiscriminator, MultiScaleGenerator
 
 
 __all__ = ["DISCRIMINATORS", "FAMILIES", "GENERATOR_FORMAT", "Model", "MultiScaleDiscriminator",
            "MultiScaleGenerator", "NoiseGenerator", "Predictor", "clip_pyramid", "draw_latents", "evaluated_generator",
-           "generator_file", "load_generator", "load_predictor", "register_discriminator", "register_family"]
+           "generator_file", "load_generator", "load_noise_generator", "load_predictor", "noise_families",
+           "register_discriminator", "register_family"]

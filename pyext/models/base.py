@@ -28,7 +28,7 @@ from ..config import FAMILIES as _FAMILY_TABLE
 from ..registry import Registry
 
 __all__ = ["DISCRIMINATORS", "FAMILIES", "Model", "NoiseGenerator", "Predictor", "clip_pyramid", "draw_latents",
-           "register_discriminator", "register_family", "seeded_generator"]
+           "register_discriminator", "register_family", "seeded_generator", "draw_classes", "truncated_normal"]
 
 
 class Model(nn.Module):
@@ -38,7 +38,7 @@ class Model(nn.Module):
     """
 
     family: str = ""  # the registered name (set by register_family)
-    trains: str = ""  # what its family trains, in words, where it is no predictor (the commands' refusals)
+    trains: str = ""  # what its family trains, in words (the commands' refusals of the wrong kind of model)
 
     @classmethod
     def from_params(cls, params: Any) -> Model:
@@ -59,6 +59,7 @@ class Predictor(Model):
     clip (0: none; without ``z`` it predicts at the latent's mean, 0).
     """
 
+    trains = "a video predictor"
     input_frames: int
     output_frames: int
     classes: int = 0
@@ -105,13 +106,17 @@ class NoiseGenerator(Model):
     real sample, so it predicts no frames.
 
     Subclasses set ``latent`` and ``size`` and define :meth:`forward`, besides :class:`Model`'s; a
-    class-conditioned one sets ``classes`` (0: none).
+    class-conditioned one sets ``classes`` (0: none). ``truncatable`` says whether the truncation
+    trick (:func:`truncated_normal`) applies to its latents: True where ``z`` is all its noise, one
+    standard normal vector per image (a family drawing noise of its own inside :meth:`forward` would
+    set it False: truncating ``z`` alone would leave the rest of its noise untouched).
     """
 
     trains = "a generator of images from noise"
     latent: int
     size: int
     classes: int = 0
+    truncatable: bool = True
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Latents ``(B, latent)`` (of classes ``labels`` ``(B,)``, where conditioned) -> images
@@ -123,23 +128,95 @@ class NoiseGenerator(Model):
         ``(B, 3, size, size)`` in [-1, 1] (the same shape); one that does not, None."""
         return None
 
+    def latents(self, n: int, generator: torch.Generator | None = None,
+                truncation: float | None = None) -> torch.Tensor:
+        """``n`` latents ``(n, latent)`` float32 on the CPU, standard normal (with ``truncation``:
+        :func:`truncated_normal` at that threshold), drawn with ``generator`` (a seeded one,
+        :func:`seeded_generator`, draws the same latents wherever the model lives; None: torch's
+        global generator). Truncated latents keep the untruncated ones' values that lie inside.
+
+        Raises:
+            ValueError: ``n`` < 1, or a truncation the family does not take (``truncatable``).
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be an int >= 1, got {n!r}")
+        if truncation is None:
+            return torch.randn(n, self.latent, generator=generator)
+        if not self.truncatable:
+            raise ValueError(f"the {self.family} generator takes no truncation: not all its noise is in its latents")
+        return truncated_normal((n, self.latent), truncation, generator)
+
+    def check_labels(self, labels: torch.Tensor | None, n: int) -> None:
+        """Checks the classes ``labels`` given for ``n`` images: None, or, for a class-conditioned
+        generator, integers ``(n,)`` in ``0..classes-1``.
+
+        Raises:
+            ValueError: labels for a generator that takes no class, or labels out of its classes.
+        """
+        if labels is None:
+            return
+        if not self.classes:
+            raise ValueError(f"the {self.family} generator takes no class (model.family: {self.family} "
+                             f"is not class-conditioned)")
+        if not isinstance(labels, torch.Tensor) or labels.shape != (n,) or labels.dtype not in _INTEGERS:
+            given = f"{labels.dtype} {tuple(labels.shape)}" if isinstance(labels, torch.Tensor) else type(labels).__name__
+            raise ValueError(f"labels must be ({n},) integer classes, got {given}")
+        if n and not (0 <= int(labels.min()) and int(labels.max()) < self.classes):
+            raise ValueError(f"labels must be classes of the generator's 0..{self.classes - 1}, "
+                             f"got {int(labels.min())}..{int(labels.max())}")
+
     @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` images ``(n, 3, size, size)`` in [-1, 1] from standard normal latents drawn on the
-        CPU with ``generator`` (a seeded one, :func:`seeded_generator`, draws the same latents
-        wherever the model lives; None: torch's global generator), in the model's current mode.
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None, batch_size: int | None = None
+               ) -> torch.Tensor:
+        """Images ``(B, 3, size, size)`` in [-1, 1] on the model's device, of latents ``z``
+        ``(B, latent)`` (on any device; and classes ``labels`` ``(B,)``, where conditioned:
+        :meth:`check_labels`), ``batch_size`` at a time (None: all at once), in the model's current
+        mode (in eval mode, each image is a function of its own latent alone, whatever the batches)."""
+        self.check_labels(labels, len(z))
+        weight = next(self.parameters())
+        step = batch_size or len(z)
+        return torch.cat([self(z[i:i + step].to(weight.device, weight.dtype),
+                               None if labels is None else labels[i:i + step].to(weight.device))
+                          for i in range(0, len(z), step)])
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None,
+               truncation: float | None = None) -> torch.Tensor:
+        """``n`` images ``(n, 3, size, size)`` in [-1, 1] on the model's device: :meth:`decode` of
+        :meth:`latents` ``(n, latent)`` (drawn with ``generator``; with ``truncation``, the
+        truncation trick at that threshold), of classes ``labels`` ``(n,)`` where conditioned.
 
         Example:
             >>> from pyext.models.dcgan import DCGAN
             >>> DCGAN(size=32, latent=8, width=0.05).eval().sample(2, generator=seeded_generator([0])).shape
             torch.Size([2, 3, 32, 32])
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be an int >= 1, got {n!r}")
-        z = torch.randn(n, self.latent, generator=generator)
-        weight = next(self.parameters())  # the latents in the model's device and dtype
-        return self(z.to(weight.device, weight.dtype), labels)
+        return self.decode(self.latents(n, generator, truncation), labels)
+
+
+def truncated_normal(shape: Sequence[int], threshold: float, generator: torch.Generator | None = None
+                     ) -> torch.Tensor:
+    """Standard normal draws ``shape`` float32 on the CPU, each beyond ``threshold`` in absolute
+    value drawn again from the standard normal until it falls inside: the truncation trick by
+    resampling (Brock, Donahue & Simonyan 2019, BigGAN, section 3.1), which trades a sample's
+    variety for its fidelity as ``threshold`` falls. The result is the standard normal truncated to
+    ``[-threshold, threshold]``; draws already inside are those of ``torch.randn(shape, generator)``.
+    Each round brings a fraction ``2 Phi(threshold) - 1`` (about ``0.8 threshold`` when small) of the
+    draws still outside inside, so tiny thresholds take many rounds.
+
+    Example:
+        >>> z = truncated_normal((4, 100), 0.5, seeded_generator([0]))
+        >>> bool(z.abs().max() <= 0.5), z.shape
+        (True, torch.Size([4, 100]))
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
+        raise ValueError(f"the truncation threshold must be a number > 0, got {threshold!r}")
+    z = torch.randn(tuple(shape), generator=generator)
+    outside = z.abs() > threshold
+    while outside.any():  # redraw only what is still outside, in the same order each time: seeded runs repeat
+        z[outside] = torch.randn(int(outside.sum()), generator=generator)
+        outside = z.abs() > threshold
+    return z
 
 
 def seeded_generator(seed: Sequence[int]) -> torch.Generator:
@@ -159,7 +236,20 @@ def draw_latents(seed: Sequence[int], size: int, total: int, rows: slice | None 
     return (z if rows is None else z[rows]).to(device)
 
 
+_INTEGERS = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)  # what class labels may be
 _LATENT_STREAM = 0x6E6F6973  # "nois": apart from the augmentations' draws of the same (seed, step, batch)
+
+
+def draw_classes(seed: Sequence[int], classes: int, total: int, rows: slice | None = None,
+                 device: torch.device | str = "cpu") -> torch.Tensor:
+    """Classes ``(total,)`` int64 drawn uniformly from ``0 .. classes - 1`` (or their ``rows``), a
+    function of ``seed`` alone as :func:`draw_latents`'s latents are, from a stream of their own: the
+    classes a conditioned generator from noise is asked for beside the latents of the same ``seed``."""
+    labels = torch.randint(classes, (total,), generator=seeded_generator([*seed, _CLASS_STREAM]))
+    return (labels if rows is None else labels[rows]).to(device)
+
+
+_CLASS_STREAM = 0x636C6173  # "clas": apart from the latents' and the frames' draws of the same (seed, step, batch)
 
 
 # The model classes by family (pyext.config.FAMILIES: each entry's ``model`` module registers it).

@@ -16,6 +16,12 @@ images from noise and its discriminator, laid out by the paper's guidelines (its
   logits or scores, not probabilities);
 - weights drawn from N(0, 0.02), batch norm's scales from N(1, 0.02) (the paper's section 4).
 
+Class conditioning (``model.condition``, :mod:`pyext.losses.conditioning`; on a source whose classes
+one frame shows): ``concat`` (cGAN, Mirza & Osindero 2014) gives G a learned class embedding beside z
+and D the embedding broadcast over the image as extra input channels
+(:class:`~.blocks.ClassChannels`); ``acgan`` (Odena et al. 2017) gives G the same and D a class head
+instead: its last convolution gives the class logits after the real/generated logit.
+
 Sizes: a side of ``size = 4 * 2^L`` (32: L = 3, 64: L = 4) has L stride-2 layers; at side
 ``size / 2^j`` there are ``64 * 2^(j-1) * width`` maps (the paper's 64x64 generator: 1024 maps at 4x4,
 i.e. width 2 here, 128 maps next to the image).
@@ -32,7 +38,7 @@ from torch import nn
 
 from ..config import DCGAN_SIZES, OBJECTIVES
 from .base import NoiseGenerator, register_family, scaled
-from .blocks import SplitBatchNorm2d
+from .blocks import ClassChannels, SplitBatchNorm2d
 
 _MAPS, _SMALLEST = 64, 4  # maps next to the image at width 1; the side of the smallest map
 D_NORMS = ("batch", "layer", "none")  # the discriminator's normalisations (discriminator_norm)
@@ -44,6 +50,16 @@ def _levels(size: object) -> int:
     if isinstance(size, bool) or size not in DCGAN_SIZES:
         raise ValueError(f"size must be one of {', '.join(map(str, DCGAN_SIZES))}, got {size!r}")
     return size.bit_length() - _SMALLEST.bit_length()
+
+
+def _class_input(classes: int, embedding: int, network: str) -> ClassChannels | None:
+    """A conditioned network's class embedding (None where ``embedding`` is 0)."""
+    for name, value in (("classes", classes), ("embedding", embedding)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    if embedding and classes < 1:
+        raise ValueError(f"a class-conditioned {network} needs classes >= 1, got {classes!r}")
+    return ClassChannels(classes, embedding) if embedding else None
 
 
 def _maps(size: int, width: float) -> list[int]:
@@ -70,25 +86,33 @@ def init_weights(network: nn.Module) -> nn.Module:
 
 @register_family("dcgan")
 class DCGAN(NoiseGenerator):
-    """DCGAN's generator (the module docstring): z ``(B, latent)`` -> images ``(B, 3, size, size)``
-    in [-1, 1].
+    """DCGAN's generator (the module docstring): z ``(B, latent)`` (and, conditioned, classes
+    ``(B,)``) -> images ``(B, 3, size, size)`` in [-1, 1].
 
     Args:
         size: the image side, 32 or 64 (``clip.patch``).
         latent: z's size.
         width: multiplies every map count.
         batch_norm: batch norm after every fractionally strided convolution but the last.
+        classes, embedding: with ``embedding > 0`` the generator is class-conditioned (cGAN's and
+            ACGAN's G): a learned embedding of the class (one of ``classes``) in ``embedding``
+            numbers joins z (:class:`~.blocks.ClassChannels` on z as a 1x1 map), and :meth:`forward`
+            needs the labels.
     """
 
-    def __init__(self, size: int = 32, latent: int = 100, width: float = 0.5, batch_norm: bool = True):
+    def __init__(self, size: int = 32, latent: int = 100, width: float = 0.5, batch_norm: bool = True,
+                 classes: int = 0, embedding: int = 0):
         super().__init__()
         if isinstance(latent, bool) or not isinstance(latent, int) or latent < 1:
             raise ValueError(f"latent must be an int >= 1, got {latent!r}")
         maps = _maps(size, width)
         self.size, self.latent, self.width, self.batch_norm = size, latent, width, bool(batch_norm)
+        self.class_input = _class_input(classes, embedding, "generator")
+        self.classes, self.embedding = (classes, embedding) if embedding else (0, 0)
         layers: list[nn.Module] = []
-        # z as a 1x1 map, projected to 4x4 by the first fractionally strided convolution (kernel 4, no padding).
-        for c_in, c_out, stride, padding in [(latent, maps[-1], 1, 0), *((a, b, 2, 1) for a, b in
+        # z (with its class embedding) as a 1x1 map, projected to 4x4 by the first fractionally
+        # strided convolution (kernel 4, no padding).
+        for c_in, c_out, stride, padding in [(latent + self.embedding, maps[-1], 1, 0), *((a, b, 2, 1) for a, b in
                                                                           zip(maps[:0:-1], maps[-2::-1]))]:
             layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride, padding, bias=not batch_norm),
                        *([nn.BatchNorm2d(c_out)] if batch_norm else []), nn.ReLU()]
@@ -96,20 +120,30 @@ class DCGAN(NoiseGenerator):
         self.net = init_weights(nn.Sequential(*layers))
 
     @classmethod
-    def from_params(cls, params: Any) -> DCGAN:
+    def from_params(cls, params: Any, **conditioning: int) -> DCGAN:
+        """The generator of the params; ``conditioning``: ``classes`` and ``embedding`` (a
+        :class:`pyext.losses.conditioning.Condition`'s ``generator``)."""
         d = params.model.dcgan
-        return cls(size=params.clip.patch, latent=d.latent, width=d.width, batch_norm=d.batch_norm)
+        return cls(size=params.clip.patch, latent=d.latent, width=d.width, batch_norm=d.batch_norm, **conditioning)
 
     def config(self) -> dict:
-        return {"size": self.size, "latent": self.latent, "width": self.width, "batch_norm": self.batch_norm}
+        # The class keys only where conditioned: an unconditioned generator's file stays as it was.
+        classed = {"classes": self.classes, "embedding": self.embedding} if self.classes else {}
+        return {"size": self.size, "latent": self.latent, "width": self.width, "batch_norm": self.batch_norm, **classed}
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """``(B, latent)`` -> ``(B, 3, size, size)`` in [-1, 1] (``labels``: None, it takes no class)."""
-        if labels is not None:
-            raise ValueError("a DCGAN generator takes no class labels")
+        """``(B, latent)`` (of classes ``labels`` ``(B,)``: needed where conditioned, None where
+        not) -> ``(B, 3, size, size)`` in [-1, 1]."""
         if z.dim() != 2 or z.shape[1] != self.latent:
             raise ValueError(f"z must be (B, {self.latent}), got {tuple(z.shape)}")
-        return self.net(z[:, :, None, None])
+        if self.class_input is None:
+            if labels is not None:
+                raise ValueError("a DCGAN generator without classes takes no class labels")
+            return self.net(z[:, :, None, None])
+        if labels is None:
+            raise ValueError(f"a class-conditioned DCGAN generator ({self.classes} classes) needs the class of "
+                             f"each image: labels ({len(z)},)")
+        return self.net(self.class_input(z[:, :, None, None], labels))
 
 
 def discriminator_norm(params: Any, section: Any = None) -> str:
@@ -121,14 +155,15 @@ def discriminator_norm(params: Any, section: Any = None) -> str:
     return "layer" if OBJECTIVES[params.loss.adversarial.kind].per_clip else "batch"
 
 
-def strided_layers(size: int, width: float, norm: str, outputs: int = 1) -> nn.Sequential:
+def strided_layers(size: int, width: float, norm: str, outputs: int = 1, channels: int = 3) -> nn.Sequential:
     """DCGAN's discriminator's layers (:class:`DCGANDiscriminator`), initialised: images
-    ``(B, 3, size, size)`` -> ``(B, outputs)``, the last convolution reducing the 4x4 map to
-    ``outputs`` numbers (D's one logit; an encoder's code)."""
+    ``(B, channels, size, size)`` (RGB, and a class embedding's channels where D takes one) ->
+    ``(B, outputs)``, the last convolution reducing the 4x4 map to ``outputs`` numbers (D's one
+    logit, and an ACGAN head's class logits; an encoder's code)."""
     if norm not in D_NORMS:
         raise ValueError(f"norm must be one of {', '.join(D_NORMS)}, got {norm!r}")
     maps = _maps(size, width)
-    layers: list[nn.Module] = [nn.Conv2d(3, maps[0], 4, 2, 1), nn.LeakyReLU(0.2)]  # the input layer: no norm
+    layers: list[nn.Module] = [nn.Conv2d(channels, maps[0], 4, 2, 1), nn.LeakyReLU(0.2)]  # the input layer: no norm
     for c_in, c_out in zip(maps, maps[1:]):
         layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), *_norm(norm, c_out), nn.LeakyReLU(0.2)]
     layers += [nn.Conv2d(maps[-1], outputs, 4, 1, 0), nn.Flatten()]  # 4x4 -> outputs
@@ -144,11 +179,14 @@ def _norm(kind: str, maps: int) -> list[nn.Module]:
 
 
 class DCGANDiscriminator(nn.Module):
-    """DCGAN's discriminator (the module docstring): images ``(B, 3, size, size)`` -> logits ``(B, 1)``.
+    """DCGAN's discriminator (the module docstring): images ``(B, 3, size, size)`` (and, with a
+    class input, their classes ``(B,)``) -> logits ``(B, 1)`` (with a class head ``(B, 1 + classes)``:
+    that logit, then the class logits).
 
     Called as the objectives call a discriminator (:mod:`pyext.losses.adversarial`): ``D(judged,
     condition)`` with ``judged`` a list of one "scale", the images, and ``condition`` None; it
-    answers a list of one ``(B, 1)``.
+    answers a list of one output. A conditioning's :class:`~pyext.losses.conditioning.Judge`
+    adds the labels: ``D(judged, None, labels)``.
 
     Args:
         size: the image side, 32 or 64.
@@ -156,19 +194,33 @@ class DCGANDiscriminator(nn.Module):
         norm: after every strided convolution but the first (:data:`D_NORMS`): ``batch``
             (:class:`~.blocks.SplitBatchNorm2d`: real and generated images judged in one call are
             normalised apart; :func:`~.blocks.set_batch_groups` sets the group), ``layer`` or ``none``.
+        classes: the number of classes of a conditioned discriminator below.
+        embedding: cGAN's class input (``model.condition: concat``): with ``embedding > 0`` a learned
+            class embedding of that size broadcast over the image as extra input channels.
+        class_head: ACGAN's class head (``model.condition: acgan``): the last convolution gives
+            ``classes`` class logits after the real/generated logit.
     """
 
-    def __init__(self, size: int = 32, width: float = 0.5, norm: str = "batch"):
+    def __init__(self, size: int = 32, width: float = 0.5, norm: str = "batch", classes: int = 0,
+                 embedding: int = 0, class_head: bool = False):
         super().__init__()
-        self.size, self.width, self.norm = size, width, norm
-        self.net = strided_layers(size, width, norm)
+        if class_head and (isinstance(classes, bool) or not isinstance(classes, int) or classes < 1):
+            raise ValueError(f"a discriminator with a class head needs classes >= 1, got {classes!r}")
+        self.size, self.width, self.norm, self.classes, self.class_head = size, width, norm, classes, class_head
+        self.class_input = _class_input(classes, embedding, "discriminator")
+        self.net = strided_layers(size, width, norm, 1 + (classes if class_head else 0), 3 + embedding)
 
     @classmethod
-    def from_params(cls, params: Any) -> DCGANDiscriminator:
-        return cls(size=params.clip.patch, width=params.model.dcgan.width, norm=discriminator_norm(params))
+    def from_params(cls, params: Any, **conditioning) -> DCGANDiscriminator:
+        """The discriminator of the params; ``conditioning``: ``classes`` and ``embedding`` or
+        ``class_head`` (a :class:`pyext.losses.conditioning.Condition`'s ``discriminator``)."""
+        return cls(size=params.clip.patch, width=params.model.dcgan.width, norm=discriminator_norm(params),
+                   **conditioning)
 
-    def forward(self, judged: Sequence[torch.Tensor], condition: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """``[images (B, 3, size, size)]`` (judged given nothing) -> ``[logits (B, 1)]``."""
+    def forward(self, judged: Sequence[torch.Tensor], condition: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """``[images (B, 3, size, size)]`` (judged given nothing; of classes ``labels`` ``(B,)``
+        where D has a class input) -> ``[logits (B, 1)]`` (``(B, 1 + classes)`` with a class head)."""
         if condition is not None:
             raise ValueError("a DCGAN discriminator judges images given nothing (condition None)")
         if len(judged) != 1:
@@ -176,7 +228,11 @@ class DCGANDiscriminator(nn.Module):
         x = judged[0]
         if x.dim() != 4 or x.shape[1:] != (3, self.size, self.size):
             raise ValueError(f"images must be (B, 3, {self.size}, {self.size}), got {tuple(x.shape)}")
-        return [self.net(x)]
+        if self.class_input is None:
+            if labels is not None:
+                raise ValueError("a DCGAN discriminator without a class input takes no class labels")
+            return [self.net(x)]
+        return [self.net(self.class_input(x, labels))]
 
 
 __all__ = ["D_NORMS", "DCGAN", "DCGANDiscriminator", "discriminator_norm", "init_weights", "strided_layers"]

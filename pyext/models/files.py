@@ -13,7 +13,7 @@ import torch
 
 from ..config import Params, finetune_params
 from ..files import Layout
-from .base import FAMILIES, Model, Predictor
+from .base import FAMILIES, Model, NoiseGenerator, Predictor
 
 GENERATOR_FORMAT = 2
 _FORMATS = (1, 2)
@@ -72,6 +72,26 @@ def load_predictor(path: str | os.PathLike, map_location: str | torch.device = "
         raise ValueError(f"{path}: a {model.family} model, which predicts no frames "
                          f"(model.family: {model.family} trains {model.trains})")
     return model
+
+
+def load_noise_generator(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> NoiseGenerator:
+    """:func:`load_generator` for commands that sample images from noise.
+
+    Raises:
+        ValueError: also when the file holds a model that is no generator from noise (a predictor,
+            GAIA's autoencoders), naming its family, what it trains and the families that sample.
+    """
+    model = load_generator(path, map_location)
+    if not isinstance(model, NoiseGenerator):
+        raise ValueError(f"{path}: a {model.family} model, which samples no images from noise (model.family: "
+                         f"{model.family} trains {model.trains}); sample needs a generator from noise "
+                         f"(model.family: {', '.join(noise_families())})")
+    return model
+
+
+def noise_families() -> list[str]:
+    """The registered families of generators from noise (each imported to ask it)."""
+    return [name for name in FAMILIES if issubclass(FAMILIES[name], NoiseGenerator)]
 
 
 def evaluated_generator(params: Params, layout: Layout = Layout()) -> tuple[Params, Path]:

@@ -30,7 +30,11 @@ D's answer is a function of its input alone (a resumed run repeats it without th
 Noise: one standard normal vector ``z (B, latent_total)`` holding every level's noise in the levels'
 order: a plane per finer level, finest first, then the coarsest level's ``latent`` entries
 (:meth:`LAPGAN.split`), so that :meth:`NoiseGenerator.sample` and the evaluation draw a LAPGAN's noise
-as any generator's.
+as any generator's. The finer levels draw no noise of their own inside :meth:`LAPGAN.forward`, so the
+truncation trick (:func:`pyext.models.base.truncated_normal`, ``beyondmse sample --truncation``)
+truncates every level's noise, the coarse vector and the planes alike, as BigGAN (which it comes
+from) truncates the whole of its hierarchical latent, split into chunks one per resolution, not
+the first chunk alone: the sample is drawn nearer the mode at every level.
 
 Training: :mod:`pyext.training.steps.lapgan`; evaluation: :mod:`pyext.evaluation.generation`.
 """

@@ -7,6 +7,11 @@ from ..files import RunFiles
 from ..tables import write_series
 
 
+# The val/ metrics that are not PSNRs (a generator from noise's, pyext.training.distances): lower is
+# better, on scales of their own, so dvclive draws each alone and the PSNR table leaves them out.
+DISTANCES = ("fid", "kid")
+
+
 class Live:
     """dvclive on process 0 (metrics in ``run.live_metrics``, pictures in ``run.live_images``);
     nothing elsewhere, nor where ``run.live`` is None. The pipeline's dvc.yaml declares what it writes."""
@@ -31,11 +36,13 @@ class Live:
         tables, which a resumed run has already cut back): x ``step``, one series per metric
         (``psnr``, ``psnr_last_frame``, ...). The validation PSNRs as one series table, drawn by
         the "series" template: dvclive draws each metric on its own, and the model beside its
-        baseline is the point."""
+        baseline is the point. (:data:`DISTANCES` are left out.)"""
         if self.live is None:
             return
         rows: dict[str, dict[int, float]] = {}
         for table in sorted((self.run.live_metrics / "val").glob("*.tsv")):
+            if table.stem in DISTANCES:
+                continue
             _, *lines = table.read_text().splitlines()
             rows[table.stem] = {int(step): float(value) for step, value in (line.split("\t") for line in lines)}
         steps = sorted({step for values in rows.values() for step in values})

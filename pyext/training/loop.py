@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
@@ -43,6 +44,9 @@ from .live import Live
 from .steps import TrainingStep, make_step
 from .validation import (FRAME_MEASURES, FrameClips, Validations, frame_clips, frame_psnrs, validation_batches,
                          verdict)
+
+if TYPE_CHECKING:  # imported where a run measures one (set_up): a predictor's stages run none of its code
+    from .distances import GeneratorDistances
 
 
 class TrainingError(RuntimeError):
@@ -149,6 +153,8 @@ class Run:
     live: Live
     last: int  # the step it stops after
     rng: dict | None  # the checkpoint's random state, restored just before the first step
+    # A generator from noise's FID and KID on the validation patches (None: not one, or not measured).
+    distances: GeneratorDistances | None = None
 
 
 def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | None = None,
@@ -221,9 +227,15 @@ def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | Non
         frames = frame_clips(val_frames or data.val_frames, trainer.predictor, tp.val_clips,
                              params.evaluate.flow_threshold)
     frames_baseline = frame_psnrs(trainer.predictor, frames, world.device, last_frame=True) if len(frames) else {}
+    distances = None
+    if world.main and trainer.generator is not None:
+        # Imported here: a predictor's stages (train, finetune) then run none of the evaluation's
+        # extractor code, and dvc.yaml's deps name it for the train stage alone.
+        from .distances import generator_distances
+        distances = generator_distances(params, trainer.generator, val_batches, world.device, say, stage)
     last = tp.steps if until_step is None else min(until_step, tp.steps)
     return Run(params, world, run, stage, trainer, identity, step, step, validations, seconds, loader, val_batches,
-               baseline, frames, frames_baseline, live, last, rng)
+               baseline, frames, frames_baseline, live, last, rng, distances)
 
 
 def _logged(scores: dict[str, float], baseline: float | None, frames_baseline: dict[str, float]) -> dict:
@@ -272,6 +284,8 @@ def run_steps(r: Run, progress: bool = True) -> dict:
     began = time.perf_counter()  # this invocation's own time, for its rate
     saved = r.step if ckpt_path.exists() else None  # the step the checkpoint on disk holds
     try:
+        if r.distances is not None and step == 0 < r.last:  # the untrained generator: where the curve starts
+            r.live.metrics(0, r.distances.measure(0, trainer.generator))
         while step < r.last:
             drawn = [_next_batch(r.loader) for _ in range(per_step)]
             batches = [clips.to(world.device, non_blocking=True) for clips, _ in drawn]
@@ -295,6 +309,8 @@ def run_steps(r: Run, progress: bool = True) -> dict:
                 r.validations.add(step, scores, trainer.model)
                 r.live.metrics(step, _logged(scores, r.baseline, r.frames_baseline))
                 r.live.validation_table()
+            if r.distances is not None and (step % tp.val_every == 0 or step == tp.steps):
+                r.live.metrics(step, r.distances.measure(step, trainer.generator))
             if world.main and (step % tp.image_every == 0 or step == tp.steps):
                 # Validation clips, or without any the step's training clips: the pictures (a DVC
                 # output) exist whatever the set's size.
@@ -329,8 +345,10 @@ def run_steps(r: Run, progress: bool = True) -> dict:
                "val_psnr_last_frame": r.baseline, "val_clips": len(r.frames),
                "val_frames": {k: val_scores[k] for k in FRAME_MEASURES if k in val_scores} or None,
                "val_frames_last_frame": r.frames_baseline or None}
-    if step == tp.steps:
-        _say(world)(verdict(summary, r.stage) if trainer.validates else
+    if step == tp.steps and trainer.validates:
+        _say(world)(verdict(summary, r.stage))
+    elif step == tp.steps:
+        _say(world)(r.distances.said(r.stage) if r.distances is not None else
                     f"{r.stage}: model.family: {r.params.model.family} is not validated during training (no "
                     f"validation PSNR for {trainer.model.trains}); the evaluate stage measures it")
     return summary

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from ...config import FAMILIES, Params
-from ...models import Model, Predictor
+from ...models import Model, NoiseGenerator, Predictor
 from ...registry import Registry
 
 
@@ -31,6 +31,9 @@ class TrainingStep:
     # Whether the loop validates it (validate, baseline) every train.val_every steps: a generator from
     # noise has no validation PSNR, and then train.keep has no best to pick (the last is written).
     validates: bool = True
+    # The model as a generator from noise, whose FID and KID the loop measures every train.val_every
+    # steps instead (pyext.training.distances); None: not one.
+    generator: NoiseGenerator | None = None
     # The names of the measures of "how D is doing" its steps log (shown beside the progress bar).
     d_measures: list[str]
     # The dtype the networks compute in (``train.precision`` resolved on this device): part of a

@@ -14,6 +14,14 @@ are near-duplicates, so more of them would only repeat it), its index drawn per 
 process does. ``train.augment`` is not applied: a GAN learns the distribution it is shown, and
 augmented reals leak into its samples (Karras et al. 2020).
 
+Class conditioning (``model.condition``, :mod:`pyext.losses.conditioning`: cGAN's ``concat``, ACGAN's
+``acgan``): the real images are of their patches' classes (the batches' labels); each generated
+image's class is drawn uniformly, as its latent is, from ``(train.seed, step, batch)`` in a stream of
+its own (:func:`pyext.models.base.draw_classes`). The objective judges through the conditioning's
+:class:`~pyext.losses.conditioning.Judge` (real and generated images of their own classes); ACGAN's
+class term is added to D's loss (real images, and generated ones with ``loss.class_d: both``) and to
+G's (its images), weighed by ``loss.class_weight``.
+
 Rates are constant (``model.dcgan.lr_g``, ``lr_d``, the paper's 2e-4) with ``model.dcgan``'s optimiser.
 In a distributed run the networks are DistributedDataParallel and every batch norm is synchronised
 over the processes (:func:`pyext.models.blocks.synchronised`: SyncBatchNorm, the discriminator's
@@ -22,15 +30,17 @@ synchronises batch norm on GPUs only, so a distributed CPU run needs ``model.dcg
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import torch
 from torch import nn
 
 from ...config import Params, ParamsError
-from ...losses import make_objective
+from ...losses import make_condition, make_objective
 from ...losses.adversarial import DiscriminatorLoss
-from ...models import draw_latents
-from ...models.base import seeded_generator
+from ...models import NoiseGenerator, draw_latents
+from ...models.base import draw_classes, seeded_generator
 from ...models.blocks import set_batch_groups, synchronised
 from ...models.dcgan import DCGAN, DCGANDiscriminator
 from ...pictures import frame_grid
@@ -51,17 +61,35 @@ def frame_of_each(clips: torch.Tensor, seed: tuple[int, ...], first: int, total:
     return clips[torch.arange(len(clips), device=clips.device), rows]
 
 
+@dataclass
+class ClassedLoss:
+    """D's loss: the objective's (:class:`~pyext.losses.adversarial.DiscriminatorLoss`) plus a
+    conditioning's class term, with the class measures beside the objective's."""
+
+    adversarial: DiscriminatorLoss
+    class_term: torch.Tensor
+    class_measures: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def total(self) -> torch.Tensor:
+        return self.adversarial.total + self.class_term
+
+    def measures(self) -> dict[str, torch.Tensor]:
+        return self.adversarial.measures() | self.class_measures
+
+
 @register_step("dcgan")
 class DCGANStep(TrainingStep):
     """DCGAN's generator and discriminator, their optimisers and one step (arguments:
-    :class:`TrainingStep`'s; ``classes`` is not read: the generator takes none). Another family of
+    :class:`TrainingStep`'s; ``classes``: the data's, where ``model.condition`` is not none). Another family of
     a generator from noise against its own discriminator, trained as DCGAN is, subclasses it with its
     :meth:`section`, :meth:`networks`, :meth:`wrap`, and :meth:`discriminator_loss` and
     :meth:`generator_loss` or :meth:`generator_update` (LAPGAN's, :mod:`.lapgan`; VAE-GAN's, :mod:`.vaegan`)."""
 
     adversarial = True
-    # A generator from noise has no validation PSNR: the loop validates nothing (the evaluate stage
-    # measures it, pyext.evaluation.generation), and train.keep has no best to pick.
+    # A generator from noise has no validation PSNR: the loop measures its FID and KID instead
+    # (pyext.training.distances; the evaluate stage on the test set: pyext.evaluation.generation),
+    # and train.keep has no best to pick (the last is written).
     validates = False
     # Why a subclass cannot train in a distributed run ('' where it can): one refusal for every family.
     undistributed = ""
@@ -76,6 +104,8 @@ class DCGANStep(TrainingStep):
         self.offset = rank * self.share
         self.objective = make_objective(params.loss.adversarial)
         self.objective.rows = (self.offset, self.tp.batch_size)
+        self.condition, self.condition_name = make_condition(params, classes), params.model.condition
+        self.class_weight = params.loss.class_weight
         torch.manual_seed(self.tp.seed)  # G first: the evaluation rebuilds the untrained G this way
         self.model, self.D = (network.to(device) for network in self.networks(params))
         set_batch_groups(self.D, self.share)  # real and generated images normalised apart
@@ -87,16 +117,21 @@ class DCGANStep(TrainingStep):
         self.d_measures: list[str] = []
         self.nonfinite = torch.zeros((), dtype=torch.bool, device=device)
 
+    @property
+    def generator(self) -> NoiseGenerator:
+        """The model (G; VAE-GAN's decoder behind its encoder) as the loop measures it."""
+        return self.model
+
     @staticmethod
     def section(params: Params):
         """The family's params section (its sizes, rates and optimiser)."""
         return params.model.dcgan
 
-    @staticmethod
-    def networks(params: Params) -> tuple[nn.Module, nn.Module]:
+    def networks(self, params: Params) -> tuple[nn.Module, nn.Module]:
         """The untrained generator (built first: see :func:`pyext.evaluation.generation.untrained`)
-        and discriminator."""
-        return DCGAN.from_params(params), DCGANDiscriminator.from_params(params)
+        and discriminator, with the conditioning's class input and head."""
+        return (DCGAN.from_params(params, **self.condition.generator),
+                DCGANDiscriminator.from_params(params, **self.condition.discriminator))
 
     def wrap(self, device: torch.device, distributed: bool, compile: bool) -> None:
         """Sets what the step calls: ``g_forward`` (G), ``d_forward`` (D in its own update) and
@@ -128,12 +163,27 @@ class DCGANStep(TrainingStep):
         rows = slice(self.offset, self.offset + self.share)
         return draw_latents((self.tp.seed, step, batch), self.model.latent, self.tp.batch_size, rows, self.device)
 
-    def step(self, step: int, batches: list[torch.Tensor], labels=None) -> dict[str, torch.Tensor]:
+    def _classes(self, step: int, batch: int) -> torch.Tensor | None:
+        """This process's rows of the classes asked of G beside the latents of batch ``batch`` of
+        update ``step`` ``(B,)``; None where G takes no class."""
+        if not self.condition.generator:
+            return None
+        rows = slice(self.offset, self.offset + self.share)
+        return draw_classes((self.tp.seed, step, batch), self.condition.classes, self.tp.batch_size, rows, self.device)
+
+    def step(self, step: int, batches: list[torch.Tensor], labels: list[torch.Tensor] | None = None
+             ) -> dict[str, torch.Tensor]:
         """Update ``step`` (0-based) on ``batches`` (``critic_steps`` training clips
-        ``(B, T, 3, P, P)``, one frame of each judged; their classes ``labels`` are not used)."""
-        for j, clips in enumerate(batches):
+        ``(B, T, 3, P, P)``, one frame of each judged) of classes ``labels`` (one ``(B,)`` per batch:
+        needed where conditioned, not read where not)."""
+        if labels is None:
+            if self.condition.needs_classes:
+                raise ValueError(f"model.condition: {self.condition_name} trains on the images' classes: "
+                                 f"labels are needed")
+            labels = [None] * len(batches)
+        for j, (clips, classes) in enumerate(zip(batches, labels)):
             with self.autocast:
-                d_loss = self.discriminator_loss(clips, step, j)
+                d_loss = self.discriminator_loss(clips, step, j, classes)
             self._update(self.opt_d, d_loss.total)
             self.objective.after_discriminator_step(self.D)
         self.D.requires_grad_(False)  # G's update reaches D's input, not its weights
@@ -150,19 +200,30 @@ class DCGANStep(TrainingStep):
         self._update(self.opt_g, g_loss)
         return {"loss_g": g_loss}
 
-    def discriminator_loss(self, clips: torch.Tensor, step: int, batch: int) -> DiscriminatorLoss:
-        """D's loss on batch ``batch`` of update ``step``: one frame of each of ``clips`` against as
-        many images generated from that batch's latents."""
+    def discriminator_loss(self, clips: torch.Tensor, step: int, batch: int,
+                           labels: torch.Tensor | None = None) -> DiscriminatorLoss | ClassedLoss:
+        """D's loss on batch ``batch`` of update ``step``: one frame of each of ``clips`` (of classes
+        ``labels`` ``(B,)``, where conditioned) against as many images generated from that batch's
+        latents (and classes); with ACGAN's head, its class term added."""
         real = frame_of_each(clips, (self.tp.seed, step, batch), self.offset, self.tp.batch_size)
+        classes = self._classes(step, batch)
         with torch.no_grad():
-            fake = self.g_forward(self._latents(step, batch))
-        return self.objective.discriminator_loss(self.d_forward, [real], [fake])
+            fake = self.g_forward(self._latents(step, batch), classes)
+        judge = self.condition.judge(self.d_forward, [labels, classes])
+        d_loss = self.objective.discriminator_loss(judge, [real], [fake])
+        class_term, class_measures = self.condition.discriminator_loss(judge, labels, classes)
+        return d_loss if class_term is None else ClassedLoss(d_loss, class_term, class_measures)
 
     def generator_loss(self, clips: torch.Tensor, step: int, batch: int) -> torch.Tensor:
-        """G's loss in update ``step``, judged by D, on the latents of batch ``batch`` (after the D
-        batches); ``clips`` are the last D batch's (what G is conditioned on, where it is)."""
-        fake = self.g_forward(self._latents(step, batch))
-        return torch.stack(self.objective.generator_loss(self.d_judge, [fake])).sum()
+        """G's loss in update ``step``, judged by D, on the latents (and classes) of batch ``batch``
+        (after the D batches), with ACGAN's class term of its images; ``clips`` are the last D
+        batch's (what G is conditioned on, where it is)."""
+        classes = self._classes(step, batch)
+        fake = self.g_forward(self._latents(step, batch), classes)
+        judge = self.condition.judge(self.d_judge, classes)
+        adversarial = torch.stack(self.objective.generator_loss(judge, [fake])).sum()
+        class_term = self.condition.generator_loss(judge, classes)
+        return adversarial if class_term is None else adversarial + self.class_weight * class_term
 
     def _update(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -188,12 +249,16 @@ class DCGANStep(TrainingStep):
     def pictures(self, batch) -> dict[str, np.ndarray]:
         """``samples``: a row of real frames (the first of each of the batch's first clips) above a
         row of images generated from fixed latents (the same every picture, so a run's pictures show
-        one set of samples learning), the generator in eval mode."""
+        one set of samples learning; a conditioned generator's of the classes 0, 1, ... in turn), the
+        generator in eval mode."""
         clips = batch[0][:PICTURE_SAMPLES].to(self.device)
         z = draw_latents((self.tp.seed, _PICTURE_KEY), self.model.latent, PICTURE_SAMPLES, device=self.device)
+        classes = None
+        if self.condition.generator:
+            classes = torch.arange(PICTURE_SAMPLES, device=self.device) % self.condition.classes
         self.model.eval()
         try:
-            fake = self.model(z)[:len(clips)]
+            fake = self.model(z, classes)[:len(clips)]
         finally:
             self.model.train()
         return {"samples": frame_grid(torch.stack([clips[:, 0], fake.float()]), zoom=2)}

@@ -68,8 +68,9 @@ class LAPGANStep(DCGANStep):
         real = frame_of_each(clips, (self.tp.seed, step, batch), self.offset, self.tp.batch_size)
         return real_levels(real, self.model.levels)
 
-    def discriminator_loss(self, clips: torch.Tensor, step: int, batch: int) -> DiscriminatorLoss:
-        """Every ``D_k``'s loss, the levels as scales: the real residual against ``G_k``'s, given the real ``l_k``."""
+    def discriminator_loss(self, clips: torch.Tensor, step: int, batch: int, labels=None) -> DiscriminatorLoss:
+        """Every ``D_k``'s loss, the levels as scales: the real residual against ``G_k``'s, given the
+        real ``l_k`` (``labels``: not read, the family takes no class)."""
         levels = self._real(clips, step, batch)
         with torch.no_grad():
             fakes = self.fakes(self.model.split(self._latents(step, batch)), levels)

@@ -73,8 +73,9 @@ class VAEGANStep(DCGANStep):
                            self.device)
         return x, eps, self._latents(step, batch)
 
-    def discriminator_loss(self, clips: torch.Tensor, step: int, batch: int) -> DiscriminatorLoss:
-        """``L_GAN`` for D: the real images against their reconstructions and prior samples."""
+    def discriminator_loss(self, clips: torch.Tensor, step: int, batch: int, labels=None) -> DiscriminatorLoss:
+        """``L_GAN`` for D: the real images against their reconstructions and prior samples
+        (``labels``: not read, the family takes no class)."""
         x, eps, z_prior = self.batch(clips, step, batch)
         with torch.no_grad():
             z = self.model.encode(x, eps)[0]
