@@ -131,8 +131,9 @@ class Unconditioned(Condition):
     needs_classes = False
 
     def __init__(self, params: Params, classes: int):
-        super().__init__(params, classes)
-        self.generator = {}
+        # No class key is read (model.embedding): a run without classes does not depend on them.
+        self.params, self.classes = params, classes
+        self.generator, self.discriminator = {}, {}
 
     def judge(self, D, labels):
         return D

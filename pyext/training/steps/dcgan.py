@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from ...config import Params, ParamsError
-from ...losses import make_condition, make_objective
+from ...losses import CONDITIONS, make_condition, make_objective
 from ...losses.adversarial import DiscriminatorLoss
 from ...models import NoiseGenerator, draw_latents
 from ...models.base import draw_classes, seeded_generator
@@ -93,6 +93,9 @@ class DCGANStep(TrainingStep):
     validates = False
     # Why a subclass cannot train in a distributed run ('' where it can): one refusal for every family.
     undistributed = ""
+    # Whether the family's networks take a class (model.condition, its FAMILIES entry reading the class
+    # keys); a subclass whose generator takes none sets False.
+    conditioned = True
 
     def __init__(self, params: Params, device: torch.device, distributed: bool = False, compile: bool = False,
                  rank: int = 0, world: int = 1, classes: int = 0):
@@ -104,8 +107,11 @@ class DCGANStep(TrainingStep):
         self.offset = rank * self.share
         self.objective = make_objective(params.loss.adversarial)
         self.objective.rows = (self.offset, self.tp.batch_size)
-        self.condition, self.condition_name = make_condition(params, classes), params.model.condition
-        self.class_weight = params.loss.class_weight
+        if self.conditioned:
+            self.condition, self.condition_name = make_condition(params, classes), params.model.condition
+            self.class_weight = params.loss.class_weight
+        else:  # the family's rules refuse a class: its run reads no class key (its identity has none)
+            self.condition, self.condition_name, self.class_weight = CONDITIONS["none"](params, 0), "none", 0.0
         torch.manual_seed(self.tp.seed)  # G first: the evaluation rebuilds the untrained G this way
         self.model, self.D = (network.to(device) for network in self.networks(params))
         set_batch_groups(self.D, self.share)  # real and generated images normalised apart

@@ -39,6 +39,7 @@ class LAPGANStep(DCGANStep):
     model: LAPGAN
     D: LAPGANDiscriminators
     undistributed = "LAPGAN's levels are not wrapped for one yet"
+    conditioned = False  # its generator takes no class
 
     @staticmethod
     def section(params: Params):

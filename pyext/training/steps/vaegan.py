@@ -45,6 +45,7 @@ class VAEGANStep(DCGANStep):
     model: VAEGAN
     D: VAEGANDiscriminator
     undistributed = "VAE-GAN's networks are not wrapped for one yet"
+    conditioned = False  # its generator takes no class
 
     def __init__(self, params: Params, device: torch.device, **kwargs):
         super().__init__(params, device, **kwargs)
