@@ -31,7 +31,7 @@ import numpy as np
 
 from experiments import runner
 from experiments.runner import Row, Study, show
-from experiments.zoo import cell, measures_cell
+from experiments.zoo import cell, d_measures, measures_cell
 from pyext.config import OBJECTIVES, load_params
 from pyext.presets import overrides, read_preset
 
@@ -49,7 +49,6 @@ OPTIMISERS: dict[str, tuple[str, ...]] = {
     "wgan": ("model.dcgan.optimizer=rmsprop", "model.dcgan.lr_g=5e-05", "model.dcgan.lr_d=5e-05"),
     "wgan_gp": ("model.dcgan.lr_g=0.0001", "model.dcgan.lr_d=0.0001", "model.dcgan.betas=[0.0,0.9]"),
 }
-_NOT_MEASURES = ("loss_", "lr_", "seconds")  # the train/ curves that are not D's measures (as the zoo's)
 PICTURED = 4  # each row's picture: the first PICTURED x PICTURED images of its evaluation's grid
 
 
@@ -72,24 +71,13 @@ def rows(params_path: str = "params.yaml") -> list[Row]:
     return out + [Row(family, base[family]) for family in ("lapgan", "vaegan")]
 
 
-def _curve(ref: str, path: str) -> np.ndarray:
-    lines = show(ref, path).splitlines()[1:]
-    return np.array([[float(v) for v in line.split("\t")[:2]] for line in lines]).reshape(-1, 2)
-
-
 def collect(row: Row, ref: str) -> dict:
     """The figures of the row's experiment (git ref ``ref``): its evaluation, D's measures averaged
-    over the second half of training and the training seconds."""
-    metrics = json.loads(show(ref, "eval/metrics.json"))
+    over the second half of training (:func:`experiments.zoo.d_measures`) and the training seconds
+    (a generator from noise has no validation PSNR)."""
     live = json.loads(show(ref, "dvclive/metrics.json"))
-    folder = "dvclive/plots/metrics/train/"
-    measures = {}
-    for name in runner.git("ls-tree", "--name-only", ref, folder).split():
-        stem = Path(name).name.removesuffix(".tsv")
-        if name.endswith(".tsv") and not stem.startswith(_NOT_MEASURES):
-            curve = _curve(ref, name)
-            measures[stem] = float(curve[curve[:, 0] > curve[-1, 0] / 2, 1].mean())
-    return {"metrics": metrics, "d_measures": measures, "train_seconds": live["train"].get("seconds")}
+    return {"metrics": json.loads(show(ref, "eval/metrics.json")), "d_measures": d_measures(ref),
+            "train_seconds": live["train"].get("seconds")}
 
 
 def _value(metrics: dict, measure: str, name: str) -> float | None:

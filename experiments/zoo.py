@@ -70,11 +70,9 @@ def _curve(ref: str, path: str) -> np.ndarray:
     return np.array([[float(v) for v in line.split("\t")[:2]] for line in lines]).reshape(-1, 2)
 
 
-def collect(row: Row, ref: str) -> dict:
-    """The figures of the row's experiment (git ref ``ref``): its evaluation, D's measures averaged
-    over the second half of training, the training seconds and the best validation PSNR."""
-    metrics = json.loads(show(ref, "eval/metrics.json"))
-    live = json.loads(show(ref, "dvclive/metrics.json"))
+def d_measures(ref: str) -> dict[str, float]:
+    """D's measures of an experiment (git ref ``ref``): each train/ curve but the losses, rates and
+    seconds, averaged over the second half of training."""
     folder = "dvclive/plots/metrics/train/"
     measures = {}
     for name in git("ls-tree", "--name-only", ref, folder).split():
@@ -83,7 +81,15 @@ def collect(row: Row, ref: str) -> dict:
             curve = _curve(ref, name)
             half = curve[curve[:, 0] > curve[-1, 0] / 2, 1]
             measures[stem] = float(half.mean())
-    return {"metrics": metrics, "d_measures": measures, "train_seconds": live["train"].get("seconds"),
+    return measures
+
+
+def collect(row: Row, ref: str) -> dict:
+    """The figures of the row's experiment (git ref ``ref``): its evaluation, D's measures averaged
+    over the second half of training, the training seconds and the best validation PSNR."""
+    metrics = json.loads(show(ref, "eval/metrics.json"))
+    live = json.loads(show(ref, "dvclive/metrics.json"))
+    return {"metrics": metrics, "d_measures": d_measures(ref), "train_seconds": live["train"].get("seconds"),
             "val_psnr": live["val"]["psnr"]}
 
 

@@ -29,12 +29,11 @@ def one_frame_each(clips: np.ndarray, seed: Sequence[int]) -> np.ndarray:
     return clips[np.arange(len(clips)), frames]
 
 
-@torch.no_grad()
 def generated(model: NoiseGenerator, z: torch.Tensor, labels: torch.Tensor | None = None) -> np.ndarray:
     """``model``'s images of latents ``z`` ``(N, latent)`` (of classes ``labels`` ``(N,)``, where
-    conditioned), :data:`BATCH` at a time, in its current mode: uint8 ``(N, S, S, 3)``."""
-    return np.concatenate([to_uint8(model(z[lo:lo + BATCH], None if labels is None else labels[lo:lo + BATCH]))
-                           for lo in range(0, len(z), BATCH)])
+    conditioned), :data:`BATCH` at a time (:meth:`~pyext.models.NoiseGenerator.decode`), in its
+    current mode: uint8 ``(N, S, S, 3)``."""
+    return to_uint8(model.decode(z, labels, BATCH))
 
 
 __all__ = ["BATCH", "generated", "one_frame_each"]
