@@ -3,6 +3,7 @@
     beyondmse predict VIDEO --out OUT.mp4           # a trained generator on any video
     beyondmse interpolate A.avi B.avi --out grid.gif  # a trained GAIA model's codes mixed
     beyondmse sample --out grid.png [-n 64 --seed 0]  # a trained generator from noise's images (or .npz)
+    beyondmse gam RUN_A RUN_B --out gam.json        # two trained GANs battle, discriminators swapped
     beyondmse preset configs/paper.yaml [--write]   # a preset as `dvc exp run` overrides
     beyondmse zoo | table2 | claim | generation ... # the experiments (experiments/), where installed
     beyondmse footage data/footage                  # real camera clips from public packages, like UCF101
@@ -179,6 +180,41 @@ def _sample(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
                           truncation=args.truncation, columns=args.columns, device=_device(args, parser))
 
 
+# ---------------------------------------------------------------------------------------------- gam
+
+
+def _gam_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description += (" (Im et al. 2016, section 5): r_test = err(D_A; test) / err(D_B; test), r_samples = "
+                           "err(D_A; G_B's samples) / err(D_B; G_A's samples); A wins where r_samples < 1, B where "
+                           "> 1; no verdict unless r_test's bootstrap interval lies inside [0.9, 1.1]")
+    for name in ("run_a", "run_b"):
+        parser.add_argument(name, type=Path, metavar=name.upper(),
+                            help="a folder where a generator from noise was trained (dcgan, vaegan): its params.yaml, "
+                                 "models/generator.pt and models/checkpoint.pt (the same folder twice: a tie)")
+    parser.add_argument("--out", type=Path, required=True, help="the result, JSON")
+    parser.add_argument("--test", type=Path, default=LAYOUT.data.test,
+                        help=f"the test clips whose moving patches are the real images (default: {LAYOUT.data.test})")
+    parser.add_argument("--params", type=Path, default=PARAMS,
+                        help=f"the params the test patches are cut with (default: {PARAMS})")
+    parser.add_argument("--samples", type=int, default=None, help="images drawn from each generator "
+                                                                  "(default: as many as the real images)")
+    parser.add_argument("--seed", type=int, default=0, help="the latents' and the resamples' seed (default: 0)")
+    # The defaults are pyext.evaluation.gam's CONFIDENCE and RESAMPLES (not imported for --help: torch).
+    parser.add_argument("--confidence", type=float, default=0.95, help="the bootstrap intervals' level (default: 0.95)")
+    parser.add_argument("--resamples", type=int, default=1000, help="the bootstrap's resamples (default: 1000)")
+    _device_argument(parser)
+
+
+def _gam(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    from .evaluation.gam import compare_runs, table
+
+    result = compare_runs(args.run_a, args.run_b, args.out, args.test, args.params, samples=args.samples,
+                          seed=args.seed, confidence=args.confidence, resamples=args.resamples,
+                          device=_device(args, parser))
+    print(table(result))
+    return f"{result['verdict_line']}; written to {args.out}"
+
+
 # ------------------------------------------------------------------------------------------- preset
 
 
@@ -214,6 +250,8 @@ COMMANDS: dict[str, Command] = {
                            _interpolate_arguments, _interpolate, _file_errors),
     "sample": Command("a trained generator from noise's images, to a PNG grid or an .npz",
                       _sample_arguments, _sample, _file_errors),
+    "gam": Command("two trained GANs battle, discriminators swapped: the Generative Adversarial Metric",
+                   _gam_arguments, _gam, _file_errors),
     "preset": Command("a preset file as `dvc exp run` overrides, or written into params.yaml",
                       _preset_arguments, _preset),
 }
