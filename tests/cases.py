@@ -170,7 +170,9 @@ def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) 
 
 # Each family of a generator from noise with the knobs of its section (model.<family>) at a tiny size.
 TINY_GENERATORS = {"dcgan": {"latent": 8, "width": 0.125}, "lapgan": {"latent": 8, "width": 0.0625},
-                   "vaegan": {"latent": 8, "width": 0.125}}
+                   "vaegan": {"latent": 8, "width": 0.125},
+                   # BigGAN's average starts at once and its standing statistics take 2 batches (runs of a few steps).
+                   "biggan": {"latent": 8, "width": 0.0625, "ema_start": 1, "standing": 2}}
 
 
 def family_params(family: str, knobs: dict, kind: str = "bce", **train_settings):

@@ -291,11 +291,15 @@ ERRORS = [
      "expected a number >= 1e-09, got 0"),
     ("began-missing", lambda raw: raw["loss"]["adversarial"].pop("began"), "loss.adversarial.began", "missing key"),
     ("family", _set("model.family", "gaai"), "model.family",
-     "expected one of multiscale, gaia, dcgan, lapgan, vaegan, got 'gaai'"),
+     "expected one of multiscale, gaia, dcgan, lapgan, vaegan, biggan, got 'gaai'"),
     ("model-flat", lambda raw: raw["model"].update(raw["model"].pop("multiscale")), "model.scales",
-     "unknown key (known: attention, condition, d_norm, dcgan, embedding, family, gaia, lapgan, multiscale, vaegan)"),
-    ("condition", _set("model.condition", "projection"), "model.condition",
-     "expected one of none, concat, acgan, got 'projection'"),
+     "unknown key (known: attention, biggan, condition, d_norm, dcgan, embedding, family, gaia, lapgan, multiscale, "
+     "vaegan)"),
+    ("condition", _set("model.condition", "film"), "model.condition",
+     "expected one of none, concat, acgan, projection, got 'film'"),
+    ("projection-multiscale", _set("model.condition", "projection"), "model.condition",
+     "expected one of none, concat, acgan with model.family: multiscale (projection is the conditioning of biggan), "
+     "got 'projection'"),
     ("embedding-0", _set("model.embedding", 0), "model.embedding", "expected an int >= 1, got 0"),
     ("class-d", _set("loss.class_d", "fake"), "loss.class_d", "expected one of both, real, got 'fake'"),
     ("fgan-divergence", _set("loss.adversarial.fgan.divergence", "jensen"), "loss.adversarial.fgan.divergence",
@@ -409,6 +413,34 @@ ERRORS = [
      "expected none with model.family: vaegan (VAE-GAN's discriminator normalises as DCGAN's: "
      "model.vaegan.batch_norm), got 'spectral'"),
     ("vaegan-gamma", _set("model.vaegan.gamma", -1), "model.vaegan.gamma", "expected a number >= 0, got -1"),
+    # BigGAN: its conditioning (the projection, on a source whose classes one frame shows), z's chunks,
+    # the objectives it refuses, its knobs
+    ("biggan-acgan", _both(_set("model.family", "biggan"), _set("model.condition", "acgan"),
+                           _set("data.source", "stochastic")), "model.condition",
+     "expected one of none, projection with model.family: biggan (acgan is the conditioning of multiscale and "
+     "dcgan), got 'acgan'"),
+    ("biggan-projection-demo", _both(_set("model.family", "biggan"), _set("model.condition", "projection")),
+     "model.condition",
+     "expected none with model.family: biggan on data.source: demo (a generator of single images learns a class "
+     "only where one frame shows it: the demo's classes are motions, the photo set's camera motions; a "
+     "class-conditioned BigGAN needs data.source: stochastic), got 'projection'"),
+    ("projection-dcgan", _both(_set("model.family", "dcgan"), _set("model.condition", "projection"),
+                               _set("data.source", "stochastic")), "model.condition",
+     "expected one of none, concat, acgan with model.family: dcgan (projection is the conditioning of biggan), "
+     "got 'projection'"),
+    ("biggan-chunks", _both(_set("model.family", "biggan"), _set("model.biggan.latent", 126)), "model.biggan.latent",
+     "expected a multiple of 4 with model.biggan.hierarchical and clip.patch: 32 (z in equal chunks: one for the "
+     "first map, one per block), got 126"),
+    ("biggan-began", _both(_set("model.family", "biggan"), _set("loss.adversarial.kind", "began")),
+     "loss.adversarial.kind",
+     "expected one of bce, minimax, lsgan, hinge, fgan, wgan, wgan_gp with model.family: biggan (its discriminator "
+     "is a classifier; began trains an autoencoder), got 'began'"),
+    ("biggan-d-norm", _both(_set("model.family", "biggan"), _set("model.d_norm", "batch")), "model.d_norm",
+     "expected none with model.family: biggan (BigGAN's networks are spectrally normalised throughout), got 'batch'"),
+    ("biggan-decay", _set("model.biggan.ema_decay", 1.0), "model.biggan.ema_decay", "expected a number in [0, 1), got 1.0"),
+    ("biggan-standing-0", _set("model.biggan.standing", 0), "model.biggan.standing", "expected an int >= 1, got 0"),
+    ("truncation-0", _set("evaluate.truncation", [1.0, 0]), "evaluate.truncation",
+     "expected a list of distinct numbers > 0 (or []), got [1.0, 0]"),
     # the evaluation's networks and patches, the best-of-many objective
     ("features-number", _set("evaluate.features", 3), "evaluate.features",
      "expected builtin (the project's own), a path, or '' for none, got 3"),

@@ -1,7 +1,7 @@
 """The evaluation of a generator from noise (pyext.evaluation.generation) and its measures
 (pyext.evaluation.fid): precision and recall and FID on constructed feature sets against hand-computed
 and scipy values, the untrained generator it compares with, and each family of generators from noise
-(dcgan, lapgan, vaegan) trained and evaluated end to end through the stage scripts with every output
+(dcgan, lapgan, vaegan, biggan) trained and evaluated end to end through the stage scripts with every output
 the stages declare; a class-conditioned DCGAN on the stochastic set evaluated end to end (its images of
 the real images' classes, their class accuracy through a classifier, the picture of a row per class)."""
 from __future__ import annotations
@@ -149,8 +149,9 @@ def test_the_pipeline_trains_and_evaluates_a_generator_with_every_output(tmp_pat
     metrics = json.loads((work / "eval" / "metrics.json").read_text())
     n = metrics["samples"]
     assert metrics["family"] == family and 2 <= n <= 40 and metrics["size"] == 32 and metrics["step"] == 4
-    names = {"generator", "untrained", "blurred", "noisy"}
+    names = {"generator", "untrained", "blurred", "noisy", "truncation 1"}  # the tests' evaluate.truncation: [1.0]
     assert set(metrics["kid"]) == names and set(metrics["precision"]) == set(metrics["recall"]) == names
+    assert metrics["truncation"]["thresholds"] == [1.0] and metrics["truncation"]["sets"] == ["truncation 1"]
     extractor = metrics["feature_extractor"]
     digest = "sha256:" + hashlib.sha256(shipped("features").read_bytes()).hexdigest()
     assert extractor["patches"] == n and extractor["extractor"] == digest
@@ -176,7 +177,7 @@ def test_the_pipeline_trains_and_evaluates_a_generator_with_every_output(tmp_pat
                 assert (work / (out if isinstance(out, str) else next(iter(out)))).exists(), (stage, out)
     encodes = ["reconstructions.png"] if family == "vaegan" else []  # VAE-GAN's real images over its reconstructions
     assert sorted(p.name for p in (work / "eval" / "pictures").iterdir()) == ["real.png", *encodes, "samples.png",
-                                                                               "untrained.png"]
+                                                                               "truncation.png", "untrained.png"]
     assert sorted(p.name for p in (work / "dvclive" / "plots" / "images").iterdir()) == ["samples"]
 
 
@@ -204,11 +205,12 @@ def test_a_conditioned_generator_is_evaluated_with_the_real_classes_their_accura
     set_params(work, data__source="stochastic", stochastic__classes=2, stochastic__groups=3, stochastic__test_groups=1,
                stochastic__clips_per_group=1, stochastic__frames=12, model__family="dcgan", model__condition="acgan",
                **knobs, train__init="", train__batch_size=4, evaluate__patches=40, filter__min_motion=1.0,
-               evaluate__features="builtin", evaluate__classifier=str(classifier))
+               evaluate__features="builtin", evaluate__classifier=str(classifier), evaluate__truncation=[])
     for stage in ("prepare", "extract", "filter", "train", "evaluate"):
         done = run_in([sys.executable, "-m", f"pipeline.{stage}"], work)
     metrics = json.loads((work / "eval" / "metrics.json").read_text())
-    n, sets = metrics["samples"], {"real", "generator", "untrained", "blurred", "noisy"}
+    n, sets = metrics["samples"], {"real", "generator", "untrained", "blurred", "noisy"}  # no truncation curve: []
+    assert "truncation" not in metrics and not (work / "eval" / "pictures" / "truncation.png").exists()
     assert metrics["classes"] == 2 and set(metrics["class_accuracy"]) == set(metrics["inception_score"]) == sets
     # Image i was asked for real image i's class: the real images' class proportions, exactly.
     params = load_params(work / "params.yaml")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .rules import Rule, _Cap, _choice, _Count, _float, _int, _Network, section
+from .rules import Rule, _Cap, _choice, _Count, _float, _int, _Network, _Thresholds, section
 
 __all__ = ["MEASURES", "EvaluateParams", "rules"]
 
@@ -54,6 +54,9 @@ class EvaluateParams:
         probe_steps: updates of a fresh probe discriminator trained against the frozen generator
             on the training patches and scored on the validation patches (``multiscale``;
             :mod:`pyext.evaluation.probe`); 0: none.
+        truncation: the thresholds of a generator from noise's truncation curve (BigGAN's trick,
+            :func:`pyext.models.base.truncated_normal`): its images measured again from latents
+            truncated at each (:mod:`pyext.evaluation.generation`); []: none.
     """
 
     protocol: _choice("all", "paper")
@@ -69,6 +72,7 @@ class EvaluateParams:
     measure: _choice(*MEASURES)
     samples: _Count
     probe_steps: _int(0)
+    truncation: _Thresholds
 
 
 def rules(p) -> Iterator[Rule]:

@@ -21,7 +21,7 @@ from .rules import Expect, Rule, _Betas, _Bool, _choice, _Count, _float, _int, _
 __all__ = ["FAMILIES", "DISCRIMINATORS", "CONDITIONS", "D_NORMS", "SKIPS", "MODEL_MAX_SCALES", "TABLE1_DISCRIMINATOR",
            "Family",
            "DiscriminatorFacts", "ConditionFacts", "MultiScaleParams", "GAIAParams", "ImageGANOptimiser", "DCGANParams",
-           "LAPGANParams", "VAEGANParams", "ModelParams", "DCGAN_SIZES", "LAPGAN_COARSEST", "rules"]
+           "LAPGANParams", "VAEGANParams", "BigGANParams", "ModelParams", "DCGAN_SIZES", "LAPGAN_COARSEST", "rules"]
 
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
 # The image sides DCGAN's networks are built for (clip.patch): CIFAR-10's 32 and the paper's 64.
@@ -129,10 +129,13 @@ class ConditionFacts:
     Attributes:
         module: the module that registers it under its name (:mod:`pyext.losses.conditioning`).
         discriminator: why it needs a trained discriminator; '' where it needs none.
+        families: the model families whose networks take it (empty: every family; a family's own
+            rules may still refuse a class).
     """
 
     module: str
     discriminator: str = ""
+    families: tuple[str, ...] = ()
 
 
 def _halvable(p, patch: int) -> tuple[bool, str]:
@@ -184,6 +187,16 @@ def _vaegan_rules(p) -> Iterator[Rule]:
     yield Rule("model.vaegan.layer", p.model.vaegan.layer <= layers,
                f"at most {layers} with clip.patch: {p.clip.patch} (the discriminator's hidden layers)",
                p.model.vaegan.layer)
+
+
+def _biggan_rules(p) -> Iterator[Rule]:
+    yield from _image_gan_rules("biggan", "BigGAN", "its discriminator is a classifier",
+                                "BigGAN's networks are spectrally normalised throughout", conditioned=True)(p)
+    b = p.model.biggan
+    blocks = max(1, p.clip.patch.bit_length() - 3)  # G's up-blocks: 4x4 doubled to the patch
+    yield Rule("model.biggan.latent", not b.hierarchical or b.latent % (blocks + 1) == 0,
+               f"a multiple of {blocks + 1} with model.biggan.hierarchical and clip.patch: {p.clip.patch} (z in equal "
+               f"chunks: one for the first map, one per block)", b.latent)
 
 
 def _image_gan_rules(family: str, paper: str, discriminator: str, d_norm: str,
@@ -278,6 +291,14 @@ FAMILIES: dict[str, Family] = {
         reads=("clip", "model.vaegan", "loss.adversarial", *_IMAGE_RUN),
         patch=_dcgan_sizes("vaegan"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
         rules=_vaegan_rules),
+    # BigGAN's techniques (Brock et al. 2019) at CPU scale: residual networks spectrally normalised
+    # throughout, class-conditional batch norm with hierarchical latents, a projection discriminator
+    # (model.condition: projection), orthogonal regularisation, an EMA of G's weights.
+    "biggan": Family(
+        model="pyext.models.biggan", step="pyext.training.steps.biggan", evaluation="pyext.evaluation.generation",
+        reads=("clip", "model.biggan", "model.condition", "model.embedding", "loss.adversarial", *_IMAGE_RUN),
+        patch=_dcgan_sizes("biggan"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
+        rules=_biggan_rules),
 }
 
 DISCRIMINATORS: dict[str, DiscriminatorFacts] = {
@@ -287,8 +308,11 @@ DISCRIMINATORS: dict[str, DiscriminatorFacts] = {
 
 CONDITIONS: dict[str, ConditionFacts] = {
     "none": ConditionFacts("pyext.losses.conditioning"),
-    "concat": ConditionFacts("pyext.losses.conditioning"),
-    "acgan": ConditionFacts("pyext.losses.conditioning", discriminator="the class head is the discriminator's"),
+    "concat": ConditionFacts("pyext.losses.conditioning", families=("multiscale", "dcgan")),
+    "acgan": ConditionFacts("pyext.losses.conditioning", discriminator="the class head is the discriminator's",
+                            families=("multiscale", "dcgan")),
+    # The projection discriminator (Miyato & Koyama 2018): BigGAN's.
+    "projection": ConditionFacts("pyext.losses.conditioning", families=("biggan",)),
 }
 
 
@@ -439,13 +463,46 @@ class VAEGANParams(ImageGANOptimiser):
 
 
 @section
+class BigGANParams(ImageGANOptimiser):
+    """BigGAN's networks, its own terms and optimisers (``model.family: biggan``; Brock et al. 2019,
+    :mod:`pyext.models.biggan`, :mod:`pyext.training.steps.biggan`), trained on one frame of each
+    training patch as DCGAN is, with these rates and optimiser (:class:`ImageGANOptimiser`; the
+    authors' Adam with betas [0, 0.999]). Its objective and D steps are ``loss.adversarial``'s (the
+    paper's hinge and 2 D steps: ``configs/biggan.yaml``). With ``model.condition: projection``
+    (``data.source: stochastic``) G's batch norms take a shared class embedding of
+    ``model.embedding`` numbers and D the projection term.
+
+    Attributes:
+        latent: the size of the noise z (the authors' 128 at 32x32).
+        width: multiplies every map count (1: the authors' ch = 64).
+        hierarchical: z split into chunks, one for G's first map and one per block's batch norms.
+        ortho: the strength beta of the orthogonal regularisation of G's weights (the paper's 1e-4;
+            0: none).
+        ema_decay: the decay of the exponential moving average of G's weights that is evaluated,
+            sampled and saved (the paper's 0.9999 over 100k+ iterations).
+        ema_start: the update from which the average decays; before it, it copies G (the paper's 20k;
+            at or beyond ``train.steps``: no average, G itself is evaluated).
+        standing: batches of noise the averaged generator's batch-norm statistics are accumulated over
+            before it is evaluated or saved (standing statistics; the authors' 16).
+    """
+
+    latent: _Count
+    width: _float(1e-3)
+    hierarchical: _Bool
+    ortho: _float(0)
+    ema_decay: _float(0, 1)
+    ema_start: _int(0)
+    standing: _Count
+
+
+@section
 class ModelParams:
     """The model: one key picks the family (:data:`FAMILIES`, :mod:`pyext.models`); each family
     reads its knobs from the section under its name.
 
     Attributes:
         family: the model family: ``multiscale`` (the paper's predictor), ``gaia``, or a generator
-            from noise: ``dcgan``, ``lapgan`` or ``vaegan``.
+            from noise: ``dcgan``, ``lapgan``, ``vaegan`` or ``biggan``.
         d_norm: the discriminator's normalisation (:data:`D_NORMS`, :mod:`pyext.models.blocks`):
             ``none`` (the paper), ``spectral`` (SN-GAN, Miyato et al. 2018: every weight divided
             by its largest singular value) or ``batch`` (DCGAN: batch norm after every convolution
@@ -458,14 +515,17 @@ class ModelParams:
             ``concat`` (cGAN: a learned class embedding as extra input channels of G and of D at
             every scale) or ``acgan`` (G's as cGAN's, a class head on D at every scale; ACGAN). The
             multi-scale family with Table 1's discriminator, and ``dcgan`` on a source whose classes
-            one frame shows (``stochastic``: G's embedding beside z, D's over the image).
+            one frame shows (``stochastic``: G's embedding beside z, D's over the image); or
+            ``projection`` (``biggan``: G's batch norms take a shared class embedding, D projects
+            its features on a class embedding; Miyato & Koyama 2018).
         embedding: ``concat``, ``acgan``: the class embedding's size (the channels it adds to G's
-            input; with ``concat`` to D's too).
+            input; with ``concat`` to D's too); ``projection``: G's shared embedding's.
         multiscale: the knobs of the paper's networks.
         gaia: the knobs of GAIA's autoencoders and their training.
         dcgan: the knobs of DCGAN's networks and their training.
         lapgan: the knobs of LAPGAN's pyramid of GANs and their training.
         vaegan: the knobs of VAE-GAN's networks, terms and training.
+        biggan: the knobs of BigGAN's networks, terms and training.
     """
 
     family: named(FAMILIES)
@@ -478,6 +538,7 @@ class ModelParams:
     dcgan: DCGANParams
     lapgan: LAPGANParams
     vaegan: VAEGANParams
+    biggan: BigGANParams
 
 
 def rules(p) -> Iterator[Rule]:
@@ -490,3 +551,8 @@ def rules(p) -> Iterator[Rule]:
                f"none with data.test.source: {p.data.test_source} (the test videos' classes are not the training "
                f"videos' {p.data.source} classes)", p.model.condition)
     yield from family.rules(p)
+    takes = CONDITIONS[p.model.condition].families
+    taken = [name for name, facts in CONDITIONS.items() if not facts.families or p.model.family in facts.families]
+    yield Rule("model.condition", not takes or p.model.family in takes,
+               f"one of {', '.join(taken)} with model.family: {p.model.family} ({p.model.condition} is the "
+               f"conditioning of {' and '.join(takes)})", p.model.condition)

@@ -166,5 +166,9 @@ _IntPair = Annotated[tuple[_Count, _Count], BeforeValidator(_list),
                      Expect("a list of two ints [height, width], each >= 1")]
 _Betas = Annotated[tuple[_float(0, 1), _float(0, 1)], BeforeValidator(_list),
                    Expect("a list of two numbers [beta1, beta2], each in [0, 1)")]
+# Thresholds of the truncation trick: distinct numbers > 0, in the order given (empty allowed).
+_Thresholds = Annotated[tuple[Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)], ...],
+                        BeforeValidator(_list), AfterValidator(_distinct),
+                        Expect("a list of distinct numbers > 0 (or [])")]
 # A section: frozen, every key required (none has a default), unknown keys refused.
 section = pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))

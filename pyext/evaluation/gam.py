@@ -21,10 +21,10 @@ Section 5 assumes D is such a classifier; a Wasserstein critic's score and an en
 threshold, and their runs are refused.
 
 A run is a folder where the pipeline trained a generator from noise: its ``params.yaml``, the train
-stage's ``models/generator.pt`` and ``models/checkpoint.pt`` (whose step state holds D). The trained
+stage's generator and checkpoint (:attr:`pyext.files.Layout.train`; the checkpoint's step state holds D). The trained
 step is rebuilt from the params and its checkpoint (:func:`pyext.training.make_step`, ``load_state``),
 after checking that the checkpoint is the finished run of those params and of that generator. How a
-family's step judges whole images is :data:`JUDGES`' entry (DCGAN's and VAE-GAN's one discriminator);
+family's step judges whole images is :data:`JUDGES`' entry (DCGAN's, VAE-GAN's and BigGAN's one discriminator);
 a family with no entry is refused in one line (:data:`NO_CLASSIFIER` says why, LAPGAN's pyramid).
 The same run twice is allowed: both ratios are then 1, a tie (a check of the machinery).
 
@@ -211,7 +211,8 @@ def _one_discriminator(step, images: torch.Tensor, labels: torch.Tensor | None) 
 
 # How each family's trained step (pyext.training.steps) judges whole images (B, 3, S, S) of classes
 # labels (B,) or None: D's outputs (B,). A family of a generator from noise not here has no D the GAM reads.
-JUDGES: dict[str, Callable[..., torch.Tensor]] = {"dcgan": _one_discriminator, "vaegan": _one_discriminator}
+JUDGES: dict[str, Callable[..., torch.Tensor]] = {"dcgan": _one_discriminator, "vaegan": _one_discriminator,
+                                                  "biggan": _one_discriminator}
 # Why a family of a generator from noise has no entry of JUDGES.
 NO_CLASSIFIER = {"lapgan": "its discriminators are a pyramid, each judging one level's residual given the coarser "
                            "image: none classifies whole images, as section 5's D does"}
@@ -229,8 +230,9 @@ class Contestant:
 
 def _run_generator(folder: Path, path: Path) -> NoiseGenerator:
     if not folder.is_dir():
+        layout = Layout().train
         raise FileNotFoundError(f"{folder}: no such run folder (a folder where a generator from noise was "
-                                f"trained: params.yaml, models/generator.pt, models/checkpoint.pt)")
+                                f"trained: params.yaml, {layout.generator}, {layout.checkpoint})")
     model = load_generator(path)
     if not isinstance(model, NoiseGenerator):
         raise ValueError(f"{path}: a {model.family} model, which samples no images from noise; the GAM battles "

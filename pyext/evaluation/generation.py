@@ -1,5 +1,5 @@
 """The evaluation of a generator from noise (:class:`pyext.models.NoiseGenerator`; the ``dcgan``,
-``lapgan`` and ``vaegan`` families: VAE-GAN's decoder) against frames of moving test patches.
+``lapgan``, ``vaegan`` (its decoder) and ``biggan`` families) against frames of moving test patches.
 
 Real images: ``evaluate.patches`` moving ``clip.patch``-square crops of the test clips
 (:func:`~.patches.moving_patches`, as GAIA's samples are cut, kept where they move by
@@ -19,6 +19,9 @@ and the extractor file's SHA-256 recorded), each against the real images:
 - ``blurred`` and ``noisy``: the real images themselves under a Gaussian blur and under Gaussian
   noise (:data:`REFERENCES`): how far a mild degradation of the data itself lies, the scale to read
   the generator's distances on;
+- ``truncation <t>``, per threshold of ``evaluate.truncation`` (the truncation curve, BigGAN's
+  trick): the trained generator's images from the same latents truncated at ``t`` by resampling
+  (:func:`truncated_latents`), where the family takes a truncation;
 
 FID and KID (:func:`~.fid.distances`), improved precision and recall (Kynkaanniemi et al. 2019,
 :func:`~.fid.precision_recall`, k-NN balls in the extractor's features), density and coverage
@@ -34,7 +37,9 @@ of one frame each); ``plots/steps.csv`` (a series table over the training step, 
 ``train.steps``: the generator's FID (where measured), KID, precision, recall, density and coverage);
 ``plots/clips.csv`` (per generated image: the distance of its features to the nearest real
 image's, trained and untrained); ``pictures/`` (``samples.png``: a grid of generated images;
-``untrained.png`` and ``real.png`` the same for the untrained generator and the real images; where
+``untrained.png`` and ``real.png`` the same for the untrained generator and the real images;
+``truncation.png``, where a truncation curve is measured: a row of the generator's images, then one per
+threshold from the same latents truncated; where
 the generator also encodes, VAE-GAN's, ``reconstructions.png``: real images above its reconstructions;
 where it is conditioned, ``classes.png``: a row per class from the same latents). A conditioned
 generator's ``predictions.h5`` holds each image's class, ``label``.
@@ -52,6 +57,7 @@ from ..data.dataset import check_classes, to_model
 from ..data.store import ClipArrayWriter
 from ..files import DataFiles, EvaluationFiles, atomic_output, write_json
 from ..models import NoiseGenerator, draw_latents
+from ..models.base import latent_stream
 from ..pictures import frame_grid, save_png
 from ..tables import write_series
 from .base import register_evaluation
@@ -81,6 +87,29 @@ def real_images(test_path: Path, params: Params) -> tuple[np.ndarray, np.ndarray
                          f"clips (filter.min_motion {params.filter.min_motion:g}); a generator's evaluation needs "
                          f"at least 2")
     return one_frame_each(cut, [params.extract.seed, EVAL_KEY]), patches["label"]
+
+
+def truncated_latents(model: NoiseGenerator, n: int, thresholds, seed: int) -> dict[str, torch.Tensor]:
+    """The truncation curve's latents: per threshold ``t`` of ``thresholds`` (``evaluate.truncation``),
+    ``n`` latents ``(n, latent)`` truncated at ``t`` (:meth:`~pyext.models.NoiseGenerator.latents`),
+    named ``truncation <t>``, drawn from the stream of the evaluation's own latents ``(seed,
+    EVAL_KEY)``, so that every threshold keeps the values of those that lie inside it; empty where the
+    model takes no truncation or none is asked for."""
+    if not model.truncatable:
+        return {}
+    return {f"truncation {t:g}": model.latents(n, latent_stream((seed, EVAL_KEY)), truncation=t)
+            for t in thresholds}
+
+
+def _truncation_note(model: NoiseGenerator, thresholds, seed: int) -> dict:
+    """What metrics.json says of the truncation curve: its sets' names, or why there is none."""
+    if not thresholds:
+        return {}
+    if not model.truncatable:
+        return {"truncation_refused": f"the {model.family} generator takes no truncation"}
+    return {"truncation": {"thresholds": list(thresholds), "sets": [f"truncation {t:g}" for t in thresholds],
+                           "latents": "the generator's latents truncated by resampling: those of their values "
+                                      "inside a threshold kept"}}
 
 
 def untrained(model: NoiseGenerator, seed: int) -> NoiseGenerator:
@@ -137,6 +166,7 @@ def measure(params: Params, device: torch.device, sets: dict[str, np.ndarray], l
 @register_evaluation("dcgan")
 @register_evaluation("lapgan")
 @register_evaluation("vaegan")
+@register_evaluation("biggan")
 def evaluate_generator(params: Params, model: NoiseGenerator, source: Path, data: DataFiles, out: EvaluationFiles,
                        device: torch.device, progress: bool = True) -> list[str]:
     """A generator from noise's measures and pictures (the module docstring) on ``data.test``."""
@@ -150,14 +180,17 @@ def evaluate_generator(params: Params, model: NoiseGenerator, source: Path, data
         labels = torch.as_tensor(real_labels, device=device)
         conditioned = {"classes": model.classes, "labels": "each generated image of its real image's class (the "
                                                             "moving test patches' labels)"}
+    truncated = truncated_latents(model, n, params.evaluate.truncation, seed)
     sets = {"real": real, "generator": generated(model, z, labels),
             "untrained": generated(untrained(model, seed).to(device), z, labels),
-            **{name: distort(real, kind, level, params.extract.seed) for name, (kind, level) in REFERENCES.items()}}
+            **{name: distort(real, kind, level, params.extract.seed) for name, (kind, level) in REFERENCES.items()},
+            **{name: generated(model, latents.to(device), labels) for name, latents in truncated.items()}}
     measured = measure(params, device, sets, None if labels is None else real_labels)
     nearest = measured.pop("nearest_real", {})
     metrics = {"family": model.family, "samples": n, "size": model.size, "latent": model.latent, **conditioned,
                "step": params.train.steps, "latents": f"standard normal, drawn from (train.seed {seed}, {EVAL_KEY:#x})",
                "references": {name: {"distortion": kind, "level": level} for name, (kind, level) in REFERENCES.items()},
+               **_truncation_note(model, params.evaluate.truncation, seed),
                **measured}
     write_json(out.metrics, metrics)
     _write_series(out, metrics, nearest, params.train.steps)
@@ -167,6 +200,9 @@ def evaluate_generator(params: Params, model: NoiseGenerator, source: Path, data
         save_png(out.pictures / f"{name}.png", _grid(sets[picture]))
     if model.classes:
         save_png(out.pictures / "classes.png", _class_rows(model, z[:GRID]))
+    if truncated:
+        rows = [sets["generator"][:GRID], *(sets[name][:GRID] for name in truncated)]
+        save_png(out.pictures / "truncation.png", _grid(np.concatenate(rows), columns=min(GRID, n)))
     reconstructions = _reconstructions(model, real[:GRID], device)
     if reconstructions is not None:
         save_png(out.pictures / "reconstructions.png", reconstructions)
@@ -198,9 +234,9 @@ def _write_images(path: Path, images: np.ndarray, model: NoiseGenerator, labels:
             f.create_dataset("label", data=labels.astype(np.int64))
 
 
-def _grid(images: np.ndarray) -> np.ndarray:
-    """Up to GRID x GRID uint8 images ``(N, S, S, 3)`` as one picture, rows of GRID (zoom 2)."""
-    columns = min(GRID, len(images))
+def _grid(images: np.ndarray, columns: int = GRID) -> np.ndarray:
+    """Up to GRID x ``columns`` uint8 images ``(N, S, S, 3)`` as one picture, rows of ``columns`` (zoom 2)."""
+    columns = min(columns, len(images))
     rows = min(GRID, len(images) // columns)
     x = to_model(images[:rows * columns]).reshape(rows, columns, *images.shape[3:], *images.shape[1:3])
     return frame_grid(x, zoom=2)

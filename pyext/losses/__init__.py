@@ -6,9 +6,10 @@
   :data:`ADVERSARIAL` (``loss.adversarial.kind``).
 - :mod:`.feature`: the feature-space loss and its comparators, registered by name in
   :data:`COMPARATORS` (``loss.comparator.kind``).
-- :mod:`.conditioning`: class conditioning (cGAN, ACGAN), registered by name in
+- :mod:`.conditioning`: class conditioning (cGAN, ACGAN, the projection discriminator), registered by name in
   :data:`CONDITIONS` (``model.condition``).
 - :mod:`.gaia`: GAIA's errors, balancing and losses.
+- :mod:`.vaegan`, :mod:`.biggan`: VAE-GAN's and BigGAN's own terms.
 """
 from .adversarial import ADVERSARIAL, AdversarialObjective, DiscriminatorLoss, make_objective
 from .conditioning import CONDITIONS, Condition, make_condition

@@ -5,6 +5,9 @@ registered by name.
 - ``concat`` (cGAN, Mirza & Osindero 2014): G and D each get a learned embedding of the clip's
   class as ``model.embedding`` extra input channels at every scale
   (:class:`pyext.models.blocks.ClassChannels`); the losses are unchanged.
+- ``projection`` (Miyato & Koyama 2018; BigGAN's, ``model.family: biggan``): G takes the class (a
+  shared embedding in its batch norms), D the labels, whose embedding it projects its features on;
+  the losses are unchanged.
 - ``acgan`` (ACGAN, Odena et al. 2017): G gets the class as cGAN's G does (ACGAN's generator takes
   its class), D no class input but a class head at every scale: its last layer gives the class
   logits after the real/generated logit. The class term ``L_C``, a cross-entropy against the
@@ -173,6 +176,20 @@ class ACGAN(Condition):
 
     def generator_loss(self, judge, labels):
         return class_loss(judge.class_logits[0], labels)
+
+
+@register_condition("projection")
+class Projection(Condition):
+    """The projection discriminator (Miyato & Koyama 2018; BigGAN's): G takes the class (its batch
+    norms, through a shared embedding), D the labels, projecting its pooled features on a class
+    embedding added to its logit; the losses are unchanged."""
+
+    def __init__(self, params: Params, classes: int):
+        super().__init__(params, classes)
+        self.discriminator = {"classes": classes, "projection": True}
+
+    def judge(self, D, labels):
+        return Judge(D, labels, class_input=True, class_head=False)
 
 
 def make_condition(params: Params, classes: int) -> Condition:

@@ -28,7 +28,8 @@ from ..config import FAMILIES as _FAMILY_TABLE
 from ..registry import Registry
 
 __all__ = ["DISCRIMINATORS", "FAMILIES", "Model", "NoiseGenerator", "Predictor", "clip_pyramid", "draw_latents",
-           "register_discriminator", "register_family", "seeded_generator", "draw_classes", "truncated_normal"]
+           "register_discriminator", "register_family", "seeded_generator", "draw_classes", "latent_stream",
+           "truncated_normal"]
 
 
 class Model(nn.Module):
@@ -232,8 +233,15 @@ def draw_latents(seed: Sequence[int], size: int, total: int, rows: slice | None 
     """Standard normal latents ``(total, size)`` float32 (or their ``rows``: a process's share of a
     distributed batch), a function of ``seed`` alone (e.g. ``(train.seed, step, batch)``): a resumed
     run and every process of a distributed one draw the same, whatever the global random state."""
-    z = torch.randn(total, size, generator=seeded_generator([*seed, _LATENT_STREAM]))
+    z = torch.randn(total, size, generator=latent_stream(seed))
     return (z if rows is None else z[rows]).to(device)
+
+
+def latent_stream(seed: Sequence[int]) -> torch.Generator:
+    """The seeded generator :func:`draw_latents` draws ``seed``'s latents from: drawn again (e.g. by
+    :meth:`NoiseGenerator.latents` with a truncation), it gives the same values, those inside the
+    threshold kept."""
+    return seeded_generator([*seed, _LATENT_STREAM])
 
 
 _INTEGERS = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)  # what class labels may be

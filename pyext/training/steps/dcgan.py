@@ -109,7 +109,8 @@ class DCGANStep(TrainingStep):
         self.objective.rows = (self.offset, self.tp.batch_size)
         if self.conditioned:
             self.condition, self.condition_name = make_condition(params, classes), params.model.condition
-            self.class_weight = params.loss.class_weight
+            # Read only where a class term is weighed (ACGAN's head): BigGAN's entry lists no class_weight.
+            self.class_weight = params.loss.class_weight if self.condition.class_head else 0.0
         else:  # the family's rules refuse a class: its run reads no class key (its identity has none)
             self.condition, self.condition_name, self.class_weight = CONDITIONS["none"](params, 0), "none", 0.0
         torch.manual_seed(self.tp.seed)  # G first: the evaluation rebuilds the untrained G this way
