@@ -79,7 +79,7 @@ claim: $(VENV)/.deps $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" beyondmse claim $(CLAIM_ARGS)
 
 # The generation zoo (experiments/generation.py): DCGAN under every objective that applies, each at its paper's
-# optimiser, a second seed, LAPGAN, VAE-GAN and BigGAN, one DVC experiment each over configs/<family>.yaml. Writes
+# optimiser, a second seed, LAPGAN, VAE-GAN, BigGAN and GRAN, one DVC experiment each over configs/<family>.yaml. Writes
 # experiments/results/generation/generation.md, .json and .png. GENERATION_ARGS="--only bce --set train.steps=300".
 generation: $(VENV)/.deps $(VENV)/.installed
 	$(MAKE) $(if $(HAS_GPU),build,build-cpu)

@@ -1,14 +1,14 @@
 """The generation zoo: the generators from noise on the pipeline's data (the demo set as shipped),
 DCGAN under every adversarial objective that applies to it, each at its paper's optimiser, beside
-LAPGAN, VAE-GAN and BigGAN; one DVC experiment a row, one at a time, the same number of generator updates
+LAPGAN, VAE-GAN, BigGAN and GRAN; one DVC experiment a row, one at a time, the same number of generator updates
 a row; then a table and a picture of each row's samples.
 
 Every experiment runs as :mod:`experiments.runner` runs them, over its family's preset
 (``configs/<family>.yaml``: batch 64, ``train.steps`` generator updates). The rows: ``dcgan`` with
 every ``loss.adversarial.kind`` whose discriminator is a classifier of images (an autoencoder's,
 EBGAN's and BEGAN's, is refused by the family), each with the optimiser of :data:`OPTIMISERS`; the
-preset's objective again with the next ``train.seed`` (the noise floor); ``lapgan``, ``vaegan`` and
-``biggan`` at their presets (BigGAN's: the hinge loss, 2 D steps, its moving average evaluated). Each stays in the repository as ``generation-<row>``.
+preset's objective again with the next ``train.seed`` (the noise floor); ``lapgan``, ``vaegan``,
+``biggan`` (the hinge loss, 2 D steps, its moving average evaluated) and ``gran`` at their presets. Each stays in the repository as ``generation-<row>``.
 
     python -m experiments.generation                         # every row; writes experiments/results/generation/
     python -m experiments.generation --only bce,wgan_gp      # some rows
@@ -36,9 +36,9 @@ from pyext.config import OBJECTIVES, load_params
 from pyext.presets import overrides, read_preset
 
 # What `beyondmse generation` says of itself in `beyondmse --help`.
-HELP = "the generation zoo: DCGAN under every objective, LAPGAN, VAE-GAN and BigGAN, then the table and picture"
+HELP = "the generation zoo: DCGAN under every objective, LAPGAN, VAE-GAN, BigGAN and GRAN, then the table and picture"
 
-FAMILIES = ("lapgan", "vaegan", "biggan")  # the rows of the other families, each at its preset
+FAMILIES = ("lapgan", "vaegan", "biggan", "gran")  # the rows of the other families, each at its preset
 PRESETS = {family: Path(f"configs/{family}.yaml") for family in ("dcgan", *FAMILIES)}
 
 # Each objective's optimiser as its paper trained it (model.dcgan's; the preset's, DCGAN's Adam 2e-4
@@ -61,7 +61,7 @@ def applicable() -> list[str]:
 
 def rows(params_path: str = "params.yaml") -> list[Row]:
     """``dcgan`` under every :func:`applicable` objective, the preset's again with the next seed,
-    then ``lapgan``, ``vaegan`` and ``biggan``; every row over its family's preset."""
+    then ``lapgan``, ``vaegan``, ``biggan`` and ``gran``; every row over its family's preset."""
     base = {family: tuple(overrides(read_preset(path, params_path))) for family, path in PRESETS.items()}
     dcgan = load_params(params_path)  # the preset's objective and seed: params.yaml's
     out = [Row(kind, (*base["dcgan"], f"loss.adversarial.kind={kind}", *OPTIMISERS.get(kind, ())))

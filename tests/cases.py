@@ -172,7 +172,8 @@ def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) 
 TINY_GENERATORS = {"dcgan": {"latent": 8, "width": 0.125}, "lapgan": {"latent": 8, "width": 0.0625},
                    "vaegan": {"latent": 8, "width": 0.125},
                    # BigGAN's average starts at once and its standing statistics take 2 batches (runs of a few steps).
-                   "biggan": {"latent": 8, "width": 0.0625, "ema_start": 1, "standing": 2}}
+                   "biggan": {"latent": 8, "width": 0.0625, "ema_start": 1, "standing": 2},
+                   "gran": {"latent": 4, "steps": 2, "width": 0.0625}}
 
 
 def family_params(family: str, knobs: dict, kind: str = "bce", **train_settings):

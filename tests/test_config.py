@@ -291,10 +291,10 @@ ERRORS = [
      "expected a number >= 1e-09, got 0"),
     ("began-missing", lambda raw: raw["loss"]["adversarial"].pop("began"), "loss.adversarial.began", "missing key"),
     ("family", _set("model.family", "gaai"), "model.family",
-     "expected one of multiscale, gaia, dcgan, lapgan, vaegan, biggan, got 'gaai'"),
+     "expected one of multiscale, gaia, dcgan, lapgan, vaegan, biggan, gran, got 'gaai'"),
     ("model-flat", lambda raw: raw["model"].update(raw["model"].pop("multiscale")), "model.scales",
-     "unknown key (known: attention, biggan, condition, d_norm, dcgan, embedding, family, gaia, lapgan, multiscale, "
-     "vaegan)"),
+     "unknown key (known: attention, biggan, condition, d_norm, dcgan, embedding, family, gaia, gran, lapgan, "
+     "multiscale, vaegan)"),
     ("condition", _set("model.condition", "film"), "model.condition",
      "expected one of none, concat, acgan, projection, got 'film'"),
     ("projection-multiscale", _set("model.condition", "projection"), "model.condition",
@@ -439,6 +439,15 @@ ERRORS = [
      "expected none with model.family: biggan (BigGAN's networks are spectrally normalised throughout), got 'batch'"),
     ("biggan-decay", _set("model.biggan.ema_decay", 1.0), "model.biggan.ema_decay", "expected a number in [0, 1), got 1.0"),
     ("biggan-standing-0", _set("model.biggan.standing", 0), "model.biggan.standing", "expected an int >= 1, got 0"),
+    # GRAN: its noise, steps, and what it refuses
+    ("gran-noise", _set("model.gran.noise", "twice"), "model.gran.noise", "expected one of each, once, got 'twice'"),
+    ("gran-steps-0", _set("model.gran.steps", 0), "model.gran.steps", "expected an int >= 1, got 0"),
+    ("gran-condition", _both(_set("model.family", "gran"), _set("model.condition", "concat"),
+                             _set("data.source", "stochastic")), "model.condition",
+     "expected none with model.family: gran (its generator takes no class), got 'concat'"),
+    ("gran-wgan-d-norm", _both(_set("model.family", "gran"), _set("model.d_norm", "spectral")), "model.d_norm",
+     "expected none with model.family: gran (GRAN's discriminator normalises as DCGAN's: model.gran.batch_norm), "
+     "got 'spectral'"),
     ("truncation-0", _set("evaluate.truncation", [1.0, 0]), "evaluate.truncation",
      "expected a list of distinct numbers > 0 (or []), got [1.0, 0]"),
     # the evaluation's networks and patches, the best-of-many objective

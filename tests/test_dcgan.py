@@ -139,9 +139,9 @@ def test_the_step_trains_with_the_papers_optimiser_and_the_objectives_losses():
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("family,kind", [("dcgan", "bce"), ("dcgan", "wgan_gp"), ("lapgan", "bce"), ("vaegan", "bce"),
-                                         ("biggan", "hinge")])
+                                         ("biggan", "hinge"), ("gran", "bce")])
 def test_one_step_on_each_device_is_finite_and_moves_both_networks(device, family, kind):
-    # Every family built on DCGAN's step (LAPGAN's, VAE-GAN's, BigGAN's): bench/gpu_check.sh's tests step runs
+    # Every family built on DCGAN's step (LAPGAN's, VAE-GAN's, BigGAN's, GRAN's): bench/gpu_check.sh's tests step runs
     # the CUDA cases (bfloat16 autocast where the GPU has it).
     step = make_step(family_params(family, TINY_GENERATORS[family], kind, precision="auto"), torch.device(device))
     before = {net: {k: v.clone() for k, v in step.state()[net].items()} for net in ("generator", "discriminator")}

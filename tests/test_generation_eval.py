@@ -1,7 +1,7 @@
 """The evaluation of a generator from noise (pyext.evaluation.generation) and its measures
 (pyext.evaluation.fid): precision and recall and FID on constructed feature sets against hand-computed
 and scipy values, the untrained generator it compares with, and each family of generators from noise
-(dcgan, lapgan, vaegan, biggan) trained and evaluated end to end through the stage scripts with every output
+(dcgan, lapgan, vaegan, biggan, gran) trained and evaluated end to end through the stage scripts with every output
 the stages declare; a class-conditioned DCGAN on the stochastic set evaluated end to end (its images of
 the real images' classes, their class accuracy through a classifier, the picture of a row per class)."""
 from __future__ import annotations
@@ -175,9 +175,10 @@ def test_the_pipeline_trains_and_evaluates_a_generator_with_every_output(tmp_pat
         for group in ("outs", "metrics", "plots"):
             for out in stages[stage][group]:
                 assert (work / (out if isinstance(out, str) else next(iter(out)))).exists(), (stage, out)
-    encodes = ["reconstructions.png"] if family == "vaegan" else []  # VAE-GAN's real images over its reconstructions
-    assert sorted(p.name for p in (work / "eval" / "pictures").iterdir()) == ["real.png", *encodes, "samples.png",
-                                                                               "truncation.png", "untrained.png"]
+    # VAE-GAN's real images over its reconstructions; GRAN's canvas after each step
+    own = {"vaegan": ["reconstructions.png"], "gran": ["canvases.png"]}.get(family, [])
+    assert sorted(p.name for p in (work / "eval" / "pictures").iterdir()) == sorted(
+        ["real.png", *own, "samples.png", "truncation.png", "untrained.png"])
     assert sorted(p.name for p in (work / "dvclive" / "plots" / "images").iterdir()) == ["samples"]
 
 

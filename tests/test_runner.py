@@ -179,7 +179,7 @@ def test_every_generation_row_is_a_valid_run_of_its_family_and_the_refused_objec
 
     rows = generation.rows(str(REPO / "params.yaml"))
     assert [r.name for r in rows] == ["bce", "minimax", "lsgan", "hinge", "fgan", "wgan", "wgan_gp", "bce-seed1",
-                                      "lapgan", "vaegan", "biggan"]
+                                      "lapgan", "vaegan", "biggan", "gran"]
     loaded = {}
     for row in rows:
         params = tmp_path / f"{row.name}.yaml"
@@ -187,7 +187,7 @@ def test_every_generation_row_is_a_valid_run_of_its_family_and_the_refused_objec
         apply_overrides(params, list(runner.row_settings(row, [])))
         loaded[row.name] = load_params(params)
     assert {name: p.model.family for name, p in loaded.items()} == {
-        **{r.name: "dcgan" for r in rows[:8]}, "lapgan": "lapgan", "vaegan": "vaegan", "biggan": "biggan"}
+        **{r.name: "dcgan" for r in rows[:8]}, "lapgan": "lapgan", "vaegan": "vaegan", "biggan": "biggan", "gran": "gran"}
     biggan = loaded["biggan"].loss.adversarial
     assert (biggan.kind, biggan.d_steps) == ("hinge", 2)  # the paper's, from its preset
     assert len({p.train.steps for p in loaded.values()}) == 1  # the same budget a row

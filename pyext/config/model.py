@@ -21,7 +21,7 @@ from .rules import Expect, Rule, _Betas, _Bool, _choice, _Count, _float, _int, _
 __all__ = ["FAMILIES", "DISCRIMINATORS", "CONDITIONS", "D_NORMS", "SKIPS", "MODEL_MAX_SCALES", "TABLE1_DISCRIMINATOR",
            "Family",
            "DiscriminatorFacts", "ConditionFacts", "MultiScaleParams", "GAIAParams", "ImageGANOptimiser", "DCGANParams",
-           "LAPGANParams", "VAEGANParams", "BigGANParams", "ModelParams", "DCGAN_SIZES", "LAPGAN_COARSEST", "rules"]
+           "LAPGANParams", "VAEGANParams", "BigGANParams", "GRANParams", "ModelParams", "DCGAN_SIZES", "LAPGAN_COARSEST", "rules"]
 
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
 # The image sides DCGAN's networks are built for (clip.patch): CIFAR-10's 32 and the paper's 64.
@@ -299,6 +299,14 @@ FAMILIES: dict[str, Family] = {
         reads=("clip", "model.biggan", "model.condition", "model.embedding", "loss.adversarial", *_IMAGE_RUN),
         patch=_dcgan_sizes("biggan"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
         rules=_biggan_rules),
+    # GRAN (Im et al. 2016): a recurrent generator drawing on a canvas over model.gran.steps steps,
+    # against DCGAN's discriminator.
+    "gran": Family(
+        model="pyext.models.gran", step="pyext.training.steps.gran", evaluation="pyext.evaluation.generation",
+        reads=("clip", "model.gran", "loss.adversarial", *_IMAGE_RUN),
+        patch=_dcgan_sizes("gran"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
+        rules=_image_gan_rules("gran", "GRAN", "its discriminator is a classifier",
+                               "GRAN's discriminator normalises as DCGAN's: model.gran.batch_norm")),
 }
 
 DISCRIMINATORS: dict[str, DiscriminatorFacts] = {
@@ -496,13 +504,38 @@ class BigGANParams(ImageGANOptimiser):
 
 
 @section
+class GRANParams(ImageGANOptimiser):
+    """GRAN's recurrent generator, its discriminator and optimisers (``model.family: gran``; Im et al.
+    2016, :mod:`pyext.models.gran`, :mod:`pyext.training.steps.gran`), trained on one frame of each
+    training patch as DCGAN is, with these rates and optimiser (:class:`ImageGANOptimiser`; the
+    authors' Adam, 1e-4 for G and 4e-5 for D).
+
+    Attributes:
+        latent: the size of one step's noise and of the hidden code (the authors' 100).
+        steps: the drawing steps T (the authors' CIFAR-10 script: 5; their last version: 3).
+        noise: ``each`` (a fresh noise per step, the paper's text) or ``once`` (one noise for every
+            step, the authors' code).
+        width: multiplies every map count of the decoder, encoder and discriminator (as
+            ``model.dcgan.width``).
+        batch_norm: batch norm where DCGAN's guidelines put it (layer norm in D under an objective
+            whose loss is per image) and after the noise's projection.
+    """
+
+    latent: _Count
+    steps: _Count
+    noise: _choice("each", "once")
+    width: _float(1e-3)
+    batch_norm: _Bool
+
+
+@section
 class ModelParams:
     """The model: one key picks the family (:data:`FAMILIES`, :mod:`pyext.models`); each family
     reads its knobs from the section under its name.
 
     Attributes:
         family: the model family: ``multiscale`` (the paper's predictor), ``gaia``, or a generator
-            from noise: ``dcgan``, ``lapgan``, ``vaegan`` or ``biggan``.
+            from noise: ``dcgan``, ``lapgan``, ``vaegan``, ``biggan`` or ``gran``.
         d_norm: the discriminator's normalisation (:data:`D_NORMS`, :mod:`pyext.models.blocks`):
             ``none`` (the paper), ``spectral`` (SN-GAN, Miyato et al. 2018: every weight divided
             by its largest singular value) or ``batch`` (DCGAN: batch norm after every convolution
@@ -526,6 +559,7 @@ class ModelParams:
         lapgan: the knobs of LAPGAN's pyramid of GANs and their training.
         vaegan: the knobs of VAE-GAN's networks, terms and training.
         biggan: the knobs of BigGAN's networks, terms and training.
+        gran: the knobs of GRAN's recurrent generator and its training.
     """
 
     family: named(FAMILIES)
@@ -539,6 +573,7 @@ class ModelParams:
     lapgan: LAPGANParams
     vaegan: VAEGANParams
     biggan: BigGANParams
+    gran: GRANParams
 
 
 def rules(p) -> Iterator[Rule]:

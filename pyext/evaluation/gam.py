@@ -24,7 +24,7 @@ A run is a folder where the pipeline trained a generator from noise: its ``param
 stage's generator and checkpoint (:attr:`pyext.files.Layout.train`; the checkpoint's step state holds D). The trained
 step is rebuilt from the params and its checkpoint (:func:`pyext.training.make_step`, ``load_state``),
 after checking that the checkpoint is the finished run of those params and of that generator. How a
-family's step judges whole images is :data:`JUDGES`' entry (DCGAN's, VAE-GAN's and BigGAN's one discriminator);
+family's step judges whole images is :data:`JUDGES`' entry (DCGAN's, VAE-GAN's, BigGAN's and GRAN's one discriminator);
 a family with no entry is refused in one line (:data:`NO_CLASSIFIER` says why, LAPGAN's pyramid).
 The same run twice is allowed: both ratios are then 1, a tie (a check of the machinery).
 
@@ -212,7 +212,7 @@ def _one_discriminator(step, images: torch.Tensor, labels: torch.Tensor | None) 
 # How each family's trained step (pyext.training.steps) judges whole images (B, 3, S, S) of classes
 # labels (B,) or None: D's outputs (B,). A family of a generator from noise not here has no D the GAM reads.
 JUDGES: dict[str, Callable[..., torch.Tensor]] = {"dcgan": _one_discriminator, "vaegan": _one_discriminator,
-                                                  "biggan": _one_discriminator}
+                                                  "biggan": _one_discriminator, "gran": _one_discriminator}
 # Why a family of a generator from noise has no entry of JUDGES.
 NO_CLASSIFIER = {"lapgan": "its discriminators are a pyramid, each judging one level's residual given the coarser "
                            "image: none classifies whole images, as section 5's D does"}

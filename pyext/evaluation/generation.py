@@ -1,5 +1,5 @@
 """The evaluation of a generator from noise (:class:`pyext.models.NoiseGenerator`; the ``dcgan``,
-``lapgan``, ``vaegan`` (its decoder) and ``biggan`` families) against frames of moving test patches.
+``lapgan``, ``vaegan`` (its decoder), ``biggan`` and ``gran`` families) against frames of moving test patches.
 
 Real images: ``evaluate.patches`` moving ``clip.patch``-square crops of the test clips
 (:func:`~.patches.moving_patches`, as GAIA's samples are cut, kept where they move by
@@ -39,7 +39,8 @@ of one frame each); ``plots/steps.csv`` (a series table over the training step, 
 image's, trained and untrained); ``pictures/`` (``samples.png``: a grid of generated images;
 ``untrained.png`` and ``real.png`` the same for the untrained generator and the real images;
 ``truncation.png``, where a truncation curve is measured: a row of the generator's images, then one per
-threshold from the same latents truncated; where
+threshold from the same latents truncated; where the generator draws in steps (GRAN's),
+``canvases.png``: a row per step of the images so far, from the same latents; where
 the generator also encodes, VAE-GAN's, ``reconstructions.png``: real images above its reconstructions;
 where it is conditioned, ``classes.png``: a row per class from the same latents). A conditioned
 generator's ``predictions.h5`` holds each image's class, ``label``.
@@ -167,6 +168,7 @@ def measure(params: Params, device: torch.device, sets: dict[str, np.ndarray], l
 @register_evaluation("lapgan")
 @register_evaluation("vaegan")
 @register_evaluation("biggan")
+@register_evaluation("gran")
 def evaluate_generator(params: Params, model: NoiseGenerator, source: Path, data: DataFiles, out: EvaluationFiles,
                        device: torch.device, progress: bool = True) -> list[str]:
     """A generator from noise's measures and pictures (the module docstring) on ``data.test``."""
@@ -203,6 +205,9 @@ def evaluate_generator(params: Params, model: NoiseGenerator, source: Path, data
     if truncated:
         rows = [sets["generator"][:GRID], *(sets[name][:GRID] for name in truncated)]
         save_png(out.pictures / "truncation.png", _grid(np.concatenate(rows), columns=min(GRID, n)))
+    canvases = model.canvases(z[:GRID])
+    if canvases is not None:  # a generator that draws in steps: the image after each step, a row a step
+        save_png(out.pictures / "canvases.png", frame_grid(canvases.float().clamp(-1, 1).cpu(), zoom=2))
     reconstructions = _reconstructions(model, real[:GRID], device)
     if reconstructions is not None:
         save_png(out.pictures / "reconstructions.png", reconstructions)

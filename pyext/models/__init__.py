@@ -10,6 +10,7 @@
 - :mod:`.lapgan`: LAPGAN's pyramid of generators and discriminators (Denton et al. 2015).
 - :mod:`.vaegan`: VAE-GAN's encoder, decoder (the generator) and discriminator (Larsen et al. 2016).
 - :mod:`.biggan`: BigGAN's residual generator and projection discriminator (Brock et al. 2019).
+- :mod:`.gran`: GRAN's recurrent generator drawing on a canvas (Im et al. 2016).
 - :mod:`.files`: the saved generator file.
 
 A new family is its modules (a :class:`Model`, usually :class:`Predictor`, subclass with

@@ -129,6 +129,12 @@ class NoiseGenerator(Model):
         ``(B, 3, size, size)`` in [-1, 1] (the same shape); one that does not, None."""
         return None
 
+    def canvases(self, z: torch.Tensor) -> torch.Tensor | None:
+        """A generator that draws in steps (GRAN's) gives its images of latents ``z`` ``(B, latent)``
+        after each step, ``(T, B, 3, size, size)`` in [-1, 1] (the last its images); one that does
+        not, None."""
+        return None
+
     def latents(self, n: int, generator: torch.Generator | None = None,
                 truncation: float | None = None) -> torch.Tensor:
         """``n`` latents ``(n, latent)`` float32 on the CPU, standard normal (with ``truncation``:

@@ -102,7 +102,7 @@ class DCGANStep(TrainingStep):
         if distributed and self.undistributed:
             raise ParamsError("params.yaml", "model.family", f"expected dcgan in a distributed run "
                               f"({self.undistributed}), got {params.model.family!r}")
-        self.d, self.tp, self.device = self.section(params), params.train, device
+        self.d, self.tp, self.device, self.family = self.section(params), params.train, device, params.model.family
         self.share = self.tp.batch_size // world
         self.offset = rank * self.share
         self.objective = make_objective(params.loss.adversarial)
@@ -147,7 +147,7 @@ class DCGANStep(TrainingStep):
         self.d_forward, self.d_judge = self.D, self.D
         if distributed:
             if self.d.batch_norm and device.type != "cuda":
-                raise ParamsError("params.yaml", "model.dcgan.batch_norm",
+                raise ParamsError("params.yaml", f"model.{self.family}.batch_norm",
                                   "expected false in a distributed run on CPUs (PyTorch synchronises batch norm "
                                   "over processes on GPUs only), got True")
             # Every batch norm synchronised, so that a distributed run normalises as one process does
