@@ -88,6 +88,7 @@ setup(
     entry_points={"console_scripts": ["beyondmse = pyext.cli:main"],
                   "beyondmse.commands": ["zoo = experiments.zoo:main", "table2 = experiments.table2:main",
                                          "claim = experiments.claim:main", "generation = experiments.generation:main",
+                                         "battle = experiments.battle:main",
                                          "readme = experiments.readme:main", "footage = experiments.footage:main",
                                          "footage-study = experiments.footage_study:main",
                                          "pretrain = experiments.pretrain:main",

@@ -291,6 +291,27 @@ def generation_block(record: dict, root: Path) -> str:
     return "\n\n".join(parts)
 
 
+def gam_block(record: dict, root: Path) -> str:
+    """A GAM battle's record (:mod:`experiments.battle`): which experiments, both ratios with their
+    intervals and the verdict."""
+    runs = record["runs"]
+
+    def ratio(name: str) -> str:
+        r = record[name]
+        if r["value"] is None:
+            return f"undefined ({r['undefined']})"
+        lo, hi = (end if end == "inf" else f"{end:.3f}" for end in r["interval"])
+        return f"{r['value']:.3f} [{lo}, {hi}]"
+
+    who = {side: f"`{run['experiment']}` ({run['family']}, {run['objective']}, base {run['base'][:7]})"
+           for side, run in runs.items()}
+    level = f"{record['confidence']:.0%} bootstrap intervals over {record['resamples']} resamples"
+    return _para(f"{made_line(record, 'python -m experiments.battle', root)} A = {who['A']} against B = {who['B']}, "
+                 f"{record['test']['images']} test images and {record['samples']} samples of each generator: "
+                 f"r_test = {ratio('r_test')}, r_samples = {ratio('r_samples')} ({level}). "
+                 f"Verdict: {record['verdict_line']}.")
+
+
 def _record(render: Callable[[dict, Path], str]) -> Callable[[Path, Path], str]:
     """A view of a study's JSON record."""
     return lambda path, root: render(json.loads(path.read_text()), root)
@@ -302,6 +323,7 @@ VIEWS: dict[str, Callable[[Path, Path], str]] = {
     "table2": _record(table2_block),
     "claim": _record(claim_block),
     "generation": _record(generation_block),
+    "gam": _record(gam_block),
     "footage": _record(footage_block),
     "pretrained": _record(pretrained_block),
     "motion": _record(motion_block),

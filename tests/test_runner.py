@@ -219,3 +219,13 @@ def test_the_generation_table_gives_the_references_and_each_family_untrained_onc
                                                        "| `lapgan` (lapgan)"]
     assert body[0].split(" | ")[1] == "3.00" and body[2].split(" | ")[1] == "90.00" and body[4].split(" | ")[1] == "12.00"
     assert body[4].endswith("| d_accuracy 0.750 | 60 |")
+
+
+def test_a_battles_run_keeps_the_experiments_params_and_takes_todays_for_keys_added_since():
+    from experiments.battle import _merged
+
+    today = {"model": {"family": "multiscale", "dcgan": {"width": 0.5}, "gran": {"steps": 3}},
+             "evaluate": {"truncation": [1.0]}}
+    then = {"model": {"family": "dcgan", "dcgan": {"width": 0.25}}, "evaluate": {}, "old": 1}
+    assert _merged(today, then) == {"model": {"family": "dcgan", "dcgan": {"width": 0.25}, "gran": {"steps": 3}},
+                                    "evaluate": {"truncation": [1.0]}, "old": 1}

@@ -62,14 +62,16 @@ def _conv(c_in: int, c_out: int, kernel: int) -> nn.Module:
 
 class ConditionalBatchNorm(nn.Module):
     """Batch norm whose per-channel gain and bias are linear in a conditioning vector ``y``
-    ``(B, conditioning)``: ``bn(x) * (1 + W_g y) + W_b y`` (the authors' ``ccbn``); with
+    ``(B, conditioning)``: ``bn(x) * (1 + W_g y) + W_b y`` (the authors' ``ccbn``; ``W_g``, ``W_b``
+    spectrally normalised); with
     ``conditioning`` 0, plain batch norm with a learned affine map."""
 
     def __init__(self, channels: int, conditioning: int):
         super().__init__()
         self.bn = nn.BatchNorm2d(channels, affine=not conditioning)
-        self.gain = spectral(nn.Linear(conditioning, channels)) if conditioning else None
-        self.bias = spectral(nn.Linear(conditioning, channels)) if conditioning else None
+        # Without biases, as the authors' (their bn_linear): y = 0 leaves batch norm's plain output.
+        self.gain = spectral(nn.Linear(conditioning, channels, bias=False)) if conditioning else None
+        self.bias = spectral(nn.Linear(conditioning, channels, bias=False)) if conditioning else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         if self.gain is None:
