@@ -51,6 +51,7 @@ import pyext
 from pyext.config import load_params
 from pyext.data.dataset import ClipDataset
 from pyext.files import DataFiles, RunFiles
+from pyext.losses import CONDITIONS
 from pyext.ops import reference_only
 from pyext.presets import preset_params
 from pyext.training import TrainingStep, make_step, run_steps, set_up
@@ -106,14 +107,14 @@ def loader_rate(path: Path, workers: int, batch_size: int = 8, batches: int = 20
 
 
 # The families whose preset (configs/<family>.yaml) bench.train times besides the default and the paper's.
-PRESET_FAMILIES = ("gaia", "dcgan", "lapgan", "vaegan", "biggan", "gran")
+PRESET_FAMILIES = ("gaia", "dcgan", "lapgan", "vaegan", "biggan", "gran", "icgan")
 
 
 def presets(path: str = "params.yaml"):
     """The presets the README documents: the default (``params.yaml``), the paper's
     (``configs/paper.yaml`` applied to it: Table 1 at full width, batch 8, 32x32 patches) and each
-    of :data:`PRESET_FAMILIES`' (``configs/<family>.yaml``: GAIA's; DCGAN's, LAPGAN's, VAE-GAN's, BigGAN's and GRAN's,
-    batch 64)."""
+    of :data:`PRESET_FAMILIES`' (``configs/<family>.yaml``: GAIA's; DCGAN's, LAPGAN's, VAE-GAN's, BigGAN's, GRAN's
+    and IcGAN's, batch 64)."""
     return {"default": load_params(path), "paper": preset_params("configs/paper.yaml", path),
             **{family: preset_params(f"configs/{family}.yaml", path) for family in PRESET_FAMILIES}}
 
@@ -136,13 +137,20 @@ def _applied(setting: Setting):
         torch.set_num_threads(threads)
 
 
-def time_steps(trainer: TrainingStep, batches: list[torch.Tensor], steps: int) -> float:
-    """Seconds per step over ``steps`` steps (after one warm-up step)."""
-    trainer.step(0, batches)
+# A class-conditioned preset's (IcGAN's) batches are labelled round this many classes: a step's time
+# hardly depends on their number, and the bench's store need not be the preset's source.
+BENCH_CLASSES = 4
+
+
+def time_steps(trainer: TrainingStep, batches: list[torch.Tensor], steps: int,
+               labels: list[torch.Tensor] | None = None) -> float:
+    """Seconds per step over ``steps`` steps (after one warm-up step), on ``batches`` of classes
+    ``labels`` (None: unconditioned)."""
+    trainer.step(0, batches, labels)
     _sync(trainer.device)
     start = time.perf_counter()
     for i in range(steps):
-        trainer.step(i, batches)
+        trainer.step(i, batches, labels)
     _sync(trainer.device)
     return (time.perf_counter() - start) / steps
 
@@ -156,6 +164,8 @@ class Bench:
         self.compile_seconds: dict[Setting, float] = {}
         self.failed: dict[Setting, str] = {}
         self.data, self.batches = data, None  # the batches: made once the first trainer says how many
+        self.classes = BENCH_CLASSES if CONDITIONS[p.model.condition].needs_classes else 0
+        self.labels = None  # the batches' classes, where conditioned
         self.times: dict[Setting, list[float]] = {}
 
     def add(self, setting: Setting) -> bool:
@@ -164,16 +174,18 @@ class Bench:
         if setting in self.trainers or setting in self.failed:
             return setting in self.trainers
         with _applied(setting):
-            trainer = make_step(setting.params(self.p), self.device, compile=setting.compile)
+            trainer = make_step(setting.params(self.p), self.device, compile=setting.compile, classes=self.classes)
             if self.batches is None:
                 b = self.p.train.batch_size
                 self.batches = [torch.stack([self.data[i] for i in range(k * b, (k + 1) * b)]).to(self.device)
                                 for k in range(trainer.batches_per_step)]
+                if self.classes:
+                    self.labels = [torch.arange(b, device=self.device) % self.classes] * trainer.batches_per_step
             if setting.compile:
                 try:
                     start = time.perf_counter()
                     for i in range(2):  # the first steps compile (D's update, then G's)
-                        trainer.step(i, self.batches)
+                        trainer.step(i, self.batches, self.labels)
                     _sync(self.device)
                     first = time.perf_counter() - start
                 except Exception as exc:  # inductor without a C++ compiler, ...
@@ -193,7 +205,7 @@ class Bench:
         for _ in range(repeats):
             for setting in settings:
                 with _applied(setting):
-                    new[setting].append(time_steps(self.trainers[setting], self.batches, self.steps))
+                    new[setting].append(time_steps(self.trainers[setting], self.batches, self.steps, self.labels))
         for setting, times in new.items():
             self.times[setting] += times
         return {setting: statistics.median(times) for setting, times in new.items()}

@@ -189,7 +189,7 @@ def _gam_arguments(parser: argparse.ArgumentParser) -> None:
                            "> 1; no verdict unless r_test's bootstrap interval lies inside [0.9, 1.1]")
     for name in ("run_a", "run_b"):
         parser.add_argument(name, type=Path, metavar=name.upper(),
-                            help="a folder where a generator from noise was trained (dcgan, vaegan, biggan, gran): its params.yaml, "
+                            help="a folder where a generator from noise was trained (dcgan, vaegan, biggan, gran, icgan): its params.yaml, "
                                  f"{LAYOUT.train.generator} and {LAYOUT.train.checkpoint} (the same folder twice: a tie)")
     parser.add_argument("--out", type=Path, required=True, help="the result, JSON")
     parser.add_argument("--test", type=Path, default=LAYOUT.data.test,

@@ -66,6 +66,12 @@ def _both(*mutations):
     return mutate
 
 
+def _icgan(*mutations):
+    """IcGAN's run (its cGAN by concat, on the stochastic set), then ``mutations``."""
+    return _both(_set("model.family", "icgan"), _set("model.condition", "concat"), _set("data.source", "stochastic"),
+                 *mutations)
+
+
 def _parse_error(raw, source=SOURCE) -> str:
     with pytest.raises(ParamsError) as info:
         parse_params(raw, source)
@@ -291,9 +297,9 @@ ERRORS = [
      "expected a number >= 1e-09, got 0"),
     ("began-missing", lambda raw: raw["loss"]["adversarial"].pop("began"), "loss.adversarial.began", "missing key"),
     ("family", _set("model.family", "gaai"), "model.family",
-     "expected one of multiscale, gaia, dcgan, lapgan, vaegan, biggan, gran, got 'gaai'"),
+     "expected one of multiscale, gaia, dcgan, lapgan, vaegan, biggan, gran, icgan, got 'gaai'"),
     ("model-flat", lambda raw: raw["model"].update(raw["model"].pop("multiscale")), "model.scales",
-     "unknown key (known: attention, biggan, condition, d_norm, dcgan, embedding, family, gaia, gran, lapgan, "
+     "unknown key (known: attention, biggan, condition, d_norm, dcgan, embedding, family, gaia, gran, icgan, lapgan, "
      "multiscale, vaegan)"),
     ("condition", _set("model.condition", "film"), "model.condition",
      "expected one of none, concat, acgan, projection, got 'film'"),
@@ -448,6 +454,24 @@ ERRORS = [
     ("gran-wgan-d-norm", _both(_set("model.family", "gran"), _set("model.d_norm", "spectral")), "model.d_norm",
      "expected none with model.family: gran (GRAN's discriminator normalises as DCGAN's: model.gran.batch_norm), "
      "got 'spectral'"),
+    # IcGAN: a cGAN by concat on a source whose classes one frame shows, its encoders trained before train.steps
+    ("icgan-demo", _icgan(_set("data.source", "demo")), "data.source",
+     "expected stochastic with model.family: icgan (IcGAN's cGAN and its class encoder learn a class from single "
+     "images: the demo's classes are motions, the photo set's camera motions), got 'demo'"),
+    ("icgan-acgan", _icgan(_set("model.condition", "acgan")), "model.condition",
+     "expected concat with model.family: icgan (IcGAN's cGAN: G takes the class beside z, D over the image), "
+     "got 'acgan'"),
+    ("icgan-unconditioned", _icgan(_set("model.condition", "none")), "model.condition",
+     "expected concat with model.family: icgan (IcGAN's cGAN: G takes the class beside z, D over the image), "
+     "got 'none'"),
+    ("icgan-ebgan", _icgan(_set("loss.adversarial.kind", "ebgan")), "loss.adversarial.kind",
+     "expected one of bce, minimax, lsgan, hinge, fgan, wgan, wgan_gp with model.family: icgan (its discriminator is "
+     "a classifier; ebgan trains an autoencoder), got 'ebgan'"),
+    ("icgan-encoder-from", _icgan(_set("model.icgan.encoder_from", 800)), "model.icgan.encoder_from",
+     "expected less than train.steps: 800 (the cGAN trains for the updates before it, the encoders from it to "
+     "train.steps), got 800"),
+    ("icgan-encoder-from-0", _set("model.icgan.encoder_from", 0), "model.icgan.encoder_from",
+     "expected an int >= 1, got 0"),
     ("truncation-0", _set("evaluate.truncation", [1.0, 0]), "evaluate.truncation",
      "expected a list of distinct numbers > 0 (or []), got [1.0, 0]"),
     # the evaluation's networks and patches, the best-of-many objective

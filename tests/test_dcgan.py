@@ -10,16 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-import numpy as np
 import pytest
 import torch
 from cases import (DEVICES, TEST_PARAMS, TINY_GENERATORS, assert_resumes_exactly, assert_same_weights, family_params,
-                   moving_squares)
+                   icgan_params, labelled_data)
 from torch import nn
 
 from pyext.config import ParamsError, parse_params
-from pyext.data.manifest import Manifest, write_manifest
-from pyext.data.store import ClipWriter
 from pyext.losses import make_objective
 from pyext.models import NoiseGenerator
 from pyext.models.base import draw_classes, draw_latents, seeded_generator
@@ -139,13 +136,21 @@ def test_the_step_trains_with_the_papers_optimiser_and_the_objectives_losses():
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("family,kind", [("dcgan", "bce"), ("dcgan", "wgan_gp"), ("lapgan", "bce"), ("vaegan", "bce"),
-                                         ("biggan", "hinge"), ("gran", "bce")])
+                                         ("biggan", "hinge"), ("gran", "bce"), ("icgan", "bce")])
 def test_one_step_on_each_device_is_finite_and_moves_both_networks(device, family, kind):
-    # Every family built on DCGAN's step (LAPGAN's, VAE-GAN's, BigGAN's, GRAN's): bench/gpu_check.sh's tests step runs
-    # the CUDA cases (bfloat16 autocast where the GPU has it).
-    step = make_step(family_params(family, TINY_GENERATORS[family], kind, precision="auto"), torch.device(device))
+    # Every family built on DCGAN's step (LAPGAN's, VAE-GAN's, BigGAN's, GRAN's, IcGAN's: its cGAN's step, then its
+    # encoders' at TINY_ICGAN's encoder_from): bench/gpu_check.sh's tests step runs the CUDA cases (bfloat16
+    # autocast where the GPU has it).
+    if family == "icgan":  # class-conditioned: three classes
+        params, classes, labels = icgan_params(kind, precision="auto"), 3, [torch.tensor([2, 0, 1, 2], device=device)]
+    else:
+        params, classes, labels = family_params(family, TINY_GENERATORS[family], kind, precision="auto"), 0, None
+    step = make_step(params, torch.device(device), classes=classes)
     before = {net: {k: v.clone() for k, v in step.state()[net].items()} for net in ("generator", "discriminator")}
-    logged = step.step(0, [torch.rand(4, 5, 3, 32, 32, device=device) * 2 - 1] * step.batches_per_step)
+    batches = [torch.rand(4, 5, 3, 32, 32, device=device) * 2 - 1] * step.batches_per_step
+    logged = step.step(0, batches, labels and labels * step.batches_per_step)
+    if family == "icgan":
+        logged |= step.step(params.model.icgan.encoder_from, batches, labels * step.batches_per_step)
     assert all(bool(torch.isfinite(v)) for v in logged.values()) and not bool(step.nonfinite)
     for net, weights in before.items():
         assert any(not torch.equal(v, step.state()[net][k]) for k, v in weights.items()), net
@@ -409,14 +414,7 @@ def test_the_acgan_class_terms_reach_d_from_real_and_generated_only_with_both_an
 
 @pytest.mark.parametrize("condition,kind", [("concat", "bce"), ("acgan", "wgan_gp")])
 def test_a_resumed_conditioned_dcgan_run_equals_uninterrupted(tmp_path, condition, kind):
-    data = tmp_path / "data"
-    data.mkdir()
-    for name, n, seed in (("train.h5", 24, 1), ("val.h5", 6, 2)):
-        with ClipWriter(data / name, (5, 32, 32, 3), ["a.avi"], {"params": {}}) as w:
-            w.append(moving_squares(n, 5, seed), motion=np.ones(n, np.float32), video=np.zeros(n, np.int32),
-                     start=np.zeros(n, np.int32), yx=np.zeros((n, 2), np.int16),
-                     label=(np.arange(n) % 3).astype(np.int16))  # three classes
-    write_manifest(data / "manifest.json", Manifest("stochastic", "videos", 0, ["Discs", "Squares", "Triangles"]))
+    data = labelled_data(tmp_path / "data")
     p = _conditioned(condition, kind)
     # wgan_gp: the interpolates judged as the real images' class, its draws from the checkpoint's random state.
     p = replace(p, train=replace(p.train, steps=4 if kind == "bce" else 2, checkpoint_every=2 if kind == "bce" else 1))

@@ -104,14 +104,18 @@ def test_the_branch_check_sees_a_branch(tmp_path):
 # ------------------------------------------------------------------------------ new pieces
 
 
+def _merged(raw: dict, values: dict) -> dict:
+    """``raw`` with ``values`` set, a nested dict's keys each (the rest of its section kept)."""
+    return {**raw, **{k: _merged(raw[k], v) if isinstance(v, dict) and isinstance(raw.get(k), dict) else v
+                      for k, v in values.items()}}
+
+
 def _params(**sections) -> config.Params:
     raw = yaml.safe_load(TEST_PARAMS.read_text())
     raw["model"]["multiscale"].update(scales=2, width=0.05)
     raw["train"].update(steps=2, batch_size=4, device="cpu", workers=0, checkpoint_every=2, log_every=1, val_every=2,
                         image_every=2, val_batches=1)
-    for section, values in sections.items():
-        raw[section] = {**raw[section], **values}
-    return parse_params(raw)
+    return parse_params(_merged(raw, sections))
 
 
 @pytest.fixture
@@ -293,6 +297,12 @@ class _Recorder:
         return value
 
 
+# What a family's run needs beside model.family on the tests' params (and the classes of its data): IcGAN's cGAN,
+# conditioned on a source whose classes one frame shows, its encoders from the second of the two updates.
+_RUNS = {"icgan": ({"data": {"source": "stochastic"}, "model": {"condition": "concat", "icgan": {"encoder_from": 1}}},
+                   3)}
+
+
 @pytest.mark.parametrize("family", list(config.FAMILIES))
 def test_a_familys_run_reads_only_what_its_entry_says(family, data_dir):
     # The checkpoint's identity hashes the params the family reads: a key read but not listed could
@@ -301,10 +311,12 @@ def test_a_familys_run_reads_only_what_its_entry_says(family, data_dir):
     from pyext.training import make_step
     from pyext.training.validation import validation_batches
 
-    params, seen = _params(model={"family": family}), set()
-    step = make_step(_Recorder(params, seen), torch.device("cpu"))
+    needs, classes = _RUNS.get(family, ({}, 0))
+    params, seen = _params(**_merged({"model": {"family": family}}, needs)), set()
+    step = make_step(_Recorder(params, seen), torch.device("cpu"), classes=classes)
     clips = torch.stack([ClipDataset(data_dir / "train.h5")[i] for i in range(4)])
-    step.step(0, [clips] * step.batches_per_step, [torch.zeros(4, dtype=torch.long)] * step.batches_per_step)
+    for update in range(params.train.steps):  # IcGAN's: its cGAN's update, then its encoders'
+        step.step(update, [clips] * step.batches_per_step, [torch.zeros(4, dtype=torch.long)] * step.batches_per_step)
     batches = validation_batches(data_dir / "val.h5", 4, 1)
     step.validate(batches), step.baseline(batches), step.pictures(batches[0])
     reads = (*config.FAMILIES[family].reads, "model.family", *(f"train.{k}" for k in config.OPERATIONAL))

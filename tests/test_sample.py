@@ -22,7 +22,7 @@ from pyext.models.lapgan import LAPGAN
 from pyext.sampling import ZOOM
 
 SIZE = 32
-FAMILIES = ", ".join(("dcgan", "lapgan", "vaegan", "biggan", "gran"))
+FAMILIES = ", ".join(("dcgan", "lapgan", "vaegan", "biggan", "gran", "icgan"))
 
 
 # ------------------------------------------------------------------------------ truncated_normal

@@ -45,7 +45,10 @@ Example:
     ...                          "ema_decay": 0.999, "ema_start": 500, "standing": 16, "optimizer": "adam",
     ...                          "lr_g": 1e-4, "lr_d": 4e-4, "betas": [0.0, 0.999]},
     ...               "gran": {"latent": 100, "steps": 3, "noise": "each", "width": 0.5, "batch_norm": True,
-    ...                        "optimizer": "adam", "lr_g": 1e-4, "lr_d": 4e-5, "betas": [0.9, 0.999]}},
+    ...                        "optimizer": "adam", "lr_g": 1e-4, "lr_d": 4e-5, "betas": [0.9, 0.999]},
+    ...               "icgan": {"latent": 100, "width": 0.5, "batch_norm": True, "optimizer": "adam", "lr_g": 2e-4,
+    ...                         "lr_d": 2e-4, "betas": [0.5, 0.999], "encoder_from": 2000, "lr_e": 1e-4,
+    ...                         "betas_e": [0.1, 0.999]}},
     ...     "loss": {"adversarial": {"kind": "bce", "d_steps": 1, "d_pause": 0.0, "fgan": {"divergence": "js"},
     ...                              "wgan": {"clip": 0.01, "critic_steps": 5},
     ...                              "wgan_gp": {"gp_weight": 10.0, "critic_steps": 5},
@@ -63,7 +66,7 @@ Example:
     ...     "evaluate": {"protocol": "all", "max_clips": 0, "flow_threshold": 1.0, "pictures": 4,
     ...                  "patches": 256, "features": "", "classifier": "", "fid_patches": 2000, "kid_subsets": 100,
     ...                  "kid_subset_size": 1000,
-    ...                  "measure": "moving_mean", "samples": 4,
+    ...                  "measure": "moving_mean", "samples": 4, "truncation": [2.0, 1.0, 0.5, 0.25],
     ...                  "probe_steps": 0}, "finetune": {"patch": 0, "steps": 200}})
     >>> params.clip.train_frames, params.extract.frame_size, params.filter.min_motion
     (5, (240, 320), 8.0)
@@ -119,6 +122,7 @@ from .model import (
     VAEGANParams,
     BigGANParams,
     GRANParams,
+    ICGANParams,
     DiscriminatorFacts,
     Family,
     GAIAParams,
@@ -136,7 +140,7 @@ __all__ = [
     "OPERATIONAL", "OPTIMIZERS", "PHOTOS_MAX_CLASSES", "SAME", "SKIPS", "SOURCES", "STOCHASTIC_MAX_BRANCHES",
     "STOCHASTIC_MAX_CLASSES", "TABLE1_DISCRIMINATOR", "AdversarialParams", "BEGANParams",
     "ClipParams", "ComparatorFacts", "ComparatorParams", "ConditionFacts", "DataParams", "DCGANParams", "DemoParams",
-    "ImageGANOptimiser", "LAPGANParams", "VAEGANParams", "BigGANParams", "GRANParams",
+    "ImageGANOptimiser", "LAPGANParams", "VAEGANParams", "BigGANParams", "GRANParams", "ICGANParams",
     "DiscriminatorFacts", "EBGANParams", "EvaluateParams", "ExtractParams", "FGANParams", "Family", "FilterParams",
     "FinetuneParams", "GAIAParams", "LossParams", "ModelParams", "MultiScaleParams", "Objective", "Params",
     "ParamsError", "PhotosParams", "Source", "StochasticParams", "StrictLoader", "DataTestParams", "TrainParams",

@@ -21,7 +21,8 @@ from .rules import Expect, Rule, _Betas, _Bool, _choice, _Count, _float, _int, _
 __all__ = ["FAMILIES", "DISCRIMINATORS", "CONDITIONS", "D_NORMS", "SKIPS", "MODEL_MAX_SCALES", "TABLE1_DISCRIMINATOR",
            "Family",
            "DiscriminatorFacts", "ConditionFacts", "MultiScaleParams", "GAIAParams", "ImageGANOptimiser", "DCGANParams",
-           "LAPGANParams", "VAEGANParams", "BigGANParams", "GRANParams", "ModelParams", "DCGAN_SIZES", "LAPGAN_COARSEST", "rules"]
+           "LAPGANParams", "VAEGANParams", "BigGANParams", "GRANParams", "ICGANParams", "ModelParams", "DCGAN_SIZES",
+           "LAPGAN_COARSEST", "rules"]
 
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
 # The image sides DCGAN's networks are built for (clip.patch): CIFAR-10's 32 and the paper's 64.
@@ -237,6 +238,23 @@ def _image_gan_rules(family: str, paper: str, discriminator: str, d_norm: str,
     return rules
 
 
+def _icgan_rules(p) -> Iterator[Rule]:
+    # The source first: a cGAN of single images learns a class only where one frame shows it.
+    visible = [name for name, source in SOURCES.items() if source.classes_in_one_frame]
+    yield Rule("data.source", SOURCES[p.data.source].classes_in_one_frame,
+               f"{' or '.join(visible)} with model.family: icgan (IcGAN's cGAN and its class encoder learn a class "
+               f"from single images: the demo's classes are motions, the photo set's camera motions)", p.data.source)
+    yield Rule("model.condition", p.model.condition == "concat",
+               "concat with model.family: icgan (IcGAN's cGAN: G takes the class beside z, D over the image)",
+               p.model.condition)
+    yield from _image_gan_rules("icgan", "IcGAN", "its discriminator is a classifier",
+                                "IcGAN's discriminator normalises as DCGAN's: model.icgan.batch_norm",
+                                conditioned=True)(p)
+    yield Rule("model.icgan.encoder_from", p.model.icgan.encoder_from < p.train.steps,
+               f"less than train.steps: {p.train.steps} (the cGAN trains for the updates before it, the encoders "
+               f"from it to train.steps)", p.model.icgan.encoder_from)
+
+
 def _lapgan_patch(p, patch: int) -> tuple[bool, str]:
     levels = p.model.lapgan.levels
     step = 2 ** (levels - 1)
@@ -307,6 +325,13 @@ FAMILIES: dict[str, Family] = {
         patch=_dcgan_sizes("gran"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
         rules=_image_gan_rules("gran", "GRAN", "its discriminator is a classifier",
                                "GRAN's discriminator normalises as DCGAN's: model.gran.batch_norm")),
+    # IcGAN (Perarnau et al. 2016): DCGAN's cGAN (model.condition: concat), then, the GAN frozen, an
+    # encoder of z trained on generated images and one of the class trained on real ones.
+    "icgan": Family(
+        model="pyext.models.icgan", step="pyext.training.steps.icgan", evaluation="pyext.evaluation.generation",
+        reads=("clip", "model.icgan", "model.condition", "model.embedding", "loss.adversarial", *_IMAGE_RUN),
+        patch=_dcgan_sizes("icgan"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
+        rules=_icgan_rules),
 }
 
 DISCRIMINATORS: dict[str, DiscriminatorFacts] = {
@@ -316,7 +341,7 @@ DISCRIMINATORS: dict[str, DiscriminatorFacts] = {
 
 CONDITIONS: dict[str, ConditionFacts] = {
     "none": ConditionFacts("pyext.losses.conditioning"),
-    "concat": ConditionFacts("pyext.losses.conditioning", families=("multiscale", "dcgan")),
+    "concat": ConditionFacts("pyext.losses.conditioning", families=("multiscale", "dcgan", "icgan")),
     "acgan": ConditionFacts("pyext.losses.conditioning", discriminator="the class head is the discriminator's",
                             families=("multiscale", "dcgan")),
     # The projection discriminator (Miyato & Koyama 2018): BigGAN's.
@@ -529,13 +554,34 @@ class GRANParams(ImageGANOptimiser):
 
 
 @section
+class ICGANParams(DCGANParams):
+    """IcGAN's cGAN, its two encoders and their optimisers (``model.family: icgan``; Perarnau, van de
+    Weijer, Raducanu & Alvarez 2016, :mod:`pyext.models.icgan`, :mod:`pyext.training.steps.icgan`).
+    The cGAN is DCGAN's conditioned by ``model.condition: concat`` (these sizes, rates and optimiser:
+    :class:`DCGANParams`) and trains for the updates before ``encoder_from``; from it to
+    ``train.steps`` the GAN is frozen and the encoders train, E_z on generated images, E_y on real
+    labelled ones (the paper's procedure in one run).
+
+    Attributes:
+        encoder_from: the update from which the encoders train and the GAN is frozen (>= 1, below
+            ``train.steps``).
+        lr_e: both encoders' learning rate, constant (the authors' 1e-4).
+        betas_e: the encoders' Adam ``(beta1, beta2)`` (the authors' 0.1 and 0.999).
+    """
+
+    encoder_from: _Count
+    lr_e: _float(0)
+    betas_e: _Betas
+
+
+@section
 class ModelParams:
     """The model: one key picks the family (:data:`FAMILIES`, :mod:`pyext.models`); each family
     reads its knobs from the section under its name.
 
     Attributes:
         family: the model family: ``multiscale`` (the paper's predictor), ``gaia``, or a generator
-            from noise: ``dcgan``, ``lapgan``, ``vaegan``, ``biggan`` or ``gran``.
+            from noise: ``dcgan``, ``lapgan``, ``vaegan``, ``biggan``, ``gran`` or ``icgan``.
         d_norm: the discriminator's normalisation (:data:`D_NORMS`, :mod:`pyext.models.blocks`):
             ``none`` (the paper), ``spectral`` (SN-GAN, Miyato et al. 2018: every weight divided
             by its largest singular value) or ``batch`` (DCGAN: batch norm after every convolution
@@ -548,7 +594,8 @@ class ModelParams:
             ``concat`` (cGAN: a learned class embedding as extra input channels of G and of D at
             every scale) or ``acgan`` (G's as cGAN's, a class head on D at every scale; ACGAN). The
             multi-scale family with Table 1's discriminator, and ``dcgan`` on a source whose classes
-            one frame shows (``stochastic``: G's embedding beside z, D's over the image); or
+            one frame shows (``stochastic``: G's embedding beside z, D's over the image; ``icgan``'s
+            cGAN, ``concat`` only); or
             ``projection`` (``biggan``: G's batch norms take a shared class embedding, D projects
             its features on a class embedding; Miyato & Koyama 2018).
         embedding: ``concat``, ``acgan``: the class embedding's size (the channels it adds to G's
@@ -560,6 +607,7 @@ class ModelParams:
         vaegan: the knobs of VAE-GAN's networks, terms and training.
         biggan: the knobs of BigGAN's networks, terms and training.
         gran: the knobs of GRAN's recurrent generator and its training.
+        icgan: the knobs of IcGAN's cGAN, its encoders and their training.
     """
 
     family: named(FAMILIES)
@@ -574,6 +622,7 @@ class ModelParams:
     vaegan: VAEGANParams
     biggan: BigGANParams
     gran: GRANParams
+    icgan: ICGANParams
 
 
 def rules(p) -> Iterator[Rule]:

@@ -212,7 +212,8 @@ def _one_discriminator(step, images: torch.Tensor, labels: torch.Tensor | None) 
 # How each family's trained step (pyext.training.steps) judges whole images (B, 3, S, S) of classes
 # labels (B,) or None: D's outputs (B,). A family of a generator from noise not here has no D the GAM reads.
 JUDGES: dict[str, Callable[..., torch.Tensor]] = {"dcgan": _one_discriminator, "vaegan": _one_discriminator,
-                                                  "biggan": _one_discriminator, "gran": _one_discriminator}
+                                                  "biggan": _one_discriminator, "gran": _one_discriminator,
+                                                  "icgan": _one_discriminator}
 # Why a family of a generator from noise has no entry of JUDGES.
 NO_CLASSIFIER = {"lapgan": "its discriminators are a pyramid, each judging one level's residual given the coarser "
                            "image: none classifies whole images, as section 5's D does"}

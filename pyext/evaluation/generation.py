@@ -1,5 +1,6 @@
 """The evaluation of a generator from noise (:class:`pyext.models.NoiseGenerator`; the ``dcgan``,
-``lapgan``, ``vaegan`` (its decoder), ``biggan`` and ``gran`` families) against frames of moving test patches.
+``lapgan``, ``vaegan`` (its decoder), ``biggan``, ``gran`` and ``icgan`` (its cGAN) families) against frames
+of moving test patches.
 
 Real images: ``evaluate.patches`` moving ``clip.patch``-square crops of the test clips
 (:func:`~.patches.moving_patches`, as GAIA's samples are cut, kept where they move by
@@ -31,6 +32,8 @@ frame, which gives it precision 1 and density 1/k) and, where a classifier appli
 (``evaluate.classifier``), the Inception Score and, where the generator is conditioned, the class
 accuracy of every set: the share of its images the classifier assigns to the class asked for (the
 real images' own, of ``real``, ``blurred`` and ``noisy``: how well the classifier reads the data).
+Where the generator inverts (IcGAN's encoders), the real images rebuilt and edited to every class
+are measured too (:mod:`.editing`: metrics.json's ``inversion``).
 
 Outputs: ``metrics.json``; ``predictions.h5`` (the generated images, a ClipArray ``predictions``
 of one frame each); ``plots/steps.csv`` (a series table over the training step, 0 and
@@ -41,7 +44,9 @@ image's, trained and untrained); ``pictures/`` (``samples.png``: a grid of gener
 ``truncation.png``, where a truncation curve is measured: a row of the generator's images, then one per
 threshold from the same latents truncated; where the generator draws in steps (GRAN's),
 ``canvases.png``: a row per step of the images so far, from the same latents; where
-the generator also encodes, VAE-GAN's, ``reconstructions.png``: real images above its reconstructions;
+the generator also encodes, VAE-GAN's and IcGAN's, ``reconstructions.png``: real images above its
+reconstructions; where it inverts, IcGAN's, ``edits.png``: a column per real image, the real images
+above their reconstructions and a row of their edits per class;
 where it is conditioned, ``classes.png``: a row per class from the same latents). A conditioned
 generator's ``predictions.h5`` holds each image's class, ``label``.
 """
@@ -62,6 +67,7 @@ from ..models.base import latent_stream
 from ..pictures import frame_grid, save_png
 from ..tables import write_series
 from .base import register_evaluation
+from .editing import edit_rows, invert, inversion_line, inversion_metrics
 from .extractor import distort
 from .fid import (DC_NEIGHBOURS, PR_NEIGHBOURS, class_accuracy, density_coverage, distances, inception_scores,
                   nearest_real, networks, precision_recall)
@@ -126,18 +132,23 @@ def untrained(model: NoiseGenerator, seed: int) -> NoiseGenerator:
     return fresh.eval()
 
 
-def measure(params: Params, device: torch.device, sets: dict[str, np.ndarray], labels: np.ndarray | None = None
-            ) -> dict:
+def measure(params: Params, device: torch.device, sets: dict[str, np.ndarray], labels: np.ndarray | None = None,
+            classified: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> dict:
     """FID, KID, precision, recall, density and coverage of every set of ``sets`` (uint8 images ``(N_s, S, S, 3)``) but
     ``real`` against ``real``; where a classifier applies, each set's Inception Score, and with
     ``labels`` ``(N,)`` (the class of each set's image i: every set of N images) each set's class
-    accuracy. Empty where ``evaluate.features`` is ''."""
+    accuracy, beside that of each set of ``classified`` (name -> uint8 images and the class asked of
+    each), which the classifier alone reads. Empty where ``evaluate.features`` is ''."""
     features, classifier, refused = networks(params, device, surroundings=False)
     out: dict = {"classifier_refused": refused} if refused else {}
+    classified = classified or {}
     for network in (features, classifier):
         if network is not None:
             for name, images in sets.items():
                 network.add_in_parts(name, images, BATCH)
+    if classifier is not None:
+        for name, (images, _) in classified.items():
+            classifier.add_in_parts(name, images, BATCH)
     others = [name for name in sets if name != "real"]
     if features is not None:
         measured = distances(features, "real", others, params.evaluate.kid_subsets, params.evaluate.kid_subset_size)
@@ -159,8 +170,11 @@ def measure(params: Params, device: torch.device, sets: dict[str, np.ndarray], l
         scored = inception_scores(classifier, list(sets))
         out["inception_score"] = scored.pop("inception_score")
         out["classifier"] = scored
-        if labels is not None:
-            out["class_accuracy"] = {name: round(class_accuracy(classifier.features(name), labels), 4) for name in sets}
+        asked = {name: labels for name in sets} if labels is not None else {}
+        asked |= {name: classes for name, (_, classes) in classified.items()}
+        if asked:
+            out["class_accuracy"] = {name: round(class_accuracy(classifier.features(name), classes), 4)
+                                     for name, classes in asked.items()}
     return out
 
 
@@ -169,6 +183,7 @@ def measure(params: Params, device: torch.device, sets: dict[str, np.ndarray], l
 @register_evaluation("vaegan")
 @register_evaluation("biggan")
 @register_evaluation("gran")
+@register_evaluation("icgan")
 def evaluate_generator(params: Params, model: NoiseGenerator, source: Path, data: DataFiles, out: EvaluationFiles,
                        device: torch.device, progress: bool = True) -> list[str]:
     """A generator from noise's measures and pictures (the module docstring) on ``data.test``."""
@@ -187,7 +202,11 @@ def evaluate_generator(params: Params, model: NoiseGenerator, source: Path, data
             "untrained": generated(untrained(model, seed).to(device), z, labels),
             **{name: distort(real, kind, level, params.extract.seed) for name, (kind, level) in REFERENCES.items()},
             **{name: generated(model, latents.to(device), labels) for name, latents in truncated.items()}}
-    measured = measure(params, device, sets, None if labels is None else real_labels)
+    inverted = invert(model, real, device)  # IcGAN's real images rebuilt and edited; None where not inverted
+    measured = measure(params, device, sets, None if labels is None else real_labels,
+                       None if inverted is None else inverted.classified())
+    if inverted is not None:
+        measured["inversion"] = inversion_metrics(inverted, real, real_labels, measured)
     nearest = measured.pop("nearest_real", {})
     metrics = {"family": model.family, "samples": n, "size": model.size, "latent": model.latent, **conditioned,
                "step": params.train.steps, "latents": f"standard normal, drawn from (train.seed {seed}, {EVAL_KEY:#x})",
@@ -211,7 +230,10 @@ def evaluate_generator(params: Params, model: NoiseGenerator, source: Path, data
     reconstructions = _reconstructions(model, real[:GRID], device)
     if reconstructions is not None:
         save_png(out.pictures / "reconstructions.png", reconstructions)
-    return _lines(metrics, n, out)
+    if inverted is not None:  # a column per real image: it, its reconstruction, its edit to each class
+        rows = edit_rows(inverted, real, min(GRID, n))
+        save_png(out.pictures / "edits.png", _grid(np.concatenate(rows), columns=rows.shape[1], most=len(rows)))
+    return _lines(metrics, n, out) + ([] if inverted is None else [inversion_line(metrics["inversion"])])
 
 
 def _write_series(out: EvaluationFiles, metrics: dict, nearest: dict[str, np.ndarray], steps: int) -> None:
@@ -239,10 +261,10 @@ def _write_images(path: Path, images: np.ndarray, model: NoiseGenerator, labels:
             f.create_dataset("label", data=labels.astype(np.int64))
 
 
-def _grid(images: np.ndarray, columns: int = GRID) -> np.ndarray:
-    """Up to GRID x ``columns`` uint8 images ``(N, S, S, 3)`` as one picture, rows of ``columns`` (zoom 2)."""
+def _grid(images: np.ndarray, columns: int = GRID, most: int = GRID) -> np.ndarray:
+    """Up to ``most`` x ``columns`` uint8 images ``(N, S, S, 3)`` as one picture, rows of ``columns`` (zoom 2)."""
     columns = min(columns, len(images))
-    rows = min(GRID, len(images) // columns)
+    rows = min(most, len(images) // columns)
     x = to_model(images[:rows * columns]).reshape(rows, columns, *images.shape[3:], *images.shape[1:3])
     return frame_grid(x, zoom=2)
 

@@ -9,7 +9,7 @@
 - :mod:`.conditioning`: class conditioning (cGAN, ACGAN, the projection discriminator), registered by name in
   :data:`CONDITIONS` (``model.condition``).
 - :mod:`.gaia`: GAIA's errors, balancing and losses.
-- :mod:`.vaegan`, :mod:`.biggan`: VAE-GAN's and BigGAN's own terms.
+- :mod:`.vaegan`, :mod:`.biggan`, :mod:`.icgan`: VAE-GAN's, BigGAN's and IcGAN's own terms.
 """
 from .adversarial import ADVERSARIAL, AdversarialObjective, DiscriminatorLoss, make_objective
 from .conditioning import CONDITIONS, Condition, make_condition

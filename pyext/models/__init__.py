@@ -11,6 +11,7 @@
 - :mod:`.vaegan`: VAE-GAN's encoder, decoder (the generator) and discriminator (Larsen et al. 2016).
 - :mod:`.biggan`: BigGAN's residual generator and projection discriminator (Brock et al. 2019).
 - :mod:`.gran`: GRAN's recurrent generator drawing on a canvas (Im et al. 2016).
+- :mod:`.icgan`: IcGAN's cGAN and the encoders that invert it (Perarnau et al. 2016).
 - :mod:`.files`: the saved generator file.
 
 A new family is its modules (a :class:`Model`, usually :class:`Predictor`, subclass with

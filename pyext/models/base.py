@@ -6,7 +6,7 @@ helpers the networks share.
   predictors, frames in, frames out (:class:`Predictor`): evaluation and prediction use only that
   interface. GAIA (:mod:`.gaia`) is an autoencoder pair that predicts nothing. A generator from
   noise (:class:`NoiseGenerator`: DCGAN, :mod:`.dcgan`; LAPGAN, :mod:`.lapgan`; VAE-GAN's decoder,
-  :mod:`.vaegan`) makes images from latents alone.
+  :mod:`.vaegan`; IcGAN's cGAN and its encoders, :mod:`.icgan`) makes images from latents alone.
 - A *discriminator* family is chosen by the adversarial objective (its ``discriminator``
   attribute): Table 1's classifier (``multiscale``), or an autoencoder (``autoencoder``: EBGAN,
   BEGAN).
@@ -127,6 +127,12 @@ class NoiseGenerator(Model):
     def reconstruct(self, images: torch.Tensor) -> torch.Tensor | None:
         """A generator that also encodes (VAE-GAN's) gives its reconstructions of real images
         ``(B, 3, size, size)`` in [-1, 1] (the same shape); one that does not, None."""
+        return None
+
+    def invert(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """A conditioned generator with encoders of its inputs (IcGAN's) gives the latents ``(B, latent)``
+        and classes ``(B,)`` it reads from real images ``(B, 3, size, size)`` in [-1, 1], which it
+        rebuilds them from (an edit: the same latents, another class); one without, None."""
         return None
 
     def canvases(self, z: torch.Tensor) -> torch.Tensor | None:

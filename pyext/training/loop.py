@@ -362,11 +362,12 @@ def rate(summary: dict) -> str:
 
 
 def _postfix(trainer: TrainingStep, values: dict[str, float]) -> dict[str, str]:
-    """What the progress bar shows: G's loss; D's and its measures (accuracy, critic distance, ...)."""
-    postfix = {"G": f"{values['train/loss_g']:.4f}"}
-    if trainer.adversarial:
+    """What the progress bar shows: G's loss; D's and its measures (accuracy, critic distance, ...);
+    each where the step logged it (IcGAN's encoder updates log neither loss: their measures instead)."""
+    postfix = {"G": f"{values['train/loss_g']:.4f}"} if "train/loss_g" in values else {}
+    if trainer.adversarial and "train/loss_d" in values:
         postfix["D"] = f"{values['train/loss_d']:.3f}"
-        postfix.update({name: f"{values[f'train/{name}']:.2f}" for name in trainer.d_measures})
+    postfix.update({name: f"{values[f'train/{name}']:.2f}" for name in trainer.d_measures if f"train/{name}" in values})
     return postfix
 
 

@@ -6,15 +6,16 @@ import torch
 from ..config import ImageGANOptimiser, TrainParams
 
 
-def make_optimizer(tp: TrainParams | ImageGANOptimiser, parameters, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(tp: TrainParams | ImageGANOptimiser, parameters, lr: float,
+                   betas: tuple[float, float] | None = None) -> torch.optim.Optimizer:
     """The ``optimizer`` of a section that names one (``train``; a family's own, ``model.dcgan``)
-    over ``parameters``: plain SGD (the paper), Adam with the section's ``betas``, or RMSProp at
-    PyTorch's defaults (the WGAN paper's optimiser)."""
+    over ``parameters``: plain SGD (the paper), Adam with the section's ``betas`` (or ``betas``: a
+    network's own, IcGAN's encoders'), or RMSProp at PyTorch's defaults (the WGAN paper's optimiser)."""
     if tp.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=lr)
     if tp.optimizer == "rmsprop":
         return torch.optim.RMSprop(parameters, lr=lr)
-    return torch.optim.Adam(parameters, lr=lr, betas=tp.betas)
+    return torch.optim.Adam(parameters, lr=lr, betas=tp.betas if betas is None else betas)
 
 
 def linear_lr(start: float, final: float, step: int, steps: int) -> float:
