@@ -45,7 +45,7 @@ Example:
     ...                          "ema_decay": 0.999, "ema_start": 500, "standing": 16, "optimizer": "adam",
     ...                          "lr_g": 1e-4, "lr_d": 4e-4, "betas": [0.0, 0.999]},
     ...               "gran": {"latent": 100, "steps": 3, "noise": "each", "width": 0.5, "batch_norm": True,
-    ...                        "optimizer": "adam", "lr_g": 1e-4, "lr_d": 4e-5, "betas": [0.9, 0.999]},
+    ...                        "optimizer": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999]},
     ...               "icgan": {"latent": 100, "width": 0.5, "batch_norm": True, "optimizer": "adam", "lr_g": 2e-4,
     ...                         "lr_d": 2e-4, "betas": [0.5, 0.999], "encoder_from": 2000, "lr_e": 1e-4,
     ...                         "betas_e": [0.1, 0.999]}},

@@ -3,7 +3,8 @@
 It is DCGAN's step (:class:`~.dcgan.DCGANStep`: one frame of each training patch per batch, drawn
 from ``(train.seed, step, batch)``; ``critic_steps`` D updates, then one G update; the objective's
 losses, the paper's non-saturating GAN loss being ``bce``; ``model.gran``'s optimiser at constant
-rates, the authors' Adam with 1e-4 for G and 4e-5 for D) with GRAN's recurrent generator, whose
+rates, DCGAN's Adam: at the authors' 1e-4 for G and 4e-5 for D, G outran D on the demo set) with
+GRAN's recurrent generator, whose
 latent holds every step's noise (drawn as DCGAN's is), and DCGAN's discriminator at GRAN's width.
 A distributed run synchronises batch norm as DCGAN's does (on GPUs; ``model.gran.batch_norm:
 false`` on CPUs).
