@@ -107,14 +107,14 @@ def loader_rate(path: Path, workers: int, batch_size: int = 8, batches: int = 20
 
 
 # The families whose preset (configs/<family>.yaml) bench.train times besides the default and the paper's.
-PRESET_FAMILIES = ("gaia", "dcgan", "lapgan", "vaegan", "biggan", "gran", "icgan")
+PRESET_FAMILIES = ("gaia", "dcgan", "lapgan", "vaegan", "biggan", "gran", "icgan", "inversion")
 
 
 def presets(path: str = "params.yaml"):
     """The presets the README documents: the default (``params.yaml``), the paper's
     (``configs/paper.yaml`` applied to it: Table 1 at full width, batch 8, 32x32 patches) and each
-    of :data:`PRESET_FAMILIES`' (``configs/<family>.yaml``: GAIA's; DCGAN's, LAPGAN's, VAE-GAN's, BigGAN's, GRAN's
-    and IcGAN's, batch 64)."""
+    of :data:`PRESET_FAMILIES`' (``configs/<family>.yaml``: GAIA's; DCGAN's, LAPGAN's, VAE-GAN's, BigGAN's, GRAN's,
+    IcGAN's and the inversion's, batch 64)."""
     return {"default": load_params(path), "paper": preset_params("configs/paper.yaml", path),
             **{family: preset_params(f"configs/{family}.yaml", path) for family in PRESET_FAMILIES}}
 

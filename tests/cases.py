@@ -177,6 +177,8 @@ TINY_GENERATORS = {"dcgan": {"latent": 8, "width": 0.125}, "lapgan": {"latent": 
 # IcGAN's: class-conditioned on the stochastic set, so not among TINY_GENERATORS (whose pipeline test runs on the
 # demo set, which it refuses); its encoders train from update 2 of the 4 (icgan_params).
 TINY_ICGAN = {"latent": 8, "width": 0.125, "encoder_from": 2}
+# DeePSiM's inversion's: not a generator from noise, so not among TINY_GENERATORS (whose evaluation it has not).
+TINY_INVERSION = {"layer": 3, "comparator_layer": 2, "width": 0.125, "adversarial_weight": 0.5}
 
 
 def family_params(family: str, knobs: dict, kind: str = "bce", **train_settings):

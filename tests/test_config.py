@@ -72,6 +72,11 @@ def _icgan(*mutations):
                  *mutations)
 
 
+def _inversion(*mutations):
+    """The inversion's run, then ``mutations``."""
+    return _both(_set("model.family", "inversion"), *mutations)
+
+
 def _parse_error(raw, source=SOURCE) -> str:
     with pytest.raises(ParamsError) as info:
         parse_params(raw, source)
@@ -297,10 +302,10 @@ ERRORS = [
      "expected a number >= 1e-09, got 0"),
     ("began-missing", lambda raw: raw["loss"]["adversarial"].pop("began"), "loss.adversarial.began", "missing key"),
     ("family", _set("model.family", "gaai"), "model.family",
-     "expected one of multiscale, gaia, dcgan, lapgan, vaegan, biggan, gran, icgan, got 'gaai'"),
+     "expected one of multiscale, gaia, dcgan, lapgan, vaegan, biggan, gran, icgan, inversion, got 'gaai'"),
     ("model-flat", lambda raw: raw["model"].update(raw["model"].pop("multiscale")), "model.scales",
-     "unknown key (known: attention, biggan, condition, d_norm, dcgan, embedding, family, gaia, gran, icgan, lapgan, "
-     "multiscale, vaegan)"),
+     "unknown key (known: attention, biggan, condition, d_norm, dcgan, embedding, family, gaia, gran, icgan, inversion, "
+     "lapgan, multiscale, vaegan)"),
     ("condition", _set("model.condition", "film"), "model.condition",
      "expected one of none, concat, acgan, projection, got 'film'"),
     ("projection-multiscale", _set("model.condition", "projection"), "model.condition",
@@ -472,6 +477,25 @@ ERRORS = [
      "train.steps), got 800"),
     ("icgan-encoder-from-0", _set("model.icgan.encoder_from", 0), "model.icgan.encoder_from",
      "expected an int >= 1, got 0"),
+    # DeePSiM's inversion: its terms, the builtin network's layers, what it refuses
+    ("inversion-no-term", _inversion(_set("model.inversion.feature_weight", 0.0),
+                                     _set("model.inversion.adversarial_weight", 0.0),
+                                     _set("model.inversion.image_weight", 0.0)), "model.inversion.image_weight",
+     "expected > 0 where model.inversion.feature_weight and adversarial_weight are 0 (G learns from no term), got 0.0"),
+    ("inversion-weight-negative", _set("model.inversion.feature_weight", -1.0), "model.inversion.feature_weight",
+     "expected a number >= 0, got -1.0"),
+    ("inversion-layer-6", _inversion(_set("model.inversion.layer", 6)), "model.inversion.layer",
+     "expected at most 5 with model.inversion.network: builtin (its trunk's four blocks, then its pooled features), "
+     "got 6"),
+    ("inversion-comparator-0", _set("model.inversion.comparator_layer", 0), "model.inversion.comparator_layer",
+     "expected an int >= 1, got 0"),
+    ("inversion-network-number", _set("model.inversion.network", 3), "model.inversion.network",
+     "expected builtin or a path to a TorchScript file, got 3"),
+    ("inversion-condition", _inversion(_set("model.condition", "concat"), _set("data.source", "stochastic")),
+     "model.condition", "expected none with model.family: inversion (its generator takes no class), got 'concat'"),
+    ("inversion-began", _inversion(_set("loss.adversarial.kind", "began")), "loss.adversarial.kind",
+     "expected one of bce, minimax, lsgan, hinge, fgan, wgan, wgan_gp with model.family: inversion (its "
+     "discriminator is a classifier; began trains an autoencoder), got 'began'"),
     ("truncation-0", _set("evaluate.truncation", [1.0, 0]), "evaluate.truncation",
      "expected a list of distinct numbers > 0 (or []), got [1.0, 0]"),
     # the evaluation's networks and patches, the best-of-many objective

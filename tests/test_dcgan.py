@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import pytest
 import torch
-from cases import (DEVICES, TEST_PARAMS, TINY_GENERATORS, assert_resumes_exactly, assert_same_weights, family_params,
-                   icgan_params, labelled_data)
+from cases import (DEVICES, TEST_PARAMS, TINY_GENERATORS, TINY_INVERSION, assert_resumes_exactly, assert_same_weights,
+                   family_params, icgan_params, labelled_data)
 from torch import nn
 
 from pyext.config import ParamsError, parse_params
@@ -136,15 +136,17 @@ def test_the_step_trains_with_the_papers_optimiser_and_the_objectives_losses():
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("family,kind", [("dcgan", "bce"), ("dcgan", "wgan_gp"), ("lapgan", "bce"), ("vaegan", "bce"),
-                                         ("biggan", "hinge"), ("gran", "bce"), ("icgan", "bce")])
+                                         ("biggan", "hinge"), ("gran", "bce"), ("icgan", "bce"),
+                                         ("inversion", "bce")])
 def test_one_step_on_each_device_is_finite_and_moves_both_networks(device, family, kind):
     # Every family built on DCGAN's step (LAPGAN's, VAE-GAN's, BigGAN's, GRAN's, IcGAN's: its cGAN's step, then its
-    # encoders' at TINY_ICGAN's encoder_from): bench/gpu_check.sh's tests step runs the CUDA cases (bfloat16
+    # encoders' at TINY_ICGAN's encoder_from; the inversion's): bench/gpu_check.sh's tests step runs the CUDA cases (bfloat16
     # autocast where the GPU has it).
     if family == "icgan":  # class-conditioned: three classes
         params, classes, labels = icgan_params(kind, precision="auto"), 3, [torch.tensor([2, 0, 1, 2], device=device)]
     else:
-        params, classes, labels = family_params(family, TINY_GENERATORS[family], kind, precision="auto"), 0, None
+        knobs = TINY_GENERATORS.get(family, TINY_INVERSION)  # the inversion: the shipped inverted.pt's layers
+        params, classes, labels = family_params(family, knobs, kind, precision="auto"), 0, None
     step = make_step(params, torch.device(device), classes=classes)
     before = {net: {k: v.clone() for k, v in step.state()[net].items()} for net in ("generator", "discriminator")}
     batches = [torch.rand(4, 5, 3, 32, 32, device=device) * 2 - 1] * step.batches_per_step
@@ -154,7 +156,7 @@ def test_one_step_on_each_device_is_finite_and_moves_both_networks(device, famil
     assert all(bool(torch.isfinite(v)) for v in logged.values()) and not bool(step.nonfinite)
     for net, weights in before.items():
         assert any(not torch.equal(v, step.state()[net][k]) for k, v in weights.items()), net
-    picture = step.pictures((torch.rand(4, 5, 3, 32, 32) * 2 - 1, None))["samples"]
+    picture = next(iter(step.pictures((torch.rand(4, 5, 3, 32, 32) * 2 - 1, None)).values()))  # samples, inversions
     assert picture.dtype.name == "uint8" and picture.shape == (2 * (2 * 32 + 2), 4 * (2 * 32 + 2), 3)
 
 

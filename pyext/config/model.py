@@ -13,16 +13,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Strict
 
 from .data import SOURCES
-from .rules import Expect, Rule, _Betas, _Bool, _choice, _Count, _float, _int, _list, named, section
+from .rules import BUILTIN, Expect, Rule, _Betas, _Bool, _choice, _Count, _float, _int, _list, named, section
 
 __all__ = ["FAMILIES", "DISCRIMINATORS", "CONDITIONS", "D_NORMS", "SKIPS", "MODEL_MAX_SCALES", "TABLE1_DISCRIMINATOR",
            "Family",
            "DiscriminatorFacts", "ConditionFacts", "MultiScaleParams", "GAIAParams", "ImageGANOptimiser", "DCGANParams",
-           "LAPGANParams", "VAEGANParams", "BigGANParams", "GRANParams", "ICGANParams", "ModelParams", "DCGAN_SIZES",
-           "LAPGAN_COARSEST", "rules"]
+           "LAPGANParams", "VAEGANParams", "BigGANParams", "GRANParams", "ICGANParams", "InversionParams", "ModelParams",
+           "DCGAN_SIZES", "LAPGAN_COARSEST", "INVERTED_LAYERS", "rules"]
 
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
 # The image sides DCGAN's networks are built for (clip.patch): CIFAR-10's 32 and the paper's 64.
@@ -34,6 +34,10 @@ LAPGAN_COARSEST = 8
 D_NORMS = ("none", "spectral", "batch")
 # The generator's forms (pyext.models.MultiScaleGenerator's skip).
 SKIPS = ("none", "last_frame")
+
+# The layers of the shipped inverted network (pyext.evaluation.extractor's inverted.pt): its trunk's
+# four blocks and its pooled features.
+INVERTED_LAYERS = 5
 
 # A rule on a patch side (clip.patch, finetune.patch): (holds, what is expected) for the params.
 PatchRule = Callable[[Any, int], tuple[bool, str]]
@@ -255,6 +259,20 @@ def _icgan_rules(p) -> Iterator[Rule]:
                f"from it to train.steps)", p.model.icgan.encoder_from)
 
 
+def _inversion_rules(p) -> Iterator[Rule]:
+    v = p.model.inversion
+    yield Rule("model.inversion.image_weight", v.feature_weight + v.adversarial_weight + v.image_weight > 0,
+               "> 0 where model.inversion.feature_weight and adversarial_weight are 0 (G learns from no term)",
+               v.image_weight)
+    yield from _image_gan_rules("inversion", "the inversion", "its discriminator is a classifier",
+                                "its discriminator normalises as DCGAN's: model.inversion.batch_norm")(p)
+    if v.network == BUILTIN:  # a user's file's layers are counted when it is loaded
+        for key in ("layer", "comparator_layer"):
+            yield Rule(f"model.inversion.{key}", getattr(v, key) <= INVERTED_LAYERS,
+                       f"at most {INVERTED_LAYERS} with model.inversion.network: builtin (its trunk's four blocks, "
+                       f"then its pooled features)", getattr(v, key))
+
+
 def _lapgan_patch(p, patch: int) -> tuple[bool, str]:
     levels = p.model.lapgan.levels
     step = 2 ** (levels - 1)
@@ -332,6 +350,14 @@ FAMILIES: dict[str, Family] = {
         reads=("clip", "model.icgan", "model.condition", "model.embedding", "loss.adversarial", *_IMAGE_RUN),
         patch=_dcgan_sizes("icgan"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
         rules=_icgan_rules),
+    # DeePSiM's inversion (Dosovitskiy & Brox 2016): a decoder of a fixed network's features back to
+    # the image, by a feature loss in a fixed comparator, the objective's adversarial term and an image loss.
+    "inversion": Family(
+        model="pyext.models.inversion", step="pyext.training.steps.inversion",
+        evaluation="pyext.evaluation.inversion",
+        reads=("clip", "model.inversion", "loss.adversarial", *_IMAGE_RUN),
+        patch=_dcgan_sizes("inversion"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
+        rules=_inversion_rules),
 }
 
 DISCRIMINATORS: dict[str, DiscriminatorFacts] = {
@@ -576,13 +602,50 @@ class ICGANParams(DCGANParams):
 
 
 @section
+class InversionParams(ImageGANOptimiser):
+    """DeePSiM's inversion of a fixed network (``model.family: inversion``; Dosovitskiy & Brox 2016,
+    :mod:`pyext.models.inversion`, :mod:`pyext.training.steps.inversion`): G decodes the features
+    phi(x) of one layer of a fixed network back to x, trained on one frame of each training patch as
+    DCGAN is, with these rates and optimiser (:class:`ImageGANOptimiser`), by
+    ``feature_weight * ||C(G(phi(x))) - C(x)||^2 + adversarial_weight * L_adv + image_weight *
+    ||G(phi(x)) - x||^2`` (C: the same fixed network at ``comparator_layer``; L_adv: the objective's
+    generator loss, ``loss.adversarial``, D in DCGAN's layout judging images). Pixel-loss-only
+    inversion, the paper's blurry reference: ``feature_weight`` and ``adversarial_weight`` 0.
+
+    Attributes:
+        network: the fixed network phi and C are layers of: ``builtin`` (``inverted.pt``, the
+            project's second extractor, trained as ``features.pt`` is with another seed, so that FID's
+            network is not the loss's) or a TorchScript file: frames ``(N, 3, H, W)`` RGB in [0, 1] ->
+            a list of layers' outputs (maps ``(N, c, s, s)`` or vectors ``(N, d)``), never trained.
+        layer: the layer of the network inverted, 1-based (``builtin``: 1..4 its trunk's blocks,
+            32x32 to 8x8; 5 its pooled features).
+        comparator_layer: the layer C compares in, 1-based (as ``layer``).
+        feature_weight, adversarial_weight, image_weight: lambda_feat, lambda_adv and lambda_img,
+            >= 0, not all 0.
+        width: multiplies every map count of G and D (as ``model.dcgan.width``).
+        batch_norm: batch norm where DCGAN's guidelines put it, in G and D (layer norm in D under an
+            objective whose loss is per image).
+    """
+
+    network: Annotated[str, Strict(), Expect(f"{BUILTIN} or a path to a TorchScript file")]
+    layer: _Count
+    comparator_layer: _Count
+    feature_weight: _float(0)
+    adversarial_weight: _float(0)
+    image_weight: _float(0)
+    width: _float(1e-3)
+    batch_norm: _Bool
+
+
+@section
 class ModelParams:
     """The model: one key picks the family (:data:`FAMILIES`, :mod:`pyext.models`); each family
     reads its knobs from the section under its name.
 
     Attributes:
         family: the model family: ``multiscale`` (the paper's predictor), ``gaia``, or a generator
-            from noise: ``dcgan``, ``lapgan``, ``vaegan``, ``biggan``, ``gran`` or ``icgan``.
+            from noise: ``dcgan``, ``lapgan``, ``vaegan``, ``biggan``, ``gran`` or ``icgan``; or
+            ``inversion`` (a decoder of a fixed network's features).
         d_norm: the discriminator's normalisation (:data:`D_NORMS`, :mod:`pyext.models.blocks`):
             ``none`` (the paper), ``spectral`` (SN-GAN, Miyato et al. 2018: every weight divided
             by its largest singular value) or ``batch`` (DCGAN: batch norm after every convolution
@@ -609,6 +672,7 @@ class ModelParams:
         biggan: the knobs of BigGAN's networks, terms and training.
         gran: the knobs of GRAN's recurrent generator and its training.
         icgan: the knobs of IcGAN's cGAN, its encoders and their training.
+        inversion: the knobs of DeePSiM's inversion of a fixed network, its terms and training.
     """
 
     family: named(FAMILIES)
@@ -624,6 +688,7 @@ class ModelParams:
     biggan: BigGANParams
     gran: GRANParams
     icgan: ICGANParams
+    inversion: InversionParams
 
 
 def rules(p) -> Iterator[Rule]:

@@ -150,6 +150,10 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
         if getattr(evaluate, key) not in ("", BUILTIN):
             evaluate = replace(evaluate, **{key: _resolved(source, getattr(evaluate, key))})
     params = replace(params, evaluate=evaluate)
+    inversion = params.model.inversion
+    if inversion.network != BUILTIN:
+        params = replace(params, model=replace(params.model, inversion=replace(
+            inversion, network=_resolved(source, inversion.network))))
     if params.train.init:  # the keyword names the shipped file, wherever the package lies
         init = str(PRETRAINED) if params.train.init == PRETRAINED_INIT else _resolved(source, params.train.init)
         params = replace(params, train=replace(params.train, init=init))
@@ -163,6 +167,9 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
         path = getattr(params.evaluate, key)
         if path not in ("", BUILTIN) and not Path(path).is_file():
             raise ParamsError(source, f"evaluate.{key}", f"no such file: {path}")
+    if params.model.family == "inversion" and params.model.inversion.network != BUILTIN \
+            and not Path(params.model.inversion.network).is_file():
+        raise ParamsError(source, "model.inversion.network", f"no such file: {params.model.inversion.network}")
     if params.train.init and not Path(params.train.init).is_file():
         raise ParamsError(source, "train.init", f"no such file: {params.train.init}")
     if params.data.source not in GENERATED_SOURCES and not root.is_dir():

@@ -29,6 +29,7 @@ those videos' backgrounds and textures: near chance on unseen videos, hence the 
     python -m pyext.evaluation.extractor                    # trains both, writes EXTRACTOR_DIR (minutes)
     python -m pyext.evaluation.extractor --classifier-only  # the classifier alone; features.pt stays
     python -m pyext.evaluation.extractor --out /tmp/x --steps 50 --classifier-steps 50
+    python -m pyext.evaluation.extractor --inverted         # inverted.pt alone (the inversion family's phi, C)
 
 writes ``features.pt`` and ``classifier.pt`` (TorchScript: frames ``(N, 3, H, W)`` RGB float32 in
 [0, 1] -> features ``(N, 128)`` / shape logits ``(N, 4)``) and ``card.json`` (the corpora, the
@@ -55,6 +56,9 @@ from tqdm import tqdm
 EXTRACTOR_DIR = Path(__file__).with_name("extractor_files")  # the shipped files
 SOURCES = ("demo", "photos", "stochastic")  # the sets of the corpus, in the source head's order
 FEATURES = 128
+# The inverted network's seed (inverted.pt: the inversion family's phi and C), not features.pt's (100):
+# FID's network is not the network whose features the inversion is trained to match.
+INVERTED_SEED = 101
 TEMPERATURE = 0.2  # SimCLR's temperature of the contrastive task
 GROUPS, FRAMES = 32, 3  # the corpus's videos a class (groups 1..GROUPS, clip 1) and their frames
 MIN_MOTION = 8.0  # the corpus's motion threshold: params.yaml's filter.min_motion default
@@ -95,6 +99,36 @@ class _Features(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.features(x)
+
+
+class Layers(nn.Module):
+    """A :class:`PatchNet`'s layers, what the ``inversion`` family inverts and compares in
+    (``inverted.pt``): frames ``(N, 3, H, W)`` RGB in [0, 1] -> the outputs of its trunk's four blocks
+    (convolution, batch norm, ReLU: 32, 64, 128 and 32 maps at sides H, H/2, H/4, H/4), then its
+    features (``(N, 128)``)."""
+
+    def __init__(self, net: PatchNet):
+        super().__init__()
+        trunk = list(net.trunk)
+        self.blocks = nn.ModuleList([nn.Sequential(*trunk[k:k + 3]) for k in range(0, len(trunk), 3)])
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        out: list[torch.Tensor] = []
+        h = x * 2 - 1
+        for block in self.blocks:
+            h = block(h)
+            out.append(h)
+        out.append(F.adaptive_avg_pool2d(h, 2).flatten(1))
+        return out
+
+
+def export_inverted(net: PatchNet, out: Path, card: dict) -> dict:
+    """Writes ``inverted.pt`` (``net``'s :class:`Layers`, TorchScript) and its card ``inverted.json``
+    (``card`` with the file's digest) into ``out``; returns the card."""
+    out.mkdir(parents=True, exist_ok=True)
+    card = {**card, "files": {"inverted.pt": _script(Layers(net), out / "inverted.pt")}}
+    (out / "inverted.json").write_text(json.dumps(card, indent=1) + "\n")
+    return card
 
 
 class ShapeNet(nn.Module):
@@ -446,8 +480,25 @@ def main(argv: list[str] | None = None) -> None:
                         help="only the checks, of the files in --out; rewrites their card's validation")
     parser.add_argument("--classifier-only", action="store_true",
                         help="only the classifier (and its check); the features file in --out and its card's part stay")
+    parser.add_argument("--inverted", action="store_true",
+                        help=f"only inverted.pt (the inversion family's fixed network, trained as features.pt with "
+                             f"--seed {INVERTED_SEED}) and inverted.json; the other files stay")
     args = parser.parse_args(argv)
     began = time.perf_counter()
+    if args.inverted:
+        seed = args.seed if args.seed != 100 else INVERTED_SEED
+        net, accuracy = train_extractor(corpus(args.per_source, seed), args.steps, seed)
+        card = export_inverted(net, args.out, {
+            "corpus": {"sources": list(SOURCES), "patches_per_source": args.per_source, "patch": 32, "seed": seed},
+            "task": "features.pt's (SimCLR's contrastive loss + the source and shape cross-entropies), another seed",
+            "layers": "the trunk's four blocks (32, 64, 128, 32 maps at 32, 16, 8, 8 pixels), then the 2x2-pooled "
+                      "features (128)",
+            "steps": args.steps, "batch": 128, "accuracy_held_out": accuracy,
+            "machine": f"{platform.machine()}, torch {torch.__version__}",
+            "seconds": round(time.perf_counter() - began)})
+        print(f"extractor: inverted.pt, held-out accuracies {card['accuracy_held_out']}; wrote {args.out} in "
+              f"{card['seconds']} s")
+        return
     if args.validate_only:
         card = json.loads((args.out / "card.json").read_text())
         card["validation"] = validate(args.out, args.validate_patches, card["corpus"]["seed"] + 1)

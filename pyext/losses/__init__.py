@@ -9,7 +9,8 @@
 - :mod:`.conditioning`: class conditioning (cGAN, ACGAN, the projection discriminator), registered by name in
   :data:`CONDITIONS` (``model.condition``).
 - :mod:`.gaia`: GAIA's errors, balancing and losses.
-- :mod:`.vaegan`, :mod:`.biggan`, :mod:`.icgan`: VAE-GAN's, BigGAN's and IcGAN's own terms.
+- :mod:`.vaegan`, :mod:`.biggan`, :mod:`.icgan`, :mod:`.inversion`: VAE-GAN's, BigGAN's, IcGAN's and
+  DeePSiM's inversion's own terms.
 """
 from .adversarial import ADVERSARIAL, AdversarialObjective, DiscriminatorLoss, make_objective
 from .conditioning import CONDITIONS, Condition, make_condition

@@ -12,6 +12,8 @@
 - :mod:`.biggan`: BigGAN's residual generator and projection discriminator (Brock et al. 2019).
 - :mod:`.gran`: GRAN's recurrent generator drawing on a canvas (Im et al. 2016).
 - :mod:`.icgan`: IcGAN's cGAN and the encoders that invert it (Perarnau et al. 2016).
+- :mod:`.inversion`: DeePSiM's decoder of a fixed network's features (Dosovitskiy & Brox 2016), a family
+  that predicts and samples nothing.
 - :mod:`.files`: the saved generator file.
 
 A new family is its modules (a :class:`Model`, usually :class:`Predictor`, subclass with

@@ -7,6 +7,7 @@ helpers the networks share.
   interface. GAIA (:mod:`.gaia`) is an autoencoder pair that predicts nothing. A generator from
   noise (:class:`NoiseGenerator`: DCGAN, :mod:`.dcgan`; LAPGAN, :mod:`.lapgan`; VAE-GAN's decoder,
   :mod:`.vaegan`; IcGAN's cGAN and its encoders, :mod:`.icgan`) makes images from latents alone.
+  DeePSiM's inverter (:mod:`.inversion`) decodes a fixed network's features of a real image: neither.
 - A *discriminator* family is chosen by the adversarial objective (its ``discriminator``
   attribute): Table 1's classifier (``multiscale``), or an autoencoder (``autoencoder``: EBGAN,
   BEGAN).

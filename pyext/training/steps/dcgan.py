@@ -270,6 +270,18 @@ class DCGANStep(TrainingStep):
             self.model.train()
         return {"samples": frame_grid(torch.stack([clips[:, 0], fake.float()]), zoom=2)}
 
+    @torch.no_grad()
+    def rebuilt_picture(self, batch, rebuild) -> np.ndarray:
+        """A row of real frames (the first of each of the batch's first clips) above ``rebuild`` of
+        them (an encoding family's reconstructions, the model in eval mode; zoom 2)."""
+        real = batch[0][:PICTURE_SAMPLES, 0].to(self.device)
+        self.model.eval()
+        try:
+            rebuilt = rebuild(real)
+        finally:
+            self.model.train()
+        return frame_grid(torch.stack([real, rebuilt.float()]), zoom=2)
+
     def state(self) -> dict:
         return {"generator": self.model.state_dict(), "discriminator": self.D.state_dict(),
                 "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),

@@ -32,10 +32,9 @@ from ...config import Params
 from ...losses.icgan import class_loss, latent_loss
 from ...models.dcgan import DCGANDiscriminator, discriminator_norm
 from ...models.icgan import ICGAN
-from ...pictures import frame_grid
 from ..optim import make_optimizer
 from .base import register_step
-from .dcgan import PICTURE_SAMPLES, DCGANStep, frame_of_each
+from .dcgan import DCGANStep, frame_of_each
 
 ENCODER_MEASURES = ["loss_ez", "loss_ey", "ey_accuracy"]  # what an encoder update logs, train/<name>
 
@@ -97,14 +96,7 @@ class ICGANStep(DCGANStep):
     def pictures(self, batch) -> dict[str, np.ndarray]:
         """DCGAN's ``samples``, and ``reconstructions``: a row of real frames (the first of each of the
         batch's first clips) above ``G(E_z(x), E_y(x))``, the model in eval mode."""
-        shown = super().pictures(batch)
-        real = batch[0][:PICTURE_SAMPLES, 0].to(self.device)
-        self.model.eval()
-        try:
-            rebuilt = self.model.reconstruct(real)
-        finally:
-            self.model.train()
-        return shown | {"reconstructions": frame_grid(torch.stack([real, rebuilt.float()]), zoom=2)}
+        return super().pictures(batch) | {"reconstructions": self.rebuilt_picture(batch, self.model.reconstruct)}
 
     def state(self) -> dict:
         return super().state() | {"opt_e": self.opt_e.state_dict()}
