@@ -291,6 +291,23 @@ def generation_block(record: dict, root: Path) -> str:
     return "\n\n".join(parts)
 
 
+def truncation_block(record: dict, root: Path) -> str:
+    """The truncation curves of a generation record's rows (each row's evaluation measured its
+    generator again at every ``evaluate.truncation`` threshold): per row and threshold FID,
+    precision and recall, the untruncated generator first."""
+    head = "| run | threshold | FID | precision | recall |\n|---|---|---|---|---|\n"
+    lines = []
+    for r in record["results"]:
+        m = r["metrics"]
+        sets = ["generator", *m.get("truncation", {}).get("sets", [])]
+        for name in sets:
+            threshold = "none" if name == "generator" else name.removeprefix("truncation ")
+            lines.append(f"| `{r['row']}` | {threshold} | {zoo.cell(m['fid'].get(name))} | "
+                         f"{zoo.cell(m['precision'].get(name), 3)} | {zoo.cell(m['recall'].get(name), 3)} |")
+    return _para(f"Truncation curves of the record made at commit {record['commit'][:7]} (the same latents, values "
+                 f"beyond each threshold redrawn):") + "\n\n" + head + "\n".join(lines)
+
+
 def gam_block(record: dict, root: Path) -> str:
     """A GAM battle's record (:mod:`experiments.battle`): which experiments, both ratios with their
     intervals and the verdict."""
@@ -324,6 +341,7 @@ VIEWS: dict[str, Callable[[Path, Path], str]] = {
     "claim": _record(claim_block),
     "generation": _record(generation_block),
     "gam": _record(gam_block),
+    "truncation": _record(truncation_block),
     "footage": _record(footage_block),
     "pretrained": _record(pretrained_block),
     "motion": _record(motion_block),
