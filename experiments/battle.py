@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from experiments import runner
-from experiments.runner import git, lock_data, machine, show
+from experiments.runner import DATA_FILES, git, lock_data, machine, show
 from pyext.evaluation.gam import compare_runs, table
 from pyext.files import Layout, write_json
 
@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m experiments.battl
     try:
         (ref_a, base_a), (ref_b, base_b) = resolve(args.a), resolve(args.b)
         today = lock_data(Path("dvc.lock").read_text()).get(test.as_posix())
-        ran = {name: lock_data(show(ref, "dvc.lock")).get(test.as_posix()) for name, ref in ((args.a, ref_a),
-                                                                                              (args.b, ref_b))}
+        locks = {name: lock_data(show(ref, "dvc.lock")) for name, ref in ((args.a, ref_a), (args.b, ref_b))}
+        ran = {name: lock.get(test.as_posix()) for name, lock in locks.items()}
         if any(md5 != today for md5 in ran.values()):
             raise ValueError(f"{test}: the workspace's test clips (dvc.lock md5 {today}) are not those the experiments "
                              f"ran on ({', '.join(f'{k}: {v}' for k, v in ran.items())}); run `dvc repro` on their data")
@@ -97,9 +97,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m experiments.battl
     source = yaml.safe_load(show(ref_a, "params.yaml"))["data"]["source"]
     for side, name, ref, base in (("A", args.a, ref_a, base_a), ("B", args.b, ref_b, base_b)):
         result["runs"][side] |= {"folder": None, "experiment": name.split("@")[0], "ref": ref, "base": base}
-    record = {"machine": machine(), "commit": git("rev-parse", "HEAD").strip(),
-              "data": {"source": source, "md5": {test.as_posix(): today}, "from": "the experiments' dvc.lock"},
-              "set": [], **result}
+    first, second = ({path: lock.get(path) for path in DATA_FILES} for lock in locks.values())
+    data = ({"source": source, "md5": first, "from": "the experiments' dvc.lock"} if first == second else
+            {"source": source, "md5": None, "reason": f"the two experiments trained on different data (both tested on "
+                                                       f"{test} md5 {today})"})
+    record = {"machine": machine(), "commit": git("rev-parse", "HEAD").strip(), "data": data, "set": [], **result}
     write_json(out, record)
     print(table(result))
     print(f"{result['verdict_line']}; written to {out}")
