@@ -108,13 +108,14 @@ def truncated_latents(model: NoiseGenerator, n: int, thresholds, seed: int) -> d
             for t in thresholds}
 
 
-def _truncation_note(model: NoiseGenerator, thresholds, seed: int) -> dict:
-    """What metrics.json says of the truncation curve: its sets' names, or why there is none."""
+def _truncation_note(model: NoiseGenerator, thresholds, truncated: dict[str, torch.Tensor]) -> dict:
+    """What metrics.json says of the truncation curve: its sets' names (those of
+    :func:`truncated_latents`' ``truncated``), or why there is none."""
     if not thresholds:
         return {}
     if not model.truncatable:
         return {"truncation_refused": f"the {model.family} generator takes no truncation"}
-    return {"truncation": {"thresholds": list(thresholds), "sets": [f"truncation {t:g}" for t in thresholds],
+    return {"truncation": {"thresholds": list(thresholds), "sets": list(truncated),
                            "latents": "the generator's latents truncated by resampling: those of their values "
                                       "inside a threshold kept"}}
 
@@ -211,7 +212,7 @@ def evaluate_generator(params: Params, model: NoiseGenerator, source: Path, data
     metrics = {"family": model.family, "samples": n, "size": model.size, "latent": model.latent, **conditioned,
                "step": params.train.steps, "latents": f"standard normal, drawn from (train.seed {seed}, {EVAL_KEY:#x})",
                "references": {name: {"distortion": kind, "level": level} for name, (kind, level) in REFERENCES.items()},
-               **_truncation_note(model, params.evaluate.truncation, seed),
+               **_truncation_note(model, params.evaluate.truncation, truncated),
                **measured}
     write_json(out.metrics, metrics)
     _write_series(out, metrics, nearest, params.train.steps)
