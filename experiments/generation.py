@@ -81,9 +81,10 @@ def collect(row: Row, ref: str) -> dict:
             "train_seconds": live["train"].get("seconds")}
 
 
-def _value(metrics: dict, measure: str, name: str) -> float | None:
-    value = metrics.get(measure, {}).get(name)
-    return value["mean"] if isinstance(value, dict) else value
+def value(metrics: dict, measure: str, name: str) -> float | None:
+    """The figure of set ``name`` by ``measure`` in an evaluation's ``metrics`` (a KID's mean), or None."""
+    figure = metrics.get(measure, {}).get(name)
+    return figure["mean"] if isinstance(figure, dict) else figure
 
 
 def table(results: list[dict]) -> str:
@@ -94,10 +95,10 @@ def table(results: list[dict]) -> str:
             + "D's measure (mean, 2nd half) | train s |\n" + "|---" * (9 + scored) + "|\n")
 
     def line(label: str, metrics: dict, name: str, measure: str = "", seconds=None) -> str:
-        figures = [cell(_value(metrics, "fid", name)), cell(_value(metrics, "kid", name), 4)]
-        figures += [cell(_value(metrics, pair, name), 3) for pair in ("precision", "recall", "density", "coverage")]
+        figures = [cell(value(metrics, "fid", name)), cell(value(metrics, "kid", name), 4)]
+        figures += [cell(value(metrics, pair, name), 3) for pair in ("precision", "recall", "density", "coverage")]
         if scored:
-            figures.append(cell(_value(metrics, "inception_score", name)))
+            figures.append(cell(value(metrics, "inception_score", name)))
         return f"| {label} | {' | '.join(figures)} | {measure} | {cell(seconds, 0)} |\n"
 
     first = results[0]["metrics"]
@@ -144,8 +145,8 @@ def picture(record: dict, per_row: int = 6) -> np.ndarray:
     results = record["results"]
     first = results[0]
     cells = [runner.label(_grid(first["ref"], "real"), "real frames"),
-             runner.label(_grid(first["ref"], "untrained"), f"untrained {cell(_value(first['metrics'], 'fid', 'untrained'), 1)}")]
-    cells += [runner.label(_grid(r["ref"], "samples"), f"{r['row']} {cell(_value(r['metrics'], 'fid', 'generator'), 1)}")
+             runner.label(_grid(first["ref"], "untrained"), f"untrained {cell(value(first['metrics'], 'fid', 'untrained'), 1)}")]
+    cells += [runner.label(_grid(r["ref"], "samples"), f"{r['row']} {cell(value(r['metrics'], 'fid', 'generator'), 1)}")
               for r in results]
     return runner.tile(cells, per_row)
 

@@ -1,0 +1,126 @@
+"""DeePSiM against pixel-loss-only inversion (Dosovitskiy & Brox 2016, the paper's comparison): the
+``inversion`` family on the pipeline's data (the demo set as shipped), at each layer of
+:data:`LAYERS`, once with DeePSiM's three terms (its preset's weights) and once with the image term
+alone; one DVC experiment a row, one at a time; then a table and a picture.
+
+Every experiment runs as :mod:`experiments.runner` runs them, over ``configs/inversion.yaml`` (batch
+64, ``train.steps`` updates). Each stays in the repository as ``inversion-<row>``.
+
+    python -m experiments.inversion                       # every row; writes experiments/results/inversion/
+    python -m experiments.inversion --only deepsim-l3     # some rows
+    python -m experiments.inversion --collect             # only the table and picture, of existing experiments
+
+The table (``inversion.md``): per layer the untrained inverter, then each row's PSNR and
+gradient-energy ratio of the inversions against their real frames (1: as sharp as the real frames;
+below: blurrier), FID, KID, precision and recall through the project's feature extractor (not the
+inverted network) and the training seconds. ``inversion.png``: per layer, real frames over their
+inversions by each row.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from experiments import generation, runner
+from experiments.runner import Row, Study
+from experiments.zoo import cell
+from pyext.presets import overrides, read_preset
+
+# What `beyondmse inversion` says of itself in `beyondmse --help`.
+HELP = "DeePSiM against pixel-loss-only inversion of the fixed network's layers, then the table and picture"
+
+PRESET = Path("configs/inversion.yaml")
+# The layers inverted (model.inversion.layer): 3, the builtin network's 128 maps at 8x8, which still
+# place every feature; 5, its pooled 128 features, where where-things-are is mostly gone (the paper's
+# fully connected layers, whose pixel-loss inversions it shows blurred).
+LAYERS = (3, 5)
+# The pixel-loss-only reference: the preset with the feature and adversarial weights at 0.
+PIXEL = ("model.inversion.feature_weight=0", "model.inversion.adversarial_weight=0")
+SHOWN = 8  # images a picture row shows (the evaluation's inversions.png has GRID columns)
+
+
+def rows(params_path: str = "params.yaml") -> list[Row]:
+    """Per layer of :data:`LAYERS`: ``deepsim-l<layer>`` (the preset's weights) and ``pixel-l<layer>``
+    (:data:`PIXEL`)."""
+    base = tuple(overrides(read_preset(PRESET, params_path)))
+    out = []
+    for layer in LAYERS:
+        at = (*base, f"model.inversion.layer={layer}")
+        out += [Row(f"deepsim-l{layer}", at), Row(f"pixel-l{layer}", (*at, *PIXEL))]
+    return out
+
+
+def _loss(metrics: dict) -> str:
+    weights = metrics["weights"]
+    return " + ".join(f"{weights[term]:g} {term}" for term in ("feature", "adversarial", "image") if weights[term])
+
+
+def table(results: list[dict]) -> str:
+    """The markdown table: per layer its untrained inverter once, then its rows."""
+    head = ("| run | layer | loss | PSNR dB | gradient-energy ratio | FID | KID | precision | recall | train s |\n"
+            + "|---" * 10 + "|\n")
+
+    def line(label: str, m: dict, name: str, loss: str, seconds=None) -> str:
+        scores = m["inversion"][name]
+        figures = [cell(scores["psnr"]), cell(scores["gradient_ratio"], 3), cell(generation.value(m, "fid", name)),
+                   cell(generation.value(m, "kid", name), 4),
+                   *(cell(generation.value(m, pair, name), 3) for pair in ("precision", "recall"))]
+        return f"| {label} | {m['network']['layer']} | {loss} | {' | '.join(figures)} | {cell(seconds, 0)} |\n"
+
+    body, layers = "", set()
+    for r in results:
+        m = r["metrics"]
+        if m["network"]["layer"] not in layers:
+            layers.add(m["network"]["layer"])
+            body += line("untrained", m, "untrained", "-")
+        body += line(f"`{r['row']}`", m, "generator", _loss(m), r["train_seconds"])
+    return head + body
+
+
+def document(record: dict) -> str:
+    """The table under a caption: the machine, the budget, the images and the networks."""
+    results = record["results"]
+    first = results[0]["metrics"]
+    steps = sorted({r["metrics"]["step"] for r in results})
+    return (f"Inversion on {record['machine']}: {' or '.join(map(str, steps))} updates a row, {first['samples']} "
+            f"frames of moving test patches inverted from the layers of {Path(first['network']['file']).name} "
+            f"(comparator layer {first['network']['comparator_layer']}), FID through the feature extractor "
+            f"{first.get('feature_extractor', {}).get('extractor_file', '(none)')}.\n\n" + table(results))
+
+
+def _strips(ref: str) -> tuple[np.ndarray, np.ndarray]:
+    """The real frames' strip and the inversions' strip of an evaluation's ``inversions.png`` (rows:
+    real, trained, untrained; equal heights), :data:`SHOWN` images each, RGB."""
+    image = cv2.cvtColor(cv2.imdecode(np.frombuffer(runner.read_output(ref, "eval/pictures/inversions.png").read(),
+                                                   np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    height = image.shape[0] // 3
+    return image[:height], image[height:2 * height]
+
+
+def picture(record: dict) -> np.ndarray:
+    """Per layer: its real frames, then each row's inversions of them, labelled. RGB uint8."""
+    cells = []
+    for layer in dict.fromkeys(r["metrics"]["network"]["layer"] for r in record["results"]):
+        results = [r for r in record["results"] if r["metrics"]["network"]["layer"] == layer]
+        strips = [runner.label(_strips(results[0]["ref"])[0], f"layer {layer}: real frames")]
+        strips += [runner.label(_strips(r["ref"])[1], f"{r['row']}: PSNR {cell(r['metrics']['inversion']['generator']['psnr'], 1)} "
+                                f"dB, FID {cell(generation.value(r['metrics'], 'fid', 'generator'), 1)}")
+                   for r in results]
+        cells.append(np.concatenate(strips))
+    return runner.tile(cells, 1)
+
+
+STUDY = Study(name="inversion", description=__doc__.split("\n\n")[0], rows=lambda args: rows(),
+              collect=generation.collect, document=document, label=lambda result: result["row"], picture=picture)
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m experiments.inversion") -> None:
+    """``python -m experiments.inversion [--only ROWS] [--set KEY=VALUE] [--collect]`` (``argv``: the
+    arguments, None: the command line's)."""
+    runner.main(STUDY, argv, prog)
+
+
+if __name__ == "__main__":
+    main()
