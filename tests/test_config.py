@@ -552,6 +552,20 @@ def test_a_test_source_needs_an_existing_root_resolved_against_the_params_folder
     assert parse_params(raw, str(tmp_path / "params.yaml")).data.test.root == str(tmp_path / "x" / "y")
 
 
+def test_a_familys_own_file_is_resolved_against_the_params_folder_and_must_exist_for_that_family(tmp_path):
+    raw = _raw()
+    _inversion(_set("model.inversion.network", "nets/layers.pt"))(raw)
+    source = str(tmp_path / "params.yaml")
+    assert _parse_error(raw, source) == (f"{source}: model.inversion.network: no such file: "
+                                         f"{tmp_path / 'nets' / 'layers.pt'}")
+    raw["model"]["family"] = "dcgan"  # a key only another family reads is resolved, never required
+    assert parse_params(raw, source).model.inversion.network == str(tmp_path / "nets" / "layers.pt")
+    (tmp_path / "nets").mkdir()
+    (tmp_path / "nets" / "layers.pt").write_bytes(b"")
+    raw["model"]["family"] = "inversion"
+    assert parse_params(raw, source).model.inversion.network == str(tmp_path / "nets" / "layers.pt")
+
+
 def test_error_is_a_picklable_value_error():
     error = ParamsError("params.yaml", "clip.patch", "expected an int >= 4, got 3")
     assert isinstance(error, ValueError)

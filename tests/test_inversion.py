@@ -78,6 +78,20 @@ def test_the_fixed_networks_layers_and_the_decoders_sizes(network):
         FixedNetwork(network.with_name("nothing.pt"))
 
 
+def test_a_replaced_network_file_changes_the_runs_identity_and_the_builtin_is_the_codes(network):
+    from pyext.training import params_hash
+
+    params = _params(network)
+    before = params_hash(params)
+    assert params_hash(params) == before
+    torch.manual_seed(6)
+    _script(Layers(PatchNet()), network)  # other weights, the same path
+    assert params_hash(params) != before
+    from cases import REPO
+    from pyext.files import stage_code_deps  # the shipped file is a code dependency of training (code_hash)
+    assert "pyext/evaluation/extractor_files/inverted.pt" in map(str, stage_code_deps(REPO / "dvc.yaml", "train"))
+
+
 @pytest.mark.parametrize("term", ["feature_weight", "adversarial_weight", "image_weight"])
 def test_each_term_moves_g_and_no_term_reaches_the_fixed_network(network, term):
     alone = {name: 0.0 for name in ("feature_weight", "adversarial_weight", "image_weight")} | {term: 1.0}

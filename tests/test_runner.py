@@ -4,7 +4,7 @@ the study's own options."""
 import pytest
 import yaml
 
-from experiments import claim, generation, runner, table2, zoo
+from experiments import claim, editing, generation, inversion, runner, table2, zoo
 from experiments.runner import Row, Study
 
 ROWS = [Row("a", ("x=1",)), Row("b", ("x=2",)), Row("c", ("x=3",))]
@@ -86,7 +86,7 @@ def test_no_experiment_is_a_one_line_exit(experiments, monkeypatch):
         runner.main(_study(), ["--collect"])
 
 
-@pytest.mark.parametrize("module", [zoo, table2, claim, generation])
+@pytest.mark.parametrize("module", [zoo, table2, claim, generation, inversion, editing])
 def test_each_study_takes_its_arguments_and_name(module, capsys):
     with pytest.raises(SystemExit) as exit_:
         module.main(["--help"], prog=f"beyondmse {module.STUDY.name}")
@@ -169,6 +169,22 @@ def test_every_study_row_trains_from_random_weights_unless_it_says_otherwise(tmp
     assert runner.row_settings(row, ["train.init=pretrained"]) == ("loss.adversarial.kind=hinge", "train.init=pretrained")
 
 
+def _loaded(rows: list[Row], folder) -> dict:
+    """Each row's params, as DVC applies its settings to the shipped params.yaml (a copy in ``folder``)."""
+    from dvc.utils.hydra import apply_overrides
+
+    from cases import REPO
+    from pyext.config import load_params
+
+    loaded = {}
+    for row in rows:
+        params = folder / f"{row.name}.yaml"
+        params.write_text((REPO / "params.yaml").read_text())
+        apply_overrides(params, list(runner.row_settings(row, [])))
+        loaded[row.name] = load_params(params)
+    return loaded
+
+
 def test_every_generation_row_is_a_valid_run_of_its_family_and_the_refused_objectives_are_left_out(tmp_path):
     """Each row's settings, as DVC applies them to params.yaml, load; the objectives the families refuse
     (an autoencoder's discriminator) are not rows, and would be refused."""
@@ -180,12 +196,7 @@ def test_every_generation_row_is_a_valid_run_of_its_family_and_the_refused_objec
     rows = generation.rows(str(REPO / "params.yaml"))
     assert [r.name for r in rows] == ["bce", "minimax", "lsgan", "hinge", "fgan", "wgan", "wgan_gp", "bce-seed1",
                                       "lapgan", "vaegan", "biggan", "gran"]
-    loaded = {}
-    for row in rows:
-        params = tmp_path / f"{row.name}.yaml"
-        params.write_text((REPO / "params.yaml").read_text())
-        apply_overrides(params, list(runner.row_settings(row, [])))
-        loaded[row.name] = load_params(params)
+    loaded = _loaded(rows, tmp_path)
     assert {name: p.model.family for name, p in loaded.items()} == {
         **{r.name: "dcgan" for r in rows[:8]}, "lapgan": "lapgan", "vaegan": "vaegan", "biggan": "biggan", "gran": "gran"}
     biggan = loaded["biggan"].loss.adversarial
@@ -219,6 +230,44 @@ def test_the_generation_table_gives_the_references_and_each_family_untrained_onc
                                                        "| `lapgan` (lapgan)"]
     assert body[0].split(" | ")[1] == "3.00" and body[2].split(" | ")[1] == "90.00" and body[4].split(" | ")[1] == "12.00"
     assert body[4].endswith("| d_accuracy 0.750 | 60 |")
+
+
+def test_the_inversion_rows_invert_each_layer_with_deepsims_terms_and_with_the_image_term_alone(tmp_path):
+    from cases import REPO
+    from pyext.config import load_params
+
+    rows = inversion.rows(str(REPO / "params.yaml")) + editing.rows(str(REPO / "params.yaml"))
+    assert [r.name for r in rows] == ["deepsim-l3", "pixel-l3", "deepsim-l5", "pixel-l5", "icgan"]
+    loaded = _loaded(rows, tmp_path)
+    terms = {name: (p.model.family, p.model.inversion.layer, p.model.inversion.feature_weight,
+                    p.model.inversion.adversarial_weight, p.model.inversion.image_weight)
+             for name, p in loaded.items() if name != "icgan"}
+    shipped = load_params(REPO / "params.yaml").model.inversion
+    assert terms == {f"deepsim-l{n}": ("inversion", n, shipped.feature_weight, shipped.adversarial_weight, 1.0)
+                     for n in (3, 5)} | {f"pixel-l{n}": ("inversion", n, 0.0, 0.0, 1.0) for n in (3, 5)}
+    assert (loaded["icgan"].model.family, loaded["icgan"].data.source) == ("icgan", "stochastic")
+
+
+def test_the_inversion_table_gives_each_layers_untrained_inverter_once_and_each_rows_loss():
+    def metrics(layer, psnr, weights):
+        names = ("generator", "untrained")
+        return {"family": "inversion", "step": 10, "samples": 300, "weights": weights,
+                "network": {"file": "/x/inverted.pt", "layer": layer, "comparator_layer": 4},
+                "inversion": {"generator": {"psnr": psnr, "gradient_ratio": 0.5}, "untrained": {"psnr": 9.0,
+                                                                                              "gradient_ratio": 2.0}},
+                "fid": dict(zip(names, (20.0, 90.0))), "kid": {n: {"mean": 0.5} for n in names},
+                **{m: {n: 0.25 for n in names} for m in ("precision", "recall")}}
+    deepsim, pixel = {"feature": 1.0, "adversarial": 0.01, "image": 1.0}, {"feature": 0.0, "adversarial": 0.0, "image": 1.0}
+    results = [{"row": f"{name}-l{layer}", "metrics": metrics(layer, psnr, w), "train_seconds": 60}
+               for layer in (3, 5) for name, w, psnr in (("deepsim", deepsim, 20.0), ("pixel", pixel, 22.0))]
+    lines = inversion.document({"machine": "a machine", "results": results}).splitlines()
+    assert "inverted from the layers of inverted.pt (comparator layer 4)" in lines[0]
+    body = [line.split(" | ") for line in lines if line.startswith("| ") and not line.startswith("| run")]
+    assert [(b[0], b[1], b[2]) for b in body] == [
+        ("| untrained", "3", "-"), ("| `deepsim-l3`", "3", "1 feature + 0.01 adversarial + 1 image"),
+        ("| `pixel-l3`", "3", "1 image"), ("| untrained", "5", "-"),
+        ("| `deepsim-l5`", "5", "1 feature + 0.01 adversarial + 1 image"), ("| `pixel-l5`", "5", "1 image")]
+    assert body[0][3:6] == ["9.00", "2.000", "90.00"] and body[2][3:6] == ["22.00", "0.500", "20.00"]
 
 
 def test_a_battles_run_keeps_the_experiments_params_and_takes_todays_for_keys_added_since():

@@ -99,6 +99,10 @@ class Family:
             its own rules instead.
         finetune: why it cannot go on learning on larger patches; '' where it can.
         rules: its own rules that span keys, given the params.
+        files: the dotted keys of files its run reads besides the data (``builtin``: the shipped
+            file, part of the code): each resolved relative to the params file, refused where it
+            does not exist, and its contents part of a checkpoint's identity (DVC does not track a
+            user's file: a replaced one starts afresh).
     """
 
     model: str
@@ -109,6 +113,7 @@ class Family:
     objective: bool = True
     finetune: str = ""
     rules: Callable[[Any], Iterator[Rule]] = _no_rules
+    files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,15 @@ def _dcgan_sizes(family: str) -> PatchRule:
         return (patch in DCGAN_SIZES,
                 f"{' or '.join(map(str, DCGAN_SIZES))} with model.family: {family} (its networks' sizes, as DCGAN's)")
     return rule
+
+
+def _image_gan(name: str, reads: tuple[str, ...], rules: Callable[[Any], Iterator[Rule]],
+               evaluation: str = "pyext.evaluation.generation", files: tuple[str, ...] = ()) -> Family:
+    """The facts of a family of image networks at DCGAN's sizes, trained by its own losses (not the
+    objective's discriminator), its modules ``pyext.models.<name>`` and ``pyext.training.steps.<name>``."""
+    return Family(model=f"pyext.models.{name}", step=f"pyext.training.steps.{name}", evaluation=evaluation,
+                  reads=("clip", *reads, *_IMAGE_RUN), patch=_dcgan_sizes(name), objective=False,
+                  finetune="its networks' sizes are fixed by clip.patch", rules=rules, files=files)
 
 
 def _vaegan_rules(p) -> Iterator[Rule]:
@@ -304,14 +318,11 @@ FAMILIES: dict[str, Family] = {
         patch=_gaia_patch, objective=False, finetune="its autoencoders' sizes are fixed", rules=_gaia_rules),
     # DCGAN (Radford et al. 2016): a generator of images from noise, trained on the patches' frames
     # with the objective's losses alone (its discriminator is its own, not Table 1's).
-    "dcgan": Family(
-        model="pyext.models.dcgan", step="pyext.training.steps.dcgan", evaluation="pyext.evaluation.generation",
-        reads=("clip", "model.dcgan", "model.condition", "model.embedding", "loss.adversarial", "loss.class_weight",
-               "loss.class_d", *_IMAGE_RUN),
-        patch=_dcgan_sizes("dcgan"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
-        rules=_image_gan_rules("dcgan", "DCGAN", "its discriminator is a classifier",
-                               "DCGAN's discriminator normalises as its guidelines say: model.dcgan.batch_norm",
-                               conditioned=True)),
+    "dcgan": _image_gan("dcgan", ("model.dcgan", "model.condition", "model.embedding", "loss.adversarial",
+                                  "loss.class_weight", "loss.class_d"),
+                        _image_gan_rules("dcgan", "DCGAN", "its discriminator is a classifier",
+                                         "DCGAN's discriminator normalises as its guidelines say: model.dcgan.batch_norm",
+                                         conditioned=True)),
     # LAPGAN (Denton et al. 2015): a Laplacian pyramid of conditional GANs, one per level, trained
     # independently on the real pyramid's levels with the objective's losses.
     "lapgan": Family(
@@ -322,42 +333,25 @@ FAMILIES: dict[str, Family] = {
                                "LAPGAN's discriminators have no normalisation layers")),
     # VAE-GAN (Larsen et al. 2016): a VAE whose decoder is the generator (DCGAN's), its
     # reconstructions measured in a hidden layer of the discriminator, with the objective's GAN term.
-    "vaegan": Family(
-        model="pyext.models.vaegan", step="pyext.training.steps.vaegan", evaluation="pyext.evaluation.generation",
-        reads=("clip", "model.vaegan", "loss.adversarial", *_IMAGE_RUN),
-        patch=_dcgan_sizes("vaegan"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
-        rules=_vaegan_rules),
+    "vaegan": _image_gan("vaegan", ("model.vaegan", "loss.adversarial"), _vaegan_rules),
     # BigGAN's techniques (Brock et al. 2019) at CPU scale: residual networks spectrally normalised
     # throughout, class-conditional batch norm with hierarchical latents, a projection discriminator
     # (model.condition: projection), orthogonal regularisation, an EMA of G's weights.
-    "biggan": Family(
-        model="pyext.models.biggan", step="pyext.training.steps.biggan", evaluation="pyext.evaluation.generation",
-        reads=("clip", "model.biggan", "model.condition", "model.embedding", "loss.adversarial", *_IMAGE_RUN),
-        patch=_dcgan_sizes("biggan"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
-        rules=_biggan_rules),
+    "biggan": _image_gan("biggan", ("model.biggan", "model.condition", "model.embedding", "loss.adversarial"),
+                         _biggan_rules),
     # GRAN (Im et al. 2016): a recurrent generator drawing on a canvas over model.gran.steps steps,
     # against DCGAN's discriminator.
-    "gran": Family(
-        model="pyext.models.gran", step="pyext.training.steps.gran", evaluation="pyext.evaluation.generation",
-        reads=("clip", "model.gran", "loss.adversarial", *_IMAGE_RUN),
-        patch=_dcgan_sizes("gran"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
-        rules=_image_gan_rules("gran", "GRAN", "its discriminator is a classifier",
-                               "GRAN's discriminator normalises as DCGAN's: model.gran.batch_norm")),
+    "gran": _image_gan("gran", ("model.gran", "loss.adversarial"),
+                       _image_gan_rules("gran", "GRAN", "its discriminator is a classifier",
+                                        "GRAN's discriminator normalises as DCGAN's: model.gran.batch_norm")),
     # IcGAN (Perarnau et al. 2016): DCGAN's cGAN (model.condition: concat), then, the GAN frozen, an
     # encoder of z trained on generated images and one of the class trained on real ones.
-    "icgan": Family(
-        model="pyext.models.icgan", step="pyext.training.steps.icgan", evaluation="pyext.evaluation.generation",
-        reads=("clip", "model.icgan", "model.condition", "model.embedding", "loss.adversarial", *_IMAGE_RUN),
-        patch=_dcgan_sizes("icgan"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
-        rules=_icgan_rules),
+    "icgan": _image_gan("icgan", ("model.icgan", "model.condition", "model.embedding", "loss.adversarial"),
+                        _icgan_rules),
     # DeePSiM's inversion (Dosovitskiy & Brox 2016): a decoder of a fixed network's features back to
     # the image, by a feature loss in a fixed comparator, the objective's adversarial term and an image loss.
-    "inversion": Family(
-        model="pyext.models.inversion", step="pyext.training.steps.inversion",
-        evaluation="pyext.evaluation.inversion",
-        reads=("clip", "model.inversion", "loss.adversarial", *_IMAGE_RUN),
-        patch=_dcgan_sizes("inversion"), objective=False, finetune="its networks' sizes are fixed by clip.patch",
-        rules=_inversion_rules),
+    "inversion": _image_gan("inversion", ("model.inversion", "loss.adversarial"), _inversion_rules,
+                            evaluation="pyext.evaluation.inversion", files=("model.inversion.network",)),
 }
 
 DISCRIMINATORS: dict[str, DiscriminatorFacts] = {

@@ -20,7 +20,7 @@ from .data import GENERATED_SOURCES, ClipParams, DataParams, DemoParams, PhotosP
 from .evaluation import EvaluateParams
 from .extraction import ExtractParams, FilterParams
 from .loss import COMPARATORS, LossParams
-from .model import ModelParams
+from .model import FAMILIES, ModelParams
 from .rules import BUILTIN, PRETRAINED_INIT, Expect, ParamsError, Rule, section, show
 from .training import FinetuneParams, TrainParams
 
@@ -150,10 +150,9 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
         if getattr(evaluate, key) not in ("", BUILTIN):
             evaluate = replace(evaluate, **{key: _resolved(source, getattr(evaluate, key))})
     params = replace(params, evaluate=evaluate)
-    inversion = params.model.inversion
-    if inversion.network != BUILTIN:
-        params = replace(params, model=replace(params.model, inversion=replace(
-            inversion, network=_resolved(source, inversion.network))))
+    for key in {key for family in FAMILIES.values() for key in family.files}:
+        if params.value(key) != BUILTIN:
+            params = _replaced(params, key, _resolved(source, params.value(key)))
     if params.train.init:  # the keyword names the shipped file, wherever the package lies
         init = str(PRETRAINED) if params.train.init == PRETRAINED_INIT else _resolved(source, params.train.init)
         params = replace(params, train=replace(params.train, init=init))
@@ -167,9 +166,9 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
         path = getattr(params.evaluate, key)
         if path not in ("", BUILTIN) and not Path(path).is_file():
             raise ParamsError(source, f"evaluate.{key}", f"no such file: {path}")
-    if params.model.family == "inversion" and params.model.inversion.network != BUILTIN \
-            and not Path(params.model.inversion.network).is_file():
-        raise ParamsError(source, "model.inversion.network", f"no such file: {params.model.inversion.network}")
+    for key in FAMILIES[params.model.family].files:
+        if params.value(key) != BUILTIN and not Path(params.value(key)).is_file():
+            raise ParamsError(source, key, f"no such file: {params.value(key)}")
     if params.train.init and not Path(params.train.init).is_file():
         raise ParamsError(source, "train.init", f"no such file: {params.train.init}")
     if params.data.source not in GENERATED_SOURCES and not root.is_dir():
@@ -196,6 +195,12 @@ def finetune_params(params: Params) -> Params:
     tune, train = params.finetune, params.train
     return replace(params, clip=replace(params.clip, patch=tune.patch),
                    train=replace(train, steps=tune.steps, lr_g=train.lr_g_final, lr_d=train.lr_d_final))
+
+
+def _replaced(value: Any, dotted: str, new: Any) -> Any:
+    """``value`` (params or a section of them) with the key ``dotted`` set to ``new``."""
+    name, _, rest = dotted.partition(".")
+    return replace(value, **{name: _replaced(getattr(value, name), rest, new) if rest else new})
 
 
 def _resolved(source: str, path: str) -> str:

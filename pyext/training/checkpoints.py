@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import COMPARATORS, FAMILIES, OPERATIONAL, Params
+from ..config import BUILTIN, COMPARATORS, FAMILIES, OPERATIONAL, Params
 from ..files import RunFiles, atomic_output, cannot_write, code_digest, file_digest, paths_digest
 
 CHECKPOINT_FORMAT = 3  # 2: validation PSNRs and the best generator; 3: the objective's state
@@ -30,8 +30,9 @@ def params_hash(params: Params) -> str:
     """Hash of everything a run's weights depend on: the model family and the params it reads
     (:attr:`pyext.config.Family.reads`: editing a key that only another family reads keeps the run),
     less ``train``'s operational keys (:data:`pyext.config.OPERATIONAL`), and the contents of the
-    feature loss's file where its comparator reads one (DVC does not track that file: a replaced
-    one starts afresh)."""
+    feature loss's file where its comparator reads one and of the family's own files
+    (:attr:`pyext.config.Family.files`, a user's; DVC does not track those files: a replaced one
+    starts afresh)."""
     record = {"model.family": params.model.family}
     for dotted in FAMILIES[params.model.family].reads:
         record |= _leaves(dotted, params.value(dotted))
@@ -39,6 +40,9 @@ def params_hash(params: Params) -> str:
         record.pop(f"train.{key}", None)
     if params.loss.feature > 0 and COMPARATORS[params.loss.comparator.kind].file:
         record["comparator"] = file_digest(params.loss.comparator.file)
+    for key in FAMILIES[params.model.family].files:
+        if params.value(key) != BUILTIN:
+            record[f"file {key}"] = file_digest(params.value(key))
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
 
 
