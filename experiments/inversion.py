@@ -26,6 +26,8 @@ import numpy as np
 from experiments import generation, runner
 from experiments.runner import Row, Study
 from experiments.zoo import cell
+from pyext.config import BUILTIN
+from pyext.models.inversion import network_file
 from pyext.presets import overrides, read_preset
 
 # What `beyondmse inversion` says of itself in `beyondmse --help`.
@@ -79,13 +81,17 @@ def table(results: list[dict]) -> str:
     return head + body
 
 
+def _network(file: str) -> str:
+    return f"the builtin network ({network_file(BUILTIN).name})" if file == BUILTIN else Path(file).name
+
+
 def document(record: dict) -> str:
     """The table under a caption: the machine, the budget, the images and the networks."""
     results = record["results"]
     first = results[0]["metrics"]
     steps = sorted({r["metrics"]["step"] for r in results})
     return (f"Inversion on {record['machine']}: {' or '.join(map(str, steps))} updates a row, {first['samples']} "
-            f"frames of moving test patches inverted from the layers of {Path(first['network']['file']).name} "
+            f"frames of moving test patches inverted from the layers of {_network(first['network']['file'])} "
             f"(comparator layer {first['network']['comparator_layer']}), FID through the feature extractor "
             f"{first.get('feature_extractor', {}).get('extractor_file', '(none)')}.\n\n" + table(results))
 

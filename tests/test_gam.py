@@ -6,6 +6,7 @@ estimate and narrowing with more data), which objectives give a classifier, the 
 of runs, and ``beyondmse gam`` end to end on two tiny trained DCGANs."""
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 
@@ -18,6 +19,7 @@ from cases import TEST_PARAMS, TINY_GENERATORS, moving_squares, set_params, writ
 from pyext import cli
 from pyext.config import load_params
 from pyext.evaluation.gam import Classifier, battle, decision_threshold, ratio, verdict
+from pyext.evaluation.samples import BATCH
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -209,12 +211,15 @@ def test_beyondmse_gam_on_two_trained_dcgans(runs, tmp_path, capsys):
     real, _ = real_images(runs["test"], load_params(params))
     n = len(real)
     assert result["test"]["images"] == n == result["samples"] and n >= 2
-    # D of A rebuilt by hand from its checkpoint (eval mode): its errors on the real test images.
+    # D of A rebuilt by hand from its checkpoint, in training mode (batch statistics, each batch of
+    # BATCH test images normalised whole): its errors on the real test images.
     p = load_params(runs["a"] / "params.yaml")
     D = DCGANDiscriminator.from_params(p)
     D.load_state_dict(torch.load(runs["a"] / "models" / "checkpoint.pt", weights_only=True)["discriminator"])
     with torch.no_grad():
-        wrong = (D.eval()([to_model(real)])[0][:, 0] <= 0).float().mean().item()
+        x = to_model(real)
+        wrong = torch.cat([D.train()([x[i:i + BATCH]])[0][:, 0] <= 0
+                           for i in range(0, n, BATCH)]).float().mean().item()
     assert result["errors"]["test_A"] == pytest.approx(wrong, abs=1e-6)
     for name in ("r_test", "r_samples"):
         r, (top, bottom) = result[name], result[name]["errors"]
@@ -231,6 +236,30 @@ def test_beyondmse_gam_on_two_trained_dcgans(runs, tmp_path, capsys):
     assert itself["errors"]["A_on_B_samples"] == itself["errors"]["B_on_A_samples"]
     assert itself["verdict"] == "tie" or itself["verdict_line"].startswith("no verdict: r_")
     capsys.readouterr()
+
+
+def test_a_judging_d_normalises_by_each_batch_and_leaves_its_running_statistics():
+    from pyext.evaluation.gam import judging
+    from pyext.models.blocks import set_batch_groups
+    from pyext.models.dcgan import DCGANDiscriminator
+
+    torch.manual_seed(0)
+    d = DCGANDiscriminator.from_params(load_params(TEST_PARAMS))
+    set_batch_groups(d, 4)  # as training left it: real and generated halves normalised apart
+    for module in d.modules():  # running statistics of neither kind, far from any batch's
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.fill_(5.0)
+            module.running_var.fill_(0.01)
+    kept = {k: v.clone() for k, v in d.state_dict().items()}
+    x = torch.rand(6, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        by_hand = copy.deepcopy(d)
+        set_batch_groups(by_hand, None)
+        expected = by_hand.train()([x])[0]  # plain training batch norm over the whole batch
+        eval_mode = copy.deepcopy(d).eval()([x])[0]
+        judged = judging(d)([x])[0]
+    assert torch.allclose(judged, expected, atol=1e-6) and not torch.allclose(judged, eval_mode, atol=1e-2)
+    assert all(torch.equal(v, d.state_dict()[k]) for k, v in kept.items())  # running statistics untouched
 
 
 def test_runs_the_gam_cannot_battle_are_refused_in_one_line(runs, tmp_path, capsys):
