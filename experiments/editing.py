@@ -37,12 +37,15 @@ def rows(params_path: str = "params.yaml") -> list[Row]:
     return [Row("icgan", tuple(overrides(read_preset(PRESET, params_path))))]
 
 
+def measured(result: dict) -> str:
+    """A row's reconstructions and edits, one sentence."""
+    return f"`{result['row']}`: {inversion_line(result['metrics']['inversion']).removeprefix('evaluate: ')}."
+
+
 def document(record: dict) -> str:
-    """The generation table, then each row's reconstruction and edits, under a caption."""
-    lines = "".join(f"- `{r['row']}`: {inversion_line(r['metrics']['inversion']).removeprefix('evaluate: ')}.\n"
-                    for r in record["results"])
+    """The generation table, then each row's reconstruction and edits (:func:`measured`), under a caption."""
     return (f"IcGAN on {record['machine']}: {generation.caption(record)}\n\n" + generation.table(record["results"])
-            + "\n" + lines)
+            + "".join(f"\n{measured(r)}\n" for r in record["results"]))
 
 
 def picture(record: dict) -> np.ndarray:

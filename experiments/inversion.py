@@ -85,15 +85,37 @@ def _network(file: str) -> str:
     return f"the builtin network ({network_file(BUILTIN).name})" if file == BUILTIN else Path(file).name
 
 
-def document(record: dict) -> str:
-    """The table under a caption: the machine, the budget, the images and the networks."""
+def caption(record: dict) -> str:
+    """What the table measured: the budget, the images, the networks."""
     results = record["results"]
     first = results[0]["metrics"]
     steps = sorted({r["metrics"]["step"] for r in results})
-    return (f"Inversion on {record['machine']}: {' or '.join(map(str, steps))} updates a row, {first['samples']} "
-            f"frames of moving test patches inverted from the layers of {_network(first['network']['file'])} "
-            f"(comparator layer {first['network']['comparator_layer']}), FID through the feature extractor "
-            f"{first.get('feature_extractor', {}).get('extractor_file', '(none)')}.\n\n" + table(results))
+    return (f"{' or '.join(map(str, steps))} updates a row, {first['samples']} frames of moving test patches inverted "
+            f"from the layers of {_network(first['network']['file'])} (comparator layer "
+            f"{first['network']['comparator_layer']}), FID through the feature extractor "
+            f"{first.get('feature_extractor', {}).get('extractor_file', '(none)')}.")
+
+
+def comparison(results: list[dict]) -> list[str]:
+    """Per layer with both rows, a sentence setting DeePSiM's figures beside pixel-loss-only's."""
+    lines = []
+    for layer in dict.fromkeys(r["metrics"]["network"]["layer"] for r in results):
+        rows = {r["row"].split("-")[0]: r["metrics"] for r in results if r["metrics"]["network"]["layer"] == layer}
+        if {"deepsim", "pixel"} <= rows.keys():
+            d, p = rows["deepsim"], rows["pixel"]
+            lines.append(f"Layer {layer}: DeePSiM against the image loss alone, PSNR "
+                         f"{cell(d['inversion']['generator']['psnr'])} against {cell(p['inversion']['generator']['psnr'])}"
+                         f" dB, gradient-energy ratio {cell(d['inversion']['generator']['gradient_ratio'], 3)} against "
+                         f"{cell(p['inversion']['generator']['gradient_ratio'], 3)}, FID "
+                         f"{cell(generation.value(d, 'fid', 'generator'))} against "
+                         f"{cell(generation.value(p, 'fid', 'generator'))}.")
+    return lines
+
+
+def document(record: dict) -> str:
+    """The table under a caption (the machine, then :func:`caption`), then :func:`comparison`."""
+    return (f"Inversion on {record['machine']}: {caption(record)}\n\n" + table(record["results"])
+            + "".join(f"\n{line}\n" for line in comparison(record["results"])))
 
 
 def _strips(ref: str) -> tuple[np.ndarray, np.ndarray]:

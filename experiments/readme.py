@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from experiments import claim, footage_study, generation, motion_study, table2, zoo
+from experiments import claim, editing, footage_study, generation, inversion, motion_study, table2, zoo
 from experiments.runner import DATA_FILES, lock_data
 
 # What `beyondmse readme` says of itself in `beyondmse --help`.
@@ -291,6 +291,21 @@ def generation_block(record: dict, root: Path) -> str:
     return "\n\n".join(parts)
 
 
+def inversion_block(record: dict, root: Path) -> str:
+    """The inversion study's record: how it was made, its table, DeePSiM beside pixel-loss-only per layer."""
+    return "\n\n".join([_para(made_line(record, "python -m experiments.inversion", root) + " "
+                                + inversion.caption(record)), inversion.table(record["results"]).rstrip("\n"),
+                         *map(_para, inversion.comparison(record["results"]))])
+
+
+def editing_block(record: dict, root: Path) -> str:
+    """The editing study's record: how it was made, the generation table, each row's reconstructions
+    and edits."""
+    return "\n\n".join([_para(made_line(record, "python -m experiments.editing", root) + " "
+                                + generation.caption(record)), generation.table(record["results"]).rstrip("\n"),
+                         *(_para(editing.measured(r)) for r in record["results"])])
+
+
 def truncation_block(record: dict, root: Path) -> str:
     """The truncation curves of a generation record's rows (each row's evaluation measured its
     generator again at every ``evaluate.truncation`` threshold): per row and threshold FID,
@@ -342,6 +357,8 @@ VIEWS: dict[str, Callable[[Path, Path], str]] = {
     "generation": _record(generation_block),
     "gam": _record(gam_block),
     "truncation": _record(truncation_block),
+    "inversion": _record(inversion_block),
+    "editing": _record(editing_block),
     "footage": _record(footage_block),
     "pretrained": _record(pretrained_block),
     "motion": _record(motion_block),

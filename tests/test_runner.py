@@ -268,6 +268,8 @@ def test_the_inversion_table_gives_each_layers_untrained_inverter_once_and_each_
         ("| `pixel-l3`", "3", "1 image"), ("| untrained", "5", "-"),
         ("| `deepsim-l5`", "5", "1 feature + 0.01 adversarial + 1 image"), ("| `pixel-l5`", "5", "1 image")]
     assert body[0][3:6] == ["9.00", "2.000", "90.00"] and body[2][3:6] == ["22.00", "0.500", "20.00"]
+    assert lines[-1] == ("Layer 5: DeePSiM against the image loss alone, PSNR 20.00 against 22.00 dB, gradient-energy "
+                         "ratio 0.500 against 0.500, FID 20.00 against 20.00.")
 
 
 def test_a_battles_run_keeps_the_experiments_params_and_takes_todays_for_keys_added_since():
