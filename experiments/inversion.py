@@ -60,7 +60,8 @@ def _loss(metrics: dict) -> str:
 
 
 def table(results: list[dict]) -> str:
-    """The markdown table: per layer its untrained inverter once, then its rows."""
+    """The markdown table: the real frames distorted (the references, from the first row's evaluation),
+    then per layer its untrained inverter once and its rows."""
     head = ("| run | layer | loss | PSNR dB | gradient-energy ratio | FID | KID | precision | recall | train s |\n"
             + "|---" * 10 + "|\n")
 
@@ -71,7 +72,12 @@ def table(results: list[dict]) -> str:
                    *(cell(generation.value(m, pair, name), 3) for pair in ("precision", "recall"))]
         return f"| {label} | {m['network']['layer']} | {loss} | {' | '.join(figures)} | {cell(seconds, 0)} |\n"
 
+    first = results[0]["metrics"]  # every row is measured against the same real frames
     body, layers = "", set()
+    for name in first.get("references", {}):
+        figures = [cell(generation.value(first, "fid", name)), cell(generation.value(first, "kid", name), 4),
+                   *(cell(generation.value(first, pair, name), 3) for pair in ("precision", "recall"))]
+        body += f"| real, {name} | - | - | - | - | {' | '.join(figures)} | - |\n"
     for r in results:
         m = r["metrics"]
         if m["network"]["layer"] not in layers:

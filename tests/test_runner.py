@@ -255,8 +255,9 @@ def test_the_inversion_table_gives_each_layers_untrained_inverter_once_and_each_
                 "network": {"file": "/x/inverted.pt", "layer": layer, "comparator_layer": 4},
                 "inversion": {"generator": {"psnr": psnr, "gradient_ratio": 0.5}, "untrained": {"psnr": 9.0,
                                                                                               "gradient_ratio": 2.0}},
-                "fid": dict(zip(names, (20.0, 90.0))), "kid": {n: {"mean": 0.5} for n in names},
-                **{m: {n: 0.25 for n in names} for m in ("precision", "recall")}}
+                "references": {"blurred": {}}, "fid": dict(zip(names, (20.0, 90.0))) | {"blurred": 3.0},
+                "kid": {n: {"mean": 0.5} for n in (*names, "blurred")},
+                **{m: {n: 0.25 for n in (*names, "blurred")} for m in ("precision", "recall")}}
     deepsim, pixel = {"feature": 1.0, "adversarial": 0.01, "image": 1.0}, {"feature": 0.0, "adversarial": 0.0, "image": 1.0}
     results = [{"row": f"{name}-l{layer}", "metrics": metrics(layer, psnr, w), "train_seconds": 60}
                for layer in (3, 5) for name, w, psnr in (("deepsim", deepsim, 20.0), ("pixel", pixel, 22.0))]
@@ -264,10 +265,11 @@ def test_the_inversion_table_gives_each_layers_untrained_inverter_once_and_each_
     assert "inverted from the layers of inverted.pt (comparator layer 4)" in lines[0]
     body = [line.split(" | ") for line in lines if line.startswith("| ") and not line.startswith("| run")]
     assert [(b[0], b[1], b[2]) for b in body] == [
-        ("| untrained", "3", "-"), ("| `deepsim-l3`", "3", "1 feature + 0.01 adversarial + 1 image"),
+        ("| real, blurred", "-", "-"), ("| untrained", "3", "-"), ("| `deepsim-l3`", "3", "1 feature + 0.01 adversarial + 1 image"),
         ("| `pixel-l3`", "3", "1 image"), ("| untrained", "5", "-"),
         ("| `deepsim-l5`", "5", "1 feature + 0.01 adversarial + 1 image"), ("| `pixel-l5`", "5", "1 image")]
-    assert body[0][3:6] == ["9.00", "2.000", "90.00"] and body[2][3:6] == ["22.00", "0.500", "20.00"]
+    assert body[0][3:6] == ["-", "-", "3.00"]
+    assert body[1][3:6] == ["9.00", "2.000", "90.00"] and body[3][3:6] == ["22.00", "0.500", "20.00"]
     assert lines[-1] == ("Layer 5: DeePSiM against the image loss alone, PSNR 20.00 against 22.00 dB, gradient-energy "
                          "ratio 0.500 against 0.500, FID 20.00 against 20.00.")
 
