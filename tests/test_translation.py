@@ -1,0 +1,306 @@
+"""Unpaired translation's building blocks (pyext.models.translation, pyext.losses.translation,
+pyext.training.pool): the cycle, identity and DiscoGAN/DualGAN terms against hand-computed values;
+the image pool's behaviour (its input until full, a stored image with probability 0.5 after, each
+stored image returned once at most, its state resumed bit for bit); D's halved loss; DualGAN's
+clipping; the learning-rate schedule; the PatchGAN's receptive field against the extent of one
+logit's input gradient; every network's shapes and ranges at 32 and 64, and the cycle's gradient
+reaching every parameter of both generators."""
+from __future__ import annotations
+
+import io
+import math
+
+import pytest
+import torch
+
+from pyext.losses.adversarial import DiscriminatorLoss
+from pyext.losses.translation import (clip_weights, cycle_loss, discogan_code_weights, discogan_reconstruction_loss,
+                                      dualgan_reconstruction_loss, feature_matching_loss, halved_discriminator_loss,
+                                      identity_loss, linear_decay_factor)
+from pyext.models.translation import (DiscoGANDiscriminator, DiscoGANGenerator, DualGANDiscriminator,
+                                      PatchDiscriminator, ResidualGenerator, UNetGenerator, fitting_layers,
+                                      receptive_field)
+from pyext.training.pool import ImagePool
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+W = 1 / 16  # 4 first maps: the layouts are the papers', the sizes tiny
+
+
+# ----------------------------------------------------------------------------------------- the losses
+
+
+def test_cycle_and_identity_losses_by_hand():
+    a = torch.tensor([[[[0.0, 1.0], [-1.0, 0.5]]]])  # (1, 1, 2, 2)
+    a_cycled = torch.tensor([[[[0.5, 1.0], [0.0, 0.5]]]])  # |diff| 0.5, 0, 1, 0: mean 0.375
+    b = torch.tensor([[[[1.0, 1.0], [1.0, 1.0]]]])
+    b_cycled = torch.tensor([[[[0.0, 1.0], [1.0, -1.0]]]])  # 1, 0, 0, 2: mean 0.75
+    assert float(cycle_loss(a, a_cycled, b, b_cycled)) == pytest.approx(10 * (0.375 + 0.75))
+    assert float(cycle_loss(a, a_cycled, b, b_cycled, 2.0, 4.0)) == pytest.approx(2 * 0.375 + 4 * 0.75)
+    # Identity: 0.5 lambda (||G(b) - b||_1 + ||F(a) - a||_1), the same means with F(a) = a_cycled, G(b) = b_cycled.
+    assert float(identity_loss(a, a_cycled, b, b_cycled)) == pytest.approx(0.5 * 10 * (0.375 + 0.75))
+    assert float(identity_loss(a, a_cycled, b, b_cycled, weight=4.0, share=0.25)) == pytest.approx(1.0 * 1.125)
+    # DiscoGAN squares: (0.25 + 0 + 1 + 0) / 4 and (1 + 0 + 0 + 4) / 4, weight 1 each.
+    assert float(discogan_reconstruction_loss(a, a_cycled, b, b_cycled)) == pytest.approx(0.3125 + 1.25)
+    assert float(dualgan_reconstruction_loss(a, a_cycled, b, b_cycled, 100.0, 1000.0)) == pytest.approx(37.5 + 750)
+    # The gradient reaches the reconstructions, not the real frames: d/dx 10 mean |x - a| = 10 sign / 4.
+    a_cycled.requires_grad_(True)
+    a.requires_grad_(True)
+    cycle_loss(a, a_cycled, b, b_cycled).backward()
+    assert a.grad is None and a_cycled.grad.flatten().tolist() == [2.5, 0.0, 2.5, 0.0]  # sign(0) = 0
+    with pytest.raises(ValueError, match="a and its reconstruction must have one shape"):
+        cycle_loss(a, a_cycled[..., :1], b, b_cycled)
+
+
+def test_feature_matching_and_the_discogan_codes_weights_by_hand():
+    real = [torch.tensor([[1.0, 3.0], [3.0, 5.0]]), torch.tensor([[2.0], [2.0]])]  # batch means (2, 4), (2)
+    fake = [torch.tensor([[0.0, 4.0], [2.0, 4.0]], requires_grad=True), torch.tensor([[0.0], [1.0]])]  # (1, 4), (0.5)
+    loss = feature_matching_loss(real, fake)
+    assert float(loss.detach()) == pytest.approx((1 + 0) / 2 + 1.5 ** 2)
+    loss.backward()  # d/dx_ij ((mean_i x_ij - m_j)^2 / 2) = (mean_j - m_j) / 2 per row: -0.5, 0
+    assert fake[0].grad.tolist() == [[-0.5, 0.0], [-0.5, 0.0]]
+    assert discogan_code_weights(9_999) == (0.099, 0.891, 0.01)
+    assert discogan_code_weights(10_000) == (0.05, 0.45, 0.5)
+    assert discogan_code_weights(3, curriculum=2, start=0.1, after=0.2) == (0.08, 0.72, 0.2)
+
+
+def test_the_discriminators_loss_is_halved_and_its_answers_kept():
+    r, f = torch.tensor([[0.8], [0.2]]), torch.tensor([[0.1], [0.7]])
+    # The authors' LSGAN D: 0.5 (mean (r - 1)^2 + mean f^2) = 0.5 ((0.04 + 0.64) / 2 + (0.01 + 0.49) / 2).
+    summed = (r - 1).square().mean() + f.square().mean()
+    assert float(halved_discriminator_loss(summed)) == pytest.approx(0.5 * (0.34 + 0.25))
+    loss = DiscriminatorLoss([summed, 2 * summed], [r, r], [f, f], threshold=0.5)
+    halved = halved_discriminator_loss(loss)
+    assert type(halved) is DiscriminatorLoss and float(halved.total) == pytest.approx(1.5 * 0.59)
+    assert float(loss.total) == pytest.approx(3 * 0.59)  # the original untouched
+    assert halved.real_logits is loss.real_logits and float(halved.accuracy()) == float(loss.accuracy()) == 0.5
+
+
+def test_clipping_bounds_every_parameter_and_leaves_those_inside_and_the_buffers():
+    torch.manual_seed(0)
+    critic = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Conv2d(4, 1, 3))
+    with torch.no_grad():
+        for p in critic.parameters():
+            p.copy_(torch.randn_like(p) * 0.05)
+        critic[1].running_var.fill_(3.0)
+    before = [p.clone() for p in critic.parameters()]
+    c = 0.03
+    clip_weights(critic, c)
+    inside = outside = 0
+    for old, new in zip(before, critic.parameters()):
+        new = new.detach()
+        assert float(new.abs().max()) <= c
+        kept = old.abs() <= c
+        assert torch.equal(new[kept], old[kept])
+        assert torch.equal(new[~kept], c * old[~kept].sign())
+        inside, outside = inside + int(kept.sum()), outside + int((~kept).sum())
+    assert inside > 10 and outside > 10  # both cases happened
+    assert torch.equal(critic[1].running_var, torch.full((4,), 3.0))  # statistics are no parameters
+    loose = torch.tensor([0.5, -0.5, 0.001])
+    clip_weights([loose], 0.01)
+    assert loose.tolist() == pytest.approx([0.01, -0.01, 0.001])
+
+
+def test_the_learning_rate_factor_at_hand_computed_steps_and_through_lambdalr():
+    assert [linear_decay_factor(s, 101) for s in (0, 25, 50, 75, 100, 150)] == [1.0, 1.0, 1.0, 0.5, 0.0, 0.0]
+    assert linear_decay_factor(50, 100) == pytest.approx(98 / 99)  # just past the half of steps 0..99
+    assert linear_decay_factor(0, 1) == 1.0 and linear_decay_factor(1, 2) == 0.0
+    with pytest.raises(ValueError, match="step must be an int >= 0"):
+        linear_decay_factor(-1, 10)
+    p = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([p], lr=0.2)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: linear_decay_factor(s, 9))
+    rates = []
+    for _ in range(9):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates == pytest.approx([0.2] * 5 + [0.15, 0.1, 0.05, 0.0])
+
+
+# ------------------------------------------------------------------------------------------- the pool
+
+
+def _images(ids, side: int = 2) -> torch.Tensor:
+    """One image ``(3, side, side)`` per id, every value the id: what comes out tells what went in."""
+    return torch.tensor(ids, dtype=torch.float32)[:, None, None, None].expand(-1, 3, side, side).clone()
+
+
+def _ids(images: torch.Tensor) -> list[int]:
+    return [int(v) for v in images[:, 0, 0, 0]]
+
+
+def test_the_pool_returns_its_input_until_full_and_size_0_is_no_pool():
+    pool = ImagePool(5, seed=1)
+    batches = [_images([0, 1]), _images([2, 3])]
+    for x in batches:
+        assert torch.equal(pool.query(x), x)
+    for x in batches:
+        x.add_(100)  # the caller's tensors changed in place: the pool stored copies
+    assert _ids(torch.stack(pool.images)) == [0, 1, 2, 3]
+    out = pool.query(_images([4, 5]))  # 4 fills the pool and comes back; 5 may be swapped for a stored one
+    assert _ids(out)[0] == 4 and _ids(out)[1] in range(6) and len(pool) == 5
+    x = _images([7, 8])
+    assert ImagePool(0).query(x) is x
+
+
+def test_a_full_pool_returns_stored_images_half_the_time_each_once_and_only_stored_ones():
+    size, queries = 10, 4000
+    pool = ImagePool(size, seed=3)
+    pool.query(_images(list(range(size))))
+    stored, returned_stored = set(range(size)), []
+    for i in range(size, size + queries, 4):
+        batch = list(range(i, i + 4))
+        for new, got in zip(batch, _ids(pool.query(_images(batch)))):
+            if got != new:  # a stored image came back: it was stored earlier, and the new one takes its place
+                assert got in stored
+                stored.remove(got)
+                stored.add(new)
+                returned_stored.append(got)
+    assert len(set(returned_stored)) == len(returned_stored)  # so each comes back once at most
+    assert set(_ids(torch.stack(pool.images))) == stored and len(pool) == size
+    # Binomial(4000, 0.5): standard deviation 31.6; 5 of them either side.
+    assert abs(len(returned_stored) - queries / 2) < 5 * math.sqrt(queries * 0.25)
+
+
+def test_a_resumed_pool_continues_bit_for_bit():
+    torch.manual_seed(0)
+    batches = [torch.randn(3, 3, 4, 4) for _ in range(30)]
+    pool = ImagePool(7, seed=11)
+    for x in batches[:12]:
+        pool.query(x)
+    buffer = io.BytesIO()
+    torch.save(pool.state_dict(), buffer)  # as a checkpoint holds it
+    buffer.seek(0)
+    resumed = ImagePool(7, seed=99)  # another seed: the state must bring the random state back
+    resumed.load_state_dict(torch.load(buffer))
+    state = pool.state_dict()
+    saved = {k: v.clone() for k, v in state.items()}
+    outs = [(pool.query(x), resumed.query(x)) for x in batches[12:]]
+    assert all(torch.equal(a, b) for a, b in outs)
+    assert sum(not torch.equal(a, x) for (a, _), x in zip(outs, batches[12:])) > 5  # the pool did swap
+    assert all(torch.equal(state[k], saved[k]) for k in saved)  # the state is a copy: querying on left it
+    with pytest.raises(ValueError, match="a pool of 2 images cannot hold the 7"):
+        ImagePool(2).load_state_dict(pool.state_dict())
+    empty = ImagePool(3)
+    empty.load_state_dict(ImagePool(3).state_dict())
+    assert len(empty) == 0
+
+
+# -------------------------------------------------------------------------------------- the networks
+
+
+@pytest.mark.parametrize("kernel, size, layers", [(4, 32, 1), (4, 64, 2), (5, 32, 1), (5, 64, 2)])
+def test_the_receptive_field_is_the_extent_of_one_logits_input_gradient(kernel, size, layers):
+    # The layers that fit are the most whose field is within the patch.
+    assert fitting_layers(size, kernel=kernel) == layers
+    assert receptive_field(layers, kernel) <= size < receptive_field(layers + 1, kernel)
+    # No norm (an image's statistics would make every logit see every pixel) and positive weights
+    # (no two paths cancel): the input gradient of one central logit is nonzero exactly on its field.
+    torch.manual_seed(0)
+    D = PatchDiscriminator(size, layers=layers, width=W, kernel=kernel, norm="none")
+    with torch.no_grad():
+        for p in D.parameters():
+            p.abs_()
+    x = torch.randn(1, 3, size, size, requires_grad=True)
+    out = D(x)
+    out[0, 0, out.shape[-2] // 2, out.shape[-1] // 2].backward()
+    seen = x.grad.abs().sum(1)[0] > 0
+    rows, cols = seen.any(1).nonzero().flatten(), seen.any(0).nonzero().flatten()
+    extent = int(rows[-1] - rows[0]) + 1
+    assert extent == int(cols[-1] - cols[0]) + 1 == receptive_field(layers, kernel) == D.receptive_field
+    assert int(seen.sum()) == extent ** 2  # a full square, inside the patch (not cut by its border)
+    assert 0 < int(rows[0]) and int(rows[-1]) < size - 1
+
+
+def test_the_analytic_field_matches_the_papers_70_and_the_layer_choices():
+    assert [receptive_field(n) for n in range(4)] == [7, 16, 34, 70]  # 1 + 3 (3 * 2^n - 1)
+    assert receptive_field(3, kernel=5) == 93  # DualGAN's code's 256x256 critic
+    assert PatchDiscriminator(32, width=W).layers == 1 and PatchDiscriminator(64, width=W).layers == 2
+    # The paper's layout at 64x64: C64 (no norm), C128, then C256 at stride 1 and the logit layer.
+    D = PatchDiscriminator(64)
+    convs = [m for m in D.net if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.stride[0], c.out_channels, c.bias is not None) for c in convs] == [
+        (2, 64, True), (2, 128, False), (1, 256, False), (1, 1, True)]  # no bias where a norm follows
+    assert [type(m) for m in D.net[:3]] == [torch.nn.Conv2d, torch.nn.LeakyReLU, torch.nn.Conv2d]
+    assert sum(isinstance(m, torch.nn.InstanceNorm2d) and not m.affine for m in D.net) == 2
+    assert PatchDiscriminator(64, receptive=20, width=W).receptive_field == 16
+    assert PatchDiscriminator(64, layers=0, width=W).receptive_field == 7
+    with pytest.raises(ValueError, match="receptive must be an int from 7"):
+        PatchDiscriminator(32, receptive=70)
+    with pytest.raises(ValueError, match="2 stride-2 layers see 34x34 pixels, more than a 32x32 patch"):
+        PatchDiscriminator(32, layers=2)
+    with pytest.raises(ValueError, match="give layers or receptive, not both"):
+        PatchDiscriminator(32, layers=1, receptive=16)
+
+
+def _networks(size: int) -> dict[str, torch.nn.Module]:
+    return {"cyclegan_g": ResidualGenerator(size, blocks=2, width=W), "discogan_g": DiscoGANGenerator(size, W),
+            "dualgan_g": UNetGenerator(size, W), "cyclegan_d": PatchDiscriminator(size, width=W),
+            "discogan_d": DiscoGANDiscriminator(size, W), "dualgan_d": DualGANDiscriminator(size, width=W)}
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_every_networks_shapes_and_the_generators_range(size):
+    torch.manual_seed(0)
+    nets = _networks(size)
+    x = (torch.rand(2, 3, size, size) * 2 - 1) * 50  # far outside [-1, 1]: tanh still bounds the output
+    for name in ("cyclegan_g", "discogan_g", "dualgan_g"):
+        y = nets[name](x)
+        assert y.shape == x.shape and float(y.detach().abs().max()) <= 1, name
+    # 4x4 kernels, padding 1: the stride-2 layers halve the side, the two of stride 1 take 1 each;
+    # 5x5 kernels, padding 2: only the stride-2 layers change it.
+    layers = size // 32
+    assert nets["cyclegan_d"](x).shape == (2, 1, size // 2 ** layers - 2, size // 2 ** layers - 2)
+    assert nets["dualgan_d"](x).shape == (2, 1, size // 2 ** layers, size // 2 ** layers)
+    logits, features = nets["discogan_d"].judge(x)
+    assert logits.shape == (2, 1) and torch.equal(logits, nets["discogan_d"](x))
+    # The code's relu2.. features: 8, 16 (and 32) maps at width 1/16, down to 4x4.
+    expected = {32: [(2, 8, 8, 8), (2, 16, 4, 4)], 64: [(2, 8, 16, 16), (2, 16, 8, 8), (2, 32, 4, 4)]}[size]
+    assert [tuple(f.shape) for f in features] == expected
+    for net in nets.values():  # config() rebuilds the same layers
+        shapes = {k: v.shape for k, v in net.state_dict().items()}
+        assert {k: v.shape for k, v in type(net)(**net.config()).state_dict().items()} == shapes
+    with pytest.raises(ValueError, match=rf"images must be \(B, 3, {size}, {size}\), got \(2, 3, 16, 16\)"):
+        nets["cyclegan_g"](x[..., :16, :16])
+
+
+@pytest.mark.parametrize("family", ["cyclegan", "discogan", "dualgan"])
+def test_the_cycle_reaches_every_parameter_of_both_generators(family):
+    torch.manual_seed(0)
+    make = {"cyclegan": lambda: ResidualGenerator(32, blocks=1, width=W), "discogan": lambda: DiscoGANGenerator(32, W),
+            "dualgan": lambda: UNetGenerator(32, W, dropout=0.5)}[family]
+    G, F = make(), make()
+    a, b = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    (cycle_loss(a, F(G(a)), b, G(F(b))) + identity_loss(a, F(a), b, G(b))).backward()
+    for net in (G, F):
+        for name, p in net.named_parameters():
+            assert p.grad is not None and bool(torch.isfinite(p.grad).all()) and float(p.grad.abs().sum()) > 0, name
+
+
+def test_the_unets_skips_carry_the_frame_past_its_bottleneck():
+    torch.manual_seed(0)
+    G = UNetGenerator(32, W)
+    with torch.no_grad():  # the 1x1 bottleneck says nothing: only the skip connections carry the frame
+        for p in G.down[-1].parameters():
+            p.zero_()
+    a = torch.rand(2, 3, 32, 32, requires_grad=True)
+    G(a).square().sum().backward()
+    assert float(a.grad.abs().min(dim=1).values.min()) > 0  # every pixel moves the output
+
+
+@torch.no_grad()
+def test_the_initialisations_are_each_codes():
+    torch.manual_seed(0)
+    G = ResidualGenerator(32, blocks=9, width=1.0)  # the paper's: N(0, 0.02), biases 0
+    weights = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, (torch.nn.Conv2d,
+                                                                                     torch.nn.ConvTranspose2d))])
+    assert float(weights.std()) == pytest.approx(0.02, rel=0.01) and abs(float(weights.mean())) < 1e-3
+    U = UNetGenerator(32, 0.5)
+    scales = torch.cat([m.weight for m in U.modules() if isinstance(m, torch.nn.InstanceNorm2d)])
+    assert float(scales.mean()) == pytest.approx(1.0, abs=0.01) and 0.01 < float(scales.std()) < 0.03
+    # DiscoGAN's code sets none: PyTorch's, uniform within 1 / sqrt(fan in), batch norm's scales 1.
+    conv = DiscoGANDiscriminator(64, 1.0).net[2]
+    bound = 1 / math.sqrt(conv.weight[0].numel())
+    assert float(conv.weight.abs().max()) <= bound and float(conv.weight.std()) > 0.5 * bound / math.sqrt(3)
+    assert torch.equal(DiscoGANDiscriminator(64, 1.0).net[3].weight, torch.ones(128))
