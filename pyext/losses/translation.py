@@ -1,4 +1,4 @@
-"""The terms of unpaired translation (issue 37; the networks: :mod:`pyext.models.translation`): two
+"""The terms of unpaired translation (the networks: :mod:`pyext.models.translation`): two
 generators ``G: A -> B`` and ``F: B -> A`` held to each other's inverse, and what each family's
 training adds to its adversarial objective (:mod:`pyext.losses.adversarial`).
 
@@ -8,8 +8,8 @@ training adds to its adversarial objective (:mod:`pyext.losses.adversarial`).
 - DiscoGAN (Kim et al. 2017): the reconstruction loss by squared distance
   (:func:`discogan_reconstruction_loss`); its published code's feature matching
   (:func:`feature_matching_loss`) and weights (:func:`discogan_code_weights`).
-- DualGAN (Yi et al. 2017): the L1 reconstruction (:func:`dualgan_reconstruction_loss`) and the
-  critics' weight clipping (:func:`clip_weights`).
+- DualGAN (Yi et al. 2017): the L1 reconstruction (:func:`dualgan_reconstruction_loss`); its
+  critics' weight clipping is the ``wgan`` objective's (:mod:`pyext.losses.adversarial.wasserstein`).
 
 A norm ``||x||_1`` or ``||x||^2`` of the papers is a mean over the batch and the elements here (as in
 the authors' code: ``nn.L1Loss``, ``nn.MSELoss``, ``tf.reduce_mean``), so that a weight means the
@@ -18,7 +18,7 @@ same whatever the batch or the patch size.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -180,26 +180,14 @@ def dualgan_reconstruction_loss(u: torch.Tensor, u_cycled: torch.Tensor, v: torc
 
     (``weight_v`` None: ``weight_u``; the code's ``--lambda_A``/``--lambda_B``, whose defaults have
     been 200, 20 and 500 across its versions). The paper pairs it with its Wasserstein objective:
-    the critics' losses ``D(G(u)) - D(v)``, the generators' ``-D(G(u))``, clipped critics
-    (:func:`clip_weights`) and RMSProp. The released code switched in August 2017 to the original
+    the critics' losses ``D(G(u)) - D(v)``, the generators' ``-D(G(u))``, clipped critics (the
+    ``wgan`` objective's ``loss.adversarial.wgan.clip``) and RMSProp. The released code switched in August 2017 to the original
     GAN loss (sigmoid cross-entropy, no clipping, G updated twice per D update), and in 2020 made the
     loss an option defaulting to WGAN-GP. Arguments as :func:`cycle_loss`'s.
     """
     return cycle_loss(u, u_cycled, v, v_cycled, weight_u, weight_v, p=1)
 
 
-@torch.no_grad()
-def clip_weights(parameters: torch.nn.Module | Iterable[torch.Tensor], c: float = 0.01) -> None:
-    """Clips every parameter (of a module, or each tensor of an iterable) to ``[-c, c]`` in place,
-    after each critic update: the crude Lipschitz constraint of WGAN (Arjovsky et al. 2017,
-    Algorithm 1) that DualGAN's paper adopts (its Algorithm 1; c = 0.01 in its first code). Buffers
-    (batch-norm statistics) are not parameters and are left alone."""
-    if isinstance(c, bool) or not isinstance(c, (int, float)) or not c > 0:
-        raise ValueError(f"c must be a number > 0, got {c!r}")
-    for p in parameters.parameters() if isinstance(parameters, torch.nn.Module) else parameters:
-        p.clamp_(-c, c)
-
-
-__all__ = ["clip_weights", "cycle_loss", "discogan_code_weights", "discogan_reconstruction_loss",
+__all__ = ["cycle_loss", "discogan_code_weights", "discogan_reconstruction_loss",
            "dualgan_reconstruction_loss", "feature_matching_loss", "halved_discriminator_loss", "identity_loss",
            "linear_decay_factor"]

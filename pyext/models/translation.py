@@ -1,4 +1,4 @@
-"""The networks of unpaired translation between two domains of frames, A and B (issue 37): each
+"""The networks of unpaired translation between two domains of frames, A and B: each
 family trains two generators, A -> B and B -> A, held to each other's inverse by a reconstruction
 (cycle) loss (:mod:`pyext.losses.translation`), and one discriminator per domain. All take and give
 frames ``(B, 3, S, S)``, float in [-1, 1], of a square patch of side S in :data:`SIZES`.
@@ -378,7 +378,7 @@ class DualGANDiscriminator(PatchDiscriminator):
     ("same" padding, so the stride-1 layers keep the side) and its per-image norm with a learned
     scale and shift: frames ``(B, 3, size, size)`` -> scores ``(B, 1, h, w)``. No sigmoid: under the
     paper's Wasserstein objective it is a critic whose weights are clipped
-    (:func:`pyext.losses.translation.clip_weights`). Its code of August 2017 judges patches so; its
+    (the ``wgan`` objective's clipping). Its code of August 2017 judges patches so; its
     first release and later default judge the whole image through a linear layer instead.
 
     With 5x5 kernels one stride-2 layer sees 21x21 pixels, two 45x45, the code's three 93x93.
