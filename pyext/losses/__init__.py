@@ -11,6 +11,8 @@
 - :mod:`.gaia`: GAIA's errors, balancing and losses.
 - :mod:`.vaegan`, :mod:`.biggan`, :mod:`.icgan`, :mod:`.inversion`: VAE-GAN's, BigGAN's, IcGAN's and
   DeePSiM's inversion's own terms.
+- :mod:`.translation`: unpaired translation's terms (cycle, identity, reconstruction, feature matching,
+  D's halved loss, CycleGAN's rate schedule).
 """
 from .adversarial import ADVERSARIAL, AdversarialObjective, DiscriminatorLoss, make_objective
 from .conditioning import CONDITIONS, Condition, make_condition

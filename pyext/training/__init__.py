@@ -1,7 +1,7 @@
 """Training: the loop (:mod:`.loop`), checkpoints and the run's identity (:mod:`.checkpoints`),
 the clips' order (:mod:`.data`), optimisers (:mod:`.optim`), validation and pictures
 (:mod:`.validation`; a generator from noise's FID and KID: :mod:`.distances`), dvclive logging
-(:mod:`.live`), and one training step per model family
+(:mod:`.live`), CycleGAN's pool of generated images (:mod:`.pool`), and one training step per model family
 (:mod:`.steps`; the paper's Algorithm 1 is :class:`.steps.multiscale.MultiScaleStep`)."""
 from .checkpoints import CHECKPOINT_FORMAT, code_hash, params_hash
 from .data import ClipBatches
