@@ -25,6 +25,7 @@ from pyext.config import (
     ParamsError,
     PhotosParams,
     DataTestParams,
+    DataTranslateParams,
     load_params,
     parse_params,
 )
@@ -99,7 +100,8 @@ def test_frozen_params_load():
     assert isinstance(p, Params)
     assert p.clip == ClipParams(input_frames=4, output_frames=1, patch=32, test_steps=2)
     assert p.data == DataParams(source="demo", root=REPO / "tests" / "data" / "demo", split=1,
-                                test=DataTestParams(source="same", root="", split=1))
+                                test=DataTestParams(source="same", root="", split=1),
+                                translate=DataTranslateParams(source="none", root="", split=1))
     assert p.demo == DemoParams(classes=6, groups=7, test_groups=2, clips_per_group=2, frames=40, seed=0)
     assert p.photos == PhotosParams(classes=4, groups=4, test_groups=1, clips_per_group=1, frames=40, seed=0,
                                     version=1)
@@ -134,7 +136,8 @@ def test_section_gives_plain_validated_values():
     assert p.section("filter") == raw["filter"]
     assert p.section("extract") == raw["extract"]  # frame_size back as a list
     assert p.section("data") == {"source": "demo", "root": str(REPO / "tests" / "data" / "demo"), "split": 1,
-                                 "test": {"source": "same", "root": "", "split": 1}}
+                                 "test": {"source": "same", "root": "", "split": 1},
+                                 "translate": {"source": "none", "root": "", "split": 1}}
     assert p.section("train")["augment"] == []  # a tuple in the params, a list in YAML and JSON
     everything = {name: p.section(name) for name in raw}
     assert json.loads(json.dumps(everything)) == everything
@@ -705,7 +708,7 @@ def test_the_readme_s_sports1m_to_ucf101_block_is_valid(tmp_path):
     blocks = re.findall(r"```yaml\n(.*?)```", (REPO / "README.md").read_text(), re.S)
     block = next(yaml.safe_load(b) for b in blocks if "source: sports1m" in b and "test:" in b)
     raw = _raw()
-    raw["data"] = block["data"]
+    raw["data"] = {**raw["data"], **block["data"]}  # the keys it shows: the others keep params.yaml's values
     for section in (raw["data"], raw["data"]["test"]):
         (tmp_path / section["root"].strip("/")).mkdir(parents=True)
         section["root"] = str(tmp_path / section["root"].strip("/"))

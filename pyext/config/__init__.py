@@ -17,7 +17,8 @@ Example:
     >>> params = parse_params({
     ...     "clip": {"input_frames": 4, "output_frames": 1, "patch": 32, "test_steps": 2},
     ...     "data": {"source": "demo", "root": "data/demo", "split": 1,
-    ...              "test": {"source": "same", "root": "", "split": 1}},
+    ...              "test": {"source": "same", "root": "", "split": 1},
+    ...              "translate": {"source": "none", "root": "", "split": 1}},
     ...     "demo": {"classes": 6, "groups": 7, "test_groups": 2, "clips_per_group": 2, "frames": 40,
     ...              "seed": 0},
     ...     "photos": {"classes": 4, "groups": 4, "test_groups": 1, "clips_per_group": 1, "frames": 40,
@@ -79,6 +80,7 @@ from .data import (
     DATA_SOURCES,
     DEMO_MAX_CLASSES,
     GENERATED_SOURCES,
+    NONE,
     PHOTOS_MAX_CLASSES,
     SAME,
     SOURCES,
@@ -91,6 +93,7 @@ from .data import (
     Source,
     StochasticParams,
     DataTestParams,
+    DataTranslateParams,
 )
 from .evaluation import MEASURES, EvaluateParams
 from .extraction import ExtractParams, FilterParams
@@ -141,14 +144,15 @@ from .training import AUGMENTATIONS, OPERATIONAL, OPTIMIZERS, FinetuneParams, Tr
 __all__ = [
     "AUGMENTATIONS", "BUILTIN", "COMPARATORS", "CONDITIONS", "DATA_SOURCES", "DCGAN_SIZES", "DEMO_MAX_CLASSES",
     "DISCRIMINATORS", "D_NORMS", "LAPGAN_COARSEST",
-    "FAMILIES", "FGAN_DIVERGENCES", "GENERATED_SOURCES", "MAX_STEPS", "MEASURES", "MODEL_MAX_SCALES", "OBJECTIVES",
+    "FAMILIES", "FGAN_DIVERGENCES", "GENERATED_SOURCES", "MAX_STEPS", "MEASURES", "MODEL_MAX_SCALES", "NONE", "OBJECTIVES",
     "OPERATIONAL", "OPTIMIZERS", "PHOTOS_MAX_CLASSES", "SAME", "SKIPS", "SOURCES", "STOCHASTIC_MAX_BRANCHES",
     "STOCHASTIC_MAX_CLASSES", "TABLE1_DISCRIMINATOR", "AdversarialParams", "BEGANParams",
     "ClipParams", "ComparatorFacts", "ComparatorParams", "ConditionFacts", "DataParams", "DCGANParams", "DemoParams",
     "ImageGANOptimiser", "LAPGANParams", "VAEGANParams", "BigGANParams", "GRANParams", "ICGANParams", "InversionParams",
     "DiscriminatorFacts", "EBGANParams", "EvaluateParams", "ExtractParams", "FGANParams", "Family", "FilterParams",
     "FinetuneParams", "GAIAParams", "LossParams", "ModelParams", "MultiScaleParams", "Objective", "Params",
-    "ParamsError", "PhotosParams", "Source", "StochasticParams", "StrictLoader", "DataTestParams", "TrainParams",
+    "ParamsError", "PhotosParams", "Source", "StochasticParams", "StrictLoader", "DataTestParams", "DataTranslateParams",
+    "TrainParams",
     "WGANGPParams", "WGANParams",
     "finetune_params", "load_params", "parse_params",
 ]

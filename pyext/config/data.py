@@ -10,7 +10,7 @@ from .rules import Rule, _choice, _Count, _float, _int, _OptionalPath, _Path, _S
 
 __all__ = ["SOURCES", "GENERATED_SOURCES", "DATA_SOURCES", "DEMO_MAX_CLASSES", "PHOTOS_MAX_CLASSES",
            "STOCHASTIC_MAX_CLASSES", "STOCHASTIC_MAX_BRANCHES", "SAME", "Source", "ClipParams", "DataParams",
-           "DataTestParams", "DemoParams", "PhotosParams", "StochasticParams", "rules"]
+           "DataTestParams", "DataTranslateParams", "NONE", "DemoParams", "PhotosParams", "StochasticParams", "rules"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,29 @@ class DataTestParams:
     split: _int(1, 3)
 
 
+NONE = "none"  # data.translate.source: no domain B (every family but the translators)
+
+
+@section
+class DataTranslateParams:
+    """Domain B of the translation families (``cyclegan``, ``discogan``, ``dualgan``), whose domain
+    A is ``data.source``'s videos: named as ``data.test`` names a test source, read by the same stages
+    (both its splits: its training videos are B's training and validation videos, its test videos
+    B's test clips).
+
+    Attributes:
+        source: ``none`` (no domain B: every other family) or a data source other than
+            ``data.source`` (or ``data.source`` at another root).
+        root: ``source``'s videos, as ``data.root`` (absolute once loaded); '' with ``none`` or a
+            generated source.
+        split: as ``data.split``, for ``source``.
+    """
+
+    source: _choice(NONE, *DATA_SOURCES)
+    root: _OptionalPath
+    split: _int(1, 3)
+
+
 @section
 class DataParams:
     """Where the videos come from.
@@ -118,12 +141,14 @@ class DataParams:
             the generated sources, which write into ``data/<source>/``.
         split: UCF101 official train/test split, 1..3 (the generated sets have split 1 only).
         test: where the test videos come from (:class:`DataTestParams`).
+        translate: domain B of the translation families (:class:`DataTranslateParams`).
     """
 
     source: _choice(*DATA_SOURCES)
     root: _Path
     split: _int(1, 3)
     test: DataTestParams
+    translate: DataTranslateParams
 
     @property
     def test_source(self) -> str:
@@ -132,8 +157,10 @@ class DataParams:
 
     @property
     def sources(self) -> tuple[str, ...]:
-        """The run's sources, the training videos' first (one where the test videos come from it too)."""
-        return (self.source,) if self.test_source == self.source else (self.source, self.test_source)
+        """The run's sources, the training videos' first, then the test videos' or domain B's where
+        another (one where the test videos come from it too and there is no domain B)."""
+        other = self.translate.source if self.translate.source != NONE else self.test_source
+        return (self.source,) if other == self.source else (self.source, other)
 
 
 @section
@@ -233,3 +260,25 @@ def rules(p) -> Iterator[Rule]:
     else:
         yield Rule("data.test.root", not test.root, "'' with data.test.source: same (data.root holds the test videos)",
                    test.root)
+    yield from _translate_rules(data)
+
+
+def _translate_rules(data) -> Iterator[Rule]:
+    """Domain B: another set than domain A's, its root as a test source's; each domain's test videos its own."""
+    b = data.translate
+    if b.source == NONE:
+        yield Rule("data.translate.root", not b.root, "'' with data.translate.source: none (no domain B)", b.root)
+        return
+    yield Rule("data.translate.source", data.test.source == SAME,
+               f"none with data.test.source: {data.test.source} (each domain's test videos are its own source's)",
+               b.source)
+    yield Rule("data.translate.split", b.source not in GENERATED_SOURCES or b.split == 1,
+               f"1 with data.translate.source: {b.source} (a generated set has split 1 only)", b.split)
+    # One set twice would be no translation: a generated set is one set; a user's source, one per root.
+    yield Rule("data.translate.source", b.source != data.source or (b.source not in GENERATED_SOURCES and b.root
+                                                                    and Path(b.root) != data.root),
+               f"a source other than data.source ({data.source}), or {data.source} at another root (domain B is "
+               f"another set of videos than domain A's)", b.source)
+    yield Rule("data.translate.root", bool(b.root) != (b.source in GENERATED_SOURCES),
+               f"'' with data.translate.source: {b.source} (a generated set)" if b.source in GENERATED_SOURCES
+               else f"the folder of data.translate.source: {b.source}'s videos", b.root)

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Strict
 
-from .data import SOURCES
+from .data import NONE, SOURCES
 from .rules import BUILTIN, Expect, Rule, _Betas, _Bool, _choice, _Count, _float, _int, _list, named, section
 
 __all__ = ["FAMILIES", "DISCRIMINATORS", "CONDITIONS", "D_NORMS", "SKIPS", "MODEL_MAX_SCALES", "TABLE1_DISCRIMINATOR",
@@ -103,6 +103,8 @@ class Family:
             file, part of the code): each resolved relative to the params file, refused where it
             does not exist, and its contents part of a checkpoint's identity (DVC does not track a
             user's file: a replaced one starts afresh).
+        domains: whether it learns from two domains of videos, ``data.source``'s (A) and
+            ``data.translate.source``'s (B): the translators; every other family refuses a domain B.
     """
 
     model: str
@@ -114,6 +116,7 @@ class Family:
     finetune: str = ""
     rules: Callable[[Any], Iterator[Rule]] = _no_rules
     files: tuple[str, ...] = ()
+    domains: bool = False
 
 
 @dataclass(frozen=True)
@@ -694,6 +697,12 @@ def rules(p) -> Iterator[Rule]:
     yield Rule("model.condition", p.model.condition == "none" or p.data.test_source == p.data.source,
                f"none with data.test.source: {p.data.test_source} (the test videos' classes are not the training "
                f"videos' {p.data.source} classes)", p.model.condition)
+    domain_b = p.data.translate.source
+    translators = [name for name, facts in FAMILIES.items() if facts.domains]
+    yield Rule("data.translate.source", (domain_b != NONE) == family.domains,
+               f"a data source with model.family: {p.model.family} (its domain B; domain A is data.source's)"
+               if family.domains else f"none with model.family: {p.model.family} (domain B is read by "
+               f"{', '.join(translators) or 'the translation families'} alone)", domain_b)
     yield from family.rules(p)
     takes = CONDITIONS[p.model.condition].families
     taken = [name for name, facts in CONDITIONS.items() if not facts.families or p.model.family in facts.families]

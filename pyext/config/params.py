@@ -136,10 +136,12 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
     # Relative to the params file, not the working directory: a stage run from elsewhere reads the
     # same videos. An absolute root stays as it is (Path's / keeps the right side).
     root = (Path(source).parent / params.data.root).resolve()
-    test = params.data.test
+    test, domain_b = params.data.test, params.data.translate
     if test.root:
         test = replace(test, root=_resolved(source, test.root))
-    params = replace(params, data=replace(params.data, root=root, test=test))
+    if domain_b.root:
+        domain_b = replace(domain_b, root=_resolved(source, domain_b.root))
+    params = replace(params, data=replace(params.data, root=root, test=test, translate=domain_b))
 
     # The optional paths, relative to the params file like data.root.
     comparator, evaluate = params.loss.comparator, params.evaluate
@@ -175,10 +177,12 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
         problem = "not a directory" if root.exists() else "path does not exist"
         raise ParamsError(source, "data.root",
                           f"{problem}: {root} (data.source: {params.data.source} reads its videos there)")
-    if test.root and not Path(test.root).is_dir():
-        problem = "not a directory" if Path(test.root).exists() else "path does not exist"
-        raise ParamsError(source, "data.test.root",
-                          f"{problem}: {test.root} (data.test.source: {test.source} reads its test videos there)")
+    for key, other, what in (("data.test.root", test, "its test videos"), ("data.translate.root", domain_b,
+                                                                            "domain B's videos")):
+        if other.root and not Path(other.root).is_dir():
+            problem = "not a directory" if Path(other.root).exists() else "path does not exist"
+            raise ParamsError(source, key, f"{problem}: {other.root} ({key.removesuffix('.root')}.source: "
+                                           f"{other.source} reads {what} there)")
     return params
 
 

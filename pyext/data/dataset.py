@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import torch
 
-from .store import ClipArray, StoreError, open_store
+from .store import ClipArray, StoreError, open_store, store_videos
 
 
 def to_model(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -39,6 +39,23 @@ def check_classes(labels: np.ndarray, classes: int, store: str | os.PathLike, so
     if len(labels) and not 0 <= int(np.min(labels)) <= int(np.max(labels)) < classes:
         raise StoreError(f"{store}: clips of classes {int(np.min(labels))}..{int(np.max(labels))}, but {source} "
                          f"has {classes} classes (0..{classes - 1}): rerun the pipeline from prepare")
+
+
+def store_domains(store: str | os.PathLike, manifest: str | os.PathLike) -> np.ndarray:
+    """Each clip's domain in ``store`` (0: A, ``data.source``'s videos; 1: B, ``data.translate.source``'s),
+    int8 ``(N,)``: its video's in ``manifest``, whose videos the store's ``video`` indices index.
+
+    Raises:
+        StoreError: the store's videos are not the manifest's (written from another manifest).
+    """
+    from .manifest import read_manifest  # the manifest's module reads the params' tables; a Dataset does not
+
+    listed = read_manifest(manifest)
+    with open_store(store) as f:
+        videos, index = store_videos(f), f["video"][:]
+    if videos != [v.path for v in listed.videos]:
+        raise StoreError(f"{store}: its videos are not those of {manifest}: rerun the pipeline from prepare")
+    return listed.domains()[index]
 
 
 class ClipDataset(torch.utils.data.Dataset):

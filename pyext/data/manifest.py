@@ -15,6 +15,10 @@ Where the test videos come from another source (``data.test.source``), the manif
 source's training videos and the test source's test videos; each of the latter names its own
 ``root`` (the test source's folder), and the classes are the training source's followed by the test
 source's others (a class of both names one index).
+
+Where the run translates between two sets (``data.translate.source``), the manifest holds
+``data.source``'s videos (domain A) and the translate source's (domain B, both splits): each of the
+latter has ``"domain": 1`` and its own ``root``, the classes are joined as for a test source.
 """
 from __future__ import annotations
 
@@ -28,7 +32,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from ..config import SAME, SOURCES
+import numpy as np
+
+from ..config import NONE, SAME, SOURCES
 from ..files import name_bytes, write_json
 
 VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv", ".3gp"})
@@ -46,6 +52,7 @@ class VideoEntry:
     class_name: str
     labels: tuple[int, ...]
     root: str = ""  # the folder ``path`` is relative to where it is not the manifest's (a test source's)
+    domain: int = 0  # 0: domain A (data.source's videos), 1: domain B (data.translate.source's)
 
 
 @dataclass
@@ -60,8 +67,9 @@ class Manifest:
     def to_json(self) -> dict:
         data = asdict(self)
         # An entry under the manifest's root has no root of its own: the file of one source reads as before.
-        data["videos"] = [{k: v for k, v in {**v, "labels": list(v["labels"])}.items() if k != "root" or v}
-                          for v in data["videos"]]
+        # An entry of domain A has no domain either.
+        data["videos"] = [{k: v for k, v in {**v, "labels": list(v["labels"])}.items()
+                           if k not in ("root", "domain") or v} for v in data["videos"]]
         return data
 
     @classmethod
@@ -72,6 +80,11 @@ class Manifest:
     def root_of(self, video: VideoEntry) -> Path:
         """The folder ``video.path`` is relative to."""
         return Path(video.root or self.root)
+
+    def domains(self) -> np.ndarray:
+        """Each video's domain, int8 ``(V,)`` (0: A, 1: B) in the manifest's order: the stores'
+        ``video`` indices index it."""
+        return np.array([v.domain for v in self.videos], np.int8)
 
 
 def write_manifest(path: str | os.PathLike, manifest: Manifest) -> None:
@@ -116,6 +129,9 @@ def _check_entries(manifest: Manifest, path: str | os.PathLike) -> None:
                                 f"classes), got label {video.label!r}, labels {list(video.labels)!r} ({video.path})")
         if not isinstance(video.root, str):
             raise ManifestError(f"{where}.root: expected the folder of a test source's videos, got {video.root!r}")
+        if video.domain not in (0, 1) or isinstance(video.domain, bool):
+            raise ManifestError(f"{where}.domain: expected 0 (domain A) or 1 (domain B), got {video.domain!r} "
+                                f"({video.path})")
         key = (video.root, video.path)
         if key in listed:
             raise ManifestError(f"{where}.path: {video.path} is listed twice (also videos[{listed[key]}])")
@@ -271,9 +287,7 @@ def source_manifest(params, source: str, root: Path | None, split: int, generate
 def with_test_videos(training: Manifest, test: Manifest) -> Manifest:
     """``training``'s training videos and ``test``'s test videos (each naming ``test.root``); the classes
     are ``training``'s, then ``test``'s that it lacks, the test videos' labels renumbered to match."""
-    classes = training.classes + [name for name in test.classes if name not in training.classes]
-    index = {name: i for i, name in enumerate(classes)}
-    renumber = [index[name] for name in test.classes]
+    classes, renumber = _joined_classes(training, test)
     videos = [v for v in training.videos if v.split == "train"]
     for v in test.videos:
         if v.split == "test":
@@ -283,9 +297,29 @@ def with_test_videos(training: Manifest, test: Manifest) -> Manifest:
     return Manifest(training.source, training.root, training.split, classes, videos, missing)
 
 
+def _joined_classes(first: Manifest, second: Manifest) -> tuple[list[str], list[int]]:
+    """``first``'s classes, then ``second``'s that it lacks; and where each of ``second``'s went."""
+    classes = first.classes + [name for name in second.classes if name not in first.classes]
+    index = {name: i for i, name in enumerate(classes)}
+    return classes, [index[name] for name in second.classes]
+
+
+def with_domain_b(domain_a: Manifest, domain_b: Manifest) -> Manifest:
+    """Every video of ``domain_a``, then every video of ``domain_b`` (both splits), each of the latter
+    of domain 1 and naming ``domain_b.root``; classes joined as :func:`with_test_videos` joins them."""
+    classes, renumber = _joined_classes(domain_a, domain_b)
+    videos = list(domain_a.videos)
+    for v in domain_b.videos:
+        labels = tuple(renumber[k] if k < len(renumber) else k for k in v.labels)
+        videos.append(replace(v, label=labels[0], labels=labels, root=domain_b.root, domain=1))
+    missing = domain_a.missing + [{**m, "root": domain_b.root} for m in domain_b.missing]
+    return Manifest(domain_a.source, domain_a.root, domain_a.split, classes, videos, missing)
+
+
 def build_manifest(params, generated: Callable[[str], Path]) -> Manifest:
     """The run's manifest: ``params.data.source``'s videos, or, with ``data.test.source``, its training
-    videos and the test source's test videos (:func:`with_test_videos`).
+    videos and the test source's test videos (:func:`with_test_videos`), or, with
+    ``data.translate.source``, its videos and domain B's (:func:`with_domain_b`).
 
     Args:
         params: :class:`pyext.config.Params` (its ``data`` section and the generated sources' own).
@@ -293,6 +327,10 @@ def build_manifest(params, generated: Callable[[str], Path]) -> Manifest:
     """
     data = params.data
     manifest = source_manifest(params, data.source, data.root, data.split, generated(data.source))
+    b = data.translate
+    if b.source != NONE:  # the rules keep data.test.source: same here
+        root = Path(b.root) if b.root else None
+        return with_domain_b(manifest, source_manifest(params, b.source, root, b.split, generated(b.source)))
     if data.test.source == SAME:
         return manifest
     root = Path(data.test.root) if data.test.root else None

@@ -23,14 +23,14 @@ A new family is its modules (a :class:`Model`, usually :class:`Predictor`, subcl
 :mod:`pyext.evaluation`) plus one entry of :data:`pyext.config.FAMILIES` naming them (and its params
 section); the registries import a family's modules when its name is first used.
 """
-from .base import (DISCRIMINATORS, FAMILIES, Model, NoiseGenerator, Predictor, clip_pyramid, draw_latents,
-                   register_discriminator, register_family)
+from .base import (DIRECTIONS, DISCRIMINATORS, FAMILIES, Model, NoiseGenerator, Predictor, Translator, clip_pyramid,
+                   draw_latents, register_discriminator, register_family)
 from .files import (GENERATOR_FORMAT, evaluated_generator, generator_file, load_generator, load_noise_generator,
                     load_predictor, noise_families)
 from .multiscale import MultiScaleDiscriminator, MultiScaleGenerator
 
 
-__all__ = ["DISCRIMINATORS", "FAMILIES", "GENERATOR_FORMAT", "Model", "MultiScaleDiscriminator",
-           "MultiScaleGenerator", "NoiseGenerator", "Predictor", "clip_pyramid", "draw_latents", "evaluated_generator",
+__all__ = ["DIRECTIONS", "DISCRIMINATORS", "FAMILIES", "GENERATOR_FORMAT", "Model", "MultiScaleDiscriminator",
+           "MultiScaleGenerator", "NoiseGenerator", "Predictor", "Translator", "clip_pyramid", "draw_latents", "evaluated_generator",
            "generator_file", "load_generator", "load_noise_generator", "load_predictor", "noise_families",
            "register_discriminator", "register_family"]

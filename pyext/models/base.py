@@ -8,6 +8,8 @@ helpers the networks share.
   noise (:class:`NoiseGenerator`: DCGAN, :mod:`.dcgan`; LAPGAN, :mod:`.lapgan`; VAE-GAN's decoder,
   :mod:`.vaegan`; IcGAN's cGAN and its encoders, :mod:`.icgan`) makes images from latents alone.
   DeePSiM's inverter (:mod:`.inversion`) decodes a fixed network's features of a real image: neither.
+  A translator (:class:`Translator`: CycleGAN, DiscoGAN, DualGAN, :mod:`.translation`) maps frames of
+  one set of videos (domain A) to the look of another (domain B) and back.
 - A *discriminator* family is chosen by the adversarial objective (its ``discriminator``
   attribute): Table 1's classifier (``multiscale``), or an autoencoder (``autoencoder``: EBGAN,
   BEGAN).
@@ -28,7 +30,7 @@ from ..config import DISCRIMINATORS as _DISCRIMINATOR_TABLE
 from ..config import FAMILIES as _FAMILY_TABLE
 from ..registry import Registry
 
-__all__ = ["DISCRIMINATORS", "FAMILIES", "Model", "NoiseGenerator", "Predictor", "clip_pyramid", "draw_latents",
+__all__ = ["DISCRIMINATORS", "FAMILIES", "DIRECTIONS", "Model", "NoiseGenerator", "Predictor", "Translator", "clip_pyramid", "draw_latents",
            "register_discriminator", "register_family", "seeded_generator", "draw_classes", "latent_stream",
            "truncated_normal"]
 
@@ -206,6 +208,48 @@ class NoiseGenerator(Model):
             torch.Size([2, 3, 32, 32])
         """
         return self.decode(self.latents(n, generator, truncation), labels)
+
+
+DIRECTIONS = ("ab", "ba")  # a translator's two mappings: domain A to B, and B to A
+
+
+class Translator(Model):
+    """Two mappings learnt from unpaired frames of two domains: ``G: A -> B`` and ``F: B -> A``, each
+    frames ``(N, 3, H, W)`` in [-1, 1] -> frames of the same shape in [-1, 1].
+
+    Subclasses set ``size`` (the patch side it trained on) and define :meth:`mapping`, besides
+    :class:`Model`'s. The mappings are convolutional: they take frames of any side that is a
+    multiple of :attr:`size_multiple` (a whole video frame, as the translate command gives them),
+    not only the training patch.
+    """
+
+    trains = "a translator between two sets of frames (domain A to B and back)"
+    size: int
+
+    @property
+    def size_multiple(self) -> int:
+        """The frame sides the mappings take are multiples of this."""
+        raise NotImplementedError
+
+    def mapping(self, direction: str) -> nn.Module:
+        """The network of ``direction`` (:data:`DIRECTIONS`): ``ab`` is G, ``ba`` is F."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, direction: str = "ab") -> torch.Tensor:
+        """Frames ``(N, 3, H, W)`` of the source domain -> ``(N, 3, H, W)`` of the target's."""
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+        return self.mapping(direction)(x)
+
+    @torch.no_grad()
+    def translate(self, x: torch.Tensor, direction: str = "ab", batch_size: int | None = None) -> torch.Tensor:
+        """:meth:`forward` in the model's current mode, ``batch_size`` frames at a time (None: all),
+        on frames on any device; the result is on the model's device, clamped to [-1, 1]."""
+        weight = next(self.parameters())
+        step = batch_size or max(1, len(x))
+        parts = [self(x[i:i + step].to(weight.device, weight.dtype), direction).clamp(-1, 1)
+                 for i in range(0, len(x), step)]
+        return torch.cat(parts) if parts else x.to(weight.device, weight.dtype)
 
 
 def truncated_normal(shape: Sequence[int], threshold: float, generator: torch.Generator | None = None
