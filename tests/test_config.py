@@ -264,6 +264,22 @@ ERRORS = [
      "expected 1 with data.source: photos (a generated set has split 1 only), got 3"),
     ("test-source", _set("data.test.source", "kinetics"), "data.test.source",
      "expected one of same, demo, photos, stochastic, ucf101, sports1m, folder, got 'kinetics'"),
+    ("translate-source-is-source", _set("data.translate.source", "demo"), "data.translate.source",
+     "expected a source other than data.source (demo), or demo at another root (domain B is another set of videos "
+     "than domain A's), got 'demo'"),
+    ("translate-beside-a-test-source", _both(_set("data.translate.source", "photos"), _set("data.test.source", "stochastic")),
+     "data.translate.source", "expected none with data.test.source: stochastic (each domain's test videos are its own "
+     "source's), got 'photos'"),
+    ("translate-root-with-none", _set("data.translate.root", "videos"), "data.translate.root",
+     f"expected '' with data.translate.source: none (no domain B), got '{Path('videos').resolve()}'"),
+    ("translate-root-generated", _both(_set("data.translate.source", "photos"), _set("data.translate.root", "videos")),
+     "data.translate.root", f"expected '' with data.translate.source: photos (a generated set), got "
+                            f"'{Path('videos').resolve()}'"),
+    ("translate-root-missing", _set("data.translate.source", "folder"), "data.translate.root",
+     "expected the folder of data.translate.source: folder's videos, got ''"),
+    ("translate-for-a-predictor", _set("data.translate.source", "photos"), "data.translate.source",
+     "expected none with model.family: multiscale (domain B is read by cyclegan, discogan, dualgan alone), got "
+     "'photos'"),
     ("test-source-is-source", _set("data.test.source", "demo"), "data.test.source",
      "expected same, or a source other than data.source (demo), or demo at another root, got 'demo'"),
     ("test-root-with-same", _set("data.test.root", "videos"), "data.test.root",
@@ -543,6 +559,15 @@ def test_source_other_than_demo_needs_an_existing_root(tmp_path):
     raw["data"].update(source="folder", root=str(tmp_path / "file"))
     assert _parse_error(raw) == (f"{SOURCE}: data.root: not a directory: {tmp_path / 'file'} "
                                  f"(data.source: folder reads its videos there)")
+
+
+def test_domain_b_needs_an_existing_root_resolved_against_the_params_folder(tmp_path):
+    raw = _raw()
+    raw["model"]["family"] = "cyclegan"
+    raw["data"]["translate"].update(source="folder", root="x/y")
+    assert _parse_error(raw, str(tmp_path / "params.yaml")) == (
+        f"{tmp_path / 'params.yaml'}: data.translate.root: path does not exist: {tmp_path / 'x' / 'y'} "
+        f"(data.translate.source: folder reads domain B's videos there)")
 
 
 def test_a_test_source_needs_an_existing_root_resolved_against_the_params_folder(tmp_path):

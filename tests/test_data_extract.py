@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from pyext.files import DataFiles
-from pyext.config import load_params
+from pyext.config import ParamsError, load_params
 from pyext.data.dataset import ClipDataset, to_model, to_uint8
 from pyext.data.demo import generate_demo
 from pyext.data.extract import extract, motion_score
-from pyext.data.filter import filter_patches, select
+from pyext.data.filter import filter_patches, select, select_by_domain
 from pyext.data.manifest import Manifest, VideoEntry, ucf101_manifest
 from pyext.data.store import (ROW_FIELDS, ClipArray, ClipWriter, StoreError, compress_clips, merge_stores, open_store,
                               read_rows)
@@ -414,3 +414,34 @@ def test_compress_clips_makes_one_checked_zstandard_frame_a_clip():
         [np.ascontiguousarray(c).tobytes() for c in clips[:, :, ::-1]]
     assert all(zstandard.get_frame_parameters(c).has_checksum for c in chunks)
     assert compress_clips(np.zeros((0, 5, 8, 8, 3), np.uint8)) == []
+
+
+def test_filter_keeps_each_domain_apart(extracted, tmp_path):
+    # A still domain B beside a moving domain A: one threshold would keep none of B's patches; each
+    # domain keeps filter.min_kept of its own and holds out videos of its own.
+    out, _ = extracted
+    rows = read_rows(out / "patches.h5")
+    videos = len(rows["videos"])
+    domains = (np.arange(videos) % 2).astype(np.int8)  # every other training video is B's
+    row_domain = domains[rows["video"]]
+    params = replace(load_params(TEST_PARAMS).filter, min_motion=float(rows["motion"].max()) + 1, min_kept=3,
+                     val_fraction=0.25, max_per_video=0)
+    train, val, counts = select_by_domain(rows, params, domains)
+    for d in (0, 1):
+        mine = np.flatnonzero(row_domain == d)
+        alone_train, alone_val = select({k: rows[k][mine] for k in ("motion", "video")}, params)
+        np.testing.assert_array_equal(train[row_domain[train] == d], mine[alone_train])
+        np.testing.assert_array_equal(val[row_domain[val] == d], mine[alone_val])
+        assert counts[d]["train"] == len(alone_train) >= 3
+    report = filter_patches(out / "patches.h5", tmp_path / "train.h5", tmp_path / "val.h5", params, {}, domains)
+    assert report["domains"]["B"] == counts[1] and report["train"] == len(train)
+    assert report["why"].startswith("domain A: filter.min_motion")
+    # A domain without patches stops before any output, naming its source's key.
+    with pytest.raises(ParamsError, match=r"^params.yaml: data.translate.source: its videos give no training patch "
+                                          r"\(0 candidates of domain B"):
+        # The last video is a broken file: domain B of it alone has no candidate patch.
+        filter_patches(out / "patches.h5", tmp_path / "t.h5", tmp_path / "v.h5", params, {},
+                       (np.arange(videos) == videos - 1).astype(np.int8))
+    assert not (tmp_path / "t.h5").exists()
+    with pytest.raises(StoreError, match=r"patches.h5: holds patches of \d+ videos, the manifest lists 1"):
+        filter_patches(out / "patches.h5", tmp_path / "t.h5", tmp_path / "v.h5", params, {}, np.ones(1, np.int8))

@@ -11,10 +11,11 @@ import pytest
 from pyext.files import DataFiles
 from pyext.config import load_params
 from pyext.data.extract import extract
-from pyext.data.store import open_store, read_rows, store_videos
+from pyext.data.dataset import store_domains
+from pyext.data.store import StoreError, open_store, read_rows, store_videos
 
 from pyext.data.manifest import (Manifest, ManifestError, VideoEntry, folder_manifest, read_manifest, sports1m_manifest,
-                                 ucf101_manifest, with_test_videos, write_manifest)
+                                 ucf101_manifest, with_domain_b, with_test_videos, write_manifest)
 from pyext.data.video import write_video
 from cases import TEST_PARAMS
 
@@ -165,6 +166,35 @@ def test_test_videos_of_another_source_keep_their_root_and_class_names(ucf101, t
     _extract_and_check(m, tmp_path)
 
 
+def test_domain_b_keeps_both_splits_its_root_and_a_domain_of_its_own(ucf101, tmp_path):
+    # Translate UCF101 (domain A) to a folder of one's own (domain B): B's videos of both splits are
+    # read from its root, marked domain 1; every store row's domain follows its video.
+    root = tmp_path / "mine"
+    for i, rel in enumerate(f"{c}/clip{i:02d}.mp4" for c in ("HandstandPushups", "dogs") for i in range(12)):
+        _video(root / rel, seed=i)
+    a, b = ucf101_manifest(ucf101, 1), folder_manifest(root)
+    m = with_domain_b(a, b)
+    assert m.classes == ["ApplyLipstick", "HandstandPushups", "dogs"]
+    assert m.videos[:len(a.videos)] == a.videos
+    theirs = m.videos[len(a.videos):]
+    assert [(v.path, v.split) for v in theirs] == [(v.path, v.split) for v in b.videos]
+    assert {v.split for v in theirs} == {"train", "test"}
+    assert all(v.domain == 1 and m.root_of(v) == root and m.classes[v.label] == v.path.split("/")[0] for v in theirs)
+    np.testing.assert_array_equal(m.domains(), [0] * len(a.videos) + [1] * len(b.videos))
+    write_manifest(tmp_path / "manifest.json", m)
+    assert read_manifest(tmp_path / "manifest.json") == m
+    # Domain A's entries read as a one-source manifest's: no domain, no root.
+    assert not {"domain", "root"} & set(json.loads((tmp_path / "manifest.json").read_text())["videos"][0])
+    _extract_and_check(m, tmp_path)
+    for name in ("patches.h5", "test.h5"):
+        rows = read_rows(tmp_path / "out" / name)
+        np.testing.assert_array_equal(store_domains(tmp_path / "out" / name, tmp_path / "manifest.json"),
+                                      m.domains()[rows["video"]])
+    write_manifest(tmp_path / "other.json", a)
+    with pytest.raises(StoreError, match=r"patches.h5: its videos are not those of .*other.json: rerun the pipeline"):
+        store_domains(tmp_path / "out" / "patches.h5", tmp_path / "other.json")
+
+
 def test_manifest_round_trip(ucf101, tmp_path):
     m = ucf101_manifest(ucf101, 1)
     write_manifest(tmp_path / "manifest.json", m)
@@ -180,7 +210,8 @@ def test_manifest_round_trip(ucf101, tmp_path):
     (lambda v: v.update(label="Walk"), r"videos\[1\].label: expected class indices 0..1 .* got label 'Walk'"),
     (lambda v: v.update(label=7, labels=[7]), r"videos\[1\].label: expected class indices 0..1 .* got label 7"),
     (lambda v: v.update(path="a/one.avi"), r"videos\[1\].path: a/one.avi is listed twice \(also videos\[0\]\)"),
-], ids=["split", "null-path", "string-label", "label-out-of-range", "duplicate"])
+    (lambda v: v.update(domain=2), r"videos\[1\].domain: expected 0 \(domain A\) or 1 \(domain B\), got 2"),
+], ids=["split", "null-path", "string-label", "label-out-of-range", "duplicate", "domain"])
 def test_a_hand_edited_manifest_is_refused_with_one_line(tmp_path, edit, problem):
     # A typo in a split silently made a video a test video; a null path tracebacked in extract;
     # string labels and duplicates were accepted.

@@ -29,6 +29,7 @@ from pyext.files import DataFiles, RunFiles
 from pyext.presets import apply_preset, read_preset
 from pyext.training import (
     ClipBatches,
+    DomainBatches,
     TrainingError,
     make_step,
     train,
@@ -65,6 +66,24 @@ def test_batches_continue_from_a_position_and_split_across_processes():
         assert a + b == first[j]
         if j == 5:
             break
+
+
+def test_domain_batches_are_unpaired_halves_that_continue_from_a_position():
+    domains = np.array([0, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0])  # 5 clips of A, 6 of B
+    whole = DomainBatches(domains, 2, seed=0, position=0)
+    first = [b for b, _ in zip(whole, range(9))]
+    assert all(len(b) == 4 and set(domains[b[:2]]) == {0} and set(domains[b[2:]]) == {1} for b in first)
+    # Each domain runs through all its clips, epoch after epoch, on its own.
+    a_order, b_order = [i for b in first for i in b[:2]], [i for b in first for i in b[2:]]
+    assert sorted(a_order[:5]) == list(np.flatnonzero(domains == 0))
+    assert sorted(b_order[:6]) == sorted(b_order[6:12]) == list(np.flatnonzero(domains == 1))
+    later = DomainBatches(domains, 2, seed=0, position=6)
+    assert [b for b, _ in zip(later, range(3))] == first[3:6]
+    halves = [DomainBatches(domains, 2, seed=0, position=0, rank=r, world=2) for r in (0, 1)]
+    for j, (a, b) in zip(range(4), zip(*halves)):
+        assert sorted(a + b) == sorted(first[j])
+    with pytest.raises(ValueError, match="no training clips of domain B"):
+        DomainBatches(np.zeros(4, int), 2, seed=0, position=0)
 
 
 def test_resumed_run_equals_uninterrupted(data_dir, tmp_path):

@@ -10,7 +10,7 @@ from .rules import Rule, _choice, _Count, _float, _int, _OptionalPath, _Path, _S
 
 __all__ = ["SOURCES", "GENERATED_SOURCES", "DATA_SOURCES", "DEMO_MAX_CLASSES", "PHOTOS_MAX_CLASSES",
            "STOCHASTIC_MAX_CLASSES", "STOCHASTIC_MAX_BRANCHES", "SAME", "Source", "ClipParams", "DataParams",
-           "DataTestParams", "DataTranslateParams", "NONE", "DemoParams", "PhotosParams", "StochasticParams", "rules"]
+           "DataTestParams", "DataTranslateParams", "DOMAIN_KEYS", "NONE", "DemoParams", "PhotosParams", "StochasticParams", "rules"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,8 @@ class DataTestParams:
 
 
 NONE = "none"  # data.translate.source: no domain B (every family but the translators)
+# The key naming each domain's videos, A's and B's (a domain's index is its place here).
+DOMAIN_KEYS = ("data.source", "data.translate.source")
 
 
 @section

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import FilterParams, ParamsError
-from .store import ROW_FIELDS, ClipArray, ClipWriter, open_store, read_rows, store_videos
+from ..config import DOMAIN_KEYS, FilterParams, ParamsError
+from .store import ROW_FIELDS, ClipArray, ClipWriter, StoreError, open_store, read_rows, store_videos
 
 _COPY_BLOCK = 4096  # clips copied per read, to bound memory
 
@@ -71,11 +71,47 @@ def copy_rows(src: Path, dst: Path, indices: np.ndarray, attrs: dict) -> None:
                 out.append(np.stack([clips[i] for i in idx]), **{name: f[name][idx] for name in ROW_FIELDS})
 
 
-def filter_patches(src: Path, train: Path, val: Path, params: FilterParams, record: dict) -> dict:
+def select_by_domain(rows: dict[str, np.ndarray], params: FilterParams, domains: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, list[dict]]:
+    """:func:`select` within each domain (``domains``: each video's, 0 or 1, indexed by ``rows["video"]``):
+    each keeps ``filter.min_kept`` patches and validation videos of its own, so that a still domain is
+    not filtered away by a moving one. Returns the sorted training and validation indices and each
+    domain's counts.
+
+    Raises:
+        ParamsError: a domain keeps no training patch, naming its source's key.
+    """
+    row_domain = domains[rows["video"]]
+    train_parts, val_parts, counts = [], [], []
+    for domain, key in enumerate(DOMAIN_KEYS):
+        mine = np.flatnonzero(row_domain == domain)
+        train_idx, val_idx = select({name: rows[name][mine] for name in ("motion", "video")}, params)
+        if not len(train_idx):
+            raise ParamsError("params.yaml", key, f"its videos give no training patch ({len(mine)} candidates of "
+                                                  f"domain {'AB'[domain]} in the extracted patches): another source, "
+                                                  "or more or longer videos")
+        train_parts.append(mine[train_idx])
+        val_parts.append(mine[val_idx])
+        counts.append({"candidates": len(mine), "train": len(train_idx), "val": len(val_idx),
+                       "threshold": round(threshold(rows["motion"][mine], params), 4)})
+    return np.sort(np.concatenate(train_parts)), np.sort(np.concatenate(val_parts)), counts
+
+
+def filter_patches(src: Path, train: Path, val: Path, params: FilterParams, record: dict,
+                   domains: np.ndarray | None = None) -> dict:
     """Writes ``train`` and ``val`` from the candidate patches of ``src``; returns a report with
-    counts and the bytes a patch takes on disk."""
+    counts and the bytes a patch takes on disk. ``domains``: each video's domain (a translation
+    run's manifest, :meth:`~pyext.data.manifest.Manifest.domains`), filtered apart
+    (:func:`select_by_domain`); None: one set."""
     rows = read_rows(src)
-    train_idx, val_idx = select(rows, params)
+    by_domain = None
+    if domains is not None and len(domains) != len(rows["videos"]):
+        raise StoreError(f"{src}: holds patches of {len(rows['videos'])} videos, the manifest lists {len(domains)}: "
+                         "rerun the pipeline from prepare")
+    if domains is not None and domains.any():
+        train_idx, val_idx, by_domain = select_by_domain(rows, params, domains)
+    else:
+        train_idx, val_idx = select(rows, params)
     motion = rows["motion"]
     if not len(train_idx):  # before any output: nothing that looks like a set is written
         spread = (", ".join(f"{q}% {np.percentile(motion, q):.2f}" for q in (10, 50, 90)) + f", max {motion.max():.2f}"
@@ -96,6 +132,10 @@ def filter_patches(src: Path, train: Path, val: Path, params: FilterParams, reco
                    else "the least moving patch's: every candidate is kept")
         why = (f"filter.min_motion {params.min_motion:g} kept only {passing} of {len(motion)} candidate patches, "
                f"fewer than filter.min_kept ({params.min_kept}): the threshold was lowered to {used:.3g}, {lowered}")
+    if by_domain is not None:
+        why = "; ".join(f"domain {'AB'[d]}: filter.min_motion {params.min_motion:g}, threshold {c['threshold']:g}, "
+                        f"{c['train']} training and {c['val']} validation of {c['candidates']} candidate patches"
+                        for d, c in enumerate(by_domain))
     return {
         "candidates": len(motion), "threshold": round(used, 4), "why": why,
         "train": len(train_idx), "val": len(val_idx),
@@ -103,4 +143,4 @@ def filter_patches(src: Path, train: Path, val: Path, params: FilterParams, reco
         "bytes_per_patch": round(size / max(1, len(train_idx) + len(val_idx)), 1),
         "motion_percentiles": {str(q): round(float(np.percentile(motion, q)), 2) for q in (10, 25, 50, 75, 90)}
         if len(motion) else {},
-    }
+    } | ({"domains": {"AB"[d]: c for d, c in enumerate(by_domain)}} if by_domain is not None else {})

@@ -19,13 +19,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
 from ..commands import Interrupted
-from ..config import Params, ParamsError
-from ..data.dataset import ClipDataset, check_classes
+from ..config import DOMAIN_KEYS, FAMILIES, Params, ParamsError
+from ..data.dataset import ClipDataset, check_classes, store_domains
 from ..data.store import StoreError, check_clips
 from ..files import DataFiles, RunFiles, file_digest
 from ..losses.conditioning import CONDITIONS, manifest_classes
@@ -39,7 +40,7 @@ from .checkpoints import (
     save,
     set_rng_state,
 )
-from .data import ClipBatches
+from .data import ClipBatches, DomainBatches
 from .live import Live
 from .steps import TrainingStep, make_step
 from .validation import (FRAME_MEASURES, FrameClips, Validations, frame_clips, frame_psnrs, validation_batches,
@@ -178,6 +179,18 @@ def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | Non
     if tp.batch_size > len(dataset):
         raise ParamsError("params.yaml", "train.batch_size",
                           f"expected at most the {len(dataset)} training clips of {data.train}, got {tp.batch_size}")
+    domains = None
+    if FAMILIES[params.model.family].domains:
+        # A translator learns from unpaired batches of two domains: its clips' labels are their domains.
+        manifest = data.manifest if manifest is None else manifest
+        domains = store_domains(data.train, manifest)
+        dataset.labels = torch.from_numpy(domains.astype(np.int64))
+        for domain, key in enumerate(DOMAIN_KEYS):
+            held = int(np.count_nonzero(domains == domain))
+            if tp.batch_size > held:
+                raise ParamsError("params.yaml", "train.batch_size",
+                                  f"expected at most the {held} training clips of domain {'AB'[domain]} ({key}: "
+                                  f"{params.value(key)}) in {data.train}, got {tp.batch_size}")
     for rate in ("lr_g", "lr_d"):
         if getattr(tp, f"{rate}_final") > getattr(tp, rate):
             say(f"train: train.{rate}_final ({getattr(tp, f'{rate}_final'):g}) is above train.{rate} "
@@ -211,12 +224,15 @@ def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | Non
         start_from(trainer.model, start, key)
     del saved
 
-    sampler = ClipBatches(len(dataset), tp.batch_size, tp.seed, step * trainer.batches_per_step * tp.batch_size,
-                          world.rank, world.size)
+    position = step * trainer.batches_per_step * tp.batch_size
+    sampler = ClipBatches(len(dataset), tp.batch_size, tp.seed, position, world.rank, world.size) if domains is None \
+        else DomainBatches(domains, tp.batch_size, tp.seed, position, world.rank, world.size)
     loader = iter(torch.utils.data.DataLoader(dataset, batch_sampler=sampler, num_workers=tp.workers,
                                               persistent_workers=tp.workers > 0,
                                               pin_memory=world.device.type == "cuda"))
-    val_batches = validation_batches(data.val, tp.batch_size, tp.val_batches, clips_wanted) if world.main else []
+    # A translator is not validated: its pictures show the step's unpaired training batch.
+    val_batches = validation_batches(data.val, tp.batch_size, tp.val_batches, clips_wanted) \
+        if world.main and domains is None else []
     live = Live(run if world.main else None, resume_step=step)
     live.validation_table()  # a declared output, also where no validation runs (no val.h5 clips)
     live.summary("machine", machine(world.device))
