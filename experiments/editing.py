@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from experiments import generation, runner
@@ -51,8 +50,7 @@ def document(record: dict) -> str:
 def picture(record: dict) -> np.ndarray:
     """The first row's ``edits.png``, labelled. RGB uint8."""
     r = record["results"][0]
-    image = cv2.cvtColor(cv2.imdecode(np.frombuffer(runner.read_output(r["ref"], "eval/pictures/edits.png").read(),
-                                                   np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    image = runner.read_picture(r["ref"], "eval/pictures/edits.png")
     return runner.label(image, f"{r['row']}: real frames, reconstructions, then an edit to each class a row")
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from experiments import runner
@@ -133,8 +132,7 @@ def document(record: dict) -> str:
 def _grid(ref: str, picture: str) -> np.ndarray:
     """The first PICTURED x PICTURED images of an evaluation's picture ``eval/pictures/<picture>.png``
     (a grid of GRID columns at zoom 2), RGB."""
-    image = cv2.cvtColor(cv2.imdecode(np.frombuffer(runner.read_output(ref, f"eval/pictures/{picture}.png").read(),
-                                                   np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    image = runner.read_picture(ref, f"eval/pictures/{picture}.png")
     side = image.shape[1] // 8 * PICTURED  # the evaluation's grids are 8 columns wide (GRID)
     return image[:side, :side]
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from experiments import generation, runner
@@ -40,7 +39,6 @@ PRESET = Path("configs/inversion.yaml")
 LAYERS = (3, 5)
 # The pixel-loss-only reference: the preset with the feature and adversarial weights at 0.
 PIXEL = ("model.inversion.feature_weight=0", "model.inversion.adversarial_weight=0")
-SHOWN = 8  # images a picture row shows (the evaluation's inversions.png has GRID columns)
 
 
 def rows(params_path: str = "params.yaml") -> list[Row]:
@@ -65,19 +63,19 @@ def table(results: list[dict]) -> str:
     head = ("| run | layer | loss | PSNR dB | gradient-energy ratio | FID | KID | precision | recall | train s |\n"
             + "|---" * 10 + "|\n")
 
+    def distances(m: dict, name: str) -> list[str]:
+        return [cell(generation.value(m, "fid", name)), cell(generation.value(m, "kid", name), 4),
+                *(cell(generation.value(m, pair, name), 3) for pair in ("precision", "recall"))]
+
     def line(label: str, m: dict, name: str, loss: str, seconds=None) -> str:
         scores = m["inversion"][name]
-        figures = [cell(scores["psnr"]), cell(scores["gradient_ratio"], 3), cell(generation.value(m, "fid", name)),
-                   cell(generation.value(m, "kid", name), 4),
-                   *(cell(generation.value(m, pair, name), 3) for pair in ("precision", "recall"))]
+        figures = [cell(scores["psnr"]), cell(scores["gradient_ratio"], 3), *distances(m, name)]
         return f"| {label} | {m['network']['layer']} | {loss} | {' | '.join(figures)} | {cell(seconds, 0)} |\n"
 
     first = results[0]["metrics"]  # every row is measured against the same real frames
     body, layers = "", set()
     for name in first.get("references", {}):
-        figures = [cell(generation.value(first, "fid", name)), cell(generation.value(first, "kid", name), 4),
-                   *(cell(generation.value(first, pair, name), 3) for pair in ("precision", "recall"))]
-        body += f"| real, {name} | - | - | - | - | {' | '.join(figures)} | - |\n"
+        body += f"| real, {name} | - | - | - | - | {' | '.join(distances(first, name))} | - |\n"
     for r in results:
         m = r["metrics"]
         if m["network"]["layer"] not in layers:
@@ -126,9 +124,8 @@ def document(record: dict) -> str:
 
 def _strips(ref: str) -> tuple[np.ndarray, np.ndarray]:
     """The real frames' strip and the inversions' strip of an evaluation's ``inversions.png`` (rows:
-    real, trained, untrained; equal heights), :data:`SHOWN` images each, RGB."""
-    image = cv2.cvtColor(cv2.imdecode(np.frombuffer(runner.read_output(ref, "eval/pictures/inversions.png").read(),
-                                                   np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    real, trained, untrained; equal heights), RGB."""
+    image = runner.read_picture(ref, "eval/pictures/inversions.png")
     height = image.shape[0] // 3
     return image[:height], image[height:2 * height]
 
@@ -138,8 +135,9 @@ def picture(record: dict) -> np.ndarray:
     cells = []
     for layer in dict.fromkeys(r["metrics"]["network"]["layer"] for r in record["results"]):
         results = [r for r in record["results"] if r["metrics"]["network"]["layer"] == layer]
-        strips = [runner.label(_strips(results[0]["ref"])[0], f"layer {layer}: real frames")]
-        strips += [runner.label(_strips(r["ref"])[1], f"{r['row']}: PSNR {cell(r['metrics']['inversion']['generator']['psnr'], 1)} "
+        decoded = {r["row"]: _strips(r["ref"]) for r in results}
+        strips = [runner.label(decoded[results[0]["row"]][0], f"layer {layer}: real frames")]
+        strips += [runner.label(decoded[r["row"]][1], f"{r['row']}: PSNR {cell(r['metrics']['inversion']['generator']['psnr'], 1)} "
                                 f"dB, FID {cell(generation.value(r['metrics'], 'fid', 'generator'), 1)}")
                    for r in results]
         cells.append(np.concatenate(strips))

@@ -148,6 +148,12 @@ def read_output(ref: str, path: str) -> io.BytesIO:
     return io.BytesIO(dvc.api.read(path, repo=".", rev=ref, mode="rb"))
 
 
+def read_picture(ref: str, path: str) -> np.ndarray:
+    """The PNG at ``path`` among ``ref``'s outputs (e.g. ``eval/pictures/real.png``), RGB uint8 (H, W, 3)."""
+    encoded = np.frombuffer(read_output(ref, path).read(), np.uint8)
+    return cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
 def predictions(ref: str) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """An experiment's stored test predictions (per clip: (steps, h, w, 3)), the test clip indices
     and the crop origins (N, 2)."""

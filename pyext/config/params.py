@@ -153,8 +153,8 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
             evaluate = replace(evaluate, **{key: _resolved(source, getattr(evaluate, key))})
     params = replace(params, evaluate=evaluate)
     for key in {key for family in FAMILIES.values() for key in family.files}:
-        if params.value(key) != BUILTIN:
-            params = _replaced(params, key, _resolved(source, params.value(key)))
+        if (named := params.value(key)) != BUILTIN:
+            params = _replaced(params, key, _resolved(source, named))
     if params.train.init:  # the keyword names the shipped file, wherever the package lies
         init = str(PRETRAINED) if params.train.init == PRETRAINED_INIT else _resolved(source, params.train.init)
         params = replace(params, train=replace(params.train, init=init))
@@ -169,8 +169,8 @@ def parse_params(raw: Any, source: str | os.PathLike = "params.yaml") -> Params:
         if path not in ("", BUILTIN) and not Path(path).is_file():
             raise ParamsError(source, f"evaluate.{key}", f"no such file: {path}")
     for key in FAMILIES[params.model.family].files:
-        if params.value(key) != BUILTIN and not Path(params.value(key)).is_file():
-            raise ParamsError(source, key, f"no such file: {params.value(key)}")
+        if (named := params.value(key)) != BUILTIN and not Path(named).is_file():
+            raise ParamsError(source, key, f"no such file: {named}")
     if params.train.init and not Path(params.train.init).is_file():
         raise ParamsError(source, "train.init", f"no such file: {params.train.init}")
     if params.data.source not in GENERATED_SOURCES and not root.is_dir():
