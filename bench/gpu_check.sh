@@ -50,7 +50,7 @@ small="empty or stream or alignment or every_kind or tf32 or (beyond_two_tiles a
 wanted environment && step environment 60 sh -c "nvidia-smi; nvcc --version; $py -c 'import torch; print(torch.__version__, torch.version.cuda, torch.cuda.get_device_name())'"
 wanted build && step build 300 "$py" setup.py build_ext --inplace
 wanted tests && step tests 300 "$py" -m pytest -q -p no:cacheprovider tests/test_ops_cuda.py tests/test_ops.py \
-    tests/test_noise.py tests/test_dcgan.py tests/test_sample.py  # test_dcgan: a one-step case per generator family (dcgan, lapgan, vaegan, biggan, gran, icgan in both phases, inversion; a conditioned dcgan); test_sample: a seed samples alike on CUDA
+    tests/test_noise.py tests/test_dcgan.py tests/test_sample.py  # test_dcgan: a one-step case per generator family (dcgan, lapgan, vaegan, biggan, gran, icgan in both phases, inversion; a conditioned dcgan; the translators cyclegan, discogan, dualgan); test_sample: a seed samples alike on CUDA
 # shellcheck disable=SC2086  # the arguments split on purpose
 wanted kernels && step kernels 420 "$py" -m bench.kernels ${KERNELS_ARGS:---budget 10 --repeats 10}
 if wanted sanitizer; then

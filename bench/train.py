@@ -48,7 +48,7 @@ from pathlib import Path
 import torch
 
 import pyext
-from pyext.config import load_params
+from pyext.config import FAMILIES, load_params
 from pyext.data.dataset import ClipDataset
 from pyext.files import DataFiles, RunFiles
 from pyext.losses import CONDITIONS
@@ -107,14 +107,16 @@ def loader_rate(path: Path, workers: int, batch_size: int = 8, batches: int = 20
 
 
 # The families whose preset (configs/<family>.yaml) bench.train times besides the default and the paper's.
-PRESET_FAMILIES = ("gaia", "dcgan", "lapgan", "vaegan", "biggan", "gran", "icgan", "inversion")
+PRESET_FAMILIES = ("gaia", "dcgan", "lapgan", "vaegan", "biggan", "gran", "icgan", "inversion", "cyclegan", "discogan",
+                   "dualgan")
 
 
 def presets(path: str = "params.yaml"):
     """The presets the README documents: the default (``params.yaml``), the paper's
     (``configs/paper.yaml`` applied to it: Table 1 at full width, batch 8, 32x32 patches) and each
     of :data:`PRESET_FAMILIES`' (``configs/<family>.yaml``: GAIA's; DCGAN's, LAPGAN's, VAE-GAN's, BigGAN's, GRAN's,
-    IcGAN's and the inversion's, batch 64)."""
+    IcGAN's and the inversion's, batch 64; the translators', CycleGAN's, DiscoGAN's and DualGAN's, their papers'
+    batches per domain)."""
     return {"default": load_params(path), "paper": preset_params("configs/paper.yaml", path),
             **{family: preset_params(f"configs/{family}.yaml", path) for family in PRESET_FAMILIES}}
 
@@ -177,7 +179,8 @@ class Bench:
             trainer = make_step(setting.params(self.p), self.device, compile=setting.compile, classes=self.classes)
             if self.batches is None:
                 b = self.p.train.batch_size
-                self.batches = [torch.stack([self.data[i] for i in range(k * b, (k + 1) * b)]).to(self.device)
+                rows = 2 * b if FAMILIES[self.p.model.family].domains else b  # a translator's: each domain's clips
+                self.batches = [torch.stack([self.data[i] for i in range(k * rows, (k + 1) * rows)]).to(self.device)
                                 for k in range(trainer.batches_per_step)]
                 if self.classes:
                     self.labels = [torch.arange(b, device=self.device) % self.classes] * trainer.batches_per_step

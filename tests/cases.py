@@ -181,6 +181,20 @@ TINY_ICGAN = {"latent": 8, "width": 0.125, "encoder_from": 2}
 TINY_INVERSION = {"layer": 3, "comparator_layer": 2, "width": 0.125, "adversarial_weight": 0.5}
 
 
+# The translators' knobs (model.<family>) at a tiny size, and their papers' objectives.
+TINY_TRANSLATORS = {"cyclegan": {"blocks": 1, "width": 0.0625, "pool": 2}, "discogan": {"width": 0.0625},
+                    "dualgan": {"width": 0.0625}}
+TRANSLATOR_KINDS = {"cyclegan": "lsgan", "discogan": "bce", "dualgan": "wgan"}
+
+
+def translator_params(family: str, knobs: dict | None = None, kind: str | None = None, **train_settings):
+    """:func:`family_params` of a translator (:data:`TINY_TRANSLATORS`, ``knobs`` replaced; its paper's objective
+    unless ``kind``), domain B the photo set."""
+    p = family_params(family, TINY_TRANSLATORS[family] | (knobs or {}), kind or TRANSLATOR_KINDS[family],
+                      **train_settings)
+    return replace(p, data=replace(p.data, translate=replace(p.data.translate, source="photos")))
+
+
 def family_params(family: str, knobs: dict, kind: str = "bce", **train_settings):
     """The tests' params training ``family`` (a generator from noise) with ``knobs`` of its section
     (``model.<family>``), the objective ``kind``, and a tiny CPU run (4 steps of batch 4, a checkpoint

@@ -78,6 +78,11 @@ def _inversion(*mutations):
     return _both(_set("model.family", "inversion"), *mutations)
 
 
+def _translator(family: str, *mutations):
+    """A translator's run (domain B: the photo set), then ``mutations``."""
+    return _both(_set("model.family", family), _set("data.translate.source", "photos"), *mutations)
+
+
 def _parse_error(raw, source=SOURCE) -> str:
     with pytest.raises(ParamsError) as info:
         parse_params(raw, source)
@@ -321,10 +326,11 @@ ERRORS = [
      "expected a number >= 1e-09, got 0"),
     ("began-missing", lambda raw: raw["loss"]["adversarial"].pop("began"), "loss.adversarial.began", "missing key"),
     ("family", _set("model.family", "gaai"), "model.family",
-     "expected one of multiscale, gaia, dcgan, lapgan, vaegan, biggan, gran, icgan, inversion, got 'gaai'"),
+     "expected one of multiscale, gaia, dcgan, lapgan, vaegan, biggan, gran, icgan, inversion, cyclegan, discogan, "
+     "dualgan, got 'gaai'"),
     ("model-flat", lambda raw: raw["model"].update(raw["model"].pop("multiscale")), "model.scales",
-     "unknown key (known: attention, biggan, condition, d_norm, dcgan, embedding, family, gaia, gran, icgan, inversion, "
-     "lapgan, multiscale, vaegan)"),
+     "unknown key (known: attention, biggan, condition, cyclegan, d_norm, dcgan, discogan, dualgan, embedding, family, "
+     "gaia, gran, icgan, inversion, lapgan, multiscale, vaegan)"),
     ("condition", _set("model.condition", "film"), "model.condition",
      "expected one of none, concat, acgan, projection, got 'film'"),
     ("projection-multiscale", _set("model.condition", "projection"), "model.condition",
@@ -515,6 +521,32 @@ ERRORS = [
     ("inversion-began", _inversion(_set("loss.adversarial.kind", "began")), "loss.adversarial.kind",
      "expected one of bce, minimax, lsgan, hinge, fgan, wgan, wgan_gp with model.family: inversion (its "
      "discriminator is a classifier; began trains an autoencoder), got 'began'"),
+    # The translators: their networks' patch sides, what they refuse, their own keys
+    ("cyclegan-patch-48", _translator("cyclegan", _set("clip.patch", 48)), "clip.patch",
+     "expected 32 or 64 with model.family: cyclegan (its networks' sizes, as DCGAN's), got 48"),
+    ("cyclegan-no-domain-b", _set("model.family", "cyclegan"), "data.translate.source",
+     "expected a data source with model.family: cyclegan (its domain B; domain A is data.source's), got 'none'"),
+    ("discogan-condition", _translator("discogan", _set("model.condition", "concat"), _set("data.source", "stochastic")),
+     "model.condition", "expected none with model.family: discogan (its generator takes no class), got 'concat'"),
+    ("dualgan-d-norm", _translator("dualgan", _set("model.d_norm", "spectral")), "model.d_norm",
+     "expected none with model.family: dualgan (DualGAN's networks normalise as its paper says), got 'spectral'"),
+    ("cyclegan-attention", _translator("cyclegan", _set("model.attention", True)), "model.attention",
+     "expected false with model.family: cyclegan (CycleGAN's networks have no attention block), got True"),
+    ("cyclegan-began", _translator("cyclegan", _set("loss.adversarial.kind", "began")), "loss.adversarial.kind",
+     "expected one of bce, minimax, lsgan, hinge, fgan, wgan, wgan_gp with model.family: cyclegan (its "
+     "discriminators are classifiers; began trains an autoencoder), got 'began'"),
+    ("cyclegan-receptive-40", _translator("cyclegan", _set("model.cyclegan.receptive", 40)), "model.cyclegan.receptive",
+     "expected 0 (the patch side) or 7 (the field of no stride-2 layer) to clip.patch: 32, got 40"),
+    ("dualgan-receptive-8", _translator("dualgan", _set("model.dualgan.receptive", 8)), "model.dualgan.receptive",
+     "expected 0 (the patch side) or 9 (the field of no stride-2 layer) to clip.patch: 32, got 8"),
+    ("discogan-code-wgan", _translator("discogan", _set("model.discogan.recipe", "code"),
+                                       _set("loss.adversarial.kind", "wgan")), "loss.adversarial.kind",
+     "expected bce with model.discogan.recipe: code (the published code's halved cross-entropy and feature matching), "
+     "got 'wgan'"),
+    ("discogan-recipe", _set("model.discogan.recipe", "github"), "model.discogan.recipe",
+     "expected one of paper, code, got 'github'"),
+    ("dualgan-dropout-1", _set("model.dualgan.dropout", 1.0), "model.dualgan.dropout",
+     "expected a number in [0, 1), got 1.0"),
     ("truncation-0", _set("evaluate.truncation", [1.0, 0]), "evaluate.truncation",
      "expected a list of distinct numbers > 0 (or []), got [1.0, 0]"),
     # the evaluation's networks and patches, the best-of-many objective

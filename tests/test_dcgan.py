@@ -12,8 +12,8 @@ from dataclasses import replace
 
 import pytest
 import torch
-from cases import (DEVICES, TEST_PARAMS, TINY_GENERATORS, TINY_INVERSION, assert_resumes_exactly, assert_same_weights,
-                   family_params, icgan_params, labelled_data)
+from cases import (DEVICES, TEST_PARAMS, TINY_GENERATORS, TINY_INVERSION, TINY_TRANSLATORS, assert_resumes_exactly,
+                   assert_same_weights, family_params, icgan_params, labelled_data, translator_params)
 from torch import nn
 
 from pyext.config import ParamsError, parse_params
@@ -158,6 +158,23 @@ def test_one_step_on_each_device_is_finite_and_moves_both_networks(device, famil
         assert any(not torch.equal(v, step.state()[net][k]) for k, v in weights.items()), net
     picture = next(iter(step.pictures((torch.rand(4, 5, 3, 32, 32) * 2 - 1, None)).values()))  # samples, inversions
     assert picture.dtype.name == "uint8" and picture.shape == (2 * (2 * 32 + 2), 4 * (2 * 32 + 2), 3)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("family", list(TINY_TRANSLATORS))
+def test_one_translation_step_on_each_device_is_finite_and_moves_every_network(device, family):
+    # The translators (CycleGAN's, DiscoGAN's, DualGAN's step, each under its paper's objective), on batches of
+    # each domain's clips: bench/gpu_check.sh's tests step runs the CUDA cases (bfloat16 autocast where the GPU has it).
+    step = make_step(translator_params(family, precision="auto"), torch.device(device))
+    networks = {"generator": step.model, "discriminator_a": step.D_a, "discriminator_b": step.D_b}
+    before = {name: [w.detach().clone() for w in net.parameters()] for name, net in networks.items()}
+    batches = [torch.rand(8, 5, 3, 32, 32, device=device) * 2 - 1] * step.batches_per_step  # A's 4 clips, then B's
+    logged = step.step(0, batches)
+    assert all(bool(torch.isfinite(v)) for v in logged.values()) and not bool(step.nonfinite)
+    for name, net in networks.items():
+        assert any(not torch.equal(v, w) for v, w in zip(before[name], net.parameters())), name
+    picture = step.pictures((torch.rand(8, 5, 3, 32, 32) * 2 - 1, torch.arange(8) // 4))["translations"]
+    assert picture.dtype.name == "uint8" and picture.shape == (6 * (2 * 32 + 2), 4 * (2 * 32 + 2), 3)
 
 
 def test_one_frame_of_each_patch_is_drawn_reproducibly_and_shared_out():

@@ -300,7 +300,9 @@ class _Recorder:
 # What a family's run needs beside model.family on the tests' params (and the classes of its data): IcGAN's cGAN,
 # conditioned on a source whose classes one frame shows, its encoders from the second of the two updates.
 _RUNS = {"icgan": ({"data": {"source": "stochastic"}, "model": {"condition": "concat", "icgan": {"encoder_from": 1}}},
-                   3)}
+                   3),
+         # The translators learn from a domain B (the photo set); their batches hold each domain's clips.
+         **{family: ({"data": {"translate": {"source": "photos"}}}, 0) for family in ("cyclegan", "discogan", "dualgan")}}
 
 
 @pytest.mark.parametrize("family", list(config.FAMILIES))
@@ -315,6 +317,8 @@ def test_a_familys_run_reads_only_what_its_entry_says(family, data_dir):
     params, seen = _params(**_merged({"model": {"family": family}}, needs)), set()
     step = make_step(_Recorder(params, seen), torch.device("cpu"), classes=classes)
     clips = torch.stack([ClipDataset(data_dir / "train.h5")[i] for i in range(4)])
+    if config.FAMILIES[family].domains:  # domain A's clips, then domain B's
+        clips = torch.cat([clips, clips.flip(0)])
     for update in range(params.train.steps):  # IcGAN's: its cGAN's update, then its encoders'
         step.step(update, [clips] * step.batches_per_step, [torch.zeros(4, dtype=torch.long)] * step.batches_per_step)
     batches = validation_batches(data_dir / "val.h5", 4, 1)

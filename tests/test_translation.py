@@ -4,14 +4,19 @@ the image pool's behaviour (its input until full, a stored image with probabilit
 stored image returned once at most, its state resumed bit for bit); D's halved loss; the
 learning-rate schedule; the PatchGAN's receptive field against the extent of one
 logit's input gradient; every network's shapes and ranges at 32 and 64, and the cycle's gradient
-reaching every parameter of both generators."""
+reaching every parameter of both generators. The families (cyclegan, discogan, dualgan): one step of
+each moves every network and logs finite values; CycleGAN's rates' schedule; a resumed step continues
+bit for bit, its pools' contents included; DualGAN's clipped critics; DiscoGAN's code's recipe; the
+translators saved and reloaded, and translating whole frames."""
 from __future__ import annotations
 
 import io
 import math
+from dataclasses import replace
 
 import pytest
 import torch
+from cases import TINY_TRANSLATORS, translator_params
 
 from pyext.losses.adversarial import DiscriminatorLoss
 from pyext.losses.translation import (cycle_loss, discogan_code_weights, discogan_reconstruction_loss,
@@ -279,3 +284,199 @@ def test_the_initialisations_are_each_codes():
     bound = 1 / math.sqrt(conv.weight[0].numel())
     assert float(conv.weight.abs().max()) <= bound and float(conv.weight.std()) > 0.5 * bound / math.sqrt(3)
     assert torch.equal(DiscoGANDiscriminator(64, 1.0).net[3].weight, torch.ones(128))
+
+
+# ------------------------------------------------------------------------------------------ the families
+
+FAMILIES = list(TINY_TRANSLATORS)
+
+
+def _step(params):
+    from pyext.training import make_step
+
+    return make_step(params, torch.device("cpu"))
+
+
+def _batches(step, seed: int = 0) -> list[torch.Tensor]:
+    """A step's batches: ``2B`` clips ``(2B, 3, 3, 32, 32)`` each, domain A's rows then B's."""
+    g = torch.Generator().manual_seed(seed)
+    return [torch.rand(2 * step.tp.batch_size, 3, 3, 32, 32, generator=g) * 2 - 1 for _ in range(step.batches_per_step)]
+
+
+def _copy(state: dict) -> dict:
+    """A checkpoint's copy of ``state`` (saved and loaded as the loop's checkpoints are)."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+def _assert_equal(a, b, where: str = "") -> None:
+    """Nested states equal bit for bit."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            _assert_equal(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_equal(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_one_step_of_each_family_moves_every_network_and_logs_finite_values(family):
+    step = _step(translator_params(family, batch_size=2))
+    assert (step.validates, step.generator, step.predictor) == (False, None, None)
+    networks = ("generator", "discriminator_a", "discriminator_b")
+    before = {net: {k: v.clone() for k, v in step.state()[net].items()} for net in networks}
+    logged = step.step(0, _batches(step))
+    assert {"train/loss_g", "train/loss_d", "train/cycle_a", "train/cycle_b"} <= set(logged)
+    assert all(f"train/{m}" in logged for m in step.d_measures) and len(step.d_measures) == 2  # one per domain
+    assert all(bool(torch.isfinite(v)) for v in logged.values()) and not bool(step.nonfinite)
+    for net, weights in before.items():
+        after = step.state()[net]
+        assert any(not torch.equal(v, after[k]) for k, v in weights.items() if v.is_floating_point()), net
+    clips = torch.rand(6, 3, 3, 32, 32) * 2 - 1
+    picture = step.pictures((clips, torch.tensor([0, 1, 0, 1, 0, 1])))["translations"]
+    assert picture.dtype.name == "uint8" and picture.shape == (6 * (2 * 32 + 2), 3 * (2 * 32 + 2), 3)
+    with pytest.raises(ValueError, match=r"a translator's batch is \(2 x train.batch_size = 4, T, 3, P, P\)"):
+        step.step(1, [b[:2] for b in _batches(step)])
+
+
+def test_cyclegans_terms_and_objective_factors():
+    from pyext.losses import make_objective
+    from pyext.losses.translation import papers_factors
+
+    p = translator_params("cyclegan", batch_size=2)
+    # lsgan's D loss is written halved already and its G term halved: (1, 2); any other: D halved.
+    assert papers_factors(make_objective(p.loss.adversarial)) == (1.0, 2.0)
+    bce = replace(p.loss.adversarial, kind="bce")
+    assert papers_factors(make_objective(bce)) == (0.5, 1.0)
+    logged = _step(p).step(0, _batches(_step(p)))
+    # G's loss: its adversarial terms, lambda (cycle_a + cycle_b) and 0.5 lambda (identity terms).
+    cycle = 10 * (logged["train/cycle_a"] + logged["train/cycle_b"])
+    assert float(logged["train/cycle"]) == pytest.approx(float(cycle), rel=1e-5)
+    total = logged["train/adversarial"] + logged["train/cycle"] + logged["train/identity"]
+    assert float(logged["train/loss_g"]) == pytest.approx(float(total), rel=1e-5)
+    without = _step(translator_params("cyclegan", {"identity_share": 0.0}, batch_size=2)).step(0, _batches(_step(p)))
+    assert "train/identity" not in without
+
+
+def test_cyclegans_rates_are_constant_for_half_the_run_then_fall_linearly_to_zero():
+    from pyext.losses.translation import linear_decay_factor
+
+    steps = 9
+    step = _step(translator_params("cyclegan", {"blocks": 0, "pool": 0}, batch_size=1, steps=steps))
+    rates = []
+    for s in range(steps):
+        step.step(s, _batches(step, s))
+        rates.append((step.opt_g.param_groups[0]["lr"], step.opt_d.param_groups[0]["lr"]))
+    expected = [2e-4 * linear_decay_factor(s, steps) for s in range(steps)]
+    assert [g for g, _ in rates] == pytest.approx(expected) and [d for _, d in rates] == pytest.approx(expected)
+    assert expected[:5] == [2e-4] * 5 and expected[-1] == 0
+    constant = _step(translator_params("cyclegan", {"blocks": 0, "decay": False}, batch_size=1, steps=steps))
+    constant.step(steps - 1, _batches(constant))
+    assert constant.opt_g.param_groups[0]["lr"] == 2e-4
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_resumed_step_continues_bit_for_bit_its_pools_included(family):
+    params = translator_params(family, batch_size=2, steps=4)
+    batches = {s: _batches(_step(params), s) for s in range(4)}
+    straight = _step(params)
+    for s in range(4):
+        straight.step(s, batches[s])
+    first = _step(params)
+    for s in range(2):
+        first.step(s, batches[s])
+    saved = _copy(first.state())
+    resumed = _step(params)  # a fresh step: its pools empty, their draws at their start
+    resumed.load_state(saved)
+    for pool, state in zip(resumed.pools, (saved["pool_a"], saved["pool_b"])):  # the pools came back
+        assert len(pool) == len(state["images"]) and all(torch.equal(x, y) for x, y in zip(pool.images, state["images"]))
+    if family == "cyclegan":
+        assert all(len(pool) == pool.size == 2 for pool in resumed.pools)  # full: its draws are in play
+    for s in range(2, 4):
+        resumed.step(s, batches[s])
+    _assert_equal(straight.state(), resumed.state())
+    assert not all(torch.equal(v, saved["generator"][k]) for k, v in straight.state()["generator"].items())
+
+
+def test_dualgans_critics_are_clipped_after_every_update():
+    p = translator_params("dualgan", batch_size=2)
+    step = _step(p)
+    clip = p.loss.adversarial.wgan.clip
+    assert step.batches_per_step == p.loss.adversarial.wgan.critic_steps  # n_critic batches a step
+    step.step(0, _batches(step))
+    for D in (step.D_a, step.D_b):
+        assert max(float(w.detach().abs().max()) for w in D.parameters()) <= clip
+    assert max(float(w.detach().abs().max()) for w in step.model.parameters()) > clip  # the generators are not clipped
+    bce = _step(translator_params("dualgan", kind="bce", batch_size=2))  # the released code's loss: no clipping
+    bce.step(0, _batches(bce))
+    assert max(float(w.detach().abs().max()) for w in bce.D_a.parameters()) > clip
+
+
+def test_discogans_code_recipe_updates_d_every_third_step_with_its_weights():
+    from pyext.losses.translation import discogan_code_weights
+
+    knobs = {"recipe": "code", "curriculum": 2, "starting_rate": 0.1, "default_rate": 0.4}
+    step = _step(translator_params("discogan", knobs, batch_size=2))
+    assert all(g["weight_decay"] == 1e-5 for opt in (step.opt_g, step.opt_d) for g in opt.param_groups)
+    moved = []
+    for s in range(4):  # the weights (batch norm's running statistics move in every forward)
+        before = [w.detach().clone() for w in step.model.parameters()]
+        d_before = [w.detach().clone() for w in step.D_a.parameters()]
+        logged = step.step(s, _batches(step, s))
+        g_moved = any(not torch.equal(v, w) for v, w in zip(before, step.model.parameters()))
+        d_moved = any(not torch.equal(v, w) for v, w in zip(d_before, step.D_a.parameters()))
+        moved.append((g_moved, d_moved))
+        _, _, rate = discogan_code_weights(s, 2, 0.1, 0.4)
+        recon = rate * (logged["train/cycle_a"] + logged["train/cycle_b"])  # squared distances, weighed by rate
+        assert float(logged["train/reconstruction"]) == pytest.approx(float(recon), rel=1e-5)
+        assert float(logged["train/feature_matching"]) >= 0
+    assert moved == [(False, True), (True, False), (True, False), (False, True)]
+    paper = _step(translator_params("discogan", batch_size=2))
+    logged = paper.step(0, _batches(paper))
+    assert "train/feature_matching" not in logged
+    assert float(logged["train/reconstruction"]) == pytest.approx(
+        float(logged["train/cycle_a"] + logged["train/cycle_b"]), rel=1e-5)  # weight 1
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_saved_translator_reloads_and_translates_whole_frames_alike(family, tmp_path):
+    from pyext.models import FAMILIES as MODELS
+    from pyext.models import Translator, generator_file, load_generator
+
+    step = _step(translator_params(family, batch_size=2))
+    step.step(0, _batches(step))  # trained weights, running statistics
+    model = step.model.eval()
+    torch.save(generator_file(model), tmp_path / "generator.pt")
+    loaded = load_generator(tmp_path / "generator.pt")
+    assert isinstance(loaded, Translator) and type(loaded) is MODELS[family] and loaded.config() == model.config()
+    assert not any(k.startswith("D") for k in torch.load(tmp_path / "generator.pt")["state_dict"])  # no discriminator
+    m = model.size_multiple
+    assert m == {"cyclegan": 4, "discogan": 8, "dualgan": 32}[family]
+    side = (48, 80) if m <= 16 else (64, 96)  # larger than the 32x32 patch, in multiples of the mapping's
+    x = torch.rand(2, 3, *side) * 2 - 1
+    for direction in ("ab", "ba"):
+        y = model.translate(x, direction, batch_size=1)
+        assert y.shape == x.shape and float(y.abs().max()) <= 1
+        assert torch.equal(y, loaded.translate(x, direction, batch_size=1))
+    with pytest.raises(ValueError, match=f"frames must be \\(N, 3, H, W\\) with H and W multiples of {m}"):
+        model.translate(x[..., : side[1] - 2], "ab")
+    with pytest.raises(ValueError, match="direction must be one of ab, ba"):
+        model.translate(x, "ac")
+
+
+def test_a_distributed_translation_run_is_refused_in_one_line():
+    from pyext.config import ParamsError
+    from pyext.training import make_step
+
+    with pytest.raises(ParamsError, match="model.family: expected a family that is not a translator in a distributed "
+                                          "run") as info:
+        make_step(translator_params("cyclegan"), torch.device("cpu"), distributed=True)
+    assert "\n" not in str(info.value)

@@ -21,7 +21,8 @@ from .rules import BUILTIN, Expect, Rule, _Betas, _Bool, _choice, _Count, _float
 __all__ = ["FAMILIES", "DISCRIMINATORS", "CONDITIONS", "D_NORMS", "SKIPS", "MODEL_MAX_SCALES", "TABLE1_DISCRIMINATOR",
            "Family",
            "DiscriminatorFacts", "ConditionFacts", "MultiScaleParams", "GAIAParams", "ImageGANOptimiser", "DCGANParams",
-           "LAPGANParams", "VAEGANParams", "BigGANParams", "GRANParams", "ICGANParams", "InversionParams", "ModelParams",
+           "LAPGANParams", "VAEGANParams", "BigGANParams", "GRANParams", "ICGANParams", "InversionParams",
+           "CycleGANParams", "DiscoGANParams", "DualGANParams", "ModelParams",
            "DCGAN_SIZES", "LAPGAN_COARSEST", "INVERTED_LAYERS", "rules"]
 
 MODEL_MAX_SCALES = 4  # Table 1 of the paper describes four scales
@@ -290,6 +291,44 @@ def _inversion_rules(p) -> Iterator[Rule]:
                        f"then its pooled features)", getattr(v, key))
 
 
+def _translator_rules(family: str, paper: str, kernel: int) -> Callable[[Any], Iterator[Rule]]:
+    """The rules of a translation family (``paper`` names it): its discriminators are classifiers of
+    frames judged by the objective's losses and normalise as its paper says; its PatchGAN's
+    ``receptive`` field (kernels ``kernel`` x ``kernel``; DiscoGAN's discriminator has none) is 0 or
+    from the field of no stride-2 layer to the patch side."""
+    def rules(p) -> Iterator[Rule]:
+        yield from _image_gan_rules(family, paper, "its discriminators are classifiers",
+                                    f"{paper}'s networks normalise as its paper says")(p)
+        section = getattr(p.model, family)
+        if hasattr(section, "receptive"):
+            least = 1 + 2 * (kernel - 1)  # a stride-1 layer and the logit layer
+            yield Rule(f"model.{family}.receptive", section.receptive == 0 or least <= section.receptive <= p.clip.patch,
+                       f"0 (the patch side) or {least} (the field of no stride-2 layer) to clip.patch: {p.clip.patch}",
+                       section.receptive)
+    return rules
+
+
+def _discogan_rules(p) -> Iterator[Rule]:
+    yield from _translator_rules("discogan", "DiscoGAN", 4)(p)
+    if p.model.discogan.recipe == "code":
+        adversarial = p.loss.adversarial
+        yield Rule("loss.adversarial.kind", adversarial.kind == "bce",
+                   "bce with model.discogan.recipe: code (the published code's halved cross-entropy and feature "
+                   "matching)", adversarial.kind)
+        yield Rule("loss.adversarial.d_steps", adversarial.d_steps == 1,
+                   "1 with model.discogan.recipe: code (its D updates on every third step instead)", adversarial.d_steps)
+
+
+def _translator(name: str, rules: Callable[[Any], Iterator[Rule]]) -> Family:
+    """The facts of an unpaired translation family (domain A: ``data.source``'s videos; B:
+    ``data.translate.source``'s): its model in :mod:`pyext.models.translation`, its step in
+    :mod:`pyext.training.steps.translation`, its own discriminators judged by the objective's losses."""
+    return Family(model="pyext.models.translation", step="pyext.training.steps.translation",
+                  evaluation="pyext.evaluation.translation",
+                  reads=("clip", f"model.{name}", "loss.adversarial", *_IMAGE_RUN), patch=_dcgan_sizes(name),
+                  objective=False, finetune="its networks' sizes are fixed by clip.patch", rules=rules, domains=True)
+
+
 def _lapgan_patch(p, patch: int) -> tuple[bool, str]:
     levels = p.model.lapgan.levels
     step = 2 ** (levels - 1)
@@ -355,6 +394,14 @@ FAMILIES: dict[str, Family] = {
     # the image, by a feature loss in a fixed comparator, the objective's adversarial term and an image loss.
     "inversion": _image_gan("inversion", ("model.inversion", "loss.adversarial"), _inversion_rules,
                             evaluation="pyext.evaluation.inversion", files=("model.inversion.network",)),
+    # Unpaired translation between domain A (data.source) and B (data.translate.source): two
+    # generators, A -> B and B -> A, held to each other's inverse, and a discriminator per domain.
+    # CycleGAN (Zhu et al. 2017): residual generators, PatchGANs, cycle and identity losses, a pool.
+    "cyclegan": _translator("cyclegan", _translator_rules("cyclegan", "CycleGAN", 4)),
+    # DiscoGAN (Kim et al. 2017): encoder-decoder generators, DCGAN's discriminators, squared reconstruction.
+    "discogan": _translator("discogan", _discogan_rules),
+    # DualGAN (Yi et al. 2017): U-Net generators, PatchGAN critics, L1 reconstruction.
+    "dualgan": _translator("dualgan", _translator_rules("dualgan", "DualGAN", 5)),
 }
 
 DISCRIMINATORS: dict[str, DiscriminatorFacts] = {
@@ -635,6 +682,103 @@ class InversionParams(ImageGANOptimiser):
 
 
 @section
+class CycleGANParams(ImageGANOptimiser):
+    """CycleGAN's networks, terms and optimisers (``model.family: cyclegan``; Zhu, Park, Isola & Efros
+    2017, :mod:`pyext.models.translation`, :mod:`pyext.training.steps.translation`): generators
+    ``G: A -> B`` and ``F: B -> A`` (residual, instance norm), a PatchGAN per domain, trained on one
+    frame of each clip of ``train.batch_size`` clips per domain by the objective's GAN terms
+    (``loss.adversarial``; the paper's LSGAN: ``configs/cyclegan.yaml``) with D's loss halved (the
+    ``lsgan`` objective's is already) and, for G, ``cycle_weight`` times the cycle loss and
+    ``identity_share * cycle_weight`` times the identity loss; D learns from a pool of G's last images
+    (:class:`pyext.training.pool.ImagePool`). The optimisers (:class:`ImageGANOptimiser`; the paper's
+    Adam 2e-4, betas [0.5, 0.999]) keep their rates for the first half of ``train.steps``, then decay
+    them linearly to 0 (``decay``).
+
+    Attributes:
+        blocks: G's residual blocks (the paper's 6 at 128x128, 9 at 256x256).
+        width: multiplies every map count of G and D (1: the paper's 64 first maps).
+        receptive: the largest receptive field, in pixels, of a logit of D, which takes the most
+            stride-2 layers that keep within it (0: the patch side; the paper's 70x70 is larger than
+            a 32x32 patch).
+        cycle_weight: lambda of the cycle loss, each way (the paper's 10).
+        identity_share: the identity loss's weight as a share of lambda (the paper's 0.5; 0: none).
+        pool: generated images per domain the pool holds for D's updates (the paper's 50; 0: none).
+        decay: the rates constant for the first half of the run, then linearly to 0 (the paper's
+            schedule); false: constant.
+    """
+
+    blocks: _int(0)
+    width: _float(1e-3)
+    receptive: _int(0)
+    cycle_weight: _float(0)
+    identity_share: _float(0)
+    pool: _int(0)
+    decay: _Bool
+
+
+@section
+class DiscoGANParams(ImageGANOptimiser):
+    """DiscoGAN's networks, terms and optimisers (``model.family: discogan``; Kim, Cha, Kim, Lee & Kim
+    2017, :mod:`pyext.models.translation`, :mod:`pyext.training.steps.translation`): encoder-decoder
+    generators ``G_AB`` and ``G_BA`` and DCGAN's discriminator per domain (batch norm, real and
+    generated frames normalised apart), trained on one frame of each clip of ``train.batch_size``
+    clips per domain by the objective's GAN terms (the paper's cross-entropy: ``bce``) and the squared
+    reconstruction loss, with these rates and optimiser (:class:`ImageGANOptimiser`; the code's Adam
+    2e-4, betas [0.5, 0.999]).
+
+    The published code (``discogan/image_translation.py``) differs from the paper; ``recipe`` picks:
+
+    - ``paper``: each generator's loss ``L_GAN + L_CONST`` (weights 1), D's the sum of its two
+      domains' terms; D and G updated every step; no weight decay.
+    - ``code``: each generator's loss ``(0.1 L_GAN + 0.9 L_FM)(1 - rate) + rate L_CONST``, with the
+      feature matching ``L_FM`` in D's hidden layers and ``rate`` = ``starting_rate`` for the first
+      ``curriculum`` steps, then ``default_rate``; D's cross-entropy halved; one forward a step, D
+      updated on every third step and G on the others; Adam's weight decay 1e-5.
+
+    Attributes:
+        width: multiplies every map count of G and D (1: the paper's 64 first maps).
+        recipe: ``paper`` or ``code`` (above).
+        curriculum: ``code``: the steps of the strong GAN loss (the code's 10000).
+        starting_rate, default_rate: ``code``: the reconstruction's rate during and after the
+            curriculum (the code's 0.01 and 0.5).
+    """
+
+    width: _float(1e-3)
+    recipe: _choice("paper", "code")
+    curriculum: _int(0)
+    starting_rate: _float(0, 1)
+    default_rate: _float(0, 1)
+
+
+@section
+class DualGANParams(ImageGANOptimiser):
+    """DualGAN's networks, terms and optimisers (``model.family: dualgan``; Yi, Zhang, Tan & Gong 2017,
+    :mod:`pyext.models.translation`, :mod:`pyext.training.steps.translation`): U-Net generators
+    ``G_A: U -> V`` and ``G_B: V -> U`` and a PatchGAN critic per domain, trained on one frame of each
+    clip of ``train.batch_size`` clips per domain by the objective's terms and the L1 reconstruction
+    loss weighed by ``cycle_weight``, with these rates and optimiser (:class:`ImageGANOptimiser`).
+
+    The paper's objective is the Wasserstein one with clipped critics (``loss.adversarial.kind:
+    wgan``; its Algorithm 1's clipping c is ``wgan.clip`` and n_critic ``wgan.critic_steps``, which
+    its section 4 sets to 0.01 to 0.1 and 2 to 4) under RMSProp at 5e-5, with batches of 1 to 4 and
+    lambda 100 to 1000: ``configs/dualgan.yaml``, followed here. Its released code switched to the
+    original GAN loss (``kind: bce``, no clipping), which the family also takes.
+
+    Attributes:
+        width: multiplies every map count of G and D (1: the paper's 64 first maps).
+        receptive: the largest receptive field of a critic's score, in pixels (0: the patch side; as
+            ``model.cyclegan.receptive``, with 5x5 kernels).
+        dropout: dropout in G's three innermost decoder layers (the 2017 code's 0.5; 0: deterministic).
+        cycle_weight: lambda_U = lambda_V of the reconstruction loss (the paper's range: 100 to 1000).
+    """
+
+    width: _float(1e-3)
+    receptive: _int(0)
+    dropout: _float(0, 1)
+    cycle_weight: _float(0)
+
+
+@section
 class ModelParams:
     """The model: one key picks the family (:data:`FAMILIES`, :mod:`pyext.models`); each family
     reads its knobs from the section under its name.
@@ -642,7 +786,8 @@ class ModelParams:
     Attributes:
         family: the model family: ``multiscale`` (the paper's predictor), ``gaia``, or a generator
             from noise: ``dcgan``, ``lapgan``, ``vaegan``, ``biggan``, ``gran`` or ``icgan``; or
-            ``inversion`` (a decoder of a fixed network's features).
+            ``inversion`` (a decoder of a fixed network's features); or a translator between domain A
+            (``data.source``) and B (``data.translate.source``): ``cyclegan``, ``discogan`` or ``dualgan``.
         d_norm: the discriminator's normalisation (:data:`D_NORMS`, :mod:`pyext.models.blocks`):
             ``none`` (the paper), ``spectral`` (SN-GAN, Miyato et al. 2018: every weight divided
             by its largest singular value) or ``batch`` (DCGAN: batch norm after every convolution
@@ -670,6 +815,9 @@ class ModelParams:
         gran: the knobs of GRAN's recurrent generator and its training.
         icgan: the knobs of IcGAN's cGAN, its encoders and their training.
         inversion: the knobs of DeePSiM's inversion of a fixed network, its terms and training.
+        cyclegan: the knobs of CycleGAN's networks, terms and training.
+        discogan: the knobs of DiscoGAN's networks, terms and training (the paper's or its code's).
+        dualgan: the knobs of DualGAN's networks, terms and training.
     """
 
     family: named(FAMILIES)
@@ -686,6 +834,9 @@ class ModelParams:
     gran: GRANParams
     icgan: ICGANParams
     inversion: InversionParams
+    cyclegan: CycleGANParams
+    discogan: DiscoGANParams
+    dualgan: DualGANParams
 
 
 def rules(p) -> Iterator[Rule]:

@@ -4,7 +4,8 @@ training adds to its adversarial objective (:mod:`pyext.losses.adversarial`).
 
 - CycleGAN (Zhu et al. 2017): the cycle loss (:func:`cycle_loss`, eq. 2, weighted by lambda in
   eq. 3), the identity loss (:func:`identity_loss`), D's objective halved
-  (:func:`halved_discriminator_loss`) and the rates' schedule (:func:`linear_decay_factor`).
+  (:func:`halved_discriminator_loss`; :func:`papers_factors`: where an objective is halved already)
+  and the rates' schedule (:func:`linear_decay_factor`).
 - DiscoGAN (Kim et al. 2017): the reconstruction loss by squared distance
   (:func:`discogan_reconstruction_loss`); its published code's feature matching
   (:func:`feature_matching_loss`) and weights (:func:`discogan_code_weights`).
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .adversarial import DiscriminatorLoss
+from .adversarial import AdversarialObjective, DiscriminatorLoss
 from .reconstruction import lp_loss
 
 
@@ -91,6 +92,16 @@ def halved_discriminator_loss(loss: torch.Tensor | DiscriminatorLoss) -> torch.T
     if isinstance(loss, DiscriminatorLoss):
         return dataclasses.replace(loss, per_scale=[0.5 * term for term in loss.per_scale])
     return 0.5 * loss
+
+
+def papers_factors(objective: AdversarialObjective) -> tuple[float, float]:
+    """The factors of D's and of G's adversarial loss that make an objective's losses those of
+    CycleGAN's code (and DiscoGAN's, whose cross-entropy D loss is halved too): D's halved
+    (:func:`halved_discriminator_loss`), G's whole. For an objective whose losses are written halved
+    already (its ``halved``: ``lsgan``, whose G term ``0.5 (f - 1)^2`` is half the paper's
+    ``(f - 1)^2``), ``(1, 2)``; for any other, ``(0.5, 1)``. So lambda weighs the cycle loss against
+    the GAN loss as it does in the paper (eq. 3)."""
+    return (1.0, 2.0) if objective.halved else (0.5, 1.0)
 
 
 def linear_decay_factor(step: int, steps: int) -> float:
@@ -190,4 +201,4 @@ def dualgan_reconstruction_loss(u: torch.Tensor, u_cycled: torch.Tensor, v: torc
 
 __all__ = ["cycle_loss", "discogan_code_weights", "discogan_reconstruction_loss",
            "dualgan_reconstruction_loss", "feature_matching_loss", "halved_discriminator_loss", "identity_loss",
-           "linear_decay_factor"]
+           "linear_decay_factor", "papers_factors"]

@@ -14,8 +14,8 @@
 - :mod:`.icgan`: IcGAN's cGAN and the encoders that invert it (Perarnau et al. 2016).
 - :mod:`.inversion`: DeePSiM's decoder of a fixed network's features (Dosovitskiy & Brox 2016), a family
   that predicts and samples nothing.
-- :mod:`.translation`: the networks of unpaired translation between two domains (CycleGAN's, DiscoGAN's and
-  DualGAN's generators and discriminators), not yet a family.
+- :mod:`.translation`: unpaired translation between two domains: CycleGAN's, DiscoGAN's and DualGAN's
+  generators and discriminators, and the three families (:class:`Translator`: G from A to B, F back).
 - :mod:`.files`: the saved generator file.
 
 A new family is its modules (a :class:`Model`, usually :class:`Predictor`, subclass with

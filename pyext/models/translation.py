@@ -27,13 +27,21 @@ Initialisation as each family's code: CycleGAN's and DualGAN's weights from N(0,
 learned norm scales from N(1, 0.02) (DualGAN's TensorFlow code truncates its convolutions' normal at
 two standard deviations; not here); DiscoGAN's code leaves PyTorch's defaults, and so do its
 networks here (the PyTorch of 2017 drew batch norm's scales from U(0, 1); today's sets them to 1).
+
+The families (``model.family``: ``cyclegan``, ``discogan``, ``dualgan``) are :class:`CycleGAN`,
+:class:`DiscoGAN` and :class:`DualGAN`: two generators, ``G: A -> B`` and ``F: B -> A``, as a
+:class:`~.base.Translator`. A generator checks that it is given training patches, ``size`` x ``size``;
+the translator's mappings take whole frames, of any side that is a multiple of the generator's
+:attr:`~_Generator.multiple` (its convolutions halve the side that many times over). The
+discriminators belong to the training step (:mod:`pyext.training.steps.translation`), not to the
+saved model.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .base import scaled
+from .base import DIRECTIONS, Translator, register_family, scaled
 from .blocks import tapped
 from .dcgan import init_weights, strided_layers
 
@@ -101,7 +109,26 @@ class _Translator(nn.Module):
         return dict(self._arguments)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(check_images(x, self.size))
+        return self.body(check_images(x, self.size))
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        """The network on checked frames ``(B, 3, H, W)``."""
+        return self.net(x)
+
+
+class _Generator(_Translator):
+    """A generator of frames: besides the training patches (:meth:`forward`), whole frames
+    (:meth:`frames`) of sides that are multiples of :attr:`multiple` (set by the subclass)."""
+
+    multiple: int  # the frame sides it takes are multiples of this: 2 ** (its stride-2 layers)
+
+    def frames(self, x: torch.Tensor) -> torch.Tensor:
+        """Frames ``(N, 3, H, W)``, ``H`` and ``W`` multiples of :attr:`multiple` -> ``(N, 3, H, W)``."""
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3 or x.shape[2] % self.multiple \
+                or x.shape[3] % self.multiple or not x.shape[2] or not x.shape[3]:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"frames must be (N, 3, H, W) with H and W multiples of {self.multiple}, got {shape}")
+        return self.body(x)
 
 
 # ------------------------------------------------------------------------------------------- CycleGAN
@@ -122,7 +149,7 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
-class ResidualGenerator(_Translator):
+class ResidualGenerator(_Generator):
     """CycleGAN's generator: frames ``(B, 3, size, size)`` -> ``(B, 3, size, size)`` in [-1, 1].
 
     ``c7s1-k`` (7x7 convolution, stride 1, reflection padding), ``d2k``, ``d4k`` (3x3, stride 2),
@@ -145,6 +172,7 @@ class ResidualGenerator(_Translator):
         if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 0:
             raise ValueError(f"blocks must be an int >= 0, got {blocks!r}")
         k, k2, k4 = _maps(width, 3)
+        self.multiple = 4  # d2k and d4k halve the side
         self.net = init_normal(nn.Sequential(
             nn.ReflectionPad2d(3), nn.Conv2d(3, k, 7, bias=False), *_norm("instance", k), nn.ReLU(),
             *_down(k, k2), *_down(k2, k4),
@@ -268,7 +296,7 @@ def _pytorch_defaults(network: nn.Module) -> nn.Module:
     return network
 
 
-class DiscoGANGenerator(_Translator):
+class DiscoGANGenerator(_Generator):
     """DiscoGAN's generator: frames ``(B, 3, size, size)`` -> ``(B, 3, size, size)`` in [-1, 1].
 
     An encoder of 4x4 convolutions of stride 2 (``64 * 2^j * width`` maps, batch norm on all but the
@@ -280,7 +308,7 @@ class DiscoGANGenerator(_Translator):
 
     def __init__(self, size: int = 64, width: float = 1.0):
         super().__init__(size, width=width)
-        _levels(size, 4)
+        self.multiple = 2 ** _levels(size, 4)  # its encoder halves the side down to 4x4
         encoder = strided_layers(size, width, "batch")[:-2]  # DCGAN's discriminator without its head
         maps = [m.out_channels for m in encoder if isinstance(m, nn.Conv2d)]
         decoder: list[nn.Module] = []
@@ -320,7 +348,7 @@ class DiscoGANDiscriminator(_Translator):
 # -------------------------------------------------------------------------------------------- DualGAN
 
 
-class UNetGenerator(_Translator):
+class UNetGenerator(_Generator):
     """DualGAN's generator (pix2pix's U-Net): frames ``(B, 3, size, size)`` -> ``(B, 3, size, size)``
     in [-1, 1].
 
@@ -347,6 +375,7 @@ class UNetGenerator(_Translator):
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
         maps = _maps(width, _levels(size, 1))
+        self.multiple = size  # its encoder halves the side down to 1x1 (a larger frame: a larger bottleneck)
         down: list[nn.Module] = [nn.Conv2d(3, maps[0], 5, 2, 2)]
         for i in range(1, len(maps)):
             norms = _norm("instance_affine", maps[i]) if i < len(maps) - 1 else []  # not on the 1x1 map
@@ -361,9 +390,9 @@ class UNetGenerator(_Translator):
         up.append(nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(2 * maps[0], 3, 5, 2, 2, output_padding=1), nn.Tanh()))
         self.down, self.up = init_normal(nn.ModuleList(down)), init_normal(nn.ModuleList(up))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def body(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
-        h = check_images(x, self.size)
+        h = x
         for layer in self.down:
             h = layer(h)
             skips.append(h)
@@ -389,6 +418,80 @@ class DualGANDiscriminator(PatchDiscriminator):
         self._arguments = {"size": size, "layers": layers, "receptive": receptive, "width": width}
 
 
-__all__ = ["NORMS", "SIZES", "DiscoGANDiscriminator", "DiscoGANGenerator", "DualGANDiscriminator",
+# ------------------------------------------------------------------------------------------ the families
+
+
+class _FrameMapping(nn.Module):
+    """A generator applied to whole frames (:meth:`_Generator.frames`): what a translator's
+    :meth:`~.base.Translator.mapping` gives, while the generator itself, on the training path, keeps
+    its check of training patches. ``(N, 3, H, W)`` -> ``(N, 3, H, W)``."""
+
+    def __init__(self, generator: _Generator):
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.generator.frames(x)
+
+
+class _GeneratorPair(Translator):
+    """Two generators of the class :attr:`generator`, ``G: A -> B`` (``ab``) and ``F: B -> A``
+    (``ba``), each ``generator(size=size, **arguments)`` (the arguments :attr:`knobs` names, read from
+    the family's params section by :meth:`from_params`); G is built first, so that a seeded run draws
+    G's weights, then F's."""
+
+    generator: type[_Generator]
+    knobs: tuple[str, ...]  # the generator's arguments besides size, keys of the section model.<family>
+
+    def __init__(self, size: int = 32, **arguments):
+        super().__init__()
+        self.size, self._arguments = size, {"size": size, **arguments}
+        self.G = self.generator(size=size, **arguments)
+        self.F = self.generator(size=size, **arguments)
+
+    @classmethod
+    def from_params(cls, params) -> _GeneratorPair:
+        section = getattr(params.model, cls.family)
+        return cls(size=params.clip.patch, **{knob: getattr(section, knob) for knob in cls.knobs})
+
+    def config(self) -> dict:
+        return dict(self._arguments)
+
+    @property
+    def size_multiple(self) -> int:
+        return self.G.multiple
+
+    def mapping(self, direction: str) -> nn.Module:
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+        return _FrameMapping(self.G if direction == DIRECTIONS[0] else self.F)
+
+
+@register_family("cyclegan")
+class CycleGAN(_GeneratorPair):
+    """CycleGAN's two :class:`ResidualGenerator` (arguments: its ``size``, ``blocks``, ``width``)."""
+
+    generator, knobs = ResidualGenerator, ("blocks", "width")
+
+
+@register_family("discogan")
+class DiscoGAN(_GeneratorPair):
+    """DiscoGAN's two :class:`DiscoGANGenerator` (arguments: its ``size``, ``width``). In eval mode
+    their batch norms use the running statistics of training, so that a frame's translation does not
+    depend on the others translated with it."""
+
+    generator, knobs = DiscoGANGenerator, ("width",)
+
+
+@register_family("dualgan")
+class DualGAN(_GeneratorPair):
+    """DualGAN's two :class:`UNetGenerator` (arguments: its ``size``, ``width``, ``dropout``); a whole
+    frame goes down to a bottleneck of ``(H / size) x (W / size)`` positions."""
+
+    generator, knobs = UNetGenerator, ("width", "dropout")
+
+
+__all__ = ["NORMS", "SIZES", "CycleGAN", "DiscoGAN", "DualGAN", "DiscoGANDiscriminator", "DiscoGANGenerator",
+           "DualGANDiscriminator",
            "PatchDiscriminator", "ResidualBlock", "ResidualGenerator", "UNetGenerator", "check_images",
            "fitting_layers", "init_normal", "receptive_field"]

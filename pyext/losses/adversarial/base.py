@@ -78,6 +78,11 @@ class AdversarialObjective:
     so a resumed run continues exactly.
     """
 
+    # Whether its losses are written with a factor 1/2 (LSGAN's, as Mao et al. write them): its D loss
+    # is then the halved one of CycleGAN's and DiscoGAN's code, its G loss half of theirs
+    # (pyext.losses.translation.papers_factors reads it).
+    halved = False
+
     def __init__(self, params: AdversarialParams):
         self.params = params
         # Discriminator updates per generator update, each on a batch of its own.

@@ -9,6 +9,7 @@ from .base import LogitObjective, register
 @register("lsgan")
 class LSGANObjective(LogitObjective):
     threshold = 0.5
+    halved = True  # 0.5 on every term
 
     def d_real(self, r):
         return 0.5 * (r - 1).square()

@@ -58,13 +58,14 @@ class TrainingStep:
         raise NotImplementedError
 
     def validate(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
-        """The validation PSNR (dB; higher is better) on batches ``(clips (B, T, 3, P, P), labels (B,))``."""
-        raise NotImplementedError
+        """The validation PSNR (dB; higher is better) on batches ``(clips (B, T, 3, P, P), labels (B,))``;
+        NaN for a family that does not validate (``validates`` False)."""
+        return float("nan")
 
     def baseline(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float | None:
         """The PSNR of a trivial answer on the same clips, logged beside :meth:`validate`'s (the
         predictor: copying the last input frame); None where there is none."""
-        raise NotImplementedError
+        return None
 
     def pictures(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, np.ndarray]:
         """Pictures of the model at work on a batch ``(clips (B, T, 3, P, P), labels (B,))``: name

@@ -246,12 +246,6 @@ class DCGANStep(TrainingStep):
         return {f"train/{name}": value.detach()
                 for name, value in ({"loss_d": d_loss.total} | logged | measures).items()}
 
-    def validate(self, batches) -> float:
-        return float("nan")
-
-    def baseline(self, batches) -> float | None:
-        return None
-
     @torch.no_grad()
     def pictures(self, batch) -> dict[str, np.ndarray]:
         """``samples``: a row of real frames (the first of each of the batch's first clips) above a
