@@ -265,3 +265,23 @@ def assert_resumes_exactly(params, data_dir: Path, work: Path, networks: tuple[s
     model = load_generator(RunFiles(work / "a").generator)
     conditioning = make_condition(params, classes).generator
     assert type(model) is family and model.config() == family.from_params(params, **conditioning).config()
+
+
+def translation_data(folder: Path) -> Path:
+    """``folder`` with ``train.h5`` (12 clips of moving squares of domain A, 12 of B, interleaved by
+    video) and ``val.h5`` (3 and 3), and a manifest whose second video is domain B's."""
+    from pyext.data.manifest import Manifest, VideoEntry, write_manifest
+
+    folder.mkdir(parents=True, exist_ok=True)
+    videos = ["a.avi", "b.avi"]
+    for name, n, seed in (("train.h5", 24, 1), ("val.h5", 6, 2)):
+        video = (np.arange(n) % 2).astype(np.int32)  # A's and B's clips interleaved
+        clips = moving_squares(n, 5, seed)
+        clips[video == 1] = 255 - clips[video == 1]  # B: the negative of A's look
+        with ClipWriter(folder / name, (5, 32, 32, 3), videos, {"params": {}}) as w:
+            w.append(clips, motion=np.ones(n, np.float32), video=video, start=np.zeros(n, np.int32),
+                     yx=np.zeros((n, 2), np.int16), label=np.zeros(n, np.int16))
+    entries = [VideoEntry("a.avi", "train", 0, "Translate", (0,)),
+               VideoEntry("b.avi", "train", 0, "Translate", (0,), root="photos", domain=1)]
+    write_manifest(folder / "manifest.json", Manifest("demo", "videos", 0, ["Translate"], entries))
+    return folder

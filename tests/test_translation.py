@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from cases import TINY_TRANSLATORS, translator_params
+from cases import TINY_TRANSLATORS, assert_resumes_exactly, translation_data, translator_params
 
 from pyext.losses.adversarial import DiscriminatorLoss
 from pyext.losses.translation import (cycle_loss, discogan_code_weights, discogan_reconstruction_loss,
@@ -480,3 +480,59 @@ def test_a_distributed_translation_run_is_refused_in_one_line():
                                           "run") as info:
         make_step(translator_params("cyclegan"), torch.device("cpu"), distributed=True)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("family", list(TINY_TRANSLATORS))
+def test_a_resumed_run_equals_uninterrupted(family, tmp_path):
+    # Through the loop: unpaired batches drawn again from the position reached, both pools restored.
+    params = translator_params(family, steps=6, batch_size=2, checkpoint_every=3)
+    assert_resumes_exactly(params, translation_data(tmp_path / "data"), tmp_path / "runs",
+                           networks=("discriminator_a", "discriminator_b", "pool_a", "pool_b"))
+
+
+def test_a_batch_larger_than_a_domain_is_refused_naming_the_key(tmp_path):
+    from pyext.config import ParamsError
+    from pyext.files import DataFiles, RunFiles
+    from pyext.training import train
+
+    with pytest.raises(ParamsError) as info:
+        train(translator_params("cyclegan", batch_size=13), DataFiles(translation_data(tmp_path / "data")),
+              RunFiles(tmp_path / "run"), progress=False)
+    assert str(info.value) == (f"params.yaml: train.batch_size: expected at most the 12 training clips of domain A "
+                               f"(data.source: demo) in {tmp_path / 'data' / 'train.h5'}, got 13")
+
+
+def test_the_pipeline_translates_the_demo_set_to_the_photo_set(tmp_path):
+    # Two domains named in params, read by the same stages: each domain's patches filtered apart,
+    # the translator trained on unpaired batches of both, every declared output written.
+    import json
+    import subprocess
+    import sys
+
+    import numpy as np
+    import yaml
+    from cases import run_in, set_params, tiny_pipeline
+
+    from pyext.data.dataset import store_domains
+    from pyext.data.manifest import read_manifest
+
+    work = tiny_pipeline(tmp_path)
+    knobs = {f"model__cyclegan__{k}": v for k, v in TINY_TRANSLATORS["cyclegan"].items()}
+    set_params(work, data__translate__source="photos", photos__classes=2, photos__groups=3, photos__test_groups=1,
+               photos__clips_per_group=1, photos__frames=12, model__family="cyclegan", **knobs,
+               loss__adversarial__kind="lsgan", train__init="", train__batch_size=2, evaluate__patches=40)
+    for stage in ("prepare", "extract", "filter", "train"):
+        done = run_in([sys.executable, "-m", f"pipeline.{stage}"], work)
+        if stage == "prepare":
+            assert done.stdout.startswith("prepare: demo (domain A) + photos (domain B): ")
+    manifest = read_manifest(work / "data" / "manifest.json")
+    assert [(v.domain, v.split) for v in manifest.videos].count((1, "test")) == 2  # B's test videos too
+    report = json.loads((work / "data" / "filter_report.json").read_text())
+    for name in ("train", "val"):
+        domains = store_domains(work / "data" / f"{name}.h5", work / "data" / "manifest.json")
+        assert [int(np.count_nonzero(domains == d)) for d in (0, 1)] == [report["domains"][k][name] for k in "AB"]
+        assert all(report["domains"][k][name] for k in "AB")
+    assert (work / "models" / "generator.pt").exists()
+    assert sorted(p.name for p in (work / "dvclive" / "plots" / "images").iterdir()) == ["translations"]
+    losses = (work / "dvclive" / "plots" / "metrics" / "train" / "cycle_a.tsv").read_text().splitlines()
+    assert [row.split("\t")[0] for row in losses[1:]] == ["1", "2", "3", "4"]
