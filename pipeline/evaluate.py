@@ -4,7 +4,8 @@ predictor against two baselines (last frame, optical flow): PSNR, SSIM, sharpnes
 and whole frames, per recursive step. GAIA: reconstruction, code structure against PCA (fitted on
 data/train.h5), interpolation realism. A generator from noise (dcgan, lapgan, vaegan): FID, KID, precision and recall
 of its images against frames of moving test patches, beside the untrained generator and blurred and
-noisy real frames. The generator measured: the fine-tuning stage's
+noisy real frames. A translator (cyclegan, discogan, dualgan): both directions' FID/KID, cycle PSNR, a domain
+classifier's verdict and the temporal warping error and flicker, beside the untranslated frames. The generator measured: the fine-tuning stage's
 (models/finetune/generator.pt) where finetune.patch > 0, else the train stage's (models/generator.pt)."""
 import time
 

@@ -3,6 +3,7 @@
     beyondmse predict VIDEO --out OUT.mp4           # a trained generator on any video
     beyondmse interpolate A.avi B.avi --out grid.gif  # a trained GAIA model's codes mixed
     beyondmse sample --out grid.png [-n 64 --seed 0]  # a trained generator from noise's images (or .npz)
+    beyondmse translate MODEL IN OUT [--direction ba] # a trained translator on a video or a folder of them
     beyondmse gam RUN_A RUN_B --out gam.json        # two trained GANs battle, discriminators swapped
     beyondmse preset configs/paper.yaml [--write]   # a preset as `dvc exp run` overrides
     beyondmse zoo | table2 | claim | generation ... # the experiments (experiments/), where installed
@@ -180,6 +181,35 @@ def _sample(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
                           truncation=args.truncation, columns=args.columns, device=_device(args, parser))
 
 
+# ---------------------------------------------------------------------------------------- translate
+
+
+def _translate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, metavar="MODEL",
+                        help=f"the trained translator (model.family cyclegan, discogan or dualgan; the train stage "
+                             f"writes it to {LAYOUT.train.generator})")
+    parser.add_argument("input", type=Path, metavar="INPUT", help="a video file, or a folder of videos (class "
+                                                                  "sub-folders as a folder data source has them)")
+    parser.add_argument("output", type=Path, metavar="OUTPUT",
+                        help="for a video: the translated video, .mp4, .avi or .gif; for a folder: a new folder of "
+                             "the same layout, which reads as a folder data source. Frames are centre-cropped to "
+                             "multiples of the model's size multiple")
+    parser.add_argument("--direction", choices=("ab", "ba"), default="ab",
+                        help="ab: domain A (data.source) to B (data.translate.source), the mapping G; ba: B to A, "
+                             "F (default: ab)")
+    parser.add_argument("--batch", type=int, default=8, help="frames per call of the mapping (default: 8)")
+    parser.add_argument("--fps", type=int, default=25, help="frame rate of the output videos (default: 25)")
+    _device_argument(parser)
+
+
+def _translate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    from .translating import translate_path
+
+    _positive(parser, args, "batch", "fps")
+    return translate_path(args.model, args.input, args.output, direction=args.direction, batch_size=args.batch,
+                          fps=args.fps, device=_device(args, parser), progress=sys.stderr.isatty())
+
+
 # ---------------------------------------------------------------------------------------------- gam
 
 
@@ -250,6 +280,8 @@ COMMANDS: dict[str, Command] = {
                            _interpolate_arguments, _interpolate, _file_errors),
     "sample": Command("a trained generator from noise's images, to a PNG grid or an .npz",
                       _sample_arguments, _sample, _file_errors),
+    "translate": Command("a trained translator on a video or a folder of videos, frame by frame (A to B, or back)",
+                         _translate_arguments, _translate, _file_errors),
     "gam": Command("two trained GANs battle, discriminators swapped: the Generative Adversarial Metric",
                    _gam_arguments, _gam, _file_errors),
     "preset": Command("a preset file as `dvc exp run` overrides, or written into params.yaml",

@@ -548,6 +548,16 @@ class EvaluationFiles:
     def pictures(self) -> Path:
         return self.folder / "pictures"
 
+    @property
+    def translations(self) -> Path:
+        """A translator's test patches in rows: each domain's, translated, and translated back."""
+        return self.pictures / "translations.png"
+
+    @property
+    def translated_clip(self) -> Path:
+        """A translator's test clips translated frame by frame, beside their source, animated."""
+        return self.pictures / "translated.gif"
+
 
 # The shipped pretrained predictor (`python -m experiments.pretrain` writes it, its card.json beside it):
 # what `beyondmse predict` falls back to and `train.init: pretrained` starts from.

@@ -213,9 +213,9 @@ def check_output_path(path: str | os.PathLike) -> str:
     return "gif" if suffix == ".gif" else "video"
 
 
-def check_writable(path: str | os.PathLike, inputs: tuple[str | os.PathLike, ...] = ()) -> None:
+def check_writable(path: str | os.PathLike, inputs: tuple[str | os.PathLike, ...] = (), argument: str = "--out") -> None:
     """Checks that ``path`` can be written and is none of ``inputs`` (the same file, also through
-    a link), before any work.
+    a link), before any work; ``argument`` is the command's name for ``path``, said where it must change.
 
     Raises:
         ValueError: ``path`` is one of the inputs (writing it would destroy that input), or a folder.
@@ -224,7 +224,8 @@ def check_writable(path: str | os.PathLike, inputs: tuple[str | os.PathLike, ...
     path = Path(path)
     for given in inputs:
         if path.exists() and Path(given).exists() and os.path.samefile(path, given):
-            raise ValueError(f"{path}: is the input {given}; writing it would overwrite the input (choose another --out)")
+            raise ValueError(f"{path}: is the input {given}; writing it would overwrite the input "
+                             f"(choose another {argument})")
     if path.is_dir():
         raise ValueError(f"{path}: is a folder, not a file to write")
     folder = path.absolute().parent  # missing folders are created: the nearest existing one must take them

@@ -11,7 +11,7 @@ import pytest
 from pyext import cli
 
 SCRIPT = Path(sys.executable).parent / "beyondmse"
-COMMANDS = ("predict", "interpolate", "sample", "gam", "preset", "zoo", "table2", "claim", "readme", "footage", "footage-study")
+COMMANDS = ("predict", "interpolate", "sample", "translate", "gam", "preset", "zoo", "table2", "claim", "readme", "footage", "footage-study")
 
 
 def test_the_installed_command_lists_every_command(tmp_path):

@@ -233,11 +233,24 @@ def optical_flow_baseline(inputs: np.ndarray) -> np.ndarray:
     step back, it moves one step further). ``inputs`` ``(m, H, W, 3)`` -> ``(H, W, 3)``.
     """
     last = np.ascontiguousarray(inputs[-1])
-    flow = optical_flow(last, inputs[-2])
+    return warp(last, optical_flow(last, inputs[-2]))
+
+
+def warp(frame: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """``frame`` sampled at ``p + flow(p)``: ``out(p) = frame(p + flow(p))``, bilinear, the border's
+    pixels repeated beyond it. ``frame`` ``(H, W, C)`` (any dtype OpenCV remaps), ``flow`` ``(H, W, 2)``
+    as (dx, dy) -> ``(H, W, C)`` of ``frame``'s dtype. An integer flow moves pixels exactly.
+
+    Example:
+        >>> f = np.arange(12, dtype=np.uint8).reshape(1, 4, 3)
+        >>> warp(f, np.tile(np.float32([1, 0]), (1, 4, 1)))[0, :, 0].tolist()  # each pixel takes its right neighbour's
+        [3, 6, 9, 9]
+    """
     h, w = flow.shape[:2]
     grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=-1)
     where = grid + flow
-    return cv2.remap(last, where[..., 0], where[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(np.ascontiguousarray(frame), where[..., 0], where[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
 
 
 # ------------------------------------------------------------------------------------------------

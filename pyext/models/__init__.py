@@ -25,12 +25,13 @@ section); the registries import a family's modules when its name is first used.
 """
 from .base import (DIRECTIONS, DISCRIMINATORS, FAMILIES, Model, NoiseGenerator, Predictor, Translator, clip_pyramid,
                    draw_latents, register_discriminator, register_family)
-from .files import (GENERATOR_FORMAT, evaluated_generator, generator_file, load_generator, load_noise_generator,
-                    load_predictor, noise_families)
+from .files import (GENERATOR_FORMAT, evaluated_generator, families_of, generator_file, load_generator,
+                    load_noise_generator, load_predictor, load_translator, noise_families)
 from .multiscale import MultiScaleDiscriminator, MultiScaleGenerator
 
 
 __all__ = ["DIRECTIONS", "DISCRIMINATORS", "FAMILIES", "GENERATOR_FORMAT", "Model", "MultiScaleDiscriminator",
            "MultiScaleGenerator", "NoiseGenerator", "Predictor", "Translator", "clip_pyramid", "draw_latents", "evaluated_generator",
-           "generator_file", "load_generator", "load_noise_generator", "load_predictor", "noise_families",
+           "families_of", "generator_file", "load_generator", "load_noise_generator", "load_predictor", "load_translator",
+           "noise_families",
            "register_discriminator", "register_family"]

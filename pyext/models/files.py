@@ -13,7 +13,7 @@ import torch
 
 from ..config import Params, finetune_params
 from ..files import Layout
-from .base import FAMILIES, Model, NoiseGenerator, Predictor
+from .base import FAMILIES, Model, NoiseGenerator, Predictor, Translator
 
 GENERATOR_FORMAT = 2
 _FORMATS = (1, 2)
@@ -60,6 +60,19 @@ def load_generator(path: str | os.PathLike, map_location: str | torch.device = "
     return generator.eval()
 
 
+def _loaded_as(path: str | os.PathLike, map_location: str | torch.device, kind: type[Model], does_not: str,
+               needed: str = "") -> Model:
+    """:func:`load_generator`'s model where it is a ``kind``; else a ValueError saying that the file's
+    family ``does_not`` (what a ``kind`` does), what it trains, and where ``needed`` says which command
+    needs a ``kind``, the families that are one."""
+    model = load_generator(path, map_location)
+    if not isinstance(model, kind):
+        wanted = f"; {needed} (model.family: {', '.join(families_of(kind)) or 'none in this code'})" if needed else ""
+        raise ValueError(f"{path}: a {model.family} model, which {does_not} (model.family: {model.family} trains "
+                         f"{model.trains}){wanted}")
+    return model
+
+
 def load_predictor(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Predictor:
     """:func:`load_generator` for commands that predict frames.
 
@@ -67,11 +80,7 @@ def load_predictor(path: str | os.PathLike, map_location: str | torch.device = "
         ValueError: also when the file holds a model that predicts no frames (GAIA's autoencoders,
             a generator from noise), naming its family and what it trains.
     """
-    model = load_generator(path, map_location)
-    if not isinstance(model, Predictor):
-        raise ValueError(f"{path}: a {model.family} model, which predicts no frames "
-                         f"(model.family: {model.family} trains {model.trains})")
-    return model
+    return _loaded_as(path, map_location, Predictor, "predicts no frames")
 
 
 def load_noise_generator(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> NoiseGenerator:
@@ -81,17 +90,29 @@ def load_noise_generator(path: str | os.PathLike, map_location: str | torch.devi
         ValueError: also when the file holds a model that is no generator from noise (a predictor,
             GAIA's autoencoders), naming its family, what it trains and the families that sample.
     """
-    model = load_generator(path, map_location)
-    if not isinstance(model, NoiseGenerator):
-        raise ValueError(f"{path}: a {model.family} model, which samples no images from noise (model.family: "
-                         f"{model.family} trains {model.trains}); sample needs a generator from noise "
-                         f"(model.family: {', '.join(noise_families())})")
-    return model
+    return _loaded_as(path, map_location, NoiseGenerator, "samples no images from noise",
+                      "sample needs a generator from noise")
+
+
+def load_translator(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Translator:
+    """:func:`load_generator` for commands that translate frames from one domain to another.
+
+    Raises:
+        ValueError: also when the file holds a model that is no translator (a predictor, GAIA's
+            autoencoders, a generator from noise), naming its family, what it trains and the
+            families that translate.
+    """
+    return _loaded_as(path, map_location, Translator, "translates no frames", "translate needs a translator")
+
+
+def families_of(kind: type[Model]) -> list[str]:
+    """The registered families whose models are a ``kind`` (each imported to ask it)."""
+    return [name for name in FAMILIES if issubclass(FAMILIES[name], kind)]
 
 
 def noise_families() -> list[str]:
     """The registered families of generators from noise (each imported to ask it)."""
-    return [name for name in FAMILIES if issubclass(FAMILIES[name], NoiseGenerator)]
+    return families_of(NoiseGenerator)
 
 
 def evaluated_generator(params: Params, layout: Layout = Layout()) -> tuple[Params, Path]:
