@@ -90,6 +90,7 @@ setup(
                                          "claim = experiments.claim:main", "generation = experiments.generation:main",
                                          "battle = experiments.battle:main", "inversion = experiments.inversion:main",
                                          "editing = experiments.editing:main",
+                                         "translation = experiments.translation:main",
                                          "readme = experiments.readme:main", "footage = experiments.footage:main",
                                          "footage-study = experiments.footage_study:main",
                                          "pretrain = experiments.pretrain:main",

@@ -125,14 +125,17 @@ def run_row(prefix: str, logs: Path, row: Row, extra: list[str], command: str) -
     return done.returncode == 0, time.perf_counter() - start
 
 
-def run_rows(prefix: str, logs: Path, rows: list[Row], extra: list[str], command: str) -> dict[str, float]:
-    """Runs ``rows`` one at a time (each with the ``extra`` settings too), saying which and how long;
-    returns each finished row's seconds."""
+def run_rows(prefix: str, logs: Path, rows: list[Row], extra: list[str], command: str,
+             before: Callable[[str, Row], None] | None = None) -> dict[str, float]:
+    """Runs ``rows`` one at a time (each with the ``extra`` settings too, after ``before(prefix, row)``
+    where given), saying which and how long; returns each finished row's seconds."""
     _extension(command)
     seconds = {}
     for i, row in enumerate(rows):
         print(f"{command}: [{i + 1}/{len(rows)}] {prefix}{row.name} ({' '.join(row.settings + tuple(extra))})",
               flush=True)
+        if before is not None:
+            before(prefix, row)
         ok, took = run_row(prefix, logs, row, extra, command)
         print(f"{command}:   {'done' if ok else 'FAILED'} in {took:.0f} s"
               + ("" if ok else f" (see {logs / (row.name + '.log')})"), flush=True)
@@ -245,7 +248,7 @@ class Study:
     ref; ``document`` the markdown of a record; ``label`` a result's name in the picture;
     ``options`` the study's own arguments (flag and ``add_argument`` keywords), recorded by name;
     ``picture`` the study's picture of a record (None: :func:`picture`, one test clip predicted by
-    every row).
+    every row); ``before(prefix, row)`` what a row needs made before its experiment runs (None: nothing).
     """
 
     name: str
@@ -256,6 +259,7 @@ class Study:
     label: Callable[[dict], str]
     options: tuple[tuple[str, dict], ...] = ()
     picture: Callable[[dict], np.ndarray] | None = None
+    before: Callable[[str, Row], None] | None = None
 
     @property
     def prefix(self) -> str:
@@ -333,7 +337,7 @@ def main(study: Study, argv: list[str] | None = None, prog: str | None = None) -
     began, ran = time.perf_counter(), []
     if not args.collect:
         ran = chosen(every, args.only, parser)
-        run_rows(study.prefix, LOGS / study.name, ran, args.set, study.name)
+        run_rows(study.prefix, LOGS / study.name, ran, args.set, study.name, study.before)
     # A subset of one run's rows (the README's option and class tables) is tabulated with --collect --only.
     results = collect(study, chosen(every, args.only, parser) if args.collect else every)
     if not results:

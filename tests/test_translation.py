@@ -506,7 +506,6 @@ def test_the_pipeline_translates_the_demo_set_to_the_photo_set(tmp_path):
     # Two domains named in params, read by the same stages: each domain's patches filtered apart,
     # the translator trained on unpaired batches of both, every declared output written.
     import json
-    import subprocess
     import sys
 
     import numpy as np
@@ -521,7 +520,7 @@ def test_the_pipeline_translates_the_demo_set_to_the_photo_set(tmp_path):
     set_params(work, data__translate__source="photos", photos__classes=2, photos__groups=3, photos__test_groups=1,
                photos__clips_per_group=1, photos__frames=12, model__family="cyclegan", **knobs,
                loss__adversarial__kind="lsgan", train__init="", train__batch_size=2, evaluate__patches=40)
-    for stage in ("prepare", "extract", "filter", "train"):
+    for stage in ("prepare", "extract", "filter", "train", "evaluate"):
         done = run_in([sys.executable, "-m", f"pipeline.{stage}"], work)
         if stage == "prepare":
             assert done.stdout.startswith("prepare: demo (domain A) + photos (domain B): ")
@@ -536,3 +535,16 @@ def test_the_pipeline_translates_the_demo_set_to_the_photo_set(tmp_path):
     assert sorted(p.name for p in (work / "dvclive" / "plots" / "images").iterdir()) == ["translations"]
     losses = (work / "dvclive" / "plots" / "metrics" / "train" / "cycle_a.tsv").read_text().splitlines()
     assert [row.split("\t")[0] for row in losses[1:]] == ["1", "2", "3", "4"]
+    # Every output the evaluate stage declares, each domain's test clips measured both ways.
+    declared = yaml.safe_load((work / "dvc.yaml").read_text())["stages"]["evaluate"]["outs"]
+    for out in declared:
+        path = work / (out if isinstance(out, str) else next(iter(out)))
+        assert path.exists(), path
+    metrics = json.loads((work / "eval" / "metrics.json").read_text())
+    assert {d: metrics[d]["temporal"]["clips"] for d in ("ab", "ba")} == {"ab": 2, "ba": 2}
+    assert any(line.startswith("evaluate: A -> B (G(A)): ") for line in done.stdout.splitlines())
+    translated = tmp_path / "translated"
+    run_in([sys.executable, "-m", "pyext.cli", "translate", str(work / "models" / "generator.pt"),
+            str(work / "data" / "demo"), str(translated)], work)
+    assert sorted(p.relative_to(translated).as_posix() for p in translated.rglob("*.avi")) == \
+        sorted(v.path for v in manifest.videos if v.domain == 0)
