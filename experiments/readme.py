@@ -26,7 +26,8 @@ from pathlib import Path
 
 import yaml
 
-from experiments import claim, editing, footage_study, generation, inversion, motion_study, table2, zoo
+from experiments import (claim, editing, footage_study, generation, inversion, motion_study, table2, translation,
+                         zoo)
 from experiments.runner import DATA_FILES, lock_data
 
 # What `beyondmse readme` says of itself in `beyondmse --help`.
@@ -306,6 +307,15 @@ def editing_block(record: dict, root: Path) -> str:
                          *(_para(editing.measured(r)) for r in record["results"])])
 
 
+def translation_block(record: dict, root: Path) -> str:
+    """The translation study's record: how it was made, the translators' table, the predictors' table."""
+    results = record["results"]
+    return "\n\n".join([_para(made_line(record, "python -m experiments.translation", root) + " "
+                                + translation.caption(record)),
+                         translation.translators_table(results).rstrip("\n"),
+                         translation.predictors_table(results).rstrip("\n")])
+
+
 def truncation_block(record: dict, root: Path) -> str:
     """The truncation curves of a generation record's rows (each row's evaluation measured its
     generator again at every ``evaluate.truncation`` threshold): per row and threshold FID,
@@ -359,6 +369,7 @@ VIEWS: dict[str, Callable[[Path, Path], str]] = {
     "truncation": _record(truncation_block),
     "inversion": _record(inversion_block),
     "editing": _record(editing_block),
+    "translation": _record(translation_block),
     "footage": _record(footage_block),
     "pretrained": _record(pretrained_block),
     "motion": _record(motion_block),

@@ -4,7 +4,7 @@ the study's own options."""
 import pytest
 import yaml
 
-from experiments import claim, editing, generation, inversion, runner, table2, zoo
+from experiments import claim, editing, generation, inversion, runner, table2, translation, zoo
 from experiments.runner import Row, Study
 
 ROWS = [Row("a", ("x=1",)), Row("b", ("x=2",)), Row("c", ("x=3",))]
@@ -33,7 +33,7 @@ def experiments(monkeypatch):
     monkeypatch.setattr(runner, "show", lambda ref, path: locks[ref] if path == "dvc.lock" else "data: {source: demo}")
     monkeypatch.setattr(runner, "experiment_ref", lambda prefix, name: f"refs/exps/{prefix}{name}"
                         if name in ("a", "c") else None)
-    monkeypatch.setattr(runner, "run_rows", lambda prefix, logs, rows, extra, command:
+    monkeypatch.setattr(runner, "run_rows", lambda prefix, logs, rows, extra, command, before=None:
                         calls["run"].append((prefix, logs, [r.name for r in rows], extra, command)))
     monkeypatch.setattr(runner, "write", lambda study, record, out: calls["write"].append((out, record)) or "")
     monkeypatch.setattr(runner, "machine", lambda: "a machine")
@@ -86,7 +86,7 @@ def test_no_experiment_is_a_one_line_exit(experiments, monkeypatch):
         runner.main(_study(), ["--collect"])
 
 
-@pytest.mark.parametrize("module", [zoo, table2, claim, generation, inversion, editing])
+@pytest.mark.parametrize("module", [zoo, table2, claim, generation, inversion, editing, translation])
 def test_each_study_takes_its_arguments_and_name(module, capsys):
     with pytest.raises(SystemExit) as exit_:
         module.main(["--help"], prog=f"beyondmse {module.STUDY.name}")
@@ -282,3 +282,47 @@ def test_a_battles_run_keeps_the_experiments_params_and_takes_todays_for_keys_ad
     then = {"model": {"family": "dcgan", "dcgan": {"width": 0.25}}, "evaluate": {}, "old": 1}
     assert _merged(today, then) == {"model": {"family": "dcgan", "dcgan": {"width": 0.25}, "gran": {"steps": 3}},
                                     "evaluate": {"truncation": [1.0]}, "old": 1}
+
+
+def test_the_translation_rows_translate_demo_to_photos_and_test_both_predictors_on_photos(tmp_path):
+    from dataclasses import replace as replaced
+
+    from cases import REPO
+
+    rows = translation.rows(str(REPO / "params.yaml"))
+    assert [r.name for r in rows] == ["cyclegan", "discogan", "dualgan", "predictor-demo", "predictor-translated"]
+    # The translated videos' folder is made before that row runs; here, a folder of the test's.
+    root = f"data.root={translation.TRANSLATED.resolve()}"
+    assert root in rows[-1].settings
+    rows[-1] = replaced(rows[-1], settings=tuple(f"data.root={tmp_path}" if s == root else s for s in rows[-1].settings))
+    loaded = _loaded(rows, tmp_path)
+    assert {name: (p.model.family, p.data.source, p.data.translate.source, p.data.test_source)
+            for name, p in loaded.items()} == {
+        "cyclegan": ("cyclegan", "demo", "photos", "demo"), "discogan": ("discogan", "demo", "photos", "demo"),
+        "dualgan": ("dualgan", "demo", "photos", "demo"), "predictor-demo": ("multiscale", "demo", "none", "photos"),
+        "predictor-translated": ("multiscale", "folder", "none", "photos")}
+    assert loaded["predictor-translated"].data.root == tmp_path
+    assert loaded["cyclegan"].loss.adversarial.kind == "lsgan" and loaded["dualgan"].loss.adversarial.kind == "wgan"
+
+
+def test_the_translation_tables_set_each_figure_beside_the_untranslated_one():
+    def direction(fid):
+        return {"fid": {"translated": fid, "untranslated": 50.0},
+                "kid": {"translated": {"mean": 0.1}, "untranslated": {"mean": 0.5}},
+                "cycle_psnr": {"mean": 25.0}, "target_share": {"translated": 0.75, "untranslated": 0.05},
+                "temporal": {"flicker": {"translated": 2.5, "source": 0.5},
+                             "warping_error": {"translated": 0.01, "source": 0.002}}}
+
+    predicted = {"model": {"step1": {"psnr": 21.0, "ssim": 0.8, "sharpness": 30.0}},
+                 "last_frame": {"step1": {"psnr": 20.0}}}
+    results = [{"row": "cyclegan", "metrics": {"patches": {"A": 10, "B": 12}, "ab": direction(20.0),
+                                               "ba": direction(30.0)}, "train_seconds": 61},
+               {"row": "predictor-translated", "metrics": predicted, "train_seconds": 99}]
+    lines = translation.document({"machine": "a machine", "results": results}).splitlines()
+    assert "10 and 12 moving test patches of A and B" in lines[0]
+    body = [line for line in lines if line.startswith("| `")]
+    assert body == ["| `cyclegan` | A -> B | 20.00 (50.00) | 0.1000 (0.5000) | 25.00 | 0.750 (0.050) | 2.50 (0.50) | "
+                    "0.0100 (0.0020) | 61 |",
+                    "| `cyclegan` | B -> A | 30.00 (50.00) | 0.1000 (0.5000) | 25.00 | 0.750 (0.050) | 2.50 (0.50) | "
+                    "0.0100 (0.0020) |  |",
+                    "| `predictor-translated` | the demo set translated by `cyclegan` | 21.00 | 0.800 | 30.0 | 20.00 | 99 |"]
