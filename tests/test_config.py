@@ -106,7 +106,7 @@ def test_frozen_params_load():
     assert p.clip == ClipParams(input_frames=4, output_frames=1, patch=32, test_steps=2)
     assert p.data == DataParams(source="demo", root=REPO / "tests" / "data" / "demo", split=1,
                                 test=DataTestParams(source="same", root="", split=1),
-                                translate=DataTranslateParams(source="none", root="", split=1))
+                                translate=DataTranslateParams(source="none", root="", split=1, classes=()))
     assert p.demo == DemoParams(classes=6, groups=7, test_groups=2, clips_per_group=2, frames=40, seed=0)
     assert p.photos == PhotosParams(classes=4, groups=4, test_groups=1, clips_per_group=1, frames=40, seed=0,
                                     version=1)
@@ -142,7 +142,7 @@ def test_section_gives_plain_validated_values():
     assert p.section("extract") == raw["extract"]  # frame_size back as a list
     assert p.section("data") == {"source": "demo", "root": str(REPO / "tests" / "data" / "demo"), "split": 1,
                                  "test": {"source": "same", "root": "", "split": 1},
-                                 "translate": {"source": "none", "root": "", "split": 1}}
+                                 "translate": {"source": "none", "root": "", "split": 1, "classes": []}}
     assert p.section("train")["augment"] == []  # a tuple in the params, a list in YAML and JSON
     everything = {name: p.section(name) for name in raw}
     assert json.loads(json.dumps(everything)) == everything
@@ -173,10 +173,16 @@ def test_float_keys_accept_ints():
                                               _set("data.test.split", 3)),
     _both(_set("data.source", "folder"), _set("data.root", str(REPO / "tests")), _set("data.test.source", "folder"),
           _set("data.test.root", str(REPO))),
+    _both(_set("model.family", "cyclegan"), _set("data.translate.source", "photos")),
+    _both(_set("model.family", "dualgan"), _set("data.source", "stochastic"), _set("data.translate.source", "same"),
+          _set("data.translate.classes", ["Discs", "Squares"])),
+    _both(_set("model.family", "discogan"), _set("data.source", "folder"), _set("data.root", str(REPO / "tests")),
+          _set("data.translate.source", "folder"), _set("data.translate.root", str(REPO))),
 ], ids=["max-clips-0", "max-per-video-0", "seed-0", "min-motion-0", "max-classes", "test-groups-1-less",
         "frames-exact", "frame-size-patch", "patch-4", "demo-ignores-root", "ucf101-split-3", "photos-ignore-root",
         "photos-max-classes", "augment-all", "augment-none", "min-kept-0", "colour-jitter-high", "test-photos",
-        "test-ucf101-split-3", "test-same-source-other-root"])
+        "test-ucf101-split-3", "test-same-source-other-root", "translate-photos", "translate-classes-of-one-set",
+        "translate-folder-other-root"])
 def test_boundary_values_are_accepted(mutate):
     raw = _raw()
     mutate(raw)
@@ -270,8 +276,8 @@ ERRORS = [
     ("test-source", _set("data.test.source", "kinetics"), "data.test.source",
      "expected one of same, demo, photos, stochastic, ucf101, sports1m, folder, got 'kinetics'"),
     ("translate-source-is-source", _set("data.translate.source", "demo"), "data.translate.source",
-     "expected a source other than data.source (demo), or demo at another root (domain B is another set of videos "
-     "than domain A's), got 'demo'"),
+     "expected same (with data.translate.classes), a source other than data.source (demo), or demo at another root "
+     "(domain B is another set of videos than domain A's), got 'demo'"),
     ("translate-beside-a-test-source", _both(_set("data.translate.source", "photos"), _set("data.test.source", "stochastic")),
      "data.translate.source", "expected none with data.test.source: stochastic (each domain's test videos are its own "
      "source's), got 'photos'"),
@@ -282,6 +288,17 @@ ERRORS = [
                             f"'{Path('videos').resolve()}'"),
     ("translate-root-missing", _set("data.translate.source", "folder"), "data.translate.root",
      "expected the folder of data.translate.source: folder's videos, got ''"),
+    ("translate-same-without-classes", _set("data.translate.source", "same"), "data.translate.classes",
+     "expected two classes [A's, B's] with data.translate.source: same (they split data.source's videos into the "
+     "two domains), got []"),
+    ("translate-one-class", _both(_set("data.translate.source", "photos"), _set("data.translate.classes", ["Tripod"])),
+     "data.translate.classes", "expected [] or a list of two distinct class names [A's, B's], got ['Tripod']"),
+    ("translate-class-of-another-set", _both(_set("data.translate.source", "photos"),
+                                             _set("data.translate.classes", ["Translate", "Rotate"])),
+     "data.translate.classes", "expected names of classes of each domain's set ('Rotate' is none of "
+                               "data.translate.source: photos's Tripod, Handheld, Pan, Zoom), got ['Translate', 'Rotate']"),
+    ("translate-classes-without-domain-b", _set("data.translate.classes", ["Translate", "Rotate"]),
+     "data.translate.classes", "expected [] with data.translate.source: none (no domain B), got ['Translate', 'Rotate']"),
     ("translate-for-a-predictor", _set("data.translate.source", "photos"), "data.translate.source",
      "expected none with model.family: multiscale (domain B is read by cyclegan, discogan, dualgan alone), got "
      "'photos'"),

@@ -15,7 +15,8 @@ from pyext.data.dataset import store_domains
 from pyext.data.store import StoreError, open_store, read_rows, store_videos
 
 from pyext.data.manifest import (Manifest, ManifestError, VideoEntry, folder_manifest, read_manifest, sports1m_manifest,
-                                 ucf101_manifest, with_domain_b, with_test_videos, write_manifest)
+                                 ucf101_manifest, with_domain_b, with_test_videos, write_manifest,
+                                 build_manifest)
 from pyext.data.video import write_video
 from cases import TEST_PARAMS
 
@@ -193,6 +194,29 @@ def test_domain_b_keeps_both_splits_its_root_and_a_domain_of_its_own(ucf101, tmp
     write_manifest(tmp_path / "other.json", a)
     with pytest.raises(StoreError, match=r"patches.h5: its videos are not those of .*other.json: rerun the pipeline"):
         store_domains(tmp_path / "out" / "patches.h5", tmp_path / "other.json")
+
+
+def test_one_class_of_a_set_against_another_of_the_same_set(ucf101, tmp_path):
+    # "One class's look to another's": data.translate.source: same, split by data.translate.classes.
+    import yaml
+
+    from pyext.config import ParamsError, parse_params
+
+    raw = yaml.safe_load(TEST_PARAMS.read_text())
+    raw["data"].update(source="ucf101", root=str(ucf101))
+    raw["data"]["translate"].update(source="same", classes=["HandstandPushups", "ApplyLipstick"])
+    raw["model"]["family"] = "cyclegan"
+    m = build_manifest(parse_params(raw), lambda source: tmp_path / source)
+    whole = ucf101_manifest(ucf101, 1)
+    assert [(v.path, v.domain, v.root) for v in m.videos] == \
+        [(v.path, 0, "") for v in whole.videos if v.class_name == "HandstandPushups"] + \
+        [(v.path, 1, str(ucf101)) for v in whole.videos if v.class_name == "ApplyLipstick"]
+    assert m.missing == whole.missing and m.classes == whole.classes
+    raw["data"]["translate"]["classes"] = ["HandstandPushups", "Skiing"]
+    with pytest.raises(ParamsError) as info:
+        build_manifest(parse_params(raw), lambda source: tmp_path / source)
+    assert str(info.value) == ("params.yaml: data.translate.classes: 'Skiing' names no video of data.source: ucf101 "
+                               "(its classes: ApplyLipstick, HandstandPushups)")
 
 
 def test_manifest_round_trip(ucf101, tmp_path):

@@ -18,7 +18,7 @@ Example:
     ...     "clip": {"input_frames": 4, "output_frames": 1, "patch": 32, "test_steps": 2},
     ...     "data": {"source": "demo", "root": "data/demo", "split": 1,
     ...              "test": {"source": "same", "root": "", "split": 1},
-    ...              "translate": {"source": "none", "root": "", "split": 1}},
+    ...              "translate": {"source": "none", "root": "", "split": 1, "classes": []}},
     ...     "demo": {"classes": 6, "groups": 7, "test_groups": 2, "clips_per_group": 2, "frames": 40,
     ...              "seed": 0},
     ...     "photos": {"classes": 4, "groups": 4, "test_groups": 1, "clips_per_group": 1, "frames": 40,

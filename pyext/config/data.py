@@ -6,7 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .rules import Rule, _choice, _Count, _float, _int, _OptionalPath, _Path, _Seed, section
+from typing import Annotated
+
+from pydantic import BeforeValidator, Strict
+
+from .rules import Expect, Rule, _choice, _Count, _float, _int, _list, _OptionalPath, _Path, _Seed, section
 
 __all__ = ["SOURCES", "GENERATED_SOURCES", "DATA_SOURCES", "DEMO_MAX_CLASSES", "PHOTOS_MAX_CLASSES",
            "STOCHASTIC_MAX_CLASSES", "STOCHASTIC_MAX_BRANCHES", "SAME", "Source", "ClipParams", "DataParams",
@@ -112,6 +116,11 @@ NONE = "none"  # data.translate.source: no domain B (every family but the transl
 DOMAIN_KEYS = ("data.source", "data.translate.source")
 
 
+# Two distinct class names: domain A's class, then domain B's.
+_ClassPair = Annotated[tuple[Annotated[str, Strict()], ...], BeforeValidator(_list),
+                       Expect("[] or a list of two distinct class names [A's, B's]")]
+
+
 @section
 class DataTranslateParams:
     """Domain B of the translation families (``cyclegan``, ``discogan``, ``dualgan``), whose domain
@@ -120,16 +129,21 @@ class DataTranslateParams:
     B's test clips).
 
     Attributes:
-        source: ``none`` (no domain B: every other family) or a data source other than
-            ``data.source`` (or ``data.source`` at another root).
-        root: ``source``'s videos, as ``data.root`` (absolute once loaded); '' with ``none`` or a
-            generated source.
+        source: ``none`` (no domain B: every other family), ``same`` (``data.source``'s videos
+            again: ``classes`` then splits them) or a data source other than ``data.source`` (or
+            ``data.source`` at another root).
+        root: ``source``'s videos, as ``data.root`` (absolute once loaded); '' with ``none``,
+            ``same`` or a generated source.
         split: as ``data.split``, for ``source``.
+        classes: ``[]`` (every video of each domain) or ``[a, b]``: domain A is ``data.source``'s
+            videos of class ``a``, B the translate source's of class ``b`` (one class's look to
+            another's: a set whose classes one frame shows).
     """
 
-    source: _choice(NONE, *DATA_SOURCES)
+    source: _choice(NONE, SAME, *DATA_SOURCES)
     root: _OptionalPath
     split: _int(1, 3)
+    classes: _ClassPair
 
 
 @section
@@ -161,7 +175,7 @@ class DataParams:
     def sources(self) -> tuple[str, ...]:
         """The run's sources, the training videos' first, then the test videos' or domain B's where
         another (one where the test videos come from it too and there is no domain B)."""
-        other = self.translate.source if self.translate.source != NONE else self.test_source
+        other = self.translate.source if self.translate.source not in (NONE, SAME) else self.test_source
         return (self.source,) if other == self.source else (self.source, other)
 
 
@@ -262,25 +276,47 @@ def rules(p) -> Iterator[Rule]:
     else:
         yield Rule("data.test.root", not test.root, "'' with data.test.source: same (data.root holds the test videos)",
                    test.root)
-    yield from _translate_rules(data)
+    yield from _translate_rules(p)
 
 
-def _translate_rules(data) -> Iterator[Rule]:
-    """Domain B: another set than domain A's, its root as a test source's; each domain's test videos its own."""
+def _translate_rules(p) -> Iterator[Rule]:
+    """Domain B: another set than domain A's, or its classes apart, its root as a test source's; each
+    domain's test videos its own."""
+    data = p.data
     b = data.translate
     if b.source == NONE:
         yield Rule("data.translate.root", not b.root, "'' with data.translate.source: none (no domain B)", b.root)
+        yield Rule("data.translate.classes", not b.classes, "[] with data.translate.source: none (no domain B)",
+                   list(b.classes))
         return
     yield Rule("data.translate.source", data.test.source == SAME,
                f"none with data.test.source: {data.test.source} (each domain's test videos are its own source's)",
                b.source)
-    yield Rule("data.translate.split", b.source not in GENERATED_SOURCES or b.split == 1,
-               f"1 with data.translate.source: {b.source} (a generated set has split 1 only)", b.split)
-    # One set twice would be no translation: a generated set is one set; a user's source, one per root.
-    yield Rule("data.translate.source", b.source != data.source or (b.source not in GENERATED_SOURCES and b.root
-                                                                    and Path(b.root) != data.root),
-               f"a source other than data.source ({data.source}), or {data.source} at another root (domain B is "
-               f"another set of videos than domain A's)", b.source)
-    yield Rule("data.translate.root", bool(b.root) != (b.source in GENERATED_SOURCES),
-               f"'' with data.translate.source: {b.source} (a generated set)" if b.source in GENERATED_SOURCES
-               else f"the folder of data.translate.source: {b.source}'s videos", b.root)
+    yield Rule("data.translate.classes", not b.classes or (len(b.classes) == 2 and b.classes[0] != b.classes[1]),
+               "[] or a list of two distinct class names [A's, B's]", list(b.classes))
+    if b.source == SAME:
+        yield Rule("data.translate.classes", len(b.classes) == 2,
+                   "two classes [A's, B's] with data.translate.source: same (they split data.source's videos into the "
+                   "two domains)", list(b.classes))
+        yield Rule("data.translate.root", not b.root, "'' with data.translate.source: same (data.root holds its videos)",
+                   b.root)
+    else:
+        yield Rule("data.translate.split", b.source not in GENERATED_SOURCES or b.split == 1,
+                   f"1 with data.translate.source: {b.source} (a generated set has split 1 only)", b.split)
+        # One set twice would be no translation: a generated set is one set; a user's source, one per
+        # root; one set's classes apart are data.translate.source: same.
+        yield Rule("data.translate.source", b.source != data.source or (b.source not in GENERATED_SOURCES and b.root
+                                                                        and Path(b.root) != data.root),
+                   f"same (with data.translate.classes), a source other than data.source ({data.source}), or "
+                   f"{data.source} at another root (domain B is another set of videos than domain A's)", b.source)
+        yield Rule("data.translate.root", bool(b.root) != (b.source in GENERATED_SOURCES),
+                   f"'' with data.translate.source: {b.source} (a generated set)" if b.source in GENERATED_SOURCES
+                   else f"the folder of data.translate.source: {b.source}'s videos", b.root)
+    # A generated set's classes are known here (its section's first ones); a user's, once prepare reads them.
+    for key, name, source in zip(("data.source", "data.translate.source"), b.classes,
+                                 (data.source, data.source if b.source == SAME else b.source)):
+        if source in GENERATED_SOURCES and len(b.classes) == 2:
+            known = SOURCES[source].classes[:getattr(p, source).classes]
+            yield Rule("data.translate.classes", name in known,
+                       f"names of classes of each domain's set ({name!r} is none of {key}: {source}'s "
+                       f"{', '.join(known)})", list(b.classes))

@@ -18,7 +18,9 @@ source's others (a class of both names one index).
 
 Where the run translates between two sets (``data.translate.source``), the manifest holds
 ``data.source``'s videos (domain A) and the translate source's (domain B, both splits): each of the
-latter has ``"domain": 1`` and its own ``root``, the classes are joined as for a test source.
+latter has ``"domain": 1`` and its own ``root``, the classes are joined as for a test source; with
+``data.translate.classes``, each domain holds its set's videos of one class (``same``: both of
+``data.source``'s set).
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 
-from ..config import NONE, SAME, SOURCES
+from ..config import NONE, SAME, SOURCES, ParamsError
 from ..files import name_bytes, write_json
 
 VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv", ".3gp"})
@@ -316,6 +318,20 @@ def with_domain_b(domain_a: Manifest, domain_b: Manifest) -> Manifest:
     return Manifest(domain_a.source, domain_a.root, domain_a.split, classes, videos, missing)
 
 
+def of_class(manifest: Manifest, name: str, key: str) -> Manifest:
+    """``manifest`` with its videos of class ``name`` alone (a domain that is one class of a set).
+
+    Raises:
+        ParamsError: no video of that class, naming ``key`` (the params key that asked for it).
+    """
+    videos = [v for v in manifest.videos if v.class_name == name]
+    if not videos:
+        raise ParamsError("params.yaml", "data.translate.classes",
+                          f"{name!r} names no video of {key}: {manifest.source} (its classes: "
+                          f"{', '.join(manifest.classes)})")
+    return replace(manifest, videos=videos)
+
+
 def build_manifest(params, generated: Callable[[str], Path]) -> Manifest:
     """The run's manifest: ``params.data.source``'s videos, or, with ``data.test.source``, its training
     videos and the test source's test videos (:func:`with_test_videos`), or, with
@@ -330,7 +346,13 @@ def build_manifest(params, generated: Callable[[str], Path]) -> Manifest:
     b = data.translate
     if b.source != NONE:  # the rules keep data.test.source: same here
         root = Path(b.root) if b.root else None
-        return with_domain_b(manifest, source_manifest(params, b.source, root, b.split, generated(b.source)))
+        # The same set again lists its missing videos once, under domain A.
+        other = replace(manifest, missing=[]) if b.source == SAME else \
+            source_manifest(params, b.source, root, b.split, generated(b.source))
+        if b.classes:  # one class of each set
+            manifest = of_class(manifest, b.classes[0], "data.source")
+            other = of_class(other, b.classes[1], "data.source" if b.source == SAME else "data.translate.source")
+        return with_domain_b(manifest, other)
     if data.test.source == SAME:
         return manifest
     root = Path(data.test.root) if data.test.root else None
