@@ -239,6 +239,19 @@ def two_domains(folder, params) -> DataFiles:
     return data
 
 
+def test_each_domain_gets_its_own_count_of_moving_test_patches(tmp_path):
+    # Each domain is cut up to evaluate.fid_patches times from its own test clips, however few: two
+    # clips give more than moving_patches' default 64 tries each allow.
+    from pyext.evaluation.domains import domain_patches
+    from pyext.evaluation.patches import ROUNDS
+
+    params = translation_params(fid_patches=3 * ROUNDS, patches=8)
+    data = two_domains(tmp_path / "data", params)
+    a, b = domain_patches(data.test, data.manifest, params)
+    assert len(a) == len(b) == 3 * ROUNDS
+    assert a.mean() < b.mean()  # B's clips are the brighter ones: each domain's own
+
+
 def test_every_measure_gathered_from_a_two_domain_store(tmp_path, extractor):
     """G brightens A into B's look and F darkens B back: their translated patches are judged of the
     target domain where the untranslated ones are not, every cycle is exact, FID falls; a shift of

@@ -40,7 +40,8 @@ class EvaluateParams:
         fid_patches: moving patches (``clip.patch``-square crops of the predicted and the true
             frames where the truth moves by ``filter.min_motion``) FID and KID compare per step: an
             even share a test clip, drawn at random (seeded) on a 4-pixel grid; at most this many,
-            the number recorded (:func:`pyext.evaluation.fid.moving_crops`).
+            the number recorded (:func:`pyext.evaluation.fid.moving_crops`). A translator's: the
+            moving test patches of each domain FID, KID and the domain classifier compare.
         kid_subsets: random subsets KID averages over.
         kid_subset_size: frames per KID subset (at most the frames there are).
         measure: the measure the stage reports and plots (``eval/metrics.json`` holds both):

@@ -38,7 +38,7 @@ from ..models.base import seeded_generator
 from .fid import FrameFeatures, distances, feature_extractor, seeded_rows
 from .generation import EVAL_KEY
 from .metrics import psnr_of_mse, psnr_per_clip
-from .patches import moving_patches
+from .patches import ROUNDS, moving_patches
 from .predictor import select_clips
 from .samples import BATCH, one_frame_each
 from .temporal import temporal_scores
@@ -54,14 +54,25 @@ CLASSIFIER_KEY = 0x646F6D61  # "doma": the classifier's weights and draws, (trai
 FRAME_BATCH = 8  # whole frames a call of a mapping (a 320x240 frame holds 75 patches' worth of activations)
 
 
+# Crops a domain's test clips are tried for, as a multiple of the patches asked for: a domain of few
+# test clips (the photo set's four) is cut more often than moving_patches' default allows.
+_TRIES = 4
+
+
 def domain_patches(test_path: Path, manifest_path: Path, params: Params) -> list[np.ndarray]:
-    """One frame of each moving test patch (:func:`~.patches.moving_patches`, one frame each as a
-    generator's evaluation draws it), sorted by the domain of its test clip
-    (:func:`~pyext.data.dataset.store_domains`): uint8 ``(N_A, P, P, 3)`` and ``(N_B, P, P, 3)``."""
-    patches = moving_patches(test_path, params, params.clip.train_frames)
-    frames = one_frame_each(patches["samples"], [params.extract.seed, EVAL_KEY])
-    domain = store_domains(test_path, manifest_path)[patches["clip"]]
-    return [frames[domain == d] for d in range(len(DOMAINS))]
+    """Per domain, one frame of each of up to ``evaluate.fid_patches`` moving test patches of its
+    test clips (:func:`~pyext.data.dataset.store_domains`; :func:`~.patches.moving_patches`, one
+    frame each as a generator's evaluation draws it; each clip tried ``_TRIES x fid_patches / clips``
+    times, at least as often as there): uint8 ``(N_A, P, P, 3)`` and ``(N_B, P, P, 3)``. FID needs more
+    than twice the extractor's dimensions of each."""
+    domains = store_domains(test_path, manifest_path)
+    count, out = params.evaluate.fid_patches, []
+    for d in range(len(DOMAINS)):
+        rows = np.flatnonzero(domains == d)
+        rounds = max(ROUNDS, math.ceil(_TRIES * count / max(len(rows), 1)))
+        patches = moving_patches(test_path, params, params.clip.train_frames, count, rows, rounds)
+        out.append(one_frame_each(patches["samples"], [params.extract.seed, EVAL_KEY, d]))
+    return out
 
 
 def translated(model: Translator, images: np.ndarray, direction: str, batch_size: int = BATCH) -> np.ndarray:

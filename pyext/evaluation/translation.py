@@ -4,9 +4,9 @@
 measure is taken in both directions, beside its untranslated reference: what the source frames
 themselves score, the honest baseline of a translation.
 
-On patches (:mod:`.domains`): one frame of each moving ``clip.patch``-square crop of the test clips,
-as a generator's evaluation cuts them (:func:`~.domains.domain_patches`), sorted by domain, each
-translated as a patch (the side the mappings trained on):
+On patches (:mod:`.domains`): one frame of each of up to ``evaluate.fid_patches`` moving
+``clip.patch``-square crops of each domain's test clips, cut as a generator's evaluation cuts them
+(:func:`~.domains.domain_patches`), each translated as a patch (the side the mappings trained on):
 
 - FID and KID (through ``evaluate.features``, :mod:`.fid`) of ``G(A)`` against B's patches beside
   A's own against them, and of ``F(B)`` against A's beside B's; not measured (and said why) where
