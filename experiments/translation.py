@@ -110,7 +110,7 @@ def translators_table(results: list[dict]) -> str:
                      f"{_pair(d.get('kid'), 'translated', 4)} | {cell(d.get('cycle_psnr', {}).get('mean'))} | "
                      f"{_pair(d.get('target_share'), 'translated', 3)} | "
                      f"{_pair(temporal.get('flicker'), 'translated', 2, 'source')} | "
-                     f"{_pair(temporal.get('warping_error'), 'translated', 4, 'source')} | "
+                     f"{_pair(temporal.get('warping_error'), 'translated', 5, 'source')} | "
                      f"{cell(r['train_seconds'], 0) if direction == 'ab' else ''} |\n")
     return head + body
 

@@ -322,7 +322,7 @@ def test_the_translation_tables_set_each_figure_beside_the_untranslated_one():
     assert "10 and 12 moving test patches of A and B" in lines[0]
     body = [line for line in lines if line.startswith("| `")]
     assert body == ["| `cyclegan` | A -> B | 20.00 (50.00) | 0.1000 (0.5000) | 25.00 | 0.750 (0.050) | 2.50 (0.50) | "
-                    "0.0100 (0.0020) | 61 |",
+                    "0.01000 (0.00200) | 61 |",
                     "| `cyclegan` | B -> A | 30.00 (50.00) | 0.1000 (0.5000) | 25.00 | 0.750 (0.050) | 2.50 (0.50) | "
-                    "0.0100 (0.0020) |  |",
+                    "0.01000 (0.00200) |  |",
                     "| `predictor-translated` | the demo set translated by `cyclegan` | 21.00 | 0.800 | 30.0 | 20.00 | 99 |"]
