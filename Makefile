@@ -41,9 +41,11 @@ demo: $(VENV)/.deps $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" dvc repro
 
 # BEYONDMSE_REQUIRE_NATIVE: a missing or broken extension fails the run instead of silently
-# comparing the reference with itself.
+# comparing the reference with itself. One pytest worker per core (pytest-xdist), each test file on one
+# worker so that a module's fixture is built once; each worker runs one torch thread (tests/conftest.py).
+# On 2 cores the suite takes half the time of one process with two threads.
 test: install
-	BEYONDMSE_REQUIRE_NATIVE=1 $(PY) -m pytest
+	BEYONDMSE_REQUIRE_NATIVE=1 $(PY) -m pytest -n auto --dist loadfile
 
 bench: install
 	BEYONDMSE_REQUIRE_NATIVE=1 $(PY) -m bench.kernels

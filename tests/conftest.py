@@ -15,6 +15,11 @@ def pytest_configure(config):
     # torch.compile's on-disk cache keys graphs without the native ops' schemas: graphs cached by
     # an earlier build would call a changed op with its old arguments.
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="beyondmse-inductor-"))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # One pytest worker per core (`pytest -n 2`): a second intra-op thread in each, or in the
+        # stages they start, would only spin against the other worker.
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")

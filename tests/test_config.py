@@ -303,7 +303,7 @@ ERRORS = [
      "expected none with model.family: multiscale (domain B is read by cyclegan, discogan, dualgan alone), got "
      "'photos'"),
     ("test-source-is-source", _set("data.test.source", "demo"), "data.test.source",
-     "expected same, or a source other than data.source (demo), or demo at another root, got 'demo'"),
+     "expected same, a source other than data.source (demo), or demo at another root, got 'demo'"),
     ("test-root-with-same", _set("data.test.root", "videos"), "data.test.root",
      f"expected '' with data.test.source: same (data.root holds the test videos), got '{Path('videos').resolve()}'"),
     ("test-root-missing", _set("data.test.source", "ucf101"), "data.test.root",

@@ -263,20 +263,28 @@ def rules(p) -> Iterator[Rule]:
                f"1 with data.source: {data.source} (a generated set has split 1 only)", data.split)
     test = data.test
     if test.source != SAME:
-        yield Rule("data.test.split", test.source not in GENERATED_SOURCES or test.split == 1,
-                   f"1 with data.test.source: {test.source} (a generated set has split 1 only)", test.split)
-        # The same source twice would read its test videos from another root: two sets, one name.
-        yield Rule("data.test.source", test.source != data.source or (test.source not in GENERATED_SOURCES
-                                                                       and test.root and Path(test.root) != data.root),
-                   f"same, or a source other than data.source ({data.source}), or {data.source} at another root",
-                   test.source)
-        yield Rule("data.test.root", bool(test.root) != (test.source in GENERATED_SOURCES),
-                   f"'' with data.test.source: {test.source} (a generated set)" if test.source in GENERATED_SOURCES
-                   else f"the folder of data.test.source: {test.source}'s videos", test.root)
+        yield from _other_set_rules("data.test", test, data, "same")
     else:
         yield Rule("data.test.root", not test.root, "'' with data.test.source: same (data.root holds the test videos)",
                    test.root)
     yield from _translate_rules(p)
+
+
+def _other_set_rules(key: str, other, data, same: str, why: str = "") -> Iterator[Rule]:
+    """The rules of a set named beside ``data.source`` (``key``: ``data.test`` or ``data.translate``, its
+    section ``other``): a generated set's one split, another set than data.source's, a root for a user's
+    source only. ``same``: how the key's ``same`` reads in the message; ``why``: what the message ends with."""
+    yield Rule(f"{key}.split", other.source not in GENERATED_SOURCES or other.split == 1,
+               f"1 with {key}.source: {other.source} (a generated set has split 1 only)", other.split)
+    # One source twice is one set (a generated set is one set; a user's source, one per root): a test set
+    # that is the training set, or a translation to itself.
+    yield Rule(f"{key}.source", other.source != data.source or (other.source not in GENERATED_SOURCES and other.root
+                                                                and Path(other.root) != data.root),
+               f"{same}, a source other than data.source ({data.source}), or {data.source} at another root{why}",
+               other.source)
+    yield Rule(f"{key}.root", bool(other.root) != (other.source in GENERATED_SOURCES),
+               f"'' with {key}.source: {other.source} (a generated set)" if other.source in GENERATED_SOURCES
+               else f"the folder of {key}.source: {other.source}'s videos", other.root)
 
 
 def _translate_rules(p) -> Iterator[Rule]:
@@ -301,19 +309,11 @@ def _translate_rules(p) -> Iterator[Rule]:
         yield Rule("data.translate.root", not b.root, "'' with data.translate.source: same (data.root holds its videos)",
                    b.root)
     else:
-        yield Rule("data.translate.split", b.source not in GENERATED_SOURCES or b.split == 1,
-                   f"1 with data.translate.source: {b.source} (a generated set has split 1 only)", b.split)
-        # One set twice would be no translation: a generated set is one set; a user's source, one per
-        # root; one set's classes apart are data.translate.source: same.
-        yield Rule("data.translate.source", b.source != data.source or (b.source not in GENERATED_SOURCES and b.root
-                                                                        and Path(b.root) != data.root),
-                   f"same (with data.translate.classes), a source other than data.source ({data.source}), or "
-                   f"{data.source} at another root (domain B is another set of videos than domain A's)", b.source)
-        yield Rule("data.translate.root", bool(b.root) != (b.source in GENERATED_SOURCES),
-                   f"'' with data.translate.source: {b.source} (a generated set)" if b.source in GENERATED_SOURCES
-                   else f"the folder of data.translate.source: {b.source}'s videos", b.root)
+        # One set's classes apart are data.translate.source: same.
+        yield from _other_set_rules("data.translate", b, data, "same (with data.translate.classes)",
+                                    " (domain B is another set of videos than domain A's)")
     # A generated set's classes are known here (its section's first ones); a user's, once prepare reads them.
-    for key, name, source in zip(("data.source", "data.translate.source"), b.classes,
+    for key, name, source in zip(DOMAIN_KEYS, b.classes,
                                  (data.source, data.source if b.source == SAME else b.source)):
         if source in GENERATED_SOURCES and len(b.classes) == 2:
             known = SOURCES[source].classes[:getattr(p, source).classes]

@@ -179,10 +179,10 @@ def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | Non
     if tp.batch_size > len(dataset):
         raise ParamsError("params.yaml", "train.batch_size",
                           f"expected at most the {len(dataset)} training clips of {data.train}, got {tp.batch_size}")
+    manifest = data.manifest if manifest is None else manifest
     domains = None
     if FAMILIES[params.model.family].domains:
         # A translator learns from unpaired batches of two domains: its clips' labels are their domains.
-        manifest = data.manifest if manifest is None else manifest
         domains = store_domains(data.train, manifest)
         dataset.labels = torch.from_numpy(domains.astype(np.int64))
         for domain, key in enumerate(DOMAIN_KEYS):
@@ -204,7 +204,6 @@ def set_up(params: Params, data: DataFiles, run: RunFiles, until_step: int | Non
     identity = {"params_hash": params_hash(params), "data_hash": data_hash, "code_hash": code_hash(stage)}
     classes = 0
     if CONDITIONS[params.model.condition].needs_classes:
-        manifest = data.manifest if manifest is None else manifest
         classes = len(manifest_classes(manifest))
         check_classes(dataset.labels.numpy(), classes, data.train, manifest)
 
