@@ -96,7 +96,9 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", type=int, default=None, metavar="CLASS",
                         help="the video's class (0-based, as the manifest lists them): what a class-conditioned "
                              "generator (model.condition: concat or acgan) predicts under; others ignore it")
-    parser.add_argument("--fps", type=int, default=25, help="frame rate of the output (default: 25)")
+    parser.add_argument("--fps", type=int, default=None,
+                        help="frame rate of the output (default: the video's, rounded to whole frames per second; "
+                             "25 where it declares none)")
     parser.add_argument("--max-size", type=int, nargs=2, default=(240, 320), metavar=("H", "W"),
                         help="downscale larger frames to fit, aspect kept (default: 240 320, as extract.frame_size)")
     parser.add_argument("--batch-size", type=int, default=8, help="windows per generator call (default: 8)")
@@ -198,7 +200,9 @@ def _translate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ab: domain A (data.source) to B (data.translate.source), the mapping G; ba: B to A, "
                              "F (default: ab)")
     parser.add_argument("--batch", type=int, default=8, help="frames per call of the mapping (default: 8)")
-    parser.add_argument("--fps", type=int, default=25, help="frame rate of the output videos (default: 25)")
+    parser.add_argument("--fps", type=int, default=None,
+                        help="frame rate of the output videos (default: each input video's, rounded to whole frames "
+                             "per second; 25 where it declares none)")
     _device_argument(parser)
 
 

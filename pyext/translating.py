@@ -7,7 +7,7 @@ Frames are centre-cropped to multiples of the model's ``size_multiple`` (and of 
 video needs), as ``beyondmse predict`` crops them (:func:`~pyext.prediction.crop_to_model`): an
 output frame may be a few rows and columns smaller than its input. A folder is translated into a new
 folder of the same relative layout (class sub-folders kept), each video under its own name (``.mp4``
-and ``.avi`` kept; another container written as ``.mp4``), so that the result reads as a ``folder``
+and ``.avi`` kept; another container written as ``.mp4``) at its own frame rate, so that the result reads as a ``folder``
 data source (:func:`pyext.data.manifest.folder_manifest`).
 
 An input is never overwritten: an output that is the input, or lies inside an input folder, is
@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from .data.dataset import to_model, to_uint8
 from .data.manifest import folder_manifest
-from .data.video import read_video
+from .data.video import DEFAULT_FPS, frame_rate, read_video
 from .files import atomic_folder
 from .files import check_writable as check_folder_writable
 from .models import DIRECTIONS, Translator, load_translator
@@ -81,10 +81,11 @@ def translate_frames(model: Translator, frames: np.ndarray, direction: str = "ab
 
 
 def translate_video(model: Translator, video: Path, out: Path, direction: str = "ab", batch_size: int = 8,
-                    fps: int = 25, progress: bool = False) -> np.ndarray:
+                    fps: int | None = None, progress: bool = False) -> np.ndarray:
     """A video file's frames translated (:func:`translate_frames`) and written to ``out`` (``.mp4``,
-    ``.avi`` or ``.gif``: :func:`~pyext.prediction.write_side_by_side`, atomically) at ``fps``; returns
-    the translated frames.
+    ``.avi`` or ``.gif``: :func:`~pyext.prediction.write_side_by_side`, atomically) at ``fps`` (None:
+    the video's own rate, :func:`~pyext.data.video.frame_rate`, or :data:`~pyext.data.video.DEFAULT_FPS`
+    where it declares none); returns the translated frames.
 
     Raises:
         pyext.data.video.VideoError: the video cannot be read or the result written.
@@ -95,7 +96,7 @@ def translate_video(model: Translator, video: Path, out: Path, direction: str = 
         translated = translate_frames(model, frames, direction, batch_size, progress)
     except ValueError as exc:  # too small: the video is at fault
         raise ValueError(f"{video}: {exc}") from None
-    write_side_by_side(translated, out, fps=fps)
+    write_side_by_side(translated, out, fps=fps or frame_rate(video) or DEFAULT_FPS)
     return translated
 
 
@@ -114,7 +115,7 @@ def translated_name(relative: str) -> str:
 
 
 def translate_folder(model: Translator, folder: Path, out: Path, direction: str = "ab", batch_size: int = 8,
-                     fps: int = 25, progress: bool = False) -> list[str]:
+                     fps: int | None = None, progress: bool = False) -> list[str]:
     """Every video of ``folder`` (those a ``folder`` data source reads:
     :func:`~pyext.data.manifest.folder_manifest`) translated (:func:`translate_video`) into the new
     folder ``out``, at the same relative path (:func:`translated_name`). ``out`` appears once every
@@ -154,7 +155,7 @@ def _check_folder_output(folder: Path, out: Path) -> None:
 
 
 def translate_path(model_path: Path, source: Path, out: Path, direction: str = "ab", batch_size: int = 8,
-                   fps: int = 25, device: torch.device = torch.device("cpu"), progress: bool = False) -> str:
+                   fps: int | None = None, device: torch.device = torch.device("cpu"), progress: bool = False) -> str:
     """The command's work: a video file or a folder of videos ``source`` translated by the translator
     in ``model_path`` into ``out`` (the module docstring). The paths and the model are checked before
     any frame is decoded. Returns the line that says what was written.

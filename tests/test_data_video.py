@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pyext.data.video import VideoError, fit_size, read_video, write_video
+from pyext.data.video import VideoError, fit_size, frame_rate, read_video, write_video
 
 
 def smooth_pattern(t: int, h: int, w: int) -> np.ndarray:
@@ -38,6 +38,20 @@ def test_round_trip(tmp_path):
     assert np.array_equal(read_video(path, threads=1), decoded)
     # Nothing but the video is left in the folder: the temporary name was renamed.
     assert [p.name for p in tmp_path.iterdir()] == ["clip.avi"]
+
+
+@pytest.mark.parametrize("suffix", [".avi", ".mp4", ".mkv"])
+def test_the_frame_rate_is_the_one_written_as_opencv_reads_it(tmp_path, suffix):
+    for fps in (7, 30):
+        path = tmp_path / f"clip{fps}{suffix}"
+        write_video(path, smooth_pattern(3, 32, 48), fps=fps)
+        capture = cv2.VideoCapture(str(path))
+        try:
+            assert frame_rate(path) == round(capture.get(cv2.CAP_PROP_FPS)) == fps
+        finally:
+            capture.release()
+    with pytest.raises(VideoError, match="no such file"):
+        frame_rate(tmp_path / "missing.avi")
 
 
 def test_written_like_ucf101(tmp_path):

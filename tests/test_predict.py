@@ -55,7 +55,7 @@ def generator():
 def files(tmp_path_factory, generator):
     """A real encoded video and a generator file, in one folder."""
     folder = tmp_path_factory.mktemp("predict")
-    write_video(folder / "video.avi", moving_square(T, H, W))
+    write_video(folder / "video.avi", moving_square(T, H, W), fps=12)  # written back at its rate
     torch.save(generator_file(generator), folder / "generator.pt")
     return folder
 
@@ -211,6 +211,7 @@ def test_cli_writes_mp4(tmp_path, files, generator, frames):
     with av.open(str(tmp_path / "out" / "pred.mp4")) as container:
         assert container.format.name.split(",")[0] in ("mov", "mp4")
         assert container.streams.video[0].codec_context.name == "mpeg4"
+        assert container.streams.video[0].average_rate == 12  # the input's, as no --fps was given
         decoded = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
     expected = predict(generator, frames, steps=2)
     assert decoded.shape == expected.shape == (48, H, 2 * W + 8, 3)

@@ -12,7 +12,7 @@ import torch
 from pyext import cli
 from pyext.data.dataset import to_model, to_uint8
 from pyext.data.manifest import folder_manifest
-from pyext.data.video import VideoError, read_video, write_video
+from pyext.data.video import VideoError, frame_rate, read_video, write_video
 from pyext.models import MultiScaleGenerator, generator_file
 from pyext.prediction import crop_to_model, write_side_by_side
 from pyext.translating import translate_folder, translate_frames, translate_path, translate_video, translated_name
@@ -66,11 +66,15 @@ def test_a_video_file_is_translated_at_its_size_within_the_codecs_tolerance(tmp_
     assert _close(written, crop_to_model(decoded, 4)) > 30  # ... and it was translated
 
 
+FOLDER_RATES = {"Walk/a.avi": 10, "Walk/b.mkv": 15, "Run/c.mp4": 25}  # _folder's videos and their frame rates
+
+
 def _folder(root) -> None:
-    """Videos in two class folders, one of them a container the output does not keep (.mkv)."""
-    for rel, seed in (("Walk/a.avi", 0), ("Walk/b.mkv", 1), ("Run/c.mp4", 2)):
+    """Videos in two class folders at their own frame rates (:data:`FOLDER_RATES`), one of them a container
+    the output does not keep (.mkv)."""
+    for (rel, fps), seed in zip(FOLDER_RATES.items(), range(3)):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        write_video(root / rel, moving_square(6, 40, 48, seed))
+        write_video(root / rel, moving_square(6, 40, 48, seed), fps=fps)
 
 
 def test_a_folder_is_translated_into_a_new_one_that_reads_as_a_folder_source(tmp_path):
@@ -82,6 +86,8 @@ def test_a_folder_is_translated_into_a_new_one_that_reads_as_a_folder_source(tmp
     assert sorted(v.path for v in result.videos) == sorted(written)
     assert [v.label for v in sorted(result.videos, key=lambda v: v.path)] == [0, 1, 1]
     assert read_video(tmp_path / "out" / "Walk/b.mp4").shape == (6, 40, 48, 3)
+    # Each video at its own rate.
+    assert [frame_rate(tmp_path / "out" / translated_name(rel)) for rel in FOLDER_RATES] == list(FOLDER_RATES.values())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "videos"]  # no temporary left
     assert translated_name("x/y.MOV") == "x/y.mp4"
 
@@ -149,21 +155,23 @@ def saved_cyclegan(tmp_path):
 
 def test_the_command_translates_a_video_with_a_saved_cyclegan(tmp_path, saved_cyclegan, capsys):
     model, path = saved_cyclegan
-    write_video(tmp_path / "in.avi", moving_square(h=64, w=80))
+    write_video(tmp_path / "in.avi", moving_square(h=64, w=80), fps=12)
     cli.main(["translate", str(path), str(tmp_path / "in.avi"), str(tmp_path / "out.mp4"), "--direction", "ba",
               "--batch", "3"])
+    assert frame_rate(tmp_path / "out.mp4") == 12  # the input's
     assert capsys.readouterr().out.startswith(f"translate: {T} frames of ")
     written, decoded = read_video(tmp_path / "out.mp4"), read_video(tmp_path / "in.avi")
     expected = to_uint8(model.translate(to_model(crop_to_model(decoded, model.size_multiple)), "ba"))
     assert written.shape == expected.shape and written.shape[0] == T
-    write_side_by_side(expected, tmp_path / "expected.mp4")
+    write_side_by_side(expected, tmp_path / "expected.mp4", fps=12)
     assert np.array_equal(written, read_video(tmp_path / "expected.mp4"))
 
 
 def test_the_command_translates_a_folder_with_a_saved_cyclegan(tmp_path, saved_cyclegan, capsys):
     _, path = saved_cyclegan
     _folder(tmp_path / "videos")
-    cli.main(["translate", str(path), str(tmp_path / "videos"), str(tmp_path / "out")])
+    cli.main(["translate", str(path), str(tmp_path / "videos"), str(tmp_path / "out"), "--fps", "7"])
     assert capsys.readouterr().out.startswith("translate: 3 videos of ")
+    assert {frame_rate(video) for video in (tmp_path / "out").rglob("*.*")} == {7}  # --fps over the inputs' own
     assert sorted(v.path for v in folder_manifest(tmp_path / "out").videos) == ["Run/c.mp4", "Walk/a.avi",
                                                                                  "Walk/b.mp4"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import av
@@ -30,7 +31,10 @@ import numpy as np
 
 from ..files import FileError, atomic_output
 
-__all__ = ["VideoError", "read_video", "iter_frames", "count_packets", "write_video", "fit_size", "DEFAULT_BITRATE"]
+__all__ = ["VideoError", "read_video", "iter_frames", "count_packets", "frame_rate", "write_video", "fit_size",
+           "DEFAULT_BITRATE", "DEFAULT_FPS"]
+
+DEFAULT_FPS = 25  # frames per second written where a video's rate is not asked for and its input declares none
 
 # 1.5 Mbit/s, ~0.8 bit per pixel at 320x240 and 25 fps. Measured on the demo's classes: from 1 Mbit/s
 # up, FFmpeg's rate control sits at its finest quantiser (qmin 2), files take 0.4-0.9 Mbit/s, and
@@ -222,6 +226,21 @@ def _decoded(path: Path, max_size: tuple[int, int] | None, threads: int | None) 
         raise VideoError(path, f"cannot decode: {_ffmpeg_reason(exc)}") from exc
 
 
+@contextmanager
+def _video_stream(path: str | os.PathLike) -> Iterator[tuple]:
+    """``(container, stream)``: the checked file (:func:`_check_file`) opened, its first video stream;
+    FFmpeg's errors inside the block raised as :class:`VideoError` naming the file."""
+    path = Path(path)
+    _check_file(path)
+    try:
+        with av.open(str(path), mode="r") as container:
+            if not container.streams.video:
+                raise VideoError(path, "no video stream")
+            yield container, container.streams.video[0]
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise VideoError(path, f"cannot decode: {_ffmpeg_reason(exc)}") from exc
+
+
 def count_packets(path: str | os.PathLike) -> int:
     """The number of non-empty packets of a video's first video stream, read without decoding (a
     fraction of a percent of decoding's time): the number of frames the video decodes to, before
@@ -232,15 +251,8 @@ def count_packets(path: str | os.PathLike) -> int:
     Raises:
         VideoError: as :func:`iter_frames` for a file that cannot be opened or demuxed.
     """
-    path = Path(path)
-    _check_file(path)
-    try:
-        with av.open(str(path), mode="r") as container:
-            if not container.streams.video:
-                raise VideoError(path, "no video stream")
-            return sum(1 for packet in container.demux(container.streams.video[0]) if packet.size > 0)
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise VideoError(path, f"cannot decode: {_ffmpeg_reason(exc)}") from exc
+    with _video_stream(path) as (container, stream):
+        return sum(1 for packet in container.demux(stream) if packet.size > 0)
 
 
 def video_shape(path: str | os.PathLike, max_size: tuple[int, int] | None = None) -> tuple[int, int, int]:
@@ -252,15 +264,24 @@ def video_shape(path: str | os.PathLike, max_size: tuple[int, int] | None = None
         VideoError: as :func:`count_packets`; a stream that states no frame size.
     """
     frames = count_packets(path)
-    try:
-        with av.open(str(path), mode="r") as container:
-            context = container.streams.video[0].codec_context
-            h, w = context.height, context.width
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise VideoError(Path(path), f"cannot decode: {_ffmpeg_reason(exc)}") from exc
+    with _video_stream(path) as (_, stream):
+        h, w = stream.codec_context.height, stream.codec_context.width
     if not h or not w:
         raise VideoError(Path(path), "its video stream states no frame size")
     return (frames, *fit_size(h, w, max_size))
+
+
+def frame_rate(path: str | os.PathLike) -> int | None:
+    """A video's frame rate as its first video stream declares it (the average rate, else FFmpeg's
+    guess), rounded to whole frames per second as :func:`write_video` takes it (29.97 -> 30); None
+    where the stream declares neither (a GIF's per-frame delays, for one).
+
+    Raises:
+        VideoError: as :func:`count_packets`.
+    """
+    with _video_stream(path) as (_, stream):
+        rate = stream.average_rate or stream.guessed_rate
+    return max(1, round(float(rate))) if rate else None
 
 
 def _frames(container, stream) -> Iterator[av.VideoFrame | float]:
@@ -304,7 +325,7 @@ def _check_end(path: Path, container, stream, last_time: float | None) -> None:
 def write_video(
     path: str | os.PathLike,
     frames: np.ndarray,
-    fps: int = 25,
+    fps: int = DEFAULT_FPS,
     codec: str = "mpeg4",
     bitrate: int = DEFAULT_BITRATE,
 ) -> None:
