@@ -41,11 +41,13 @@ demo: $(VENV)/.deps $(VENV)/.installed
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" dvc repro
 
 # BEYONDMSE_REQUIRE_NATIVE: a missing or broken extension fails the run instead of silently
-# comparing the reference with itself. One pytest worker per core (pytest-xdist), each test file on one
-# worker so that a module's fixture is built once; each worker runs one torch thread (tests/conftest.py).
-# On 2 cores the suite takes half the time of one process with two threads.
+# comparing the reference with itself. One pytest worker per core this process may run on
+# (pytest-xdist; `-n auto` would count physical cores, one on a 2-vCPU machine with hyperthreads), each
+# test file on one worker so that a module's fixture is built once; each worker runs one torch thread
+# (tests/conftest.py). `make test TEST_WORKERS=0` runs them in this process.
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(len(os.sched_getaffinity(0)))")
 test: install
-	BEYONDMSE_REQUIRE_NATIVE=1 $(PY) -m pytest -n auto --dist loadfile
+	BEYONDMSE_REQUIRE_NATIVE=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: install
 	BEYONDMSE_REQUIRE_NATIVE=1 $(PY) -m bench.kernels
