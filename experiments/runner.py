@@ -248,7 +248,9 @@ class Study:
     ref; ``document`` the markdown of a record; ``label`` a result's name in the picture;
     ``options`` the study's own arguments (flag and ``add_argument`` keywords), recorded by name;
     ``picture`` the study's picture of a record (None: :func:`picture`, one test clip predicted by
-    every row); ``before(prefix, row)`` what a row needs made before its experiment runs (None: nothing).
+    every row); ``animation`` the study's GIF of a record, its bytes (None, or returning None: none);
+    ``before(prefix, row)``
+    what a row needs made before its experiment runs (None: nothing).
     """
 
     name: str
@@ -259,6 +261,7 @@ class Study:
     label: Callable[[dict], str]
     options: tuple[tuple[str, dict], ...] = ()
     picture: Callable[[dict], np.ndarray] | None = None
+    animation: Callable[[dict], bytes | None] | None = None
     before: Callable[[str, Row], None] | None = None
 
     @property
@@ -301,9 +304,9 @@ def collect(study: Study, rows: list[Row]) -> list[dict]:
     return results
 
 
-def write(study: Study, record: dict, out: Path) -> str:
-    """Writes the record, its document and the picture of one test clip into the folder ``out``;
-    returns the document."""
+def write(study: Study, record: dict, out: Path) -> tuple[str, list[Path]]:
+    """Writes the record, its document, the picture of one test clip and the study's animation (if
+    it has one) into the folder ``out``; returns the document and the files written."""
     params = load_params()
     text = study.document(record)
     out.mkdir(parents=True, exist_ok=True)
@@ -314,7 +317,12 @@ def write(study: Study, record: dict, out: Path) -> str:
              picture([(study.label(r), r["ref"]) for r in results], params.clip.input_frames,
                      params.evaluate.flow_threshold))
     write_picture(out / f"{study.name}.png", image)
-    return text
+    written = [out / f"{study.name}.{suffix}" for suffix in ("md", "json", "png")]
+    clip = study.animation(record) if study.animation else None
+    if clip is not None:
+        written.append(out / f"{study.name}.gif")
+        written[-1].write_bytes(clip)
+    return text, written
 
 
 def main(study: Study, argv: list[str] | None = None, prog: str | None = None) -> None:
@@ -345,8 +353,9 @@ def main(study: Study, argv: list[str] | None = None, prog: str | None = None) -
     record = {"machine": machine(), "commit": git("rev-parse", "HEAD").strip(), "data": data_record(results),
               "set": args.set,
               **{name: getattr(args, name) for name in options}, "results": results}
-    print(write(study, record, args.out))
-    print(f"{study.name}: wrote {', '.join(str(args.out / f'{study.name}.{e}') for e in ('md', 'json', 'png'))}")
+    text, written = write(study, record, args.out)
+    print(text)
+    print(f"{study.name}: wrote {', '.join(map(str, written))}")
     if ran:
         took = time.perf_counter() - began
         print(f"{study.name}: {len(ran)} rows in {took / 60:.1f} min ({len(ran) / took * 3600:.1f} rows/h) on "

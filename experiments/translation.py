@@ -16,7 +16,8 @@ both domains) assigns to the target domain beside the untranslated share, the fl
 regions and the warping error of the translated test clips beside the source clips', and the
 training seconds. The predictors' table: moving-region PSNR, SSIM and sharpness at the first
 predicted step on the photo set's test clips, and copying the last frame. ``translation.png``: each
-translator's test patches, their translations and cycles.
+translator's test patches, their translations and cycles; ``translation.gif``: a test clip of each
+domain and its translation by the ``cyclegan`` row's model, frame by frame.
 """
 from __future__ import annotations
 
@@ -153,8 +154,16 @@ def picture(record: dict) -> np.ndarray:
     return runner.tile(cells, 1)
 
 
+def animation(record: dict) -> bytes | None:
+    """The :data:`TRANSLATING` row's ``translated.gif``: a test clip of each domain beside its translation
+    (None where that row has not run)."""
+    ref = next((r["ref"] for r in record["results"] if r["row"] == TRANSLATING), None)
+    return None if ref is None else runner.read_output(ref, "eval/pictures/translated.gif").read()
+
+
 STUDY = Study(name="translation", description=__doc__.split("\n\n")[0], rows=lambda args: rows(), collect=collect,
-              document=document, label=lambda result: result["row"], picture=picture, before=before)
+              document=document, label=lambda result: result["row"], picture=picture, animation=animation,
+              before=before)
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m experiments.translation") -> None:

@@ -1,6 +1,9 @@
 """experiments.runner.main: the command line the zoo and Table 2 share runs the rows asked for, then
 records every existing experiment of the study, the commit and data they ran on, the settings and
 the study's own options."""
+from dataclasses import replace
+
+import numpy as np
 import pytest
 import yaml
 
@@ -35,7 +38,7 @@ def experiments(monkeypatch):
                         if name in ("a", "c") else None)
     monkeypatch.setattr(runner, "run_rows", lambda prefix, logs, rows, extra, command, before=None:
                         calls["run"].append((prefix, logs, [r.name for r in rows], extra, command)))
-    monkeypatch.setattr(runner, "write", lambda study, record, out: calls["write"].append((out, record)) or "")
+    monkeypatch.setattr(runner, "write", lambda study, record, out: calls["write"].append((out, record)) or ("", []))
     monkeypatch.setattr(runner, "machine", lambda: "a machine")
     return calls
 
@@ -71,6 +74,17 @@ def test_collect_only_tabulates_those_rows_where_asked(experiments, tmp_path):
     ((out, record),) = experiments["write"]
     assert out == tmp_path / "subset" and experiments["run"] == []
     assert [r["row"] for r in record["results"]] == ["c"]
+
+
+@pytest.mark.parametrize("clip", [b"GIF89a", None])
+def test_a_study_s_animation_is_written_beside_its_picture_where_it_gives_one(tmp_path, clip):
+    study = replace(_study(), picture=lambda record: np.zeros((4, 6, 3), np.uint8), animation=lambda record: clip)
+    text, written = runner.write(study, {"results": []}, tmp_path)
+    names = ["toy.md", "toy.json", "toy.png"] + ["toy.gif"] * (clip is not None)
+    assert text == "the document" and [p.name for p in written] == names
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    if clip is not None:
+        assert (tmp_path / "toy.gif").read_bytes() == clip
 
 
 def test_errors_name_the_command_it_was_given(experiments, capsys):
