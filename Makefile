@@ -45,7 +45,7 @@ demo: $(VENV)/.deps $(VENV)/.installed
 # (pytest-xdist; `-n auto` would count physical cores, one on a 2-vCPU machine with hyperthreads), each
 # test file on one worker so that a module's fixture is built once; each worker runs one torch thread
 # (tests/conftest.py). `make test TEST_WORKERS=0` runs them in this process.
-TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(len(os.sched_getaffinity(0)))")
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count())")
 test: install
 	BEYONDMSE_REQUIRE_NATIVE=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
