@@ -2,8 +2,8 @@
 presets (``configs/<family>.yaml``: domain A ``data.source: demo``, domain B ``data.translate.source:
 photos``), one DVC experiment a row; then a translator put to a video pipeline's use: a predictor
 trained on the demo set's videos translated by the ``cyclegan`` row's model (``beyondmse translate``
-writes them as a ``folder`` source) against one trained on the demo set as it is, both tested on the
-photo set's test videos (``data.test.source: photos``).
+writes them as a ``folder`` source) against one trained on the demo set as it is, each with two seeds,
+all tested on 32 test videos of the photo set (``data.test.source: photos``).
 
     python -m experiments.translation                          # every row; writes experiments/results/translation/
     python -m experiments.translation --only cyclegan,dualgan  # some rows
@@ -15,12 +15,15 @@ the cycle PSNR, the share of translations a domain classifier (trained on held-o
 both domains) assigns to the target domain beside the untranslated share, the flicker on still
 regions and the warping error of the translated test clips beside the source clips', and the
 training seconds. The predictors' table: moving-region PSNR, SSIM and sharpness at the first
-predicted step on the photo set's test clips, and copying the last frame. ``translation.png``: each
+predicted step on the photo set's test clips, and copying the last frame; then the two predictors
+clip by clip (:func:`paired`). ``translation.png``: each
 translator's test patches, their translations and cycles; ``translation.gif``: a test clip of each
 domain and its translation by the ``cyclegan`` row's model, frame by frame.
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import sys
@@ -42,9 +45,13 @@ PRESETS = {family: Path(f"configs/{family}.yaml") for family in TRANSLATORS}
 # (a folder data source; the study's own output, remade before that row runs).
 TRANSLATING = "cyclegan"
 TRANSLATED = Path("data/translated/demo-to-photos")
-TARGET = ("data.test.source=photos",)  # both predictors are tested on the photo set's test videos
-PREDICTORS = {"predictor-demo": TARGET,
-              "predictor-translated": ("data.source=folder", f"data.root={TRANSLATED.resolve()}", *TARGET)}
+# Both predictors are tested on the photo set's test videos: 8 test groups of its 4 classes (32 videos of
+# its test photographs, which no translator saw), not the 4 of the shipped set.
+TARGET = ("data.test.source=photos", "photos.groups=9", "photos.test_groups=8")
+SEEDS = (0, 1)  # each predictor's train.seed: the runs' spread beside the two predictors' difference
+TRAINED_ON = {"demo": (), "translated": ("data.source=folder", f"data.root={TRANSLATED.resolve()}")}
+PREDICTORS = {f"predictor-{data}-seed{seed}": (*settings, *TARGET, f"train.seed={seed}")
+              for data, settings in TRAINED_ON.items() for seed in SEEDS}
 DIRECTIONS = {"ab": "A -> B", "ba": "B -> A"}
 
 
@@ -57,7 +64,8 @@ def rows(params_path: str = "params.yaml") -> list[Row]:
 
 def translate_demo(prefix: str, out: Path = TRANSLATED) -> None:
     """The demo set as ``params.yaml`` makes it, translated A -> B by the :data:`TRANSLATING` row's
-    model into the folder ``out`` (its motion classes as sub-folders), replacing an earlier one."""
+    model into the folder ``out`` (its motion classes as sub-folders), replacing an earlier one; kept
+    where ``out`` was made by this very experiment (its ref in ``<out>.ref``)."""
     from pyext.models import load_translator
     from pyext.translating import translate_folder
 
@@ -65,6 +73,10 @@ def translate_demo(prefix: str, out: Path = TRANSLATED) -> None:
     if ref is None:
         sys.exit(f"translation: the {prefix}{TRANSLATING} experiment at this commit is missing: its model translates "
                  f"the demo set for the predictor's row (run --only {TRANSLATING} first)")
+    made_by = out.with_name(out.name + ".ref")
+    if out.is_dir() and made_by.is_file() and made_by.read_text() == ref:
+        return
+    made_by.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         model_file = Path(tmp) / "generator.pt"
         model_file.write_bytes(runner.read_output(ref, "models/generator.pt").read())
@@ -72,18 +84,23 @@ def translate_demo(prefix: str, out: Path = TRANSLATED) -> None:
         if out.exists():
             shutil.rmtree(out)
         translate_folder(load_translator(model_file), Path(tmp) / "demo" / "UCF-101", out, "ab", progress=True)
+    made_by.write_text(ref)
 
 
 def before(prefix: str, row: Row) -> None:
     """What a row needs made first: the predictor's translated videos."""
-    if row.name == "predictor-translated":
+    if row.name.startswith("predictor-translated"):
         translate_demo(prefix)
 
 
 def collect(row: Row, ref: str) -> dict:
     """The row's evaluation and its training seconds."""
     live = json.loads(show(ref, "dvclive/metrics.json"))
-    return {"metrics": json.loads(show(ref, "eval/metrics.json")), "train_seconds": live["train"].get("seconds")}
+    out = {"metrics": json.loads(show(ref, "eval/metrics.json")), "train_seconds": live["train"].get("seconds")}
+    if row.name in PREDICTORS:  # per test clip, to pair the predictors clip by clip
+        clips = csv.DictReader(io.StringIO(runner.read_output(ref, "eval/plots/clips.csv").read().decode()))
+        out["clips"] = {f"{c['clip']} {c['video']}": float(c["value"]) for c in clips if c["series"] == "model"}
+    return out
 
 
 def _pair(scores: dict | None, key: str, digits: int = 2, reference: str = "untranslated") -> str:
@@ -126,10 +143,31 @@ def predictors_table(results: list[dict]) -> str:
             continue
         m = r["metrics"]
         s1, last = m["model"]["step1"], m["last_frame"]["step1"]
-        trained = "the demo set" if r["row"] == "predictor-demo" else f"the demo set translated by `{TRANSLATING}`"
+        trained = ("the demo set" if r["row"].startswith("predictor-demo") else
+                   f"the demo set translated by `{TRANSLATING}`")
         body += (f"| `{r['row']}` | {trained} | {cell(s1['psnr'])} | {cell(s1['ssim'], 3)} | "
                  f"{cell(s1['sharpness'], 1)} | {cell(last['psnr'])} | {cell(r['train_seconds'], 0)} |\n")
-    return head + body
+    return head + body + paired(results)
+
+
+def paired(results: list[dict]) -> str:
+    """The two predictors clip by clip: each one's per-clip PSNR (model, step 1, moving regions) averaged
+    over its seeds, the translated one's lead on each clip, on how many clips it leads, and how far two
+    seeds of one predictor lie apart; '' without runs of both predictors on the same clips."""
+    runs = {data: [r["clips"] for r in results if r["row"].startswith(f"predictor-{data}-") and "clips" in r]
+            for data in TRAINED_ON}
+    if not all(runs.values()) or any(c.keys() != runs["demo"][0].keys() for seeds in runs.values() for c in seeds):
+        return ""
+    names = sorted(runs["demo"][0])
+    psnr = {data: np.array([[c[n] for n in names] for c in seeds]) for data, seeds in runs.items()}  # (seeds, clips)
+    lead = psnr["translated"].mean(axis=0) - psnr["demo"].mean(axis=0)
+    # Two runs of one predictor apart: the mean over clips of |seed 0 - seed 1|, the larger predictor's.
+    spread = max((float(np.abs(p[0] - p[1]).mean()) for p in psnr.values() if len(p) > 1), default=None)
+    return (f"\nClip by clip ({len(names)} test clips; each predictor's PSNR the mean of its "
+            f"{min(len(p) for p in psnr.values())} seeds): the translated one leads by {cell(float(lead.mean()))} dB "
+            f"on average (median {cell(float(np.median(lead)))}), ahead on {int(np.sum(lead > 0))} of {len(names)} "
+            f"clips. Two seeds of one predictor differ by {cell(spread)} dB per clip on average (the larger of the "
+            f"two predictors').\n")
 
 
 def caption(record: dict) -> str:

@@ -304,19 +304,41 @@ def test_the_translation_rows_translate_demo_to_photos_and_test_both_predictors_
     from cases import REPO
 
     rows = translation.rows(str(REPO / "params.yaml"))
-    assert [r.name for r in rows] == ["cyclegan", "discogan", "dualgan", "predictor-demo", "predictor-translated"]
+    predictors = [f"predictor-{data}-seed{seed}" for data in ("demo", "translated") for seed in (0, 1)]
+    assert [r.name for r in rows] == ["cyclegan", "discogan", "dualgan", *predictors]
     # The translated videos' folder is made before that row runs; here, a folder of the test's.
     root = f"data.root={translation.TRANSLATED.resolve()}"
-    assert root in rows[-1].settings
-    rows[-1] = replaced(rows[-1], settings=tuple(f"data.root={tmp_path}" if s == root else s for s in rows[-1].settings))
+    assert all(root in r.settings for r in rows[-2:])
+    rows[-2:] = [replaced(r, settings=tuple(f"data.root={tmp_path}" if s == root else s for s in r.settings))
+                 for r in rows[-2:]]
     loaded = _loaded(rows, tmp_path)
     assert {name: (p.model.family, p.data.source, p.data.translate.source, p.data.test_source)
             for name, p in loaded.items()} == {
         "cyclegan": ("cyclegan", "demo", "photos", "demo"), "discogan": ("discogan", "demo", "photos", "demo"),
-        "dualgan": ("dualgan", "demo", "photos", "demo"), "predictor-demo": ("multiscale", "demo", "none", "photos"),
-        "predictor-translated": ("multiscale", "folder", "none", "photos")}
-    assert loaded["predictor-translated"].data.root == tmp_path
+        "dualgan": ("dualgan", "demo", "photos", "demo"),
+        **{name: ("multiscale", "folder" if "translated" in name else "demo", "none", "photos") for name in predictors}}
+    assert all(loaded[name].data.root == tmp_path for name in predictors[2:])
+    # 32 test videos (8 test groups of the 4 classes), each predictor at both seeds.
+    assert {(loaded[n].photos.test_groups * loaded[n].photos.classes, loaded[n].train.seed) for n in predictors} == \
+        {(32, 0), (32, 1)}
     assert loaded["cyclegan"].loss.adversarial.kind == "lsgan" and loaded["dualgan"].loss.adversarial.kind == "wgan"
+
+
+def test_the_predictors_are_paired_clip_by_clip_over_their_seeds():
+    def run(data, seed, psnrs):
+        return {"row": f"predictor-{data}-seed{seed}", "clips": {f"{i} v{i}.avi": p for i, p in enumerate(psnrs)}}
+
+    results = [run("demo", 0, [20.0, 22.0, 30.0]), run("demo", 1, [21.0, 22.0, 29.0]),
+               run("translated", 0, [21.0, 21.0, 31.0]), run("translated", 1, [22.0, 22.0, 32.0])]
+    # Seed means: demo 20.5, 22, 29.5; translated 21.5, 21.5, 31.5: leads 1, -0.5, 2 (mean 0.83, median 1).
+    # Seed to seed: demo (1 + 0 + 1) / 3, translated (1 + 1 + 1) / 3: the larger is 1.
+    assert translation.paired(results) == (
+        "\nClip by clip (3 test clips; each predictor's PSNR the mean of its 2 seeds): the translated one leads by "
+        "0.83 dB on average (median 1.00), ahead on 2 of 3 clips. Two seeds of one predictor differ by 1.00 dB per "
+        "clip on average (the larger of the two predictors').\n")
+    assert translation.paired(results[:2]) == ""  # no translated runs
+    results[-1]["clips"].pop("2 v2.avi")
+    assert translation.paired(results) == ""  # not the same clips
 
 
 def test_the_translation_tables_set_each_figure_beside_the_untranslated_one():
@@ -331,7 +353,7 @@ def test_the_translation_tables_set_each_figure_beside_the_untranslated_one():
                  "last_frame": {"step1": {"psnr": 20.0}}}
     results = [{"row": "cyclegan", "metrics": {"patches": {"A": 10, "B": 12}, "ab": direction(20.0),
                                                "ba": direction(30.0)}, "train_seconds": 61},
-               {"row": "predictor-translated", "metrics": predicted, "train_seconds": 99}]
+               {"row": "predictor-translated-seed0", "metrics": predicted, "train_seconds": 99}]
     lines = translation.document({"machine": "a machine", "results": results}).splitlines()
     assert "10 and 12 moving test patches of A and B" in lines[0]
     body = [line for line in lines if line.startswith("| `")]
@@ -339,4 +361,5 @@ def test_the_translation_tables_set_each_figure_beside_the_untranslated_one():
                     "0.01000 (0.00200) | 61 |",
                     "| `cyclegan` | B -> A | 30.00 (50.00) | 0.1000 (0.5000) | 25.00 | 0.750 (0.050) | 2.50 (0.50) | "
                     "0.01000 (0.00200) |  |",
-                    "| `predictor-translated` | the demo set translated by `cyclegan` | 21.00 | 0.800 | 30.0 | 20.00 | 99 |"]
+                    "| `predictor-translated-seed0` | the demo set translated by `cyclegan` | 21.00 | 0.800 | 30.0 | "
+                    "20.00 | 99 |"]
