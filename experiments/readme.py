@@ -308,12 +308,14 @@ def editing_block(record: dict, root: Path) -> str:
 
 
 def translation_block(record: dict, root: Path) -> str:
-    """The translation study's record: how it was made, the translators' table, the predictors' table."""
+    """The translation study's record: how it was made, the translators' table, the predictors' table and
+    their clip-by-clip pairing."""
     results = record["results"]
+    together = translation.paired(results)
     return "\n\n".join([_para(made_line(record, "python -m experiments.translation", root) + " "
                                 + translation.caption(record)),
                          translation.translators_table(results).rstrip("\n"),
-                         translation.predictors_table(results).rstrip("\n")])
+                         translation.predictors_table(results).rstrip("\n"), *([_para(together)] if together else [])])
 
 
 def truncation_block(record: dict, root: Path) -> str:

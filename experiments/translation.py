@@ -147,12 +147,12 @@ def predictors_table(results: list[dict]) -> str:
                    f"the demo set translated by `{TRANSLATING}`")
         body += (f"| `{r['row']}` | {trained} | {cell(s1['psnr'])} | {cell(s1['ssim'], 3)} | "
                  f"{cell(s1['sharpness'], 1)} | {cell(last['psnr'])} | {cell(r['train_seconds'], 0)} |\n")
-    return head + body + paired(results)
+    return head + body
 
 
 def paired(results: list[dict]) -> str:
-    """The two predictors clip by clip: each one's per-clip PSNR (model, step 1, moving regions) averaged
-    over its seeds, the translated one's lead on each clip, on how many clips it leads, and how far two
+    """The two predictors clip by clip: each one's whole-frame PSNR at step 1 on each test clip (the series
+    ``eval/plots/clips.csv`` holds; the tables' figure is the moving regions') averaged over its seeds, the translated one's lead on each clip, on how many clips it leads, and how far two
     seeds of one predictor lie apart; '' without runs of both predictors on the same clips."""
     runs = {data: [r["clips"] for r in results if r["row"].startswith(f"predictor-{data}-") and "clips" in r]
             for data in TRAINED_ON}
@@ -163,26 +163,28 @@ def paired(results: list[dict]) -> str:
     lead = psnr["translated"].mean(axis=0) - psnr["demo"].mean(axis=0)
     # Two runs of one predictor apart: the mean over clips of |seed 0 - seed 1|, the larger predictor's.
     spread = max((float(np.abs(p[0] - p[1]).mean()) for p in psnr.values() if len(p) > 1), default=None)
-    return (f"\nClip by clip ({len(names)} test clips; each predictor's PSNR the mean of its "
+    return (f"Clip by clip ({len(names)} test clips; whole-frame PSNR at step 1, each predictor's the mean of its "
             f"{min(len(p) for p in psnr.values())} seeds): the translated one leads by {cell(float(lead.mean()))} dB "
             f"on average (median {cell(float(np.median(lead)))}), ahead on {int(np.sum(lead > 0))} of {len(names)} "
             f"clips. Two seeds of one predictor differ by {cell(spread)} dB per clip on average (the larger of the "
-            f"two predictors').\n")
+            f"two predictors').")
 
 
 def caption(record: dict) -> str:
     """What the tables measured."""
     first = next((r["metrics"] for r in record["results"] if r["row"] in TRANSLATORS), None)
     patches = f"{first['patches']['A']} and {first['patches']['B']} moving test patches of A and B; " if first else ""
+    clips = next((r["metrics"]["clips"] for r in record["results"] if r["row"] in PREDICTORS), "the")
     return (f"Domain A: the demo set, B: the photo set. {patches}each figure beside, in brackets, the untranslated "
             f"frames' (FID, KID, share: the source domain's patches; flicker, warping error: the source clips'). "
-            f"The predictors are tested on the photo set's test clips.")
+            f"The predictors are tested on {clips} test clips of the photo set.")
 
 
 def document(record: dict) -> str:
     """Both tables under a caption (the machine, then :func:`caption`)."""
+    together = paired(record["results"])
     return (f"Translation on {record['machine']}: {caption(record)}\n\n" + translators_table(record["results"])
-            + "\n" + predictors_table(record["results"]))
+            + "\n" + predictors_table(record["results"]) + (f"\n{together}\n" if together else ""))
 
 
 def picture(record: dict) -> np.ndarray:

@@ -333,9 +333,10 @@ def test_the_predictors_are_paired_clip_by_clip_over_their_seeds():
     # Seed means: demo 20.5, 22, 29.5; translated 21.5, 21.5, 31.5: leads 1, -0.5, 2 (mean 0.83, median 1).
     # Seed to seed: demo (1 + 0 + 1) / 3, translated (1 + 1 + 1) / 3: the larger is 1.
     assert translation.paired(results) == (
-        "\nClip by clip (3 test clips; each predictor's PSNR the mean of its 2 seeds): the translated one leads by "
+        "Clip by clip (3 test clips; whole-frame PSNR at step 1, each predictor's the mean of its 2 seeds): the "
+        "translated one leads by "
         "0.83 dB on average (median 1.00), ahead on 2 of 3 clips. Two seeds of one predictor differ by 1.00 dB per "
-        "clip on average (the larger of the two predictors').\n")
+        "clip on average (the larger of the two predictors').")
     assert translation.paired(results[:2]) == ""  # no translated runs
     results[-1]["clips"].pop("2 v2.avi")
     assert translation.paired(results) == ""  # not the same clips
@@ -350,12 +351,12 @@ def test_the_translation_tables_set_each_figure_beside_the_untranslated_one():
                              "warping_error": {"translated": 0.01, "source": 0.002}}}
 
     predicted = {"model": {"step1": {"psnr": 21.0, "ssim": 0.8, "sharpness": 30.0}},
-                 "last_frame": {"step1": {"psnr": 20.0}}}
+                 "last_frame": {"step1": {"psnr": 20.0}}, "clips": 32}
     results = [{"row": "cyclegan", "metrics": {"patches": {"A": 10, "B": 12}, "ab": direction(20.0),
                                                "ba": direction(30.0)}, "train_seconds": 61},
                {"row": "predictor-translated-seed0", "metrics": predicted, "train_seconds": 99}]
     lines = translation.document({"machine": "a machine", "results": results}).splitlines()
-    assert "10 and 12 moving test patches of A and B" in lines[0]
+    assert "10 and 12 moving test patches of A and B" in lines[0] and "tested on 32 test clips" in lines[0]
     body = [line for line in lines if line.startswith("| `")]
     assert body == ["| `cyclegan` | A -> B | 20.00 (50.00) | 0.1000 (0.5000) | 25.00 | 0.750 (0.050) | 2.50 (0.50) | "
                     "0.01000 (0.00200) | 61 |",
