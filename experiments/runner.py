@@ -249,8 +249,7 @@ class Study:
     ``options`` the study's own arguments (flag and ``add_argument`` keywords), recorded by name;
     ``picture`` the study's picture of a record (None: :func:`picture`, one test clip predicted by
     every row); ``animation`` the study's GIF of a record, its bytes (None, or returning None: none);
-    ``before(prefix, row)``
-    what a row needs made before its experiment runs (None: nothing).
+    ``before(prefix, row)`` what a row needs made before its experiment runs (None: nothing).
     """
 
     name: str
@@ -309,20 +308,21 @@ def write(study: Study, record: dict, out: Path) -> tuple[str, list[Path]]:
     it has one) into the folder ``out``; returns the document and the files written."""
     params = load_params()
     text = study.document(record)
+    named = {suffix: out / f"{study.name}.{suffix}" for suffix in ("md", "json", "png", "gif")}
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{study.name}.json").write_text(json.dumps(record, indent=1))
-    (out / f"{study.name}.md").write_text(text)
+    named["json"].write_text(json.dumps(record, indent=1))
+    named["md"].write_text(text)
     results = record["results"]
     image = (study.picture(record) if study.picture else
              picture([(study.label(r), r["ref"]) for r in results], params.clip.input_frames,
                      params.evaluate.flow_threshold))
-    write_picture(out / f"{study.name}.png", image)
-    written = [out / f"{study.name}.{suffix}" for suffix in ("md", "json", "png")]
+    write_picture(named["png"], image)
     clip = study.animation(record) if study.animation else None
-    if clip is not None:
-        written.append(out / f"{study.name}.gif")
-        written[-1].write_bytes(clip)
-    return text, written
+    if clip is None:
+        del named["gif"]
+    else:
+        named["gif"].write_bytes(clip)
+    return text, list(named.values())
 
 
 def main(study: Study, argv: list[str] | None = None, prog: str | None = None) -> None:

@@ -16,9 +16,9 @@ both domains) assigns to the target domain beside the untranslated share, the fl
 regions and the warping error of the translated test clips beside the source clips', and the
 training seconds. The predictors' table: moving-region PSNR, SSIM and sharpness at the first
 predicted step on the photo set's test clips, and copying the last frame; then the two predictors
-clip by clip (:func:`paired`). ``translation.png``: each
-translator's test patches, their translations and cycles; ``translation.gif``: a test clip of each
-domain and its translation by the ``cyclegan`` row's model, frame by frame.
+clip by clip (:func:`paired`). ``translation.png``: each translator's test patches, their
+translations and cycles; ``translation.gif``: a test clip of each domain and its translation by the
+``cyclegan`` row's model, frame by frame.
 """
 from __future__ import annotations
 
@@ -151,8 +151,9 @@ def predictors_table(results: list[dict]) -> str:
 
 
 def paired(results: list[dict]) -> str:
-    """The two predictors clip by clip: each one's whole-frame PSNR at step 1 on each test clip (the series
-    ``eval/plots/clips.csv`` holds; the tables' figure is the moving regions') averaged over its seeds, the translated one's lead on each clip, on how many clips it leads, and how far two
+    """The two predictors clip by clip: each one's whole-frame PSNR at step 1 on each test clip (the
+    series ``eval/plots/clips.csv`` holds; the tables' figure is the moving regions') averaged over
+    its seeds, the translated one's lead on each clip, on how many clips it leads, and how far two
     seeds of one predictor lie apart; '' without runs of both predictors on the same clips."""
     runs = {data: [r["clips"] for r in results if r["row"].startswith(f"predictor-{data}-") and "clips" in r]
             for data in TRAINED_ON}

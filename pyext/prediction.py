@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 
 from .data.dataset import to_model, to_uint8
-from .data.video import DEFAULT_BITRATE, DEFAULT_FPS, centre_crop, frame_rate, read_video, video_shape, write_video
+from .data.video import DEFAULT_BITRATE, centre_crop, rate_to_write, read_video, video_shape, write_video
 from .models import Predictor, load_predictor
 from .pictures import save_animation
 
@@ -309,9 +309,8 @@ def predict_video(video: Path, out: Path, model: Path, steps: int = 2, stride: i
                   max_size: tuple[int, int] = (240, 320), batch_size: int = 8,
                   device: torch.device = torch.device("cpu"), progress: bool = False) -> str:
     """A trained generator's predictions on a video file, beside the truth, written to ``out``
-    (:func:`predict`, then :func:`write_side_by_side` at ``fps``, None: the video's own rate or
-    :data:`~pyext.data.video.DEFAULT_FPS` where it declares none); the frames are downscaled to fit
-    ``max_size`` first. A bad output suffix, an output that cannot (or must not: one of the inputs)
+    (:func:`predict`, then :func:`write_side_by_side` at ``fps``, None: the video's own,
+    :func:`~pyext.data.video.rate_to_write`); the frames are downscaled to fit ``max_size`` first. A bad output suffix, an output that cannot (or must not: one of the inputs)
     be written and a missing model fail before any work. Returns the line that says what was written.
 
     Raises:
@@ -340,7 +339,7 @@ def predict_video(video: Path, out: Path, model: Path, steps: int = 2, stride: i
                              batch_size=batch_size, progress=progress)
     except ValueError as exc:  # too short, or frames too small: the video is at fault
         raise ValueError(f"{video}: {exc}") from None
-    write_side_by_side(frames_out, out, fps=fps or frame_rate(video) or DEFAULT_FPS)
+    write_side_by_side(frames_out, out, fps=rate_to_write(video, fps))
     windows = len(frames_out) // (generator.input_frames + steps * generator.output_frames)
     return (f"{windows} window{'s' * (windows != 1)} of {len(frames)} frames, {len(frames_out)} frames "
             f"of {frames_out.shape[2]}x{frames_out.shape[1]} written to {out}")

@@ -7,8 +7,8 @@ Frames are centre-cropped to multiples of the model's ``size_multiple`` (and of 
 video needs), as ``beyondmse predict`` crops them (:func:`~pyext.prediction.crop_to_model`): an
 output frame may be a few rows and columns smaller than its input. A folder is translated into a new
 folder of the same relative layout (class sub-folders kept), each video under its own name (``.mp4``
-and ``.avi`` kept; another container written as ``.mp4``) at its own frame rate, so that the result reads as a ``folder``
-data source (:func:`pyext.data.manifest.folder_manifest`).
+and ``.avi`` kept; another container written as ``.mp4``) at its own frame rate, so that the result
+reads as a ``folder`` data source (:func:`pyext.data.manifest.folder_manifest`).
 
 An input is never overwritten: an output that is the input, or lies inside an input folder, is
 refused before any work; the output appears only once complete (a folder is written beside its
@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from .data.dataset import to_model, to_uint8
 from .data.manifest import folder_manifest
-from .data.video import DEFAULT_FPS, frame_rate, read_video
+from .data.video import rate_to_write, read_video
 from .files import atomic_folder
 from .files import check_writable as check_folder_writable
 from .models import DIRECTIONS, Translator, load_translator
@@ -84,8 +84,7 @@ def translate_video(model: Translator, video: Path, out: Path, direction: str = 
                     fps: int | None = None, progress: bool = False) -> np.ndarray:
     """A video file's frames translated (:func:`translate_frames`) and written to ``out`` (``.mp4``,
     ``.avi`` or ``.gif``: :func:`~pyext.prediction.write_side_by_side`, atomically) at ``fps`` (None:
-    the video's own rate, :func:`~pyext.data.video.frame_rate`, or :data:`~pyext.data.video.DEFAULT_FPS`
-    where it declares none); returns the translated frames.
+    the video's own, :func:`~pyext.data.video.rate_to_write`); returns the translated frames.
 
     Raises:
         pyext.data.video.VideoError: the video cannot be read or the result written.
@@ -96,7 +95,7 @@ def translate_video(model: Translator, video: Path, out: Path, direction: str = 
         translated = translate_frames(model, frames, direction, batch_size, progress)
     except ValueError as exc:  # too small: the video is at fault
         raise ValueError(f"{video}: {exc}") from None
-    write_side_by_side(translated, out, fps=fps or frame_rate(video) or DEFAULT_FPS)
+    write_side_by_side(translated, out, fps=rate_to_write(video, fps))
     return translated
 
 

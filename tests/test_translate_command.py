@@ -72,7 +72,7 @@ FOLDER_RATES = {"Walk/a.avi": 10, "Walk/b.mkv": 15, "Run/c.mp4": 25}  # _folder'
 def _folder(root) -> None:
     """Videos in two class folders at their own frame rates (:data:`FOLDER_RATES`), one of them a container
     the output does not keep (.mkv)."""
-    for (rel, fps), seed in zip(FOLDER_RATES.items(), range(3)):
+    for seed, (rel, fps) in enumerate(FOLDER_RATES.items()):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         write_video(root / rel, moving_square(6, 40, 48, seed), fps=fps)
 

@@ -31,8 +31,8 @@ import numpy as np
 
 from ..files import FileError, atomic_output
 
-__all__ = ["VideoError", "read_video", "iter_frames", "count_packets", "frame_rate", "write_video", "fit_size",
-           "DEFAULT_BITRATE", "DEFAULT_FPS"]
+__all__ = ["VideoError", "read_video", "iter_frames", "count_packets", "frame_rate", "rate_to_write", "write_video",
+           "fit_size", "DEFAULT_BITRATE", "DEFAULT_FPS"]
 
 DEFAULT_FPS = 25  # frames per second written where a video's rate is not asked for and its input declares none
 
@@ -252,7 +252,12 @@ def count_packets(path: str | os.PathLike) -> int:
         VideoError: as :func:`iter_frames` for a file that cannot be opened or demuxed.
     """
     with _video_stream(path) as (container, stream):
-        return sum(1 for packet in container.demux(stream) if packet.size > 0)
+        return _packets(container, stream)
+
+
+def _packets(container, stream) -> int:
+    """The non-empty packets of an open container's ``stream`` (:func:`count_packets`)."""
+    return sum(1 for packet in container.demux(stream) if packet.size > 0)
 
 
 def video_shape(path: str | os.PathLike, max_size: tuple[int, int] | None = None) -> tuple[int, int, int]:
@@ -263,9 +268,9 @@ def video_shape(path: str | os.PathLike, max_size: tuple[int, int] | None = None
     Raises:
         VideoError: as :func:`count_packets`; a stream that states no frame size.
     """
-    frames = count_packets(path)
-    with _video_stream(path) as (_, stream):
+    with _video_stream(path) as (container, stream):
         h, w = stream.codec_context.height, stream.codec_context.width
+        frames = _packets(container, stream)
     if not h or not w:
         raise VideoError(Path(path), "its video stream states no frame size")
     return (frames, *fit_size(h, w, max_size))
@@ -282,6 +287,16 @@ def frame_rate(path: str | os.PathLike) -> int | None:
     with _video_stream(path) as (_, stream):
         rate = stream.average_rate or stream.guessed_rate
     return max(1, round(float(rate))) if rate else None
+
+
+def rate_to_write(path: str | os.PathLike, fps: int | None) -> int:
+    """The frame rate to write a video made from the video at ``path`` at: ``fps`` where given, else
+    the video's own (:func:`frame_rate`), else :data:`DEFAULT_FPS` where it declares none.
+
+    Raises:
+        VideoError: as :func:`frame_rate`, where ``fps`` is None.
+    """
+    return fps or frame_rate(path) or DEFAULT_FPS
 
 
 def _frames(container, stream) -> Iterator[av.VideoFrame | float]:
