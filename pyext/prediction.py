@@ -310,8 +310,9 @@ def predict_video(video: Path, out: Path, model: Path, steps: int = 2, stride: i
                   device: torch.device = torch.device("cpu"), progress: bool = False) -> str:
     """A trained generator's predictions on a video file, beside the truth, written to ``out``
     (:func:`predict`, then :func:`write_side_by_side` at ``fps``, None: the video's own,
-    :func:`~pyext.data.video.rate_to_write`); the frames are downscaled to fit ``max_size`` first. A bad output suffix, an output that cannot (or must not: one of the inputs)
-    be written and a missing model fail before any work. Returns the line that says what was written.
+    :func:`~pyext.data.video.rate_to_write`); the frames are downscaled to fit ``max_size`` first. A
+    bad output suffix, an output that cannot (or must not: one of the inputs) be written and a missing
+    model fail before any work. Returns the line that says what was written.
 
     Raises:
         ValueError, OSError, pyext.data.video.VideoError: one line naming the file at fault.

@@ -17,6 +17,19 @@ from pyext.config import load_params
 from pyext.data.dataset import ClipDataset
 
 
+def _rounded_from(figure: str) -> tuple[float, float]:
+    """The values that print as ``figure`` (rounded to as many decimals as it has): (low, high)."""
+    half = 0.5 * 10.0 ** -len(figure.partition(".")[2])
+    return float(figure) - half, float(figure) + half
+
+
+def _consistent(figure: str, low: float, high: float) -> bool:
+    """Whether ``figure`` can be the printing of a value between ``low`` and ``high`` (what a quotient of
+    rounded figures may have been before they were rounded)."""
+    lo, hi = _rounded_from(figure)
+    return lo <= high and low <= hi
+
+
 def test_bench_train_times_each_lever_then_a_greedy_combination(tmp_path, capsys):
     write_clips(tmp_path / "train.h5", moving_squares(8, 5, seed=0))
     p = load_params(TEST_PARAMS)
@@ -25,17 +38,15 @@ def test_bench_train_times_each_lever_then_a_greedy_combination(tmp_path, capsys
     kept = bench_train.run_preset("tiny", p, torch.device("cpu"), ClipDataset(tmp_path / "train.h5"), args)
     out = capsys.readouterr().out
     rows = re.findall(r"^\| tiny \| (alone|combined) \| ([^|]+?) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+)x \|$", out, re.M)
-    alone = {label.removesuffix(" (kept)"): float(ms) for kind, label, ms, *_ in rows if kind == "alone"}
+    alone = {label.removesuffix(" (kept)"): ms for kind, label, ms, *_ in rows if kind == "alone"}
     assert set(alone) == {"base: eager, native ops, float32, contiguous", "reference ops", "channels-last",
                           "bf16 autocast"}
     # Every ratio is to the base row, whose own is 1.00x; the kept combination is a setting tried.
-    base = alone["base: eager, native ops, float32, contiguous"]
-    # The times are printed rounded to 0.1 ms (+-0.05), steps/s and ratios to 0.01 (+-0.005): each printed
-    # figure lies within the bounds those roundings allow.
+    base_low, base_high = _rounded_from(alone["base: eager, native ops, float32, contiguous"])
     for kind, label, ms, per_s, ratio in rows:
-        ms = float(ms)
-        assert (base - 0.05) / (ms + 0.05) - 0.005 <= float(ratio) <= (base + 0.05) / (ms - 0.05) + 0.005
-        assert 1e3 / (ms + 0.05) - 0.005 <= float(per_s) <= 1e3 / (ms - 0.05) + 0.005
+        ms_low, ms_high = _rounded_from(ms)
+        assert _consistent(ratio, base_low / ms_high, base_high / ms_low)
+        assert _consistent(per_s, 1e3 / ms_high, 1e3 / ms_low)
     assert not kept.reference and kept.label() in {label.removesuffix(" (kept)") for _, label, *_ in rows}
     assert sum(label.endswith("(kept)") for _, label, *_ in rows) == 1
 
@@ -62,7 +73,6 @@ def test_bench_extract_measures_the_demo_layout(tmp_path, capsys):
     rows = re.findall(r"^\| (\d) \| (\d+) \| (\d+) \| (\d+) \| ([\d.]+)x \|$", out, re.M)
     assert [r[0] for r in rows] == ["1", "2"]
     for _, raw, frames, _, ratio in rows:
-        # the rates are printed rounded to whole frames/s (+-0.5 each), the ratio to 0.01 (+-0.005)
-        raw, frames = int(raw), int(frames)
-        assert (frames - 0.5) / (raw + 0.5) - 0.005 <= float(ratio) <= (frames + 0.5) / (raw - 0.5) + 0.005
+        (raw_low, raw_high), (frames_low, frames_high) = _rounded_from(raw), _rounded_from(frames)
+        assert _consistent(ratio, frames_low / raw_high, frames_high / raw_low)
     assert json.loads((tmp_path / "manifest.json").read_text())
